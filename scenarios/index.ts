@@ -1,0 +1,11 @@
+/** The scenario registry: every scenario the CLI knows, by id. */
+import type { Scenario } from './types.ts';
+import { stackelberg } from './stackelberg/index.ts';
+
+export const scenarios: Record<string, Scenario> = {
+  [stackelberg.id]: stackelberg as unknown as Scenario,
+};
+
+export function getScenario(id: string): Scenario | undefined {
+  return Object.prototype.hasOwnProperty.call(scenarios, id) ? scenarios[id] : undefined;
+}

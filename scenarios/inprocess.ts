@@ -1,0 +1,86 @@
+/**
+ * The in-process runner: executes a scenario's slot protocol with every follower created in this
+ * process and every "message" a direct function call. It runs exactly the protocol the agents run
+ * over NATS (same leader code, same follower handlers, same roster-ordered aggregation), so the
+ * distributed run must reproduce its trajectory exactly. Used as the test oracle for protocol
+ * equality and as the in-process timing baseline of the benchmarks.
+ */
+import type { AgentSpec, Follower, JsonObject, Leader, RoundRequest, RoundResult, Scenario, SlotOutcome } from './types.ts';
+
+export interface InProcessSlot {
+  outcome: SlotOutcome;
+  trajectory: Record<string, number | string | boolean | null>[];
+  rounds: number;
+  /** messages a distributed run would send for this slot's mechanism rounds (requests + replies) */
+  messages: number;
+}
+
+export class InProcessRun {
+  private readonly followers = new Map<string, Follower>();
+  private readonly roster: AgentSpec[];
+  private readonly leader: Leader;
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly cfg: JsonObject,
+  ) {
+    const agents = scenario.agents(cfg as never);
+    const leaderId = scenario.leaderId(cfg as never);
+    const leader = agents.find((a) => a.id === leaderId);
+    if (!leader) throw new Error(`scenario ${scenario.id}: leader ${leaderId} is not among its agents`);
+    this.leader = scenario.createLeader(scenario.agentInit(cfg as never, leader));
+    this.roster = sortRoster(agents.filter((a) => a.id !== leaderId));
+    for (const a of this.roster) {
+      this.followers.set(a.id, scenario.createFollower(scenario.agentInit(cfg as never, a), { id: a.id, role: a.role, index: a.index }));
+    }
+  }
+
+  async runSlot(slot: number): Promise<InProcessSlot> {
+    const trajectory: InProcessSlot['trajectory'] = [];
+    let round = 0;
+    let messages = 0;
+    const leaderId = this.scenario.leaderId(this.cfg as never);
+    const outcome = await this.leader.runSlot({
+      slot,
+      roster: this.roster,
+      record: (row) => trajectory.push({ slot, ...row }),
+      round: async <R = JsonObject>(req: RoundRequest): Promise<RoundResult<R>> => {
+        round++;
+        const targets = targetsOf(this.roster, req);
+        const broadcast = !Array.isArray(req.to);
+        messages += broadcast ? 1 : targets.length;
+        const expect = req.expectReplies !== false;
+        const replies: (R | undefined)[] = this.roster.map(() => undefined);
+        const targetSet = new Set(targets.map((t) => t.id));
+        this.roster.forEach((a, i) => {
+          if (!targetSet.has(a.id)) return;
+          const body = (req.bodies && req.bodies[a.id]) ?? req.body ?? {};
+          // Round-trip through JSON-compatible copy so a handler can never share objects with the leader.
+          const reply = this.followers.get(a.id)!.handle(req.kind, structuredClone(body), { slot, round, from: leaderId });
+          if (!expect) return;
+          messages++; // the reply, or the nil acknowledgement the runtime sends for `undefined`
+          if (reply !== undefined) replies[i] = structuredClone(reply) as R;
+        });
+        return { replies, missing: [] };
+      },
+    });
+    return { outcome, trajectory, rounds: round, messages };
+  }
+}
+
+export function sortRoster(agents: AgentSpec[]): AgentSpec[] {
+  const order: Record<string, number> = { cloud: 0, broker: 1, mec: 2, ue: 3 };
+  return [...agents].sort((a, b) => (order[a.role] ?? 9) - (order[b.role] ?? 9) || a.index - b.index);
+}
+
+/** The agents a round request addresses, in roster order for broadcasts and list order for direct sends. */
+export function targetsOf(roster: AgentSpec[], req: RoundRequest): AgentSpec[] {
+  if (req.to === undefined) return roster;
+  if (typeof req.to === 'string') return roster.filter((a) => a.role === req.to);
+  const byId = new Map(roster.map((a) => [a.id, a]));
+  return req.to.map((id) => {
+    const a = byId.get(id);
+    if (!a) throw new Error(`round ${req.kind}: unknown target ${id}`);
+    return a;
+  });
+}

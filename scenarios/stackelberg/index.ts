@@ -1,0 +1,1 @@
+export const stackelberg = { id: 'stackelberg' };

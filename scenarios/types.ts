@@ -1,0 +1,201 @@
+/**
+ * The contract between a scenario (pure decision logic) and the runtimes that drive it.
+ *
+ * A scenario never touches the bus. Its leader logic is an async function that is handed a
+ * `round` callback: the distributed runtime (agents/) implements that callback as one NATS
+ * broadcast (or direct sends) plus a gather of replies with a deadline; the in-process runner
+ * (scenarios/inprocess.ts) implements it with direct calls to the followers' handlers. Both
+ * therefore execute the same protocol, message for message, which is what makes "the distributed
+ * run equals the in-process run" a meaningful, exact test. The centralized `reference` solver is
+ * independent of the protocol and is the correctness oracle.
+ *
+ * Determinism: replies are always handed to the leader in roster order (agent-index order), never
+ * in arrival order, and every random draw comes from a seeded stream named by (seed, role, index,
+ * slot) — never from the host, the placement or the join order.
+ */
+
+/** Plain data that msgpack and JSON both carry losslessly. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+export type JsonObject = { [k: string]: Json };
+
+export type RoleName = 'ue' | 'mec' | 'cloud' | 'broker';
+
+/** One agent of a run. `id` is `${role}-${index}` except singleton roles (`cloud`, `broker`). */
+export interface AgentSpec {
+  id: string;
+  role: RoleName;
+  index: number;
+}
+
+/** Raised for impossible or malformed parameters; `flag` names the CLI flag or config key. */
+export class ConfigError extends Error {
+  constructor(
+    public readonly flag: string,
+    message: string,
+  ) {
+    super(`${flag}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The generic CLI/config input common to every scenario; scenario-specific flags go in `options`. */
+export interface RunInput {
+  mechanism?: string;
+  seed: number;
+  slots: number;
+  /** number of user agents (`--users`), if given */
+  users?: number;
+  /** parsed `--config file.json`, if given (already JSON.parse'd, not yet validated) */
+  config?: JsonObject;
+  /** scenario-specific CLI options, by option name (e.g. `mecs`, `load`, `auction`, `br`) */
+  options: Record<string, string | number | boolean | undefined>;
+}
+
+/** A reply to one round: the body each follower sent, in roster order; undefined if missing. */
+export interface RoundResult<R = JsonObject> {
+  replies: (R | undefined)[];
+  /** ids of the agents whose reply did not arrive before the deadline (their last strategy is used) */
+  missing: string[];
+}
+
+export interface RoundRequest {
+  /** message kind, e.g. `price`, `final`, `fee`, `grant` */
+  kind: string;
+  /** the body sent to every target (broadcast); ignored for targets that have `bodies[id]` */
+  body?: JsonObject;
+  /**
+   * Who receives it. Omitted: every follower (one broadcast message). A role: every agent of that
+   * role (one broadcast). A list of agent ids: a direct message to each (in list order), e.g. a
+   * sequential best-response order or per-agent grants.
+   */
+  to?: RoleName | string[];
+  /** per-target bodies for direct sends (`to` is a list) */
+  bodies?: Record<string, JsonObject>;
+  /** whether replies are expected (default true). A notification round gathers nothing. */
+  expectReplies?: boolean;
+}
+
+export interface LeaderContext {
+  slot: number;
+  /** every follower, sorted by (role, index); reply arrays follow this order */
+  roster: AgentSpec[];
+  /** one message round: send, then gather every expected reply or hit the deadline */
+  round<R = JsonObject>(req: RoundRequest): Promise<RoundResult<R>>;
+  /** append one row to this slot's per-round trajectory (becomes a CSV row) */
+  record(row: Record<string, number | string | boolean | null>): void;
+}
+
+/**
+ * What a leader returns at the end of a slot. `equilibrium` is the scenario's outcome (spec keys);
+ * `converged` says whether its own criterion was met; `notes` carries anything worth reporting
+ * (e.g. "profit not unimodal on the sampled prices").
+ */
+export interface SlotOutcome {
+  equilibrium: JsonObject;
+  converged: boolean;
+  notes?: string[];
+  /** extra scenario-specific per-slot values (e.g. iterations, loops) */
+  extra?: JsonObject;
+}
+
+export interface FollowerContext {
+  id: string;
+  role: RoleName;
+  index: number;
+}
+
+/**
+ * A follower's message handler. Returns the reply body; or undefined when it has nothing to say
+ * (e.g. no buyback needed this interval): the runtime then sends an empty `nil` acknowledgement so
+ * the round closes without waiting for its deadline, and the leader sees `undefined` for it.
+ * Must be deterministic in (its init, the messages it has received).
+ */
+export interface Follower {
+  handle(kind: string, body: JsonObject, meta: { slot: number; round: number; from: string }): JsonObject | undefined;
+}
+
+/** The leader, created once per run; it may keep state across slots (e.g. a Lyapunov queue). */
+export interface Leader {
+  runSlot(ctx: LeaderContext): Promise<SlotOutcome>;
+  /** serializable state to resume from after the last completed slot (optional) */
+  snapshot?(): JsonObject;
+}
+
+/** What the reference side reports for one slot. */
+export interface ReferenceSlot {
+  /** the centralized solver's answer on the same parameters (spec keys, like `equilibrium`) */
+  reference: JsonObject;
+  /** baselines computed for the same parameters */
+  baselines?: JsonObject;
+  /** distributed vs reference: ok within the spec's tolerance; gap is a relative error */
+  compare: { ok: boolean; gap: number; note?: string };
+}
+
+/** The centralized reference solver and baselines, run slot by slot beside the distributed run. */
+export interface ReferenceRun {
+  slot(slot: number, distributed: SlotOutcome): ReferenceSlot;
+  /** run-level results after the last slot (long-run averages, claims …), merged into the summary */
+  finish?(): JsonObject;
+}
+
+export interface MechanismInfo {
+  id: string;
+  summary: string;
+}
+
+export interface ScenarioOption {
+  /** long flag name without dashes, e.g. `mecs` */
+  name: string;
+  /** value placeholder for help, e.g. `<n>`; omit for a boolean switch */
+  arg?: string;
+  description: string;
+  default?: string | number | boolean;
+}
+
+/**
+ * A scenario. `Resolved` is the fully resolved configuration (every parameter explicit), which is
+ * what `mecsim params` prints and `--config` reads back.
+ */
+export interface Scenario<Resolved extends JsonObject = JsonObject> {
+  id: string;
+  title: string;
+  /** the spec file under shared/spec */
+  spec: string;
+  mechanisms: MechanismInfo[];
+  defaultMechanism: string;
+  /** scenario-specific CLI options accepted by `run` and `params` */
+  options: ScenarioOption[];
+  /** default number of user agents when neither --users nor --config gives them */
+  defaultUsers: number;
+
+  /**
+   * Resolve the input into every parameter: explicit ones from `input.config`, the rest drawn from
+   * the seed. Validates; throws ConfigError naming the flag or key on impossible input.
+   */
+  resolve(input: RunInput): Resolved;
+
+  /** every agent of the run, leader first */
+  agents(cfg: Resolved): AgentSpec[];
+  /** the id of the leader agent */
+  leaderId(cfg: Resolved): string;
+
+  /**
+   * The small per-agent blob sent in the join reply (must not grow with N for a follower):
+   * from it alone the agent derives its parameters for every slot.
+   */
+  agentInit(cfg: Resolved, agent: AgentSpec): JsonObject;
+
+  /** the leader, created once per run from its init (and a snapshot to resume from, if any) */
+  createLeader(init: JsonObject, resume?: JsonObject): Leader;
+  /** a follower's handler, created once per agent per run (it may keep state across slots) */
+  createFollower(init: JsonObject, ctx: FollowerContext): Follower;
+
+  /** the centralized reference solver and baselines, created once per run */
+  createReference(cfg: Resolved): ReferenceRun;
+
+  /**
+   * Optional: a one-line human summary of one slot, for the console
+   * (e.g. `price 12.3 (reference 12.3)  profit 456 (reference 456)`).
+   */
+  describeSlot?(distributed: SlotOutcome, ref: ReferenceSlot): string;
+}
