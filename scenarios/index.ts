@@ -1,9 +1,9 @@
 /** The scenario registry: every scenario the CLI knows, by id. */
 import type { Scenario } from './types.ts';
-import { stackelberg } from './stackelberg/index.ts';
+import { ping } from './ping/index.ts';
 
 export const scenarios: Record<string, Scenario> = {
-  [stackelberg.id]: stackelberg as unknown as Scenario,
+  [ping.id]: ping as unknown as Scenario,
 };
 
 export function getScenario(id: string): Scenario | undefined {

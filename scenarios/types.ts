@@ -167,6 +167,8 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   options: ScenarioOption[];
   /** default number of user agents when neither --users nor --config gives them */
   defaultUsers: number;
+  /** default number of slots when --slots is not given (1 if absent) */
+  defaultSlots?: number;
 
   /**
    * Resolve the input into every parameter: explicit ones from `input.config`, the rest drawn from

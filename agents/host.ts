@@ -1,0 +1,281 @@
+/**
+ * An agent host: one NATS connection carrying one agent (placement `process`) or many (placement
+ * `packed:K`). Every hosted agent is still its own subscriber with its own subjects and its own
+ * parameters. The host turns a scenario's Leader / Follower objects into message handlers; the
+ * plumbing here is shared by every scenario and role.
+ */
+import { hostname } from 'node:os';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, type Body, type Envelope } from '../bus/codec.ts';
+import { Counters } from '../bus/counters.ts';
+import { connectBus, type BusOptions } from '../bus/connection.ts';
+import { Gatherer, NIL } from '../bus/gather.ts';
+import { familyOf, subjects } from '../bus/subjects.ts';
+import { getScenario } from '../scenarios/index.ts';
+import { targetsOf } from '../scenarios/inprocess.ts';
+import type { AgentSpec, Follower, JsonObject, Leader, LeaderContext, RoleName, RoundRequest, RoundResult, Scenario } from '../scenarios/types.ts';
+
+export interface HostOptions {
+  run: string;
+  bus: BusOptions;
+  /** the agents to host: role and index (index -1: ask the orchestrator for one) */
+  agents: { role: RoleName; index: number }[];
+  hostId: string;
+  log: Logger;
+  /** how long to keep trying to join (ms) */
+  joinTimeoutMs?: number;
+}
+
+/** The orchestrator's answer to a join request. */
+export interface Welcome {
+  id: string;
+  role: RoleName;
+  index: number;
+  scenario: string;
+  init: JsonObject;
+  leader: string;
+  /** the leader's followers (only sent to the leader) */
+  roster?: AgentSpec[];
+  roundTimeoutMs: number;
+  maxBytes: number;
+}
+
+export interface SlotMetrics {
+  rounds: number;
+  /** messages published for the mechanism (leader's requests + followers' replies) */
+  messages: number;
+  /** copies the server delivered (a broadcast to n agents is n deliveries) */
+  deliveries: number;
+  bytes: number;
+  timeToEquilibriumMs: number;
+  roundLatencyMs: number[];
+  missingReplies: number;
+  nilReplies: number;
+  messagesByKind: Record<string, number>;
+}
+
+export interface SlotDone {
+  slot: number;
+  outcome: import('../scenarios/types.ts').SlotOutcome;
+  trajectory: Record<string, number | string | boolean | null>[];
+  metrics: SlotMetrics;
+  snapshot?: JsonObject;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class AgentHost {
+  nc?: NatsConnection;
+  readonly counters: Counters;
+  private readonly subj: ReturnType<typeof subjects>;
+  private readonly subs: Subscription[] = [];
+  private closing = false;
+  /** resolves when the host has been told to shut down (or lost its connection for good) */
+  readonly done: Promise<number>;
+  private finishDone!: (code: number) => void;
+  readonly hosted: { id: string; role: RoleName }[] = [];
+
+  constructor(private readonly opts: HostOptions) {
+    this.counters = new Counters(opts.log);
+    this.subj = subjects(opts.run);
+    this.done = new Promise((r) => (this.finishDone = r));
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    this.nc = await connectBus({ ...this.opts.bus, name: this.opts.bus.name ?? `mecsim-${this.opts.hostId}`, inboxPrefix: this.subj.inbox(this.opts.hostId) }, log);
+    void this.nc.closed().then((err) => {
+      if (!this.closing) {
+        log.error({ err: err ? String(err) : undefined }, 'NATS connection closed for good');
+        this.finishDone(3);
+      }
+    });
+    this.subscribe(this.subj.ctlAll, (msg) => this.onControl(msg));
+    // Join every hosted agent concurrently: each sends its own join request.
+    await Promise.all(this.opts.agents.map((a) => this.joinOne(a.role, a.index)));
+  }
+
+  private subscribe(subject: string, cb: (msg: Msg) => void): void {
+    this.subs.push(this.nc!.subscribe(subject, { callback: (err, msg) => (err ? undefined : cb(msg)) }));
+  }
+
+  private publish(subject: string, kind: string, env: Omit<Envelope, 'v' | 'run' | 'kind'>): void {
+    const data = encodeEnvelope(this.opts.run, env.slot, env.round, env.from, kind, env.body);
+    this.nc!.publish(subject, data);
+    this.counters.sent(familyOf(subject), kind, data.byteLength);
+  }
+
+  private async joinOne(role: RoleName, index: number): Promise<void> {
+    const nc = this.nc!;
+    const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 60_000);
+    const body = { role, index, pid: process.pid, host: hostname(), worker: this.opts.hostId };
+    const data = encodeEnvelope(this.opts.run, 0, 0, `${role}-${index < 0 ? 'new' : index}`, 'join', body);
+    let welcome: Welcome | undefined;
+    for (let attempt = 0; !welcome; attempt++) {
+      try {
+        this.counters.sent('join', 'join', data.byteLength);
+        const reply = await nc.request(this.subj.join, data, { timeout: 5_000 });
+        const d = decode<Welcome & { reason?: string }>(reply.data, this.opts.run, 64 * 1024 * 1024);
+        if (!d.ok) throw new Error(`bad join reply: ${d.detail}`);
+        if (d.env.kind === 'reject') throw new JoinRejected(String(d.env.body.reason));
+        welcome = d.env.body;
+      } catch (e) {
+        if (e instanceof JoinRejected || Date.now() > deadline) throw new Error(`${role} ${index}: join failed: ${(e as Error).message}`);
+        await sleep(Math.min(1000, 100 * (attempt + 1)));
+      }
+    }
+    const scenario = getScenario(welcome.scenario);
+    if (!scenario) throw new Error(`unknown scenario ${welcome.scenario} in join reply`);
+    if (welcome.id === welcome.leader) this.becomeLeader(scenario, welcome);
+    else this.becomeFollower(scenario, welcome);
+    this.hosted.push({ id: welcome.id, role: welcome.role });
+    await nc.flush(); // subscriptions are live at the server before we say we are ready
+    this.publish(this.subj.join, 'ready', { slot: 0, round: 0, from: welcome.id, body: { id: welcome.id } });
+  }
+
+  private becomeFollower(scenario: Scenario, w: Welcome): void {
+    const { log } = this.opts;
+    const follower: Follower = scenario.createFollower(w.init, { id: w.id, role: w.role, index: w.index });
+    const replySubject = this.subj.reply(w.leader, w.id);
+    const onMsg = (msg: Msg) => {
+      this.counters.received(familyOf(msg.subject), msg.data.byteLength);
+      const d = decode(msg.data, this.opts.run, w.maxBytes);
+      if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
+      const env = d.env;
+      if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
+      let reply: JsonObject | undefined;
+      try {
+        reply = follower.handle(env.kind, env.body as JsonObject, { slot: env.slot, round: env.round, from: env.from });
+      } catch (e) {
+        this.counters.drop('handler-error', msg.subject, env.from, (e as Error).message);
+        log.error({ agent: w.id, kind: env.kind, err: (e as Error).stack }, 'handler failed');
+        this.publish(replySubject, 'error', { slot: env.slot, round: env.round, from: w.id, body: { message: (e as Error).message.slice(0, 200) } });
+        return;
+      }
+      if (reply === undefined) this.publish(replySubject, 'nil', { slot: env.slot, round: env.round, from: w.id, body: {} });
+      else this.publish(replySubject, `re:${env.kind}`, { slot: env.slot, round: env.round, from: w.id, body: reply });
+    };
+    this.subscribe(this.subj.bcast(w.role), onMsg);
+    this.subscribe(this.subj.direct(w.id), onMsg);
+  }
+
+  private becomeLeader(scenario: Scenario, w: Welcome): void {
+    const { log } = this.opts;
+    const roster = w.roster ?? [];
+    const rosterIndex = new Map(roster.map((a, i) => [a.id, i]));
+    const roleCount = new Map<string, number>();
+    for (const a of roster) roleCount.set(a.role, (roleCount.get(a.role) ?? 0) + 1);
+    const leader: Leader = scenario.createLeader(w.init);
+    const gatherer = new Gatherer(this.nc!, this.opts.run, w.id, this.counters, w.maxBytes);
+    gatherer.start();
+    const lastReply = new Map<string, (Body | undefined)[]>();
+    let busy = false;
+
+    const runSlot = async (slot: number): Promise<SlotDone> => {
+      const trajectory: SlotDone['trajectory'] = [];
+      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {} };
+      let firstStart = 0;
+      let lastClose = 0;
+      const ctx: LeaderContext = {
+        slot,
+        roster,
+        record: (row) => trajectory.push({ slot, ...row }),
+        round: async <R = JsonObject>(req: RoundRequest): Promise<RoundResult<R>> => {
+          const round = ++metrics.rounds;
+          const targets = targetsOf(roster, req);
+          const direct = Array.isArray(req.to);
+          const roles = direct ? [] : req.to === undefined ? [...roleCount.keys()] : [req.to as string];
+          const expect = req.expectReplies === false ? [] : targets.map((t) => ({ id: t.id, role: t.role, slotIndex: rosterIndex.get(t.id)! }));
+          const r = await gatherer.round({
+            kind: req.kind,
+            body: req.body ?? {},
+            roles,
+            direct: direct ? targets.map((t) => ({ id: t.id, body: req.bodies?.[t.id] ?? req.body ?? {} })) : undefined,
+            expect,
+            rosterSize: roster.length,
+            slot,
+            round,
+            deadlineMs: w.roundTimeoutMs,
+          });
+          if (!firstStart) firstStart = r.startedAt;
+          lastClose = r.closedAt;
+          metrics.messages += r.published + r.received;
+          metrics.bytes += r.bytesOut + r.bytesIn;
+          metrics.deliveries += direct ? targets.length : roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0);
+          metrics.deliveries += r.received;
+          metrics.roundLatencyMs.push(r.latencyMs);
+          metrics.missingReplies += r.missing.length;
+          metrics.nilReplies += r.nil;
+          metrics.messagesByKind[req.kind] = (metrics.messagesByKind[req.kind] ?? 0) + r.published;
+          metrics.messagesByKind[`re:${req.kind}`] = (metrics.messagesByKind[`re:${req.kind}`] ?? 0) + r.received - r.nil;
+          if (r.nil) metrics.messagesByKind.nil = (metrics.messagesByKind.nil ?? 0) + r.nil;
+          // A missing (or failed) reply: use the sender's last reply to the same kind of request.
+          const last = lastReply.get(req.kind) ?? new Array(roster.length).fill(undefined);
+          const replies = r.replies.map((x, i) => {
+            if (x === NIL) return undefined;
+            if (x === undefined) return expect.length ? last[i] : undefined;
+            last[i] = x;
+            return x;
+          });
+          lastReply.set(req.kind, last);
+          if (r.missing.length) log.warn({ slot, round, kind: req.kind, missing: r.missing.slice(0, 20), count: r.missing.length }, `round ${round}: ${r.missing.length} replies missing at the deadline; using their last strategy`);
+          return { replies: replies as (R | undefined)[], missing: r.missing };
+        },
+      };
+      const outcome = await leader.runSlot(ctx);
+      metrics.timeToEquilibriumMs = lastClose - firstStart;
+      return { slot, outcome, trajectory, metrics, snapshot: leader.snapshot?.() };
+    };
+
+    this.subscribe(this.subj.ctl(w.id), (msg) => {
+      const d = decode(msg.data, this.opts.run, w.maxBytes);
+      if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
+      if (d.env.kind !== 'slot' || typeof d.env.body.slot !== 'number') return this.counters.drop('unknown-kind', msg.subject, d.env.from, d.env.kind);
+      if (busy) return this.counters.drop('unexpected-sender', msg.subject, d.env.from, 'a slot is already running');
+      busy = true;
+      const slot = d.env.body.slot;
+      runSlot(slot)
+        .then((done) => this.respond(msg, 'slot-done', slot, w.id, done as unknown as Body))
+        .catch((e) => {
+          log.error({ err: (e as Error).stack, slot }, 'leader failed');
+          this.respond(msg, 'slot-failed', slot, w.id, { message: (e as Error).message });
+        })
+        .finally(() => (busy = false));
+    });
+  }
+
+  private respond(msg: Msg, kind: string, slot: number, from: string, body: Body): void {
+    if (!msg.reply) return;
+    const data = encodeEnvelope(this.opts.run, slot, 0, from, kind, body);
+    this.nc!.publish(msg.reply, data);
+    this.counters.sent('inbox', kind, data.byteLength);
+  }
+
+  private onControl(msg: Msg): void {
+    const d = decode(msg.data, this.opts.run, 1 << 20);
+    if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
+    if (d.env.kind === 'shutdown') {
+      this.respond(msg, 'bye', 0, this.opts.hostId, { host: this.opts.hostId, pid: process.pid, agents: this.hosted.length, counters: this.counters.snapshot() as unknown as Body });
+      void this.close(0);
+    } else if (d.env.kind === 'abort') {
+      void this.close(1);
+    } else this.counters.drop('unknown-kind', msg.subject, d.env.from, d.env.kind);
+  }
+
+  async close(code: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    try {
+      await this.nc?.flush();
+      await this.nc?.drain();
+    } catch {
+      /* already closed */
+    }
+    this.finishDone(code);
+  }
+}
+
+class JoinRejected extends Error {}
+
+export { DEFAULT_MAX_BYTES };

@@ -1,0 +1,131 @@
+/**
+ * The agent process entry: `mecsim agent --role ue --run <id> --index 0-249 --nats URL`.
+ * Hosts one agent (a single index) or several (a range or list: packed placement) on one NATS
+ * connection, joins the run, serves until the orchestrator says shutdown, then exits.
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { AgentHost } from './host.ts';
+import type { RoleName } from '../scenarios/types.ts';
+
+export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…>] [--join] [--nats <url>]
+                    [--host-id <name>] [--user <u> --pass <p> | --token <t> | --creds <file>] [--tls-ca <file>]
+                    [--join-timeout <ms>] [--log-level <level>]
+
+Starts agents of a run and joins them to the waiting orchestrator.
+  --run          the run id printed by the orchestrator (subjects are mecsim.<run>.…)
+  --role         the agents' role
+  --index        which agents: one index, a range a-b (inclusive) or a list; packed into this process
+  --join         ask the orchestrator for the next free index instead (repeatable with --count)
+  --count        with --join: how many agents this process hosts (default 1)
+  --nats         server URL(s), comma-separated (default: $NATS_URL)
+`;
+
+const ROLES: RoleName[] = ['ue', 'mec', 'cloud', 'broker'];
+
+export function parseIndexList(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split(',')) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new Error(`--index: "${part}" is not an index, a range a-b or a list`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) throw new Error(`--index: range ${part} is empty`);
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out;
+}
+
+export async function agentMain(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        run: { type: 'string' },
+        role: { type: 'string' },
+        index: { type: 'string' },
+        join: { type: 'boolean', default: false },
+        count: { type: 'string' },
+        nats: { type: 'string' },
+        'host-id': { type: 'string' },
+        user: { type: 'string' },
+        pass: { type: 'string' },
+        token: { type: 'string' },
+        creds: { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'join-timeout': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    process.stderr.write(`mecsim agent: ${(e as Error).message}\n${AGENT_USAGE}`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(AGENT_USAGE);
+    return 0;
+  }
+  const fail = (msg: string) => {
+    process.stderr.write(`mecsim agent: ${msg}\n${AGENT_USAGE}`);
+    return 2;
+  };
+  if (!args.run) return fail('--run is required');
+  if (!args.role || !ROLES.includes(args.role as RoleName)) return fail(`--role must be one of ${ROLES.join(', ')}`);
+  const nats = args.nats ?? process.env.NATS_URL;
+  if (!nats) return fail('no NATS server: pass --nats nats://host:4222 or set NATS_URL');
+  let indices: number[];
+  try {
+    if (args.join) {
+      const n = args.count === undefined ? 1 : Number(args.count);
+      if (!Number.isInteger(n) || n < 1) return fail('--count must be a positive integer');
+      indices = new Array(n).fill(-1);
+    } else {
+      if (args.index === undefined) return fail('--index is required (or --join)');
+      indices = parseIndexList(args.index);
+    }
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const role = args.role as RoleName;
+  const hostId = args['host-id'] ?? `${role}-p${process.pid}`;
+  const log = pino({ level: args['log-level'], base: { host: hostId, pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
+  const host = new AgentHost({
+    run: args.run,
+    hostId,
+    log,
+    agents: indices.map((index) => ({ role, index })),
+    joinTimeoutMs: args['join-timeout'] ? Number(args['join-timeout']) : undefined,
+    bus: { servers: nats, user: args.user, pass: args.pass, token: args.token, creds: args.creds, tlsCa: args['tls-ca'] },
+  });
+  // If the orchestrator that spawned us goes away, so do we: no orphans.
+  if (process.send) process.on('disconnect', () => void host.close(4));
+  const stop = () => void host.close(130);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    await host.start();
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'agent start failed');
+    process.stderr.write(`mecsim agent: ${(e as Error).message}\n`);
+    await host.close(1);
+    return 1;
+  }
+  const code = await host.done;
+  log.flush?.();
+  return code;
+}
+
+// Run when executed directly (spawned by the orchestrator).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  agentMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`mecsim agent: ${(e as Error).stack}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * Message and byte counters per subject family and per message kind, and the drop ledger:
+ * every dropped message is counted by reason, and logged once per (reason, sender, subject).
+ */
+import type { Logger } from 'pino';
+import { FAMILIES, type Family } from './subjects.ts';
+import type { DropReason } from './codec.ts';
+
+export interface FamilyCount {
+  msgs: number;
+  bytes: number;
+}
+
+export type ExtraDropReason = 'stale' | 'unexpected-sender' | 'duplicate' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
+export type AnyDropReason = DropReason | ExtraDropReason;
+
+export interface CountersSnapshot {
+  out: Record<string, FamilyCount>;
+  in: Record<string, FamilyCount>;
+  outByKind: Record<string, FamilyCount>;
+  drops: Record<string, number>;
+}
+
+export class Counters {
+  readonly out: Record<Family, FamilyCount>;
+  readonly in: Record<Family, FamilyCount>;
+  readonly outByKind: Record<string, FamilyCount> = {};
+  readonly drops: Record<string, number> = {};
+  private readonly logged = new Set<string>();
+
+  constructor(private readonly log?: Logger) {
+    const zero = () => Object.fromEntries(FAMILIES.map((f) => [f, { msgs: 0, bytes: 0 }])) as Record<Family, FamilyCount>;
+    this.out = zero();
+    this.in = zero();
+  }
+
+  sent(family: Family, kind: string, bytes: number): void {
+    const f = this.out[family];
+    f.msgs++;
+    f.bytes += bytes;
+    const k = (this.outByKind[kind] ??= { msgs: 0, bytes: 0 });
+    k.msgs++;
+    k.bytes += bytes;
+  }
+
+  received(family: Family, bytes: number): void {
+    const f = this.in[family];
+    f.msgs++;
+    f.bytes += bytes;
+  }
+
+  drop(reason: AnyDropReason, subject: string, from: string | undefined, detail: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    const key = `${reason}|${from ?? '?'}|${subject}`;
+    if (this.logged.has(key) || !this.log) return;
+    if (this.logged.size < 10_000) this.logged.add(key);
+    this.log.warn({ drop: reason, subject, from: from ?? null, detail }, `dropped message (${reason}) on ${subject}${from ? ` from ${from}` : ''}: ${detail}`);
+  }
+
+  totalDrops(): number {
+    return Object.values(this.drops).reduce((a, b) => a + b, 0);
+  }
+
+  snapshot(): CountersSnapshot {
+    return structuredClone({ out: this.out, in: this.in, outByKind: this.outByKind, drops: this.drops });
+  }
+}
+
+/** Adds snapshots (e.g. every worker's) into one. */
+export function sumSnapshots(snaps: CountersSnapshot[]): CountersSnapshot {
+  const total: CountersSnapshot = { out: {}, in: {}, outByKind: {}, drops: {} };
+  const add = (dst: Record<string, FamilyCount>, src: Record<string, FamilyCount>) => {
+    for (const [k, v] of Object.entries(src)) {
+      const d = (dst[k] ??= { msgs: 0, bytes: 0 });
+      d.msgs += v.msgs;
+      d.bytes += v.bytes;
+    }
+  };
+  for (const s of snaps) {
+    add(total.out, s.out);
+    add(total.in, s.in);
+    add(total.outByKind, s.outByKind);
+    for (const [k, v] of Object.entries(s.drops)) total.drops[k] = (total.drops[k] ?? 0) + v;
+  }
+  return total;
+}

@@ -1,0 +1,300 @@
+/**
+ * The `mecsim` command line. Usage errors (unknown flags, bad numbers, unknown scenario or
+ * mechanism, impossible parameters) exit with code 2 and a message naming the flag.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { scenarios, getScenario } from '../scenarios/index.ts';
+import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
+import { agentMain } from '../agents/main.ts';
+import { NatsUnavailable } from './natsServer.ts';
+import { parsePlacement, runScenario, RunError, type Progress } from './run.ts';
+
+export class UsageError extends Error {}
+
+const intArg =
+  (flag: string, min: number) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^[-+]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, not "${v}"`);
+    return n;
+  };
+
+/** Every scenario-specific option, so `run` and `params` accept them; each is checked against the chosen scenario. */
+function scenarioOptionNames(): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const s of Object.values(scenarios)) for (const o of s.options) m.set(o.name, [...(m.get(o.name) ?? []), s.id]);
+  return m;
+}
+
+function addScenarioOptions(cmd: Command): void {
+  const seen = new Set<string>();
+  for (const s of Object.values(scenarios)) {
+    for (const o of s.options) {
+      if (seen.has(o.name)) continue;
+      seen.add(o.name);
+      const users = [...(scenarioOptionNames().get(o.name) ?? [])].join(', ');
+      cmd.addOption(new Option(`--${o.name}${o.arg ? ` ${o.arg}` : ''}`, `${o.description} [${users}]`));
+    }
+  }
+}
+
+function loadConfig(path: string): JsonObject {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('the top level must be a JSON object');
+    return v as JsonObject;
+  } catch (e) {
+    throw new UsageError(`--config: ${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+interface CommonOpts {
+  mechanism?: string;
+  users?: number;
+  seed?: number;
+  slots?: number;
+  config?: string;
+  [k: string]: unknown;
+}
+
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId']);
+
+/** Resolve the scenario's full configuration from the CLI flags and an optional config file. */
+export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Scenario; cfg: JsonObject } {
+  const scenario = getScenario(scenarioId);
+  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${Object.keys(scenarios).join(', ')} (see mecsim list)`);
+  const config = o.config ? loadConfig(o.config) : undefined;
+  if (config?.scenario !== undefined && config.scenario !== scenario.id) throw new UsageError(`--config: the file is for scenario "${String(config.scenario)}", not ${scenario.id}`);
+  const mechanism = o.mechanism ?? (config?.mechanism as string | undefined);
+  if (mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === mechanism)) {
+    throw new UsageError(`--mechanism: "${mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
+  }
+  const options: RunInput['options'] = {};
+  const own = new Set(scenario.options.map((x) => x.name));
+  for (const [k, v] of Object.entries(o)) {
+    if (GENERIC.has(k) || v === undefined) continue;
+    const flag = k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (!own.has(flag) && !own.has(k)) throw new UsageError(`--${flag} does not apply to scenario ${scenario.id}`);
+    options[own.has(flag) ? flag : k] = v as string | number | boolean;
+  }
+  const input: RunInput = {
+    mechanism,
+    seed: o.seed ?? (typeof config?.seed === 'number' ? config.seed : 1),
+    slots: o.slots ?? (typeof config?.slots === 'number' ? config.slots : scenario.defaultSlots ?? 1),
+    users: o.users,
+    config,
+    options,
+  };
+  try {
+    return { scenario, cfg: scenario.resolve(input) };
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message.startsWith('--') ? e.message : `${/^[a-z]/.test(e.flag) && own.has(e.flag) ? '--' : ''}${e.message}`);
+    throw e;
+  }
+}
+
+function addCommonScenarioFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --mechanism <id>', 'mechanism (see mecsim list)')
+    .option('-n, --users <n>', 'number of user agents', intArg('--users', 1))
+    .option('-s, --seed <s>', 'run seed: every parameter is drawn from it by agent index (default 1)', intArg('--seed', 0))
+    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', intArg('--slots', 1))
+    .option('-c, --config <file.json>', 'explicit parameters (the form `mecsim params` prints)');
+}
+
+function fmt(x: unknown): string {
+  if (typeof x === 'number') return Number.isInteger(x) ? String(x) : x.toPrecision(8).replace(/\.?0+$/, '').replace(/\.?0+e/, 'e');
+  return String(x);
+}
+
+function printHuman(summary: Record<string, unknown>, scenario: Scenario): void {
+  const out = (s = '') => process.stdout.write(s + '\n');
+  const rm = summary.runMetrics as Record<string, any>;
+  const per = (summary.perSlot as any[]) ?? [];
+  out(`mecsim ${scenario.id} · ${summary.mechanism} · seed ${summary.seed} · ${(summary.agents as any).followers} followers + leader ${(summary.agents as any).leader} · placement ${summary.placement} (${summary.workers} processes)`);
+  for (const r of per.slice(0, 10)) {
+    const line = scenario.describeSlot?.({ equilibrium: r.equilibrium, converged: r.converged, notes: r.notes, extra: r.extra }, r) ?? JSON.stringify(r.equilibrium).slice(0, 200);
+    out(`  slot ${r.slot}: ${line}  ${r.compare.ok ? '✓ equals reference' : `✗ differs from reference (gap ${fmt(r.compare.gap)})`}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
+  }
+  if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal the reference)`);
+  const t = rm.timeToEquilibriumMs;
+  out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
+  const srv = rm.counters.server;
+  out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
+  out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}`);
+}
+
+function progressRenderer(enabled: boolean) {
+  if (!enabled) return { update: (_p: Progress) => undefined, stop: () => undefined };
+  let bar: cliProgress.SingleBar | undefined;
+  let phase = '';
+  const stop = () => {
+    bar?.stop();
+    bar = undefined;
+  };
+  return {
+    update: (p: Progress) => {
+      if (p.phase === 'join' || p.phase === 'slot') {
+        const total = p.phase === 'join' ? p.total : p.slots;
+        const value = p.phase === 'join' ? p.joined : p.slot;
+        if (phase !== p.phase) {
+          stop();
+          phase = p.phase;
+          bar = new cliProgress.SingleBar({ format: `${p.phase === 'join' ? 'agents joined' : 'slots        '} [{bar}] {value}/{total} {eta_formatted}`, hideCursor: true, stream: process.stderr, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+          bar.start(total, value);
+        } else bar?.update(value);
+      } else {
+        stop();
+        phase = p.phase;
+      }
+    },
+    stop,
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('mecsim')
+    .description('Distributed agent-based simulator of mobile-edge-computing resource markets over NATS.\nEvery user, MEC server, cloud and broker is an agent process; see README.md.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  program.configureOutput({ outputError: (s, write) => write(s) });
+
+  const run = addCommonScenarioFlags(program.command('run').argument('<scenario>', 'scenario id (see mecsim list)').description('run a scenario as real agent processes over NATS and compare it with the centralized reference'))
+    .option('-p, --placement <p>', 'process (one process per agent), packed:K (K agents per worker) or auto', 'auto')
+    .option('-o, --out <dir>', 'where run folders are written', 'runs')
+    .option('--json', 'print summary.json to stdout (nothing else on stdout)')
+    .option('-v, --verbose', 'also log to the console')
+    .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server)')
+    .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
+    .option('--join-timeout <ms>', 'how long to wait for every agent to join', intArg('--join-timeout', 1))
+    .option('--run-id <id>', 'run id (default: generated)');
+  addScenarioOptions(run);
+  run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
+    const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
+    let placement;
+    try {
+      placement = parsePlacement(String(o.placement));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const json = Boolean(o.json);
+    const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    try {
+      const summary = await runScenario({
+        scenario,
+        cfg,
+        placement,
+        outDir: String(o.out),
+        runId: o.runId as string | undefined,
+        natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL,
+        roundTimeoutMs: o.roundTimeout as number,
+        joinTimeoutMs: o.joinTimeout as number | undefined,
+        verbose: Boolean(o.verbose),
+        signal: ac.signal,
+        onProgress: progress.update,
+      });
+      progress.stop();
+      if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+      else {
+        printHuman(summary, scenario);
+        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
+      }
+    } finally {
+      progress.stop();
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    }
+  });
+
+  const params = addCommonScenarioFlags(program.command('params').argument('<scenario>', 'scenario id').description('print every parameter of a run (drawn from the seed, or from --config) as JSON; feed it back with --config'));
+  addScenarioOptions(params);
+  params.exitOverride().action((scenarioId: string, o: Record<string, unknown>) => {
+    const { cfg } = resolveInput(scenarioId, o as CommonOpts);
+    process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+  });
+
+  program
+    .command('list')
+    .description('list the scenarios, their mechanisms and options')
+    .option('--json', 'as JSON')
+    .action((o: { json?: boolean }) => {
+      const list = Object.values(scenarios).map((s) => ({ id: s.id, title: s.title, spec: s.spec, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
+      if (o.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+      for (const s of list) {
+        process.stdout.write(`${s.id} — ${s.title} (spec: ${s.spec})\n`);
+        for (const m of s.mechanisms) process.stdout.write(`  --mechanism ${m.id}${m.id === s.defaultMechanism ? ' (default)' : ''}: ${m.summary}\n`);
+        for (const op of s.options) process.stdout.write(`  --${op.name}${op.arg ? ` ${op.arg}` : ''}: ${op.description}${op.default !== undefined ? ` (default ${op.default})` : ''}\n`);
+      }
+    });
+
+  program
+    .command('agent')
+    .description('start agent(s) of a run and join the waiting orchestrator (see `mecsim agent --help`)')
+    .helpOption(false)
+    .allowUnknownOption(true)
+    .allowExcessArguments(true)
+    .argument('[args...]')
+    .action(async (args: string[]) => {
+      const code = await agentMain(args);
+      process.exitCode = code;
+    });
+
+  program
+    .command('bench')
+    .description('benchmarks: framework vs raw NATS scatter-gather vs in-process reference (npm run bench -- <scenario>)')
+    .argument('[scenario...]', 'scenarios to benchmark (default: all)')
+    .option('--json', 'print the results as JSON')
+    .option('--sizes <list>', 'comma-separated user counts (default per scenario)')
+    .option('--rounds <n>', 'rounds for the raw floor', intArg('--rounds', 1))
+    .option('--nats <url>', 'use this NATS server')
+    .action(async (ids: string[], o: Record<string, unknown>) => {
+      const { benchMain } = await import('./bench.ts');
+      process.exitCode = await benchMain(ids, o);
+    });
+  return program;
+}
+
+/** Entry: returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`mecsim: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof NatsUnavailable) {
+      process.stderr.write(`mecsim: ${e.message}\n`);
+      return 3;
+    }
+    if (e instanceof RunError) {
+      process.stderr.write(`mecsim: run ${e.exitCode === 130 ? 'interrupted' : 'failed'}: ${e.message}\n`);
+      const dir = (e as RunError & { runDir?: string }).runDir;
+      if (dir) process.stderr.write(`mecsim: partial results (summary marked ${e.exitCode === 130 ? 'interrupted' : 'failed'}) in ${dir}/\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`mecsim: unexpected error: ${(e as Error).stack ?? e}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Finding a NATS server: `--nats URL` / `NATS_URL` if given; otherwise a private `nats-server`
+ * from PATH on free loopback ports (client + monitoring), with a generated config, stopped when the
+ * run ends. The orchestrator reads the private server's `/varz` to report the server's own counts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+export const INSTALL_HINT =
+  'mecsim needs a NATS server. Either install nats-server so it is on PATH ' +
+  '(Debian/Ubuntu: sudo apt-get install nats-server; other systems: https://docs.nats.io/running-a-nats-service/introduction/installation), ' +
+  'or point mecsim at a running server with --nats nats://host:4222 or the NATS_URL environment variable.';
+
+export class NatsUnavailable extends Error {}
+
+export interface Varz {
+  in_msgs: number;
+  out_msgs: number;
+  in_bytes: number;
+  out_bytes: number;
+  connections: number;
+  slow_consumers: number;
+}
+
+export interface NatsHandle {
+  url: string;
+  /** monitoring base URL when we own the server */
+  monitorUrl?: string;
+  owned: boolean;
+  varz(): Promise<Varz | undefined>;
+  stop(): Promise<void>;
+}
+
+export function findNatsServer(): string | undefined {
+  if (process.env.NATS_SERVER_BIN && existsSync(process.env.NATS_SERVER_BIN)) return process.env.NATS_SERVER_BIN;
+  const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/usr/local/sbin', '/usr/bin']);
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = join(d, 'nats-server');
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StartOptions {
+  /** extra config text appended to the generated config (e.g. authorization blocks) */
+  extraConfig?: string;
+  /** enable JetStream (store in the temp dir) */
+  jetstream?: boolean;
+  maxPayloadBytes?: number;
+  /** where the server log goes (default: the temp dir) */
+  logFile?: string;
+}
+
+/** Start a private nats-server on free loopback ports. */
+export async function startNatsServer(opts: StartOptions = {}): Promise<NatsHandle> {
+  const bin = findNatsServer();
+  if (!bin) throw new NatsUnavailable(`nats-server was not found on PATH. ${INSTALL_HINT}`);
+  const dir = mkdtempSync(join(tmpdir(), 'mecsim-nats-'));
+  let lastErr = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const mport = await freePort();
+    const conf = join(dir, 'nats.conf');
+    const lines = [
+      `listen: "127.0.0.1:${port}"`,
+      `http: "127.0.0.1:${mport}"`,
+      `max_payload: ${opts.maxPayloadBytes ?? 8 * 1024 * 1024}`,
+      `max_pending: ${256 * 1024 * 1024}`,
+      `write_deadline: "10s"`,
+      `log_file: "${opts.logFile ?? join(dir, 'nats.log')}"`,
+    ];
+    if (opts.jetstream) lines.push(`jetstream { store_dir: "${join(dir, 'js')}" }`);
+    if (opts.extraConfig) lines.push(opts.extraConfig);
+    writeFileSync(conf, lines.join('\n') + '\n');
+    const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += String(d)));
+    const url = `nats://127.0.0.1:${port}`;
+    const monitorUrl = `http://127.0.0.1:${mport}`;
+    const ok = await waitReady(monitorUrl, child, 10_000);
+    if (ok) {
+      const stop = () => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
+      return { url, monitorUrl, owned: true, varz: () => readVarz(monitorUrl), stop };
+    }
+    lastErr = stderr.trim() || `exit code ${child.exitCode}`;
+    await stopChild(child);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new NatsUnavailable(`nats-server (${bin}) did not start: ${lastErr}. ${INSTALL_HINT}`);
+}
+
+async function waitReady(monitorUrl: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) return false;
+    try {
+      const r = await fetch(`${monitorUrl}/healthz`);
+      if (r.ok) return true;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+export async function readVarz(monitorUrl: string): Promise<Varz | undefined> {
+  try {
+    const r = await fetch(`${monitorUrl}/varz`);
+    if (!r.ok) return undefined;
+    const v = (await r.json()) as Varz;
+    return { in_msgs: v.in_msgs, out_msgs: v.out_msgs, in_bytes: v.in_bytes, out_bytes: v.out_bytes, connections: v.connections, slow_consumers: v.slow_consumers };
+  } catch {
+    return undefined;
+  }
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * The server a run uses: the given URL (not owned, no /varz unless `monitorUrl` given), else a
+ * private one. Throws NatsUnavailable with install instructions when neither works.
+ */
+export async function acquireNats(url: string | undefined, opts: StartOptions = {}): Promise<NatsHandle> {
+  if (url) return { url, owned: false, varz: async () => undefined, stop: async () => undefined };
+  return startNatsServer(opts);
+}

@@ -1,0 +1,446 @@
+/**
+ * One distributed run: acquire a NATS server, spawn the agent processes, wait for every agent to
+ * join, drive the slot clock (one `slot` request to the leader per slot; the leader runs the
+ * mechanism's message rounds and answers with the outcome, trajectory and metrics), compare each
+ * slot with the centralized reference, shut the agents down, and write `runs/<run-id>/`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import pino, { type Logger } from 'pino';
+import { decode, encodeEnvelope, type Body } from '../bus/codec.ts';
+import { connectBus } from '../bus/connection.ts';
+import { Counters, sumSnapshots, type CountersSnapshot } from '../bus/counters.ts';
+import { subjects } from '../bus/subjects.ts';
+import type { SlotDone, SlotMetrics, Welcome } from '../agents/host.ts';
+import { sortRoster } from '../scenarios/inprocess.ts';
+import type { AgentSpec, JsonObject, ReferenceSlot, Scenario } from '../scenarios/types.ts';
+import { acquireNats, NatsUnavailable, type NatsHandle, type Varz } from './natsServer.ts';
+import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from './results.ts';
+
+export type Placement = { kind: 'process' } | { kind: 'packed'; k: number } | { kind: 'auto' };
+
+export function parsePlacement(s: string): Placement {
+  if (s === 'process') return { kind: 'process' };
+  if (s === 'auto') return { kind: 'auto' };
+  const m = /^packed:(\d+)$/.exec(s);
+  if (m && Number(m[1]) >= 1) return { kind: 'packed', k: Number(m[1]) };
+  throw new Error(`--placement must be process, packed:K (K ≥ 1) or auto, not "${s}"`);
+}
+
+export function placementLabel(p: Placement): string {
+  return p.kind === 'packed' ? `packed:${p.k}` : p.kind;
+}
+
+export interface RunOptions {
+  scenario: Scenario;
+  cfg: JsonObject;
+  placement: Placement;
+  outDir: string;
+  runId?: string;
+  /** NATS URL(s); undefined: start a private server */
+  natsUrl?: string;
+  roundTimeoutMs?: number;
+  joinTimeoutMs?: number;
+  slotTimeoutMs?: number;
+  verbose?: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export type Progress = { phase: 'nats' } | { phase: 'join'; joined: number; total: number } | { phase: 'slot'; slot: number; slots: number; line?: string } | { phase: 'shutdown' };
+
+export interface SlotRecord extends ReferenceSlot {
+  slot: number;
+  equilibrium: JsonObject;
+  converged: boolean;
+  notes?: string[];
+  extra?: JsonObject;
+  metrics: SlotMetrics & { roundLatency: ReturnType<typeof latencyStats> };
+}
+
+export class RunError extends Error {
+  constructor(
+    message: string,
+    public readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+interface Worker {
+  id: string;
+  agents: AgentSpec[];
+  child: ChildProcess;
+  spawnedAt: number;
+  exited: boolean;
+}
+
+const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
+
+export function newRunId(scenario: string, seed: number): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  const rand = Math.random().toString(36).slice(2, 6);
+  return `${scenario}-${stamp}-s${seed}-${rand}`.replace(/[^A-Za-z0-9_-]/g, '_');
+}
+
+/** Groups followers into worker processes according to the placement; the leader is always alone. */
+export function planWorkers(agents: AgentSpec[], leaderId: string, placement: Placement): AgentSpec[][] {
+  const leader = agents.filter((a) => a.id === leaderId);
+  const followers = sortRoster(agents.filter((a) => a.id !== leaderId));
+  let k: number;
+  if (placement.kind === 'process') k = 1;
+  else if (placement.kind === 'packed') k = placement.k;
+  else k = followers.length <= 32 ? 1 : Math.ceil(followers.length / 4); // auto: ≤ 32 → one per process, else 4 workers
+  const groups: AgentSpec[][] = [leader];
+  let cur: AgentSpec[] = [];
+  for (const a of followers) {
+    if (cur.length && (cur.length >= k || cur[0].role !== a.role)) {
+      groups.push(cur);
+      cur = [];
+    }
+    cur.push(a);
+  }
+  if (cur.length) groups.push(cur);
+  return groups;
+}
+
+/** Contiguous index ranges of one role, as `--index` accepts them (`0-249` or `1,3,5`). */
+function indexSpec(agents: AgentSpec[]): string {
+  const idx = agents.map((a) => a.index);
+  const contiguous = idx.every((v, i) => i === 0 || v === idx[i - 1] + 1);
+  return contiguous && idx.length > 1 ? `${idx[0]}-${idx[idx.length - 1]}` : idx.join(',');
+}
+
+export async function runScenario(opts: RunOptions): Promise<Record<string, unknown>> {
+  const { scenario, cfg } = opts;
+  const seed = Number(cfg.seed ?? 0);
+  const slots = Number(cfg.slots ?? 1);
+  const runId = opts.runId ?? newRunId(scenario.id, seed);
+  const dir = join(opts.outDir, runId);
+  mkdirSync(dir, { recursive: true });
+  const logStreams: pino.StreamEntry[] = [{ level: 'info', stream: pino.destination({ dest: join(dir, 'run.log'), sync: true }) }];
+  if (opts.verbose) logStreams.push({ level: 'info', stream: process.stderr });
+  const log: Logger = pino({ base: { run: runId } }, pino.multistream(logStreams));
+  const agentLog: WriteStream = createWriteStream(join(dir, 'agents.log'));
+  const subj = subjects(runId);
+  const agents = scenario.agents(cfg as never);
+  const leaderId = scenario.leaderId(cfg as never);
+  const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
+  const byKey = new Map(agents.map((a) => [`${a.role}:${a.index}`, a]));
+  const startedAt = new Date().toISOString();
+  const roundTimeoutMs = opts.roundTimeoutMs ?? 30_000;
+  const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
+
+  const summary: Record<string, unknown> = {
+    status: 'running',
+    runId,
+    scenario: scenario.id,
+    mechanism,
+    seed,
+    slotsPlanned: slots,
+    agents: { total: agents.length, followers: roster.length, leader: leaderId },
+    placement: placementLabel(opts.placement),
+    startedAt,
+    host: hostname(),
+  };
+  writeJsonAtomic(join(dir, 'config.json'), cfg);
+  writeJsonAtomic(join(dir, 'summary.json'), summary);
+
+  let nats: NatsHandle | undefined;
+  let nc: NatsConnection | undefined;
+  const workers: Worker[] = [];
+  const counters = new Counters(log);
+  const slotRecords: SlotRecord[] = [];
+  const trajectory: Record<string, number | string | boolean | null>[] = [];
+  let fatal: ((e: Error) => void) | undefined;
+  const fatalP = new Promise<never>((_, rej) => (fatal = rej));
+  fatalP.catch(() => undefined);
+  let finished = false;
+
+  const onAbort = () => fatal?.(new RunError('interrupted', 130));
+  opts.signal?.addEventListener('abort', onAbort);
+  const race = <T>(p: Promise<T>) => Promise.race([p, fatalP]);
+
+  try {
+    opts.onProgress?.({ phase: 'nats' });
+    nats = await acquireNats(opts.natsUrl);
+    summary.nats = { url: nats.url, owned: nats.owned };
+    log.info({ nats: nats.url, owned: nats.owned }, 'nats server');
+    nc = await connectBus({ servers: nats.url, name: `mecsim-orchestrator-${runId}`, inboxPrefix: subj.inbox('orch') }, log);
+    void nc.closed().then((err) => {
+      if (!finished) fatal?.(new RunError(`lost the NATS connection${err ? `: ${err.message}` : ''}`));
+    });
+    const varzBefore = await nats.varz();
+
+    // ---- join barrier ----
+    const joined = new Map<string, number>(); // id → ms from spawn to ready
+    const welcomed = new Set<string>();
+    let allJoined: () => void = () => undefined;
+    const allJoinedP = new Promise<void>((r) => (allJoined = r));
+    const workerOf = new Map<string, Worker>();
+    nc.subscribe(subj.join, {
+      callback: (err, msg) => {
+        if (err) return;
+        counters.received('join', msg.data.byteLength);
+        const d = decode(msg.data, runId, 1 << 16);
+        if (!d.ok) return counters.drop(d.reason, msg.subject, d.from, d.detail);
+        const { kind, body } = d.env;
+        if (kind === 'join') return onJoin(msg, body);
+        if (kind === 'ready') {
+          const id = String(body.id);
+          if (!welcomed.has(id) || joined.has(id)) return counters.drop('unexpected-sender', msg.subject, id, 'ready without join');
+          const w = workerOf.get(id);
+          joined.set(id, w ? performance.now() - w.spawnedAt : 0);
+          opts.onProgress?.({ phase: 'join', joined: joined.size, total: agents.length });
+          if (joined.size === agents.length) allJoined();
+          return;
+        }
+        counters.drop('unknown-kind', msg.subject, d.env.from, kind);
+      },
+    });
+    const reply = (msg: Msg, kind: string, body: Body) => {
+      if (!msg.reply) return;
+      const data = encodeEnvelope(runId, 0, 0, 'orchestrator', kind, body);
+      nc!.publish(msg.reply, data);
+      counters.sent('inbox', kind, data.byteLength);
+    };
+    const onJoin = (msg: Msg, body: Body) => {
+      const role = String(body.role);
+      let index = Number(body.index);
+      if (index === -1) {
+        // Dynamic join: the next free agent of that role.
+        const free = agents.find((a) => a.role === role && !welcomed.has(a.id));
+        if (!free) return reply(msg, 'reject', { reason: `no free ${role} slot in run ${runId}` });
+        index = free.index;
+      }
+      const agent = byKey.get(`${role}:${index}`);
+      if (!agent) return reply(msg, 'reject', { reason: `run ${runId} has no agent ${role} ${index}` });
+      if (welcomed.has(agent.id)) return reply(msg, 'reject', { reason: `${agent.id} has already joined` });
+      welcomed.add(agent.id);
+      const welcome: Welcome = {
+        id: agent.id,
+        role: agent.role,
+        index: agent.index,
+        scenario: scenario.id,
+        init: scenario.agentInit(cfg as never, agent),
+        leader: leaderId,
+        roster: agent.id === leaderId ? roster : undefined,
+        roundTimeoutMs,
+        maxBytes: 4 * 1024 * 1024,
+      };
+      reply(msg, 'welcome', welcome as unknown as Body);
+    };
+
+    // ---- spawn ----
+    const groups = planWorkers(agents, leaderId, opts.placement);
+    summary.workers = groups.length;
+    groups.forEach((group, i) => {
+      const wid = group[0].id === leaderId ? `leader` : `w${i}`;
+      const args = ['--import', TSX_LOADER, AGENT_MAIN, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env } });
+      const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
+      workers.push(w);
+      for (const a of group) workerOf.set(a.id, w);
+      child.stderr?.on('data', (d: Buffer) => agentLog.write(d));
+      child.on('error', (e) => fatal?.(new RunError(`cannot start agent process ${wid}: ${e.message}`)));
+      child.on('exit', (code, signal) => {
+        w.exited = true;
+        if (finished) return;
+        const names = group.length <= 3 ? group.map((a) => a.id).join(', ') : `${group[0].id} … ${group[group.length - 1].id} (${group.length} agents)`;
+        fatal?.(new RunError(`agent process ${wid} [${names}] (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`} during the run; see ${join(dir, 'agents.log')}`));
+      });
+    });
+    log.info({ workers: groups.length, agents: agents.length }, 'spawned agent processes');
+
+    const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(30_000, agents.length * 20);
+    let joinTimer: NodeJS.Timeout | undefined;
+    const joinTimeout = new Promise<never>((_, rej) => {
+      joinTimer = setTimeout(() => {
+        const missing = agents.filter((a) => !joined.has(a.id)).map((a) => a.id);
+        rej(new RunError(`${missing.length} of ${agents.length} agents did not join within ${joinTimeoutMs} ms: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`));
+      }, joinTimeoutMs);
+    });
+    try {
+      await race(Promise.race([allJoinedP, joinTimeout]));
+    } finally {
+      clearTimeout(joinTimer);
+    }
+    const startToJoined = [...joined.values()];
+    log.info({ agents: agents.length }, 'all agents joined');
+
+    // ---- slot clock ----
+    const reference = scenario.createReference(cfg as never);
+    for (let slot = 0; slot < slots; slot++) {
+      opts.onProgress?.({ phase: 'slot', slot, slots });
+      const data = encodeEnvelope(runId, slot, 0, 'orchestrator', 'slot', { slot });
+      counters.sent('ctl', 'slot', data.byteLength);
+      const res = await race(
+        nc.request(subj.ctl(leaderId), data, { timeout: opts.slotTimeoutMs ?? 600_000 }).catch((e: Error) => {
+          throw new RunError(`slot ${slot}: no answer from the leader ${leaderId}: ${e.message}`);
+        }),
+      );
+      const d = decode<SlotDone & { message?: string }>(res.data, runId, 256 * 1024 * 1024);
+      if (!d.ok) throw new RunError(`slot ${slot}: unreadable answer from the leader: ${d.detail}`);
+      if (d.env.kind === 'slot-failed') throw new RunError(`slot ${slot}: the leader failed: ${d.env.body.message}`);
+      const done = d.env.body;
+      const ref = reference.slot(slot, done.outcome);
+      const rec: SlotRecord = {
+        slot,
+        equilibrium: done.outcome.equilibrium,
+        converged: done.outcome.converged,
+        notes: done.outcome.notes,
+        extra: done.outcome.extra,
+        ...ref,
+        metrics: { ...done.metrics, roundLatency: latencyStats(done.metrics.roundLatencyMs) },
+      };
+      slotRecords.push(rec);
+      trajectory.push(...done.trajectory);
+      const line = scenario.describeSlot?.(done.outcome, ref);
+      opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
+      log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
+    }
+    const results = reference.finish?.();
+
+    // ---- shutdown: every host answers with its counters, then exits ----
+    opts.onProgress?.({ phase: 'shutdown' });
+    finished = true;
+    const hostCounters = await shutdownHosts(nc, runId, workers.length, counters);
+    await waitExit(workers, 5000);
+    await nc.flush();
+    const varzAfter = await nats.varz();
+
+    const ours = sumSnapshots([counters.snapshot(), ...hostCounters.snapshots]);
+    const ourPublished = Object.values(ours.out).reduce((s, f) => s + f.msgs, 0) + hostCounters.byes;
+    const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0);
+    const allLatencies = slotRecords.flatMap((r) => r.metrics.roundLatencyMs);
+    summary.status = 'complete';
+    summary.finishedAt = new Date().toISOString();
+    summary.ok = slotRecords.every((r) => r.compare.ok);
+    summary.perSlot = slotRecords.map(stripLatencies);
+    if (slotRecords.length === 1) {
+      const r = slotRecords[0];
+      Object.assign(summary, { equilibrium: r.equilibrium, reference: r.reference, baselines: r.baselines, compare: r.compare, metrics: stripLatencies(r).metrics });
+    }
+    if (results) summary.results = results;
+    summary.runMetrics = {
+      slots: slotRecords.length,
+      rounds: sum(slotRecords.map((r) => r.metrics.rounds)),
+      messages: sum(slotRecords.map((r) => r.metrics.messages)),
+      bytes: sum(slotRecords.map((r) => r.metrics.bytes)),
+      timeToEquilibriumMs: latencyStats(slotRecords.map((r) => r.metrics.timeToEquilibriumMs)),
+      roundLatencyMs: latencyStats(allLatencies),
+      agentStartToJoinedMs: latencyStats(startToJoined),
+      workers: workers.length,
+      counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(varzBefore, varzAfter) },
+      drops: ours.drops,
+    };
+    writeOutputs(dir, summary, slotRecords, trajectory);
+    return summary;
+  } catch (e) {
+    const err = e instanceof RunError ? e : new RunError((e as Error).message, e instanceof NatsUnavailable ? 3 : 1);
+    finished = true;
+    summary.status = err.exitCode === 130 ? 'interrupted' : 'failed';
+    summary.error = err.message;
+    summary.finishedAt = new Date().toISOString();
+    summary.perSlot = slotRecords.map(stripLatencies);
+    log.error({ err: err.message }, 'run failed');
+    try {
+      writeOutputs(dir, summary, slotRecords, trajectory);
+    } catch {
+      /* best effort: the summary already on disk says running */
+    }
+    throw Object.assign(err, { runDir: dir });
+  } finally {
+    finished = true;
+    opts.signal?.removeEventListener('abort', onAbort);
+    for (const w of workers) if (!w.exited) w.child.kill('SIGTERM');
+    await waitExit(workers, 3000);
+    for (const w of workers) if (!w.exited) w.child.kill('SIGKILL');
+    await waitExit(workers, 2000);
+    try {
+      await nc?.close();
+    } catch {
+      /* closed */
+    }
+    await nats?.stop();
+    await new Promise<void>((r) => agentLog.end(() => r()));
+    log.flush();
+  }
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function stripLatencies(r: SlotRecord): SlotRecord {
+  const { roundLatencyMs: _drop, ...metrics } = r.metrics;
+  return { ...r, metrics: metrics as SlotRecord['metrics'] };
+}
+
+function serverDelta(a: Varz | undefined, b: Varz | undefined) {
+  if (!a || !b) return null;
+  return { inMsgs: b.in_msgs - a.in_msgs, outMsgs: b.out_msgs - a.out_msgs, inBytes: b.in_bytes - a.in_bytes, outBytes: b.out_bytes - a.out_bytes, slowConsumers: b.slow_consumers };
+}
+
+async function shutdownHosts(nc: NatsConnection, runId: string, expected: number, counters: Counters): Promise<{ snapshots: CountersSnapshot[]; byes: number }> {
+  const subj = subjects(runId);
+  const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {});
+  const snapshots: CountersSnapshot[] = [];
+  let byes = 0;
+  counters.sent('ctl', 'shutdown', data.byteLength);
+  const it = await nc.requestMany(subj.ctlAll, data, { strategy: 'count', maxMessages: expected, maxWait: 10_000 });
+  for await (const m of it) {
+    counters.received('inbox', m.data.byteLength);
+    const d = decode<{ counters: CountersSnapshot }>(m.data, runId, 1 << 24);
+    if (!d.ok) continue;
+    byes++;
+    snapshots.push(d.env.body.counters);
+  }
+  return { snapshots, byes };
+}
+
+function waitExit(workers: Worker[], ms: number): Promise<void> {
+  const live = workers.filter((w) => !w.exited);
+  if (!live.length) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    let n = live.length;
+    for (const w of live)
+      w.child.once('exit', () => {
+        if (--n === 0) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+  });
+}
+
+function writeOutputs(dir: string, summary: Record<string, unknown>, slots: SlotRecord[], trajectory: Record<string, number | string | boolean | null>[]): void {
+  writeAtomic(join(dir, 'trajectory.csv'), toCsv(trajectory, ['slot', 'round']));
+  const perSlot = slots.map((r) => ({
+    slot: r.slot,
+    ok: r.compare.ok,
+    gap: r.compare.gap,
+    converged: r.converged,
+    ...scalars('eq.', r.equilibrium),
+    ...scalars('ref.', r.reference),
+    ...scalars('', r.extra as Record<string, unknown>),
+    rounds: r.metrics.rounds,
+    messages: r.metrics.messages,
+    bytes: r.metrics.bytes,
+    timeToEquilibriumMs: r.metrics.timeToEquilibriumMs,
+    roundP50Ms: r.metrics.roundLatency.p50,
+    roundP95Ms: r.metrics.roundLatency.p95,
+    roundMaxMs: r.metrics.roundLatency.max,
+  }));
+  writeAtomic(join(dir, 'slots.csv'), toCsv(perSlot));
+  writeJsonAtomic(join(dir, 'metrics.json'), { runMetrics: summary.runMetrics ?? null, perSlot: slots.map((r) => ({ slot: r.slot, ...r.metrics })) });
+  writeJsonAtomic(join(dir, 'summary.json'), summary);
+}
