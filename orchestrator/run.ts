@@ -318,7 +318,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
     const ours = sumSnapshots([counters.snapshot(), ...hostCounters.snapshots]);
     const ourPublished = Object.values(ours.out).reduce((s, f) => s + f.msgs, 0) + hostCounters.byes;
-    const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0);
+    // the hosts' `bye` answers carry their counters, so they are added here
+    const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0) + hostCounters.byeBytes;
     const allLatencies = slotRecords.flatMap((r) => r.metrics.roundLatencyMs);
     summary.status = 'complete';
     summary.finishedAt = new Date().toISOString();
@@ -389,11 +390,12 @@ function serverDelta(a: Varz | undefined, b: Varz | undefined) {
   return { inMsgs: b.in_msgs - a.in_msgs, outMsgs: b.out_msgs - a.out_msgs, inBytes: b.in_bytes - a.in_bytes, outBytes: b.out_bytes - a.out_bytes, slowConsumers: b.slow_consumers };
 }
 
-async function shutdownHosts(nc: NatsConnection, runId: string, expected: number, counters: Counters): Promise<{ snapshots: CountersSnapshot[]; byes: number }> {
+async function shutdownHosts(nc: NatsConnection, runId: string, expected: number, counters: Counters): Promise<{ snapshots: CountersSnapshot[]; byes: number; byeBytes: number }> {
   const subj = subjects(runId);
   const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {});
   const snapshots: CountersSnapshot[] = [];
   let byes = 0;
+  let byeBytes = 0;
   counters.sent('ctl', 'shutdown', data.byteLength);
   const it = await nc.requestMany(subj.ctlAll, data, { strategy: 'count', maxMessages: expected, maxWait: 10_000 });
   for await (const m of it) {
@@ -401,9 +403,10 @@ async function shutdownHosts(nc: NatsConnection, runId: string, expected: number
     const d = decode<{ counters: CountersSnapshot }>(m.data, runId, 1 << 24);
     if (!d.ok) continue;
     byes++;
+    byeBytes += m.data.byteLength;
     snapshots.push(d.env.body.counters);
   }
-  return { snapshots, byes };
+  return { snapshots, byes, byeBytes };
 }
 
 function waitExit(workers: Worker[], ms: number): Promise<void> {

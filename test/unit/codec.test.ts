@@ -1,0 +1,79 @@
+import { encode as rawEncode } from '@msgpack/msgpack';
+import { describe, expect, it } from 'vitest';
+import { decode, encodeEnvelope } from '../../bus/codec.ts';
+import { familyOf, lastToken, subjects } from '../../bus/subjects.ts';
+import { Counters, sumSnapshots } from '../../bus/counters.ts';
+
+const RUN = 'r1';
+const env = (o: Record<string, unknown>) => rawEncode({ v: 1, run: RUN, slot: 0, round: 1, from: 'ue-1', kind: 'price', body: { p: 1 }, ...o });
+
+describe('envelope codec', () => {
+  it('round-trips a valid envelope', () => {
+    const d = decode(encodeEnvelope(RUN, 2, 3, 'mec-0', 'price', { p: 1.5, xs: [1, 2] }), RUN);
+    expect(d.ok).toBe(true);
+    if (d.ok) expect(d.env).toMatchObject({ v: 1, run: RUN, slot: 2, round: 3, from: 'mec-0', kind: 'price', body: { p: 1.5, xs: [1, 2] } });
+  });
+  it.each([
+    ['random bytes', new Uint8Array([0xc1, 0xff, 0x00, 0x13]), 'malformed'],
+    ['truncated msgpack', env({}).slice(0, 10), 'malformed'],
+    ['not a map', rawEncode([1, 2, 3]), 'malformed'],
+    ['wrong version', env({ v: 2 }), 'version'],
+    ['wrong run', env({ run: 'other' }), 'wrong-run'],
+    ['slot as string', env({ slot: '1' }), 'wrong-type'],
+    ['negative round', env({ round: -1 }), 'wrong-type'],
+    ['fractional slot', env({ slot: 1.5 }), 'wrong-type'],
+    ['missing from', env({ from: undefined }), 'wrong-type'],
+    ['huge from', env({ from: 'x'.repeat(1000) }), 'wrong-type'],
+    ['body is an array', env({ body: [1] }), 'wrong-type'],
+    ['body null', env({ body: null }), 'wrong-type'],
+    ['NaN in body', env({ body: { p: NaN } }), 'non-finite'],
+    ['Infinity deep in body', env({ body: { a: { b: [1, -Infinity] } } }), 'non-finite'],
+    ['binary in body', env({ body: { b: new Uint8Array(3) } }), 'wrong-type'],
+    ['deep nesting', env({ body: JSON.parse('{"a":'.repeat(40) + '1' + '}'.repeat(40)) }), 'too-deep'],
+  ])('drops %s', (_name, data, reason) => {
+    const d = decode(data as Uint8Array, RUN);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.reason).toBe(reason);
+  });
+  it('drops oversized messages before decoding them', () => {
+    const d = decode(new Uint8Array(2000), RUN, 1000);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.reason).toBe('oversized');
+  });
+  it('never throws on arbitrary bytes', () => {
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 2000; i++) {
+      const n = Math.floor(rnd() * 64);
+      const buf = new Uint8Array(n).map(() => Math.floor(rnd() * 256));
+      expect(() => decode(buf, RUN)).not.toThrow();
+    }
+  });
+});
+
+describe('subjects and counters', () => {
+  it('scopes subjects by run and classifies families', () => {
+    const s = subjects('run-7');
+    expect(s.bcast('ue')).toBe('mecsim.run-7.bc.ue');
+    expect(familyOf(s.bcast('ue'))).toBe('bcast');
+    expect(familyOf(s.reply('mec-0', 'ue-3'))).toBe('reply');
+    expect(familyOf(s.direct('ue-3'))).toBe('direct');
+    expect(familyOf(s.join)).toBe('join');
+    expect(lastToken(s.reply('mec-0', 'ue-3'))).toBe('ue-3');
+    expect(() => subjects('bad.run')).toThrow(/run id/);
+    expect(() => subjects('a*')).toThrow(/run id/);
+  });
+  it('counts per family and kind, and drops by reason', () => {
+    const c = new Counters();
+    c.sent('bcast', 'price', 10);
+    c.sent('bcast', 'price', 12);
+    c.received('reply', 5);
+    c.drop('malformed', 's', 'ue-1', 'x');
+    c.drop('malformed', 's', 'ue-1', 'x');
+    const snap = c.snapshot();
+    expect(snap.out.bcast).toEqual({ msgs: 2, bytes: 22 });
+    expect(snap.outByKind.price.msgs).toBe(2);
+    expect(snap.drops.malformed).toBe(2);
+    expect(sumSnapshots([snap, snap]).out.bcast.msgs).toBe(4);
+  });
+});
