@@ -53,6 +53,8 @@ export interface SlotMetrics {
   missingReplies: number;
   nilReplies: number;
   messagesByKind: Record<string, number>;
+  /** CPU time the leader's process spent during the slot (user + system), ms */
+  leaderCpuMs: number;
 }
 
 export interface SlotDone {
@@ -70,6 +72,8 @@ export class AgentHost {
   readonly counters: Counters;
   private readonly subj: ReturnType<typeof subjects>;
   private readonly subs: Subscription[] = [];
+  /** the last broadcast decoded by this host: agents packed here receive identical bytes, decoded once */
+  private lastBcast?: { subject: string; data: Uint8Array; decoded: ReturnType<typeof decode> };
   private closing = false;
   /** resolves when the host has been told to shut down (or lost its connection for good) */
   readonly done: Promise<number>;
@@ -94,7 +98,10 @@ export class AgentHost {
     this.subscribe(this.subj.ctlAll, (msg) => this.onControl(msg));
     // Join every hosted agent concurrently: each sends its own join request.
     await Promise.all(this.opts.agents.map((a) => this.joinOne(a.role, a.index)));
+    this.cpuAtReady = process.cpuUsage();
   }
+
+  private cpuAtReady?: NodeJS.CpuUsage;
 
   private subscribe(subject: string, cb: (msg: Msg) => void): void {
     this.subs.push(this.nc!.subscribe(subject, { callback: (err, msg) => (err ? undefined : cb(msg)) }));
@@ -140,7 +147,7 @@ export class AgentHost {
     const replySubject = this.subj.reply(w.leader, w.id);
     const onMsg = (msg: Msg) => {
       this.counters.received(familyOf(msg.subject), msg.data.byteLength);
-      const d = decode(msg.data, this.opts.run, w.maxBytes);
+      const d = this.decodeShared(msg, w.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
       const env = d.env;
       if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
@@ -160,6 +167,16 @@ export class AgentHost {
     this.subscribe(this.subj.direct(w.id), onMsg);
   }
 
+  /** Decode a message; a broadcast byte-identical to the previous one reuses its decoding. */
+  private decodeShared(msg: Msg, maxBytes: number): ReturnType<typeof decode> {
+    const data = msg.data;
+    const last = this.lastBcast;
+    if (last && last.subject === msg.subject && sameBytes(last.data, data)) return last.decoded;
+    const decoded = decode(data, this.opts.run, maxBytes);
+    if (familyOf(msg.subject) === 'bcast') this.lastBcast = { subject: msg.subject, data: data.slice(), decoded };
+    return decoded;
+  }
+
   private becomeLeader(scenario: Scenario, w: Welcome): void {
     const { log } = this.opts;
     const roster = w.roster ?? [];
@@ -174,7 +191,8 @@ export class AgentHost {
 
     const runSlot = async (slot: number): Promise<SlotDone> => {
       const trajectory: SlotDone['trajectory'] = [];
-      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {} };
+      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 0 };
+      const cpu0 = process.cpuUsage();
       let firstStart = 0;
       let lastClose = 0;
       const ctx: LeaderContext = {
@@ -225,6 +243,8 @@ export class AgentHost {
       };
       const outcome = await leader.runSlot(ctx);
       metrics.timeToEquilibriumMs = lastClose - firstStart;
+      const cpu = process.cpuUsage(cpu0);
+      metrics.leaderCpuMs = (cpu.user + cpu.system) / 1000;
       return { slot, outcome, trajectory, metrics, snapshot: leader.snapshot?.() };
     };
 
@@ -256,7 +276,17 @@ export class AgentHost {
     const d = decode(msg.data, this.opts.run, 1 << 20);
     if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
     if (d.env.kind === 'shutdown') {
-      this.respond(msg, 'bye', 0, this.opts.hostId, { host: this.opts.hostId, pid: process.pid, agents: this.hosted.length, counters: this.counters.snapshot() as unknown as Body });
+      const cpu = process.cpuUsage();
+      const sinceReady = this.cpuAtReady ? process.cpuUsage(this.cpuAtReady) : cpu;
+      this.respond(msg, 'bye', 0, this.opts.hostId, {
+        host: this.opts.hostId,
+        pid: process.pid,
+        agents: this.hosted.length,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        cpuSinceReadyMs: (sinceReady.user + sinceReady.system) / 1000,
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        counters: this.counters.snapshot() as unknown as Body,
+      });
       void this.close(0);
     } else if (d.env.kind === 'abort') {
       void this.close(1);
@@ -277,5 +307,11 @@ export class AgentHost {
 }
 
 class JoinRejected extends Error {}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 export { DEFAULT_MAX_BYTES };

@@ -58,7 +58,8 @@ export interface GatherResult {
 interface Pending {
   req: GatherRequest;
   expected: Map<string, number>;
-  got: Set<string>;
+  /** per roster position: 1 once that agent's reply is in */
+  got: Uint8Array;
   result: GatherResult;
   remaining: number;
   resolve: (r: GatherResult) => void;
@@ -105,7 +106,7 @@ export class Gatherer {
       startedAt: performance.now(),
     };
     return new Promise<GatherResult>((resolve) => {
-      const p: Pending = { req, expected, got: new Set(), result, remaining: expected.size, resolve };
+      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve };
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body);
@@ -127,7 +128,7 @@ export class Gatherer {
     if (p.timer) clearTimeout(p.timer);
     const now = performance.now();
     if (p.remaining > 0) {
-      for (const id of p.expected.keys()) if (!p.got.has(id)) p.result.missing.push(id);
+      for (const [id, idx] of p.expected) if (!p.got[idx]) p.result.missing.push(id);
       p.result.closedAt = now;
     }
     if (!p.result.closedAt) p.result.closedAt = now;
@@ -149,8 +150,8 @@ export class Gatherer {
     }
     const idx = p.expected.get(env.from);
     if (idx === undefined) return this.counters.drop('unexpected-sender', msg.subject, env.from, 'not addressed in this round');
-    if (p.got.has(env.from)) return this.counters.drop('duplicate', msg.subject, env.from, 'second reply in one round');
-    p.got.add(env.from);
+    if (p.got[idx]) return this.counters.drop('duplicate', msg.subject, env.from, 'second reply in one round');
+    p.got[idx] = 1;
     p.result.received++;
     p.result.bytesIn += bytes;
     if (env.kind === 'nil') {

@@ -1,5 +1,185 @@
-/** Benchmarks (filled in below). */
-export async function benchMain(_ids: string[], _o: Record<string, unknown>): Promise<number> {
-  process.stderr.write('mecsim bench: not yet implemented\n');
-  return 1;
+/**
+ * `mecsim bench [scenario…]` (`npm run bench -- stackelberg`): for each scenario and size N, in
+ * one process and against one NATS server:
+ *   - the framework: a real distributed run (agent processes, the scenario's mechanism), its
+ *     rounds, time-to-equilibrium and mean time per round (measured by the leader);
+ *   - the raw NATS floor: one publish fanned out to N plain subscribers spread over the same number
+ *     of processes, N tiny replies gathered, repeated for the same number of rounds;
+ *   - the in-process run of the same protocol, and the centralized reference solver's time.
+ * The ratio framework/floor per round is the figure the targets are stated in; ratios taken within
+ * one run are robust to a shared, noisy machine where absolute times are not.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { getScenario, scenarios } from '../scenarios/index.ts';
+import { InProcessRun } from '../scenarios/inprocess.ts';
+import type { JsonObject, Scenario } from '../scenarios/types.ts';
+import { acquireNats } from './natsServer.ts';
+import { planWorkers, runScenario, type Placement } from './run.ts';
+
+const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
+const TSX_LOADER = import.meta.resolve('tsx');
+
+/** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
+const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], ping: [10, 100, 1000] };
+
+export interface BenchRow {
+  scenario: string;
+  mechanism: string;
+  users: number;
+  placement: string;
+  processes: number;
+  rounds: number;
+  messages: number;
+  timeToEquilibriumMs: number;
+  frameworkRoundMs: number;
+  frameworkRoundP50Ms: number;
+  floorRoundMs: number;
+  floorRoundP50Ms: number;
+  ratio: number;
+  ratioP50: number;
+  inProcessMs: number;
+  referenceMs: number;
+  equalsReference: boolean;
+}
+
+export function benchPlacement(n: number): Placement {
+  return n <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(n / 4) };
+}
+
+/** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
+export async function rawFloor(url: string, groups: number[], rounds: number): Promise<number[]> {
+  const prefix = `floor-${process.pid}-${Date.now()}`;
+  const n = groups.reduce((a, b) => a + b, 0);
+  const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
+  const children: ChildProcess[] = [];
+  try {
+    let ready = 0;
+    let onReady: () => void = () => undefined;
+    const allReady = new Promise<void>((r) => (onReady = r));
+    nc.subscribe(`${prefix}.ready`, { callback: () => ++ready === groups.length && onReady() });
+    let got = 0;
+    let onRound: () => void = () => undefined;
+    nc.subscribe(`${prefix}.rep`, { callback: () => ++got === n && onRound() });
+    await nc.flush();
+    let from = 0;
+    for (const g of groups) {
+      children.push(spawn(process.execPath, ['--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+      from += g;
+    }
+    await Promise.race([allReady, new Promise((_, rej) => setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000))]);
+    const times: number[] = [];
+    const payload = new Uint8Array(8);
+    for (let r = 0; r < rounds; r++) {
+      got = 0;
+      const done = new Promise<void>((res) => (onRound = res));
+      const t0 = performance.now();
+      nc.publish(`${prefix}.bc`, payload);
+      await done;
+      times.push(performance.now() - t0);
+    }
+    nc.publish(`${prefix}.stop`);
+    await nc.flush();
+    return times;
+  } finally {
+    await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), setTimeout(() => (c.kill('SIGKILL'), r()), 3000))))));
+    await nc.close();
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : 0;
+};
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void): Promise<BenchRow> {
+  const cfg: JsonObject = scenario.resolve({ seed: 1, slots: 1, users, options: {} });
+  const placement = benchPlacement(users);
+  log(`  ${scenario.id} N=${users}: framework run …`);
+  const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
+  const perSlot = summary.perSlot[0];
+  const metrics = JSON.parse(JSON.stringify(summary.metrics));
+  const { readFileSync } = await import('node:fs');
+  const full = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot[0];
+  const roundTimes: number[] = full.roundLatencyMs;
+  const groups = planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement)
+    .slice(1)
+    .map((g) => g.length);
+  log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${roundTimes.length} rounds) …`);
+  const floor = await rawFloor(natsUrl, groups, roundTimes.length);
+  log(`  ${scenario.id} N=${users}: in-process run and reference …`);
+  const t0 = performance.now();
+  const ip = await new InProcessRun(scenario, cfg).runSlot(0);
+  const t1 = performance.now();
+  scenario.createReference(cfg as never).slot(0, ip.outcome);
+  const t2 = performance.now();
+  return {
+    scenario: scenario.id,
+    mechanism: String(cfg.mechanism),
+    users,
+    placement: summary.placement,
+    processes: summary.workers,
+    rounds: metrics.rounds,
+    messages: metrics.messages,
+    timeToEquilibriumMs: r3(metrics.timeToEquilibriumMs),
+    frameworkRoundMs: r3(mean(roundTimes)),
+    frameworkRoundP50Ms: r3(median(roundTimes)),
+    floorRoundMs: r3(mean(floor)),
+    floorRoundP50Ms: r3(median(floor)),
+    ratio: r3(mean(roundTimes) / mean(floor)),
+    ratioP50: r3(median(roundTimes) / median(floor)),
+    inProcessMs: r3(t1 - t0),
+    referenceMs: r3(t2 - t1),
+    equalsReference: Boolean(perSlot.compare.ok),
+  };
+}
+
+export function formatTable(rows: BenchRow[]): string {
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'in-proc ms', 'ref ms', '=ref'];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO'].map(String));
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
+  return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
+}
+
+export async function benchMain(ids: string[], o: Record<string, unknown>): Promise<number> {
+  const list = ids.length ? ids : Object.keys(scenarios).filter((id) => id !== 'ping');
+  for (const id of list) if (!getScenario(id)) {
+    process.stderr.write(`mecsim bench: unknown scenario "${id}"; known: ${Object.keys(scenarios).join(', ')}\n`);
+    return 2;
+  }
+  let sizes: number[] | undefined;
+  if (typeof o.sizes === 'string') {
+    sizes = o.sizes.split(',').map(Number);
+    if (!sizes.every((n) => Number.isInteger(n) && n >= 1)) {
+      process.stderr.write(`mecsim bench: --sizes must be a comma-separated list of positive integers, not "${o.sizes}"\n`);
+      return 2;
+    }
+  }
+  const json = Boolean(o.json);
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const nats = await acquireNats((o.nats as string | undefined) ?? process.env.NATS_URL, { maxPayloadBytes: 8 * 1024 * 1024 });
+  const outDir = mkdtempSync(join(tmpdir(), 'mecsim-bench-'));
+  const rows: BenchRow[] = [];
+  try {
+    log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}`);
+    for (const id of list) {
+      const scenario = getScenario(id)!;
+      for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log));
+    }
+  } finally {
+    await nats.stop();
+  }
+  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows }, null, 2) + '\n');
+  else {
+    process.stdout.write(formatTable(rows) + '\n');
+    process.stdout.write('round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000)\n');
+  }
+  return rows.every((r) => r.equalsReference) ? 0 : 1;
 }

@@ -81,6 +81,8 @@ interface Worker {
 
 const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
+/** extra node flags for agent processes, e.g. MECSIM_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" */
+const AGENT_NODE_ARGS = (process.env.MECSIM_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 export function newRunId(scenario: string, seed: number): string {
   const d = new Date();
@@ -243,7 +245,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     summary.workers = groups.length;
     groups.forEach((group, i) => {
       const wid = group[0].id === leaderId ? `leader` : `w${i}`;
-      const args = ['--import', TSX_LOADER, AGENT_MAIN, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
+      const args = [...AGENT_NODE_ARGS, '--import', TSX_LOADER, AGENT_MAIN, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
       workers.push(w);
@@ -341,6 +343,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       workers: workers.length,
       counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(varzBefore, varzAfter) },
       drops: ours.drops,
+      processes: {
+        hosts: hostCounters.hosts,
+        cpuSinceReadyMs: Math.round(sum(hostCounters.hosts.map((h) => h.cpuSinceReadyMs))),
+        peakRssBytesSum: sum(hostCounters.hosts.map((h) => h.maxRssBytes)),
+      },
     };
     writeOutputs(dir, summary, slotRecords, trajectory);
     return summary;
@@ -390,23 +397,36 @@ function serverDelta(a: Varz | undefined, b: Varz | undefined) {
   return { inMsgs: b.in_msgs - a.in_msgs, outMsgs: b.out_msgs - a.out_msgs, inBytes: b.in_bytes - a.in_bytes, outBytes: b.out_bytes - a.out_bytes, slowConsumers: b.slow_consumers };
 }
 
-async function shutdownHosts(nc: NatsConnection, runId: string, expected: number, counters: Counters): Promise<{ snapshots: CountersSnapshot[]; byes: number; byeBytes: number }> {
+async function shutdownHosts(nc: NatsConnection, runId: string, expected: number, counters: Counters): Promise<{ snapshots: CountersSnapshot[]; byes: number; byeBytes: number; hosts: HostReport[] }> {
   const subj = subjects(runId);
   const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {});
   const snapshots: CountersSnapshot[] = [];
   let byes = 0;
   let byeBytes = 0;
+  const hosts: HostReport[] = [];
   counters.sent('ctl', 'shutdown', data.byteLength);
   const it = await nc.requestMany(subj.ctlAll, data, { strategy: 'count', maxMessages: expected, maxWait: 10_000 });
   for await (const m of it) {
     counters.received('inbox', m.data.byteLength);
-    const d = decode<{ counters: CountersSnapshot }>(m.data, runId, 1 << 24);
+    const d = decode<HostReport & { counters: CountersSnapshot }>(m.data, runId, 1 << 24);
     if (!d.ok) continue;
     byes++;
     byeBytes += m.data.byteLength;
-    snapshots.push(d.env.body.counters);
+    const { counters: c, ...report } = d.env.body;
+    snapshots.push(c);
+    hosts.push(report);
   }
-  return { snapshots, byes, byeBytes };
+  hosts.sort((a, b) => a.host.localeCompare(b.host, 'en', { numeric: true }));
+  return { snapshots, byes, byeBytes, hosts };
+}
+
+export interface HostReport {
+  host: string;
+  pid: number;
+  agents: number;
+  cpuMs: number;
+  cpuSinceReadyMs: number;
+  maxRssBytes: number;
 }
 
 function waitExit(workers: Worker[], ms: number): Promise<void> {
