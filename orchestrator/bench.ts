@@ -61,10 +61,10 @@ export async function rawFloor(url: string, groups: number[], rounds: number): P
     let ready = 0;
     let onReady: () => void = () => undefined;
     const allReady = new Promise<void>((r) => (onReady = r));
-    nc.subscribe(`${prefix}.ready`, { callback: () => ++ready === groups.length && onReady() });
+    nc.subscribe(`${prefix}.ready`, { callback: () => void (++ready === groups.length && onReady()) });
     let got = 0;
     let onRound: () => void = () => undefined;
-    nc.subscribe(`${prefix}.rep`, { callback: () => ++got === n && onRound() });
+    nc.subscribe(`${prefix}.rep`, { callback: () => void (++got === n && onRound()) });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
