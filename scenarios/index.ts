@@ -1,8 +1,10 @@
 /** The scenario registry: every scenario the CLI knows, by id. */
 import type { Scenario } from './types.ts';
 import { ping } from './ping/index.ts';
+import { stackelberg } from './stackelberg/index.ts';
 
 export const scenarios: Record<string, Scenario> = {
+  [stackelberg.id]: stackelberg as unknown as Scenario,
   [ping.id]: ping as unknown as Scenario,
 };
 

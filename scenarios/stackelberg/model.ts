@@ -1,0 +1,117 @@
+/**
+ * `stackelberg` model (shared/spec/stackelberg.md): one edge server prices resource units, N users
+ * decide how many to buy (GURP best response). Pure functions only.
+ */
+import { stream } from '../common/rng.ts';
+
+/** Server parameters (SI: f in Hz, prices in money per unit). */
+export interface ServerParams {
+  f: number;
+  m: number;
+  /** capacity in units; null = unlimited */
+  X: number | null;
+  p0: number;
+  step: number;
+  patience: number;
+  epsilon: number;
+}
+
+/** One user's request: theta (satisfaction), s (bits), c (cycles/bit), r (bit/s), tmax (s). */
+export interface UserParams {
+  theta: number;
+  s: number;
+  c: number;
+  r: number;
+  tmax: number;
+}
+
+const round6 = (x: number) => Math.round(x * 1e6) / 1e6;
+
+/** A user's parameters drawn from a named stream (defaults of the spec's table). */
+export function drawUser(seed: number, index: number, slot: number, purpose = 'params'): UserParams {
+  const g = slot === 0 && purpose === 'params' ? stream(seed, 'ue', index, 'params') : stream(seed, 'ue', index, purpose, slot);
+  return {
+    theta: round6(g.uniform(50, 100)),
+    s: Math.round(g.uniform(1e6, 5e6)),
+    c: round6(g.uniform(500, 1500)),
+    r: Math.round(g.uniform(10e6, 50e6)),
+    tmax: round6(g.uniform(1, 3)),
+  };
+}
+
+/** The upload's slack σ = tmax − s/r (s); buying is feasible only if σ > 0. */
+export function slack(u: UserParams): number {
+  return u.tmax - u.s / u.r;
+}
+
+/** k_i = s c / (f σ): the units that just meet the deadline; Infinity when infeasible. */
+export function unitsForDeadline(u: UserParams, f: number): number {
+  const sigma = slack(u);
+  return sigma > 0 ? (u.s * u.c) / (f * sigma) : Infinity;
+}
+
+/** Completion time with x units (s). */
+export function completionTime(u: UserParams, f: number, x: number): number {
+  return u.s / u.r + (u.s * u.c) / (x * f);
+}
+
+/**
+ * Utility of buying x units at price p. For x ≥ k: θ ln(1 + x/k) − p x. Not buying: 0.
+ * For 0 < x < k the deadline is missed: this project's reading of the spec is that the user pays
+ * and gets nothing, U = −p x (so a purchase below k is never better than not buying, which is what
+ * makes "GURP ≥ the purchasing baselines" a meaningful comparison).
+ */
+export function utility(theta: number, k: number, x: number, p: number): number {
+  if (!(x > 0)) return 0;
+  if (!Number.isFinite(k) || x < k * (1 - 1e-12)) return -p * x;
+  return theta * Math.log(1 + x / k) - p * x;
+}
+
+/** GURP: x̂ = θ/p − k, x* = max(x̂, k); buy x* iff feasible and U(x*) > 0, else 0. */
+export function bestResponse(theta: number, k: number, p: number): number {
+  if (!Number.isFinite(k) || !(p > 0)) return 0;
+  const x = Math.max(theta / p - k, k);
+  return utility(theta, k, x, p) > 0 ? x : 0;
+}
+
+/**
+ * Capacity: if total demand exceeds X, users are served in descending θ (ties: lower index first)
+ * until X is used, with a partial last grant. Returns the granted amounts in user order.
+ */
+export function allocate(demands: number[], thetas: number[], X: number | null): number[] {
+  const total = demands.reduce((a, b) => a + b, 0);
+  if (X === null || total <= X) return demands.slice();
+  const order = demands.map((_, i) => i).sort((a, b) => thetas[b] - thetas[a] || a - b);
+  const granted = new Array(demands.length).fill(0);
+  let left = X;
+  for (const i of order) {
+    const g = Math.min(demands[i], left);
+    granted[i] = g;
+    left -= g;
+    if (left <= 0) break;
+  }
+  return granted;
+}
+
+export interface PriceOutcome {
+  price: number;
+  purchases: number[];
+  profit: number;
+  utilities: number[];
+}
+
+/** Everything at one price, computed centrally from the users' parameters. */
+export function outcomeAt(p: number, thetas: number[], ks: number[], server: Pick<ServerParams, 'm' | 'X'>): PriceOutcome {
+  const demands = thetas.map((t, i) => bestResponse(t, ks[i], p));
+  const purchases = allocate(demands, thetas, server.X);
+  const utilities = purchases.map((x, i) => utility(thetas[i], ks[i], x, p));
+  const profit = (p - server.m) * purchases.reduce((a, b) => a + b, 0);
+  return { price: p, purchases, profit, utilities };
+}
+
+/** Closed forms where every user buys x̂ ≥ k: p* = sqrt(m Σθ / Σk), Π* = (sqrt(Σθ) − sqrt(m Σk))². */
+export function interiorOptimum(thetas: number[], ks: number[], m: number): { price: number; profit: number } {
+  const st = thetas.reduce((a, b) => a + b, 0);
+  const sk = ks.reduce((a, b) => a + b, 0);
+  return { price: Math.sqrt((m * st) / sk), profit: (Math.sqrt(st) - Math.sqrt(m * sk)) ** 2 };
+}
