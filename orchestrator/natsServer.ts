@@ -34,8 +34,10 @@ export interface NatsHandle {
   stop(): Promise<void>;
 }
 
+/** nats-server from NATS_SERVER_BIN (authoritative when set), else PATH, else Debian's /usr/sbin. */
 export function findNatsServer(): string | undefined {
-  if (process.env.NATS_SERVER_BIN && existsSync(process.env.NATS_SERVER_BIN)) return process.env.NATS_SERVER_BIN;
+  const forced = process.env.NATS_SERVER_BIN;
+  if (forced) return existsSync(forced) ? forced : undefined;
   const dirs = (process.env.PATH ?? '').split(delimiter).concat(['/usr/sbin', '/usr/local/sbin', '/usr/bin']);
   for (const d of dirs) {
     if (!d) continue;

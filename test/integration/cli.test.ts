@@ -1,0 +1,84 @@
+/** The `mecsim` command line as a user runs it: real processes, real NATS (the tests' server via NATS_URL). */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it, inject } from 'vitest';
+
+const pexec = promisify(execFile);
+const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
+
+async function mecsim(args: string[], env: Record<string, string> = {}) {
+  try {
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('mecsim CLI', () => {
+  it('runs stackelberg end to end and prints the equilibrium beside the reference', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-cli-'));
+    const r = await mecsim(['run', 'stackelberg', '--seed', '2', '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/price [\d.]+ \(reference [\d.]+\)/);
+    expect(r.stdout).toMatch(/equals the reference/);
+    const runDir = /results: (\S+)\//.exec(r.stdout)![1];
+    for (const f of ['summary.json', 'trajectory.csv', 'slots.csv', 'metrics.json', 'config.json', 'run.log']) expect(existsSync(join(runDir, f))).toBe(true);
+    const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('complete');
+    expect(summary.metrics).toMatchObject({ rounds: expect.any(Number), messages: expect.any(Number), bytes: expect.any(Number), timeToEquilibriumMs: expect.any(Number) });
+  });
+
+  it('--json prints only the summary on stdout; params feed back through --config', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mecsim-cli-'));
+    const p = await mecsim(['params', 'stackelberg', '--seed', '3', '--users', '4']);
+    expect(p.code).toBe(0);
+    const cfg = JSON.parse(p.stdout);
+    expect(cfg.users).toHaveLength(4);
+    writeFileSync(join(dir, 'cfg.json'), p.stdout);
+    const r = await mecsim(['run', 'stackelberg', '--config', join(dir, 'cfg.json'), '--json', '--out', dir]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.seed).toBe(3);
+    expect(s.equilibrium.purchases).toHaveLength(4);
+    expect(s.compare.ok).toBe(true);
+  });
+
+  it.each([
+    [['run', 'stackelberg', '--users', 'abc'], /--users must be an integer/],
+    [['run', 'stackelberg', '--users', '-3'], /--users must be an integer/],
+    [['run', 'nope'], /unknown scenario "nope"/],
+    [['run', 'stackelberg', '--mechanism', 'magic'], /--mechanism: "magic" is not a mechanism/],
+    [['run', 'stackelberg', '--frobnicate'], /unknown option '--frobnicate'/],
+    [['run', 'stackelberg', '--placement', 'packed:0'], /--placement/],
+    [['run', 'stackelberg', '--rounds', '5'], /--rounds does not apply to scenario stackelberg/],
+    [['run', 'stackelberg', '--config', '/nonexistent.json'], /--config: cannot read/],
+    [['params', 'stackelberg', '--p0', '0.1'], /p0/],
+  ])('usage error %j exits 2 with a message naming the flag', async (args, msg) => {
+    const r = await mecsim(args as string[]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(msg);
+  });
+
+  it('says how to get a NATS server when there is none', async () => {
+    const r = await mecsim(['run', 'stackelberg', '--out', mkdtempSync(join(tmpdir(), 'mecsim-cli-'))], { NATS_URL: '', NATS_SERVER_BIN: '/nonexistent/nats-server' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/apt-get install nats-server/);
+    expect(r.stderr).toMatch(/--nats|NATS_URL/);
+  });
+
+  it('lists scenarios and shows help', async () => {
+    const l = await mecsim(['list']);
+    expect(l.stdout).toMatch(/stackelberg/);
+    expect(l.stdout).toMatch(/gsrp-search \(default\)/);
+    const h = await mecsim(['run', '--help']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/--placement/);
+    const a = await mecsim(['agent', '--help']);
+    expect(a.stdout).toMatch(/--role/);
+  });
+});
