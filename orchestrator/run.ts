@@ -352,7 +352,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     writeOutputs(dir, summary, slotRecords, trajectory);
     return summary;
   } catch (e) {
-    const err = e instanceof RunError ? e : new RunError((e as Error).message, e instanceof NatsUnavailable ? 3 : 1);
+    let err = e instanceof RunError ? e : new RunError((e as Error).message, e instanceof NatsUnavailable ? 3 : 1);
+    // Ctrl-C in a terminal reaches the agents and nats-server too: whatever failed first, it was an interruption
+    if (opts.signal?.aborted && err.exitCode !== 130) err = new RunError(`interrupted (${err.message})`, 130);
     finished = true;
     summary.status = err.exitCode === 130 ? 'interrupted' : 'failed';
     summary.error = err.message;

@@ -82,3 +82,30 @@ describe('mecsim CLI', () => {
     expect(a.stdout).toMatch(/--role/);
   });
 });
+
+describe('mecsim CLI interruption', () => {
+  it('Ctrl-C (SIGINT) mid-run stops every agent process and leaves a summary marked interrupted', async () => {
+    const { spawn, execFileSync } = await import('node:child_process');
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-int-'));
+    const runId = `sigint-${Date.now()}`;
+    const child = spawn(process.execPath, [BIN, 'run', 'ping', '--users', '4', '--rounds', '100000', '--placement', 'process', '--out', out, '--run-id', runId], { env: { ...process.env, NATS_URL: inject('natsUrl') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const summaryPath = join(out, runId, 'summary.json');
+    // wait until the agents have joined and slots run (the leader is busy), then interrupt
+    const t0 = Date.now();
+    while (Date.now() - t0 < 30_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      if (existsSync(join(out, runId, 'run.log')) && readFileSync(join(out, runId, 'run.log'), 'utf8').includes('all agents joined')) break;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted/);
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
+    expect(summary.status).toBe('interrupted');
+    const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
+    expect(ps.includes(`--run ${runId}`)).toBe(false);
+  });
+});
