@@ -9,7 +9,9 @@ import { scenarios, getScenario } from '../scenarios/index.ts';
 import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
+import { join } from 'node:path';
 import { parsePlacement, runScenario, RunError, type Progress } from './run.ts';
+import { scalars, toCsv, writeAtomic } from './results.ts';
 
 export class UsageError extends Error {}
 
@@ -65,7 +67,15 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep']);
+
+/** `--sweep key=v1,v2,…` */
+export function parseSweep(s: string): { key: string; values: number[] } {
+  const m = /^([A-Za-z]\w*)=(.+)$/.exec(s.trim());
+  const values = m ? m[2].split(',').map((v) => Number(v.trim())) : [];
+  if (!m || !values.length || !values.every((v) => Number.isFinite(v))) throw new UsageError(`--sweep must look like key=v1,v2,… with numbers, not "${s}"`);
+  return { key: m[1], values };
+}
 
 /** Resolve the scenario's full configuration from the CLI flags and an optional config file. */
 export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Scenario; cfg: JsonObject } {
@@ -178,7 +188,8 @@ export function buildProgram(): Command {
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server)')
     .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
     .option('--join-timeout <ms>', 'how long to wait for every agent to join', intArg('--join-timeout', 1))
-    .option('--run-id <id>', 'run id (default: generated)');
+    .option('--run-id <id>', 'run id (default: generated)')
+    .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
@@ -189,6 +200,7 @@ export function buildProgram(): Command {
       throw new UsageError((e as Error).message);
     }
     const json = Boolean(o.json);
+    if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, o, json);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
     const ac = new AbortController();
     const onSig = () => ac.abort();
@@ -267,6 +279,41 @@ export function buildProgram(): Command {
       process.exitCode = await benchMain(ids, o);
     });
   return program;
+}
+
+async function runSweep(scenario: Scenario, cfg: JsonObject, placement: ReturnType<typeof parsePlacement>, o: Record<string, unknown>, json: boolean): Promise<void> {
+  const { key, values } = parseSweep(String(o.sweep));
+  if (!scenario.sweep) throw new UsageError(`--sweep: scenario ${scenario.id} has no sweepable parameters`);
+  const cfgs = values.map((v) => {
+    try {
+      return scenario.sweep!(cfg as never, key, v);
+    } catch (e) {
+      throw new UsageError((e as Error).message.startsWith('--') ? (e as Error).message : `--sweep: ${(e as Error).message}`);
+    }
+  });
+  const rows: Record<string, string | number | boolean | null>[] = [];
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig);
+  try {
+    for (let i = 0; i < values.length; i++) {
+      if (!json) process.stderr.write(`sweep ${key}=${values[i]} (${i + 1}/${values.length}) …\n`);
+      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, roundTimeoutMs: o.roundTimeout as number, signal: ac.signal })) as Record<string, any>;
+      const r = s.perSlot[0];
+      rows.push({ [key]: values[i], runId: s.runId, ok: s.ok, ...scalars('eq.', r.equilibrium), ...scalars('ref.', r.reference), rounds: r.metrics.rounds, messages: r.metrics.messages, timeToEquilibriumMs: r.metrics.timeToEquilibriumMs });
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+  const file = join(String(o.out), `sweep-${scenario.id}-${key}-${Date.now()}.csv`);
+  writeAtomic(file, toCsv(rows));
+  if (json) process.stdout.write(JSON.stringify({ key, rows, csv: file }, null, 2) + '\n');
+  else {
+    const cols = [key, 'eq.price', 'eq.profit', 'ref.price', 'ref.profit', 'rounds', 'ok'].filter((c) => rows.some((r) => c in r));
+    process.stdout.write(cols.join('\t') + '\n');
+    for (const r of rows) process.stdout.write(cols.map((c) => (typeof r[c] === 'number' ? fmt(r[c]) : String(r[c]))).join('\t') + '\n');
+    process.stdout.write(`sweep table: ${file}\n`);
+  }
 }
 
 /** Entry: returns the process exit code. */

@@ -196,6 +196,12 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   createReference(cfg: Resolved): ReferenceRun;
 
   /**
+   * Optional: the configuration with one parameter set to `value` for a `--sweep key=v1,v2,…`
+   * (e.g. stackelberg's `r` for every user, or `f`); throws ConfigError for an unknown key.
+   */
+  sweep?(cfg: Resolved, key: string, value: number): Resolved;
+
+  /**
    * Optional: a one-line human summary of one slot, for the console
    * (e.g. `price 12.3 (reference 12.3)  profit 456 (reference 456)`).
    */

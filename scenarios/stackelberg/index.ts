@@ -161,6 +161,13 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     };
   },
 
+  sweep(cfg, key, value) {
+    if (!(Number.isFinite(value) && value > 0)) throw new ConfigError('--sweep', `${key} values must be positive numbers`);
+    if (key === 'r' || key === 'theta' || key === 's' || key === 'c' || key === 'tmax') return { ...cfg, users: cfg.users.map((u) => ({ ...u, [key]: value })) };
+    if (key === 'f' || key === 'm' || key === 'X') return { ...cfg, server: { ...cfg.server, [key]: value } };
+    throw new ConfigError('--sweep', `stackelberg sweeps r, theta, s, c, tmax (applied to every user) or f, m, X (the server), not "${key}"`);
+  },
+
   describeSlot(d, r) {
     const e = d.equilibrium as Record<string, number & number[]>;
     const ref = r.reference as Record<string, number>;

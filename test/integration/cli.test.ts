@@ -109,3 +109,19 @@ describe('mecsim CLI interruption', () => {
     expect(ps.includes(`--run ${runId}`)).toBe(false);
   });
 });
+
+describe('mecsim run --sweep', () => {
+  it('runs one distributed run per value and writes a CSV; a faster unit (f) raises the server profit', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-sweep-'));
+    const r = await mecsim(['run', 'stackelberg', '--sweep', 'f=1e9,4e9', '--json', '--out', out]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.rows).toHaveLength(2);
+    expect(s.rows.every((x: any) => x.ok)).toBe(true);
+    expect(s.rows[1]['eq.profit']).toBeGreaterThan(s.rows[0]['eq.profit']);
+    expect(readFileSync(s.csv, 'utf8').trim().split('\n')).toHaveLength(3);
+    const bad = await mecsim(['run', 'stackelberg', '--sweep', 'f=abc']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--sweep/);
+  });
+});
