@@ -154,7 +154,9 @@ export class AgentHost {
       let reply: JsonObject | undefined;
       try {
         reply = follower.handle(env.kind, env.body as JsonObject, { slot: env.slot, round: env.round, from: env.from });
+        if (env.noreply) return; // a notification: nothing goes back
       } catch (e) {
+        if (env.noreply) return void this.counters.drop('handler-error', msg.subject, env.from, (e as Error).message);
         this.counters.drop('handler-error', msg.subject, env.from, (e as Error).message);
         log.error({ agent: w.id, kind: env.kind, err: (e as Error).stack }, 'handler failed');
         this.publish(replySubject, 'error', { slot: env.slot, round: env.round, from: w.id, body: { message: (e as Error).message.slice(0, 200) } });

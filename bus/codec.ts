@@ -21,6 +21,8 @@ export interface Envelope<B = Body> {
   from: string;
   kind: string;
   body: B;
+  /** set on notifications: the receiver must not reply (not even `nil`) */
+  noreply?: boolean;
 }
 
 export type DropReason = 'oversized' | 'malformed' | 'version' | 'wrong-type' | 'non-finite' | 'wrong-run' | 'too-deep';
@@ -34,8 +36,8 @@ export function encode(env: Envelope): Uint8Array {
   return encoder.encode(env);
 }
 
-export function encodeEnvelope(run: string, slot: number, round: number, from: string, kind: string, body: object): Uint8Array {
-  return encoder.encode({ v: ENVELOPE_VERSION, run, slot, round, from, kind, body });
+export function encodeEnvelope(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply = false): Uint8Array {
+  return encoder.encode(noreply ? { v: ENVELOPE_VERSION, run, slot, round, from, kind, body, noreply: true } : { v: ENVELOPE_VERSION, run, slot, round, from, kind, body });
 }
 
 /** Decode and validate one message. `run` is the run this receiver belongs to. */
@@ -60,6 +62,7 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
   if (!isCount(m.round)) return bad('wrong-type', 'round is not a non-negative integer');
   if (from === undefined) return bad('wrong-type', 'from is not a short string');
   if (typeof m.kind !== 'string' || m.kind.length === 0 || m.kind.length > MAX_ID) return bad('wrong-type', 'kind is not a short string');
+  if (m.noreply !== undefined && typeof m.noreply !== 'boolean') return bad('wrong-type', 'noreply is not a boolean');
   if (typeof m.body !== 'object' || m.body === null || Array.isArray(m.body) || m.body instanceof Uint8Array) return bad('wrong-type', 'body is not a map');
   const check = checkValues(m.body, 0);
   if (check) return bad(check === 'depth' ? 'too-deep' : check === 'binary' ? 'wrong-type' : 'non-finite', check === 'depth' ? 'body nested too deep' : check === 'binary' ? 'binary value in body' : 'NaN or Infinity in body');

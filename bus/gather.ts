@@ -109,7 +109,7 @@ export class Gatherer {
       const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve };
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', body: object) => {
-        const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body);
+        const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
         this.nc.publish(subject, data);
         this.counters.sent(family, req.kind, data.byteLength);
         result.published++;

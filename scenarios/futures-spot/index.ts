@@ -1,0 +1,144 @@
+/**
+ * `futures-spot` — contract (futures) and spot markets for MEC resources through a broker
+ * (spec: shared/spec/futures-spot.md, seed 001).
+ *
+ * Read in this order: model.ts (parameters, valuations, registration decision, futures allocation,
+ * server profit) → auctions.ts (complete-information greedy, McAfee double auction, property checks,
+ * exact optimal assignment) → protocol.ts (the broker's fee iteration as message rounds, the mec and
+ * ue handlers) → reference.ts (the same iteration centrally, both auctions, the checks).
+ *
+ * Mechanisms are the spot auctions, `complete` and `incomplete`; `--auction` is accepted as an alias
+ * of `--mechanism`. The resolved configuration carries both keys (`mechanism` and `auction`).
+ */
+import { ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput, type Scenario } from '../types.ts';
+import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
+import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
+import { createFuturesSpotReference } from './reference.ts';
+
+export type { FuturesSpotConfig } from './model.ts';
+export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
+
+const isObj = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function num(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
+  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
+  return v;
+}
+const nonNeg = (v: number) => v >= 0;
+const intIn = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
+
+function auctionOf(input: RunInput): Auction {
+  const c = input.config ?? {};
+  const check = (flag: string, x: unknown): Auction | undefined => {
+    if (x === undefined || x === null) return undefined;
+    if (typeof x !== 'string' || !(AUCTIONS as string[]).includes(x)) throw new ConfigError(flag, `unknown auction ${JSON.stringify(x)}; choose complete or incomplete`);
+    return x as Auction;
+  };
+  const fromConfigMech = check('mechanism', c.mechanism);
+  const fromConfigAuction = check('auction', c.auction);
+  if (fromConfigMech && fromConfigAuction && fromConfigMech !== fromConfigAuction) throw new ConfigError('auction', `the config says mechanism ${fromConfigMech} but auction ${fromConfigAuction}`);
+  // The CLI passes --mechanism, or else the config's mechanism, as input.mechanism.
+  const mech = check('--mechanism', input.mechanism);
+  const cliMech = mech !== undefined && mech !== fromConfigMech ? mech : undefined;
+  const alias = check('--auction', input.options.auction);
+  if (cliMech && alias && cliMech !== alias) throw new ConfigError('--auction', `conflicts with --mechanism ${cliMech}`);
+  return cliMech ?? alias ?? mech ?? fromConfigAuction ?? fromConfigMech ?? 'complete';
+}
+
+function resolveServer(seed: number, j: number, given: unknown): ServerParams {
+  const d = drawServer(seed, j);
+  if (given === undefined || given === null) return { R: d.R, kappa: d.kappa, a: d.a, zeta: d.zeta };
+  if (!isObj(given)) throw new ConfigError(`servers[${j}]`, 'must be an object {R, kappa, a, zeta}');
+  const k = `servers[${j}]`;
+  const R = given.R === undefined ? d.R : num(`${k}.R`, given.R, intIn(0, 1e9), 'an integer ≥ 0 (units)');
+  const kappa = given.kappa === undefined ? d.kappa : num(`${k}.kappa`, given.kappa, nonNeg, 'a number ≥ 0');
+  const a = given.a === undefined ? (given.kappa === undefined ? d.a : kappa * (1 + d.u)) : num(`${k}.a`, given.a, nonNeg, 'a number ≥ 0');
+  const zeta = given.zeta === undefined ? d.zeta : num(`${k}.zeta`, given.zeta, (v) => v > 0, 'a number > 0');
+  return { R, kappa, a, zeta };
+}
+
+function resolveUser(seed: number, i: number, M: number, given: unknown): UserParams {
+  const d = drawUser(seed, i, M);
+  if (given === undefined || given === null) return d;
+  if (!isObj(given)) throw new ConfigError(`users[${i}]`, 'must be an object {D, v, rho}');
+  const k = `users[${i}]`;
+  const D = given.D === undefined ? d.D : num(`${k}.D`, given.D, intIn(1, 1e9), 'an integer ≥ 1 (units)');
+  const v = given.v === undefined ? d.v : num(`${k}.v`, given.v, nonNeg, 'a number ≥ 0');
+  let rho = d.rho;
+  if (given.rho !== undefined) {
+    if (!Array.isArray(given.rho) || given.rho.length !== M) throw new ConfigError(`${k}.rho`, `must be an array of M = ${M} numbers`);
+    rho = given.rho.map((x, j) => num(`${k}.rho[${j}]`, x, nonNeg, 'a number ≥ 0'));
+  }
+  return { D, v, rho };
+}
+
+export const futuresSpot: Scenario<FuturesSpotConfig> = {
+  id: 'futures-spot',
+  title: 'contract (futures) and spot markets through a broker: registration-fee search, complete- vs incomplete-information spot auction',
+  spec: 'futures-spot.md',
+  mechanisms: [
+    { id: 'complete', summary: 'spot market under complete information: greedy assignment of the largest v_ij, users pay their value' },
+    { id: 'incomplete', summary: "spot market under incomplete information: McAfee's double auction on homogeneous unit bids and asks" },
+  ],
+  defaultMechanism: 'complete',
+  options: [
+    { name: 'mecs', arg: '<m>', description: 'number of MEC servers M', default: DEFAULTS.M },
+    { name: 'auction', arg: '<complete|incomplete>', description: 'the spot auction (alias of --mechanism)', default: 'complete' },
+  ],
+  defaultUsers: DEFAULTS.N,
+
+  resolve(input: RunInput): FuturesSpotConfig {
+    const c = input.config ?? {};
+    const auction = auctionOf(input);
+    const seed = num('--seed', input.seed, Number.isSafeInteger, 'an integer');
+    const slots = num('--slots', input.slots, intIn(1, 1e6), 'an integer ≥ 1');
+    if (c.servers !== undefined && !Array.isArray(c.servers)) throw new ConfigError('servers', 'must be an array of {R, kappa, a, zeta}');
+    if (c.users !== undefined && !Array.isArray(c.users)) throw new ConfigError('users', 'must be an array of {D, v, rho}');
+    const gs = (c.servers as Json[] | undefined) ?? [];
+    const gu = (c.users as Json[] | undefined) ?? [];
+    const M = num('--mecs', input.options.mecs ?? c.M ?? (gs.length || undefined) ?? DEFAULTS.M, intIn(1, 10_000), 'an integer in [1, 10000]');
+    const N = num('--users', input.users ?? c.N ?? (gu.length || undefined) ?? DEFAULTS.N, intIn(1, 1_000_000), 'an integer in [1, 1000000]');
+    const servers = Array.from({ length: M }, (_, j) => resolveServer(seed, j, gs[j]));
+    if (!(servers.reduce((s, x) => s + x.R, 0) > 0)) throw new ConfigError('servers', 'the total capacity ΣR must be > 0');
+    const users = Array.from({ length: N }, (_, i) => resolveUser(seed, i, M, gu[i]));
+    const P = c.P === undefined ? DEFAULTS.P : num('P', c.P, nonNeg, 'a number ≥ 0');
+    const l = c.l === undefined ? DEFAULTS.lFactor * P : num('l', c.l, nonNeg, 'a number ≥ 0');
+    const c0 = c.c0 === undefined ? DEFAULTS.c0 : num('c0', c.c0, nonNeg, 'a number ≥ 0');
+    const tau = c.tau === undefined ? DEFAULTS.tau : num('tau', c.tau, (v) => v > 0, 'a number > 0');
+    const maxIterations = c.maxIterations === undefined ? DEFAULTS.maxIterations : num('maxIterations', c.maxIterations, intIn(1, 100_000), 'an integer in [1, 100000]');
+    return { scenario: 'futures-spot', mechanism: auction, auction, seed, slots, M, N, P, l, c0, tau, maxIterations, servers, users };
+  },
+
+  agents: (cfg) => [
+    { id: 'broker', role: 'broker', index: 0 },
+    ...Array.from({ length: cfg.M }, (_, j): AgentSpec => ({ id: `mec-${j}`, role: 'mec', index: j })),
+    ...Array.from({ length: cfg.N }, (_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i })),
+  ],
+  leaderId: () => 'broker',
+
+  agentInit(cfg, a): JsonObject {
+    if (a.role === 'broker') return { auction: cfg.auction, P: cfg.P, l: cfg.l, c0: cfg.c0, tau: cfg.tau, maxIterations: cfg.maxIterations } satisfies LeaderInit;
+    if (a.role === 'mec') {
+      const s = cfg.servers[a.index];
+      return { R: s.R, kappa: s.kappa, a: s.a, P: cfg.P, l: cfg.l, c0: cfg.c0 } satisfies MecInit;
+    }
+    const u = cfg.users[a.index];
+    return { seed: cfg.seed, auction: cfg.auction, P: cfg.P, D: u.D, v: u.v, rho: u.rho, zeta: cfg.servers.map((s) => s.zeta) } satisfies UeInit;
+  },
+
+  createLeader: (init) => createBroker(init),
+  createFollower(init, ctx) {
+    if (ctx.role === 'mec') return createMec(init);
+    if (ctx.role === 'ue') return createUe(init, ctx);
+    throw new Error(`futures-spot has no follower role ${ctx.role}`);
+  },
+
+  createReference: (cfg) => createFuturesSpotReference(cfg),
+
+  describeSlot(d, ref) {
+    const e = d.equilibrium as IterationSummary;
+    const f = (x: number | null) => (x === null ? '–' : Number(x.toFixed(4)));
+    return `${e.auction}: r* ${f(e.rStar)} U_max ${f(e.Umax)} n_c ${e.ncStar} after ${e.iterations} iterations (reference r* ${f(ref.reference.rStar as number | null)} U_max ${f(ref.reference.Umax as number | null)})`;
+  },
+};

@@ -1,0 +1,167 @@
+/**
+ * futures-spot — the centralized reference: the registration-fee iteration computed directly from the
+ * resolved configuration (no messages, no per-agent state): every user's decision, the futures
+ * allocation, the auction and every server's profit in one loop. It uses the model's formulas and
+ * the auctions (unit-tested on their own), in the same summation order as the broker, so a correct
+ * distributed run reproduces its trajectory bit for bit.
+ *
+ * It also checks the auction properties on every spot round (with the exact welfare-optimal
+ * assignment for complete-information rounds of ≤ EXACT_LIMIT bidders), and runs the other auction
+ * too, so both auctions' outcomes are reported side by side.
+ */
+import type { JsonObject, ReferenceRun, SlotOutcome } from '../types.ts';
+import { checkComplete, checkIncomplete, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type UnitBid } from './auctions.ts';
+import { choosesContract, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type FuturesSpotConfig } from './model.ts';
+import { runAuction, summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
+
+
+export interface ReferenceIteration {
+  rows: TrajectoryRow[];
+  summary: IterationSummary;
+  spot: SpotRecord[];
+  checks: SpotCheck[];
+}
+
+/** The bids of the given users and the asks on the given remaining capacities, rebuilt from the configuration. */
+export function bookOf(cfg: FuturesSpotConfig, bidders: readonly number[], rem: readonly number[]): { completeBids: CompleteBid[]; unitBids: UnitBid[]; asks: Ask[] } {
+  const zeta = cfg.servers.map((s) => s.zeta);
+  const completeBids: CompleteBid[] = [];
+  const unitBids: UnitBid[] = [];
+  for (const i of bidders) {
+    const u = cfg.users[i];
+    const v = valuations(u.v, u.rho, zeta);
+    completeBids.push({ i, D: u.D, v });
+    unitBids.push({ i, D: u.D, b: homogeneousBid(v) });
+  }
+  const asks = cfg.servers.map((s, j) => ({ j, R: rem[j], a: s.a }));
+  return { completeBids, unitBids, asks };
+}
+
+/**
+ * The auction property checks of one recorded spot round (`extra.spot[*]` of a slot outcome):
+ * rebuilds the book from the configuration and checks the recorded trades against it.
+ */
+export function checkSpotRecord(cfg: FuturesSpotConfig, auction: Auction, rec: SpotRecord, exactLimit?: number): SpotCheck {
+  const book = bookOf(cfg, rec.bidders, rec.rem);
+  return auction === 'complete' ? checkComplete(book.completeBids, book.asks, rec.trades, exactLimit) : checkIncomplete(book.unitBids, book.asks, rec.trades);
+}
+
+/** The whole fee iteration, centrally. */
+export function referenceIteration(cfg: FuturesSpotConfig, auction: Auction, slot: number, opts: { checks?: boolean } = {}): ReferenceIteration {
+  const { P, l, c0, tau, maxIterations, servers, users } = cfg;
+  const M = servers.length;
+  const N = users.length;
+  const zeta = servers.map((s) => s.zeta);
+  const b = users.map((u) => homogeneousBid(valuations(u.v, u.rho, zeta)));
+  const meanA = meanOf(servers.map((s) => s.a));
+  const rows: TrajectoryRow[] = [];
+  const spot: SpotRecord[] = [];
+  const checks: SpotCheck[] = [];
+  let pbLast: number | null = null;
+  let r = 0;
+  let noContract = false;
+  for (let k = 0; k < maxIterations; k++) {
+    const pb = auction === 'incomplete' ? (pbLast ?? meanA) : null;
+    const bidders: number[] = [];
+    const cDemand: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const u = users[i];
+      if (choosesContract(auction, { D: u.D, v: u.v, b: b[i] }, P, r, pb, tieCoin(cfg.seed, i, slot, k))) cDemand.push(u.D);
+      else bidders.push(i);
+    }
+    const nc = cDemand.length;
+    const fa = futuresAllocate(servers, cDemand);
+    const book = bookOf(cfg, bidders, fa.rem);
+    const res = runAuction(auction, book.completeBids, book.unitBids, book.asks);
+    if (auction === 'incomplete' && res.pb !== null) pbLast = res.pb;
+    const ps = perServer(res.trades, M);
+    const U = sum(servers.map((s, j) => serverProfit(s, P, l, c0, { k, r, nc, sumR: fa.sumR, fut: fa.fut[j], und: fa.und[j], spotUnits: ps.units[j], spotRevenue: ps.revenue[j] })));
+    const sp = spread(res.trades);
+    const balance = sum(servers.map((s) => (c0 * s.R) / fa.sumR)) + sp;
+    rows.push({ k, r, U, nc, nr: bidders.length, spotUnits: res.units, price: meanBuyerPrice(res.trades), pb: res.pb, spread: sp, balance });
+    spot.push({ k, bidders, rem: fa.rem, trades: res.trades });
+    if (opts.checks !== false) {
+      checks.push(auction === 'complete' ? checkComplete(book.completeBids, book.asks, res.trades) : checkIncomplete(book.unitBids, book.asks, res.trades));
+    }
+    if (nc === 0) {
+      noContract = true;
+      break;
+    }
+    r = r + tau;
+  }
+  return { rows, summary: summarize(auction, rows, noContract), spot, checks };
+}
+
+/** A compact summary of the property checks over every spot round of one iteration. */
+export function checkSummary(checks: readonly SpotCheck[]): JsonObject {
+  const ratios = checks.map((c) => c.ratio).filter((x): x is number => x !== null);
+  return {
+    rounds: checks.length,
+    violations: checks.filter((c) => !c.ok).length,
+    irViolations: checks.filter((c) => !c.ir).length,
+    bbViolations: checks.filter((c) => !c.bb).length,
+    efficiencyViolations: checks.filter((c) => !c.efficiencyOk).length,
+    maxSpread: checks.reduce((m, c) => Math.max(m, c.spread), 0),
+    exactRounds: ratios.length,
+    minWelfareRatio: ratios.length ? Math.min(...ratios) : null,
+    meanWelfareRatio: ratios.length ? sum(ratios) / ratios.length : null,
+  };
+}
+
+/** exact equality (+0 and −0 equal: msgpack does not keep the sign of a zero) */
+const same = (x: unknown, y: unknown) => x === y || (Number.isNaN(x) && Number.isNaN(y));
+
+/** Compare a distributed slot outcome with the reference iteration: the trajectories must be identical. */
+export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIteration): { ok: boolean; gap: number; note?: string } {
+  const t = (distributed.extra?.trajectory ?? null) as Record<string, (number | null)[]> | null;
+  if (!t) return { ok: false, gap: Infinity, note: 'the distributed outcome carries no trajectory' };
+  const keys = ['r', 'U', 'nc', 'price', 'balance'] as const;
+  let gap = 0;
+  const diffs: string[] = [];
+  if (!Array.isArray(t.U) || t.U.length !== ref.rows.length) {
+    return { ok: false, gap: Infinity, note: `iterations: distributed ${Array.isArray(t.U) ? t.U.length : '?'}, reference ${ref.rows.length}` };
+  }
+  ref.rows.forEach((row, k) => {
+    for (const key of keys) {
+      const d = t[key]?.[k];
+      const e = row[key];
+      if (!same(d, e)) {
+        if (diffs.length < 3) diffs.push(`${key}[${k}] ${d} vs ${e}`);
+        if (typeof d === 'number' && typeof e === 'number') gap = Math.max(gap, Math.abs(d - e) / Math.max(1, Math.abs(e)));
+        else gap = Infinity;
+      }
+    }
+  });
+  for (const key of ['rStar', 'Umax', 'ncStar', 'iterations'] as const) {
+    if (!same(distributed.equilibrium[key], ref.summary[key])) diffs.push(`${key} ${distributed.equilibrium[key]} vs ${ref.summary[key]}`);
+  }
+  return diffs.length ? { ok: false, gap: gap || Infinity, note: `differs from the reference: ${diffs.join('; ')}` } : { ok: true, gap: 0 };
+}
+
+export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun {
+  const Umax: Record<Auction, number[]> = { complete: [], incomplete: [] };
+  return {
+    slot(slot, distributed) {
+      const sel = referenceIteration(cfg, cfg.auction, slot);
+      const otherAuction: Auction = cfg.auction === 'complete' ? 'incomplete' : 'complete';
+      const other = referenceIteration(cfg, otherAuction, slot);
+      for (const it of [sel, other]) if (it.summary.Umax !== null) Umax[it.summary.auction].push(it.summary.Umax);
+      const byAuction = { [sel.summary.auction]: sel, [other.summary.auction]: other } as Record<Auction, ReferenceIteration>;
+      return {
+        reference: { ...sel.summary, checks: checkSummary(sel.checks) },
+        baselines: {
+          auctions: {
+            complete: { ...byAuction.complete.summary, checks: checkSummary(byAuction.complete.checks) },
+            incomplete: { ...byAuction.incomplete.summary, checks: checkSummary(byAuction.incomplete.checks) },
+          },
+        },
+        compare: compareWithReference(distributed, sel),
+      };
+    },
+    finish() {
+      const c = Umax.complete.length ? sum(Umax.complete) / Umax.complete.length : null;
+      const i = Umax.incomplete.length ? sum(Umax.incomplete) / Umax.incomplete.length : null;
+      return { claims: { completeExtractsMore: { UmaxComplete: c, UmaxIncomplete: i, holds: c !== null && i !== null ? c > i : null } } };
+    },
+  };
+}

@@ -1,0 +1,35 @@
+/** `futures-spot` over a real NATS server with real agent processes (broker, 5 MEC servers, 30 users). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { InProcessRun } from '../../scenarios/inprocess.ts';
+import { checkSpotRecord, futuresSpot, type FuturesSpotConfig } from '../../scenarios/futures-spot/index.ts';
+import { toCsv } from '../../orchestrator/results.ts';
+import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
+
+describe('futures-spot over NATS', () => {
+  it.each([
+    ['complete', 2],
+    ['complete', 4],
+    ['incomplete', 2],
+    ['incomplete', 4],
+  ])('%s auction, seed %i: the fee iteration equals the in-process reference exactly; every spot round keeps the auction properties', async (auction, seed) => {
+    const cfg = resolveCfg('futures-spot', { seed, mechanism: auction }) as FuturesSpotConfig;
+    const s = await runDistributed('futures-spot', cfg, 'packed:8');
+    expect(s.status).toBe('complete');
+    expect(s.compare.ok).toBe(true);
+    const ip = await new InProcessRun(futuresSpot, cfg).runSlot(0);
+    expect(s.equilibrium).toEqual(JSON.parse(JSON.stringify(ip.outcome.equilibrium)));
+    expect(s.perSlot[0].extra.trajectory).toEqual(JSON.parse(JSON.stringify((ip.outcome.extra as any).trajectory)));
+    expect(readFileSync(join(outDir, s.runId, 'trajectory.csv'), 'utf8')).toBe(toCsv(ip.trajectory, ['slot', 'round']));
+    expect(s.metrics.messages).toBe(ip.messages);
+    expect(s.runMetrics.drops).toEqual({});
+    const spot = s.perSlot[0].extra.spot as any[];
+    expect(spot.length).toBeGreaterThan(0);
+    for (const rec of spot) {
+      const c = checkSpotRecord(cfg, auction as 'complete' | 'incomplete', rec);
+      expect(c.ok, `iteration ${rec.k}: ${JSON.stringify(c)}`).toBe(true);
+      expect(c.ir && c.bb && c.feasible).toBe(true);
+    }
+  });
+});
