@@ -77,3 +77,14 @@ describe('subjects and counters', () => {
     expect(sumSnapshots([snap, snap]).out.bcast.msgs).toBe(4);
   });
 });
+
+describe('notifications', () => {
+  it('carry noreply, and a mistyped noreply is dropped', () => {
+    const d = decode(encodeEnvelope(RUN, 0, 1, 'broker', 'award', { w: [1] }, true), RUN);
+    expect(d.ok && d.env.noreply).toBe(true);
+    const plain = decode(encodeEnvelope(RUN, 0, 1, 'broker', 'fee', {}), RUN);
+    expect(plain.ok && plain.env.noreply).toBeFalsy();
+    const bad = decode(env({ noreply: 'yes' }), RUN);
+    expect(bad.ok).toBe(false);
+  });
+});
