@@ -25,7 +25,23 @@ const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
-const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], ping: [10, 100, 1000] };
+const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], ping: [10, 100, 1000] };
+
+/** Scenario-specific figures an issue asks the benchmark for, computed from the run and its config. */
+const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number) => Promise<Record<string, number | string>>> = {
+  'futures-spot': async (cfg, summary, roundMs) => {
+    const { referenceIteration, bookOf } = await import('../scenarios/futures-spot/reference.ts');
+    const { greedyComplete, mcafee } = await import('../scenarios/futures-spot/auctions.ts');
+    const c = cfg as never as import('../scenarios/futures-spot/model.ts').FuturesSpotConfig;
+    const auction = String(cfg.mechanism) as 'complete' | 'incomplete';
+    const spot = referenceIteration(c, auction, 0).spot;
+    const books = spot.map((r) => bookOf(c, r.bidders, r.rem));
+    const t0 = performance.now();
+    for (const b of books) (auction === 'complete' ? greedyComplete(b.completeBids, b.asks) : mcafee(b.unitBids, b.asks));
+    const auctionMs = books.length ? (performance.now() - t0) / books.length : 0;
+    return { iterations: summary.equilibrium.iterations, rStar: r3(summary.equilibrium.rStar), Umax: r3(summary.equilibrium.Umax), 'auction ms/round': r3(auctionMs), 'auction/message': r3(auctionMs / roundMs) };
+  },
+};
 
 export interface BenchRow {
   scenario: string;
@@ -45,11 +61,16 @@ export interface BenchRow {
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
+  extra?: Record<string, number | string>;
 }
 
-export function benchPlacement(n: number): Placement {
-  return n <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(n / 4) };
+/** Followers ≤ 32: one process each; more: packed into 4 workers (per role). */
+export function benchPlacement(followers: number): Placement {
+  return followers <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(followers / 4) };
 }
+
+/** Mechanisms benchmarked per scenario (default: the scenario's default mechanism). */
+const BENCH_MECHANISMS: Record<string, string[]> = { 'futures-spot': ['complete', 'incomplete'] };
 
 /** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
 export async function rawFloor(url: string, groups: number[], rounds: number): Promise<number[]> {
@@ -98,9 +119,9 @@ const median = (xs: number[]) => {
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void): Promise<BenchRow> {
-  const cfg: JsonObject = scenario.resolve({ seed: 1, slots: 1, users, options: {} });
-  const placement = benchPlacement(users);
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, mechanism?: string): Promise<BenchRow> {
+  const cfg: JsonObject = scenario.resolve({ seed: 1, slots: 1, users, mechanism, options: {} });
+  const placement = benchPlacement(scenario.agents(cfg as never).length - 1);
   log(`  ${scenario.id} N=${users}: framework run …`);
   const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
   const perSlot = summary.perSlot[0];
@@ -119,7 +140,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const t1 = performance.now();
   scenario.createReference(cfg as never).slot(0, ip.outcome);
   const t2 = performance.now();
+  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, summary, mean(roundTimes)) : undefined;
   return {
+    extra,
     scenario: scenario.id,
     mechanism: String(cfg.mechanism),
     users,
@@ -141,8 +164,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
 }
 
 export function formatTable(rows: BenchRow[]): string {
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'in-proc ms', 'ref ms', '=ref'];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO'].map(String));
+  const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -171,7 +195,8 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}`);
     for (const id of list) {
       const scenario = getScenario(id)!;
-      for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log));
+      for (const mech of BENCH_MECHANISMS[id] ?? [scenario.defaultMechanism])
+        for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, mech));
     }
   } finally {
     await nats.stop();
