@@ -54,19 +54,23 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
   }
   const m = raw as Record<string, unknown>;
   const from = typeof m.from === 'string' && m.from.length <= MAX_ID ? m.from : undefined;
-  const bad = (reason: DropReason, detail: string): Decoded<B> => ({ ok: false, reason, detail, from });
-  if (m.v !== ENVELOPE_VERSION) return bad('version', `v=${String(m.v).slice(0, 20)}`);
-  if (typeof m.run !== 'string') return bad('wrong-type', 'run is not a string');
-  if (m.run !== run) return bad('wrong-run', `run ${m.run.slice(0, 64)}`);
-  if (!isCount(m.slot)) return bad('wrong-type', 'slot is not a non-negative integer');
-  if (!isCount(m.round)) return bad('wrong-type', 'round is not a non-negative integer');
-  if (from === undefined) return bad('wrong-type', 'from is not a short string');
-  if (typeof m.kind !== 'string' || m.kind.length === 0 || m.kind.length > MAX_ID) return bad('wrong-type', 'kind is not a short string');
-  if (m.noreply !== undefined && typeof m.noreply !== 'boolean') return bad('wrong-type', 'noreply is not a boolean');
-  if (typeof m.body !== 'object' || m.body === null || Array.isArray(m.body) || m.body instanceof Uint8Array) return bad('wrong-type', 'body is not a map');
+  if (m.v !== ENVELOPE_VERSION) return bad<B>(from, 'version', `v=${String(m.v).slice(0, 20)}`);
+  if (typeof m.run !== 'string') return bad<B>(from, 'wrong-type', 'run is not a string');
+  if (m.run !== run) return bad<B>(from, 'wrong-run', `run ${m.run.slice(0, 64)}`);
+  if (!isCount(m.slot)) return bad<B>(from, 'wrong-type', 'slot is not a non-negative integer');
+  if (!isCount(m.round)) return bad<B>(from, 'wrong-type', 'round is not a non-negative integer');
+  if (from === undefined) return bad<B>(from, 'wrong-type', 'from is not a short string');
+  if (typeof m.kind !== 'string' || m.kind.length === 0 || m.kind.length > MAX_ID) return bad<B>(from, 'wrong-type', 'kind is not a short string');
+  if (m.noreply !== undefined && typeof m.noreply !== 'boolean') return bad<B>(from, 'wrong-type', 'noreply is not a boolean');
+  if (typeof m.body !== 'object' || m.body === null || Array.isArray(m.body) || m.body instanceof Uint8Array) return bad<B>(from, 'wrong-type', 'body is not a map');
   const check = checkValues(m.body, 0);
-  if (check) return bad(check === 'depth' ? 'too-deep' : check === 'binary' ? 'wrong-type' : 'non-finite', check === 'depth' ? 'body nested too deep' : check === 'binary' ? 'binary value in body' : 'NaN or Infinity in body');
+  if (check) return bad<B>(from, check === 'depth' ? 'too-deep' : check === 'binary' ? 'wrong-type' : 'non-finite', check === 'depth' ? 'body nested too deep' : check === 'binary' ? 'binary value in body' : 'NaN or Infinity in body');
   return { ok: true, env: m as unknown as Envelope<B> };
+}
+
+// module-level (not a closure per message: the hot path creates no functions)
+function bad<B>(from: string | undefined, reason: DropReason, detail: string): Decoded<B> {
+  return { ok: false, reason, detail, from };
 }
 
 function isCount(x: unknown): x is number {

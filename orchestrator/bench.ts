@@ -58,6 +58,9 @@ export interface BenchRow {
   floorRoundP50Ms: number;
   ratio: number;
   ratioP50: number;
+  /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
+  floorMatchedMs: number;
+  ratioMatched: number;
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
@@ -73,8 +76,20 @@ export function benchPlacement(followers: number): Placement {
 const BENCH_MECHANISMS: Record<string, string[]> = { 'futures-spot': ['complete', 'incomplete'] };
 
 /** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
-export async function rawFloor(url: string, groups: number[], rounds: number): Promise<number[]> {
-  const prefix = `floor-${process.pid}-${Date.now()}`;
+export interface FloorShape {
+  /** broadcast payload bytes (default 8) */
+  bcastBytes?: number;
+  /** reply payload bytes (default: the agent's index as text, 1–4 bytes) */
+  replyBytes?: number;
+  /** each agent replies on its own subject `<prefix>.rep.mec-0.ue-<i>`, like mecsim (default: one shared subject) */
+  perAgentSubjects?: boolean;
+  /** make the subject prefix this long (mecsim's is `mecsim.<run-id>`) */
+  prefixLength?: number;
+}
+
+export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<number[]> {
+  let prefix = `floor-${process.pid}-${Date.now()}`;
+  if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
   const n = groups.reduce((a, b) => a + b, 0);
   const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
   const children: ChildProcess[] = [];
@@ -85,16 +100,16 @@ export async function rawFloor(url: string, groups: number[], rounds: number): P
     nc.subscribe(`${prefix}.ready`, { callback: () => void (++ready === groups.length && onReady()) });
     let got = 0;
     let onRound: () => void = () => undefined;
-    nc.subscribe(`${prefix}.rep`, { callback: () => void (++got === n && onRound()) });
+    nc.subscribe(shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`, { callback: () => void (++got === n && onRound()) });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      children.push(spawn(process.execPath, ['--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+      children.push(spawn(process.execPath, ['--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
       from += g;
     }
     await Promise.race([allReady, new Promise((_, rej) => setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000))]);
     const times: number[] = [];
-    const payload = new Uint8Array(8);
+    const payload = new Uint8Array(shape.bcastBytes ?? 8);
     for (let r = 0; r < rounds; r++) {
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
@@ -134,6 +149,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     .map((g) => g.length);
   log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${roundTimes.length} rounds) …`);
   const floor = await rawFloor(natsUrl, groups, roundTimes.length);
+  const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
+  log(`  ${scenario.id} N=${users}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
+  const floorMatched = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length });
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
   const ip = await new InProcessRun(scenario, cfg).runSlot(0);
@@ -157,6 +175,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     floorRoundP50Ms: r3(median(floor)),
     ratio: r3(mean(roundTimes) / mean(floor)),
     ratioP50: r3(median(roundTimes) / median(floor)),
+    floorMatchedMs: r3(mean(floorMatched)),
+    ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
     inProcessMs: r3(t1 - t0),
     referenceMs: r3(t2 - t1),
     equalsReference: Boolean(perSlot.compare.ok),
@@ -165,8 +185,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -204,7 +224,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
-    process.stdout.write('round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000)\n');
+    process.stdout.write('round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
   }
   return rows.every((r) => r.equalsReference) ? 0 : 1;
 }

@@ -2,18 +2,21 @@
  * The raw NATS floor's worker: K plain subscribers on one connection, each answering every
  * broadcast with a tiny raw payload — no envelope, no validation, no decision logic. The benchmark
  * compares mecsim's per-round time with this, on the same server and the same process layout.
- *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to>
+ *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1)]
  */
 import { connect } from '@nats-io/transport-node';
 
-const [url, prefix, fromS, toS] = process.argv.slice(2);
+const [url, prefix, fromS, toS, replyBytesS, perAgentS] = process.argv.slice(2);
+/** matched mode: replies of this many bytes, each agent on its own reply subject (like mecsim's) */
+const replyBytes = Number(replyBytesS ?? 0);
+const perAgent = perAgentS === '1';
 const from = Number(fromS);
 const to = Number(toS);
 const nc = await connect({ servers: url, name: `mecsim-floor-${from}` });
-const reply = `${prefix}.rep`;
 for (let i = from; i <= to; i++) {
-  const payload = new TextEncoder().encode(String(i));
-  nc.subscribe(`${prefix}.bc`, { callback: (_e, m) => nc.publish(reply, m.data.length ? payload : payload) });
+  const payload = replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i));
+  const reply = perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`;
+  nc.subscribe(`${prefix}.bc`, { callback: () => nc.publish(reply, payload) });
 }
 nc.subscribe(`${prefix}.stop`, { callback: () => void nc.drain().then(() => process.exit(0)) });
 await nc.flush();
