@@ -3,10 +3,12 @@ import type { Scenario } from './types.ts';
 import { ping } from './ping/index.ts';
 import { stackelberg } from './stackelberg/index.ts';
 import { futuresSpot } from './futures-spot/index.ts';
+import { budgetNash } from './budget-nash/index.ts';
 
 export const scenarios: Record<string, Scenario> = {
   [stackelberg.id]: stackelberg as unknown as Scenario,
   [futuresSpot.id]: futuresSpot as unknown as Scenario,
+  [budgetNash.id]: budgetNash as unknown as Scenario,
   [ping.id]: ping as unknown as Scenario,
 };
 
