@@ -2,15 +2,16 @@
  * Scenario `stackelberg` — resource purchasing (GURP) and pricing (GSRP) between one edge server
  * (`mec-0`, leader) and N users (`ue-i`). Spec: shared/spec/stackelberg.md (seed 003).
  *
- * Read top to bottom: model.ts (parameters, utility, best response), mechanisms.ts (the server's
- * pricing protocols as message rounds), reference.ts (the centralized global optimum), and below:
- * configuration, the agents' roles, and the reference side with the baselines.
+ * Read top to bottom: model.ts (parameters, T_i, k_i, utility, best response, capacity, profit),
+ * mechanisms.ts (the server's pricing protocols as message rounds), reference.ts (the centralized
+ * global optimum), baselines.ts (pricing and purchasing baselines), and below: configuration, the
+ * agents' roles, and the comparison with the reference.
  */
-import { stream } from '../common/rng.ts';
-import { ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
-import { bestResponse, drawUser, outcomeAt, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
-import { referenceOptimum, stepRule } from './reference.ts';
+import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
+import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -25,40 +26,99 @@ const MECHANISMS = ['gsrp-search', 'gsrp-step'] as const;
 /** tolerance of `gsrp-search` against the reference (relative, price and profit) */
 export const SEARCH_TOLERANCE = 1e-6;
 
+const SERVER_KEYS = ['f', 'm', 'X', 'p0', 'step', 'patience', 'epsilon'] as const;
+const USER_KEYS = ['theta', 's', 'c', 'r', 'tmax'] as const;
+
 function num(v: unknown, key: string, ok: (x: number) => boolean, what: string): number {
   const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
   if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(v)}`);
   return x;
 }
 
-function resolveServer(c: JsonObject | undefined, o: RunInput['options']): StackelbergConfig['server'] {
-  const src = { ...(c ?? {}) } as Record<string, unknown>;
-  for (const k of ['f', 'm', 'X', 'p0', 'step', 'patience', 'epsilon']) if (o[k] !== undefined) src[k] = o[k];
-  const f = num(src.f ?? 4e9, 'server.f', (x) => x > 0, 'a positive CPU frequency in Hz');
-  const m = num(src.m ?? 1, 'server.m', (x) => x > 0, 'a positive maintenance cost');
-  const step = num(src.step ?? 0.1, 'server.step', (x) => x > 0, 'a positive price step');
-  const X = src.X === null || src.X === undefined || src.X === 'null' ? null : num(src.X, 'server.X', (x) => x > 0, 'a positive capacity in units, or null');
-  const p0 = num(src.p0 ?? m + step, 'server.p0', (x) => x > m, `a price above m = ${m}`);
-  const patience = num(src.patience ?? 3, 'server.patience', (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-  const epsilon = num(src.epsilon ?? 1e-6, 'server.epsilon', (x) => x > 0 && x < 0.5, 'in (0, 0.5)');
+/** Server parameters: CLI options override the config file, which overrides the spec's defaults. */
+function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['server'] {
+  if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new ConfigError('server', 'must be an object {f, m, X, p0, step, patience, epsilon}');
+  const src: Record<string, unknown> = { ...((c as Record<string, unknown>) ?? {}) };
+  for (const k of Object.keys(src)) if (!(SERVER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`server.${k}`, `unknown key (known: ${SERVER_KEYS.join(', ')})`);
+  const key: Record<string, string> = {};
+  for (const k of SERVER_KEYS) {
+    key[k] = `server.${k}`;
+    if (o[k] !== undefined) {
+      src[k] = o[k];
+      key[k] = `--${k}`;
+    }
+  }
+  if (o.capacity !== undefined && o.X === undefined) {
+    src.X = o.capacity;
+    key.X = '--capacity';
+  }
+  const f = num(src.f ?? 4e9, key.f, (x) => x > 0, 'a positive CPU frequency in Hz');
+  const m = num(src.m ?? 1, key.m, (x) => x > 0, 'a positive maintenance cost');
+  const step = num(src.step ?? 0.1, key.step, (x) => x > 0, 'a positive price step');
+  const X = src.X === null || src.X === undefined || src.X === 'null' ? null : num(src.X, key.X, (x) => x > 0, 'a positive capacity in units, or null');
+  const p0 = num(src.p0 ?? m + step, key.p0, (x) => x > m, `a price above m = ${m}`);
+  const patience = num(src.patience ?? 3, key.patience, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+  const epsilon = num(src.epsilon ?? 1e-6, key.epsilon, (x) => x > 0 && x < 0.5, 'in (0, 0.5)');
   return { f, m, X, p0, step, patience, epsilon };
 }
 
 function resolveUser(u: unknown, i: number): StackelbergConfig['users'][number] {
   if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`users[${i}]`, 'must be an object {theta, s, c, r, tmax}');
   const o = u as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (!(USER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`users[${i}].${k}`, `unknown key (known: ${USER_KEYS.join(', ')})`);
   const pos = (k: string, what: string) => num(o[k], `users[${i}].${k}`, (x) => x > 0, what);
-  return { theta: pos('theta', 'a positive satisfaction'), s: pos('s', 'a positive request size in bits'), c: pos('c', 'a positive processing density in cycles/bit'), r: pos('r', 'a positive uplink rate in bit/s'), tmax: pos('tmax', 'a positive deadline in s') };
+  return {
+    theta: pos('theta', 'a positive satisfaction'),
+    s: pos('s', 'a positive request size in bits'),
+    c: pos('c', 'a positive processing density in cycles/bit'),
+    r: pos('r', 'a positive uplink rate in bit/s'),
+    tmax: pos('tmax', 'a positive deadline in s'),
+  };
 }
 
 /** Users of a slot: slot 0 as configured; later slots draw new requests from the seed stream. */
 export function usersAt(cfg: StackelbergConfig, slot: number): UserParams[] {
-  return slot === 0 ? cfg.users : cfg.users.map((_, i) => drawUser(cfg.seed, i, slot, 'slot'));
+  return slot === 0 ? cfg.users : cfg.users.map((_, i) => drawUser(cfg.seed, i, slot));
 }
 
-/** A user's own view of its parameters in a slot (it holds only its init). */
+/** A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed). */
 function userAt(init: JsonObject, slot: number): UserParams {
-  return slot === 0 ? (init.user as unknown as UserParams) : drawUser(Number(init.seed), Number(init.index), slot, 'slot');
+  return slot === 0 ? (init.user as unknown as UserParams) : drawUser(Number(init.seed), Number(init.index), slot);
+}
+
+type Eq = { price: number; profit: number; purchases: number[]; utilities: number[] };
+
+/** How the distributed outcome compares with the reference (see the scenario's `compare` doc below). */
+export function compareSlot(cfg: StackelbergConfig, thetas: number[], ks: number[], eq: Eq, ref: ReturnType<typeof referenceOptimum>): ReferenceSlot['compare'] {
+  const priceGap = Math.abs(eq.price - ref.price) / ref.price;
+  const profitGap = ref.profit > 0 ? Math.abs(eq.profit - ref.profit) / ref.profit : Math.abs(eq.profit);
+  if (!(ref.profit > 0)) {
+    // nobody buys profitably at any price: every price is optimal, the profit must be 0
+    return { ok: eq.profit === 0, gap: profitGap, note: 'no price yields a positive profit (no user can buy profitably)' };
+  }
+  const shape = ref.unimodal ? 'Π unimodal' : `Π has ${ref.localMaxima} local maxima`;
+  if (cfg.mechanism === 'gsrp-search') {
+    // within the spec's ε in price and in profit (the price gap gets a 1e-9 relative slack for rounding)
+    const ok = priceGap <= SEARCH_TOLERANCE * (1 + 1e-9) && profitGap <= SEARCH_TOLERANCE;
+    const what = ok ? 'reached the global optimum' : ref.unimodal ? 'MISSED the optimum of a unimodal Π' : 'stopped at a local maximum, not the global one';
+    return { ok, gap: Math.max(priceGap, profitGap), note: `${shape}; the search ${what} (price gap ${priceGap.toExponential(2)}, profit gap ${profitGap.toExponential(2)})` };
+  }
+  // gsrp-step: must end on the price the step rule gives (computed centrally), and be at least as
+  // good as the Δ-grid prices around the global optimum (its resolution bound); the gap is its cost.
+  const rule = stepRule(thetas, ks, cfg.server);
+  const bound = stepGridBound(thetas, ks, cfg.server, ref.price);
+  const equalsRule = Math.abs(eq.price - rule.price) <= 1e-9 * rule.price && Math.abs(eq.profit - rule.profit) <= 1e-9 * Math.max(1, Math.abs(rule.profit));
+  const boundGap = (ref.profit - bound.profit) / ref.profit;
+  const withinBound = profitGap <= boundGap + 1e-9;
+  return {
+    ok: equalsRule && withinBound,
+    gap: profitGap,
+    note:
+      `${shape}; step Δ = ${cfg.server.step}: profit gap to the optimum ${profitGap.toExponential(2)} (price gap ${priceGap.toExponential(2)}); ` +
+      `resolution bound ${boundGap.toExponential(2)} (best of Π at the grid prices ${bound.below.toFixed(6)} and ${bound.above.toFixed(6)} around p* = ${ref.price.toFixed(6)})` +
+      (equalsRule ? '' : `; DIFFERS from the step rule's price ${rule.price}`) +
+      (withinBound ? '' : '; the walk stopped before passing p* (patience ran out on an earlier peak)'),
+  };
 }
 
 export const stackelberg: Scenario<StackelbergConfig> = {
@@ -76,16 +136,15 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     { name: 'patience', arg: '<n>', description: 'gsrp-step: stop after the profit fell this many rounds in a row', default: 3 },
     { name: 'epsilon', arg: '<ε>', description: 'gsrp-search: relative bracket width to stop at', default: 1e-6 },
     { name: 'p0', arg: '<price>', description: 'first price (default m + step)' },
-    { name: 'capacity', arg: '<units>', description: 'server capacity X in units (default unlimited)' },
+    { name: 'X', arg: '<units>', description: 'server capacity X in units (default unlimited)' },
+    { name: 'capacity', arg: '<units>', description: 'same as --X' },
   ],
 
   resolve(input) {
     const c = input.config ?? {};
     const mechanism = (input.mechanism ?? (c.mechanism as string | undefined) ?? 'gsrp-search') as StackelbergConfig['mechanism'];
-    if (!MECHANISMS.includes(mechanism)) throw new ConfigError('--mechanism', `must be one of ${MECHANISMS.join(', ')}`);
-    const opts = { ...input.options };
-    if (opts.capacity !== undefined) opts.X = opts.capacity;
-    const server = resolveServer(c.server as JsonObject | undefined, opts);
+    if (!MECHANISMS.includes(mechanism)) throw new ConfigError('--mechanism', `"${mechanism}" is not one of ${MECHANISMS.join(', ')}`);
+    const server = resolveServer(c.server, input.options);
     let users: StackelbergConfig['users'];
     if (c.users !== undefined) {
       if (!Array.isArray(c.users) || c.users.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
@@ -96,12 +155,14 @@ export const stackelberg: Scenario<StackelbergConfig> = {
       if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
       users = Array.from({ length: n }, (_, i) => drawUser(input.seed, i, 0) as StackelbergConfig['users'][number]);
     }
+    if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
     if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
     return { scenario: 'stackelberg', mechanism, seed: input.seed, slots: input.slots, server, users };
   },
 
   agents: (cfg) => [{ id: 'mec-0', role: 'mec', index: 0 }, ...cfg.users.map((_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i }))],
   leaderId: () => 'mec-0',
+  // the leader knows only the server; a user knows its slot-0 request, f and the seed (constant size)
   agentInit: (cfg, a): JsonObject => (a.role === 'mec' ? { mechanism: cfg.mechanism, server: cfg.server } : { seed: cfg.seed, index: a.index, f: cfg.server.f, user: cfg.users[a.index] }),
 
   createLeader(init) {
@@ -110,6 +171,7 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     return { runSlot: (ctx) => run(ctx, server) };
   },
 
+  /** A user answers `price`/`final` {p} with {x, u}: its GURP demand and utility (plus θ, k under a capacity). */
   createFollower(init) {
     const f = Number(init.f);
     let slot = -1;
@@ -117,7 +179,7 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     let k = Infinity;
     return {
       handle(kind, body, meta) {
-        if ((kind !== 'price' && kind !== 'final') || typeof body.p !== 'number' || !(body.p > 0)) return undefined;
+        if ((kind !== 'price' && kind !== 'final') || typeof body.p !== 'number' || !Number.isFinite(body.p) || !(body.p > 0)) return undefined;
         if (meta.slot !== slot) {
           slot = meta.slot;
           const u = userAt(init, slot);
@@ -132,6 +194,14 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     };
   },
 
+  /**
+   * Reference side, per slot: the analytic global optimum, the baselines, and `compare`:
+   * - gsrp-search: ok iff the price and the profit are within 1e-6 relative of the global optimum
+   *   (gap = the larger of the two); on a non-unimodal Π a miss is reported as a local maximum.
+   * - gsrp-step: ok iff it ends on the price of the step rule computed centrally AND its profit is at
+   *   least the best of Π at the two Δ-grid prices around p* (its resolution bound); gap = the profit gap.
+   * - nobody can buy profitably: ok iff the profit is 0.
+   */
   createReference(cfg) {
     let previousPrice: number | undefined;
     return {
@@ -140,79 +210,42 @@ export const stackelberg: Scenario<StackelbergConfig> = {
         const thetas = users.map((u) => u.theta);
         const ks = users.map((u) => unitsForDeadline(u, cfg.server.f));
         const ref = referenceOptimum(thetas, ks, cfg.server);
-        const eq = distributed.equilibrium as unknown as { price: number; profit: number; purchases: number[]; utilities: number[] };
-        const priceGap = Math.abs(eq.price - ref.price) / ref.price;
-        const profitGap = ref.profit > 0 ? Math.abs(eq.profit - ref.profit) / ref.profit : Math.abs(eq.profit);
-        let compare: { ok: boolean; gap: number; note?: string };
-        if (cfg.mechanism === 'gsrp-search') {
-          const ok = priceGap <= SEARCH_TOLERANCE * 1.0000001 && profitGap <= SEARCH_TOLERANCE;
-          compare = { ok, gap: Math.max(priceGap, profitGap), note: ok ? undefined : ref.unimodal ? 'the search missed the optimum of a unimodal profit' : `Π has ${ref.localMaxima} local maxima: the search found a local one` };
-        } else {
-          // gsrp-step must end on the price the step rule gives; its gap to the optimum is the step's cost
-          const rule = stepRule(thetas, ks, cfg.server);
-          const ok = Math.abs(eq.price - rule.price) <= 1e-9 * rule.price && Math.abs(eq.profit - rule.profit) <= 1e-9 * Math.max(1, Math.abs(rule.profit));
-          compare = { ok, gap: Math.max(priceGap, profitGap), note: `step rule price ${rule.price}; gap to the global optimum ${profitGap.toExponential(2)} in profit` };
-        }
-        const baselines = stackelbergBaselines(cfg, slot, thetas, ks, users, eq.price, previousPrice);
+        const eq = distributed.equilibrium as unknown as Eq;
+        const compare = compareSlot(cfg, thetas, ks, eq, ref);
+        const base = baselines(cfg.seed, slot, cfg.server, users, eq.price, previousPrice);
         previousPrice = eq.price;
-        const reference: JsonObject = { price: ref.price, purchases: ref.purchases, profit: ref.profit, utilities: ref.utilities, unimodal: ref.unimodal, localMaxima: ref.localMaxima };
-        return { reference, baselines, compare };
+        const reference: JsonObject = {
+          price: ref.price,
+          purchases: ref.purchases,
+          profit: ref.profit,
+          utilities: ref.utilities,
+          unimodal: ref.unimodal,
+          localMaxima: ref.localMaxima,
+          optimumKind: ref.kind,
+        };
+        return { reference, baselines: base, compare };
       },
     };
   },
 
   sweep(cfg, key, value) {
     if (!(Number.isFinite(value) && value > 0)) throw new ConfigError('--sweep', `${key} values must be positive numbers`);
-    if (key === 'r' || key === 'theta' || key === 's' || key === 'c' || key === 'tmax') return { ...cfg, users: cfg.users.map((u) => ({ ...u, [key]: value })) };
-    if (key === 'f' || key === 'm' || key === 'X') return { ...cfg, server: { ...cfg.server, [key]: value } };
+    let next: StackelbergConfig | undefined;
+    if (key === 'r' || key === 'theta' || key === 's' || key === 'c' || key === 'tmax') next = { ...cfg, users: cfg.users.map((u) => ({ ...u, [key]: value })) };
+    // sweeping m moves the first price with it (p0 = m + Δ, the default), so p0 > m still holds
+    if (key === 'm') next = { ...cfg, server: { ...cfg.server, m: value, p0: value + cfg.server.step } };
+    if (key === 'f' || key === 'X') next = { ...cfg, server: { ...cfg.server, [key]: value } };
+    // validate the swept configuration like any other (note: only slot 0 uses the swept users; later
+    // slots draw new requests from the seed)
+    if (next) return stackelberg.resolve({ seed: next.seed, slots: next.slots, options: {}, config: next });
     throw new ConfigError('--sweep', `stackelberg sweeps r, theta, s, c, tmax (applied to every user) or f, m, X (the server), not "${key}"`);
   },
 
   describeSlot(d, r) {
-    const e = d.equilibrium as Record<string, number & number[]>;
-    const ref = r.reference as Record<string, number>;
-    const buyers = (e.purchases as number[]).filter((x) => x > 0).length;
-    return `price ${e.price.toPrecision(9)} (reference ${ref.price.toPrecision(9)})  profit ${e.profit.toPrecision(9)} (reference ${ref.profit.toPrecision(9)})  buyers ${buyers}/${(e.purchases as number[]).length}`;
+    const e = d.equilibrium as unknown as Eq;
+    const ref = r.reference as unknown as Eq;
+    const buyers = e.purchases.filter((x) => x > 0).length;
+    const rounds = d.extra?.rounds;
+    return `price ${e.price.toFixed(6)} (reference ${ref.price.toFixed(6)})  profit ${e.profit.toFixed(4)} (reference ${ref.profit.toFixed(4)})  buyers ${buyers}/${e.purchases.length}${typeof rounds === 'number' ? `  rounds ${rounds}` : ''}`;
   },
 };
-
-/** Pricing and purchasing baselines of the spec, for the same users. */
-export function stackelbergBaselines(cfg: StackelbergConfig, slot: number, thetas: number[], ks: number[], users: UserParams[], eqPrice: number, previousPrice: number | undefined): JsonObject {
-  const server = cfg.server;
-  const pmax = Math.max(server.m, ...thetas.map((t, i) => (Number.isFinite(ks[i]) ? t / ks[i] : server.m)));
-  const gsrp = outcomeAt(eqPrice, thetas, ks, server);
-  // pricing baselines
-  const randomPrice = stream(cfg.seed, 'baseline', 'random-price', slot).uniform(server.m, pmax);
-  let historicalPrice = previousPrice;
-  if (historicalPrice === undefined) {
-    const other = users.map((_, i) => drawUser(cfg.seed, i, 0, 'historical'));
-    historicalPrice = referenceOptimum(other.map((u) => u.theta), other.map((u) => unitsForDeadline(u, server.f)), server).price;
-  }
-  const random = outcomeAt(randomPrice, thetas, ks, server);
-  const historical = outcomeAt(historicalPrice, thetas, ks, server);
-  // purchasing baselines at the equilibrium price
-  const g = stream(cfg.seed, 'baseline', 'random-purchase', slot);
-  const xhat = thetas.map((t, i) => (Number.isFinite(ks[i]) ? Math.max(0, t / eqPrice - ks[i]) : 0));
-  const randomBuy = xhat.map((x) => g.uniform(0, 2 * x));
-  const meanStar = gsrp.purchases.reduce((a, b) => a + b, 0) / gsrp.purchases.length;
-  const meanS = users.reduce((a, u) => a + u.s, 0) / users.length;
-  const kappa = meanS > 0 ? meanStar / meanS : 0;
-  const fixedBuy = users.map((u) => kappa * u.s);
-  const uOf = (xs: number[]) => xs.map((x, i) => utility(thetas[i], ks[i], x, eqPrice));
-  const uRandom = uOf(randomBuy);
-  const uFixed = uOf(fixedBuy);
-  const tie = (a: number, b: number) => a >= b - 1e-9 * Math.max(1, Math.abs(b));
-  const result: Record<string, Json> = {
-    pricing: {
-      random: { price: randomPrice, profit: random.profit },
-      historical: { price: historicalPrice, profit: historical.profit, source: previousPrice === undefined ? 'reference price of a population drawn from the seed’s historical stream' : 'previous slot’s equilibrium price' },
-      gsrpBeatsBoth: tie(gsrp.profit, random.profit) && tie(gsrp.profit, historical.profit),
-    },
-    purchasing: {
-      random: { purchases: randomBuy, utilities: uRandom },
-      fixed: { kappa, purchases: fixedBuy, utilities: uFixed },
-      gurpBeatsBothForEveryUser: gsrp.utilities.every((u, i) => tie(u, uRandom[i]) && tie(u, uFixed[i])),
-    },
-  };
-  return result;
-}
