@@ -25,7 +25,7 @@ const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
-const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], ping: [10, 100, 1000] };
+const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], ping: [10, 100, 1000] };
 
 /** Scenario-specific figures an issue asks the benchmark for, computed from the run and its config. */
 const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number) => Promise<Record<string, number | string>>> = {
@@ -73,7 +73,11 @@ export function benchPlacement(followers: number): Placement {
 }
 
 /** Mechanisms benchmarked per scenario (default: the scenario's default mechanism). */
-const BENCH_MECHANISMS: Record<string, string[]> = { 'futures-spot': ['complete', 'incomplete'] };
+const BENCH_MECHANISMS: Record<string, string[]> = { 'futures-spot': ['complete', 'incomplete'], 'budget-nash': ['sequential', 'simultaneous'] };
+/** Slots per benchmark run (per-slot figures are then medians over slots). */
+const BENCH_SLOTS: Record<string, number> = { 'budget-nash': 5 };
+/** Mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply. */
+const ONE_TO_ONE = new Set(['budget-nash:sequential']);
 
 /** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
 export interface FloorShape {
@@ -85,6 +89,8 @@ export interface FloorShape {
   perAgentSubjects?: boolean;
   /** make the subject prefix this long (mecsim's is `mecsim.<run-id>`) */
   prefixLength?: number;
+  /** one-to-one rounds: each round sends to one agent (round-robin) and gathers its one reply */
+  single?: boolean;
 }
 
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<number[]> {
@@ -100,7 +106,8 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     nc.subscribe(`${prefix}.ready`, { callback: () => void (++ready === groups.length && onReady()) });
     let got = 0;
     let onRound: () => void = () => undefined;
-    nc.subscribe(shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`, { callback: () => void (++got === n && onRound()) });
+    const expected = shape.single ? 1 : n;
+    nc.subscribe(shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`, { callback: () => void (++got === expected && onRound()) });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
@@ -114,7 +121,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
-      nc.publish(`${prefix}.bc`, payload);
+      nc.publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
       await done;
       times.push(performance.now() - t0);
     }
@@ -135,28 +142,38 @@ const median = (xs: number[]) => {
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, mechanism?: string): Promise<BenchRow> {
-  const cfg: JsonObject = scenario.resolve({ seed: 1, slots: 1, users, mechanism, options: {} });
+  const slots = BENCH_SLOTS[scenario.id] ?? 1;
+  const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users, mechanism, options: {} });
   const placement = benchPlacement(scenario.agents(cfg as never).length - 1);
-  log(`  ${scenario.id} N=${users}: framework run …`);
+  log(`  ${scenario.id} ${cfg.mechanism} N=${users}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
   const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
-  const perSlot = summary.perSlot[0];
-  const metrics = JSON.parse(JSON.stringify(summary.metrics));
+  const perSlot: any[] = summary.perSlot;
   const { readFileSync } = await import('node:fs');
-  const full = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot[0];
-  const roundTimes: number[] = full.roundLatencyMs;
+  const full: any[] = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot;
+  const roundTimes: number[] = full.flatMap((x) => x.roundLatencyMs);
+  const metrics = {
+    rounds: median(perSlot.map((r) => r.metrics.rounds)),
+    messages: median(perSlot.map((r) => r.metrics.messages)),
+    bytes: perSlot.reduce((a, r) => a + r.metrics.bytes, 0) / perSlot.length,
+    timeToEquilibriumMs: median(perSlot.map((r) => r.metrics.timeToEquilibriumMs)),
+  };
+  const single = ONE_TO_ONE.has(`${scenario.id}:${cfg.mechanism}`);
   const groups = planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement)
     .slice(1)
     .map((g) => g.length);
   log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${roundTimes.length} rounds) …`);
-  const floor = await rawFloor(natsUrl, groups, roundTimes.length);
+  const floor = await rawFloor(natsUrl, groups, roundTimes.length, { single });
   const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
   log(`  ${scenario.id} N=${users}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-  const floorMatched = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length });
+  const floorMatched = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length, single });
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
-  const ip = await new InProcessRun(scenario, cfg).runSlot(0);
+  const inproc = new InProcessRun(scenario, cfg);
+  const outcomes = [];
+  for (let t = 0; t < slots; t++) outcomes.push((await inproc.runSlot(t)).outcome);
   const t1 = performance.now();
-  scenario.createReference(cfg as never).slot(0, ip.outcome);
+  const ref = scenario.createReference(cfg as never);
+  outcomes.forEach((o, t) => ref.slot(t, o));
   const t2 = performance.now();
   const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, summary, mean(roundTimes)) : undefined;
   return {
@@ -177,9 +194,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     ratioP50: r3(median(roundTimes) / median(floor)),
     floorMatchedMs: r3(mean(floorMatched)),
     ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
-    inProcessMs: r3(t1 - t0),
-    referenceMs: r3(t2 - t1),
-    equalsReference: Boolean(perSlot.compare.ok),
+    inProcessMs: r3((t1 - t0) / slots),
+    referenceMs: r3((t2 - t1) / slots),
+    equalsReference: perSlot.every((r) => r.compare.ok),
   };
 }
 
@@ -224,7 +241,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
-    process.stdout.write('round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
   }
   return rows.every((r) => r.equalsReference) ? 0 : 1;
 }

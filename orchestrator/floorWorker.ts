@@ -17,6 +17,7 @@ for (let i = from; i <= to; i++) {
   const payload = replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i));
   const reply = perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`;
   nc.subscribe(`${prefix}.bc`, { callback: () => nc.publish(reply, payload) });
+  nc.subscribe(`${prefix}.to.${i}`, { callback: () => nc.publish(reply, payload) }); // one-to-one rounds
 }
 nc.subscribe(`${prefix}.stop`, { callback: () => void nc.drain().then(() => process.exit(0)) });
 await nc.flush();
