@@ -234,7 +234,7 @@ export class AgentHost {
           const last = lastReply.get(req.kind) ?? new Array(roster.length).fill(undefined);
           const replies = r.replies.map((x, i) => {
             if (x === NIL) return undefined;
-            if (x === undefined) return expect.length ? last[i] : undefined;
+            if (x === undefined) return expect.length && req.reuseLast !== false ? last[i] : undefined;
             last[i] = x;
             return x;
           });

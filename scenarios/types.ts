@@ -73,6 +73,12 @@ export interface RoundRequest {
   bodies?: Record<string, JsonObject>;
   /** whether replies are expected (default true). A notification round gathers nothing. */
   expectReplies?: boolean;
+  /**
+   * When a reply is missing at the deadline, use that agent's last reply to the same kind of
+   * request (default true: "the sender's last strategy is used"). Set false for requests that
+   * must not be repeated, e.g. a buyback request: a missing reply then stays undefined.
+   */
+  reuseLast?: boolean;
 }
 
 export interface LeaderContext {

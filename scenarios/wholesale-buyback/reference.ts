@@ -1,0 +1,239 @@
+/**
+ * The centralized reference: the cloud's joint optimum over the wholesale price a2 and its local
+ * capacity C_c, with the MECs' exact best responses — found without the protocol's balance or its
+ * derivatives: a dense scan of a2 (log and linear grid), then golden-section search on the profit
+ * around the best grid point; for every a2 the cloud's C_c is itself found by golden-section search
+ * on g_c(C) + w D_c(C + X) (derivative-free).
+ *
+ * Also here: every scheme's outcome on the same parameters (the four mechanisms side by side, with
+ * the interval phase replayed centrally), and the spec's qualitative claims.
+ */
+import { goldenMax } from '../common/roots.ts';
+import type { Json, JsonObject } from '../types.ts';
+import { simulateIntervals } from './intervals.ts';
+import { buybackCost, cloudDelay, incomeRate, localCost, localMarginal, mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type MecResponse, type Tariffs } from './model.ts';
+import { assemble, MECHANISMS, mecFinal, modeOf, type Mechanism } from './protocol.ts';
+
+export interface Market {
+  mecs: MecParams[];
+  cloud: CloudParams;
+  tariffs: Tariffs;
+}
+
+/** Best responses of all MECs at a2, computed once per distinct (C, λ, D). */
+export function responsesAt(mecs: MecParams[], t: Tariffs, a2: number): MecResponse[] {
+  const cache = new Map<string, MecResponse>();
+  return mecs.map((m) => {
+    const key = `${m.C}|${m.lambda}|${m.D}`;
+    let r = cache.get(key);
+    if (!r) {
+      r = mecBestResponse(m, t, a2);
+      cache.set(key, r);
+    }
+    return r;
+  });
+}
+
+/** The cloud's best C_c for capacity X from the MECs, by golden-section search (no derivatives). */
+export function referenceLocal(cloud: CloudParams, t: Tariffs, X: number, Amin: number): { Cc: number; cost: number; feasible: boolean } {
+  const lo = Math.max(0, Amin - X);
+  if (lo > cloud.Cbar) return { Cc: cloud.Cbar, cost: Infinity, feasible: false };
+  const cost = (C: number) => localCost(t, C) + t.w * cloudDelay(cloud, t.R, C + X);
+  const g = goldenMax((C) => -cost(C), lo, cloud.Cbar, 1e-13, 1e-13);
+  return { Cc: g.x, cost: -g.fx, feasible: true };
+}
+
+/** The cloud's hourly profit at a2 with its best C_c (−∞ where the delay bound cannot be met). */
+export function referenceProfitAt(mk: Market, a2: number, Amin = minCapacityForDelay(mk.cloud, mk.tariffs.R)): { profit: number; Cc: number; X: number; feasible: boolean } {
+  const t = mk.tariffs;
+  const rs = responsesAt(mk.mecs, t, a2);
+  let X = 0;
+  let P = 0;
+  for (const r of rs) {
+    X += r.CC - r.b;
+    P += a2 * r.CC - buybackCost(t, r.b);
+  }
+  const loc = referenceLocal(mk.cloud, t, X, Amin);
+  const profit = loc.feasible ? incomeRate(t.a1, mk.cloud.lambda, t.taskGbit) - loc.cost - P : -Infinity;
+  return { profit, Cc: loc.Cc, X, feasible: loc.feasible };
+}
+
+export interface ReferenceOptimum {
+  a2: number;
+  Cc: number;
+  X: number;
+  profitCloud: number;
+  /** local maxima of the profit on the scan grid (1 = unimodal as sampled) */
+  localMaxima: number;
+  gridPoints: number;
+}
+
+export function referenceOptimum(mk: Market): ReferenceOptimum {
+  const Amin = minCapacityForDelay(mk.cloud, mk.tariffs.R);
+  const prof = (a2: number) => referenceProfitAt(mk, a2, Amin).profit;
+  let top = 4 * localMarginal(mk.tariffs, mk.cloud.Cbar);
+  let grid: number[] = [];
+  let vals: number[] = [];
+  let best = 0;
+  for (let widen = 0; widen < 8; widen++) {
+    const set = new Set<number>([0]);
+    for (let i = 0; i <= 240; i++) set.add(top * Math.pow(10, -7 + (7 * i) / 240));
+    for (let i = 1; i <= 120; i++) set.add((top * i) / 120);
+    grid = [...set].sort((a, b) => a - b);
+    vals = grid.map(prof);
+    best = 0;
+    for (let i = 1; i < grid.length; i++) if (vals[i] > vals[best]) best = i;
+    if (best < grid.length - 1) break;
+    top *= 4;
+  }
+  let localMaxima = 0;
+  for (let i = 0; i < grid.length; i++) {
+    const l = i > 0 ? vals[i - 1] : -Infinity;
+    const r = i + 1 < grid.length ? vals[i + 1] : -Infinity;
+    // strict peaks (a plateau, e.g. prices below every server's selling threshold, is not one)
+    if (vals[i] > l && vals[i] > r && Number.isFinite(vals[i])) localMaxima++;
+  }
+  const lo = grid[Math.max(0, best - 1)];
+  const hi = grid[Math.min(grid.length - 1, best + 1)];
+  const g = goldenMax(prof, lo, hi, 1e-13, 1e-16);
+  const at = referenceProfitAt(mk, g.x, Amin);
+  return { a2: g.x, Cc: at.Cc, X: at.X, profitCloud: at.profit, localMaxima, gridPoints: grid.length };
+}
+
+export interface SchemeOptions {
+  seed: number;
+  slot: number;
+  K: number;
+  dt: number;
+  a2const: number;
+  batch?: number;
+}
+
+/** One scheme's outcome on the market (the interval phase replayed centrally), `a2` for priced modes. */
+export function schemeOutcome(mk: Market, mechanism: Mechanism, a2: number | null, o: SchemeOptions, withIntervals = true): JsonObject {
+  const t = mk.tariffs;
+  const mode = modeOf(mechanism);
+  const finals = mk.mecs.map((m) => mecFinal(m, t, mode, a2 ?? 0));
+  const eq = assemble(mode, mode === 'price' ? a2 : null, finals, mk.cloud, t, o.K, o.dt);
+  if (withIntervals) {
+    const released = mode === 'price' ? finals.map((f) => f.CC) : finals.map(() => 0);
+    const tally = simulateIntervals(o.seed, o.slot, mk.mecs, finals.map((f) => f.CI), released, mk.cloud.Cbar - (eq.Cc as number), { R: t.R, dt: o.dt, K: o.K, c1: t.c1, c2: t.c2, batch: o.batch });
+    const H = (o.K * o.dt) / 3600;
+    let eb = 0;
+    let ec = 0;
+    for (const f of finals) {
+      eb += f.b;
+      ec += H * buybackCost(t, f.b);
+    }
+    eq.intervals = tally.report(o.K, eb, ec);
+  }
+  return eq;
+}
+
+/** All four schemes; `optimal-pricing` at the reference optimum. */
+export function allSchemes(mk: Market, ref: ReferenceOptimum, o: SchemeOptions, withIntervals = true): Record<Mechanism, JsonObject> {
+  const out = {} as Record<Mechanism, JsonObject>;
+  for (const m of MECHANISMS) out[m] = schemeOutcome(mk, m, m === 'optimal-pricing' ? ref.a2 : m === 'constant-price' ? o.a2const : null, o, withIntervals);
+  return out;
+}
+
+// ---------------------------------------------------------------- claims
+
+export interface LoadPoint {
+  load: string;
+  a2: number;
+  Cc: number;
+  /** wholesale and expected buyback of a λ = 9 server (C and D of the first configured MEC) */
+  CC9: number;
+  b9: number;
+}
+
+export interface ClaimInputs {
+  /** pricing rounds of the distributed `optimal-pricing` per slot (empty if another mechanism ran) */
+  rounds: number[];
+  /** the four schemes' outcomes (the selected one distributed, the others from the reference) */
+  schemes: Record<Mechanism, JsonObject>;
+  /** λ_e of each MEC and its C^C_e, b_e at the optimal-pricing equilibrium */
+  lambdas: number[];
+  /** the reference optimum at the Low, Middle and High load states of Table I */
+  loads: LoadPoint[];
+  /** what counts as "small" buyback beside wholesale (Σb/ΣC^C) */
+  smallRatio: number;
+}
+
+export interface Claim {
+  claim: string;
+  holds: boolean | null;
+  numbers: { [k: string]: Json };
+  note?: string;
+}
+
+const num = (o: JsonObject, k: string) => o[k] as number;
+
+/** The spec's claims (1)–(5), each with its numbers; `holds` null where it cannot be evaluated. */
+export function evaluateClaims(x: ClaimInputs): Claim[] {
+  const s = x.schemes;
+  const claims: Claim[] = [];
+  const maxRounds = x.rounds.length ? Math.max(...x.rounds) : null;
+  claims.push({
+    claim: '(1) optimal-pricing converges within 15 pricing rounds',
+    holds: maxRounds === null ? null : maxRounds <= 15,
+    numbers: { maxRounds, rounds: x.rounds },
+    note: maxRounds === null ? 'the run used another mechanism: no pricing rounds to count' : undefined,
+  });
+  const rising = (k: keyof LoadPoint) => x.loads.every((p, i) => i === 0 || (p[k] as number) > (x.loads[i - 1][k] as number));
+  const series = (k: keyof LoadPoint) => x.loads.map((p) => p[k] as number);
+  claims.push({
+    claim: '(2) from Low to High load, a2*, C_c*, and the wholesale and buyback of a λ = 9 server all rise',
+    holds: rising('a2') && rising('Cc') && rising('CC9') && rising('b9'),
+    numbers: { loads: x.loads.map((p) => p.load), a2: series('a2'), Cc: series('Cc'), CC9: series('CC9'), b9: series('b9'), a2Rises: rising('a2'), CcRises: rising('Cc'), CC9Rises: rising('CC9'), b9Rises: rising('b9') },
+  });
+  const cc = (m: Mechanism) => num(s[m], 'Cc');
+  claims.push({
+    claim: '(3) C_c*: social-welfare < constant-price < optimal-pricing < no-sharing',
+    holds: cc('social-welfare') < cc('constant-price') && cc('constant-price') < cc('optimal-pricing') && cc('optimal-pricing') < cc('no-sharing'),
+    numbers: Object.fromEntries(MECHANISMS.map((m) => [m, cc(m)])),
+  });
+  const tot = (m: Mechanism) => num(s[m], 'total');
+  const others = MECHANISMS.filter((m) => m !== 'social-welfare');
+  const swHighest = others.every((m) => tot('social-welfare') > tot(m));
+  const nsLowest = MECHANISMS.filter((m) => m !== 'no-sharing').every((m) => tot('no-sharing') < tot(m));
+  const cpAboveOp = tot('constant-price') > tot('optimal-pricing');
+  const cloudOp = num(s['optimal-pricing'], 'profitCloud') > num(s['constant-price'], 'profitCloud');
+  claims.push({
+    claim: '(4) total profit: social-welfare highest, no-sharing lowest, constant-price above optimal-pricing; the cloud earns more under optimal-pricing than constant-price',
+    holds: swHighest && nsLowest && cpAboveOp && cloudOp,
+    numbers: {
+      total: Object.fromEntries(MECHANISMS.map((m) => [m, tot(m)])),
+      profitCloud: Object.fromEntries(MECHANISMS.map((m) => [m, num(s[m], 'profitCloud')])),
+      profitMecs: Object.fromEntries(MECHANISMS.map((m) => [m, num(s[m], 'profitMecs')])),
+      swHighest,
+      nsLowest,
+      cpAboveOp,
+      cloudOpAboveCp: cloudOp,
+    },
+  });
+  // (5) at the optimal-pricing equilibrium, grouped by λ
+  const op = s['optimal-pricing'];
+  const CC = op.CC as number[];
+  const b = op.b as number[];
+  const groups = new Map<number, { cc: number; n: number }>();
+  x.lambdas.forEach((l, i) => {
+    const g = groups.get(l) ?? { cc: 0, n: 0 };
+    g.cc += CC[i];
+    g.n++;
+    groups.set(l, g);
+  });
+  const ls = [...groups.keys()].sort((p, q) => p - q);
+  const meanCC = ls.map((l) => groups.get(l)!.cc / groups.get(l)!.n);
+  const falling = meanCC.every((v, i) => i === 0 || v < meanCC[i - 1]);
+  const sumCC = CC.reduce((p, q) => p + q, 0);
+  const sumB = b.reduce((p, q) => p + q, 0);
+  const ratio = sumCC > 0 ? sumB / sumCC : Infinity;
+  claims.push({
+    claim: `(5) servers with higher λ_e wholesale less; buyback is small beside wholesale (Σb ≤ ${x.smallRatio}·ΣC^C)`,
+    holds: falling && ratio <= x.smallRatio,
+    numbers: { lambda: ls, meanCC, wholesaleFalls: falling, sumCC, sumB, ratio },
+  });
+  return claims;
+}
