@@ -55,6 +55,8 @@ export interface SlotMetrics {
   messagesByKind: Record<string, number>;
   /** CPU time the leader's process spent during the slot (user + system), ms */
   leaderCpuMs: number;
+  /** the kind of each round, aligned with roundLatencyMs */
+  roundKinds: string[];
 }
 
 export interface SlotDone {
@@ -193,7 +195,7 @@ export class AgentHost {
 
     const runSlot = async (slot: number): Promise<SlotDone> => {
       const trajectory: SlotDone['trajectory'] = [];
-      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 0 };
+      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 0, roundKinds: [] };
       const cpu0 = process.cpuUsage();
       let firstStart = 0;
       let lastClose = 0;
@@ -225,6 +227,7 @@ export class AgentHost {
           metrics.deliveries += direct ? targets.length : roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0);
           metrics.deliveries += r.received;
           metrics.roundLatencyMs.push(r.latencyMs);
+          metrics.roundKinds.push(req.kind);
           metrics.missingReplies += r.missing.length;
           metrics.nilReplies += r.nil;
           metrics.messagesByKind[req.kind] = (metrics.messagesByKind[req.kind] ?? 0) + r.published;

@@ -25,10 +25,19 @@ const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
-const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], ping: [10, 100, 1000] };
+const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], 'wholesale-buyback': [40, 400], ping: [10, 100, 1000] };
 
 /** Scenario-specific figures an issue asks the benchmark for, computed from the run and its config. */
-const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number) => Promise<Record<string, number | string>>> = {
+const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number, slotMetrics: any[]) => Promise<Record<string, number | string>>> = {
+  'wholesale-buyback': async (_cfg, summary, _roundMs, slotMetrics) => {
+    // time spent in each phase, from the leader's per-round latencies and kinds
+    const phase = (kinds: string[]) => slotMetrics.reduce((a, m) => a + m.roundLatencyMs.reduce((b: number, t: number, i: number) => b + (kinds.includes(m.roundKinds[i]) ? t : 0), 0), 0);
+    const pricingMs = phase(['price']);
+    const intervalMs = phase(['interval', 'grant']);
+    const iv = summary.equilibrium.intervals;
+    const buybackMsgs = iv.requestMessages + iv.grantMessages;
+    return { 'pricing rounds': summary.perSlot[0].extra.pricingRounds, 'pricing ms': r3(pricingMs), 'interval ms': r3(intervalMs), 'buyback msgs': buybackMsgs, 'buyback msgs/s': r3(buybackMsgs / (intervalMs / 1000)) };
+  },
   'futures-spot': async (cfg, summary, roundMs) => {
     const { referenceIteration, bookOf } = await import('../scenarios/futures-spot/reference.ts');
     const { greedyComplete, mcafee } = await import('../scenarios/futures-spot/auctions.ts');
@@ -72,8 +81,21 @@ export function benchPlacement(followers: number): Placement {
   return followers <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(followers / 4) };
 }
 
-/** Mechanisms benchmarked per scenario (default: the scenario's default mechanism). */
-const BENCH_MECHANISMS: Record<string, string[]> = { 'futures-spot': ['complete', 'incomplete'], 'budget-nash': ['sequential', 'simultaneous'] };
+/** What is benchmarked per scenario: mechanisms, or other variants (default: the default mechanism). */
+interface Variant {
+  label?: string;
+  mechanism?: string;
+  options?: Record<string, string | number>;
+}
+const BENCH_VARIANTS: Record<string, Variant[]> = {
+  'futures-spot': [{ mechanism: 'complete' }, { mechanism: 'incomplete' }],
+  'budget-nash': [{ mechanism: 'sequential' }, { mechanism: 'simultaneous' }],
+  'wholesale-buyback': ['low', 'middle', 'high'].map((load) => ({ label: `optimal-pricing/${load}`, options: { load } })),
+};
+/** How a size N enters the scenario's input (default: N users). */
+const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Record<string, number> }> = {
+  'wholesale-buyback': (n) => ({ options: { mecs: n } }),
+};
 /** Slots per benchmark run (per-slot figures are then medians over slots). */
 const BENCH_SLOTS: Record<string, number> = { 'budget-nash': 5 };
 /** Mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply. */
@@ -141,9 +163,10 @@ const median = (xs: number[]) => {
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, mechanism?: string): Promise<BenchRow> {
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}): Promise<BenchRow> {
   const slots = BENCH_SLOTS[scenario.id] ?? 1;
-  const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users, mechanism, options: {} });
+  const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
+  const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users: size.users, mechanism: variant.mechanism, options: { ...(size.options ?? {}), ...(variant.options ?? {}) } });
   const placement = benchPlacement(scenario.agents(cfg as never).length - 1);
   log(`  ${scenario.id} ${cfg.mechanism} N=${users}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
   const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
@@ -175,11 +198,11 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const ref = scenario.createReference(cfg as never);
   outcomes.forEach((o, t) => ref.slot(t, o));
   const t2 = performance.now();
-  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, summary, mean(roundTimes)) : undefined;
+  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, summary, mean(roundTimes), full) : undefined;
   return {
     extra,
     scenario: scenario.id,
-    mechanism: String(cfg.mechanism),
+    mechanism: variant.label ?? String(cfg.mechanism),
     users,
     placement: summary.placement,
     processes: summary.workers,
@@ -232,8 +255,8 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}`);
     for (const id of list) {
       const scenario = getScenario(id)!;
-      for (const mech of BENCH_MECHANISMS[id] ?? [scenario.defaultMechanism])
-        for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, mech));
+      for (const variant of BENCH_VARIANTS[id] ?? [{}])
+        for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant));
     }
   } finally {
     await nats.stop();

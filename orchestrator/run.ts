@@ -390,7 +390,7 @@ function sum(xs: number[]): number {
 }
 
 function stripLatencies(r: SlotRecord): SlotRecord {
-  const { roundLatencyMs: _drop, ...metrics } = r.metrics;
+  const { roundLatencyMs: _drop, roundKinds: _kinds, ...metrics } = r.metrics;
   return { ...r, metrics: metrics as SlotRecord['metrics'] };
 }
 
