@@ -1,0 +1,155 @@
+/**
+ * The seed's claims, computed from per-run numbers by pure functions. Each returns its verdict with the numbers
+ * it rests on; the verdict is whatever the numbers say (the spec warns which claims our model does not support).
+ * The reference side feeds them from small in-process sweeps; a benchmark or a multi-seed sweep can feed them the
+ * same rows.
+ */
+import type { JsonObject } from '../types.ts';
+
+export interface Claim extends JsonObject {
+  id: string;
+  statement: string;
+  /** null when the rows cannot decide (e.g. no converged run) */
+  holds: boolean | null;
+  numbers: JsonObject;
+  note: string | null;
+}
+
+/** one `nash` run and its ODPC baseline on the same users */
+export interface NashClaimRow {
+  N: number;
+  seed: number;
+  mqoConverged: boolean;
+  odpcConverged: boolean;
+  mqoCost: number;
+  odpcCost: number;
+  mqoOffloading: number;
+  odpcOffloading: number;
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/**
+ * (1) MQO has lower total cost than ODPC: over runs where both converged, holds iff MQO is strictly cheaper in
+ *     more than half of them and the mean relative difference (MQO − ODPC) / ODPC is negative.
+ * (2) MQO lets more users offload as N grows: per N (mean over converged runs), holds iff MQO's offloading count
+ *     is ≥ ODPC's at every N and strictly greater at the largest N.
+ */
+export function nashClaims(rows: NashClaimRow[]): Claim[] {
+  const both = rows.filter((r) => r.mqoConverged && r.odpcConverged);
+  const rel = both.map((r) => (r.mqoCost - r.odpcCost) / r.odpcCost);
+  const cheaper = rel.filter((d) => d < -1e-12).length;
+  const c1: Claim = {
+    id: 'mqo-cost-below-odpc',
+    statement: 'the joint offloading-and-power game (MQO) has lower total energy-plus-delay cost than ODPC (power fixed at p_max)',
+    holds: both.length ? cheaper > both.length / 2 && mean(rel) < 0 : null,
+    numbers: {
+      runs: rows.length,
+      converged: both.length,
+      mqoCheaper: cheaper,
+      meanRelativeDifference: both.length ? mean(rel) : null,
+      perRun: both.map((r) => ({ N: r.N, seed: r.seed, mqoCost: r.mqoCost, odpcCost: r.odpcCost })),
+    },
+    note: rows.length > both.length ? `${rows.length - both.length} runs without convergence of MQO or ODPC left out` : null,
+  };
+  const Ns = [...new Set(both.map((r) => r.N))].sort((a, b) => a - b);
+  const perN = Ns.map((N) => {
+    const rs = both.filter((r) => r.N === N);
+    return { N, runs: rs.length, mqo: mean(rs.map((r) => r.mqoOffloading)), odpc: mean(rs.map((r) => r.odpcOffloading)) };
+  });
+  const last = perN[perN.length - 1];
+  const c2: Claim = {
+    id: 'mqo-more-offloading-as-n-grows',
+    statement: 'MQO lets at least as many users offload as ODPC at every N, and more at the largest N',
+    holds: perN.length ? perN.every((p) => p.mqo >= p.odpc) && last.mqo > last.odpc : null,
+    numbers: { perN },
+    note: null,
+  };
+  return [c1, c2];
+}
+
+/** rounds of one pricing run (decentralized) at a number of users N */
+export interface RoundsRow {
+  N: number;
+  rounds: number;
+}
+
+/** the decentralized mechanism needs a number of rounds independent of N: holds iff all rows have the same count */
+export function roundsIndependentClaim(rows: RoundsRow[]): Claim {
+  const counts = [...new Set(rows.map((r) => r.rounds))];
+  return {
+    id: 'decentralized-rounds-independent-of-n',
+    statement: 'the decentralized pricing mechanism needs the same number of rounds whatever the number of users',
+    holds: rows.length >= 2 ? counts.length === 1 : null,
+    numbers: { perN: rows.map((r) => ({ N: r.N, rounds: r.rounds })) },
+    note: rows.length < 2 ? 'needs runs at two or more N' : null,
+  };
+}
+
+/** the server's measured CPU time of one pricing run */
+export interface ServerLoadRow {
+  N: number;
+  mechanism: 'semi-distributed' | 'decentralized';
+  serverCpuMs: number;
+}
+
+/**
+ * The semi-distributed mechanism loads the server more as users grow: holds iff its server CPU time increases
+ * with N (strictly from the smallest to the largest N, never falling by more than 10 % between consecutive N,
+ * which absorbs timer noise at small N). Needs measured CPU times (the benchmark), not computable in-process.
+ */
+export function serverLoadClaim(rows: ServerLoadRow[]): Claim {
+  const semi = rows.filter((r) => r.mechanism === 'semi-distributed').sort((a, b) => a.N - b.N);
+  const ok = semi.length >= 2 && semi[semi.length - 1].serverCpuMs > semi[0].serverCpuMs && semi.every((r, j) => j === 0 || r.serverCpuMs >= 0.9 * semi[j - 1].serverCpuMs);
+  return {
+    id: 'semi-distributed-server-load-grows-with-n',
+    statement: "the semi-distributed mechanism's work at the base station grows with the number of users",
+    holds: semi.length >= 2 ? ok : null,
+    numbers: { perN: rows.map((r) => ({ N: r.N, mechanism: r.mechanism, serverCpuMs: r.serverCpuMs })) },
+    note: semi.length < 2 ? 'needs measured server CPU times at two or more N' : null,
+  };
+}
+
+/** one mobility run */
+export interface MobilityClaimRow {
+  M: number;
+  predictor: 'pa' | 'kalman';
+  tasks: number;
+  successes: number;
+}
+
+/**
+ * (1) success rises with M — a claim about the seed's scheme, the predictor (`kalman`): its pooled success rate is
+ *     non-decreasing in M and higher at the largest M than at the smallest. PA's trend is reported beside it.
+ * (2) the Kalman predictor beats PA: holds iff its pooled success rate is strictly higher at every M.
+ */
+export function mobilityClaims(rows: MobilityClaimRow[]): Claim[] {
+  const Ms = [...new Set(rows.map((r) => r.M))].sort((a, b) => a - b);
+  const rateOf = (M: number, p: string) => {
+    const rs = rows.filter((r) => r.M === M && r.predictor === p);
+    const t = rs.reduce((a, r) => a + r.tasks, 0);
+    return t ? rs.reduce((a, r) => a + r.successes, 0) / t : NaN;
+  };
+  const has = (p: string) => rows.some((r) => r.predictor === p);
+  const preds = (['pa', 'kalman'] as const).filter(has);
+  const table = Ms.map((M) => ({ M, ...Object.fromEntries(preds.map((p) => [p, rateOf(M, p)])) }));
+  const rising = (p: string) => {
+    const rs = Ms.map((M) => rateOf(M, p));
+    return rs.length >= 2 && rs.every((r, j) => j === 0 || r >= rs[j - 1]) && rs[rs.length - 1] > rs[0];
+  };
+  const c1: Claim = {
+    id: 'success-rises-with-m',
+    statement: 'the success rate of result delivery with the predictor (kalman) rises with the number of servers M',
+    holds: Ms.length >= 2 && has('kalman') ? rising('kalman') : null,
+    numbers: { perM: table, risingFor: preds.filter(rising) },
+    note: has('pa') ? `pa's success rate ${rising('pa') ? 'also rises' : 'does not rise'} with M` : null,
+  };
+  const c2: Claim = {
+    id: 'kalman-beats-pa',
+    statement: 'predicting the movement (Kalman) delivers more results than the nearest-server choice (PA)',
+    holds: preds.length === 2 && Ms.length ? Ms.every((M) => rateOf(M, 'kalman') > rateOf(M, 'pa')) : null,
+    numbers: { perM: table },
+    note: null,
+  };
+  return [c1, c2];
+}

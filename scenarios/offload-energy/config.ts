@@ -1,0 +1,226 @@
+/**
+ * Configuration of `offload-energy`: one resolved shape per mechanism. Keys are the spec's symbols in ASCII
+ * (nash: SI units; pricing: Gcycles, GHz, money per Gcycle as the spec says; mobility: m, s).
+ * Precedence: CLI options > `input.config` > defaults / seed draws. Options that do not apply to the chosen
+ * mechanism are ignored (the CLI may pass them for any mechanism).
+ */
+import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
+import { drawMobilityUser, MOBILITY_DEFAULTS, type MobilityUser, type MobilityWorld, type Predictor } from './mobility.ts';
+import { drawNashUser, NASH_DEFAULTS, type Grant, type NashServer, type NashUser, type PowerMode } from './nash.ts';
+import { drawPricingUser, PRICING_DEFAULTS, type PricingServer, type PricingUser, type PricingVariant } from './pricing.ts';
+
+export const MECHANISMS = ['nash', 'pricing', 'mobility'] as const;
+export type Mechanism = (typeof MECHANISMS)[number];
+
+interface Base extends JsonObject {
+  scenario: 'offload-energy';
+  seed: number;
+  slots: number;
+  /** compute the claims' in-process sweeps in the reference's `finish()` */
+  claims: boolean;
+}
+
+export interface NashConfig extends Base {
+  mechanism: 'nash';
+  grant: Grant;
+  power: PowerMode;
+  epsilon: number;
+  maxSlots: number;
+  server: NashServer & JsonObject;
+  users: (NashUser & JsonObject)[];
+}
+
+export interface PricingConfig extends Base {
+  mechanism: 'pricing';
+  pricing: PricingVariant;
+  server: PricingServer & JsonObject;
+  users: (PricingUser & JsonObject)[];
+}
+
+export interface MobilityConfig extends Base {
+  mechanism: 'mobility';
+  predictor: Predictor;
+  world: MobilityWorld & JsonObject;
+  users: (MobilityUser & JsonObject)[];
+}
+
+export type OffloadConfig = NashConfig | PricingConfig | MobilityConfig;
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function num(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
+  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
+  return v;
+}
+const pos = (v: number) => v > 0;
+const nonNeg = (v: number) => v >= 0;
+const int = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
+
+function choice<T extends string>(key: string, x: unknown, allowed: readonly T[], dflt: T): T {
+  if (x === undefined || x === null) return dflt;
+  if (typeof x !== 'string' || !allowed.includes(x as T)) throw new ConfigError(key, `must be one of ${allowed.join(', ')}, not ${JSON.stringify(x)}`);
+  return x as T;
+}
+
+function bool(key: string, x: unknown, dflt: boolean): boolean {
+  if (x === undefined || x === null) return dflt;
+  if (typeof x === 'boolean') return x;
+  if (x === 'true' || x === '1' || x === 1) return true;
+  if (x === 'false' || x === '0' || x === 0) return false;
+  throw new ConfigError(key, `must be true or false, not ${JSON.stringify(x)}`);
+}
+
+/** pick `key` from the CLI options (under `opt` name) or the config object */
+function pick(o: RunInput['options'], optName: string | undefined, c: Record<string, unknown>, key: string): unknown {
+  if (optName !== undefined && o[optName] !== undefined) return o[optName];
+  return c[key];
+}
+
+function userCount(input: RunInput, given: unknown, dflt: number): { list: unknown[] | undefined; n: number } {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
+    if (input.users !== undefined && input.users !== given.length) throw new ConfigError('--users', `${input.users} conflicts with the ${given.length} users listed in --config`);
+    return { list: given, n: given.length };
+  }
+  const n = input.users ?? dflt;
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
+  return { list: undefined, n };
+}
+
+function userObj(u: unknown, i: number, keys: string): Record<string, unknown> {
+  if (!isObj(u)) throw new ConfigError(`users[${i}]`, `must be an object {${keys}}`);
+  return u;
+}
+
+export function mechanismOf(input: RunInput): Mechanism {
+  const c = input.config ?? {};
+  return choice('--mechanism', input.mechanism ?? (c.mechanism as unknown), MECHANISMS, 'nash');
+}
+
+export function resolveConfig(input: RunInput): OffloadConfig {
+  const c: Record<string, unknown> = input.config ?? {};
+  if (c.scenario !== undefined && c.scenario !== 'offload-energy') throw new ConfigError('scenario', `this config is for ${JSON.stringify(c.scenario)}, not offload-energy`);
+  const mechanism = mechanismOf(input);
+  const seed = num('--seed', input.seed, Number.isFinite, 'a number');
+  const slots = num('--slots', input.slots, int(1), 'an integer ≥ 1');
+  const o = input.options;
+  const claims = bool('claims', pick(o, 'claims', c, 'claims'), true);
+  const base = { scenario: 'offload-energy' as const, seed, slots, claims };
+  if (mechanism === 'nash') return resolveNash(input, c, base);
+  if (mechanism === 'pricing') return resolvePricing(input, c, base);
+  return resolveMobility(input, c, base);
+}
+
+function resolveNash(input: RunInput, c: Record<string, unknown>, base: Base): NashConfig {
+  const o = input.options;
+  const grant = choice<Grant>('grant', pick(o, 'grant', c, 'grant'), ['one', 'all'], 'one');
+  const power = choice<PowerMode>('power', pick(o, 'power', c, 'power'), ['joint', 'fixed'], 'joint');
+  const epsilon = num('epsilon', pick(o, 'epsilon', c, 'epsilon') ?? NASH_DEFAULTS.epsilon, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const maxSlots = num('maxSlots', pick(o, 'maxslots', c, 'maxSlots') ?? (grant === 'all' ? 500 : 5000), int(1), 'an integer ≥ 1');
+  const s = c.server === undefined ? {} : c.server;
+  if (!isObj(s)) throw new ConfigError('server', 'must be an object');
+  const sv = (k: keyof NashServer, optName?: string) => pick(o, optName, s, k) ?? NASH_DEFAULTS[k];
+  const server = {
+    C: num('server.C', sv('C', 'channels'), int(1), 'an integer ≥ 1 (channels)'),
+    W: num('server.W', sv('W'), pos, 'a positive bandwidth in Hz'),
+    omega: num('server.omega', sv('omega'), pos, 'a positive noise power in W'),
+    kappa: num('server.kappa', sv('kappa'), pos, 'a positive energy coefficient (local energy must be > 0)'),
+    F: num('server.F', sv('F'), pos, 'a positive capacity in Hz'),
+    fmax: num('server.fmax', sv('fmax'), pos, 'a positive per-task share in Hz'),
+    pmin: num('server.pmin', sv('pmin'), pos, 'a positive power in W'),
+    pmax: num('server.pmax', sv('pmax'), pos, 'a positive power in W'),
+    betaT: num('server.betaT', sv('betaT'), nonNeg, 'a weight ≥ 0'),
+    betaE: num('server.betaE', sv('betaE'), nonNeg, 'a weight ≥ 0'),
+  };
+  if (server.pmin > server.pmax) throw new ConfigError('server.pmin', `must not exceed pmax = ${server.pmax}`);
+  if (server.betaT + server.betaE <= 0) throw new ConfigError('server.betaT', 'betaT and betaE cannot both be 0');
+  const { list, n } = userCount(input, c.users, NASH_DEFAULTS.users);
+  const users = Array.from({ length: n }, (_, i) => {
+    if (!list) return drawNashUser(base.seed, i) as NashUser & JsonObject;
+    const u = userObj(list[i], i, 'd, s, c, fl');
+    const k = (x: string) => `users[${i}].${x}`;
+    return {
+      d: num(k('d'), u.d, pos, 'a positive distance in m'),
+      s: num(k('s'), u.s, pos, 'a positive task size in bits'),
+      c: num(k('c'), u.c, pos, 'positive cycles per bit'),
+      fl: num(k('fl'), u.fl, pos, 'a positive local CPU frequency in Hz'),
+    };
+  });
+  return { ...base, mechanism: 'nash', grant, power, epsilon, maxSlots, server, users };
+}
+
+function resolvePricing(input: RunInput, c: Record<string, unknown>, base: Base): PricingConfig {
+  const o = input.options;
+  const pricing = choice<PricingVariant>('pricing', pick(o, 'pricing', c, 'pricing'), ['semi-distributed', 'decentralized'], 'semi-distributed');
+  const s = c.server === undefined ? {} : c.server;
+  if (!isObj(s)) throw new ConfigError('server', 'must be an object');
+  const sv = (k: keyof PricingServer, optName?: string) => pick(o, optName, s, k) ?? PRICING_DEFAULTS[k];
+  const server = {
+    F: num('server.F', sv('F'), pos, 'a positive capacity in GHz'),
+    kappa: num('server.kappa', sv('kappa'), nonNeg, 'a cost per Gcycle ≥ 0'),
+    Pmax: num('server.Pmax', sv('Pmax', 'pricemax'), Number.isFinite, 'a price'),
+    grid: num('server.grid', sv('grid'), int(3), 'an integer ≥ 3'),
+    tol: num('server.tol', sv('tol'), (v) => v > 0 && v < 1, 'in (0, 1)'),
+  };
+  if (!(server.Pmax > server.kappa)) throw new ConfigError('server.Pmax', `must exceed kappa = ${server.kappa}`);
+  const { list, n } = userCount(input, c.users, PRICING_DEFAULTS.users);
+  const users = Array.from({ length: n }, (_, i) => {
+    if (!list) return drawPricingUser(base.seed, i) as PricingUser & JsonObject;
+    const u = userObj(list[i], i, 'C, e, gamma');
+    const k = (x: string) => `users[${i}].${x}`;
+    return {
+      C: num(k('C'), u.C, pos, 'a positive task in Gcycles'),
+      e: num(k('e'), u.e, Number.isFinite, 'a benefit per Gcycle'),
+      gamma: num(k('gamma'), u.gamma, pos, 'a positive congestion coefficient'),
+    };
+  });
+  return { ...base, mechanism: 'pricing', pricing, server, users };
+}
+
+function resolveMobility(input: RunInput, c: Record<string, unknown>, base: Base): MobilityConfig {
+  const o = input.options;
+  const predictor = choice<Predictor>('predictor', pick(o, 'predictor', c, 'predictor'), ['pa', 'kalman'], 'kalman');
+  const s = c.world === undefined ? {} : c.world;
+  if (!isObj(s)) throw new ConfigError('world', 'must be an object');
+  const wv = (k: keyof MobilityWorld, optName?: string) => pick(o, optName, s, k) ?? MOBILITY_DEFAULTS[k];
+  const world = {
+    L: num('world.L', wv('L'), pos, 'a positive road length in m'),
+    M: num('world.M', wv('M', 'servers'), int(1), 'an integer ≥ 1 (servers)'),
+    R: num('world.R', wv('R'), pos, 'a positive coverage radius in m'),
+    vmax: num('world.vmax', wv('vmax'), pos, 'a positive speed cap in m/s'),
+    sigma: num('world.sigma', wv('sigma'), nonNeg, 'a GPS noise ≥ 0 in m'),
+    warmup: num('world.warmup', wv('warmup'), nonNeg, 'a duration ≥ 0 in s'),
+    duration: num('world.duration', wv('duration'), pos, 'a positive duration in s'),
+    lambda: num('world.lambda', wv('lambda'), pos, 'a positive arrival rate per s'),
+    tauMin: num('world.tauMin', wv('tauMin'), nonNeg, 'a completion time ≥ 0 in s'),
+    tauMax: num('world.tauMax', wv('tauMax'), pos, 'a positive completion time in s'),
+    q: num('world.q', wv('q'), pos, 'a positive process noise'),
+  };
+  if (world.tauMin > world.tauMax) throw new ConfigError('world.tauMin', `must not exceed tauMax = ${world.tauMax}`);
+  if (world.warmup + world.duration + world.tauMax > 86400) throw new ConfigError('world.duration', 'a slot is limited to one day of ticks');
+  const { list, n } = userCount(input, c.users, MOBILITY_DEFAULTS.users);
+  const users = Array.from({ length: n }, (_, i) => {
+    if (!list) return drawMobilityUser(base.seed, i, world.L) as MobilityUser & JsonObject;
+    const u = userObj(list[i], i, 'x0, dir, v0, a');
+    const k = (x: string) => `users[${i}].${x}`;
+    const v0 = num(k('v0'), u.v0, nonNeg, 'a speed ≥ 0 in m/s');
+    if (v0 > world.vmax) throw new ConfigError(k('v0'), `must not exceed the speed cap vmax = ${world.vmax}`);
+    return {
+      x0: num(k('x0'), u.x0, (v) => v >= 0 && v < world.L, `a position in [0, L = ${world.L})`),
+      dir: num(k('dir'), u.dir, (v) => v === 1 || v === -1, '1 or -1'),
+      v0,
+      a: num(k('a'), u.a, nonNeg, 'an acceleration ≥ 0 in m/s²'),
+    };
+  });
+  return { ...base, mechanism: 'mobility', predictor, world, users };
+}
+
+/** users 0..n−1: the configured ones first, then fresh draws from the seed by index */
+export function withUsers(cfg: OffloadConfig, n: number): OffloadConfig {
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError('--sweep', `N must be an integer ≥ 1, not ${n}`);
+  const keep = <T>(xs: T[], draw: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => (i < xs.length ? xs[i] : draw(i)));
+  if (cfg.mechanism === 'nash') return { ...cfg, users: keep(cfg.users, (i) => drawNashUser(cfg.seed, i) as NashUser & JsonObject) };
+  if (cfg.mechanism === 'pricing') return { ...cfg, users: keep(cfg.users, (i) => drawPricingUser(cfg.seed, i) as PricingUser & JsonObject) };
+  return { ...cfg, users: keep(cfg.users, (i) => drawMobilityUser(cfg.seed, i, cfg.world.L) as MobilityUser & JsonObject) };
+}
