@@ -29,6 +29,7 @@ const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 
 
 /** Scenario-specific figures an issue asks the benchmark for, computed from the run and its config. */
 const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number, slotMetrics: any[]) => Promise<Record<string, number | string>>> = {
+  'offload-energy': async (_cfg, summary): Promise<Record<string, number | string>> => (summary.mechanism === 'nash' ? { 'decision slots': summary.perSlot[0].extra?.decisionSlots ?? summary.equilibrium.decisionSlots ?? '', status: summary.equilibrium.status ?? '' } : {}),
   'wholesale-buyback': async (_cfg, summary, _roundMs, slotMetrics) => {
     // time spent in each phase, from the leader's per-round latencies and kinds
     const phase = (kinds: string[]) => slotMetrics.reduce((a, m) => a + m.roundLatencyMs.reduce((b: number, t: number, i: number) => b + (kinds.includes(m.roundKinds[i]) ? t : 0), 0), 0);
@@ -70,6 +71,8 @@ export interface BenchRow {
   /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
   floorMatchedMs: number;
   ratioMatched: number;
+  /** CPU time of the leader's process per slot (median), ms */
+  leaderCpuMs: number;
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
@@ -86,11 +89,18 @@ interface Variant {
   label?: string;
   mechanism?: string;
   options?: Record<string, string | number>;
+  /** sizes for this variant (default: the scenario's) */
+  sizes?: number[];
 }
 const BENCH_VARIANTS: Record<string, Variant[]> = {
   'futures-spot': [{ mechanism: 'complete' }, { mechanism: 'incomplete' }],
   'budget-nash': [{ mechanism: 'sequential' }, { mechanism: 'simultaneous' }],
   'wholesale-buyback': ['low', 'middle', 'high'].map((load) => ({ label: `optimal-pricing/${load}`, options: { load } })),
+  'offload-energy': [
+    { label: 'pricing/semi-distributed', mechanism: 'pricing', options: { pricing: 'semi-distributed', claims: 'false' }, sizes: [5, 50, 500, 5000] },
+    { label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [5, 50, 500, 5000] },
+    { label: 'nash', mechanism: 'nash', options: { claims: 'false' }, sizes: [10, 20, 50] },
+  ],
 };
 /** How a size N enters the scenario's input (default: N users). */
 const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Record<string, number> }> = {
@@ -217,6 +227,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     ratioP50: r3(median(roundTimes) / median(floor)),
     floorMatchedMs: r3(mean(floorMatched)),
     ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
+    leaderCpuMs: r3(median(perSlot.map((r) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
     equalsReference: perSlot.every((r) => r.compare.ok),
@@ -225,8 +236,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -256,14 +267,22 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of BENCH_VARIANTS[id] ?? [{}])
-        for (const n of sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant));
+        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant));
     }
   } finally {
     await nats.stop();
   }
-  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows }, null, 2) + '\n');
+  // claims that need measurements from several runs
+  const claims: unknown[] = [];
+  const oe = rows.filter((r) => r.scenario === 'offload-energy' && r.mechanism.startsWith('pricing/'));
+  if (oe.length) {
+    const { serverLoadClaim } = await import('../scenarios/offload-energy/claims.ts');
+    claims.push(serverLoadClaim(oe.map((r) => ({ N: r.users, mechanism: r.mechanism.slice('pricing/'.length), serverCpuMs: r.leaderCpuMs })) as Parameters<typeof serverLoadClaim>[0]));
+  }
+  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows, claims }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
+    for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
     process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
   }
   return rows.every((r) => r.equalsReference) ? 0 : 1;
