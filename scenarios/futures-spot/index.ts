@@ -76,7 +76,7 @@ function resolveUser(seed: number, i: number, M: number, given: unknown): UserPa
 export const futuresSpot: Scenario<FuturesSpotConfig> = {
   id: 'futures-spot',
   title: 'contract (futures) and spot markets through a broker: registration-fee search, complete- vs incomplete-information spot auction',
-  spec: 'futures-spot.md',
+  spec: 'shared/spec/futures-spot.md',
   mechanisms: [
     { id: 'complete', summary: 'spot market under complete information: greedy assignment of the largest v_ij, users pay their value' },
     { id: 'incomplete', summary: "spot market under incomplete information: McAfee's double auction on homogeneous unit bids and asks" },
