@@ -139,6 +139,9 @@ export const futuresSpot: Scenario<FuturesSpotConfig> = {
   describeSlot(d, ref) {
     const e = d.equilibrium as IterationSummary;
     const f = (x: number | null) => (x === null ? '–' : Number(x.toFixed(4)));
-    return `${e.auction}: r* ${f(e.rStar)} U_max ${f(e.Umax)} n_c ${e.ncStar} after ${e.iterations} iterations (reference r* ${f(ref.reference.rStar as number | null)} U_max ${f(ref.reference.Umax as number | null)})`;
+    const line = `${e.auction}: r* ${f(e.rStar)} U_max ${f(e.Umax)} n_c ${e.ncStar} after ${e.iterations} iterations (reference r* ${f(ref.reference.rStar as number | null)} U_max ${f(ref.reference.Umax as number | null)})`;
+    // the other auction, from the reference (summary.json: baselines.auctions), so both are on the console
+    const other = (ref.baselines?.auctions as Record<Auction, IterationSummary> | undefined)?.[e.auction === 'complete' ? 'incomplete' : 'complete'];
+    return other ? `${line}; ${other.auction} (reference): r* ${f(other.rStar)} U_max ${f(other.Umax)} n_c ${other.ncStar} after ${other.iterations}` : line;
   },
 };

@@ -85,6 +85,13 @@ export function choosesContract(auction: Auction, u: { D: number; v: number; b: 
   return tie() < 0.5;
 }
 
+/**
+ * The registration fee of iteration k, r_k = r_0 + k τ with r_0 = 0: computed as k τ rounded to 12
+ * significant digits rather than accumulated, so r_k is the decimal a reader expects (15, not
+ * 14.999999999999963 after 150 steps of 0.1). Broker and reference both use it.
+ */
+export const feeAt = (k: number, tau: number): number => Number((k * tau).toPrecision(12));
+
 /** The seeded coin for user i's tie in iteration k of a slot. */
 export const tieCoin = (seed: number, i: number, slot: number, k: number) => () => stream(seed, 'ue', i, 'tie', slot, k).next();
 

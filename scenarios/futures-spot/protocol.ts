@@ -9,16 +9,16 @@
  * | `ask`    | `mec` (bcast) | {k}                                    | {R, kappa, a}: capacity, unit cost, ask |
  * | `fee`    | `ue` (bcast)  | {k, r, pb}: fee r_k, last buyers' price | {c: 1, D} contract / {c: 0} random      |
  * | `bid`    | `ue` (bcast)  | {k, rem}: remaining capacities R'       | random: {D, b} or {D, v: v_ij[]}; contract: nil |
- * | `award`  | `ue` (bcast, no replies) | {k, fraction?, won: [[i, units, price]]} | —                          |
+ * | `award`  | `ue` (bcast, no replies) | {k, shortfall: [ΣR, ΣD] or null, won: [[i, units, mean price]]} | — |
  * | `settle` | each `mec-j`  | Settlement (futures units, indemnity share, fee share, spot units and revenue) | {profit} |
  *
  * The broker runs the futures allocation after `fee` and the spot auction after `bid`. The `award`
- * body lists only the spot winners (bounded by the spot capacity ΣR', not by N) and the contract
- * delivery fraction, from which every user derives its own outcome.
+ * body lists only the spot winners (bounded by the spot capacity ΣR', not by N) and, under a
+ * shortfall, ΣR and ΣD (the contract delivery fraction ΣR / ΣD), from which every user derives its own outcome.
  */
 import type { FollowerContext, Follower, JsonObject, Leader, LeaderContext, SlotOutcome } from '../types.ts';
 import { greedyComplete, mcafee, meanBuyerPrice, perServer, spread, type Ask, type CompleteBid, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
-import { choosesContract, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Settlement } from './model.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Settlement } from './model.ts';
 
 /** Spot rounds are recorded in full (bidders, remaining capacities, trades) only up to this many users. */
 export const SPOT_RECORD_LIMIT = 50;
@@ -125,10 +125,10 @@ export function createBroker(init: JsonObject): Leader {
       const notes: string[] = [];
       let missing = 0;
       let pbLast: number | null = null;
-      let r = 0;
       let noContract = false;
 
       for (let k = 0; k < maxIterations; k++) {
+        const r = feeAt(k, tau); // r_k = r_0 + k τ
         // --- asks: every server reports capacity, unit cost and ask (step 304, 403)
         const askRes = await ctx.round<{ R: number; kappa: number; a: number }>({ kind: 'ask', to: 'mec', body: { k } });
         mecs.forEach(({ pos }, j) => {
@@ -215,8 +215,7 @@ export function createBroker(init: JsonObject): Leader {
           noContract = true;
           break;
         }
-        r = r + tau;
-      }
+        }
       if (N > SPOT_RECORD_LIMIT) notes.push(`spot books not recorded (N = ${N} > ${SPOT_RECORD_LIMIT})`);
       if (!noContract) notes.push(`stopped after maxIterations = ${maxIterations} with contract users left`);
       if (missing > 0) notes.push(`${missing} missing or malformed replies (last strategy used)`);

@@ -11,7 +11,7 @@
  */
 import type { JsonObject, ReferenceRun, SlotOutcome } from '../types.ts';
 import { checkComplete, checkIncomplete, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type UnitBid } from './auctions.ts';
-import { choosesContract, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type FuturesSpotConfig } from './model.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type FuturesSpotConfig } from './model.ts';
 import { runAuction, summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
 
 
@@ -58,9 +58,9 @@ export function referenceIteration(cfg: FuturesSpotConfig, auction: Auction, slo
   const spot: SpotRecord[] = [];
   const checks: SpotCheck[] = [];
   let pbLast: number | null = null;
-  let r = 0;
   let noContract = false;
   for (let k = 0; k < maxIterations; k++) {
+    const r = feeAt(k, tau);
     const pb = auction === 'incomplete' ? (pbLast ?? meanA) : null;
     const bidders: number[] = [];
     const cDemand: number[] = [];
@@ -87,7 +87,6 @@ export function referenceIteration(cfg: FuturesSpotConfig, auction: Auction, slo
       noContract = true;
       break;
     }
-    r = r + tau;
   }
   return { rows, summary: summarize(auction, rows, noContract), spot, checks };
 }

@@ -26,10 +26,26 @@ describe('futures-spot over NATS', () => {
     expect(s.runMetrics.drops).toEqual({});
     const spot = s.perSlot[0].extra.spot as any[];
     expect(spot.length).toBeGreaterThan(0);
+    let exact = 0;
     for (const rec of spot) {
       const c = checkSpotRecord(cfg, auction as 'complete' | 'incomplete', rec);
       expect(c.ok, `iteration ${rec.k}: ${JSON.stringify(c)}`).toBe(true);
       expect(c.ir && c.bb && c.feasible).toBe(true);
+      if (c.optimum !== null) {
+        // complete information: the greedy's welfare against the exact welfare-optimal assignment
+        exact++;
+        expect(c.welfare).toBeLessThanOrEqual(c.optimum + 1e-9 * (1 + c.optimum));
+      }
     }
+    if (auction === 'complete') expect(exact).toBeGreaterThan(0);
+    // the summary carries r*, U_max and both auctions' outcomes, with their property checks
+    const slot = s.perSlot[0];
+    expect(slot.reference).toMatchObject({ rStar: s.equilibrium.rStar, Umax: s.equilibrium.Umax });
+    expect(slot.reference.checks.violations).toBe(0);
+    for (const a of ['complete', 'incomplete']) {
+      expect(slot.baselines.auctions[a]).toMatchObject({ auction: a, rStar: expect.any(Number), Umax: expect.any(Number) });
+      expect(slot.baselines.auctions[a].checks.violations).toBe(0);
+    }
+    if (auction === 'complete') expect(slot.reference.checks.exactRounds).toBe(exact);
   });
 });

@@ -241,7 +241,7 @@ describe('exact optimal assignment and the complete-information checks', () => {
       expect(c).toMatchObject({ feasible: true, ir: true, bb: true, efficiencyOk: true, ok: true });
       expect(c.spread).toBe(0);
       if (c.ratio !== null) {
-        expect(c.ratio).toBeLessThanOrEqual(1 + 1e-9);
+        expect(c.ratio).toBeLessThanOrEqual(1);
         minRatio = Math.min(minRatio, c.ratio);
         if (c.ratio < 1 - 1e-9) below++;
       }

@@ -73,6 +73,7 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
         const s = await run(cfg);
         const ref = referenceIteration(cfg, auction, 0);
         expect(ref.rows.length).toBeGreaterThan(5); // a real trajectory, not a one-step stop
+        expect(ref.rows.map((x) => x.r)).toEqual(ref.rows.map((_, k) => Number((k * cfg.tau).toFixed(9)))); // r_k = k τ, as decimals
         expect(stripSlot(s.trajectory)).toEqual(ref.rows);
         expect(s.outcome.equilibrium).toEqual(ref.summary);
         expect(s.outcome.converged).toBe(ref.summary.stoppedBy === 'no-contract-users');
@@ -142,6 +143,9 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
     expect(auctions.complete.Umax).toBe(referenceIteration(cfg, 'complete', 0).summary.Umax);
     expect((auctions.complete.checks as JsonObject).violations).toBe(0);
     expect((auctions.incomplete.checks as JsonObject).violations).toBe(0);
+    // the console line names r* and U_max of both auctions
+    const line = futuresSpot.describeSlot!(s.outcome, rs);
+    expect(line).toMatch(/^incomplete: r\* .* U_max .*; complete \(reference\): r\* .* U_max /);
     const fin = refRun.finish!() as { claims: { completeExtractsMore: { holds: boolean } } };
     expect(typeof fin.claims.completeExtractsMore.holds).toBe('boolean');
   });
