@@ -365,6 +365,6 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const ref = r.reference as Record<string, number>;
     const iv = (e.intervals ?? {}) as Record<string, number>;
     const price = typeof e.a2 === 'number' ? `a2 ${e.a2.toPrecision(7)} (reference ${ref.a2.toPrecision(7)}) in ${e.rounds} rounds  ` : '';
-    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} (misses ${iv.misses ?? 0})`;
+    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} (realized ${(iv.buybackRealized ?? 0).toPrecision(3)} vs expected ${(iv.buybackExpected ?? 0).toPrecision(3)} GHz per interval, misses ${iv.misses ?? 0})`;
   },
 };

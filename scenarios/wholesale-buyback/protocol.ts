@@ -90,9 +90,12 @@ export function modeOf(mechanism: Mechanism): Mode {
 export function assemble(mode: Mode, a2: number | null, replies: FinalReply[], cloud: CloudParams, t: Tariffs, K: number, dt: number, Amin = minCapacityForDelay(cloud, t.R)): JsonObject {
   const CC = replies.map((r) => r.CC);
   const b = replies.map((r) => r.b);
+  // capacity the cloud's tasks get besides C_c: pool — every MEC's average spare C_e − λ_e R;
+  // price — Σ (C^C_e − b_e) (buybacks are taken back from the wholesale first); none — nothing:
+  // "the cloud serves its tasks with C_c alone" (buybacks are granted from its spare C̄_c − C_c)
   let X = 0;
   if (mode === 'pool') for (const r of replies) X += r.s ?? 0;
-  else for (const r of replies) X += r.CC - r.b;
+  else if (mode === 'price') for (const r of replies) X += r.CC - r.b;
   const local = cloudLocal(cloud, t, X, Amin);
   const P = mode === 'pool' ? 0 : payments(t, a2 ?? 0, CC, b);
   const incomeCloud = incomeRate(t.a1, cloud.lambda, t.taskGbit);

@@ -3,11 +3,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
-import { wholesaleBuyback } from '../../scenarios/wholesale-buyback/index.ts';
+import { SMALL_BUYBACK_RATIO, wholesaleBuyback } from '../../scenarios/wholesale-buyback/index.ts';
+import type { Mechanism } from '../../scenarios/wholesale-buyback/protocol.ts';
+import { evaluateClaims, type LoadPoint } from '../../scenarios/wholesale-buyback/reference.ts';
 import { toCsv } from '../../orchestrator/results.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 describe('wholesale-buyback over NATS', () => {
+  /** the optimal-pricing runs below, by `${load}|${seed}`, for the claims computed across runs */
+  const runs = new Map<string, { cfg: Record<string, any>; s: Record<string, any> }>();
   it.each([
     ['low', 1],
     ['middle', 1],
@@ -18,6 +22,7 @@ describe('wholesale-buyback over NATS', () => {
   ])('optimal-pricing, %s load, seed %i: a2 equals the reference within 1e-4 in ≤ 15 pricing rounds; interval messages = requests + grants', async (load, seed) => {
     const cfg = resolveCfg('wholesale-buyback', { seed, options: { load } });
     const s = await runDistributed('wholesale-buyback', cfg, 'packed:10');
+    runs.set(`${load}|${seed}`, { cfg, s });
     expect(s.status).toBe('complete');
     expect(s.compare.ok, s.compare.note).toBe(true);
     expect(Math.abs(s.equilibrium.a2 - s.reference.a2) / s.reference.a2).toBeLessThanOrEqual(1e-4);
@@ -34,5 +39,33 @@ describe('wholesale-buyback over NATS', () => {
     expect(s.metrics.messages).toBe(ip.messages);
     // the spec's qualitative claims, computed from this run's outputs and the reference's
     for (const c of s.results.claims) expect(c.holds, `${c.claim}: ${JSON.stringify(c.numbers)}`).toBe(true);
+  });
+
+  it("claims (1)–(5) from distributed outputs only: (2) across the three load runs of each seed, (3)–(5) from all four mechanisms run over NATS", async () => {
+    expect(runs.size).toBe(6);
+    // the three other mechanisms over NATS at high load, seed 1 (their hourly profits and C_c do not
+    // depend on K, so a short interval phase keeps the test quick)
+    const high = runs.get('high|1')!;
+    const schemes = { 'optimal-pricing': high.s.equilibrium } as Record<Mechanism, any>;
+    for (const mechanism of ['social-welfare', 'no-sharing', 'constant-price'] as const) {
+      const cfg = resolveCfg('wholesale-buyback', { seed: 1, mechanism, options: { load: 'high', intervals: 5 } });
+      const s = await runDistributed('wholesale-buyback', cfg, 'packed:10');
+      expect(s.status).toBe('complete');
+      expect(s.compare.ok, s.compare.note).toBe(true);
+      schemes[mechanism] = s.equilibrium;
+    }
+    const loadsOf = (seed: number): LoadPoint[] =>
+      ['low', 'middle', 'high'].map((load) => {
+        const { cfg, s } = runs.get(`${load}|${seed}`)!;
+        const i = (cfg.mecs as { lambda: number }[]).findIndex((m) => m.lambda === 9);
+        expect(i).toBeGreaterThanOrEqual(0);
+        return { load, a2: s.equilibrium.a2, Cc: s.equilibrium.Cc, CC9: s.equilibrium.CC[i], b9: s.equilibrium.b[i] };
+      });
+    const rounds = [...runs.values()].map((r) => r.s.perSlot[0].extra.pricingRounds as number);
+    for (const seed of [1, 2]) {
+      const claims = evaluateClaims({ rounds, schemes, lambdas: high.cfg.mecs.map((m: { lambda: number }) => m.lambda), loads: loadsOf(seed), smallRatio: SMALL_BUYBACK_RATIO });
+      // where a claim fails, the test fails (parameters are the seed's, not tuned)
+      for (const c of claims) expect(c.holds, `seed ${seed} ${c.claim}: ${JSON.stringify(c.numbers)}`).toBe(true);
+    }
   });
 });

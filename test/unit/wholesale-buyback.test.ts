@@ -165,6 +165,16 @@ describe('cloud local problem', () => {
     const sw = new InProcessRun(S as never, { ...cfg, mechanism: 'social-welfare', K: 2 });
     return sw.runSlot(0).then((s) => expect((s.outcome.equilibrium.Cc as number) - loc.Cc).toBeCloseTo(0, 9));
   });
+  it("no-sharing: the cloud serves its tasks with C_c alone (its C_c is the local optimum at X = 0)", async () => {
+    const cfg = resolve({ mechanism: 'no-sharing', options: { load: 'high', intervals: 2 } });
+    const s = await new InProcessRun(S as never, cfg).runSlot(0);
+    const eq = s.outcome.equilibrium as Record<string, number>;
+    const loc = cloudLocal(CLOUD, T, 0);
+    expect(eq.X).toBe(0);
+    expect(eq.A).toBe(eq.Cc);
+    expect(relErr(eq.Cc, loc.Cc)).toBeLessThan(1e-12);
+    expect(Math.abs(eq.Cc - gridMin(0).C)).toBeLessThanOrEqual(200 / 20000);
+  });
   it('corners: C̄_c binding, the delay bound binding, and C_c = 0', () => {
     const capped = cloudLocal({ ...CLOUD, Cbar: 90 }, T, 40);
     expect(capped.where).toBe('cap');
