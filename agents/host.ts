@@ -67,6 +67,9 @@ export interface SlotDone {
   snapshot?: JsonObject;
 }
 
+/** join requests in flight per host */
+const JOIN_CONCURRENCY = 64;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class AgentHost {
@@ -98,8 +101,13 @@ export class AgentHost {
       }
     });
     this.subscribe(this.subj.ctlAll, (msg) => this.onControl(msg));
-    // Join every hosted agent concurrently: each sends its own join request.
-    await Promise.all(this.opts.agents.map((a) => this.joinOne(a.role, a.index)));
+    // Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per
+    // host, so 2,500 agents packed in one worker do not flood the orchestrator (and time out).
+    const queue = this.opts.agents.map((a, i) => ({ ...a, seq: i }));
+    const next = async (): Promise<void> => {
+      for (let a = queue.shift(); a; a = queue.shift()) await this.joinOne(a.role, a.index, a.seq);
+    };
+    await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next));
     this.cpuAtReady = process.cpuUsage();
   }
 
@@ -115,16 +123,17 @@ export class AgentHost {
     this.counters.sent(familyOf(subject), kind, data.byteLength);
   }
 
-  private async joinOne(role: RoleName, index: number): Promise<void> {
+  private async joinOne(role: RoleName, index: number, seq: number): Promise<void> {
     const nc = this.nc!;
     const deadline = Date.now() + (this.opts.joinTimeoutMs ?? 60_000);
-    const body = { role, index, pid: process.pid, host: hostname(), worker: this.opts.hostId };
+    // `nonce` makes a retried request idempotent: the orchestrator answers a repeat with the same welcome
+    const body = { role, index, pid: process.pid, host: hostname(), worker: this.opts.hostId, nonce: `${hostname()}:${process.pid}:${this.opts.hostId}:${seq}` };
     const data = encodeEnvelope(this.opts.run, 0, 0, `${role}-${index < 0 ? 'new' : index}`, 'join', body);
     let welcome: Welcome | undefined;
     for (let attempt = 0; !welcome; attempt++) {
       try {
         this.counters.sent('join', 'join', data.byteLength);
-        const reply = await nc.request(this.subj.join, data, { timeout: 5_000 });
+        const reply = await nc.request(this.subj.join, data, { timeout: 10_000 });
         const d = decode<Welcome & { reason?: string }>(reply.data, this.opts.run, 64 * 1024 * 1024);
         if (!d.ok) throw new Error(`bad join reply: ${d.detail}`);
         if (d.env.kind === 'reject') throw new JoinRejected(String(d.env.body.reason));

@@ -23,6 +23,8 @@ export interface Varz {
   out_bytes: number;
   connections: number;
   slow_consumers: number;
+  /** the server's resident memory, bytes */
+  mem?: number;
 }
 
 export interface NatsHandle {

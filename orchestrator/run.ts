@@ -49,6 +49,8 @@ export interface RunOptions {
   verbose?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** write report.html at the end (default true) */
+  report?: boolean;
 }
 
 export type Progress = { phase: 'nats' } | { phase: 'join'; joined: number; total: number } | { phase: 'slot'; slot: number; slots: number; line?: string } | { phase: 'shutdown' };
@@ -136,6 +138,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const leaderId = scenario.leaderId(cfg as never);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
   const byKey = new Map(agents.map((a) => [`${a.role}:${a.index}`, a]));
+  const byId = new Map(agents.map((a) => [a.id, a]));
   const startedAt = new Date().toISOString();
   const roundTimeoutMs = opts.roundTimeoutMs ?? 30_000;
   const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
@@ -213,8 +216,27 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       nc!.publish(msg.reply, data);
       counters.sent('inbox', kind, data.byteLength);
     };
+    const byNonce = new Map<string, string>(); // join nonce → agent id: a retried join gets the same welcome
+    const welcomeOf = (agent: AgentSpec): Welcome => ({
+      id: agent.id,
+      role: agent.role,
+      index: agent.index,
+      scenario: scenario.id,
+      init: scenario.agentInit(cfg as never, agent),
+      leader: leaderId,
+      roster: agent.id === leaderId ? roster : undefined,
+      roundTimeoutMs,
+      maxBytes: 4 * 1024 * 1024,
+    });
     const onJoin = (msg: Msg, body: Body) => {
       const role = String(body.role);
+      const nonce = typeof body.nonce === 'string' ? body.nonce : undefined;
+      const again = nonce !== undefined ? byNonce.get(nonce) : undefined;
+      if (again !== undefined) {
+        // the agent's first request was answered too late (or lost): answer the retry the same way
+        if (joined.has(again)) return reply(msg, 'reject', { reason: `${again} has already joined` });
+        return reply(msg, 'welcome', welcomeOf(byId.get(again)!) as unknown as Body);
+      }
       let index = Number(body.index);
       if (index === -1) {
         // Dynamic join: the next free agent of that role.
@@ -226,18 +248,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (!agent) return reply(msg, 'reject', { reason: `run ${runId} has no agent ${role} ${index}` });
       if (welcomed.has(agent.id)) return reply(msg, 'reject', { reason: `${agent.id} has already joined` });
       welcomed.add(agent.id);
-      const welcome: Welcome = {
-        id: agent.id,
-        role: agent.role,
-        index: agent.index,
-        scenario: scenario.id,
-        init: scenario.agentInit(cfg as never, agent),
-        leader: leaderId,
-        roster: agent.id === leaderId ? roster : undefined,
-        roundTimeoutMs,
-        maxBytes: 4 * 1024 * 1024,
-      };
-      reply(msg, 'welcome', welcome as unknown as Body);
+      if (nonce !== undefined) byNonce.set(nonce, agent.id);
+      reply(msg, 'welcome', welcomeOf(agent) as unknown as Body);
     };
 
     // ---- spawn ----
@@ -347,9 +359,14 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         hosts: hostCounters.hosts,
         cpuSinceReadyMs: Math.round(sum(hostCounters.hosts.map((h) => h.cpuSinceReadyMs))),
         peakRssBytesSum: sum(hostCounters.hosts.map((h) => h.maxRssBytes)),
+        orchestratorPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+        natsServerRssBytes: varzAfter?.mem ?? null,
+        // every process of the run: agent hosts' peaks + the orchestrator's peak + the server's memory at the end
+        peakRssBytesTotal: sum(hostCounters.hosts.map((h) => h.maxRssBytes)) + process.resourceUsage().maxRSS * 1024 + (varzAfter?.mem ?? 0),
       },
     };
     writeOutputs(dir, summary, slotRecords, trajectory);
+    if (opts.report !== false) await writeReportQuietly(dir, log);
     return summary;
   } catch (e) {
     let err = e instanceof RunError ? e : new RunError((e as Error).message, e instanceof NatsUnavailable ? 3 : 1);
@@ -363,6 +380,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     log.error({ err: err.message }, 'run failed');
     try {
       writeOutputs(dir, summary, slotRecords, trajectory);
+      if (opts.report !== false) await writeReportQuietly(dir, log);
     } catch {
       /* best effort: the summary already on disk says running */
     }
@@ -382,6 +400,16 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     await nats?.stop();
     await new Promise<void>((r) => agentLog.end(() => r()));
     log.flush();
+  }
+}
+
+/** report.html at the end of every run; a figure that cannot be drawn never fails the run */
+async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
+  try {
+    const { writeReport } = await import('./report.ts');
+    await writeReport(dir);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
   }
 }
 
