@@ -224,7 +224,7 @@ export function buildProgram(): Command {
       if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else {
         printHuman(summary, scenario);
-        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
+        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
       }
     } finally {
       progress.stop();
@@ -239,6 +239,87 @@ export function buildProgram(): Command {
     const { cfg } = resolveInput(scenarioId, o as CommonOpts);
     process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
   });
+
+  const sweep = program
+    .command('sweep')
+    .argument('<scenario>', 'scenario id (see mecsim list)')
+    .description('one distributed run per user count (and repeat); writes a CSV and a figure of rounds, messages, time-to-equilibrium and peak memory against N')
+    .requiredOption('-n, --users <list>', 'comma-separated user counts, e.g. 10,100,1000,10000')
+    .option('-r, --repeat <R>', 'runs per size (the figure shows the median and the min–max spread)', intArg('--repeat', 1), 1)
+    .option('-m, --mechanism <id>', 'mechanism (see mecsim list)')
+    .option('-s, --seed <s>', 'run seed (default 1)', intArg('--seed', 0))
+    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', intArg('--slots', 1))
+    .option('-c, --config <file.json>', 'explicit parameters; its users are replaced by the first N drawn ones only if the scenario supports it')
+    .option('-p, --placement <p>', 'process, packed:K or auto', 'auto')
+    .option('-o, --out <dir>', 'where the sweep folder is written', 'runs')
+    .option('--json', 'print the rows and the aggregate as JSON on stdout')
+    .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server per run)')
+    .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000);
+  addScenarioOptions(sweep);
+  sweep.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
+    const sizes = String(o.users)
+      .split(',')
+      .map((v) => v.trim());
+    if (!sizes.length || !sizes.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(o.users)}"`);
+    let placement;
+    try {
+      placement = parsePlacement(String(o.placement));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, ...rest } = o;
+    const configs = sizes.map((v) => ({ users: Number(v), cfg: resolveInput(scenarioId, { ...rest, users: Number(v) } as CommonOpts).cfg }));
+    const scenario = getScenario(scenarioId)!;
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    process.once('SIGTERM', onSig);
+    try {
+      const { runUserSweep } = await import('./sweep.ts');
+      const res = await runUserSweep({
+        scenario,
+        configs,
+        repeat: repeat as number,
+        placement,
+        outDir: String(out),
+        natsUrl: (nats as string | undefined) ?? process.env.NATS_URL,
+        roundTimeoutMs: roundTimeout as number,
+        signal: ac.signal,
+        onRun: (i, total, users, r, row) => {
+          if (json) return;
+          if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — N = ${users}${(repeat as number) > 1 ? `, repeat ${r + 1}` : ''} …\n`);
+          else process.stderr.write(`  N = ${users}: ${row.ok ? 'equals the reference' : 'DIFFERS from the reference'} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
+        },
+      });
+      if (json) process.stdout.write(JSON.stringify({ dir: res.dir, rows: res.rows, aggregate: res.aggregate, files: res.files }, null, 2) + '\n');
+      else {
+        const cols = ['users', 'ok', 'rounds.median', 'messages.median', 'timeToEquilibriumMs.median', 'timeToEquilibriumMs.min', 'timeToEquilibriumMs.max', 'peakMemoryMiB.median'];
+        process.stdout.write(cols.join('\t') + '\n');
+        for (const a of res.aggregate) process.stdout.write(cols.map((c) => (c === 'ok' ? `${a.ok}/${a.repeats}` : fmt(a[c]))).join('\t') + '\n');
+        process.stdout.write(`sweep: ${res.dir}/ (sweep.csv, sweep-summary.csv, sweep.svg, sweep.html; one run folder per size and repeat)\n`);
+      }
+      if (res.rows.some((r) => !r.ok)) process.exitCode = 1;
+    } finally {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    }
+  });
+
+  program
+    .command('report')
+    .argument('<run-dir...>', 'run folder(s), e.g. runs/stackelberg-20261127-101500-s1-ab12')
+    .description('write report.html (figures rendered by Vega-Lite, metrics, claims) for run folders; every run already writes one at its end')
+    .action(async (dirs: string[]) => {
+      const { writeReport } = await import('./report.ts');
+      for (const d of dirs) {
+        try {
+          const r = await writeReport(d);
+          process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})\n`);
+        } catch (e) {
+          throw new UsageError(`report: ${(e as Error).message}`);
+        }
+      }
+    });
 
   program
     .command('list')

@@ -18,7 +18,7 @@ export function resolveCfg(scenarioId: string, input: Partial<RunInput>): JsonOb
 
 export async function runDistributed(scenarioId: string, cfg: JsonObject, placement = 'process', extra: Partial<RunOptions> = {}) {
   const scenario = getScenario(scenarioId)!;
-  return runScenario({ scenario, cfg, placement: parsePlacement(placement), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: 20_000, ...extra }) as Promise<Record<string, any>>;
+  return runScenario({ scenario, cfg, placement: parsePlacement(placement), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: 20_000, report: false, ...extra }) as Promise<Record<string, any>>;
 }
 
 /** pids of live processes whose command line mentions the run id */

@@ -1,0 +1,337 @@
+/**
+ * `mecsim report runs/<id>` (also written at the end of every run): one self-contained HTML file,
+ * `report.html`, with the run's figures rendered to inline SVG by Vega-Lite in Node (no script in
+ * the page, nothing fetched), the claims and the metrics tables.
+ *
+ * Figures: the generic ones every run has (convergence per message round, utilities per round,
+ * per-slot series, round latencies) and the scenario's own figures (orchestrator/figures.ts).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAtomic } from './results.ts';
+import { scenarioFigures } from './figures.ts';
+
+// Vega-Lite specs are plain JSON objects; the library validates them when it compiles.
+export type VlSpec = Record<string, unknown>;
+export interface Figure {
+  id: string;
+  title: string;
+  caption?: string;
+  spec: VlSpec;
+}
+export type Row = Record<string, number | string | boolean | null>;
+
+export interface RunData {
+  dir: string;
+  summary: Record<string, any>;
+  trajectory: Row[];
+  slots: Row[];
+  metrics: Record<string, any> | null;
+}
+
+/** Parses the CSV files mecsim writes (RFC 4180 quoting; numbers, booleans and empty cells typed). */
+export function parseCsv(text: string): Row[] {
+  const records: string[][] = [];
+  let field = '';
+  let rec: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"', i++);
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') (rec.push(field), (field = ''));
+    else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      rec.push(field);
+      field = '';
+      records.push(rec);
+      rec = [];
+    } else field += c;
+  }
+  if (field !== '' || rec.length) (rec.push(field), records.push(rec));
+  const [head, ...body] = records.filter((r) => !(r.length === 1 && r[0] === ''));
+  if (!head) return [];
+  const typed = (s: string): number | string | boolean | null => {
+    if (s === '') return null;
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+    const n = Number(s);
+    return Number.isFinite(n) && /^[-+]?(\d|\.\d)/.test(s) ? n : s;
+  };
+  return body.map((r) => Object.fromEntries(head.map((h, i) => [h, typed(r[i] ?? '')])));
+}
+
+export function loadRun(dir: string): RunData {
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
+  const s = read('summary.json');
+  if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
+  let summary: Record<string, any>;
+  try {
+    summary = JSON.parse(s);
+  } catch (e) {
+    throw new Error(`${join(dir, 'summary.json')} is not valid JSON: ${(e as Error).message}`);
+  }
+  const m = read('metrics.json');
+  return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics: m ? JSON.parse(m) : null };
+}
+
+/** Every k-th row so a figure holds at most `max` points per series (the last row is kept). */
+export function thin<T>(rows: T[], max: number): T[] {
+  if (rows.length <= max) return rows;
+  const k = Math.ceil(rows.length / max);
+  const out = rows.filter((_, i) => i % k === 0);
+  if (out[out.length - 1] !== rows[rows.length - 1]) out.push(rows[rows.length - 1]);
+  return out;
+}
+
+const numericCols = (rows: Row[], exclude: (c: string) => boolean): string[] => {
+  const cols: string[] = [];
+  const seen = new Set<string>();
+  for (const r of rows.slice(0, 200))
+    for (const [k, v] of Object.entries(r)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      if (!exclude(k) && rows.some((x) => typeof x[k] === 'number')) cols.push(k);
+    }
+  return cols;
+};
+
+/** Vega reads `.` and brackets in a field name as nested access: display names use `·` instead. */
+const safe = (c: string) => c.replace(/[.[\]\\]/g, '·');
+const pick = (r: Row, x: string, cols: string[], extra?: string) => Object.fromEntries([[safe(x), r[x]], ...(extra ? [[safe(extra), r[extra]]] : []), ...cols.map((c) => [safe(c), r[c]])]);
+
+/** One chart per series, stacked, independent y scales: the usual convergence plot. */
+export function seriesFigure(id: string, title: string, rows: Row[], x: string, cols: string[], opts: { xTitle?: string; caption?: string; color?: string; maxPoints?: number } = {}): Figure | undefined {
+  if (!rows.length || !cols.length) return undefined;
+  const data = thin(rows, opts.maxPoints ?? 3000).map((r) => pick(r, x, cols, opts.color));
+  [x, cols] = [safe(x), cols.map(safe)];
+  return {
+    id,
+    title,
+    caption: opts.caption,
+    spec: {
+      data: { values: data },
+      transform: [{ fold: cols, as: ['series', 'value'] }, { filter: 'isValid(datum.value)' }],
+      facet: { row: { field: 'series', type: 'nominal', title: null, sort: cols } },
+      spec: {
+        width: 620,
+        height: 110,
+        mark: { type: 'line', point: data.length <= 60, interpolate: 'linear' },
+        encoding: {
+          x: { field: x, type: 'quantitative', title: opts.xTitle ?? x },
+          y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+          ...(opts.color ? { color: { field: safe(opts.color), type: 'nominal' } } : {}),
+        },
+      },
+      resolve: { scale: { y: 'independent' } },
+    },
+  };
+}
+
+/** Several series on one chart (e.g. every user's utility per round). */
+export function linesFigure(id: string, title: string, rows: Row[], x: string, cols: string[], opts: { xTitle?: string; yTitle?: string; caption?: string; legend?: boolean; logX?: boolean } = {}): Figure | undefined {
+  if (!rows.length || !cols.length) return undefined;
+  const data = thin(rows, 2000).map((r) => pick(r, x, cols));
+  [x, cols] = [safe(x), cols.map(safe)];
+  return {
+    id,
+    title,
+    caption: opts.caption,
+    spec: {
+      width: 620,
+      height: 260,
+      data: { values: data },
+      transform: [{ fold: cols, as: ['series', 'value'] }, { filter: 'isValid(datum.value)' }],
+      mark: { type: 'line', point: data.length <= 40 },
+      encoding: {
+        x: { field: x, type: 'quantitative', title: opts.xTitle ?? x, ...(opts.logX ? { scale: { type: 'log' } } : {}) },
+        y: { field: 'value', type: 'quantitative', title: opts.yTitle ?? null, scale: { zero: false } },
+        color: { field: 'series', type: 'nominal', title: null, sort: cols, legend: opts.legend === false || cols.length > 20 ? null : {} },
+      },
+    },
+  };
+}
+
+/** Grouped bars: one bar per (group, series) — for comparing schemes, policies or baselines. */
+export function barsFigure(id: string, title: string, rows: { group: string; series: string; value: number }[], opts: { caption?: string; yTitle?: string; independent?: boolean } = {}): Figure | undefined {
+  const data = rows.filter((r) => Number.isFinite(r.value));
+  if (!data.length) return undefined;
+  const series = [...new Set(data.map((r) => r.series))];
+  return {
+    id,
+    title,
+    caption: opts.caption,
+    spec: {
+      data: { values: data },
+      facet: { column: { field: 'series', type: 'nominal', title: null, sort: series } },
+      spec: {
+        width: Math.max(120, Math.min(300, 40 * new Set(data.map((r) => r.group)).size)),
+        height: 200,
+        mark: 'bar',
+        encoding: {
+          x: { field: 'group', type: 'nominal', title: null, sort: null },
+          y: { field: 'value', type: 'quantitative', title: opts.yTitle ?? null },
+          color: { field: 'group', type: 'nominal', legend: null },
+          tooltip: [{ field: 'group' }, { field: 'value', format: '.6g' }],
+        },
+      },
+      resolve: { scale: { y: opts.independent === false ? 'shared' : 'independent' } },
+    },
+  };
+}
+
+const BOOKKEEPING = new Set(['slot', 'round', 'ok', 'gap', 'converged', 'missing', 'bytes', 'roundP50Ms', 'roundP95Ms', 'roundMaxMs']);
+
+/** The figures every run has, from its trajectory, slots and metrics. */
+export function genericFigures(run: RunData): Figure[] {
+  const figs: (Figure | undefined)[] = [];
+  const traj = run.trajectory;
+  const slots = new Set(traj.map((r) => r.slot));
+  const utilCols = numericCols(traj, (c) => !c.startsWith('u_'));
+  const trajCols = numericCols(traj, (c) => BOOKKEEPING.has(c) || c.startsWith('u_'));
+  if (traj.length) {
+    const rows = traj.map((r, i) => ({ ...r, step: i + 1 }));
+    const single = slots.size <= 1;
+    figs.push(
+      seriesFigure('convergence', single ? 'Convergence per message round' : `Convergence per message round (${slots.size} slots, rounds numbered through the run)`, rows, 'step', trajCols, {
+        xTitle: single ? 'round' : 'round (cumulative over slots)',
+        caption: 'Every value the leader recorded at each message round (trajectory.csv).',
+      }),
+    );
+    if (utilCols.length)
+      figs.push(linesFigure('utilities', 'Each user’s utility per round', rows, 'step', utilCols, { xTitle: 'round', yTitle: 'utility', caption: `${utilCols.length} users (trajectory.csv keeps up to 50).` }));
+  }
+  if (run.slots.length > 1) {
+    const cols = numericCols(run.slots, (c) => BOOKKEEPING.has(c) || c.startsWith('ref.') || c === 'messages' || c === 'timeToEquilibriumMs').slice(0, 12);
+    figs.push(seriesFigure('per-slot', 'Per-slot outcomes', run.slots, 'slot', cols, { caption: 'One point per slot (slots.csv).' }));
+    figs.push(seriesFigure('per-slot-cost', 'Per-slot protocol cost', run.slots, 'slot', ['rounds', 'messages', 'timeToEquilibriumMs'].filter((c) => run.slots.some((r) => typeof r[c] === 'number'))));
+  }
+  const lat: Row[] = [];
+  for (const s of run.metrics?.perSlot ?? []) (s.roundLatencyMs ?? []).forEach((ms: number, i: number) => lat.push({ step: lat.length + 1, slot: s.slot, kind: s.roundKinds?.[i] ?? 'round', latencyMs: ms }));
+  if (lat.length)
+    figs.push({
+      id: 'round-latency',
+      title: 'Message round latency',
+      caption: 'Wall time of every round, from the leader’s request to the last reply (metrics.json), coloured by the round’s kind.',
+      spec: {
+        width: 620,
+        height: 200,
+        data: { values: thin(lat, 4000) },
+        mark: { type: 'point', filled: true, size: 18 },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'round (cumulative)' },
+          y: { field: 'latencyMs', type: 'quantitative', title: 'ms', scale: { type: 'symlog' } },
+          color: { field: 'kind', type: 'nominal', title: 'kind' },
+        },
+      },
+    });
+  return figs.filter((f): f is Figure => f !== undefined);
+}
+
+let vegaMods: Promise<[typeof import('vega'), typeof import('vega-lite')]> | undefined;
+
+/** Renders a Vega-Lite spec to an SVG string in Node (no browser, no canvas). */
+export async function renderSvg(spec: VlSpec): Promise<string> {
+  vegaMods ??= Promise.all([import('vega'), import('vega-lite')]);
+  const [vega, vl] = await vegaMods;
+  const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white', config: { font: 'sans-serif', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelLimit: 180 } }, ...spec };
+  const view = new vega.View(vega.parse(vl.compile(full as never).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const num = (x: unknown) => (typeof x === 'number' ? (Number.isInteger(x) ? String(x) : Math.abs(x) >= 1e-3 && Math.abs(x) < 1e7 ? String(Number(x.toPrecision(6))) : x.toExponential(4)) : x === null || x === undefined ? '' : String(x));
+
+function table(rows: Record<string, unknown>[], cols?: string[]): string {
+  if (!rows.length) return '<p class="muted">none</p>';
+  const cs = cols ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  return `<table><thead><tr>${cs.map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${cs.map((c) => `<td>${esc(typeof r[c] === 'object' && r[c] !== null ? JSON.stringify(r[c]) : num(r[c]))}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
+  const m = s.runMetrics;
+  if (!m) return [];
+  const rows: Record<string, unknown>[] = [
+    { metric: 'slots', value: m.slots },
+    { metric: 'message rounds', value: m.rounds },
+    { metric: 'messages (mechanism)', value: m.messages },
+    { metric: 'bytes (mechanism)', value: m.bytes },
+    { metric: 'time to equilibrium p50 / max (ms)', value: `${num(m.timeToEquilibriumMs?.p50)} / ${num(m.timeToEquilibriumMs?.max)}` },
+    { metric: 'round latency p50 / p95 / max (ms)', value: `${num(m.roundLatencyMs?.p50)} / ${num(m.roundLatencyMs?.p95)} / ${num(m.roundLatencyMs?.max)}` },
+    { metric: 'agents joined p50 / max (ms from spawn)', value: `${num(m.agentStartToJoinedMs?.p50)} / ${num(m.agentStartToJoinedMs?.max)}` },
+    { metric: 'agent processes', value: m.workers },
+    { metric: 'messages published by mecsim / received by the server', value: `${m.counters?.ours?.published} / ${m.counters?.server?.inMsgs ?? 'n/a (external server)'}` },
+    { metric: 'dropped messages', value: Object.entries(m.drops ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ') || '0' },
+    { metric: 'agent CPU since ready (ms)', value: m.processes?.cpuSinceReadyMs },
+    { metric: 'peak RSS of agent processes, summed (MiB)', value: m.processes?.peakRssBytesSum !== undefined ? num(m.processes.peakRssBytesSum / 2 ** 20) : '' },
+  ];
+  if (m.processes?.peakRssBytesTotal !== undefined) rows.push({ metric: 'peak RSS of every process incl. orchestrator and nats-server (MiB)', value: num(m.processes.peakRssBytesTotal / 2 ** 20) });
+  return rows;
+}
+
+function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
+  const c = s.results?.claims;
+  if (!c) return [];
+  const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { value: v }) }));
+  return list.map((x) => {
+    if (typeof x.value === 'boolean') return { claim: x.id, holds: x.value, numbers: '' };
+    if ('value' in x && Object.keys(x).length === 2) return { claim: x.id, holds: '', numbers: JSON.stringify(x.value) };
+    if (Object.keys(x).every((k) => k === 'id' || /^\d+$/.test(k))) return { claim: x.id, holds: '', numbers: Object.keys(x).filter((k) => k !== 'id').map((k) => x[k]).join(', ') };
+    const { id, claim, name, statement, holds, verdict, ...rest } = x;
+    const numbers = rest.numbers ?? rest.detail ?? rest;
+    return { claim: claim ?? statement ?? name ?? id, holds: holds ?? verdict ?? '', numbers: typeof numbers === 'string' ? numbers : JSON.stringify(numbers) };
+  });
+}
+
+/** Builds report.html for a run folder; returns its path and the figures it holds. */
+export async function writeReport(dir: string): Promise<{ path: string; figures: string[] }> {
+  const run = loadRun(dir);
+  const s = run.summary;
+  const figs = [...genericFigures(run), ...scenarioFigures(run)];
+  const rendered: string[] = [];
+  for (const f of figs) {
+    let svg: string;
+    try {
+      svg = await renderSvg(f.spec);
+    } catch (e) {
+      svg = `<p class="error">figure could not be rendered: ${esc((e as Error).message)}</p>`;
+    }
+    rendered.push(`<figure id="fig-${esc(f.id)}" data-figure="${esc(f.id)}"><figcaption><b>${esc(f.title)}</b>${f.caption ? ` — ${esc(f.caption)}` : ''}</figcaption>${svg}</figure>`);
+  }
+  const per: any[] = s.perSlot ?? [];
+  const slotRows = per.slice(0, 30).map((r) => ({ slot: r.slot, equalsReference: r.compare?.ok, gap: r.compare?.gap, rounds: r.metrics?.rounds, messages: r.metrics?.messages, timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs, note: r.compare?.note ?? '' }));
+  const status = s.status === 'complete' ? (s.ok ? 'complete — the distributed run equals the reference solver' : 'complete — differs from the reference on some slot') : `${s.status}${s.error ? `: ${s.error}` : ''}`;
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mecsim ${esc(s.scenario)} · ${esc(s.runId)}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}figure{margin:1.5rem 0}figcaption{margin-bottom:.4rem}.muted{color:#777}.error{color:#b00}
+.status{padding:.4rem .6rem;background:${s.status === 'complete' && s.ok ? '#e8f5e9' : '#fff3e0'};display:inline-block}
+td{max-width:640px;overflow-wrap:anywhere}
+</style></head><body>
+<h1>mecsim · ${esc(s.scenario)} · ${esc(s.mechanism)} · seed ${esc(s.seed)}</h1>
+<p class="status">${esc(status)}</p>
+<p>run <code>${esc(s.runId)}</code> · ${esc(s.agents?.followers)} followers + leader ${esc(s.agents?.leader)} · placement ${esc(s.placement)} (${esc(s.workers)} processes) · started ${esc(s.startedAt)}, finished ${esc(s.finishedAt ?? '—')}</p>
+${claimsRows(s).length ? `<h2>Claims</h2>${table(claimsRows(s), ['claim', 'holds', 'numbers'])}` : ''}
+<h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
+<h2>Slots</h2>${table(slotRows)}${per.length > 30 ? `<p class="muted">… ${per.length - 30} more slots in slots.csv</p>` : ''}
+<h2>Figures</h2>
+${rendered.join('\n')}
+<p class="muted">Generated by <code>mecsim report ${esc(dir)}</code> from summary.json, trajectory.csv, slots.csv and metrics.json in the same folder.</p>
+</body></html>
+`;
+  const path = join(dir, 'report.html');
+  writeAtomic(path, html);
+  return { path, figures: figs.map((f) => f.id) };
+}

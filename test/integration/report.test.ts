@@ -1,0 +1,137 @@
+/**
+ * Reports, sweeps and scale: real runs over NATS, the report opened in a real headless Chromium
+ * (Debian's `chromium`, driven by playwright-core; .ci/run installs it), a sweep through the CLI, and a
+ * 2,000-agent packed run against the reference.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it, inject } from 'vitest';
+import { writeReport, parseCsv } from '../../orchestrator/report.ts';
+import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
+
+const pexec = promisify(execFile);
+const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', process.env.CHROMIUM_PATH].find((p) => p && existsSync(p));
+
+/** Opens a page in headless Chromium; returns the console errors, page errors and the figures it shows. */
+async function openInBrowser(file: string): Promise<{ errors: string[]; figures: { id: string; svgs: number; width: number; height: number }[] }> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('requestfailed', (r) => errors.push(`request failed: ${r.url()}`));
+    await page.goto(`file://${file}`, { waitUntil: 'load' });
+    const figures = await page.$$eval('figure[data-figure]', (fs) =>
+      fs.map((f) => {
+        const svg = f.querySelector('svg');
+        const box = svg?.getBoundingClientRect();
+        return { id: f.getAttribute('data-figure') ?? '', svgs: f.querySelectorAll(':scope > svg').length, width: box?.width ?? 0, height: box?.height ?? 0 };
+      }),
+    );
+    return { errors, figures };
+  } finally {
+    await browser.close();
+  }
+}
+
+const CASES: { name: string; scenario: string; input: Record<string, unknown>; placement: string; figures: string[] }[] = [
+  { name: 'stackelberg', scenario: 'stackelberg', input: { seed: 2, users: 5 }, placement: 'packed:5', figures: ['convergence', 'utilities', 'round-latency', 'pricing-baselines', 'purchasing-baselines', 'purchases-vs-reference'] },
+  { name: 'budget-nash', scenario: 'budget-nash', input: { seed: 1, slots: 6 }, placement: 'packed:20', figures: ['convergence', 'per-slot', 'per-slot-cost', 'round-latency', 'policies', 'budget', 'queue'] },
+  { name: 'futures-spot', scenario: 'futures-spot', input: { seed: 2, mechanism: 'incomplete' }, placement: 'packed:16', figures: ['convergence', 'round-latency', 'fee-iteration', 'auctions'] },
+  { name: 'wholesale-buyback', scenario: 'wholesale-buyback', input: { seed: 1 }, placement: 'packed:20', figures: ['convergence', 'round-latency', 'schemes', 'buyback', 'per-mec', 'pricing-rounds'] },
+  { name: 'offload-energy pricing', scenario: 'offload-energy', input: { seed: 1, mechanism: 'pricing' }, placement: 'packed:5', figures: ['convergence', 'round-latency', 'fraction-curves', 'rounds-vs-N'] },
+];
+
+describe('report.html', () => {
+  it.each(CASES)('a $name run’s report has every expected figure as SVG and opens in headless Chromium without console errors', async ({ scenario, input, placement, figures }) => {
+    const cfg = resolveCfg(scenario, input as never);
+    const s = await runDistributed(scenario, cfg, placement, { report: true });
+    expect(s.status).toBe('complete');
+    const dir = join(outDir, s.runId);
+    const file = join(dir, 'report.html');
+    expect(existsSync(file)).toBe(true); // written by the run itself
+    const again = await writeReport(dir); // and by `mecsim report`
+    for (const f of figures) expect(again.figures).toContain(f);
+    const html = readFileSync(file, 'utf8');
+    expect(html).not.toMatch(/<script/i); // self-contained and static: nothing to fetch or execute
+    expect(html).not.toMatch(/figure could not be rendered/);
+    expect((html.match(/<figure /g) ?? []).length).toBe(again.figures.length);
+    if (!CHROMIUM) {
+      console.warn('report test: no chromium on this machine (apt-get install chromium); checked the HTML only');
+      return;
+    }
+    const b = await openInBrowser(file);
+    expect(b.errors).toEqual([]);
+    expect(b.figures.map((f) => f.id)).toEqual(again.figures);
+    for (const f of b.figures) {
+      expect(f.svgs, `figure ${f.id} has one SVG`).toBe(1);
+      expect(f.width * f.height, `figure ${f.id} is drawn`).toBeGreaterThan(100 * 100);
+    }
+  });
+});
+
+async function mecsim(args: string[]) {
+  try {
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl') }, timeout: 300_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('mecsim sweep', () => {
+  it('writes a CSV with one row per size and repeat, a per-size CSV and a figure', async () => {
+    const r = await mecsim(['sweep', 'stackelberg', '--users', '2,5', '--repeat', '2', '--placement', 'packed:5', '--out', outDir, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    const rows = parseCsv(readFileSync(join(out.dir, 'sweep.csv'), 'utf8'));
+    expect(rows.map((x) => [x.users, x.repeat])).toEqual([
+      [2, 0],
+      [2, 1],
+      [5, 0],
+      [5, 1],
+    ]);
+    for (const x of rows) {
+      expect(x.ok).toBe(true);
+      for (const k of ['rounds', 'messages', 'timeToEquilibriumMs', 'peakMemoryMiB']) expect(x[k]).toBeGreaterThan(0);
+    }
+    // the same config and seed: the same rounds and messages on every repeat; more users, more messages
+    expect(rows[0].rounds).toBe(rows[1].rounds);
+    expect(rows[0].messages).toBe(rows[1].messages);
+    expect(Number(rows[2].messages)).toBeGreaterThan(Number(rows[0].messages));
+    const agg = parseCsv(readFileSync(join(out.dir, 'sweep-summary.csv'), 'utf8'));
+    expect(agg.map((a) => a.users)).toEqual([2, 5]);
+    const svg = readFileSync(join(out.dir, 'sweep.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const t of ['message rounds', 'messages', 'time to equilibrium (ms)', 'peak memory']) expect(svg).toContain(t);
+    expect(existsSync(join(out.dir, 'sweep.html'))).toBe(true);
+  });
+
+  it('rejects a bad size list with exit code 2 naming the flag', async () => {
+    const r = await mecsim(['sweep', 'stackelberg', '--users', '10,abc']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--users/);
+  });
+});
+
+describe('scale', () => {
+  it('2,000 user agents packed into 4 workers reach the reference equilibrium', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 3, users: 2000 });
+    const t0 = performance.now();
+    const s = await runDistributed('stackelberg', cfg, 'packed:500');
+    expect(s.status).toBe('complete');
+    expect(s.workers).toBe(5);
+    expect(s.agents.total).toBe(2001);
+    expect(s.compare.ok).toBe(true);
+    expect(Math.abs(s.equilibrium.price - s.reference.price) / s.reference.price).toBeLessThanOrEqual(1e-6);
+    expect(s.runMetrics.drops).toEqual({});
+    expect(s.runMetrics.processes.hosts.map((h: any) => h.agents)).toEqual([1, 500, 500, 500, 500]);
+    console.log(`2,000 agents: ${((performance.now() - t0) / 1000).toFixed(1)} s wall, joined max ${s.runMetrics.agentStartToJoinedMs.max} ms, round p50 ${s.runMetrics.roundLatencyMs.p50} ms`);
+  });
+});
