@@ -12,6 +12,7 @@ import { NatsUnavailable } from './natsServer.ts';
 import { join } from 'node:path';
 import { parsePlacement, runScenario, RunError, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
+import { claimsRows } from './report.ts';
 
 export class UsageError extends Error {}
 
@@ -139,6 +140,10 @@ function printHuman(summary: Record<string, unknown>, scenario: Scenario): void 
   out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
   const srv = rm.counters.server;
   out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
+  for (const c of claimsRows(summary as Record<string, any>)) {
+    const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
+    out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
+  }
   out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}`);
 }
 

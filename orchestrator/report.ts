@@ -278,7 +278,7 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
   return rows;
 }
 
-function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
+export function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
   const c = s.results?.claims;
   if (!c) return [];
   const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { value: v }) }));
