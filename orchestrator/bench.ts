@@ -76,6 +76,10 @@ export interface BenchRow {
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
+  /** peak RSS of every process of the framework run (agents, orchestrator, nats-server), MiB */
+  peakMemoryMiB: number;
+  /** slowest agent's spawn-to-joined time, ms */
+  joinMaxMs: number;
   extra?: Record<string, number | string>;
 }
 
@@ -101,6 +105,19 @@ const BENCH_VARIANTS: Record<string, Variant[]> = {
     { label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [5, 50, 500, 5000] },
     { label: 'nash', mechanism: 'nash', options: { claims: 'false' }, sizes: [10, 20, 50] },
   ],
+};
+/**
+ * `--scale` (issue 7): N ∈ {100, 1000, 10000} where the scenario allows it, one variant per scenario.
+ * budget-nash stops at 1000 (sequential rounds address one UE at a time: 10,000 UEs take minutes per
+ * slot by definition) and wholesale-buyback at 1000 MEC servers (its N is servers, and each interval
+ * gathers every server's answer).
+ */
+const SCALE_VARIANTS: Record<string, Variant[]> = {
+  stackelberg: [{ sizes: [100, 1000, 10000] }],
+  'offload-energy': [{ label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [100, 1000, 10000] }],
+  'futures-spot': [{ mechanism: 'incomplete', sizes: [100, 1000, 10000] }],
+  'budget-nash': [{ mechanism: 'simultaneous', sizes: [100, 1000] }],
+  'wholesale-buyback': [{ label: 'optimal-pricing/middle', options: { load: 'middle' }, sizes: [100, 1000] }],
 };
 /** How a size N enters the scenario's input (default: N users). */
 const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Record<string, number> }> = {
@@ -231,13 +248,15 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
     equalsReference: perSlot.every((r) => r.compare.ok),
+    peakMemoryMiB: Math.round((summary.runMetrics.processes.peakRssBytesTotal ?? summary.runMetrics.processes.peakRssBytesSum) / 2 ** 20),
+    joinMaxMs: Math.round(summary.runMetrics.agentStartToJoinedMs.max),
   };
 }
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -266,7 +285,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}`);
     for (const id of list) {
       const scenario = getScenario(id)!;
-      for (const variant of BENCH_VARIANTS[id] ?? [{}])
+      for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
         for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant));
     }
   } finally {
@@ -283,7 +302,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

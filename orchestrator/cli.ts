@@ -358,6 +358,7 @@ export function buildProgram(): Command {
     .argument('[scenario...]', 'scenarios to benchmark (default: all)')
     .option('--json', 'print the results as JSON')
     .option('--sizes <list>', 'comma-separated user counts (default per scenario)')
+    .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
     .option('--rounds <n>', 'rounds for the raw floor', intArg('--rounds', 1))
     .option('--nats <url>', 'use this NATS server')
     .action(async (ids: string[], o: Record<string, unknown>) => {
