@@ -1,16 +1,18 @@
 /**
  * Scenario `budget-nash` — budget-constrained service allocation: a Lyapunov virtual queue Z kept by
  * the MSP (`broker`) and, every slot, an N-player Nash game among moving UEs (`ue-i`) that split
- * their tasks over the eligible MEC servers. Spec: shared/spec/budget-nash.md (seed 004).
+ * their tasks over the eligible MEC servers (`mec-j`, which publish their loads and execution costs
+ * at each slot's end). Spec: shared/spec/budget-nash.md (seed 004).
  *
  * Read in this order: model.ts (parameters, movement, eligibility, ξ_i and eq. 26, reported costs,
  * the queue) → br.ts (best responses: `fl` sub-gradient, `exact` water-filling) → protocol.ts (the
- * broker's rounds, the UE handler; why MEC servers are not agents) → reference.ts (the same game
- * centrally, the deviation check, the baselines) → config.ts (parameters and validation).
+ * broker's rounds, the UE and MEC handlers) → reference.ts (the same game centrally, the deviation
+ * check, the baselines) → config.ts (parameters and validation).
  */
 import type { AgentSpec, JsonObject, Scenario } from '../types.ts';
 import { resolveConfig, DEFAULTS, type BudgetNashConfig } from './config.ts';
-import { createBroker, createUe, type BrokerInit, type UeInit } from './protocol.ts';
+import { serverCoord } from './model.ts';
+import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type UeInit } from './protocol.ts';
 import { commonOf, createBudgetNashReference } from './reference.ts';
 
 export type { BudgetNashConfig } from './config.ts';
@@ -43,18 +45,27 @@ export const budgetNash: Scenario<BudgetNashConfig> = {
 
   resolve: resolveConfig,
 
-  agents: (cfg) => [{ id: 'broker', role: 'broker', index: 0 }, ...cfg.eta.map((_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i }))],
+  agents: (cfg) => [
+    { id: 'broker', role: 'broker', index: 0 },
+    ...cfg.f.map((_, j): AgentSpec => ({ id: `mec-${j}`, role: 'mec', index: j })),
+    ...cfg.eta.map((_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i })),
+  ],
   leaderId: () => 'broker',
   agentInit(cfg, a): JsonObject {
     if (a.role === 'broker') {
       const init: BrokerInit = { order: cfg.mechanism, M: cfg.M, N: cfg.N, cbar: cfg.cbar, epsilon: cfg.epsilon, Phi: cfg.Phi, kappa: cfg.kappa };
       return init;
     }
+    if (a.role === 'mec') {
+      const x = serverCoord(a.index, cfg);
+      const init: MecInit = { index: a.index, f: cfg.f[a.index], b: cfg.b, pos: [x, x] };
+      return init;
+    }
     const init: UeInit = { seed: cfg.seed, index: a.index, eta: cfg.eta[a.index], common: commonOf(cfg) as UeInit['common'], br: cfg.br, psi: cfg.psi, gamma: cfg.gamma };
     return init;
   },
   createLeader: (init, resume) => createBroker(init as BrokerInit, resume),
-  createFollower: (init, ctx) => createUe(init as UeInit, ctx),
+  createFollower: (init, ctx) => (ctx.role === 'mec' ? createMec(init as MecInit, ctx) : createUe(init as UeInit, ctx)),
   createReference: (cfg) => createBudgetNashReference(cfg),
 
   describeSlot(d, r) {

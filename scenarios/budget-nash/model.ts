@@ -270,6 +270,133 @@ export function costsOf(
   return { Q, Qsmooth, C, migrations, used };
 }
 
+/**
+ * The same costs split between the parties that know them (what the protocol and the reference
+ * both use; `costsOf` above is the spec's formula in one piece, kept as the check):
+ *  - server j (`serveColumn`): its load Λ_j, execution time t_p,ij and energy c_p,ij for the tasks
+ *    in its column;
+ *  - UE i (`ueAccount`): transmission and deployment time over the servers it uses, deployment
+ *    energy e_ijm, migrations; and, as a diagnostic, the smooth latency over its eligible servers;
+ *  - `settle` sums them in one fixed order into the slot's MSP energy C and each UE's latency Q_i.
+ */
+
+/**
+ * What server j is sent at a slot's end: its column of the final allocation, in ascending UE index,
+ * entries with λ_ij ≠ 0 only: the UE's index, λ_ij, and its cycles per task w_i = a_i δ_i / λ_i.
+ */
+export interface Column {
+  u: number[];
+  x: number[];
+  w: number[];
+}
+
+/** Server j's account of one slot: Λ_j, Σ_i c_p,ij (J) and t_p,ij (s) per column entry. */
+export interface ServerAccount {
+  L: number;
+  E: number;
+  tp: number[];
+}
+
+/** UE i's own part of its costs. */
+export interface UeAccount {
+  /** transmission + deployment time over the servers used, s */
+  Qt: number;
+  /** deployment energy Σ e_ijm over newly used servers, J */
+  Cm: number;
+  /** smooth latency: transmission + execution on every eligible server (at the published loads), s */
+  Qs: number;
+  migrations: number;
+  used: number;
+}
+
+/** cycles per task w_i = a_i δ_i / λ_i (a task of UE i carries a_i/λ_i bits) */
+export function cyclesPerTask(p: { a: number; delta: number; lambda: number }): number {
+  return (p.a * p.delta) / p.lambda;
+}
+
+/** the servers' columns of an allocation (rows per UE over `servers`), UEs in index order */
+export function columnsOf(M: number, servers: number[][], rows: number[][], w: number[]): Column[] {
+  const cols: Column[] = Array.from({ length: M }, () => ({ u: [], x: [], w: [] }));
+  for (let i = 0; i < rows.length; i++) {
+    for (let k = 0; k < servers[i].length; k++) {
+      const x = rows[i][k];
+      if (x === 0) continue;
+      const col = cols[servers[i][k]];
+      col.u.push(i);
+      col.x.push(x);
+      col.w.push(w[i]);
+    }
+  }
+  return cols;
+}
+
+/**
+ * Server j with CPU f_j: its load Λ_j = Σ_i λ_ij (summed in column order), the execution time
+ * t_p,ij = w_i (Λ_j + 1) / f_j of each entry (= W_ij / f_ij with W_ij = w_i λ_ij cycles and
+ * f_ij = f_j λ_ij / (Λ_j + 1)), and its execution energy Σ_i c_p,ij, c_p,ij = t_p,ij b f_ij²
+ * = b w_i f_j λ_ij² / (Λ_j + 1).
+ */
+export function serveColumn(fj: number, b: number, col: Column): ServerAccount {
+  let L = 0;
+  for (const x of col.x) L = L + x;
+  let E = 0;
+  const tp: number[] = [];
+  for (let k = 0; k < col.x.length; k++) {
+    const x = col.x[k];
+    tp.push((col.w[k] * (L + 1)) / fj);
+    E += (b * col.w[k] * fj * x * x) / (L + 1);
+  }
+  return { L, E, tp };
+}
+
+/** UE i's own part, given the loads the servers published. */
+export function ueAccount(
+  p: { lambda: number; a: number; delta: number; rmax: number; u: number; mAll: number[]; eAll: number[] },
+  servers: number[],
+  x: number[],
+  loads: number[],
+  prevUsed: ReadonlySet<number>,
+  c: Common,
+  eligible?: ReadonlySet<number>,
+): UeAccount {
+  let Qt = 0;
+  let Cm = 0;
+  let Qs = 0;
+  let migrations = 0;
+  let used = 0;
+  for (let k = 0; k < servers.length; k++) {
+    const j = servers[k];
+    const tr = (p.a / (decay(distance(p.u, j, c)) * p.rmax)) * (x[k] / p.lambda);
+    if (!eligible || eligible.has(j)) Qs += tr + (p.a * p.delta * (loads[j] + 1)) / (p.lambda * c.f[j]);
+    if (x[k] > USED) {
+      used++;
+      Qt += tr;
+      if (!prevUsed.has(j)) {
+        migrations++;
+        Qt += p.mAll[j];
+        Cm += p.eAll[j];
+      }
+    }
+  }
+  return { Qt, Cm, Qs, migrations, used };
+}
+
+/**
+ * The slot's MSP energy C = Σ_j E_j (servers, index order) + Σ_i Cm_i (UEs, index order), and each
+ * UE's latency Q_i = Qt_i + Σ_j t_p,ij over the servers it uses (λ_ij > USED), added in server order.
+ */
+export function settle(cols: Column[], srv: ServerAccount[], ue: { Qt: number; Cm: number }[]): { C: number; Cexec: number; Cdeploy: number; Q: number[] } {
+  let Cexec = 0;
+  for (const s of srv) Cexec += s.E;
+  let Cdeploy = 0;
+  for (const u of ue) Cdeploy += u.Cm;
+  const Q = ue.map((u) => u.Qt);
+  cols.forEach((col, j) => {
+    for (let k = 0; k < col.u.length; k++) if (col.x[k] > USED && col.u[k] < Q.length) Q[col.u[k]] += srv[j].tp[k];
+  });
+  return { C: Cexec + Cdeploy, Cexec, Cdeploy, Q };
+}
+
 /** the set of servers a row uses */
 export function usedSet(servers: number[], x: number[]): Set<number> {
   const s = new Set<number>();

@@ -8,18 +8,23 @@
  *    before asking ue-(i+1). N request/replies per round — sequential by definition.
  *  - `simultaneous`: one `br` broadcast to every UE with L, Z and the damping κ (1 in round 1); each
  *    answers (1−κ)·row + κ·BR; the broker recomputes L from all rows in roster order.
- *  A `br` reply is {s: eligible servers, x: the UE's new row on them, d2: ‖BR − old row‖², n: loops}.
- * Then one `final` broadcast with the final L and Z: each UE answers its reported costs
- * {Q, Qs, C, mig, used, xi} and commits its row as "last slot's allocation" (deployment costs);
- * the broker sums C in roster order and updates Z (eq. 9).
- *
- * MEC servers are not agents here: a server has no decision in the spec's game; its load Λ_j is a
- * sum the broker already forms from the UEs' replies, and f_j is a per-index parameter in each UE's
- * init (M numbers). Making `mec-j` an agent would add M messages per round carrying nothing new.
+ *  A `br` reply is {s: eligible servers, x: the UE's new row on them, d2: ‖BR − old row‖², n: loops,
+ *  w: its cycles per task a_i δ_i / λ_i this slot}.
+ * Then, once per slot, two closing rounds:
+ *  - `serve`: one direct message to each `mec-j` carrying only its column of the final allocation
+ *    {u: UE indices, x: λ_ij, w: cycles per task} (entries λ_ij ≠ 0); the server answers its load
+ *    Λ_j = Σ_i λ_ij, its execution energy E_j = Σ_i c_p,ij and the execution time t_p,ij of each
+ *    entry (model.ts `serveColumn`). M direct requests + M replies.
+ *  - `final`: one broadcast to the UEs with the loads the servers published and Z; each UE answers
+ *    its own part {Qt: transmission + deployment time, Cm: deployment energy, Qs, mig, used, xi}
+ *    and commits its row as "last slot's allocation" (deployment costs).
+ * The broker settles the slot from these replies alone (model.ts `settle`): C = Σ_j E_j + Σ_i Cm_i,
+ * Q_i = Qt_i + Σ_j t_p,ij over the servers UE i uses; it updates Z with that C (eq. 9). The
+ * servers' numbers are load-bearing: the broker knows no f_j and computes no execution cost.
  */
 import type { FollowerContext, Follower, JsonObject, Leader, LeaderContext, SlotOutcome } from '../types.ts';
 import { bestResponse, type BrKind } from './br.ts';
-import { applyRow, brProblem, costsOf, damp, othersOf, queueUpdate, ueSlot, usedSet, xi, type Common, type UeSlot } from './model.ts';
+import { applyRow, brProblem, columnsOf, cyclesPerTask, damp, othersOf, queueUpdate, serveColumn, settle, ueAccount, ueSlot, usedSet, xi, type Column, type Common, type ServerAccount, type UeSlot } from './model.ts';
 
 /** the equilibrium carries every UE's row when N is at most this (summary size) */
 export const ROWS_MAX_N = 100;
@@ -46,18 +51,30 @@ export interface UeInit extends JsonObject {
   gamma: number;
 }
 
+/** a MEC server: its own parameters only */
+export interface MecInit extends JsonObject {
+  index: number;
+  /** CPU frequency f_j, cycles/s */
+  f: number;
+  /** chip constant b */
+  b: number;
+  /** position (x, y) on the plane's diagonal, m */
+  pos: number[];
+}
+
 interface BrReply {
   s: number[];
   x: number[];
   d2: number;
   n: number;
+  w: number;
   ok: boolean;
 }
 
 interface FinalReply {
-  Q: number;
+  Qt: number;
+  Cm: number;
   Qs: number;
-  C: number;
   mig: number;
   used: number;
   xi: number;
@@ -71,7 +88,9 @@ export function createBroker(init: BrokerInit, resume?: JsonObject): Leader {
     snapshot: () => ({ Z }),
     async runSlot(ctx: LeaderContext): Promise<SlotOutcome> {
       const ues = ctx.roster.map((a, pos) => ({ a, pos })).filter((e) => e.a.role === 'ue');
+      const mecs = ctx.roster.map((a, pos) => ({ a, pos })).filter((e) => e.a.role === 'mec');
       const N = ues.length;
+      const w = new Array<number>(N).fill(0);
       const loads = new Array<number>(init.M).fill(0);
       const servers: (number[] | undefined)[] = new Array(N).fill(undefined);
       const rows: (number[] | undefined)[] = new Array(N).fill(undefined);
@@ -89,6 +108,7 @@ export function createBroker(init: BrokerInit, resume?: JsonObject): Leader {
         if (init.order === 'sequential') applyRow(loads, r.s, rows[k], r.x);
         servers[k] = r.s;
         rows[k] = r.x;
+        if (typeof r.w === 'number' && Number.isFinite(r.w)) w[k] = r.w;
         loopsTotal += r.n;
         brCalls++;
         return r.d2;
@@ -115,45 +135,68 @@ export function createBroker(init: BrokerInit, resume?: JsonObject): Leader {
           break;
         }
       }
-      const fin = await ctx.round<FinalReply>({ kind: 'final', to: 'ue', body: { L: loads, Z } });
-      let C = 0;
-      let Qsum = 0;
+      // ---- serve: each server gets its column and publishes Λ_j, its execution energy and times ----
+      const notes: string[] = [];
+      const cols = columnsOf(init.M, servers.map((x) => x ?? []), rows.map((x) => x ?? []), w);
+      const bodies: Record<string, JsonObject> = {};
+      for (const e of mecs) if (e.a.index < init.M) bodies[e.a.id] = cols[e.a.index] as unknown as JsonObject;
+      const served = await ctx.round<ServerAccount>({ kind: 'serve', to: mecs.filter((e) => e.a.index < init.M).map((e) => e.a.id), bodies, reuseLast: false });
+      const mecPos = new Map(mecs.map((e) => [e.a.index, e.pos]));
+      const silent: number[] = [];
+      const accounts = cols.map((col, j): ServerAccount => {
+        const pos = mecPos.get(j);
+        const r = pos === undefined ? undefined : served.replies[pos];
+        if (r && typeof r.L === 'number' && Number.isFinite(r.L) && typeof r.E === 'number' && Number.isFinite(r.E) && isNumArr(r.tp) && r.tp.length === col.x.length) return r;
+        silent.push(j);
+        return { L: loads[j], E: 0, tp: col.x.map(() => 0) };
+      });
+      if (silent.length) {
+        missing += silent.length;
+        notes.push(`no valid account from mec-${silent.join(', mec-')}: the broker's own load used, execution energy and time counted as 0`);
+      }
+      const published = accounts.map((a) => a.L);
+      // ---- final: the UEs' own parts at the published loads ----
+      const fin = await ctx.round<FinalReply>({ kind: 'final', to: 'ue', body: { L: published, Z } });
       let QsSum = 0;
       let xiSum = 0;
       let migrations = 0;
       let usedSum = 0;
-      for (let k = 0; k < N; k++) {
-        const r = fin.replies[ues[k].pos];
-        if (!r) {
+      const parts = ues.map((e) => {
+        const r = fin.replies[e.pos];
+        if (!r || typeof r.Qt !== 'number' || typeof r.Cm !== 'number') {
           missing++;
-          continue;
+          return { Qt: 0, Cm: 0 };
         }
-        C += r.C;
-        Qsum += r.Q;
         QsSum += r.Qs;
         xiSum += r.xi;
         migrations += r.mig;
         usedSum += r.used;
-      }
+        return r;
+      });
+      const st = settle(cols, accounts, parts);
+      const C = st.C;
+      let Qsum = 0;
+      for (const q of st.Q) Qsum += q;
       const Znext = queueUpdate(Z, init.cbar, C);
       const equilibrium: JsonObject = {
         Z,
         Znext,
         C,
+        Cexec: st.Cexec,
         latency: Qsum / N,
         latencySmooth: QsSum / N,
         xi: xiSum,
         migrations,
         serversPerUe: usedSum / N,
-        loads: loads.slice(),
+        loads: published,
       };
       if (N <= ROWS_MAX_N) {
         equilibrium.servers = servers.map((s) => s ?? []);
         equilibrium.alloc = rows.map((x) => x ?? []);
       }
-      const extra: JsonObject = { Z, C, latency: Qsum / N, gameRounds: phi, loops: loopsTotal, loopsPerBr: brCalls ? loopsTotal / brCalls : 0, migrations, gap, stop: converged ? 'epsilon' : 'Phi' };
-      ctx.record({ phase: 'slot', round: phi + 1, Z, C, latency: Qsum / N, gameRounds: phi, loops: loopsTotal, migrations });
-      const notes: string[] = [];
+      // `neGap` (‖BR − Λ‖₂ at the stop), not `gap`: slots.csv already has a `gap` column (distributed vs reference)
+      const extra: JsonObject = { Z, C, Cexec: st.Cexec, latency: Qsum / N, gameRounds: phi, loops: loopsTotal, loopsPerBr: brCalls ? loopsTotal / brCalls : 0, migrations, neGap: gap, stop: converged ? 'epsilon' : 'Phi' };
+      ctx.record({ phase: 'slot', round: phi + 1, Z, C, Cexec: st.Cexec, latency: Qsum / N, gameRounds: phi, loops: loopsTotal, migrations });
       if (!converged) notes.push(`stopped at Φ = ${init.Phi} rounds with ‖BR − Λ‖₂ = ${gap.toExponential(3)} > ε`);
       if (missing) notes.push(`${missing} missing or malformed replies (last strategies used)`);
       Z = Znext;
@@ -193,16 +236,34 @@ export function createUe(init: UeInit, _ctx?: FollowerContext): Follower {
         let d2 = 0;
         for (let q = 0; q < res.x.length; q++) d2 += (res.x[q] - (row ? row[q] : 0)) ** 2;
         row = damp(row, res.x, k);
-        return { s: p.servers, x: row, d2, n: res.loops, ok: res.ok };
+        return { s: p.servers, x: row, d2, n: res.loops, w: cyclesPerTask(p), ok: res.ok };
       }
       if (kind === 'final') {
         const x = row ?? p.servers.map(() => 0);
-        const c = costsOf(p, p.servers, x, L, prevUsed, common, new Set(p.servers));
+        const c = ueAccount(p, p.servers, x, L, prevUsed, common, new Set(p.servers));
         const val = xi(p, common.V, common.b, Z, othersOf(L, p.servers, x), x);
         prevUsed = usedSet(p.servers, x);
-        return { Q: c.Q, Qs: c.Qsmooth, C: c.C, mig: c.migrations, used: c.used, xi: val };
+        return { Qt: c.Qt, Cm: c.Cm, Qs: c.Qs, mig: c.migrations, used: c.used, xi: val };
       }
       return undefined;
+    },
+  };
+}
+
+/**
+ * `mec-j`: at a slot's end it receives its column of the final allocation and publishes its load
+ * Λ_j, its execution energy and each entry's execution time (model.ts `serveColumn`), from its own
+ * f_j and b. Stateless across slots; a malformed column gets no answer.
+ */
+export function createMec(init: MecInit, _ctx?: FollowerContext): Follower {
+  return {
+    handle(kind, body): JsonObject | undefined {
+      if (kind !== 'serve') return undefined;
+      const { u, x, w } = body;
+      if (!isNumArr(u) || !isNumArr(x) || !isNumArr(w) || u.length !== x.length || w.length !== x.length) return undefined;
+      if (!u.every((i) => Number.isInteger(i) && i >= 0) || !x.every((v) => v >= 0) || !w.every((v) => v > 0)) return undefined;
+      const col: Column = { u, x, w };
+      return serveColumn(init.f, init.b, col) as unknown as JsonObject;
     },
   };
 }

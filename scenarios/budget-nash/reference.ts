@@ -13,7 +13,7 @@ import { stream } from '../common/rng.ts';
 import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
 import { bestResponse } from './br.ts';
 import type { BudgetNashConfig } from './config.ts';
-import { applyRow, brProblem, costsOf, damp, distance, othersOf, queueUpdate, ueSlot, usedSet, xi, type Common, type UeSlot } from './model.ts';
+import { applyRow, brProblem, columnsOf, cyclesPerTask, damp, distance, othersOf, queueUpdate, serveColumn, settle, ueAccount, ueSlot, usedSet, xi, type Common, type UeSlot } from './model.ts';
 import { ROWS_MAX_N } from './protocol.ts';
 
 /** allocations, loads, costs and Z must agree within this (relative) */
@@ -170,39 +170,39 @@ export function deviationCheck(s: UeSlot, V: number, b: number, Z: number, loads
 /** one policy's outcome in one slot */
 export interface PolicySlot {
   C: number;
+  /** the servers' execution energy (part of C) */
+  Cexec: number;
   latency: number;
   latencySmooth: number;
   migrations: number;
+  /** Λ_j as the servers publish it (column sums) */
   loads: number[];
   Q: number[];
 }
 
 /**
- * evaluate rows (per UE: servers, amounts) with the reported costs; updates prevUsed. `givenLoads`:
- * the game's own loads (the sequential game folds rows in incrementally; its last bits matter, since
- * C feeds Z and FL's stopping test is a threshold)
+ * Evaluate rows (per UE: servers, amounts) with the reported costs, split and summed exactly as the
+ * protocol does (each server's `serveColumn` on its column, each UE's `ueAccount` at the servers'
+ * loads, `settle`): C feeds Z and FL's stopping test is a threshold, so the last bits matter.
+ * Updates prevUsed.
  */
-export function evaluate(cfg: BudgetNashConfig, ues: UeSlot[], servers: number[][], rows: number[][], prevUsed: Set<number>[], common: Common, givenLoads?: number[]): PolicySlot {
-  let loads = givenLoads;
-  if (!loads) {
-    loads = new Array<number>(cfg.M).fill(0);
-    for (let i = 0; i < ues.length; i++) applyRow(loads, servers[i], undefined, rows[i]);
-  }
-  let C = 0;
-  let Qsum = 0;
+export function evaluate(cfg: BudgetNashConfig, ues: UeSlot[], servers: number[][], rows: number[][], prevUsed: Set<number>[], common: Common): PolicySlot {
+  const cols = columnsOf(cfg.M, servers, rows, ues.map(cyclesPerTask));
+  const srv = cols.map((col, j) => serveColumn(cfg.f[j], cfg.b, col));
+  const loads = srv.map((s) => s.L);
   let QsSum = 0;
   let migrations = 0;
-  const Q: number[] = [];
-  for (let i = 0; i < ues.length; i++) {
-    const c = costsOf(ues[i], servers[i], rows[i], loads, prevUsed[i], common, new Set(ues[i].servers));
-    C += c.C;
-    Qsum += c.Q;
-    QsSum += c.Qsmooth;
-    migrations += c.migrations;
-    Q.push(c.Q);
+  const parts = ues.map((u, i) => {
+    const a = ueAccount(u, servers[i], rows[i], loads, prevUsed[i], common, new Set(u.servers));
+    QsSum += a.Qs;
+    migrations += a.migrations;
     prevUsed[i] = usedSet(servers[i], rows[i]);
-  }
-  return { C, latency: Qsum / ues.length, latencySmooth: QsSum / ues.length, migrations, loads, Q };
+    return a;
+  });
+  const st = settle(cols, srv, parts);
+  let Qsum = 0;
+  for (const q of st.Q) Qsum += q;
+  return { C: st.C, Cexec: st.Cexec, latency: Qsum / ues.length, latencySmooth: QsSum / ues.length, migrations, loads, Q: st.Q };
 }
 
 const nearestOf = (u: UeSlot, cands: number[], common: Common) => {
@@ -302,7 +302,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
       const Z = ne.Z;
       const game = playGame(cfg, ues, Z, sigma);
       const servers = ues.map((u) => u.servers);
-      const nePs = evaluate(cfg, ues, servers, game.rows, ne.prevUsed, common, game.loads);
+      const nePs = evaluate(cfg, ues, servers, game.rows, ne.prevUsed, common);
       account(ne, nePs);
       slots++;
       roundsSum += game.rounds;
@@ -322,12 +322,12 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
       };
       if (ex.gameRounds !== game.rounds) problems.push(`${String(ex.gameRounds)} game rounds, reference ${game.rounds}`);
       const dl = eq.loads as number[] | undefined;
-      upd('loads', Array.isArray(dl) && dl.length === cfg.M ? Math.max(0, ...dl.map((v, j) => rel(v, game.loads[j]))) : Infinity);
-      for (const [k, v] of [['Z', Z], ['C', nePs.C], ['latency', nePs.latency]] as const) upd(k, typeof eq[k] === 'number' ? rel(eq[k] as number, v) : Infinity);
+      upd('loads', Array.isArray(dl) && dl.length === cfg.M ? Math.max(0, ...dl.map((v, j) => rel(v, nePs.loads[j]))) : Infinity);
+      for (const [k, v] of [['Z', Z], ['C', nePs.C], ['Cexec', nePs.Cexec], ['latency', nePs.latency]] as const) upd(k, typeof eq[k] === 'number' ? rel(eq[k] as number, v) : Infinity);
       const dAlloc = eq.alloc as number[][] | undefined;
       const dServers = eq.servers as number[][] | undefined;
       let devRows = game.rows;
-      let devLoads = game.loads;
+      let devLoads = nePs.loads;
       if (Array.isArray(dAlloc) && Array.isArray(dServers) && dAlloc.length === N) {
         let g = 0;
         for (let i = 0; i < N; i++) {
@@ -392,6 +392,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
         Z,
         Znext: ne.Z,
         C: nePs.C,
+        Cexec: nePs.Cexec,
         latency: nePs.latency,
         latencySmooth: nePs.latencySmooth,
         migrations: nePs.migrations,

@@ -1,4 +1,4 @@
-/** `budget-nash` over a real NATS server with real agent processes: broker + 10 UEs, M = 50, 50 slots. */
+/** `budget-nash` over a real NATS server with real agent processes: broker + 50 MEC servers + 10 UEs, 50 slots. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,15 +8,19 @@ import { toCsv } from '../../orchestrator/results.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 describe('budget-nash over NATS', () => {
+  // packed:5 → leader + 10 MEC workers + 2 UE workers; packed:10 → leader + 5 + 1; auto (60 followers
+  // > 32) → groups of 15 per role: leader + 4 MEC workers (15, 15, 15, 5) + 1 UE worker
   it.each([
-    ['sequential', 1],
-    ['sequential', 2],
-    ['simultaneous', 1],
-    ['simultaneous', 2],
-  ])('%s updates, seed %i: 50 slots equal the in-process reference slot by slot; no UE gains by deviating alone', async (order, seed) => {
+    ['sequential', 1, 'packed:5', 13],
+    ['sequential', 2, 'auto', 6],
+    ['simultaneous', 1, 'auto', 6],
+    ['simultaneous', 2, 'packed:10', 7],
+  ])('%s updates, seed %i, %s: 50 slots equal the in-process reference slot by slot; no UE gains by deviating alone', async (order, seed, placement, workers) => {
     const cfg = resolveCfg('budget-nash', { seed, slots: 50, users: 10, mechanism: order });
-    const s = await runDistributed('budget-nash', cfg, 'packed:5');
+    const s = await runDistributed('budget-nash', cfg, placement);
     expect(s.status).toBe('complete');
+    expect(s.workers).toBe(workers);
+    expect(s.agents.total).toBe(1 + 50 + 10);
     expect(s.perSlot).toHaveLength(50);
     for (const r of s.perSlot) expect(r.compare.ok, `slot ${r.slot}: ${r.compare.note}`).toBe(true);
     // and the same protocol in-process: identical per-slot outcomes and trajectory
@@ -27,8 +31,22 @@ describe('budget-nash over NATS', () => {
       traj.push(...r.trajectory);
       expect(s.perSlot[t].equilibrium).toEqual(JSON.parse(JSON.stringify(r.outcome.equilibrium)));
       expect(s.perSlot[t].metrics.rounds).toBe(r.rounds);
+      expect(s.perSlot[t].metrics.messages).toBe(r.messages);
+      // one serve round per slot: 50 direct requests to the servers and 50 replies
+      expect(s.perSlot[t].metrics.messagesByKind.serve).toBe(50);
+      expect(s.perSlot[t].metrics.messagesByKind['re:serve']).toBe(50);
     }
     expect(readFileSync(join(outDir, s.runId, 'trajectory.csv'), 'utf8')).toBe(toCsv(traj, ['slot', 'round']));
     expect(s.runMetrics.drops).toEqual({});
+    // slots.csv: one row per slot with the per-slot records; its `gap` is distributed vs reference (0 here)
+    const [head, ...lines] = readFileSync(join(outDir, s.runId, 'slots.csv'), 'utf8').trim().split('\n');
+    const cols = head.split(',');
+    expect(lines).toHaveLength(50);
+    for (const k of ['Z', 'C', 'latency', 'gameRounds', 'loops', 'migrations', 'stop', 'neGap', 'gap', 'ok']) expect(cols).toContain(k);
+    for (const line of lines) {
+      const row = Object.fromEntries(line.split(',').map((v, k) => [cols[k], v]));
+      expect(row.ok).toBe('true');
+      expect(Number(row.gap)).toBeLessThanOrEqual(1e-9);
+    }
   });
 });

@@ -3,9 +3,9 @@ import { stream } from '../../scenarios/common/rng.ts';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { bestResponseExact, bestResponseFl, slopeBound, allocationAt } from '../../scenarios/budget-nash/br.ts';
 import { budgetNash, type BudgetNashConfig } from '../../scenarios/budget-nash/index.ts';
-import { brProblem, costsOf, decay, distance, eligibleServers, queueUpdate, serverCoord, ueCoord, xi, xiGradient, type UeSlot } from '../../scenarios/budget-nash/model.ts';
+import { brProblem, columnsOf, costsOf, cyclesPerTask, decay, distance, eligibleServers, queueUpdate, serveColumn, serverCoord, settle, ueAccount, ueCoord, xi, xiGradient, type UeSlot } from '../../scenarios/budget-nash/model.ts';
 import { ROWS_MAX_N } from '../../scenarios/budget-nash/protocol.ts';
-import { commonOf, createBudgetNashReference, deviationCheck, playGame, slotParams, staticBaseline, DEVIATION_TOLERANCE } from '../../scenarios/budget-nash/reference.ts';
+import { commonOf, createBudgetNashReference, deviationCheck, evaluate, playGame, slotParams, staticBaseline, DEVIATION_TOLERANCE } from '../../scenarios/budget-nash/reference.ts';
 import { ConfigError, type JsonObject, type LeaderContext, type RoundRequest, type SlotOutcome } from '../../scenarios/types.ts';
 
 const resolve = (o: Partial<Parameters<typeof budgetNash.resolve>[0]> = {}) => budgetNash.resolve({ seed: 1, slots: 50, options: {}, ...o }) as BudgetNashConfig;
@@ -135,6 +135,40 @@ describe('budget-nash model', () => {
     const none = costsOf(s, [j0, j1], [s.lambda, 0], loads, new Set([j0]), common);
     expect(none.used).toBe(1);
     expect(none.Q).toBeCloseTo((s.a / s.rate[0]) + (s.a * s.delta * (loads[j0] + 1)) / (s.lambda * f0), 9);
+  });
+
+  it('the split accounts (servers: Λ_j, t_p, c_p; UEs: transmission, deployment) settle to the spec’s costs in one piece', () => {
+    const cfg = resolve({ seed: 4 });
+    const common = commonOf(cfg);
+    for (const slot of [0, 9, 33]) {
+      const ues = slotParams(cfg, slot, common);
+      const b = staticBaseline('ES', cfg, ues, slot, common);
+      // a mixed allocation: ES rows with one UE's first server emptied (an exact zero) and a tiny entry
+      b.rows[1] = b.rows[1].map((v, k) => (k === 0 ? 0 : v));
+      b.rows[2] = b.rows[2].map((v, k) => (k === 0 && b.rows[2].length > 1 ? 1e-12 : v));
+      const prev = ues.map((u, i) => new Set(i % 2 ? u.servers.slice(0, 1) : []));
+      const cols = columnsOf(cfg.M, b.servers, b.rows, ues.map(cyclesPerTask));
+      const srv = cols.map((col, j) => serveColumn(cfg.f[j], cfg.b, col));
+      const loads = srv.map((a) => a.L);
+      // Λ_j is the column sum of λ_ij, bit for bit what folding the rows in index order gives
+      const folded = new Array(cfg.M).fill(0);
+      b.rows.forEach((row, i) => row.forEach((v, k) => (folded[b.servers[i][k]] = folded[b.servers[i][k]] + v)));
+      expect(loads).toEqual(folded);
+      expect(cols[b.servers[1][0]].u).not.toContain(1);
+      const parts = ues.map((u, i) => ueAccount(u, b.servers[i], b.rows[i], loads, prev[i], common, new Set(u.servers)));
+      const st = settle(cols, srv, parts);
+      let C = 0;
+      ues.forEach((u, i) => {
+        const c = costsOf(u, b.servers[i], b.rows[i], loads, prev[i], common, new Set(u.servers));
+        expect(Math.abs(st.Q[i] - c.Q)).toBeLessThanOrEqual(1e-12 * c.Q);
+        expect(Math.abs(parts[i].Qs - c.Qsmooth)).toBeLessThanOrEqual(1e-12 * c.Qsmooth);
+        expect(parts[i].migrations).toBe(c.migrations);
+        C += c.C;
+      });
+      expect(Math.abs(st.C - C)).toBeLessThanOrEqual(1e-12 * C);
+      expect(st.Cexec).toBeGreaterThan(0);
+      expect(st.Cexec).toBeLessThan(st.C);
+    }
   });
 });
 
@@ -277,12 +311,16 @@ describe('budget-nash configuration', () => {
     expect(() => resolve({ config: { f: [1e10, -1] } })).toThrow(ConfigError);
   });
 
-  it('agents: broker first; a UE init blob does not grow with N', () => {
+  it('agents: broker first, then M servers and N UEs; a UE or MEC init blob does not grow with N', () => {
     const small = resolve({ users: 10 });
     const big = resolve({ users: 1000 });
     const agents = budgetNash.agents(big);
     expect(agents[0]).toEqual({ id: 'broker', role: 'broker', index: 0 });
-    expect(agents).toHaveLength(1001);
+    expect(agents).toHaveLength(1 + 50 + 1000);
+    expect(agents.filter((a) => a.role === 'mec').map((a) => a.id)).toEqual(Array.from({ length: 50 }, (_, j) => `mec-${j}`));
+    const mec = budgetNash.agentInit(big, { id: 'mec-7', role: 'mec', index: 7 });
+    expect(mec).toEqual({ index: 7, f: big.f[7], b: big.b, pos: [serverCoord(7, big), serverCoord(7, big)] });
+    expect(JSON.stringify(mec)).toBe(JSON.stringify(budgetNash.agentInit(small, { id: 'mec-7', role: 'mec', index: 7 })));
     expect(budgetNash.leaderId(big)).toBe('broker');
     const size = (cfg: BudgetNashConfig) => JSON.stringify(budgetNash.agentInit(cfg, { id: 'ue-3', role: 'ue', index: 3 })).length;
     expect(size(big)).toBeLessThanOrEqual(size(small) + 2);
@@ -319,8 +357,8 @@ describe('budget-nash protocol', () => {
     expect(sim.filter((r) => r.kind === 'br').every((r) => r.to === 'ue')).toBe(true);
     expect(sim[0].body?.k).toBe(1); // undamped first round
     expect(sim[1].body?.k).toBe(0.5);
-    expect(sim[sim.length - 1].kind).toBe('final');
-    const sizeOf = (n: number) => recordRequests(resolve({ users: n, slots: 1, mechanism: 'simultaneous' }), 1).then((r) => Math.max(...r.map((q) => JSON.stringify(q.body).length)));
+    expect(sim.slice(-2).map((r) => r.kind)).toEqual(['serve', 'final']);
+    const sizeOf = (n: number) => recordRequests(resolve({ users: n, slots: 1, mechanism: 'simultaneous' }), 1).then((r) => Math.max(...r.filter((q) => q.body).map((q) => JSON.stringify(q.body).length)));
     const [s6, s60] = [await sizeOf(6), await sizeOf(60)];
     expect(s60).toBeLessThan(s6 + 400); // M loads + Z, whatever N
   });
@@ -337,6 +375,83 @@ describe('budget-nash protocol', () => {
     expect(ue.handle('bogus', { L, Z: 1 }, meta)).toBeUndefined();
     const ok = ue.handle('br', { L, Z: 1, k: 1, r: 1 }, meta) as { x: number[] };
     expect(ok.x.reduce((a, v) => a + v, 0)).toBeCloseTo(slotParams(cfg, 0)[0].lambda, 9);
+  });
+
+  it('serve: each mec-j gets only its column, once per slot after the game; it answers Λ_j, energy and times; messages per slot', async () => {
+    for (const mechanism of ['sequential', 'simultaneous'] as const) {
+      const cfg = resolve({ slots: 3, mechanism });
+      const sent = await recordRequests(cfg, 3);
+      const serve = sent.filter((r) => r.kind === 'serve');
+      expect(serve).toHaveLength(3);
+      for (const r of serve) {
+        expect(r.to).toEqual(Array.from({ length: cfg.M }, (_, j) => `mec-${j}`));
+        expect(r.body).toBeUndefined();
+        expect(Object.keys(r.bodies!)).toHaveLength(cfg.M);
+      }
+      // per slot: game rounds, then serve, then final
+      const kinds = sent.map((r) => r.kind).join(' ');
+      expect(kinds).toMatch(/^(br )+serve final (br )+serve final (br )+serve final$/);
+      // the columns are the final allocation's, and the servers' loads are what the equilibrium reports
+      const run = new InProcessRun(budgetNash as never, cfg);
+      for (let slot = 0; slot < 3; slot++) {
+        const r = await run.runSlot(slot);
+        const eq = r.outcome.equilibrium as { alloc: number[][]; servers: number[][]; loads: number[]; C: number; Cexec: number };
+        const x = r.outcome.extra as JsonObject;
+        const R = x.gameRounds as number;
+        const N = cfg.N;
+        const M = cfg.M;
+        // sequential: 2N per game round; simultaneous: 1 + N; then serve M + M, final 1 + N
+        expect(r.messages).toBe(R * (mechanism === 'sequential' ? 2 * N : 1 + N) + 2 * M + 1 + N);
+        expect(r.rounds).toBe(R * (mechanism === 'sequential' ? N : 1) + 2);
+        const body = serve[slot].bodies!;
+        for (let j = 0; j < M; j++) {
+          const col = body[`mec-${j}`] as { u: number[]; x: number[]; w: number[] };
+          const want = eq.alloc.flatMap((row, i) => row.map((v, k) => ({ i, j: eq.servers[i][k], v }))).filter((e) => e.j === j && e.v !== 0);
+          expect(col.u).toEqual(want.map((e) => e.i));
+          expect(col.x).toEqual(want.map((e) => e.v));
+          expect(col.x.reduce((a, v) => a + v, 0)).toBeCloseTo(eq.loads[j], 12);
+        }
+        expect(eq.Cexec).toBeGreaterThan(0);
+        expect(eq.Cexec).toBeLessThan(eq.C);
+      }
+    }
+  });
+
+  it('the servers’ replies are load-bearing: a server that over-reports its energy raises C and Z; a silent one is noted', async () => {
+    const cfg = resolve({ slots: 2, options: { cbar: 1000 } });
+    const honest = new InProcessRun(budgetNash as never, cfg);
+    const liar = new InProcessRun(budgetNash as never, cfg);
+    const silent = new InProcessRun(budgetNash as never, cfg);
+    const h0 = await honest.runSlot(0);
+    const loads = h0.outcome.equilibrium.loads as number[];
+    const j = loads.findIndex((v) => v > 0.5);
+    const followers = (r: InProcessRun) => (r as unknown as { followers: Map<string, { handle: (...a: never[]) => JsonObject | undefined }> }).followers;
+    const real = followers(liar).get(`mec-${j}`)!;
+    followers(liar).set(`mec-${j}`, { handle: (...a: never[]) => ({ ...real.handle(...a)!, E: ((real.handle(...a) as JsonObject).E as number) + 1000 }) });
+    followers(silent).set(`mec-${j}`, { handle: () => undefined });
+    const l0 = await liar.runSlot(0);
+    expect(l0.outcome.equilibrium.C as number).toBeCloseTo((h0.outcome.equilibrium.C as number) + 1000, 6);
+    expect(l0.outcome.equilibrium.Znext as number).toBeGreaterThan(h0.outcome.equilibrium.Znext as number);
+    const s0 = await silent.runSlot(0);
+    expect(s0.outcome.notes?.join(' ')).toContain(`mec-${j}`);
+    expect(s0.outcome.equilibrium.C as number).toBeLessThan(h0.outcome.equilibrium.C as number);
+    expect(s0.outcome.equilibrium.loads).toEqual(loads.map((v, k) => (k === j ? expect.closeTo(v, 12) : v)));
+  });
+
+  it('a MEC server ignores malformed columns and other kinds', () => {
+    const cfg = resolve();
+    const mec = budgetNash.createFollower(budgetNash.agentInit(cfg, { id: 'mec-3', role: 'mec', index: 3 }), { id: 'mec-3', role: 'mec', index: 3 });
+    const meta = { slot: 0, round: 1, from: 'broker' };
+    expect(mec.handle('br', { L: [], Z: 1 }, meta)).toBeUndefined();
+    expect(mec.handle('serve', { u: [0, 1], x: [1], w: [1e10] }, meta)).toBeUndefined();
+    expect(mec.handle('serve', { u: [0], x: [-1], w: [1e10] }, meta)).toBeUndefined();
+    expect(mec.handle('serve', { u: [0], x: [1], w: [0] }, meta)).toBeUndefined();
+    expect(mec.handle('serve', { u: [0.5], x: [1], w: [1e10] }, meta)).toBeUndefined();
+    expect(mec.handle('serve', { u: [], x: [], w: [] }, meta)).toEqual({ L: 0, E: 0, tp: [] });
+    const r = mec.handle('serve', { u: [0, 4], x: [1, 2], w: [1e10, 2e10] }, meta) as { L: number; E: number; tp: number[] };
+    expect(r.L).toBe(3);
+    expect(r.tp[1]).toBeCloseTo((2e10 * 4) / cfg.f[3], 12);
+    expect(r.E).toBeCloseTo((cfg.b * cfg.f[3] * (1e10 * 1 + 2e10 * 4)) / 4, 6);
   });
 
   for (const mechanism of ['sequential', 'simultaneous'] as const) {
@@ -366,6 +481,11 @@ describe('budget-nash protocol', () => {
           const last = r.trajectory[r.trajectory.length - 1];
           expect(last.phase).toBe('slot');
           for (const k of ['Z', 'C', 'latency', 'gameRounds', 'loops', 'migrations']) expect(typeof last[k]).toBe('number');
+          // slots.csv flattens `extra` beside the runtime's own columns: no key may shadow them
+          const extra = r.outcome.extra as JsonObject;
+          for (const k of ['slot', 'ok', 'gap', 'converged', 'rounds', 'messages', 'bytes', 'timeToEquilibriumMs']) expect(extra).not.toHaveProperty(k);
+          expect(extra.stop).toBe(r.outcome.converged ? 'epsilon' : 'Phi');
+          expect(extra.neGap as number).toBeCloseTo(game.gaps[game.gaps.length - 1], 12);
           messages += r.messages;
           expect(r.outcome.converged).toBe(game.converged);
         }
