@@ -63,7 +63,7 @@ export function nashClaims(rows: NashClaimRow[]): Claim[] {
     statement: 'MQO lets at least as many users offload as ODPC at every N, and more at the largest N',
     holds: perN.length ? perN.every((p) => p.mqo >= p.odpc) && last.mqo > last.odpc : null,
     numbers: { perN },
-    note: null,
+    note: perN.length >= 2 ? `MQO's mean offloading count goes from ${perN[0].mqo} at N = ${perN[0].N} to ${last.mqo} at N = ${last.N} (ODPC: ${perN[0].odpc} to ${last.odpc})` : null,
   };
   return [c1, c2];
 }
@@ -72,6 +72,8 @@ export function nashClaims(rows: NashClaimRow[]): Claim[] {
 export interface RoundsRow {
   N: number;
   rounds: number;
+  /** where the count comes from (e.g. `this run` over the bus, `in-process`) */
+  source?: string;
 }
 
 /** the decentralized mechanism needs a number of rounds independent of N: holds iff all rows have the same count */
@@ -81,7 +83,7 @@ export function roundsIndependentClaim(rows: RoundsRow[]): Claim {
     id: 'decentralized-rounds-independent-of-n',
     statement: 'the decentralized pricing mechanism needs the same number of rounds whatever the number of users',
     holds: rows.length >= 2 ? counts.length === 1 : null,
-    numbers: { perN: rows.map((r) => ({ N: r.N, rounds: r.rounds })) },
+    numbers: { perN: rows.map((r) => ({ N: r.N, rounds: r.rounds, ...(r.source !== undefined ? { source: r.source } : {}) })) },
     note: rows.length < 2 ? 'needs runs at two or more N' : null,
   };
 }
@@ -116,6 +118,9 @@ export interface MobilityClaimRow {
   predictor: 'pa' | 'kalman';
   tasks: number;
   successes: number;
+  /** optional detail, not used by the claims */
+  successRate?: number;
+  rateByOrder?: number[];
 }
 
 /**

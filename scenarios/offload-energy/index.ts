@@ -13,10 +13,10 @@
  * draw new tasks (nash: s_i; pricing: C_i) or new noise and task arrivals (mobility) from the seed.
  */
 import { ConfigError, type AgentSpec, type JsonObject, type Scenario, type SlotOutcome } from '../types.ts';
-import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow } from './claims.ts';
+import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow, type RoundsRow } from './claims.ts';
 import { resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
-import { createNashFollower, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
+import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from './pricing.ts';
 
 export type { MobilityConfig, NashConfig, OffloadConfig, PricingConfig } from './config.ts';
@@ -27,6 +27,8 @@ export const SEMI_TOLERANCE = 1e-9;
 export const DECENTRALIZED_TOLERANCE = 1e-4;
 /** N values of the in-process sweeps behind the claims */
 export const NASH_CLAIM_NS = [5, 10, 20, 30, 40, 50];
+/** populations per N behind the nash claims (the spec: "the run computes the comparison over converged seeds") */
+export const NASH_CLAIM_SEEDS = 10;
 export const PRICING_CLAIM_NS = [5, 50, 500];
 export const MOBILITY_CLAIM_MS = [5, 10, 20, 40];
 export const MOBILITY_CLAIM_REPLICATES = 5;
@@ -180,7 +182,8 @@ function nashReference(cfg: NashConfig) {
         const ok = dev.gain <= cfg.epsilon * (1 + 1e-6) + 1e-12 && costGap <= 1e-9;
         compare = { ok, gap: Math.max(0, dev.gain), note: ok ? `ε-equilibrium: no user gains more than ${dev.gain.toExponential(2)} alone` : `user ue-${dev.user} gains ${dev.gain.toExponential(3)} > ε = ${cfg.epsilon} alone (cost gap ${costGap.toExponential(2)})` };
       } else {
-        const ok = sim.status === eq.status && sim.period === eq.period;
+        // the same reported cycle: same status, same period, detected after the same number of decision slots
+        const ok = sim.status === eq.status && sim.period === eq.period && sim.decisionSlots === eq.decisionSlots;
         compare = { ok, gap: Math.max(0, dev.gain), note: `distributed ${eq.status}${eq.period ? ` (period ${eq.period})` : ''} after ${eq.decisionSlots} slots; reference ${sim.status}${sim.period ? ` (period ${sim.period})` : ''} after ${sim.decisionSlots}` };
       }
       const summary = (s: typeof sim) => ({ status: s.status, period: s.period, decisionSlots: s.decisionSlots, offloading: s.metrics.offloading, totalCost: s.metrics.totalCost, totalEnergy: s.metrics.totalEnergy, totalDelay: s.metrics.totalDelay, meanEfficiency: s.metrics.meanEfficiency });
@@ -194,7 +197,7 @@ function nashReference(cfg: NashConfig) {
     finish(): JsonObject {
       const out: JsonObject = { runs };
       if (!cfg.claims) return out;
-      const rows = nashClaimRows(cfg, NASH_CLAIM_NS);
+      const rows = nashClaimRows(cfg, NASH_CLAIM_NS, NASH_CLAIM_SEEDS);
       out.claimRuns = rows as unknown as JsonObject[];
       out.claims = nashClaims(rows);
       return out;
@@ -202,16 +205,21 @@ function nashReference(cfg: NashConfig) {
   };
 }
 
-/** MQO (the configured game) and ODPC on the first N users of the configuration (slot 0), for each N */
-export function nashClaimRows(cfg: NashConfig, Ns: number[]): NashClaimRow[] {
+/**
+ * MQO (the configured game) and ODPC for each N and each of `seeds` populations: seed `cfg.seed` uses the first N
+ * users of the configuration (slot 0), seeds cfg.seed + 1 … draw N fresh users from their own seed (same server).
+ */
+export function nashClaimRows(cfg: NashConfig, Ns: number[], seeds = 1): NashClaimRow[] {
   const opt = nashOptions(cfg);
-  return Ns.map((N) => {
-    const c = withUsers(cfg, N) as NashConfig;
+  const pairs = Array.from({ length: seeds }, (_, k) => cfg.seed + k).flatMap((seed) => Ns.map((N) => ({ seed, N })));
+  return pairs.map(({ seed, N }) => {
+    const users = seed === cfg.seed ? (withUsers(cfg, N) as NashConfig).users : Array.from({ length: N }, (_, i) => drawNashUser(seed, i));
+    const c = { users, server: cfg.server };
     const mqo = simulateNash(c.users, c.server, { ...opt, power: 'joint' });
     const odpc = simulateNash(c.users, c.server, { ...opt, power: 'fixed', grant: 'one', maxSlots: Math.max(opt.maxSlots, 5000) });
     return {
       N,
-      seed: cfg.seed,
+      seed,
       mqoConverged: mqo.status === 'equilibrium',
       odpcConverged: odpc.status === 'equilibrium',
       mqoCost: mqo.metrics.totalCost,
@@ -242,7 +250,7 @@ function pricingReference(cfg: PricingConfig) {
       }
       const semi = sweepOptimum(users, srv.F, srv.kappa);
       const dec = runDecentralizedDirect((P) => profitAt(users, srv.F, srv.kappa, P), srv);
-      slots.push({ slot, price: eq.price, profit: eq.profit, reference: ref.price, ok: compare.ok });
+      slots.push({ slot, N: users.length, price: eq.price, profit: eq.profit, rounds: eq.rounds, reference: ref.price, ok: compare.ok });
       return {
         reference: { price: ref.price, profit: ref.profit, lower: ref.lower, upper: ref.upper, localMaxima: ref.localMaxima, withinBounds: ref.price >= ref.lower - 1e-12 && ref.price <= ref.upper + 1e-12, curves: fractionCurves(users, srv.F, srv.Pmax) },
         baselines: {
@@ -255,10 +263,12 @@ function pricingReference(cfg: PricingConfig) {
     finish(): JsonObject {
       const out: JsonObject = { slots };
       if (!cfg.claims) return out;
-      const rows = PRICING_CLAIM_NS.map((N) => {
+      const rows: RoundsRow[] = PRICING_CLAIM_NS.map((N) => {
         const users = (withUsers(cfg, N) as PricingConfig).users;
-        return { N, rounds: runDecentralizedDirect((P) => profitAt(users, srv.F, srv.kappa, P), srv).evaluations + 1 };
+        return { N, rounds: runDecentralizedDirect((P) => profitAt(users, srv.F, srv.kappa, P), srv).evaluations + 1, source: 'in-process' };
       });
+      // a decentralized run adds its own round count, measured over the bus
+      if (cfg.pricing === 'decentralized') for (const s of slots) rows.push({ N: Number(s.N), rounds: Number(s.rounds), source: `this run (slot ${s.slot})` });
       const claims: Claim[] = [roundsIndependentClaim(rows)];
       out.claims = claims;
       out.decentralizedRoundsFormula = decentralizedRounds(srv.grid, srv.tol);
@@ -296,7 +306,7 @@ function mobilityReference(cfg: MobilityConfig) {
       const alt = simulateMobility(cfg.seed, slot, cfg.users, cfg.world, other);
       return {
         reference: ref as unknown as JsonObject,
-        baselines: { [other]: { tasks: alt.tasks, successes: alt.successes, successRate: alt.successRate } },
+        baselines: { [other]: { tasks: alt.tasks, successes: alt.successes, successRate: alt.successRate, byOrder: alt.byOrder } },
         compare: { ok, gap: Math.abs(eq.successRate - ref.successRate), note: ok ? undefined : `distributed ${eq.successes}/${eq.tasks}, reference ${ref.successes}/${ref.tasks}` },
       };
     },
@@ -315,12 +325,19 @@ export function mobilityClaimRows(cfg: MobilityConfig, Ms: number[], replicates:
     for (const predictor of ['pa', 'kalman'] as const) {
       let tasks = 0;
       let successes = 0;
+      const byTasks: number[] = [];
+      const bySucc: number[] = [];
       for (let s = 0; s < replicates; s++) {
         const st = simulateMobility(cfg.seed, s, cfg.users, { ...cfg.world, M }, predictor);
         tasks += st.tasks;
         successes += st.successes;
+        st.byOrder.tasks.forEach((n, k) => {
+          byTasks[k] = (byTasks[k] ?? 0) + n;
+          bySucc[k] = (bySucc[k] ?? 0) + st.byOrder.successes[k];
+        });
       }
-      rows.push({ M, predictor, tasks, successes });
+      // success rate by task order (a user's k-th task), pooled over the replicates: later tasks find faster users
+      rows.push({ M, predictor, tasks, successes, successRate: tasks ? successes / tasks : 0, rateByOrder: byTasks.map((n, k) => bySucc[k] / n) });
     }
   }
   return rows;

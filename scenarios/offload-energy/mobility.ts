@@ -289,12 +289,19 @@ export interface MobilityStats {
   delivered: number;
   successes: number;
   successRate: number;
-  /** by task order k (0-based): tasks, successes */
-  byOrder: { tasks: number[]; successes: number[] };
+  /** by task order k (0-based: a user's first, second … task): tasks, successes, success rate */
+  byOrder: { tasks: number[]; successes: number[]; rate: number[] };
 }
 
 export function emptyStats(): MobilityStats {
-  return { tasks: 0, delivered: 0, successes: 0, successRate: 0, byOrder: { tasks: [], successes: [] } };
+  return { tasks: 0, delivered: 0, successes: 0, successRate: 0, byOrder: { tasks: [], successes: [], rate: [] } };
+}
+
+/** the success rates from the counts (overall and by task order) */
+export function finishStats(st: MobilityStats): MobilityStats {
+  st.successRate = st.delivered ? st.successes / st.delivered : 0;
+  st.byOrder.rate = st.byOrder.tasks.map((n, k) => (n ? st.byOrder.successes[k] / n : 0));
+  return st;
 }
 
 function count(st: MobilityStats, k: number, ok: boolean) {
@@ -346,7 +353,7 @@ export async function runMobilitySlot(ctx: LeaderContext, init: MobilityLeaderIn
     });
     ctx.record({ tick: t, requests, done, successes: ok });
   }
-  st.successRate = st.delivered ? st.successes / st.delivered : 0;
+  finishStats(st);
   const notes: string[] = [];
   if (malformed) notes.push(`${malformed} malformed task entries ignored`);
   if (st.delivered !== st.tasks) notes.push(`${st.tasks - st.delivered} tasks without a delivery report`);
@@ -386,6 +393,5 @@ export function simulateMobility(seed: number, slot: number, users: MobilityUser
     st.tasks++;
     count(st, r.k, r.ok);
   }
-  st.successRate = st.delivered ? st.successes / st.delivered : 0;
-  return st;
+  return finishStats(st);
 }

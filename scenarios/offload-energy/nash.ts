@@ -304,6 +304,7 @@ export async function runNashSlot(ctx: LeaderContext, init: NashLeaderInit): Pro
   let decisionSlots = 0;
   let updates = 0;
   let requestsTotal = 0;
+  let grantsTotal = 0;
   for (let t = 1; t <= init.maxSlots; t++) {
     decisionSlots = t;
     const { I, n } = aggregates(init.C, o, pg);
@@ -326,6 +327,7 @@ export async function runNashSlot(ctx: LeaderContext, init: NashLeaderInit): Pro
       granted = [best];
     }
     const ids = granted.map((i) => ctx.roster[i].id);
+    grantsTotal += ids.length;
     const acks = await ctx.round<{ o: number; pg: number }>({ kind: 'grant', to: ids, body: {} });
     for (const i of granted) {
       const a = acks.replies[i];
@@ -364,7 +366,19 @@ export async function runNashSlot(ctx: LeaderContext, init: NashLeaderInit): Pro
   const notes: string[] = [];
   if (status === 'no-equilibrium') notes.push(`cycle of period ${period} after ${decisionSlots} decision slots: no ε-equilibrium reached`);
   if (status === 'cap') notes.push(`stopped at the cap of ${init.maxSlots} decision slots`);
-  return { equilibrium, converged: status === 'equilibrium', notes: notes.length ? notes : undefined, extra: { requests: requestsTotal, grant: init.grant } };
+  return {
+    equilibrium,
+    converged: status === 'equilibrium',
+    notes: notes.length ? notes : undefined,
+    extra: {
+      requests: requestsTotal,
+      grants: grantsTotal,
+      // the spec's count ("a message is a broadcast, a request or a grant"): one state broadcast per decision slot;
+      // the runtime's `messages` also counts nil replies, grant acknowledgements and the final round
+      protocolMessages: decisionSlots + requestsTotal + grantsTotal,
+      grant: init.grant,
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------

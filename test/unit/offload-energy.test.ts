@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, serverLoadClaim, type Claim, type NashClaimRow } from '../../scenarios/offload-energy/claims.ts';
-import { offloadEnergy, nashUsersAt, pricingUsersAt, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from '../../scenarios/offload-energy/index.ts';
+import { NASH_CLAIM_NS, NASH_CLAIM_SEEDS, offloadEnergy, nashUsersAt, pricingUsersAt, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from '../../scenarios/offload-energy/index.ts';
 import { simulateNash } from '../../scenarios/offload-energy/nash.ts';
 import { exactOptimum } from '../../scenarios/offload-energy/pricing.ts';
 import { simulateMobility } from '../../scenarios/offload-energy/mobility.ts';
@@ -124,6 +124,10 @@ describe('nash in process', () => {
     expect(sim.profile.o).toEqual(eq.decisions);
     // rounds: a state broadcast per decision slot, a grant round for every slot but the last, the final round
     expect(s.rounds).toBe(2 * (eq.decisionSlots as number) - 1 + 1);
+    // the spec's message count: a state broadcast per decision slot, the requests, the grants (one per slot but the last)
+    const x = s.outcome.extra as { requests: number; grants: number; protocolMessages: number };
+    expect(x.grants).toBe((eq.decisionSlots as number) - 1);
+    expect(x.protocolMessages).toBe((eq.decisionSlots as number) + x.requests + x.grants);
     expect(s.trajectory).toHaveLength(eq.decisionSlots as number);
     expect(eq.offloading).toBe((eq.decisions as number[]).filter((o) => o > 0).length);
     expect(eq.totalEnergy as number).toBeGreaterThan(0);
@@ -142,6 +146,13 @@ describe('nash in process', () => {
     // the cycle is real: the profile after the last slot equals the one `period` slots earlier
     expect(sim.keys[sim.decisionSlots]).toBe(sim.keys[sim.decisionSlots - (eq.period as number)]);
     expect(eq.period as number).toBeGreaterThanOrEqual(2);
+    expect(sim.decisionSlots).toBe(eq.decisionSlots);
+    // "the same reported cycle": another period, or the same period found at another slot, is a mismatch
+    const refRun = offloadEnergy.createReference(cfg);
+    const forged = (e: Record<string, unknown>) => refRun.slot(0, { ...s.outcome, equilibrium: { ...(eq as JsonObject), ...e } as JsonObject }).compare.ok;
+    expect(forged({ period: (eq.period as number) + 1 })).toBe(false);
+    expect(forged({ decisionSlots: (eq.decisionSlots as number) + 1 })).toBe(false);
+    expect(forged({ status: 'cap', period: null })).toBe(false);
   });
 
   it('every run ends in an ε-equilibrium or a cycle the reference agrees with (several seeds, both grants)', async () => {
@@ -243,6 +254,8 @@ describe('mobility in process', () => {
         expect(eq.delivered).toBe(eq.tasks);
         expect(eq.tasks).toBeGreaterThan(0);
         expect(eq.byOrder.tasks.reduce((a, b) => a + b, 0)).toBe(eq.tasks);
+        const rates = (eq.byOrder as unknown as { rate: number[]; successes: number[] }).rate;
+        expect(rates).toEqual(eq.byOrder.tasks.map((n, k) => (eq.byOrder as unknown as { successes: number[] }).successes[k] / n));
         const c = ref.slot(slot, s.outcome);
         expect(c.compare.ok, c.compare.note).toBe(true);
         expect(s.rounds).toBe(76);
@@ -304,16 +317,50 @@ describe('claims', () => {
   it('finish() computes the claims from its own in-process runs (numbers consistent with the runs it reports)', () => {
     const cfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'nash', options: {} }) as NashConfig;
     const fin = offloadEnergy.createReference(cfg).finish!() as unknown as { claims: Claim[]; claimRuns: NashClaimRow[] };
-    expect(fin.claimRuns.map((r) => r.N)).toEqual([5, 10, 20, 30, 40, 50]);
+    // every N for each of NASH_CLAIM_SEEDS populations (the spec: the comparison over converged seeds)
+    expect(fin.claimRuns).toHaveLength(NASH_CLAIM_NS.length * NASH_CLAIM_SEEDS);
+    expect(fin.claimRuns.filter((r) => r.seed === 1).map((r) => r.N)).toEqual(NASH_CLAIM_NS);
+    expect([...new Set(fin.claimRuns.map((r) => r.seed))]).toEqual(Array.from({ length: NASH_CLAIM_SEEDS }, (_, k) => 1 + k));
     expect(fin.claims).toEqual(nashClaims(fin.claimRuns));
     for (const c of fin.claims) expect([true, false, null]).toContain(c.holds);
+    // a row is the centralized dynamics on that seed's first N users, MQO and ODPC
+    const r = fin.claimRuns.find((x) => x.seed === 3 && x.N === 10)!;
+    const users3 = (offloadEnergy.resolve({ seed: 3, slots: 1, mechanism: 'nash', users: 10, options: { claims: false } }) as NashConfig).users;
+    const mqo = simulateNash(users3, cfg.server, { epsilon: cfg.epsilon, grant: cfg.grant, power: 'joint', maxSlots: cfg.maxSlots });
+    const odpc = simulateNash(users3, cfg.server, { epsilon: cfg.epsilon, grant: 'one', power: 'fixed', maxSlots: 5000 });
+    expect(r.mqoCost).toBe(mqo.metrics.totalCost);
+    expect(r.odpcCost).toBe(odpc.metrics.totalCost);
+    expect(r.mqoOffloading).toBe(mqo.metrics.offloading);
+    expect(r.mqoConverged).toBe(mqo.status === 'equilibrium');
     const mcfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'mobility', options: {} }) as MobilityConfig;
     const mfin = offloadEnergy.createReference(mcfg).finish!() as unknown as { claims: Claim[]; claimRuns: Parameters<typeof mobilityClaims>[0] };
     expect(mfin.claimRuns).toHaveLength(8);
     expect(mfin.claims).toEqual(mobilityClaims(mfin.claimRuns));
     const r5 = mfin.claimRuns.find((r) => r.M === 5 && r.predictor === 'kalman')!;
     let tasks = 0;
-    for (let s = 0; s < 5; s++) tasks += simulateMobility(1, s, mcfg.users, { ...mcfg.world, M: 5 }, 'kalman').tasks;
+    let successes = 0;
+    const first = { tasks: 0, successes: 0 };
+    for (let s = 0; s < 5; s++) {
+      const st = simulateMobility(1, s, mcfg.users, { ...mcfg.world, M: 5 }, 'kalman');
+      tasks += st.tasks;
+      successes += st.successes;
+      first.tasks += st.byOrder.tasks[0];
+      first.successes += st.byOrder.successes[0];
+    }
     expect(r5.tasks).toBe(tasks);
+    expect(r5.successes).toBe(successes);
+    expect(r5.successRate).toBe(successes / tasks);
+    // success rate by task order, pooled over the replicates
+    expect(r5.rateByOrder![0]).toBe(first.successes / first.tasks);
+    // the pricing claim: a decentralized run adds its own round count (measured) to the in-process ones
+    const pcfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'pricing', users: 7, options: { pricing: 'decentralized' } }) as PricingConfig;
+    const pref = offloadEnergy.createReference(pcfg);
+    const outcome = { equilibrium: { price: 1, profit: 1, rounds: 61 }, converged: true };
+    pref.slot(0, outcome as never);
+    const pfin = pref.finish!() as unknown as { claims: Claim[] };
+    const perN = pfin.claims[0].numbers.perN as { N: number; rounds: number; source: string }[];
+    expect(perN.map((x) => x.N)).toEqual([5, 50, 500, 7]);
+    expect(perN[3]).toEqual({ N: 7, rounds: 61, source: 'this run (slot 0)' });
+    expect(pfin.claims[0].holds).toBe(false); // 61 ≠ 59: the claim is computed from the numbers, whatever they are
   });
 });
