@@ -167,10 +167,17 @@ function offloadEnergy(run: RunData): (Figure | undefined)[] {
   }
   const nash = s.results?.claimRuns?.filter?.((r: S) => 'mqoCost' in r);
   if (nash?.length) {
-    const rows: Row[] = nash.map((r: S) => ({ N: r.N, 'MQO cost': r.mqoCost, 'ODPC cost': r.odpcCost, 'MQO offloading': r.mqoOffloading, 'ODPC offloading': r.odpcOffloading }));
-    out.push(seriesFigure('mqo-vs-odpc', 'Joint offloading × power game (MQO) against ODPC as N grows: total cost and offloading users', rows, 'N', ['MQO cost', 'ODPC cost', 'MQO offloading', 'ODPC offloading'], { xTitle: 'users N' }));
+    // several seeds per N: the mean over the seeds at each N
+    const Ns: number[] = [...new Set<number>(nash.map((r: S) => Number(r.N)))].sort((a, b) => a - b);
+    const avg = (rs: S[], k: string) => rs.reduce((a, r) => a + Number(r[k]), 0) / rs.length;
+    const rows: Row[] = Ns.map((N) => {
+      const rs = nash.filter((r: S) => r.N === N);
+      return { N, 'MQO cost': avg(rs, 'mqoCost'), 'ODPC cost': avg(rs, 'odpcCost'), 'MQO offloading': avg(rs, 'mqoOffloading'), 'ODPC offloading': avg(rs, 'odpcOffloading') };
+    });
+    const seeds = new Set(nash.map((r: S) => r.seed)).size;
+    out.push(seriesFigure('mqo-vs-odpc', `Joint offloading × power game (MQO) against ODPC as N grows: total cost and offloading users (mean over ${seeds} seed${seeds > 1 ? 's' : ''})`, rows, 'N', ['MQO cost', 'ODPC cost', 'MQO offloading', 'ODPC offloading'], { xTitle: 'users N' }));
   }
-  const pricingClaim = (Array.isArray(s.results?.claims) ? s.results.claims : []).find((c: S) => Array.isArray(c?.numbers?.perN));
+  const pricingClaim = (Array.isArray(s.results?.claims) ? s.results.claims : []).find((c: S) => c?.id === 'decentralized-rounds-independent-of-n' && Array.isArray(c?.numbers?.perN));
   if (pricingClaim) {
     const rows: Row[] = pricingClaim.numbers.perN.map((r: S) => ({ N: r.N, rounds: r.rounds }));
     out.push(linesFigure('rounds-vs-N', 'Decentralized pricing: message rounds against N (the seed’s Fig. 6)', rows, 'N', ['rounds'], { xTitle: 'users N', logX: true }));

@@ -51,7 +51,7 @@ export function latencyStats(xs: number[]): { p50: number; p95: number; max: num
   return {
     p50: r(quantile(xs, 0.5)),
     p95: r(quantile(xs, 0.95)),
-    max: r(xs.length ? Math.max(...xs) : 0),
+    max: r(xs.reduce((m, x) => (x > m ? x : m), xs.length ? -Infinity : 0)), // no spread: 100,000 rounds overflow the call stack
     mean: r(xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0),
     count: xs.length,
   };

@@ -51,9 +51,26 @@ export interface RunOptions {
   onProgress?: (p: Progress) => void;
   /** write report.html at the end (default true) */
   report?: boolean;
+  /**
+   * `spawn` (default): the orchestrator starts every agent process itself, as `placement` says.
+   * `external`: it starts none — not even the leader — and waits for agents started elsewhere with
+   * `mecsim agent --run <id> --role <r> --join [--count K]` (containers, other machines); each gets
+   * the next free index of its role. With no child process to watch, a dead external follower shows
+   * up as missing replies at the round deadlines; the summary's placement is `external`.
+   */
+  agents?: 'spawn' | 'external';
 }
 
-export type Progress = { phase: 'nats' } | { phase: 'join'; joined: number; total: number } | { phase: 'slot'; slot: number; slots: number; line?: string } | { phase: 'shutdown' };
+/** What external agents a run waits for: one line per role, and the commands that start them. */
+export interface ExternalAgents {
+  runId: string;
+  natsUrl: string;
+  joinTimeoutMs: number;
+  roles: { role: string; count: number; leader: boolean }[];
+  commands: string[];
+}
+
+export type Progress = { phase: 'nats' } | ({ phase: 'external' } & ExternalAgents) | { phase: 'join'; joined: number; total: number } | { phase: 'slot'; slot: number; slots: number; line?: string } | { phase: 'shutdown' };
 
 export interface SlotRecord extends ReferenceSlot {
   slot: number;
@@ -115,6 +132,19 @@ export function planWorkers(agents: AgentSpec[], leaderId: string, placement: Pl
   return groups;
 }
 
+/** The roles a run needs (the leader's first) and the `mecsim agent … --join` command for each. */
+export function externalAgentCommands(runId: string, natsUrl: string, agents: AgentSpec[], leaderId: string): Pick<ExternalAgents, 'roles' | 'commands'> {
+  const leader = agents.find((a) => a.id === leaderId);
+  const roles: ExternalAgents['roles'] = [];
+  for (const a of [...(leader ? [leader] : []), ...sortRoster(agents.filter((x) => x.id !== leaderId))]) {
+    const r = roles.find((x) => x.role === a.role);
+    if (r) r.count++;
+    else roles.push({ role: a.role, count: 1, leader: a.id === leaderId });
+  }
+  const commands = roles.map((r) => `mecsim agent --run ${runId} --role ${r.role} --join${r.count > 1 ? ` --count ${r.count}` : ''} --nats ${natsUrl}`);
+  return { roles, commands };
+}
+
 /** Contiguous index ranges of one role, as `--index` accepts them (`0-249` or `1,3,5`). */
 function indexSpec(agents: AgentSpec[]): string {
   const idx = agents.map((a) => a.index);
@@ -142,6 +172,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const startedAt = new Date().toISOString();
   const roundTimeoutMs = opts.roundTimeoutMs ?? 30_000;
   const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
+  const external = opts.agents === 'external';
 
   const summary: Record<string, unknown> = {
     status: 'running',
@@ -151,7 +182,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     seed,
     slotsPlanned: slots,
     agents: { total: agents.length, followers: roster.length, leader: leaderId },
-    placement: placementLabel(opts.placement),
+    placement: external ? 'external' : placementLabel(opts.placement),
     startedAt,
     host: hostname(),
   };
@@ -190,6 +221,10 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     let allJoined: () => void = () => undefined;
     const allJoinedP = new Promise<void>((r) => (allJoined = r));
     const workerOf = new Map<string, Worker>();
+    // external agents: when each one's join request came (no spawn time to measure from), and the
+    // distinct agent processes (hosts) that joined, each of which answers the shutdown with a `bye`
+    const joinRequestAt = new Map<string, number>();
+    const externalHosts = new Set<string>();
     nc.subscribe(subj.join, {
       callback: (err, msg) => {
         if (err) return;
@@ -202,7 +237,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
           const id = String(body.id);
           if (!welcomed.has(id) || joined.has(id)) return counters.drop('unexpected-sender', msg.subject, id, 'ready without join');
           const w = workerOf.get(id);
-          joined.set(id, w ? performance.now() - w.spawnedAt : 0);
+          const since = w ? w.spawnedAt : joinRequestAt.get(id);
+          joined.set(id, since !== undefined ? performance.now() - since : 0);
           opts.onProgress?.({ phase: 'join', joined: joined.size, total: agents.length });
           if (joined.size === agents.length) allJoined();
           return;
@@ -249,12 +285,24 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (welcomed.has(agent.id)) return reply(msg, 'reject', { reason: `${agent.id} has already joined` });
       welcomed.add(agent.id);
       if (nonce !== undefined) byNonce.set(nonce, agent.id);
+      if (external) {
+        joinRequestAt.set(agent.id, performance.now());
+        externalHosts.add(`${String(body.host)}/${String(body.pid)}/${String(body.worker)}`);
+        log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
+      }
       reply(msg, 'welcome', welcomeOf(agent) as unknown as Body);
     };
 
-    // ---- spawn ----
-    const groups = planWorkers(agents, leaderId, opts.placement);
+    const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(external ? 120_000 : 30_000, agents.length * 20);
+    // ---- spawn (or, with external agents, say how to start them) ----
+    const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
     summary.workers = groups.length;
+    if (external) {
+      const ext: ExternalAgents = { runId, natsUrl: nats.url, joinTimeoutMs, ...externalAgentCommands(runId, nats.url, agents, leaderId) };
+      summary.external = { roles: ext.roles, commands: ext.commands };
+      log.info(ext, 'waiting for external agents');
+      opts.onProgress?.({ phase: 'external', ...ext });
+    }
     groups.forEach((group, i) => {
       const wid = group[0].id === leaderId ? `leader` : `w${i}`;
       const args = [...AGENT_NODE_ARGS, '--import', TSX_LOADER, AGENT_MAIN, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
@@ -271,9 +319,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         fatal?.(new RunError(`agent process ${wid} [${names}] (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`} during the run; see ${join(dir, 'agents.log')}`));
       });
     });
-    log.info({ workers: groups.length, agents: agents.length }, 'spawned agent processes');
+    if (!external) log.info({ workers: groups.length, agents: agents.length }, 'spawned agent processes');
 
-    const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(30_000, agents.length * 20);
     let joinTimer: NodeJS.Timeout | undefined;
     const joinTimeout = new Promise<never>((_, rej) => {
       joinTimer = setTimeout(() => {
@@ -286,8 +333,10 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     } finally {
       clearTimeout(joinTimer);
     }
+    // spawned: ms from spawn to ready; external: ms from the agent's join request to ready
     const startToJoined = [...joined.values()];
-    log.info({ agents: agents.length }, 'all agents joined');
+    if (external) summary.workers = externalHosts.size;
+    log.info({ agents: agents.length, hosts: external ? externalHosts.size : workers.length }, 'all agents joined');
 
     // ---- slot clock ----
     const reference = scenario.createReference(cfg as never);
@@ -315,7 +364,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         metrics: { ...done.metrics, roundLatency: latencyStats(done.metrics.roundLatencyMs) },
       };
       slotRecords.push(rec);
-      trajectory.push(...done.trajectory);
+      for (const row of done.trajectory) trajectory.push(row); // no spread: a slot can have 100,000 rounds
       const line = scenario.describeSlot?.(done.outcome, ref);
       opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
       log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
@@ -325,7 +374,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // ---- shutdown: every host answers with its counters, then exits ----
     opts.onProgress?.({ phase: 'shutdown' });
     finished = true;
-    const hostCounters = await shutdownHosts(nc, runId, workers.length, counters);
+    const hosts = external ? externalHosts.size : workers.length;
+    const hostCounters = await shutdownHosts(nc, runId, hosts, counters);
+    if (hostCounters.byes < hosts) log.warn({ expected: hosts, byes: hostCounters.byes }, 'some agent processes did not answer the shutdown');
     await waitExit(workers, 5000);
     await nc.flush();
     const varzAfter = await nats.varz();
@@ -352,7 +403,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       timeToEquilibriumMs: latencyStats(slotRecords.map((r) => r.metrics.timeToEquilibriumMs)),
       roundLatencyMs: latencyStats(allLatencies),
       agentStartToJoinedMs: latencyStats(startToJoined),
-      workers: workers.length,
+      workers: hosts,
       counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(varzBefore, varzAfter) },
       drops: ours.drops,
       processes: {
@@ -373,6 +424,17 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // Ctrl-C in a terminal reaches the agents and nats-server too: whatever failed first, it was an interruption
     if (opts.signal?.aborted && err.exitCode !== 130) err = new RunError(`interrupted (${err.message})`, 130);
     finished = true;
+    // external agents have no parent process to lose: tell the ones that joined to exit
+    if (external && nc && !nc.isClosed()) {
+      try {
+        const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'abort', { reason: err.message.slice(0, 200) });
+        nc.publish(subj.ctlAll, data);
+        counters.sent('ctl', 'abort', data.byteLength);
+        await nc.flush();
+      } catch {
+        /* the connection is gone: nothing to tell */
+      }
+    }
     summary.status = err.exitCode === 130 ? 'interrupted' : 'failed';
     summary.error = err.message;
     summary.finishedAt = new Date().toISOString();

@@ -45,6 +45,8 @@ const CASES: { name: string; scenario: string; input: Record<string, unknown>; p
   { name: 'futures-spot', scenario: 'futures-spot', input: { seed: 2, mechanism: 'incomplete' }, placement: 'packed:16', figures: ['convergence', 'round-latency', 'fee-iteration', 'auctions'] },
   { name: 'wholesale-buyback', scenario: 'wholesale-buyback', input: { seed: 1 }, placement: 'packed:20', figures: ['convergence', 'round-latency', 'schemes', 'buyback', 'per-mec', 'pricing-rounds'] },
   { name: 'offload-energy pricing', scenario: 'offload-energy', input: { seed: 1, mechanism: 'pricing' }, placement: 'packed:5', figures: ['convergence', 'round-latency', 'fraction-curves', 'rounds-vs-N'] },
+  { name: 'offload-energy nash', scenario: 'offload-energy', input: { seed: 1, mechanism: 'nash' }, placement: 'packed:10', figures: ['convergence', 'round-latency', 'mqo-vs-odpc'] },
+  { name: 'offload-energy mobility', scenario: 'offload-energy', input: { seed: 1, mechanism: 'mobility' }, placement: 'packed:10', figures: ['convergence', 'round-latency', 'success-vs-M', 'success-vs-order'] },
 ];
 
 describe('report.html', () => {
@@ -57,6 +59,7 @@ describe('report.html', () => {
     expect(existsSync(file)).toBe(true); // written by the run itself
     const again = await writeReport(dir); // and by `mecsim report`
     for (const f of figures) expect(again.figures).toContain(f);
+    if (scenario === 'offload-energy' && input.mechanism !== 'pricing') expect(again.figures).not.toContain('rounds-vs-N');
     const html = readFileSync(file, 'utf8');
     expect(html).not.toMatch(/<script/i); // self-contained and static: nothing to fetch or execute
     expect(html).not.toMatch(/figure could not be rendered/);
