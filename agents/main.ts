@@ -3,12 +3,13 @@
  * Hosts one agent (a single index) or several (a range or list: packed placement) on one NATS
  * connection, joins the run, serves until the orchestrator says shutdown, then exits.
  */
-import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { AgentHost } from './host.ts';
 import type { RoleName } from '../scenarios/types.ts';
 
-export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…>] [--join] [--nats <url>]
+export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>]
                     [--host-id <name>] [--user <u> --pass <p> | --token <t> | --creds <file>] [--tls-ca <file>]
                     [--join-timeout <ms>] [--log-level <level>]
 
@@ -19,9 +20,10 @@ Starts agents of a run and joins them to the waiting orchestrator.
   --join         ask the orchestrator for the next free index instead (repeatable with --count)
   --count        with --join: how many agents this process hosts (default 1)
   --nats         server URL(s), comma-separated (default: $NATS_URL)
+  --join-timeout how long to keep asking to join, e.g. while the orchestrator starts (ms, default 60000)
+  --host-id      this process's name in the run's logs and summary (default <role>-<hostname>-p<pid>)
 `;
 
-const ROLES: RoleName[] = ['ue', 'mec', 'cloud', 'broker'];
 
 export function parseIndexList(spec: string): number[] {
   const out: number[] = [];
@@ -36,28 +38,40 @@ export function parseIndexList(spec: string): number[] {
   return out;
 }
 
+/** Every flag `mecsim agent` accepts (exported so docker-compose.yml's commands can be checked against it). */
+export const AGENT_OPTIONS = {
+  run: { type: 'string' },
+  role: { type: 'string' },
+  index: { type: 'string' },
+  join: { type: 'boolean', default: false },
+  count: { type: 'string' },
+  nats: { type: 'string' },
+  'host-id': { type: 'string' },
+  user: { type: 'string' },
+  pass: { type: 'string' },
+  token: { type: 'string' },
+  creds: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'join-timeout': { type: 'string' },
+  'log-level': { type: 'string', default: 'info' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const AGENT_ROLES: readonly RoleName[] = ['ue', 'mec', 'cloud', 'broker'];
+const ROLES = AGENT_ROLES;
+
+/** Default host id: role, host name and pid — containers all run as pid 1, so the host name tells them apart. */
+export function defaultHostId(role: string, host = hostname(), pid = process.pid): string {
+  const h = host.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
+  return `${role}-${h}-p${pid}`;
+}
+
 export async function agentMain(argv: string[]): Promise<number> {
   let args;
   try {
     args = parseArgs({
       args: argv,
-      options: {
-        run: { type: 'string' },
-        role: { type: 'string' },
-        index: { type: 'string' },
-        join: { type: 'boolean', default: false },
-        count: { type: 'string' },
-        nats: { type: 'string' },
-        'host-id': { type: 'string' },
-        user: { type: 'string' },
-        pass: { type: 'string' },
-        token: { type: 'string' },
-        creds: { type: 'string' },
-        'tls-ca': { type: 'string' },
-        'join-timeout': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: AGENT_OPTIONS,
       strict: true,
       allowPositionals: false,
     }).values;
@@ -90,15 +104,17 @@ export async function agentMain(argv: string[]): Promise<number> {
   } catch (e) {
     return fail((e as Error).message);
   }
+  const joinTimeoutMs = args['join-timeout'] === undefined ? undefined : Number(args['join-timeout']);
+  if (joinTimeoutMs !== undefined && !(Number.isInteger(joinTimeoutMs) && joinTimeoutMs >= 1)) return fail('--join-timeout must be a positive integer (ms)');
   const role = args.role as RoleName;
-  const hostId = args['host-id'] ?? `${role}-p${process.pid}`;
+  const hostId = args['host-id'] ?? defaultHostId(role);
   const log = pino({ level: args['log-level'], base: { host: hostId, pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const host = new AgentHost({
     run: args.run,
     hostId,
     log,
     agents: indices.map((index) => ({ role, index })),
-    joinTimeoutMs: args['join-timeout'] ? Number(args['join-timeout']) : undefined,
+    joinTimeoutMs,
     bus: { servers: nats, user: args.user, pass: args.pass, token: args.token, creds: args.creds, tlsCa: args['tls-ca'] },
   });
   // If the orchestrator that spawned us goes away, so do we: no orphans.
@@ -116,6 +132,9 @@ export async function agentMain(argv: string[]): Promise<number> {
   }
   const code = await host.done;
   log.flush?.();
+  // said on stderr for agents started by hand or in containers (spawned ones' stderr goes to agents.log)
+  if (code === 1) process.stderr.write(`mecsim agent ${hostId}: the orchestrator aborted run ${args.run}\n`);
+  else if (code === 3) process.stderr.write(`mecsim agent ${hostId}: lost the NATS connection for good\n`);
   return code;
 }
 

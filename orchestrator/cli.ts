@@ -10,7 +10,7 @@ import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../s
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { join } from 'node:path';
-import { parsePlacement, runScenario, RunError, type Progress } from './run.ts';
+import { parsePlacement, runScenario, RunError, type ExternalAgents, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 
@@ -68,7 +68,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -147,6 +147,20 @@ function printHuman(summary: Record<string, unknown>, scenario: Scenario): void 
   out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}`);
 }
 
+/** With --agents external: the commands to start on other terminals, containers or hosts (stderr, so --json stays clean). */
+function printExternal(p: ExternalAgents): void {
+  const total = p.roles.reduce((s, r) => s + r.count, 0);
+  const roles = p.roles.map((r) => `${r.role} ×${r.count}${r.leader ? ' (leader)' : ''}`).join(', ');
+  process.stderr.write(
+    `mecsim: run ${p.runId} waits for ${total} external agents (${roles}) for up to ${Math.round(p.joinTimeoutMs / 1000)} s; start them with
+` +
+      p.commands.map((c) => `  ${c}
+`).join('') +
+      `  (npm start -- agent … in a checkout; a role's agents may be split over several processes, e.g. --count 3 twice)
+`,
+  );
+}
+
 function progressRenderer(enabled: boolean) {
   if (!enabled) return { update: (_p: Progress) => undefined, stop: () => undefined };
   let bar: cliProgress.SingleBar | undefined;
@@ -187,13 +201,18 @@ export function buildProgram(): Command {
 
   const run = addCommonScenarioFlags(program.command('run').argument('<scenario>', 'scenario id (see mecsim list)').description('run a scenario as real agent processes over NATS and compare it with the centralized reference'))
     .option('-p, --placement <p>', 'process (one process per agent), packed:K (K agents per worker) or auto', 'auto')
+    .addOption(
+      new Option('--agents <mode>', 'spawn: start every agent process here; external: start none (not even the leader) and wait for `mecsim agent --run <id> --role <r> --join [--count K]` started elsewhere (containers, other hosts; the commands are printed)')
+        .choices(['spawn', 'external'])
+        .default('spawn'),
+    )
     .option('-o, --out <dir>', 'where run folders are written', 'runs')
     .option('--json', 'print summary.json to stdout (nothing else on stdout)')
     .option('-v, --verbose', 'also log to the console')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server)')
     .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
-    .option('--join-timeout <ms>', 'how long to wait for every agent to join', intArg('--join-timeout', 1))
-    .option('--run-id <id>', 'run id (default: generated)')
+    .option('--join-timeout <ms>', 'how long to wait for every agent to join (default max(30 s, 20 ms × agents); with --agents external max(120 s, …))', intArg('--join-timeout', 1))
+    .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
@@ -205,6 +224,9 @@ export function buildProgram(): Command {
       throw new UsageError((e as Error).message);
     }
     const json = Boolean(o.json);
+    const external = o.agents === 'external';
+    if (external && run.getOptionValueSource('placement') === 'cli') throw new UsageError('--placement does not apply to --agents external: the agent processes are started elsewhere (one `mecsim agent --join --count K` hosts K agents)');
+    if (external && o.sweep !== undefined) throw new UsageError('--sweep cannot be combined with --agents external (every run of a sweep needs its own agents)');
     if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, o, json);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
     const ac = new AbortController();
@@ -223,7 +245,11 @@ export function buildProgram(): Command {
         joinTimeoutMs: o.joinTimeout as number | undefined,
         verbose: Boolean(o.verbose),
         signal: ac.signal,
-        onProgress: progress.update,
+        agents: external ? 'external' : 'spawn',
+        onProgress: (p) => {
+          if (p.phase === 'external') printExternal(p);
+          progress.update(p);
+        },
       });
       progress.stop();
       if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');

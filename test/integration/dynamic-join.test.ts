@@ -1,0 +1,113 @@
+/**
+ * Dynamic join: `mecsim run … --agents external` spawns no agent process (not even the leader) and
+ * waits for agents started separately, as a user (or a docker compose cluster) would start them:
+ * `mecsim agent --run <id> --role <r> --join [--count K] --nats URL`. Indices come from the join
+ * order, parameters from the index, and replies are aggregated in index order, so the run must equal
+ * the same configuration with spawned agents byte for byte.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin/mecsim.js');
+
+interface Proc {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: Proc[] = [];
+
+/** `mecsim <args>` as its own process, the way a user starts it from a shell. */
+function mecsim(args: string[]): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stderr!.on('data', (d: Buffer) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  const p = { child, stdout: () => out, stderr: () => err, exited };
+  started.push(p);
+  return p;
+}
+
+/** The `mecsim agent …` lines the orchestrator prints on stderr for external agents. */
+async function printedCommands(orch: Proc, timeoutMs = 30_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const lines = orch.stderr().split('\n').map((l) => l.trim());
+    const cmds = lines.filter((l) => l.startsWith('mecsim agent '));
+    if (lines.some((l) => l.includes('start them with')) && cmds.length) return cmds;
+    if (orch.child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the orchestrator printed no agent commands:\n${orch.stderr()}`);
+}
+
+afterEach(() => {
+  for (const p of started.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+});
+
+describe('dynamic join (--agents external)', () => {
+  it('agents started separately with --join equal the spawned run: same equilibrium, byte-identical trajectory.csv', async () => {
+    const url = inject('natsUrl');
+    const runId = `dynjoin-${process.pid}-${Date.now().toString(36)}`;
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--round-timeout', '20000', '--join-timeout', '60000', '--json']);
+    const cmds = await printedCommands(orch);
+    expect(cmds).toEqual([`mecsim agent --run ${runId} --role mec --join --nats ${url}`, `mecsim agent --run ${runId} --role ue --join --count 6 --nats ${url}`]);
+    expect(processesOf(runId).length).toBe(0); // nothing was spawned: no process carries the run id yet
+
+    // the users in two processes of 3, and the leader exactly as printed
+    const agents = [
+      mecsim(['agent', '--run', runId, '--role', 'ue', '--join', '--count', '3', '--nats', url]),
+      mecsim(['agent', '--run', runId, '--role', 'ue', '--join', '--count', '3', '--nats', url]),
+      mecsim(cmds[0].split(' ').slice(1)),
+    ];
+    const done = await orch.exited;
+    expect(done.code, orch.stderr()).toBe(0);
+    for (const a of agents) expect((await a.exited).code, a.stderr()).toBe(0); // each left on the `shutdown` message
+    expect(processesOf(runId)).toEqual([]);
+
+    const ext = JSON.parse(orch.stdout());
+    expect(ext.status).toBe('complete');
+    expect(ext.placement).toBe('external');
+    expect(ext.workers).toBe(3);
+    expect(ext.runMetrics.processes.hosts.map((h: { agents: number }) => h.agents).sort()).toEqual([1, 3, 3]);
+    expect(ext.external.roles).toEqual([
+      { role: 'mec', count: 1, leader: true },
+      { role: 'ue', count: 6, leader: false },
+    ]);
+    expect(ext.compare.ok).toBe(true);
+
+    const cfg = resolveCfg('stackelberg', { seed: 2, users: 6 });
+    expect(JSON.parse(readFileSync(join(outDir, runId, 'config.json'), 'utf8'))).toEqual(cfg);
+    const spawned = await runDistributed('stackelberg', cfg, 'process');
+    expect(ext.equilibrium).toEqual(spawned.equilibrium);
+    expect(ext.reference).toEqual(spawned.reference);
+    expect(ext.metrics.rounds).toBe(spawned.metrics.rounds);
+    expect(ext.metrics.messages).toBe(spawned.metrics.messages);
+    expect(readFileSync(join(outDir, runId, 'trajectory.csv'))).toEqual(readFileSync(join(outDir, spawned.runId, 'trajectory.csv')));
+  });
+
+  it('the join timeout names the missing agents, and the external agents that joined are told to exit', async () => {
+    const url = inject('natsUrl');
+    const runId = `dynjoin-missing-${process.pid}-${Date.now().toString(36)}`;
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--join-timeout', '8000']);
+    await printedCommands(orch);
+    const leader = mecsim(['agent', '--run', runId, '--role', 'mec', '--join', '--nats', url]);
+    const done = await orch.exited;
+    expect(done.code).toBe(1);
+    expect(orch.stderr()).toMatch(/6 of 7 agents did not join within 8000 ms: ue-0, ue-1, ue-2, ue-3, ue-4, ue-5/);
+    expect((await leader.exited).code).toBe(1);
+    expect(leader.stderr()).toContain(`aborted run ${runId}`);
+    const summary = JSON.parse(readFileSync(join(outDir, runId, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('failed');
+    expect(summary.placement).toBe('external');
+  });
+});
