@@ -167,10 +167,11 @@ export class AgentHost {
         reply = follower.handle(env.kind, env.body as JsonObject, { slot: env.slot, round: env.round, from: env.from });
         if (env.noreply) return; // a notification: nothing goes back
       } catch (e) {
-        if (env.noreply) return void this.counters.drop('handler-error', msg.subject, env.from, (e as Error).message);
-        this.counters.drop('handler-error', msg.subject, env.from, (e as Error).message);
-        log.error({ agent: w.id, kind: env.kind, err: (e as Error).stack }, 'handler failed');
-        this.publish(replySubject, 'error', { slot: env.slot, round: env.round, from: w.id, body: { message: (e as Error).message.slice(0, 200) } });
+        const message = e instanceof Error ? e.message : typeof e === 'string' ? e : 'non-Error thrown';
+        if (env.noreply) return void this.counters.drop('handler-error', msg.subject, env.from, message);
+        this.counters.drop('handler-error', msg.subject, env.from, message);
+        log.error({ agent: w.id, kind: env.kind, err: e instanceof Error ? e.stack : message }, 'handler failed');
+        this.publish(replySubject, 'error', { slot: env.slot, round: env.round, from: w.id, body: { message: message.slice(0, 200) } });
         return;
       }
       if (reply === undefined) this.publish(replySubject, 'nil', { slot: env.slot, round: env.round, from: w.id, body: {} });

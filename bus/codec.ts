@@ -47,14 +47,14 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
   try {
     raw = decoder.decode(data);
   } catch (e) {
-    return { ok: false, reason: 'malformed', detail: `not msgpack: ${(e as Error).message.slice(0, 120)}` };
+    return { ok: false, reason: 'malformed', detail: `not msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'decoder error'}` };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
     return { ok: false, reason: 'malformed', detail: 'envelope is not a map' };
   }
   const m = raw as Record<string, unknown>;
   const from = typeof m.from === 'string' && m.from.length <= MAX_ID ? m.from : undefined;
-  if (m.v !== ENVELOPE_VERSION) return bad<B>(from, 'version', `v=${String(m.v).slice(0, 20)}`);
+  if (m.v !== ENVELOPE_VERSION) return bad<B>(from, 'version', `v=${show(m.v)}`);
   if (typeof m.run !== 'string') return bad<B>(from, 'wrong-type', 'run is not a string');
   if (m.run !== run) return bad<B>(from, 'wrong-run', `run ${m.run.slice(0, 64)}`);
   if (!isCount(m.slot)) return bad<B>(from, 'wrong-type', 'slot is not a non-negative integer');
@@ -71,6 +71,15 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
 // module-level (not a closure per message: the hot path creates no functions)
 function bad<B>(from: string | undefined, reason: DropReason, detail: string): Decoded<B> {
   return { ok: false, reason, detail, from };
+}
+
+/**
+ * A short description of a decoded value for a drop's detail. Never String() a map or an array: a
+ * hostile map with a `toString` key (e.g. `{toString: 1}`) makes String() throw.
+ */
+function show(x: unknown): string {
+  if (x === null || typeof x !== 'object') return String(x).slice(0, 20);
+  return Array.isArray(x) ? 'an array' : x instanceof Uint8Array ? 'binary' : 'a map';
 }
 
 function isCount(x: unknown): x is number {

@@ -157,8 +157,11 @@ export class Gatherer {
     if (env.kind === 'nil') {
       p.result.nil++;
       p.result.replies[idx] = NIL;
-    } else if (env.kind === 'error') this.counters.drop('handler-error', msg.subject, env.from, String((env.body as { message?: unknown }).message ?? 'error'));
-    else p.result.replies[idx] = env.body;
+    } else if (env.kind === 'error') {
+      // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
+      const message = (env.body as { message?: unknown }).message;
+      this.counters.drop('handler-error', msg.subject, env.from, typeof message === 'string' ? message : 'error');
+    } else p.result.replies[idx] = env.body;
     p.remaining--;
     if (p.remaining === 0) {
       p.result.closedAt = performance.now();

@@ -234,7 +234,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         const { kind, body } = d.env;
         if (kind === 'join') return onJoin(msg, body);
         if (kind === 'ready') {
-          const id = String(body.id);
+          const id = text(body.id);
           if (!welcomed.has(id) || joined.has(id)) return counters.drop('unexpected-sender', msg.subject, id, 'ready without join');
           const w = workerOf.get(id);
           const since = w ? w.spawnedAt : joinRequestAt.get(id);
@@ -265,7 +265,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       maxBytes: 4 * 1024 * 1024,
     });
     const onJoin = (msg: Msg, body: Body) => {
-      const role = String(body.role);
+      const role = text(body.role);
       const nonce = typeof body.nonce === 'string' ? body.nonce : undefined;
       const again = nonce !== undefined ? byNonce.get(nonce) : undefined;
       if (again !== undefined) {
@@ -273,7 +273,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         if (joined.has(again)) return reply(msg, 'reject', { reason: `${again} has already joined` });
         return reply(msg, 'welcome', welcomeOf(byId.get(again)!) as unknown as Body);
       }
-      let index = Number(body.index);
+      let index = typeof body.index === 'number' ? body.index : NaN;
       if (index === -1) {
         // Dynamic join: the next free agent of that role.
         const free = agents.find((a) => a.role === role && !welcomed.has(a.id));
@@ -287,7 +287,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (nonce !== undefined) byNonce.set(nonce, agent.id);
       if (external) {
         joinRequestAt.set(agent.id, performance.now());
-        externalHosts.add(`${String(body.host)}/${String(body.pid)}/${String(body.worker)}`);
+        externalHosts.add(`${text(body.host)}/${text(body.pid)}/${text(body.worker)}`);
         log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
       }
       reply(msg, 'welcome', welcomeOf(agent) as unknown as Body);
@@ -473,6 +473,11 @@ async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
   }
+}
+
+/** an untrusted decoded value as text: never calls a hostile toString (a map {toString: 1} would throw) */
+function text(x: unknown): string {
+  return typeof x === 'string' ? x : typeof x === 'number' || typeof x === 'boolean' ? String(x) : '';
 }
 
 function sum(xs: number[]): number {

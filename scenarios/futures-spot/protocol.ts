@@ -286,7 +286,10 @@ export function createMec(init: JsonObject): Follower {
   return {
     handle(kind, body): JsonObject | undefined {
       if (kind === 'ask') return { R: s.R, kappa: s.kappa, a: s.a };
-      if (kind === 'settle') return { profit: serverProfit(s, s.P, s.l, s.c0, body as Settlement) };
+      if (kind === 'settle') {
+        const profit = serverProfit(s, s.P, s.l, s.c0, body as Settlement);
+        return Number.isFinite(profit) ? { profit } : undefined; // a malformed settlement gets no answer
+      }
       return undefined;
     },
   };

@@ -255,7 +255,7 @@ export function createMobilityFollower(init: MobilityFollowerInit) {
         pending = [];
       }
       const t = body.t;
-      if (t <= lastT) return undefined; // a repeated tick
+      if (t <= lastT || t > lastTick(w)) return undefined; // a repeated tick, or one past the slot's end (a huge t would loop for ever)
       const reply: TickReply = { req: [], done: [] };
       // one fix per tick, in order; a missed tick is caught up (its tasks are reported now)
       for (let s = lastT + 1; s <= t; s++) {

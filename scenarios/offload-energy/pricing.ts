@@ -236,7 +236,10 @@ export function createPricingFollower(init: PricingFollowerInit) {
       if (typeof P !== 'number' || !Number.isFinite(P)) return undefined;
       const x = bestFraction(u, init.F, P);
       if (kind === 'price') return { d: x * u.C };
-      if (kind === 'final') return { x, d: x * u.C, u: userUtility(u, init.F, P, x) };
+      if (kind === 'final') {
+        const util = userUtility(u, init.F, P, x);
+        return Number.isFinite(util) ? { x, d: x * u.C, u: util } : undefined; // an absurd P overflows: no answer
+      }
       return undefined;
     },
   };

@@ -69,7 +69,8 @@ export const ping: Scenario<PingConfig> = {
     return {
       handle(kind, body, meta) {
         if (kind !== 'ping' || typeof body.x !== 'number') return undefined;
-        return { y: answer(w, body.x, meta.slot) };
+        const y = answer(w, body.x, meta.slot);
+        return Number.isFinite(y) ? { y } : undefined; // a huge x overflows: no reply the leader would drop
       },
     };
   },

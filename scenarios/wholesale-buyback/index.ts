@@ -223,7 +223,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
         if (kind === 'price') {
           if (!finite(body.a2) || body.a2 < 0) return undefined;
           const r = mecBestResponse(m, t, body.a2);
-          return { CC: r.CC, b: r.b, dCC: r.dCC, db: r.db };
+          const reply = { CC: r.CC, b: r.b, dCC: r.dCC, db: r.db };
+          return Object.values(reply).every(finite) ? reply : undefined; // an absurd a2 overflows: no answer
         }
         if (kind === 'final') {
           const mode = body.mode as Mode;
@@ -236,7 +237,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
           pending = new Map();
           const reply: JsonObject = { CC: f.CC, b: f.b, u: f.u };
           if (f.s !== undefined) reply.s = f.s;
-          return reply;
+          return Object.values(reply).every(finite) ? reply : undefined; // an absurd a2 overflows: no answer
         }
         if (kind === 'interval') {
           const n = body.n === undefined ? 1 : body.n;
