@@ -95,6 +95,8 @@ interface Variant {
   options?: Record<string, string | number>;
   /** sizes for this variant (default: the scenario's) */
   sizes?: number[];
+  /** placement (default: one process per follower up to 32, else 4 workers) */
+  placement?: Placement;
 }
 const BENCH_VARIANTS: Record<string, Variant[]> = {
   'futures-spot': [{ mechanism: 'complete' }, { mechanism: 'incomplete' }],
@@ -113,7 +115,8 @@ const BENCH_VARIANTS: Record<string, Variant[]> = {
  * gathers every server's answer).
  */
 const SCALE_VARIANTS: Record<string, Variant[]> = {
-  stackelberg: [{ sizes: [100, 1000, 10000] }],
+  // the second row: 100 agents one process each (target: all joined within 20 s)
+  stackelberg: [{ sizes: [100, 1000, 10000] }, { label: 'gsrp-search/process', placement: { kind: 'process' }, sizes: [100] }],
   'offload-energy': [{ label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [100, 1000, 10000] }],
   'futures-spot': [{ mechanism: 'incomplete', sizes: [100, 1000, 10000] }],
   'budget-nash': [{ mechanism: 'simultaneous', sizes: [100, 1000] }],
@@ -194,7 +197,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const slots = BENCH_SLOTS[scenario.id] ?? 1;
   const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
   const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users: size.users, mechanism: variant.mechanism, options: { ...(size.options ?? {}), ...(variant.options ?? {}) } });
-  const placement = benchPlacement(scenario.agents(cfg as never).length - 1);
+  const placement = variant.placement ?? benchPlacement(scenario.agents(cfg as never).length - 1);
   log(`  ${scenario.id} ${cfg.mechanism} N=${users}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
   const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
   const perSlot: any[] = summary.perSlot;

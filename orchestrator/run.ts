@@ -19,6 +19,7 @@ import type { SlotDone, SlotMetrics, Welcome } from '../agents/host.ts';
 import { sortRoster } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, ReferenceSlot, Scenario } from '../scenarios/types.ts';
 import { acquireNats, NatsUnavailable, type NatsHandle, type Varz } from './natsServer.ts';
+import { agentEntry } from './agentEntry.ts';
 import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from './results.ts';
 
 export type Placement = { kind: 'process' } | { kind: 'packed'; k: number } | { kind: 'auto' };
@@ -98,8 +99,6 @@ interface Worker {
   exited: boolean;
 }
 
-const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
-const TSX_LOADER = import.meta.resolve('tsx');
 /** extra node flags for agent processes, e.g. MECSIM_AGENT_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" */
 const AGENT_NODE_ARGS = (process.env.MECSIM_AGENT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -296,6 +295,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(external ? 120_000 : 30_000, agents.length * 20);
     // ---- spawn (or, with external agents, say how to start them) ----
     const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
+    const entryArgs = groups.length ? await agentEntry() : [];
     summary.workers = groups.length;
     if (external) {
       const ext: ExternalAgents = { runId, natsUrl: nats.url, joinTimeoutMs, ...externalAgentCommands(runId, nats.url, agents, leaderId) };
@@ -305,7 +305,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     }
     groups.forEach((group, i) => {
       const wid = group[0].id === leaderId ? `leader` : `w${i}`;
-      const args = [...AGENT_NODE_ARGS, '--import', TSX_LOADER, AGENT_MAIN, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
+      const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
       workers.push(w);
