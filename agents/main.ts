@@ -115,7 +115,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     log,
     agents: indices.map((index) => ({ role, index })),
     joinTimeoutMs,
-    bus: { servers: nats, user: args.user, pass: args.pass, token: args.token, creds: args.creds, tlsCa: args['tls-ca'] },
+    // credentials may also come from the environment (the orchestrator passes generated ones this way, not on the command line)
+    bus: { servers: nats, user: args.user ?? process.env.MECSIM_NATS_USER, pass: args.pass ?? process.env.MECSIM_NATS_PASS, token: args.token, creds: args.creds, tlsCa: args['tls-ca'] },
   });
   // If the orchestrator that spawned us goes away, so do we: no orphans.
   if (process.send) process.on('disconnect', () => void host.close(4));

@@ -20,6 +20,7 @@ import { sortRoster } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, ReferenceSlot, Scenario } from '../scenarios/types.ts';
 import { acquireNats, NatsUnavailable, type NatsHandle, type Varz } from './natsServer.ts';
 import { agentEntry } from './agentEntry.ts';
+import { runAuth } from './permissions.ts';
 import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from './results.ts';
 
 export type Placement = { kind: 'process' } | { kind: 'packed'; k: number } | { kind: 'auto' };
@@ -50,6 +51,8 @@ export interface RunOptions {
   verbose?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** called with the generated per-worker credentials when the run starts its own server (tests) */
+  onNatsReady?: (info: { url: string; hosts: Record<string, { user: string; pass: string }> }) => void;
   /** write report.html at the end (default true) */
   report?: boolean;
   /**
@@ -205,10 +208,14 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
   try {
     opts.onProgress?.({ phase: 'nats' });
-    nats = await acquireNats(opts.natsUrl);
-    summary.nats = { url: nats.url, owned: nats.owned };
-    log.info({ nats: nats.url, owned: nats.owned }, 'nats server');
-    nc = await connectBus({ servers: nats.url, name: `mecsim-orchestrator-${runId}`, inboxPrefix: subj.inbox('orch') }, log);
+    // With a private server and spawned agents, every process gets its own user confined to its subjects.
+    const planned = external ? [] : planWorkers(agents, leaderId, opts.placement).map((g, i) => ({ id: g[0].id === leaderId ? 'leader' : `w${i}`, agents: g }));
+    const auth = opts.natsUrl || external ? undefined : runAuth(runId, leaderId, planned);
+    nats = await acquireNats(opts.natsUrl, { extraConfig: auth?.config, logFile: opts.natsUrl ? undefined : join(dir, 'nats-server.log') });
+    summary.nats = { url: nats.url, owned: nats.owned, permissions: auth ? 'per-role users' : 'none (external server: its own configuration applies)' };
+    log.info({ nats: nats.url, owned: nats.owned, permissions: Boolean(auth) }, 'nats server');
+    if (auth) opts.onNatsReady?.({ url: nats.url, hosts: auth.hosts });
+    nc = await connectBus({ servers: nats.url, name: `mecsim-orchestrator-${runId}`, inboxPrefix: subj.inbox('orch'), ...(auth ? { user: auth.orchestrator.user, pass: auth.orchestrator.pass } : {}) }, log);
     void nc.closed().then((err) => {
       if (!finished) fatal?.(new RunError(`lost the NATS connection${err ? `: ${err.message}` : ''}`));
     });
@@ -294,7 +301,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
     const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(external ? 120_000 : 30_000, agents.length * 20);
     // ---- spawn (or, with external agents, say how to start them) ----
-    const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
+    const groups = planned.map((p) => p.agents);
     const entryArgs = groups.length ? await agentEntry() : [];
     summary.workers = groups.length;
     if (external) {
@@ -306,7 +313,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     groups.forEach((group, i) => {
       const wid = group[0].id === leaderId ? `leader` : `w${i}`;
       const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env } });
+      const cred = auth?.hosts[wid];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...(cred ? { MECSIM_NATS_USER: cred.user, MECSIM_NATS_PASS: cred.pass } : {}) } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
       workers.push(w);
       for (const a of group) workerOf.set(a.id, w);

@@ -235,19 +235,32 @@ export function createUe(init: UeInit, _ctx?: FollowerContext): Follower {
         sigma = res.sigma;
         let d2 = 0;
         for (let q = 0; q < res.x.length; q++) d2 += (res.x[q] - (row ? row[q] : 0)) ** 2;
-        row = damp(row, res.x, k);
-        return { s: p.servers, x: row, d2, n: res.loops, w: cyclesPerTask(p), ok: res.ok };
+        const next = damp(row, res.x, k);
+        const reply = { s: p.servers, x: next, d2, n: res.loops, w: cyclesPerTask(p), ok: res.ok };
+        if (!allFinite(reply)) return undefined; // absurd inputs (e.g. Z near 1e308) overflow: no answer, state unchanged
+        row = next;
+        return reply;
       }
       if (kind === 'final') {
         const x = row ?? p.servers.map(() => 0);
         const c = ueAccount(p, p.servers, x, L, prevUsed, common, new Set(p.servers));
         const val = xi(p, common.V, common.b, Z, othersOf(L, p.servers, x), x);
+        const reply = { Qt: c.Qt, Cm: c.Cm, Qs: c.Qs, mig: c.migrations, used: c.used, xi: val };
+        if (!allFinite(reply)) return undefined;
         prevUsed = usedSet(p.servers, x);
-        return { Qt: c.Qt, Cm: c.Cm, Qs: c.Qs, mig: c.migrations, used: c.used, xi: val };
+        return reply;
       }
       return undefined;
     },
   };
+}
+
+/** every number in a reply is finite (a reply with NaN/Infinity would be dropped by its receiver anyway) */
+function allFinite(x: unknown): boolean {
+  if (typeof x === 'number') return Number.isFinite(x);
+  if (Array.isArray(x)) return x.every(allFinite);
+  if (x && typeof x === 'object') return Object.values(x).every(allFinite);
+  return true;
 }
 
 /**

@@ -99,6 +99,7 @@ function pairUnits(B: readonly UnitBid[], A: readonly Ask[], q: number, pb: numb
   let left = q;
   while (left > 0) {
     const s = Math.min(bl, al, left);
+    if (!(s > 0)) throw new Error(`pairUnits: the book ran out ${left} units short of ${q}`); // never loop on an exhausted book
     const last = trades[trades.length - 1];
     if (last && last[0] === B[bi].i && last[1] === A[ai].j) last[2] += s;
     else trades.push([B[bi].i, A[ai].j, s, pb, ps]);

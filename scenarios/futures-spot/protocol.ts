@@ -95,7 +95,9 @@ export const runAuction = (auction: Auction, completeBids: CompleteBid[], unitBi
   auction === 'complete' ? greedyComplete(completeBids, asks) : mcafee(unitBids, asks);
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const posInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 1;
+/** units a reply may claim (demand D, capacity R): far above any configured value, far below where sums lose integer precision */
+const MAX_UNITS = 1e9;
+const posInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= MAX_UNITS;
 
 export function createBroker(init: JsonObject): Leader {
   const auction = init.auction as Auction;
@@ -133,7 +135,7 @@ export function createBroker(init: JsonObject): Leader {
         const askRes = await ctx.round<{ R: number; kappa: number; a: number }>({ kind: 'ask', to: 'mec', body: { k } });
         mecs.forEach(({ pos }, j) => {
           const x = askRes.replies[pos];
-          if (x && finite(x.R) && x.R >= 0 && Number.isInteger(x.R) && finite(x.kappa) && finite(x.a)) servers[j] = { R: x.R, kappa: x.kappa, a: x.a };
+          if (x && finite(x.R) && x.R >= 0 && x.R <= MAX_UNITS && Number.isInteger(x.R) && finite(x.kappa) && finite(x.a)) servers[j] = { R: x.R, kappa: x.kappa, a: x.a };
           else missing++;
         });
         if (servers.some((s) => s === undefined)) throw new Error('futures-spot: a server never reported its capacity and ask');

@@ -187,7 +187,9 @@ export const stackelberg: Scenario<StackelbergConfig> = {
           k = unitsForDeadline(u, f);
         }
         const x = bestResponse(theta, k, body.p);
-        const reply: JsonObject = { x, u: utility(theta, k, x, body.p) };
+        const u = utility(theta, k, x, body.p);
+        if (!Number.isFinite(x) || !Number.isFinite(u)) return undefined; // an absurd price (say 1e-307) overflows: no answer
+        const reply: JsonObject = { x, u };
         if (body.cap === true) Object.assign(reply, { theta, k: Number.isFinite(k) ? k : -1 });
         return reply;
       },

@@ -232,6 +232,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
           const a2 = mode === 'price' ? body.a2 : 0;
           if (!finite(a2) || a2 < 0) return undefined;
           const f = mecFinal(m, t, mode, a2);
+          if (!(finite(f.CI) && f.CI > 0)) return undefined; // an absurd a2 leaves no usable reserve: no answer, no interval state
           st = newIntervalState(seed, index, meta.slot, f.CI, m, t.R);
           stSlot = meta.slot;
           pending = new Map();
@@ -254,7 +255,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
               bs.push(r);
             }
           }
-          return ks.length ? { k: ks, b: bs } : undefined;
+          return ks.length && bs.every(finite) ? { k: ks, b: bs } : undefined;
         }
         if (kind === 'grant') {
           const ks = body.k;

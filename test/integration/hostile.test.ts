@@ -13,6 +13,9 @@
 import { connect } from '@nats-io/transport-node';
 import { encode as rawEncode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+
+// A fixed seed, so CI is reproducible; FC_SEED=<n> explores other inputs (a failure prints its seed).
+fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 import { describe, expect, it, inject } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

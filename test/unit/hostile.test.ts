@@ -15,6 +15,9 @@
  */
 import { Encoder, encode as rawEncode } from '@msgpack/msgpack';
 import fc from 'fast-check';
+
+// A fixed seed, so CI is reproducible; FC_SEED=<n> explores other inputs (a failure prints its seed).
+fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 import { describe, expect, it } from 'vitest';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, type DropReason } from '../../bus/codec.ts';

@@ -1,0 +1,68 @@
+/**
+ * Per-role permissions on the private server a run starts: a user agent's credential cannot publish
+ * a price or answer for another agent; the server refuses and logs it; the run is unaffected.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import { encodeEnvelope } from '../../bus/codec.ts';
+import { subjects } from '../../bus/subjects.ts';
+import { runAuth } from '../../orchestrator/permissions.ts';
+import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
+
+describe('per-role permissions (private server)', () => {
+  it('generates one user per process, each confined to its own subjects under the run', () => {
+    const agents = [{ id: 'mec-0', role: 'mec', index: 0 }, { id: 'ue-0', role: 'ue', index: 0 }, { id: 'ue-1', role: 'ue', index: 1 }] as never[];
+    const a = runAuth('r1', 'mec-0', [{ id: 'leader', agents: [agents[0]] }, { id: 'w1', agents: [agents[1], agents[2]] }]);
+    expect(Object.keys(a.hosts)).toEqual(['leader', 'w1']);
+    const line = (u: string) => a.config.split('\n').find((l) => l.includes(`user: "${u}"`))!;
+    expect(line('w1')).toContain('"mecsim.r1.rep.mec-0.ue-0", "mecsim.r1.rep.mec-0.ue-1"');
+    expect(line('w1')).not.toContain('mecsim.r1.bc.>');
+    expect(line('leader')).toContain('"mecsim.r1.bc.>"');
+    for (const u of ['orchestrator', 'leader', 'w1']) expect(line(u).match(/"[^"]*"/g)!.filter((x) => x.startsWith('"mecsim.') && !x.startsWith('"mecsim.r1.'))).toEqual([]);
+    expect(new Set([a.orchestrator.pass, a.hosts.leader.pass, a.hosts.w1.pass]).size).toBe(3);
+  });
+
+  it('a user agent’s credential publishing a price or another agent’s reply is refused and logged; the run equals a clean run', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 4, users: 6, slots: 2 });
+    const clean = await runDistributed('stackelberg', cfg, 'packed:3', { natsUrl: undefined });
+    const runId = `perm-${Date.now()}`;
+    const s = subjects(runId);
+    let intruder: NatsConnection | undefined;
+    const errors: string[] = [];
+    let attacked = false;
+    const attacked$ = runDistributed('stackelberg', cfg, 'packed:3', {
+      natsUrl: undefined,
+      runId,
+      onNatsReady: async ({ url, hosts }) => {
+        // w1 hosts ue-0..ue-2: a legitimate user agent's credential
+        intruder = await connect({ servers: url, user: hosts.w1.user, pass: hosts.w1.pass });
+        void (async () => {
+          for await (const st of intruder!.status()) if (st.type === 'error') errors.push(String((st as { error?: unknown }).error ?? st.type));
+        })().catch(() => undefined);
+      },
+      onProgress: (p) => {
+        if (p.phase !== 'slot' || attacked || !intruder) return;
+        attacked = true;
+        for (let i = 0; i < 5; i++) {
+          intruder.publish(s.bcast('ue'), encodeEnvelope(runId, p.slot, 1, 'mec-0', 'price', { p: 1e6 })); // a forged price
+          intruder.publish(s.reply('mec-0', 'ue-4'), encodeEnvelope(runId, p.slot, 1, 'ue-4', 're:price', { x: 0, u: 0 })); // another agent's reply
+          intruder.publish(s.ctlAll, encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {})); // the orchestrator's control
+        }
+      },
+    });
+    const dirty = await attacked$;
+    await intruder?.close();
+    expect(attacked).toBe(true);
+    expect(dirty.status).toBe('complete');
+    expect(dirty.perSlot.map((r: any) => r.equilibrium)).toEqual(clean.perSlot.map((r: any) => r.equilibrium));
+    expect(readFileSync(join(outDir, dirty.runId, 'trajectory.csv'), 'utf8')).toBe(readFileSync(join(outDir, clean.runId, 'trajectory.csv'), 'utf8'));
+    expect(dirty.runMetrics.drops).toEqual({}); // nothing forged even reached an agent
+    expect(errors.join('\n')).toMatch(/permissions violation/i);
+    const serverLog = readFileSync(join(outDir, dirty.runId, 'nats-server.log'), 'utf8');
+    expect(serverLog).toMatch(/violation/i);
+    expect(serverLog).toContain(s.bcast('ue'));
+    expect(dirty.nats.permissions).toBe('per-role users');
+  });
+});
