@@ -19,7 +19,8 @@ declare module 'vitest' {
   }
 }
 
-function dockerAnswers(): boolean {
+/** true when a Docker engine answers (not just the client) */
+export function dockerAnswers(): boolean {
   try {
     execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe', timeout: 5000 });
     return true;

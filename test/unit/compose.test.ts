@@ -14,6 +14,7 @@ import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
+import { dockerAnswers } from '../setup/nats.ts';
 import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
 
@@ -296,12 +297,3 @@ describe('Dockerfile', () => {
     for (const c of copied) expect(ignored).not.toContain(c.replace(/\/$/, ''));
   });
 });
-
-function dockerAnswers(): boolean {
-  try {
-    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe', timeout: 5000 });
-    return true;
-  } catch {
-    return false;
-  }
-}
