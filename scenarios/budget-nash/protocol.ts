@@ -101,7 +101,9 @@ export function createBroker(init: BrokerInit, resume?: JsonObject): Leader {
       let phi = 0;
       let gap = Infinity;
       const take = (k: number, r: BrReply | undefined): number => {
-        if (!r || !isNumArr(r.s) || !isNumArr(r.x) || r.s.length !== r.x.length) {
+        // a reply must name real servers (integers in [0, M)): an index like 1e9 would grow `loads` to a sparse
+        // array of a billion entries and stall the broker
+        if (!r || !isNumArr(r.s) || !isNumArr(r.x) || r.s.length !== r.x.length || r.s.length > init.M || !r.s.every((j) => Number.isInteger(j) && j >= 0 && j < init.M) || typeof r.d2 !== 'number' || typeof r.n !== 'number') {
           missing++;
           return 0;
         }
