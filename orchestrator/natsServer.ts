@@ -130,7 +130,7 @@ export async function readVarz(monitorUrl: string): Promise<Varz | undefined> {
     const r = await fetch(`${monitorUrl}/varz`);
     if (!r.ok) return undefined;
     const v = (await r.json()) as Varz;
-    return { in_msgs: v.in_msgs, out_msgs: v.out_msgs, in_bytes: v.in_bytes, out_bytes: v.out_bytes, connections: v.connections, slow_consumers: v.slow_consumers };
+    return { in_msgs: v.in_msgs, out_msgs: v.out_msgs, in_bytes: v.in_bytes, out_bytes: v.out_bytes, connections: v.connections, slow_consumers: v.slow_consumers, mem: v.mem };
   } catch {
     return undefined;
   }

@@ -38,6 +38,10 @@ describe('runtime (ping scenario)', () => {
     const cfg = resolveCfg('ping', { users: 8, seed: 1, options: { rounds: 7 } });
     const s = await runDistributed('ping', cfg, 'packed:4', { natsUrl: undefined }); // private server: /varz is ours
     expect(s.runMetrics.counters.server).not.toBeNull();
+    // the total memory counts the server it owns (read from /varz), the orchestrator and every agent process
+    const m = s.runMetrics.processes;
+    expect(m.natsServerRssBytes).toBeGreaterThan(0);
+    expect(m.peakRssBytesTotal).toBe(m.peakRssBytesSum + m.orchestratorPeakRssBytes + m.natsServerRssBytes);
     expect(s.runMetrics.counters.ours.published).toBe(s.runMetrics.counters.server.inMsgs);
     expect(s.runMetrics.counters.ours.bytes).toBe(s.runMetrics.counters.server.inBytes);
     // mechanism messages: 7 broadcasts + 7 × 8 replies
