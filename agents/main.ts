@@ -58,7 +58,6 @@ export const AGENT_OPTIONS = {
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
 export const AGENT_ROLES: readonly RoleName[] = ['ue', 'mec', 'cloud', 'broker'];
-const ROLES = AGENT_ROLES;
 
 /** Default host id: role, host name and pid — containers all run as pid 1, so the host name tells them apart. */
 export function defaultHostId(role: string, host = hostname(), pid = process.pid): string {
@@ -88,7 +87,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 2;
   };
   if (!args.run) return fail('--run is required');
-  if (!args.role || !ROLES.includes(args.role as RoleName)) return fail(`--role must be one of ${ROLES.join(', ')}`);
+  if (!args.role || !AGENT_ROLES.includes(args.role as RoleName)) return fail(`--role must be one of ${AGENT_ROLES.join(', ')}`);
   const nats = args.nats ?? process.env.NATS_URL;
   if (!nats) return fail('no NATS server: pass --nats nats://host:4222 or set NATS_URL');
   let indices: number[];

@@ -10,7 +10,7 @@ import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../s
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { join } from 'node:path';
-import { parsePlacement, runScenario, RunError, type ExternalAgents, type Progress } from './run.ts';
+import { parsePlacement, runScenario, RunError, type ExternalAgents, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 
@@ -161,6 +161,23 @@ function printExternal(p: ExternalAgents): void {
   );
 }
 
+/** `--placement`, or a usage error naming the flag */
+function placementOption(v: unknown): Placement {
+  try {
+    return parsePlacement(String(v));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Aborts `signal` on Ctrl-C (and SIGTERM) until `dispose()`: a run then stops its agents and marks its summary interrupted. */
+function onInterrupt(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  const abort = () => ac.abort();
+  for (const sig of signals) process.once(sig, abort);
+  return { signal: ac.signal, dispose: () => signals.forEach((sig) => process.off(sig, abort)) };
+}
+
 function progressRenderer(enabled: boolean) {
   if (!enabled) return { update: (_p: Progress) => undefined, stop: () => undefined };
   let bar: cliProgress.SingleBar | undefined;
@@ -217,22 +234,14 @@ export function buildProgram(): Command {
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
-    let placement;
-    try {
-      placement = parsePlacement(String(o.placement));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const placement = placementOption(o.placement);
     const json = Boolean(o.json);
     const external = o.agents === 'external';
     if (external && run.getOptionValueSource('placement') === 'cli') throw new UsageError('--placement does not apply to --agents external: the agent processes are started elsewhere (one `mecsim agent --join --count K` hosts K agents)');
     if (external && o.sweep !== undefined) throw new UsageError('--sweep cannot be combined with --agents external (every run of a sweep needs its own agents)');
     if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, o, json);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
-    const ac = new AbortController();
-    const onSig = () => ac.abort();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
+    const interrupt = onInterrupt();
     try {
       const summary = await runScenario({
         scenario,
@@ -244,7 +253,7 @@ export function buildProgram(): Command {
         roundTimeoutMs: o.roundTimeout as number,
         joinTimeoutMs: o.joinTimeout as number | undefined,
         verbose: Boolean(o.verbose),
-        signal: ac.signal,
+        signal: interrupt.signal,
         agents: external ? 'external' : 'spawn',
         onProgress: (p) => {
           if (p.phase === 'external') printExternal(p);
@@ -259,8 +268,7 @@ export function buildProgram(): Command {
       }
     } finally {
       progress.stop();
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+      interrupt.dispose();
     }
   });
 
@@ -292,19 +300,11 @@ export function buildProgram(): Command {
       .split(',')
       .map((v) => v.trim());
     if (!sizes.length || !sizes.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(o.users)}"`);
-    let placement;
-    try {
-      placement = parsePlacement(String(o.placement));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
+    const placement = placementOption(o.placement);
     const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, ...rest } = o;
     const configs = sizes.map((v) => ({ users: Number(v), cfg: resolveInput(scenarioId, { ...rest, users: Number(v) } as CommonOpts).cfg }));
     const scenario = getScenario(scenarioId)!;
-    const ac = new AbortController();
-    const onSig = () => ac.abort();
-    process.once('SIGINT', onSig);
-    process.once('SIGTERM', onSig);
+    const interrupt = onInterrupt();
     try {
       const { runUserSweep } = await import('./sweep.ts');
       const res = await runUserSweep({
@@ -315,7 +315,7 @@ export function buildProgram(): Command {
         outDir: String(out),
         natsUrl: (nats as string | undefined) ?? process.env.NATS_URL,
         roundTimeoutMs: roundTimeout as number,
-        signal: ac.signal,
+        signal: interrupt.signal,
         onRun: (i, total, users, r, row) => {
           if (json) return;
           if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — N = ${users}${(repeat as number) > 1 ? `, repeat ${r + 1}` : ''} …\n`);
@@ -331,8 +331,7 @@ export function buildProgram(): Command {
       }
       if (res.rows.some((r) => !r.ok)) process.exitCode = 1;
     } finally {
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+      interrupt.dispose();
     }
   });
 
@@ -394,7 +393,7 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function runSweep(scenario: Scenario, cfg: JsonObject, placement: ReturnType<typeof parsePlacement>, o: Record<string, unknown>, json: boolean): Promise<void> {
+async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placement, o: Record<string, unknown>, json: boolean): Promise<void> {
   const { key, values } = parseSweep(String(o.sweep));
   if (!scenario.sweep) throw new UsageError(`--sweep: scenario ${scenario.id} has no sweepable parameters`);
   const cfgs = values.map((v) => {
@@ -405,18 +404,16 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: ReturnTy
     }
   });
   const rows: Record<string, string | number | boolean | null>[] = [];
-  const ac = new AbortController();
-  const onSig = () => ac.abort();
-  process.once('SIGINT', onSig);
+  const interrupt = onInterrupt(['SIGINT']);
   try {
     for (let i = 0; i < values.length; i++) {
       if (!json) process.stderr.write(`sweep ${key}=${values[i]} (${i + 1}/${values.length}) …\n`);
-      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, roundTimeoutMs: o.roundTimeout as number, signal: ac.signal })) as Record<string, any>;
+      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, roundTimeoutMs: o.roundTimeout as number, signal: interrupt.signal })) as Record<string, any>;
       const r = s.perSlot[0];
       rows.push({ [key]: values[i], runId: s.runId, ok: s.ok, ...scalars('eq.', r.equilibrium), ...scalars('ref.', r.reference), rounds: r.metrics.rounds, messages: r.metrics.messages, timeToEquilibriumMs: r.metrics.timeToEquilibriumMs });
     }
   } finally {
-    process.off('SIGINT', onSig);
+    interrupt.dispose();
   }
   const file = join(String(o.out), `sweep-${scenario.id}-${key}-${Date.now()}.csv`);
   writeAtomic(file, toCsv(rows));

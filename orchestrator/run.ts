@@ -8,7 +8,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import pino, { type Logger } from 'pino';
 import { decode, encodeEnvelope, type Body } from '../bus/codec.ts';
@@ -301,17 +300,15 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
     const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(external ? 120_000 : 30_000, agents.length * 20);
     // ---- spawn (or, with external agents, say how to start them) ----
-    const groups = planned.map((p) => p.agents);
-    const entryArgs = groups.length ? await agentEntry() : [];
-    summary.workers = groups.length;
+    const entryArgs = planned.length ? await agentEntry() : [];
+    summary.workers = planned.length;
     if (external) {
       const ext: ExternalAgents = { runId, natsUrl: nats.url, joinTimeoutMs, ...externalAgentCommands(runId, nats.url, agents, leaderId) };
       summary.external = { roles: ext.roles, commands: ext.commands };
       log.info(ext, 'waiting for external agents');
       opts.onProgress?.({ phase: 'external', ...ext });
     }
-    groups.forEach((group, i) => {
-      const wid = group[0].id === leaderId ? `leader` : `w${i}`;
+    for (const { id: wid, agents: group } of planned) {
       const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const cred = auth?.hosts[wid];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...(cred ? { MECSIM_NATS_USER: cred.user, MECSIM_NATS_PASS: cred.pass } : {}) } });
@@ -326,8 +323,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         const names = group.length <= 3 ? group.map((a) => a.id).join(', ') : `${group[0].id} … ${group[group.length - 1].id} (${group.length} agents)`;
         fatal?.(new RunError(`agent process ${wid} [${names}] (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`} during the run; see ${join(dir, 'agents.log')}`));
       });
-    });
-    if (!external) log.info({ workers: groups.length, agents: agents.length }, 'spawned agent processes');
+    }
+    if (!external) log.info({ workers: planned.length, agents: agents.length }, 'spawned agent processes');
 
     let joinTimer: NodeJS.Timeout | undefined;
     const joinTimeout = new Promise<never>((_, rej) => {
@@ -394,6 +391,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // the hosts' `bye` answers carry their counters, so they are added here
     const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0) + hostCounters.byeBytes;
     const allLatencies = slotRecords.flatMap((r) => r.metrics.roundLatencyMs);
+    const agentsRss = sum(hostCounters.hosts.map((h) => h.maxRssBytes));
+    const ownRss = process.resourceUsage().maxRSS * 1024;
     summary.status = 'complete';
     summary.finishedAt = new Date().toISOString();
     summary.ok = slotRecords.every((r) => r.compare.ok);
@@ -417,11 +416,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       processes: {
         hosts: hostCounters.hosts,
         cpuSinceReadyMs: Math.round(sum(hostCounters.hosts.map((h) => h.cpuSinceReadyMs))),
-        peakRssBytesSum: sum(hostCounters.hosts.map((h) => h.maxRssBytes)),
-        orchestratorPeakRssBytes: process.resourceUsage().maxRSS * 1024,
+        peakRssBytesSum: agentsRss,
+        orchestratorPeakRssBytes: ownRss,
         natsServerRssBytes: varzAfter?.mem ?? null,
         // every process of the run: agent hosts' peaks + the orchestrator's peak + the server's memory at the end
-        peakRssBytesTotal: sum(hostCounters.hosts.map((h) => h.maxRssBytes)) + process.resourceUsage().maxRSS * 1024 + (varzAfter?.mem ?? 0),
+        peakRssBytesTotal: agentsRss + ownRss + (varzAfter?.mem ?? 0),
       },
     };
     writeOutputs(dir, summary, slotRecords, trajectory);
