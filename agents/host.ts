@@ -39,6 +39,12 @@ export interface Welcome {
   roster?: AgentSpec[];
   roundTimeoutMs: number;
   maxBytes: number;
+  /** leader only, after a restart: the state saved after the last completed slot (from JetStream KV) */
+  resume?: { slot: number; snapshot: JsonObject };
+  /** a follower whose process was restarted during the run: it waits for the leader's replay */
+  rejoin?: boolean;
+  /** a leader whose process was restarted during the run: the slot it is asked for first runs again */
+  restarted?: boolean;
 }
 
 export interface SlotMetrics {
@@ -57,6 +63,8 @@ export interface SlotMetrics {
   leaderCpuMs: number;
   /** the kind of each round, aligned with roundLatencyMs */
   roundKinds: string[];
+  /** requests re-sent to agents whose reply was missing (lost messages, restarted agents); not in `messages` */
+  resent: number;
 }
 
 export interface SlotDone {
@@ -154,14 +162,69 @@ export class AgentHost {
 
   private becomeFollower(scenario: Scenario, w: Welcome): void {
     const { log } = this.opts;
-    const follower: Follower = scenario.createFollower(w.init, { id: w.id, role: w.role, index: w.index });
+    const ctx = { id: w.id, role: w.role, index: w.index };
+    let follower: Follower = scenario.createFollower(w.init, ctx);
     const replySubject = this.subj.reply(w.leader, w.id);
+    // The last request answered and the reply's bytes: a request the leader re-sends (its first copy
+    // or our reply was lost) gets the same bytes back without running the handler again, so a
+    // retransmission never advances a follower's state twice.
+    let last: { slot: number; round: number; kind: string; size: number; reply: Uint8Array } | undefined;
+    // The slot the agent is in, and its state at that slot's start (if it keeps any across slots).
+    // A restarted leader announces that it runs the slot again (`rerun`): the follower goes back to
+    // its state at the slot's start. A follower that keeps state across slots sends that state to
+    // the leader at each slot's start (`state`), so a restarted process of this agent can be given it
+    // back (`restore`) before the slot is replayed to it.
+    let slot = -1;
+    let slotStart: JsonObject | undefined;
+    // an agent restarted during the run answers nothing until the leader has replayed its slot
+    let awaitingReplay = w.rejoin === true;
+    const restart = (snapshot: JsonObject | undefined) => {
+      follower = scenario.createFollower(w.init, ctx, snapshot);
+      last = undefined;
+    };
     const onMsg = (msg: Msg) => {
       this.counters.received(familyOf(msg.subject), msg.data.byteLength);
       const d = this.decodeShared(msg, w.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
       const env = d.env;
       if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
+      if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
+        if (!env.noreply) return this.counters.drop('unknown-kind', msg.subject, env.from, `${env.kind} must be a notification`);
+        if (env.kind === 'replayed') awaitingReplay = false;
+        else if (env.kind === 'rerun') {
+          if (env.slot === slot) {
+            log.warn({ agent: w.id, slot }, 'the restarted leader runs the slot again: back to the state at its start');
+            restart(slotStart);
+          }
+        } else {
+          const snap = (env.body as { snapshot?: unknown }).snapshot;
+          slotStart = snap && typeof snap === 'object' && !Array.isArray(snap) ? (snap as JsonObject) : undefined;
+          restart(slotStart);
+          slot = env.slot;
+        }
+        return;
+      }
+      if (awaitingReplay && !env.noreply) return this.counters.drop('stale', msg.subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
+      if (last && last.slot === env.slot && last.round === env.round && last.kind === env.kind && last.size === msg.data.byteLength) {
+        this.nc!.publish(replySubject, last.reply);
+        this.counters.sent('reply', 'resent', last.reply.byteLength);
+        return;
+      }
+      if (env.slot !== slot) {
+        slot = env.slot;
+        slotStart = follower.snapshot?.();
+        if (slotStart) {
+          const data = encodeEnvelope(this.opts.run, slot, 0, w.id, 'state', { snapshot: slotStart });
+          this.nc!.publish(replySubject, data);
+          this.counters.sent('reply', 'state', data.byteLength);
+        }
+      }
+      const answer = (kind: string, body: Body) => {
+        const data = encodeEnvelope(this.opts.run, env.slot, env.round, w.id, kind, body);
+        this.nc!.publish(replySubject, data);
+        this.counters.sent('reply', kind, data.byteLength);
+        last = { slot: env.slot, round: env.round, kind: env.kind, size: msg.data.byteLength, reply: data };
+      };
       let reply: JsonObject | undefined;
       try {
         reply = follower.handle(env.kind, env.body as JsonObject, { slot: env.slot, round: env.round, from: env.from });
@@ -171,11 +234,11 @@ export class AgentHost {
         if (env.noreply) return void this.counters.drop('handler-error', msg.subject, env.from, message);
         this.counters.drop('handler-error', msg.subject, env.from, message);
         log.error({ agent: w.id, kind: env.kind, err: e instanceof Error ? e.stack : message }, 'handler failed');
-        this.publish(replySubject, 'error', { slot: env.slot, round: env.round, from: w.id, body: { message: message.slice(0, 200) } });
+        answer('error', { message: message.slice(0, 200) });
         return;
       }
-      if (reply === undefined) this.publish(replySubject, 'nil', { slot: env.slot, round: env.round, from: w.id, body: {} });
-      else this.publish(replySubject, `re:${env.kind}`, { slot: env.slot, round: env.round, from: w.id, body: reply });
+      if (reply === undefined) answer('nil', {});
+      else answer(`re:${env.kind}`, reply);
     };
     this.subscribe(this.subj.bcast(w.role), onMsg);
     this.subscribe(this.subj.direct(w.id), onMsg);
@@ -197,15 +260,56 @@ export class AgentHost {
     const rosterIndex = new Map(roster.map((a, i) => [a.id, i]));
     const roleCount = new Map<string, number>();
     for (const a of roster) roleCount.set(a.role, (roleCount.get(a.role) ?? 0) + 1);
-    const leader: Leader = scenario.createLeader(w.init);
+    const leader: Leader = scenario.createLeader(w.init, w.resume?.snapshot);
+    if (w.resume) log.info({ slot: w.resume.slot }, 'leader restarted: resuming from the state saved after slot ' + w.resume.slot);
     const gatherer = new Gatherer(this.nc!, this.opts.run, w.id, this.counters, w.maxBytes);
+    // followers that keep state across slots send it at each slot's start: kept for a restart
+    const followerState = new Map<string, { slot: number; snapshot: Body }>();
+    gatherer.onState = (from, slot, body) => {
+      if (rosterIndex.has(from) && body.snapshot && typeof body.snapshot === 'object') followerState.set(from, { slot, snapshot: body.snapshot as Body });
+    };
     gatherer.start();
+    let currentSlot = 0;
+    /** restarted followers are back: give each its state at the slot's start, replay the slot, re-send the round in flight */
+    const replay = (ids: string[]) => {
+      for (const id of ids) {
+        const agent = roster[rosterIndex.get(id) ?? -1];
+        if (!agent) continue;
+        const st = followerState.get(id);
+        const from = st ? st.slot : currentSlot;
+        const send = (kind: string, body: Body) => {
+          const data = encodeEnvelope(this.opts.run, from, 0, w.id, kind, body, true);
+          this.nc!.publish(this.subj.direct(id), data);
+          this.counters.sent('direct', kind, data.byteLength);
+        };
+        send('restore', st ? { snapshot: st.snapshot } : {});
+        const n = gatherer.replayTo(id, agent.role, from);
+        if (n < 0) log.error({ agent: id, from }, `cannot replay slot ${from} to the restarted ${id}: the log keeps only the current and the previous slot`);
+        else log.warn({ agent: id, from, messages: n }, `replayed ${n} messages since slot ${from} to the restarted ${id}`);
+        send('replayed', {});
+      }
+      gatherer.resendMissing();
+    };
     const lastReply = new Map<string, (Body | undefined)[]>();
-    let busy = false;
+    /** the slot running now and the requests waiting for its answer (the orchestrator re-asks when an answer may be lost) */
+    let running: { slot: number; waiters: Msg[] } | undefined;
+    /** the last slot's answer, encoded: a repeated request for it is answered again */
+    let answered: { slot: number; data: Uint8Array } | undefined;
 
+    // a restarted leader first tells every follower that the slot in progress runs again from its start
+    let announceRerun = w.restarted === true;
     const runSlot = async (slot: number): Promise<SlotDone> => {
+      currentSlot = slot;
+      if (announceRerun) {
+        announceRerun = false;
+        for (const role of roleCount.keys()) {
+          const data = encodeEnvelope(this.opts.run, slot, 0, w.id, 'rerun', {}, true);
+          this.nc!.publish(this.subj.bcast(role), data);
+          this.counters.sent('bcast', 'rerun', data.byteLength);
+        }
+      }
       const trajectory: SlotDone['trajectory'] = [];
-      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 0, roundKinds: [] };
+      const metrics: SlotMetrics = { rounds: 0, messages: 0, deliveries: 0, bytes: 0, timeToEquilibriumMs: 0, roundLatencyMs: [], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 0, roundKinds: [], resent: 0 };
       const cpu0 = process.cpuUsage();
       let firstStart = 0;
       let lastClose = 0;
@@ -239,6 +343,7 @@ export class AgentHost {
           metrics.roundLatencyMs.push(r.latencyMs);
           metrics.roundKinds.push(req.kind);
           metrics.missingReplies += r.missing.length;
+          metrics.resent += r.resent;
           metrics.nilReplies += r.nil;
           metrics.messagesByKind[req.kind] = (metrics.messagesByKind[req.kind] ?? 0) + r.published;
           metrics.messagesByKind[`re:${req.kind}`] = (metrics.messagesByKind[`re:${req.kind}`] ?? 0) + r.received - r.nil;
@@ -266,17 +371,36 @@ export class AgentHost {
     this.subscribe(this.subj.ctl(w.id), (msg) => {
       const d = decode(msg.data, this.opts.run, w.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
+      if (d.env.kind === 'resend') {
+        const ids = d.env.body.ids;
+        return replay(Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : []);
+      }
       if (d.env.kind !== 'slot' || typeof d.env.body.slot !== 'number') return this.counters.drop('unknown-kind', msg.subject, d.env.from, d.env.kind);
-      if (busy) return this.counters.drop('unexpected-sender', msg.subject, d.env.from, 'a slot is already running');
-      busy = true;
       const slot = d.env.body.slot;
+      // the orchestrator asks again when it may have lost our answer: answer again, never run a slot twice
+      if (answered?.slot === slot) {
+        if (msg.reply) this.nc!.publish(msg.reply, answered.data);
+        return;
+      }
+      if (running?.slot === slot) return void running.waiters.push(msg);
+      if (running) return this.counters.drop('unexpected-sender', msg.subject, d.env.from, `slot ${running.slot} is still running`);
+      const job = (running = { slot, waiters: [msg] });
+      const finish = (kind: string, body: Body) => {
+        const data = encodeEnvelope(this.opts.run, slot, 0, w.id, kind, body);
+        answered = { slot, data };
+        running = undefined;
+        for (const m of job.waiters)
+          if (m.reply) {
+            this.nc!.publish(m.reply, data);
+            this.counters.sent('inbox', kind, data.byteLength);
+          }
+      };
       runSlot(slot)
-        .then((done) => this.respond(msg, 'slot-done', slot, w.id, done as unknown as Body))
+        .then((done) => finish('slot-done', done as unknown as Body))
         .catch((e) => {
           log.error({ err: (e as Error).stack, slot }, 'leader failed');
-          this.respond(msg, 'slot-failed', slot, w.id, { message: (e as Error).message });
-        })
-        .finally(() => (busy = false));
+          finish('slot-failed', { message: (e as Error).message });
+        });
     });
   }
 

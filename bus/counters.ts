@@ -11,7 +11,7 @@ export interface FamilyCount {
   bytes: number;
 }
 
-export type ExtraDropReason = 'stale' | 'unexpected-sender' | 'duplicate' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
+export type ExtraDropReason = 'stale' | 'unexpected-sender' | 'duplicate' | 'retransmit-echo' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
 export type AnyDropReason = DropReason | ExtraDropReason;
 
 export interface CountersSnapshot {

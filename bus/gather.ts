@@ -6,6 +6,16 @@
  * The leader subscribes once to `mecsim.<run>.rep.<leader>.*`; a reply's sender is the subject's
  * last token, which must equal the envelope's `from` (so one agent cannot answer for another when
  * server permissions pin each agent to its own reply subject).
+ *
+ * Retransmission: core NATS delivers at most once, so a request (or its reply) is lost when the
+ * agent's process dies and is restarted, or its server node dies and the client reconnects to
+ * another. A round whose replies are still missing after a quiet period re-sends the request
+ * directly (`to.<agent>`) to each missing agent — the same bytes, the same slot and round — first
+ * after max(RETRY_MIN_MS, RETRY_FACTOR × the slowest of the recent rounds), then at doubling
+ * intervals until the deadline. A follower answers a repeated request with its cached reply (see
+ * agents/host.ts), so a retransmission never changes an answer; a second copy that arrives is
+ * dropped and counted as `retransmit-echo`. Retransmissions are counted apart from the mechanism's
+ * messages (`resent`), so message counts stay comparable with the in-process run.
  */
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, type Body } from './codec.ts';
@@ -53,7 +63,15 @@ export interface GatherResult {
   /** the time the last reply arrived (performance.now()) */
   closedAt: number;
   startedAt: number;
+  /** requests re-sent to agents whose reply was missing (not counted in `published`) */
+  resent: number;
 }
+
+/** the first retransmission waits at least this long (ms) … */
+export const RETRY_MIN_MS = 2000;
+/** … and at least this many times the slowest of the last RECENT rounds */
+const RETRY_FACTOR = 8;
+const RECENT = 16;
 
 interface Pending {
   req: GatherRequest;
@@ -64,12 +82,25 @@ interface Pending {
   remaining: number;
   resolve: (r: GatherResult) => void;
   timer?: NodeJS.Timeout;
+  retryTimer?: NodeJS.Timeout;
+  /** the bytes each target was sent: by role (broadcasts) or by agent id (direct) */
+  sentBytes: Map<string, Uint8Array>;
+  /** agents a request was re-sent to */
+  resentTo?: Set<string>;
 }
 
 export class Gatherer {
   private sub?: Subscription;
   private pending?: Pending;
   private readonly subj: ReturnType<typeof subjects>;
+  /** latencies of the last rounds (ms), for the retransmission delay */
+  private readonly recent: number[] = [];
+  /** rounds (`slot:round`) that had retransmissions: a late second copy of their replies is an echo */
+  private readonly resentRounds: string[] = [];
+  /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
+  private readonly sentLog: { slot: number; round: number; sent: Map<string, Uint8Array> }[] = [];
+  /** a follower's state at a slot's start (`state` messages), for a restarted process of that agent */
+  onState?: (from: string, slot: number, snapshot: Body) => void;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -88,6 +119,67 @@ export class Gatherer {
   stop(): void {
     this.sub?.unsubscribe();
     if (this.pending?.timer) clearTimeout(this.pending.timer);
+    if (this.pending?.retryTimer) clearTimeout(this.pending.retryTimer);
+  }
+
+  /** Re-send the pending round's request to every agent whose reply is still missing, now. */
+  resendMissing(): number {
+    const p = this.pending;
+    if (!p) return 0;
+    let n = 0;
+    for (const t of p.req.expect) {
+      if (p.got[t.slotIndex]) continue;
+      const data = p.sentBytes.get(t.id) ?? p.sentBytes.get(t.role);
+      if (!data) continue;
+      this.nc.publish(this.subj.direct(t.id), data);
+      this.counters.sent('direct', 'resent', data.byteLength);
+      (p.resentTo ??= new Set()).add(t.id);
+      n++;
+    }
+    if (n) {
+      p.result.resent += n;
+      const key = `${p.req.slot}:${p.req.round}`;
+      if (this.resentRounds[this.resentRounds.length - 1] !== key) this.resentRounds.push(key);
+      if (this.resentRounds.length > 64) this.resentRounds.shift();
+    }
+    return n;
+  }
+
+  /**
+   * Replay to a restarted agent every request it was sent since the start of `fromSlot`, as
+   * notifications (it rebuilds its state and answers none of them), in the order they were sent.
+   * The round in flight is left out unless the agent had already answered it (resendMissing sends
+   * it, expecting the answer). Returns how many messages were replayed, or -1 when the log no
+   * longer reaches back to `fromSlot`.
+   */
+  replayTo(id: string, role: string, fromSlot: number): number {
+    if (this.sentLog.length && this.sentLog[0].slot > fromSlot) return -1;
+    const p = this.pending;
+    const idx = p?.expected.get(id);
+    let n = 0;
+    for (const e of this.sentLog) {
+      if (e.slot < fromSlot) continue;
+      if (p && e.slot === p.req.slot && e.round === p.req.round && idx !== undefined && !p.got[idx]) continue;
+      const data = e.sent.get(id) ?? e.sent.get(role);
+      if (!data) continue;
+      const d = decode(data, this.run, Infinity);
+      if (!d.ok) continue;
+      const copy = encodeEnvelope(this.run, d.env.slot, d.env.round, d.env.from, d.env.kind, d.env.body, true);
+      this.nc.publish(this.subj.direct(id), copy);
+      this.counters.sent('direct', 'replay', copy.byteLength);
+      n++;
+    }
+    return n;
+  }
+
+  private scheduleRetry(p: Pending, delay: number): void {
+    const left = p.result.startedAt + p.req.deadlineMs - performance.now();
+    if (delay >= left) return;
+    p.retryTimer = setTimeout(() => {
+      if (this.pending !== p) return;
+      this.resendMissing();
+      this.scheduleRetry(p, delay * 2);
+    }, delay);
   }
 
   round(req: GatherRequest): Promise<GatherResult> {
@@ -104,21 +196,26 @@ export class Gatherer {
       latencyMs: 0,
       closedAt: 0,
       startedAt: performance.now(),
+      resent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
-      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve };
+      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map() };
       this.pending = p;
-      const send = (subject: string, family: 'bcast' | 'direct', body: object) => {
+      const send = (subject: string, family: 'bcast' | 'direct', key: string, body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
         this.nc.publish(subject, data);
         this.counters.sent(family, req.kind, data.byteLength);
+        p.sentBytes.set(key, data);
         result.published++;
         result.bytesOut += data.byteLength;
       };
-      for (const role of req.roles ?? []) send(this.subj.bcast(role), 'bcast', req.body);
-      for (const d of req.direct ?? []) send(this.subj.direct(d.id), 'direct', d.body);
+      for (const role of req.roles ?? []) send(this.subj.bcast(role), 'bcast', role, req.body);
+      for (const d of req.direct ?? []) send(this.subj.direct(d.id), 'direct', d.id, d.body);
+      while (this.sentLog.length && this.sentLog[0].slot < req.slot - 1) this.sentLog.shift();
+      this.sentLog.push({ slot: req.slot, round: req.round, sent: p.sentBytes });
       if (p.remaining === 0) return this.finish(p);
       p.timer = setTimeout(() => this.finish(p), req.deadlineMs);
+      this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
     });
   }
 
@@ -126,6 +223,7 @@ export class Gatherer {
     if (this.pending !== p) return;
     this.pending = undefined;
     if (p.timer) clearTimeout(p.timer);
+    if (p.retryTimer) clearTimeout(p.retryTimer);
     const now = performance.now();
     if (p.remaining > 0) {
       for (const [id, idx] of p.expected) if (!p.got[idx]) p.result.missing.push(id);
@@ -133,6 +231,11 @@ export class Gatherer {
     }
     if (!p.result.closedAt) p.result.closedAt = now;
     p.result.latencyMs = p.result.closedAt - p.result.startedAt;
+    // a round that needed retransmissions is not a typical round: it does not set the next delay
+    if (!p.result.resent && !p.result.missing.length) {
+      this.recent.push(p.result.latencyMs);
+      if (this.recent.length > RECENT) this.recent.shift();
+    }
     p.resolve(p.result);
   }
 
@@ -144,12 +247,15 @@ export class Gatherer {
     if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from ?? sender, d.detail);
     const env = d.env;
     if (env.from !== sender) return this.counters.drop('forged-sender', msg.subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
+    if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
+      if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
       return this.counters.drop('stale', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
     const idx = p.expected.get(env.from);
     if (idx === undefined) return this.counters.drop('unexpected-sender', msg.subject, env.from, 'not addressed in this round');
+    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', msg.subject, env.from, 'second copy of a reply to a re-sent request');
     if (p.got[idx]) return this.counters.drop('duplicate', msg.subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
     p.result.received++;

@@ -68,7 +68,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -139,6 +139,7 @@ function printHuman(summary: Record<string, unknown>, scenario: Scenario): void 
   const t = rm.timeToEquilibriumMs;
   out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
   const srv = rm.counters.server;
+  if (rm.restarts?.length || rm.resent) out(`  faults survived: ${(rm.restarts ?? []).map((r: any) => `${r.worker}${r.leader ? ' (leader)' : ''} ${r.reason} in slot ${r.slot}, rejoined in ${r.rejoinMs ?? '?'} ms`).join('; ') || 'no process restarted'} · ${rm.resent} requests re-sent`);
   out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
   for (const c of claimsRows(summary as Record<string, any>)) {
     const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
@@ -230,6 +231,7 @@ export function buildProgram(): Command {
     .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
     .option('--join-timeout <ms>', 'how long to wait for every agent to join (default max(30 s, 20 ms × agents); with --agents external max(120 s, …))', intArg('--join-timeout', 1))
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
+    .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
@@ -252,6 +254,7 @@ export function buildProgram(): Command {
         natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL,
         roundTimeoutMs: o.roundTimeout as number,
         joinTimeoutMs: o.joinTimeout as number | undefined,
+        maxRestarts: o.restarts as number,
         verbose: Boolean(o.verbose),
         signal: interrupt.signal,
         agents: external ? 'external' : 'spawn',

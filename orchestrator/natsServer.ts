@@ -90,7 +90,7 @@ export async function startNatsServer(opts: StartOptions = {}): Promise<NatsHand
       `write_deadline: "10s"`,
       `log_file: "${opts.logFile ?? join(dir, 'nats.log')}"`,
     ];
-    if (opts.jetstream) lines.push(`jetstream { store_dir: "${join(dir, 'js')}" }`);
+    if (opts.jetstream) lines.push(`jetstream { store_dir: "${join(dir, 'js')}", max_memory_store: 67108864, max_file_store: 268435456 }`);
     if (opts.extraConfig) lines.push(opts.extraConfig);
     writeFileSync(conf, lines.join('\n') + '\n');
     const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
@@ -155,4 +155,115 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function acquireNats(url: string | undefined, opts: StartOptions = {}): Promise<NatsHandle> {
   if (url) return { url, owned: false, varz: async () => undefined, stop: async () => undefined };
   return startNatsServer(opts);
+}
+
+export interface ClusterNode {
+  name: string;
+  url: string;
+  monitorUrl: string;
+  pid: number;
+  /** client connections on this node now */
+  connections(): Promise<number>;
+  /** kill this node's process (default SIGKILL) and wait for it to exit */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export interface NatsCluster {
+  /** every node's client URL, comma-separated (what `--nats` takes) */
+  url: string;
+  nodes: ClusterNode[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A private cluster of `size` nats-server processes on loopback: full-mesh routes, JetStream on
+ * every node (so a KV bucket can be replicated on all of them). Used by the fault tests; also a
+ * local stand-in for docker-compose.yml's 3-node cluster.
+ */
+export async function startNatsCluster(size = 3, opts: { logDir?: string } = {}): Promise<NatsCluster> {
+  // free ports are picked before the servers bind them: on a busy machine another process can take
+  // one in between, so a start that fails is tried again on new ports
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(size, opts);
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof NatsUnavailable) || /not found on PATH/.test(e.message)) throw e;
+    }
+  }
+}
+
+async function startClusterOnce(size: number, opts: { logDir?: string }): Promise<NatsCluster> {
+  const bin = findNatsServer();
+  if (!bin) throw new NatsUnavailable(`nats-server was not found on PATH. ${INSTALL_HINT}`);
+  const dir = mkdtempSync(join(tmpdir(), 'mecsim-nats-cluster-'));
+  const ports = [] as { client: number; http: number; route: number }[];
+  for (let i = 0; i < size; i++) ports.push({ client: await freePort(), http: await freePort(), route: await freePort() });
+  const children: ChildProcess[] = [];
+  const nodes: ClusterNode[] = [];
+  const errs: (() => string)[] = [];
+  const stopAll = async () => {
+    await Promise.all(children.map(stopChild));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < size; i++) {
+      const p = ports[i];
+      const name = `n${i + 1}`;
+      const routes = ports.filter((_, j) => j !== i).map((q) => `"nats-route://127.0.0.1:${q.route}"`);
+      const conf = join(dir, `${name}.conf`);
+      writeFileSync(
+        conf,
+        [
+          `server_name: ${name}`,
+          `listen: "127.0.0.1:${p.client}"`,
+          `http: "127.0.0.1:${p.http}"`,
+          `max_payload: ${8 * 1024 * 1024}`,
+          `max_pending: ${256 * 1024 * 1024}`,
+          `log_file: "${join(opts.logDir ?? dir, `nats-${name}.log`)}"`,
+          `jetstream { store_dir: "${join(dir, name, 'js')}", max_memory_store: 67108864, max_file_store: 268435456 }`,
+          `cluster { name: mecsim, listen: "127.0.0.1:${p.route}", routes: [${routes.join(', ')}] }`,
+        ].join('\n') + '\n',
+      );
+      const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.on('data', (d) => (stderr += String(d)));
+      errs.push(() => stderr.trim() || (child.exitCode !== null ? `exit code ${child.exitCode}` : 'no /healthz answer'));
+      children.push(child);
+      const monitorUrl = `http://127.0.0.1:${p.http}`;
+      nodes.push({
+        name,
+        url: `nats://127.0.0.1:${p.client}`,
+        monitorUrl,
+        pid: child.pid ?? -1,
+        connections: async () => (await readVarz(monitorUrl))?.connections ?? 0,
+        kill: (signal = 'SIGKILL') =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill(signal);
+          }),
+      });
+    }
+    for (let i = 0; i < size; i++) if (!(await waitReady(nodes[i].monitorUrl, children[i], 15_000))) throw new NatsUnavailable(`nats-server cluster node ${nodes[i].name} did not start: ${errs[i]()}`);
+    // JetStream needs a meta leader before a replicated bucket can be created
+    const end = Date.now() + 20_000;
+    for (;;) {
+      const ok = await Promise.all(nodes.map(async (n) => {
+        try {
+          const r = await fetch(`${n.monitorUrl}/jsz`);
+          const j = (await r.json()) as { meta_cluster?: { leader?: string } };
+          return Boolean(j.meta_cluster?.leader);
+        } catch {
+          return false;
+        }
+      }));
+      if (ok.every(Boolean)) break;
+      if (Date.now() > end) throw new NatsUnavailable('the nats-server cluster elected no JetStream meta leader within 20 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return { url: nodes.map((n) => n.url).join(','), nodes, stop: stopAll };
 }

@@ -1,7 +1,7 @@
 /**
  * Per-role NATS users for a private server the orchestrator starts. Every user is confined to the
  * run's subjects (`mecsim.<run>.…`):
- *   - the orchestrator: everything under the run;
+ *   - the orchestrator: everything under the run, and the JetStream API for the run's KV bucket;
  *   - the leader's process: may publish broadcasts and direct messages (`bc.>`, `to.>`), its join,
  *     and answers to the orchestrator's requests; subscribes to its replies and its control subjects;
  *   - each follower worker: may publish only the reply subjects of the agents it hosts
@@ -37,7 +37,8 @@ export function runAuth(runId: string, leaderId: string, workers: { id: string; 
   const hosts: Record<string, Credential> = {};
   const users: string[] = [];
   const user = (c: Credential, pub: string[], sub: string[]) => users.push(`    { user: ${q(c.user)}, password: ${q(c.pass)}, permissions: { publish: { allow: ${list(pub)} }, subscribe: { allow: ${list(sub)} } } }`);
-  user(orchestrator, [s.all], [s.all]);
+  // the orchestrator also keeps the leader's state in the run's JetStream KV bucket (JetStream API + the bucket's subjects)
+  user(orchestrator, [s.all, '$JS.API.>', `$KV.mecsim-${runId}.>`], [s.all]);
   const answers = `${s.inbox('orch')}.>`; // replies to the orchestrator's requests (slot-done, bye)
   for (const w of workers) {
     const c = cred(w.id);

@@ -9,6 +9,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KV } from '@nats-io/kv';
 import pino, { type Logger } from 'pino';
 import { decode, encodeEnvelope, type Body } from '../bus/codec.ts';
 import { connectBus } from '../bus/connection.ts';
@@ -62,7 +63,20 @@ export interface RunOptions {
    * up as missing replies at the round deadlines; the summary's placement is `external`.
    */
   agents?: 'spawn' | 'external';
+  /**
+   * Supervision of spawned agent processes: a process that dies during the run is started again
+   * with the same agents, up to this many times per process (default 3; 0: a death fails the run).
+   * A restarted follower rejoins and the leader re-sends it the round in flight; a restarted leader
+   * resumes from the state kept in JetStream KV after the last completed slot and re-runs the slot
+   * that was in progress.
+   */
+  maxRestarts?: number;
+  /** called whenever an agent process is started (tests kill them) */
+  onSpawn?: (w: { id: string; pid: number; agents: string[]; restart: number }) => void;
 }
+
+/** the orchestrator asks the leader again for a slot's answer this often (a lost answer is answered again) */
+const SLOT_REASK_MS = 5000;
 
 /** What external agents a run waits for: one line per role, and the commands that start them. */
 export interface ExternalAgents {
@@ -174,6 +188,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const roundTimeoutMs = opts.roundTimeoutMs ?? 30_000;
   const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
   const external = opts.agents === 'external';
+  const maxRestarts = opts.maxRestarts ?? 3;
+  const restarts: { worker: string; agents: number; leader: boolean; slot: number; reason: string; rejoinMs?: number }[] = [];
 
   const summary: Record<string, unknown> = {
     status: 'running',
@@ -192,6 +208,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
   let nats: NatsHandle | undefined;
   let nc: NatsConnection | undefined;
+  let kv: KV | undefined;
   const workers: Worker[] = [];
   const counters = new Counters(log);
   const slotRecords: SlotRecord[] = [];
@@ -210,7 +227,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // With a private server and spawned agents, every process gets its own user confined to its subjects.
     const planned = external ? [] : planWorkers(agents, leaderId, opts.placement).map((g, i) => ({ id: g[0].id === leaderId ? 'leader' : `w${i}`, agents: g }));
     const auth = opts.natsUrl || external ? undefined : runAuth(runId, leaderId, planned);
-    nats = await acquireNats(opts.natsUrl, { extraConfig: auth?.config, logFile: opts.natsUrl ? undefined : join(dir, 'nats-server.log') });
+    nats = await acquireNats(opts.natsUrl, { extraConfig: auth?.config, logFile: opts.natsUrl ? undefined : join(dir, 'nats-server.log'), jetstream: true });
     summary.nats = { url: nats.url, owned: nats.owned, permissions: auth ? 'per-role users' : 'none (external server: its own configuration applies)' };
     log.info({ nats: nats.url, owned: nats.owned, permissions: Boolean(auth) }, 'nats server');
     if (auth) opts.onNatsReady?.({ url: nats.url, hosts: auth.hosts });
@@ -218,7 +235,46 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     void nc.closed().then((err) => {
       if (!finished) fatal?.(new RunError(`lost the NATS connection${err ? `: ${err.message}` : ''}`));
     });
+    // The leader's state after each completed slot is kept in a JetStream KV bucket, so a leader that
+    // dies can be restarted from it (replicated on a cluster). Without JetStream, a dead leader that
+    // had state ends the run with an error saying so.
+    const bucket = `mecsim-${runId}`;
+    let kvError = '';
+    for (const replicas of opts.natsUrl ? [3, 1] : [1]) {
+      try {
+        kv = await new Kvm(nc).create(bucket, { history: 1, replicas, timeout: 5000 } as never);
+        summary.stateStore = { kind: 'jetstream-kv', bucket, replicas };
+        break;
+      } catch (e) {
+        kvError = (e as Error).message;
+      }
+    }
+    if (!kv) {
+      summary.stateStore = { kind: 'none', reason: kvError };
+      log.warn({ err: kvError }, 'no JetStream KV on this server: a leader that dies after a slot with state cannot be resumed');
+    }
+    // the server's counters from here on (after the bucket's creation, which is not the run's traffic)
     const varzBefore = await nats.varz();
+    /** the last slot whose leader state is in the KV bucket (-1: none yet); whether a slot had state not kept */
+    let keptSlot = -1;
+    let stateLost = false;
+    let currentSlot = -1;
+    let leaderResume: Welcome['resume'];
+    const loadLeaderState = async (): Promise<Welcome['resume']> => {
+      if (keptSlot < 0 && !stateLost) return undefined; // no completed slot (or none with state): a fresh leader is the same leader
+      if (!kv) throw new RunError(`the leader ${leaderId} died after slot ${currentSlot - 1} and its state was not kept (no JetStream KV on ${nats!.url}: ${kvError}); cannot resume. Use a server with JetStream enabled (nats-server -js) to survive a leader crash`);
+      if (stateLost) throw new RunError(`the leader ${leaderId} died and its state after the last completed slot could not be saved to JetStream KV; cannot resume`);
+      let e;
+      try {
+        e = await kv.get('leader');
+      } catch (err) {
+        throw new RunError(`the leader ${leaderId} died and its saved state cannot be read from JetStream KV bucket ${bucket}: ${(err as Error).message}`);
+      }
+      if (!e || e.operation !== 'PUT') throw new RunError(`the leader ${leaderId} died and the cluster lost its saved state (KV bucket ${bucket} has no 'leader' entry); cannot resume`);
+      const v = e.json<{ slot: number; snapshot: JsonObject | null }>();
+      if (v.slot !== keptSlot) throw new RunError(`the leader ${leaderId} died and JetStream KV holds its state after slot ${v.slot}, not after the last completed slot ${keptSlot}; cannot resume`);
+      return v.snapshot ? { slot: v.slot, snapshot: v.snapshot } : undefined;
+    };
 
     // ---- join barrier ----
     const joined = new Map<string, number>(); // id → ms from spawn to ready
@@ -244,6 +300,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
           const w = workerOf.get(id);
           const since = w ? w.spawnedAt : joinRequestAt.get(id);
           joined.set(id, since !== undefined ? performance.now() - since : 0);
+          if (rejoining.delete(id)) return onRejoined(id, w);
           opts.onProgress?.({ phase: 'join', joined: joined.size, total: agents.length });
           if (joined.size === agents.length) allJoined();
           return;
@@ -268,6 +325,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       roster: agent.id === leaderId ? roster : undefined,
       roundTimeoutMs,
       maxBytes: 4 * 1024 * 1024,
+      resume: agent.id === leaderId ? leaderResume : undefined,
+      rejoin: agent.id !== leaderId && rejoining.has(agent.id) ? true : undefined,
+      restarted: agent.id === leaderId && rejoining.has(agent.id) ? true : undefined,
     });
     const onJoin = (msg: Msg, body: Body) => {
       const role = text(body.role);
@@ -308,12 +368,16 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       log.info(ext, 'waiting for external agents');
       opts.onProgress?.({ phase: 'external', ...ext });
     }
-    for (const { id: wid, agents: group } of planned) {
+    const restartCount = new Map<string, number>();
+    const rejoining = new Set<string>();
+    const startWorker = (wid: string, group: AgentSpec[]): Worker => {
       const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const cred = auth?.hosts[wid];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...(cred ? { MECSIM_NATS_USER: cred.user, MECSIM_NATS_PASS: cred.pass } : {}) } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
-      workers.push(w);
+      const at = workers.findIndex((x) => x.id === wid);
+      if (at >= 0) workers[at] = w;
+      else workers.push(w);
       for (const a of group) workerOf.set(a.id, w);
       child.stderr?.on('data', (d: Buffer) => agentLog.write(d));
       child.on('error', (e) => fatal?.(new RunError(`cannot start agent process ${wid}: ${e.message}`)));
@@ -321,9 +385,39 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         w.exited = true;
         if (finished) return;
         const names = group.length <= 3 ? group.map((a) => a.id).join(', ') : `${group[0].id} … ${group[group.length - 1].id} (${group.length} agents)`;
-        fatal?.(new RunError(`agent process ${wid} [${names}] (pid ${child.pid}) exited ${signal ? `on ${signal}` : `with code ${code}`} during the run; see ${join(dir, 'agents.log')}`));
+        const how = signal ? `on ${signal}` : `with code ${code}`;
+        const n = restartCount.get(wid) ?? 0;
+        if (n >= maxRestarts) return fatal?.(new RunError(`agent process ${wid} [${names}] (pid ${child.pid}) exited ${how} during the run${maxRestarts ? ` after ${n} restarts` : ''}; see ${join(dir, 'agents.log')}`));
+        restartCount.set(wid, n + 1);
+        const isLeader = group.some((a) => a.id === leaderId);
+        log.warn({ worker: wid, pid: child.pid, how, slot: currentSlot, restart: n + 1 }, `agent process ${wid} [${names}] exited ${how}; restarting it (${n + 1} of ${maxRestarts})`);
+        restarts.push({ worker: wid, agents: group.length, leader: isLeader, slot: currentSlot, reason: `exited ${how}` });
+        for (const a of group) {
+          welcomed.delete(a.id);
+          joined.delete(a.id);
+          rejoining.add(a.id);
+        }
+        void (async () => {
+          if (isLeader) leaderResume = await loadLeaderState();
+          startWorker(wid, group);
+        })().catch((e) => fatal?.(e instanceof RunError ? e : new RunError((e as Error).message)));
       });
-    }
+      opts.onSpawn?.({ id: wid, pid: child.pid ?? -1, agents: group.map((a) => a.id), restart: restartCount.get(wid) ?? 0 });
+      return w;
+    };
+    /** a restarted process's agents are all back: the leader re-asks for the slot, followers get the round in flight again */
+    const onRejoined = (id: string, w: Worker | undefined) => {
+      if (!w || w.agents.some((a) => rejoining.has(a.id))) return;
+      const r = [...restarts].reverse().find((x) => x.worker === w.id);
+      if (r) r.rejoinMs = Math.round(performance.now() - w.spawnedAt);
+      log.warn({ worker: w.id, agent: id, rejoinMs: r?.rejoinMs }, `agent process ${w.id} rejoined`);
+      if (w.agents.some((a) => a.id === leaderId)) return void reask?.();
+      const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'resend', { ids: w.agents.map((a) => a.id) });
+      nc!.publish(subj.ctl(leaderId), data);
+      counters.sent('ctl', 'resend', data.byteLength);
+    };
+    let reask: (() => void) | undefined;
+    for (const { id: wid, agents: group } of planned) startWorker(wid, group);
     if (!external) log.info({ workers: planned.length, agents: agents.length }, 'spawned agent processes');
 
     let joinTimer: NodeJS.Timeout | undefined;
@@ -345,16 +439,46 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 
     // ---- slot clock ----
     const reference = scenario.createReference(cfg as never);
+    // One subscription for the leader's slot answers. The request is re-sent every SLOT_REASK_MS
+    // (the leader answers a repeat without running the slot twice) and at once when a restarted
+    // leader has rejoined, so neither a lost message nor a leader crash stalls the clock.
+    const slotInbox = `${subj.inbox('orch')}.slots`;
+    let onAnswer: ((m: Msg) => void) | undefined;
+    nc.subscribe(slotInbox, { callback: (err, m) => (err ? undefined : onAnswer?.(m)) });
+    const slotTimeoutMs = opts.slotTimeoutMs ?? 600_000;
+    type Answer = ReturnType<typeof decode<SlotDone & { message?: string }>>;
+    const askSlot = (slot: number) =>
+      new Promise<Answer>((resolve, reject) => {
+        const data = encodeEnvelope(runId, slot, 0, 'orchestrator', 'slot', { slot });
+        const send = () => {
+          if (finished || nc!.isClosed()) return done(new RunError('the run ended'));
+          nc!.publish(subj.ctl(leaderId), data, { reply: slotInbox });
+          counters.sent('ctl', 'slot', data.byteLength);
+        };
+        const again = setInterval(send, SLOT_REASK_MS);
+        const timer = setTimeout(() => done(new RunError(`slot ${slot}: no answer from the leader ${leaderId} within ${slotTimeoutMs} ms`)), slotTimeoutMs);
+        const done = (e?: Error, m?: Answer): void => {
+          clearInterval(again);
+          clearTimeout(timer);
+          onAnswer = undefined;
+          reask = undefined;
+          if (e) reject(e);
+          else resolve(m!);
+        };
+        // decoded here, in the callback: a message's bytes may not outlive it
+        onAnswer = (m) => {
+          counters.received('inbox', m.data.byteLength);
+          const d = decode<SlotDone & { message?: string }>(m.data, runId, 256 * 1024 * 1024);
+          if (d.ok && d.env.slot !== slot) return counters.drop('stale', m.subject, d.env.from, `answer for slot ${d.env.slot} while waiting for ${slot}`);
+          done(undefined, d);
+        };
+        reask = send;
+        send();
+      });
     for (let slot = 0; slot < slots; slot++) {
+      currentSlot = slot;
       opts.onProgress?.({ phase: 'slot', slot, slots });
-      const data = encodeEnvelope(runId, slot, 0, 'orchestrator', 'slot', { slot });
-      counters.sent('ctl', 'slot', data.byteLength);
-      const res = await race(
-        nc.request(subj.ctl(leaderId), data, { timeout: opts.slotTimeoutMs ?? 600_000 }).catch((e: Error) => {
-          throw new RunError(`slot ${slot}: no answer from the leader ${leaderId}: ${e.message}`);
-        }),
-      );
-      const d = decode<SlotDone & { message?: string }>(res.data, runId, 256 * 1024 * 1024);
+      const d = await race(askSlot(slot));
       if (!d.ok) throw new RunError(`slot ${slot}: unreadable answer from the leader: ${d.detail}`);
       if (d.env.kind === 'slot-failed') throw new RunError(`slot ${slot}: the leader failed: ${d.env.body.message}`);
       const done = d.env.body;
@@ -369,6 +493,17 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         metrics: { ...done.metrics, roundLatency: latencyStats(done.metrics.roundLatencyMs) },
       };
       slotRecords.push(rec);
+      if (kv) {
+        try {
+          const payload = JSON.stringify({ slot, snapshot: done.snapshot ?? null });
+          await kv.put('leader', payload);
+          counters.sent('other', 'kv-put', Buffer.byteLength(payload));
+          keptSlot = slot;
+        } catch (e) {
+          stateLost = true;
+          log.warn({ err: (e as Error).message, slot }, 'could not save the leader state to JetStream KV');
+        }
+      } else if (done.snapshot) stateLost = true;
       for (const row of done.trajectory) trajectory.push(row); // no spread: a slot can have 100,000 rounds
       const line = scenario.describeSlot?.(done.outcome, ref);
       opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
@@ -379,6 +514,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // ---- shutdown: every host answers with its counters, then exits ----
     opts.onProgress?.({ phase: 'shutdown' });
     finished = true;
+    currentSlot = slots;
     const hosts = external ? externalHosts.size : workers.length;
     const hostCounters = await shutdownHosts(nc, runId, hosts, counters);
     if (hostCounters.byes < hosts) log.warn({ expected: hosts, byes: hostCounters.byes }, 'some agent processes did not answer the shutdown');
@@ -410,6 +546,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       timeToEquilibriumMs: latencyStats(slotRecords.map((r) => r.metrics.timeToEquilibriumMs)),
       roundLatencyMs: latencyStats(allLatencies),
       agentStartToJoinedMs: latencyStats(startToJoined),
+      resent: sum(slotRecords.map((r) => r.metrics.resent ?? 0)),
+      restarts,
       workers: hosts,
       counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(varzBefore, varzAfter) },
       drops: ours.drops,
@@ -461,6 +599,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     await waitExit(workers, 3000);
     for (const w of workers) if (!w.exited) w.child.kill('SIGKILL');
     await waitExit(workers, 2000);
+    try {
+      if (kv && nc && !nc.isClosed()) await kv.destroy();
+    } catch {
+      /* no bucket */
+    }
     try {
       await nc?.close();
     } catch {

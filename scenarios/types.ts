@@ -118,6 +118,13 @@ export interface FollowerContext {
  */
 export interface Follower {
   handle(kind: string, body: JsonObject, meta: { slot: number; round: number; from: string }): JsonObject | undefined;
+  /**
+   * Only for a follower that keeps state from one slot to the next (e.g. a warm start): that state,
+   * serializable. The runtime takes it at each slot's start; a process restarted mid-run is created
+   * again from it (`createFollower(init, ctx, snapshot)`) and then replayed the slot's messages.
+   * State within a slot needs no snapshot: it is rebuilt by the replay.
+   */
+  snapshot?(): JsonObject;
 }
 
 /** The leader, created once per run; it may keep state across slots (e.g. a Lyapunov queue). */
@@ -196,7 +203,7 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   /** the leader, created once per run from its init (and a snapshot to resume from, if any) */
   createLeader(init: JsonObject, resume?: JsonObject): Leader;
   /** a follower's handler, created once per agent per run (it may keep state across slots) */
-  createFollower(init: JsonObject, ctx: FollowerContext): Follower;
+  createFollower(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
 
   /** the centralized reference solver and baselines, created once per run */
   createReference(cfg: Resolved): ReferenceRun;

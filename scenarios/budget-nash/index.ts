@@ -65,7 +65,7 @@ export const budgetNash: Scenario<BudgetNashConfig> = {
     return init;
   },
   createLeader: (init, resume) => createBroker(init as BrokerInit, resume),
-  createFollower: (init, ctx) => (ctx.role === 'mec' ? createMec(init as MecInit, ctx) : createUe(init as UeInit, ctx)),
+  createFollower: (init, ctx, resume) => (ctx.role === 'mec' ? createMec(init as MecInit, ctx) : createUe(init as UeInit, ctx, resume)),
   createReference: (cfg) => createBudgetNashReference(cfg),
 
   describeSlot(d, r) {

@@ -207,13 +207,15 @@ export function createBroker(init: BrokerInit, resume?: JsonObject): Leader {
   };
 }
 
-export function createUe(init: UeInit, _ctx?: FollowerContext): Follower {
+export function createUe(init: UeInit, _ctx?: FollowerContext, resume?: JsonObject): Follower {
   const common = init.common as Common;
   let slot = -1;
   let s: UeSlot | undefined;
   let row: number[] | undefined;
-  let sigma: number | undefined;
-  let prevUsed = new Set<number>();
+  // carried from one slot to the next: the exact solver's warm start and the servers used last slot
+  // (migrations); the runtime snapshots them at each slot's start, so a restarted UE resumes exactly
+  let sigma: number | undefined = resume && typeof resume.sigma === 'number' ? resume.sigma : undefined;
+  let prevUsed = new Set<number>(resume && Array.isArray(resume.prev) ? resume.prev.filter((j): j is number => Number.isInteger(j)) : []);
   const enter = (t: number) => {
     if (t !== slot) {
       slot = t;
@@ -223,6 +225,7 @@ export function createUe(init: UeInit, _ctx?: FollowerContext): Follower {
     return s!;
   };
   return {
+    snapshot: (): JsonObject => (sigma === undefined ? { prev: [...prevUsed] } : { sigma, prev: [...prevUsed] }),
     handle(kind, body, meta): JsonObject | undefined {
       const L = body.L;
       const Z = body.Z;

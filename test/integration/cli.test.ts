@@ -1,6 +1,6 @@
 /** The `mecsim` command line as a user runs it: real processes, real NATS (the tests' server via NATS_URL). */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -84,10 +84,10 @@ describe('mecsim CLI', () => {
 });
 
 describe('mecsim CLI interruption', () => {
-  it('Ctrl-C (SIGINT) mid-run stops every agent process and leaves a summary marked interrupted', async () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('%s mid-run stops every agent process and leaves a summary marked interrupted', async (sig) => {
     const { spawn, execFileSync } = await import('node:child_process');
     const out = mkdtempSync(join(tmpdir(), 'mecsim-int-'));
-    const runId = `sigint-${Date.now()}`;
+    const runId = `${sig.toLowerCase()}-${Date.now()}`;
     const child = spawn(process.execPath, [BIN, 'run', 'ping', '--users', '4', '--rounds', '100000', '--placement', 'process', '--out', out, '--run-id', runId], { env: { ...process.env, NATS_URL: inject('natsUrl') }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
@@ -99,12 +99,15 @@ describe('mecsim CLI interruption', () => {
       if (existsSync(join(out, runId, 'run.log')) && readFileSync(join(out, runId, 'run.log'), 'utf8').includes('all agents joined')) break;
     }
     await new Promise((r) => setTimeout(r, 300));
-    child.kill('SIGINT');
+    child.kill(sig);
     const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted/);
     const summary = JSON.parse(readFileSync(summaryPath, 'utf8'));
     expect(summary.status).toBe('interrupted');
+    expect(summary.error).toMatch(/interrupted/);
+    // written atomically: no temporary file left beside it
+    expect(readdirSync(join(out, runId)).filter((f) => f.includes('.tmp'))).toEqual([]);
     const ps = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' });
     expect(ps.includes(`--run ${runId}`)).toBe(false);
   });

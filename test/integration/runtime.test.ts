@@ -89,12 +89,13 @@ describe('runtime (ping scenario)', () => {
     expect(log).toMatch(/dropped message \(malformed\)/);
   });
 
-  it('a killed user agent ends the run with an error naming it, and leaves no orphan process', async () => {
+  it('with restarts off (--restarts 0), a killed user agent ends the run with an error naming it, and leaves no orphan process', async () => {
     const cfg = resolveCfg('ping', { users: 4, seed: 1, options: { rounds: 100_000 } });
     const runId = `kill-${Date.now()}`;
     let killed = false;
     const p = runDistributed('ping', cfg, 'process', {
       runId,
+      maxRestarts: 0, // (restarts are tested in faults.test.ts)
       onProgress: (ev) => {
         if (ev.phase === 'slot' && !killed) {
           killed = true;
