@@ -45,6 +45,8 @@ export interface Welcome {
   rejoin?: boolean;
   /** a leader whose process was restarted during the run: the slot it is asked for first runs again */
   restarted?: boolean;
+  /** agents started elsewhere (`--agents external`): say `alive` on the join subject this often (ms) */
+  heartbeatMs?: number;
 }
 
 export interface SlotMetrics {
@@ -120,6 +122,7 @@ export class AgentHost {
   }
 
   private cpuAtReady?: NodeJS.CpuUsage;
+  private heartbeat?: NodeJS.Timeout;
 
   private subscribe(subject: string, cb: (msg: Msg) => void): void {
     this.subs.push(this.nc!.subscribe(subject, { callback: (err, msg) => (err ? undefined : cb(msg)) }));
@@ -138,15 +141,23 @@ export class AgentHost {
     const body = { role, index, pid: process.pid, host: hostname(), worker: this.opts.hostId, nonce: `${hostname()}:${process.pid}:${this.opts.hostId}:${seq}` };
     const data = encodeEnvelope(this.opts.run, 0, 0, `${role}-${index < 0 ? 'new' : index}`, 'join', body);
     let welcome: Welcome | undefined;
+    let spareSaid = false;
     for (let attempt = 0; !welcome; attempt++) {
+      if (this.closing) return; // the run ended (or was aborted) while this agent waited as a spare
       try {
         this.counters.sent('join', 'join', data.byteLength);
         const reply = await nc.request(this.subj.join, data, { timeout: 10_000 });
         const d = decode<Welcome & { reason?: string }>(reply.data, this.opts.run, 64 * 1024 * 1024);
         if (!d.ok) throw new Error(`bad join reply: ${d.detail}`);
         if (d.env.kind === 'reject') throw new JoinRejected(String(d.env.body.reason));
+        if (d.env.kind === 'retry') {
+          if (!spareSaid) this.opts.log.info({ role, reason: d.env.body.reason }, 'waiting as a spare: this run has no free slot of this role yet');
+          spareSaid = true;
+          throw new Error(`the run has no free ${role} slot`);
+        }
         welcome = d.env.body;
       } catch (e) {
+        if (this.closing) return;
         if (e instanceof JoinRejected || Date.now() > deadline) throw new Error(`${role} ${index}: join failed: ${(e as Error).message}`);
         await sleep(Math.min(1000, 100 * (attempt + 1)));
       }
@@ -156,6 +167,16 @@ export class AgentHost {
     if (welcome.id === welcome.leader) this.becomeLeader(scenario, welcome);
     else this.becomeFollower(scenario, welcome);
     this.hosted.push({ id: welcome.id, role: welcome.role });
+    if (welcome.heartbeatMs && !this.heartbeat) {
+      // the orchestrator has no child process to watch: a host that stops saying `alive` is taken for
+      // dead, and its agents are given to a replica that joins
+      const body = { host: hostname(), pid: process.pid, worker: this.opts.hostId };
+      const beat = () => {
+        if (this.closing || !this.nc || this.nc.isClosed()) return;
+        this.publish(this.subj.join, 'alive', { slot: 0, round: 0, from: welcome!.id, body });
+      };
+      this.heartbeat = setInterval(beat, welcome.heartbeatMs);
+    }
     await nc.flush(); // subscriptions are live at the server before we say we are ready
     this.publish(this.subj.join, 'ready', { slot: 0, round: 0, from: welcome.id, body: { id: welcome.id } });
   }
@@ -414,7 +435,10 @@ export class AgentHost {
   private onControl(msg: Msg): void {
     const d = decode(msg.data, this.opts.run, 1 << 20);
     if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
-    if (d.env.kind === 'shutdown') {
+    if (d.env.kind === 'shutdown' && this.hosted.length === 0) {
+      // a spare that never got an agent: nothing to report (the orchestrator counts the hosts that joined)
+      void this.close(0);
+    } else if (d.env.kind === 'shutdown') {
       const cpu = process.cpuUsage();
       const sinceReady = this.cpuAtReady ? process.cpuUsage(this.cpuAtReady) : cpu;
       this.respond(msg, 'bye', 0, this.opts.hostId, {
@@ -435,6 +459,7 @@ export class AgentHost {
   async close(code: number): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
     try {
       await this.nc?.flush();
       await this.nc?.drain();

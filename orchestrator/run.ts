@@ -77,6 +77,9 @@ export interface RunOptions {
 
 /** the orchestrator asks the leader again for a slot's answer this often (a lost answer is answered again) */
 const SLOT_REASK_MS = 5000;
+/** external agent hosts say `alive` this often; one silent for HEARTBEAT_MISSES beats is taken for dead */
+const HEARTBEAT_MS = Number(process.env.MECSIM_HEARTBEAT_MS ?? 2000);
+const HEARTBEAT_MISSES = 5;
 
 /** What external agents a run waits for: one line per role, and the commands that start them. */
 export interface ExternalAgents {
@@ -189,7 +192,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
   const external = opts.agents === 'external';
   const maxRestarts = opts.maxRestarts ?? 3;
-  const restarts: { worker: string; agents: number; leader: boolean; slot: number; reason: string; rejoinMs?: number }[] = [];
+  const restarts: { worker: string; agents: number; leader: boolean; slot: number; reason: string; rejoinMs?: number; ids?: string[]; at?: number }[] = [];
 
   const summary: Record<string, unknown> = {
     status: 'running',
@@ -209,6 +212,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   let nats: NatsHandle | undefined;
   let nc: NatsConnection | undefined;
   let kv: KV | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
   const workers: Worker[] = [];
   const counters = new Counters(log);
   const slotRecords: SlotRecord[] = [];
@@ -286,6 +290,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     // distinct agent processes (hosts) that joined, each of which answers the shutdown with a `bye`
     const joinRequestAt = new Map<string, number>();
     const externalHosts = new Set<string>();
+    // external hosts: which agents each hosts, when it last said `alive`, and the ones taken for dead
+    const hostKeyOf = new Map<string, string>();
+    const hostAgents = new Map<string, string[]>();
+    const lastSeen = new Map<string, number>();
+    const deadHosts = new Set<string>();
     nc.subscribe(subj.join, {
       callback: (err, msg) => {
         if (err) return;
@@ -294,13 +303,22 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         if (!d.ok) return counters.drop(d.reason, msg.subject, d.from, d.detail);
         const { kind, body } = d.env;
         if (kind === 'join') return onJoin(msg, body);
+        if (kind === 'alive') {
+          const key = `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
+          if (!hostAgents.has(key)) return counters.drop('unexpected-sender', msg.subject, d.env.from, 'alive from a host that hosts no agent of this run');
+          if (deadHosts.has(key)) return counters.drop('stale', msg.subject, d.env.from, `alive from ${key}, taken for dead before`);
+          lastSeen.set(key, Date.now());
+          return;
+        }
         if (kind === 'ready') {
           const id = text(body.id);
           if (!welcomed.has(id) || joined.has(id)) return counters.drop('unexpected-sender', msg.subject, id, 'ready without join');
           const w = workerOf.get(id);
           const since = w ? w.spawnedAt : joinRequestAt.get(id);
           joined.set(id, since !== undefined ? performance.now() - since : 0);
-          if (rejoining.delete(id)) return onRejoined(id, w);
+          const hk = external ? hostKeyOf.get(id) : undefined;
+          if (hk) lastSeen.set(hk, Date.now());
+          if (rejoining.delete(id)) return external ? onRejoined([byId.get(id)!]) : w && !w.agents.some((a) => rejoining.has(a.id)) ? onRejoined(w.agents, w) : undefined;
           opts.onProgress?.({ phase: 'join', joined: joined.size, total: agents.length });
           if (joined.size === agents.length) allJoined();
           return;
@@ -327,6 +345,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       maxBytes: 4 * 1024 * 1024,
       resume: agent.id === leaderId ? leaderResume : undefined,
       rejoin: agent.id !== leaderId && rejoining.has(agent.id) ? true : undefined,
+      heartbeatMs: external ? HEARTBEAT_MS : undefined,
       restarted: agent.id === leaderId && rejoining.has(agent.id) ? true : undefined,
     });
     const onJoin = (msg: Msg, body: Body) => {
@@ -342,7 +361,12 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (index === -1) {
         // Dynamic join: the next free agent of that role.
         const free = agents.find((a) => a.role === role && !welcomed.has(a.id));
-        if (!free) return reply(msg, 'reject', { reason: `no free ${role} slot in run ${runId}` });
+        if (!free) {
+          if (!agents.some((a) => a.role === role)) return reply(msg, 'reject', { reason: `run ${runId} has no ${role} agents` });
+          // every agent of the role has joined: the caller waits as a spare, and takes over the agents
+          // of a host that dies (external agents) — or gives up at its join timeout
+          return reply(msg, 'retry', { reason: `no free ${role} slot in run ${runId} (waiting as a spare)` });
+        }
         index = free.index;
       }
       const agent = byKey.get(`${role}:${index}`);
@@ -352,7 +376,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (nonce !== undefined) byNonce.set(nonce, agent.id);
       if (external) {
         joinRequestAt.set(agent.id, performance.now());
-        externalHosts.add(`${text(body.host)}/${text(body.pid)}/${text(body.worker)}`);
+        const key = `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
+        externalHosts.add(key);
+        hostKeyOf.set(agent.id, key);
+        hostAgents.set(key, [...(hostAgents.get(key) ?? []), agent.id]);
+        lastSeen.set(key, Date.now());
         log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
       }
       reply(msg, 'welcome', welcomeOf(agent) as unknown as Body);
@@ -405,19 +433,53 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       opts.onSpawn?.({ id: wid, pid: child.pid ?? -1, agents: group.map((a) => a.id), restart: restartCount.get(wid) ?? 0 });
       return w;
     };
-    /** a restarted process's agents are all back: the leader re-asks for the slot, followers get the round in flight again */
-    const onRejoined = (id: string, w: Worker | undefined) => {
-      if (!w || w.agents.some((a) => rejoining.has(a.id))) return;
-      const r = [...restarts].reverse().find((x) => x.worker === w.id);
-      if (r) r.rejoinMs = Math.round(performance.now() - w.spawnedAt);
-      log.warn({ worker: w.id, agent: id, rejoinMs: r?.rejoinMs }, `agent process ${w.id} rejoined`);
-      if (w.agents.some((a) => a.id === leaderId)) return void reask?.();
-      const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'resend', { ids: w.agents.map((a) => a.id) });
+    /** restarted (or replacement) agents are back: the leader re-asks for the slot; followers get their slot replayed */
+    const onRejoined = (group: AgentSpec[], w?: Worker) => {
+      const r = [...restarts].reverse().find((x) => (w ? x.worker === w.id : x.ids?.includes(group[0].id)));
+      if (r) r.rejoinMs = Math.round(w ? performance.now() - w.spawnedAt : Date.now() - r.at!);
+      log.warn({ worker: w?.id, agents: group.length, rejoinMs: r?.rejoinMs }, w ? `agent process ${w.id} rejoined` : `${group[0].id} rejoined (replacement)`);
+      if (group.some((a) => a.id === leaderId)) return void reask?.();
+      if (!nc || nc.isClosed()) return;
+      const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'resend', { ids: group.map((a) => a.id) });
       nc!.publish(subj.ctl(leaderId), data);
       counters.sent('ctl', 'resend', data.byteLength);
     };
     let reask: (() => void) | undefined;
     for (const { id: wid, agents: group } of planned) startWorker(wid, group);
+    // External hosts have no process to watch: one that misses HEARTBEAT_MISSES beats is taken for
+    // dead, and its agents become free for a replica that joins (`mecsim agent … --join`).
+    if (external) {
+      let checking = false;
+      heartbeatTimer = setInterval(() => {
+        if (finished || checking) return;
+        const now = Date.now();
+        for (const [key, seen] of lastSeen) {
+          if (deadHosts.has(key) || now - seen < HEARTBEAT_MS * HEARTBEAT_MISSES) continue;
+          deadHosts.add(key);
+          externalHosts.delete(key);
+          const ids = (hostAgents.get(key) ?? []).filter((id) => welcomed.has(id));
+          if (!ids.length) continue;
+          const isLeader = ids.includes(leaderId);
+          const roles = [...new Set(ids.map((id) => byId.get(id)!.role))];
+          const reason = `no heartbeat for ${Math.round((now - seen) / 1000)} s`;
+          restarts.push({ worker: key, agents: ids.length, leader: isLeader, slot: currentSlot, reason, ids, at: now });
+          for (const id of ids) {
+            welcomed.delete(id);
+            joined.delete(id);
+            rejoining.add(id);
+            for (const [n, a] of byNonce) if (a === id) byNonce.delete(n);
+          }
+          log.warn({ host: key, agents: ids.length, leader: isLeader }, `external agent host ${key} is silent (${reason}): waiting for a replacement; start: ${roles.map((r) => `mecsim agent --run ${runId} --role ${r} --join${ids.filter((id) => byId.get(id)!.role === r).length > 1 ? ` --count ${ids.filter((id) => byId.get(id)!.role === r).length}` : ''} --nats ${nats!.url}`).join(' ; ')}`);
+          if (isLeader) {
+            checking = true;
+            loadLeaderState()
+              .then((st) => (leaderResume = st))
+              .catch((e) => fatal?.(e instanceof RunError ? e : new RunError((e as Error).message)))
+              .finally(() => (checking = false));
+          }
+        }
+      }, Math.min(1000, HEARTBEAT_MS));
+    }
     if (!external) log.info({ workers: planned.length, agents: agents.length }, 'spawned agent processes');
 
     let joinTimer: NodeJS.Timeout | undefined;
@@ -469,7 +531,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         onAnswer = (m) => {
           counters.received('inbox', m.data.byteLength);
           const d = decode<SlotDone & { message?: string }>(m.data, runId, 256 * 1024 * 1024);
-          if (d.ok && d.env.slot !== slot) return counters.drop('stale', m.subject, d.env.from, `answer for slot ${d.env.slot} while waiting for ${slot}`);
+          // an unreadable answer is dropped and counted; the next re-ask gets the leader's copy again
+          if (!d.ok) return counters.drop(d.reason, m.subject, d.from, `answer to the slot request (${m.data.byteLength} bytes, headers ${m.headers ? 'yes' : 'no'}): ${d.detail}`);
+          if (d.env.slot !== slot) return counters.drop('stale', m.subject, d.env.from, `answer for slot ${d.env.slot} while waiting for ${slot}`);
           done(undefined, d);
         };
         reask = send;
@@ -594,6 +658,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     throw Object.assign(err, { runDir: dir });
   } finally {
     finished = true;
+    if (heartbeatTimer) clearInterval(heartbeatTimer);
     opts.signal?.removeEventListener('abort', onAbort);
     for (const w of workers) if (!w.exited) w.child.kill('SIGTERM');
     await waitExit(workers, 3000);

@@ -71,7 +71,7 @@ describe('a follower process killed mid-slot', () => {
   });
 
   it('offload-energy nash (state within the slot): the slot is replayed to the new process, same run', async () => {
-    const cfg = resolveCfg('offload-energy', { seed: 4, slots: 2, users: 60, options: { mechanism: 'nash' } });
+    const cfg = resolveCfg('offload-energy', { seed: 4, slots: 2, users: 60, mechanism: 'nash' });
     const clean = await runDistributed('offload-energy', cfg, 'packed:10');
     const k = killAtSlot1(['@ue-7'], 30);
     const hurt = await runDistributed('offload-energy', cfg, 'packed:10', k);
