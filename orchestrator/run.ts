@@ -268,11 +268,17 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (keptSlot < 0 && !stateLost) return undefined; // no completed slot (or none with state): a fresh leader is the same leader
       if (!kv) throw new RunError(`the leader ${leaderId} died after slot ${currentSlot - 1} and its state was not kept (no JetStream KV on ${nats!.url}: ${kvError}); cannot resume. Use a server with JetStream enabled (nats-server -js) to survive a leader crash`);
       if (stateLost) throw new RunError(`the leader ${leaderId} died and its state after the last completed slot could not be saved to JetStream KV; cannot resume`);
+      // the bucket's stream may be electing a new leader (a node died too): keep asking for up to 30 s
       let e;
-      try {
-        e = await kv.get('leader');
-      } catch (err) {
-        throw new RunError(`the leader ${leaderId} died and its saved state cannot be read from JetStream KV bucket ${bucket}: ${(err as Error).message}`);
+      for (let attempt = 1, t0 = Date.now(); ; attempt++) {
+        try {
+          e = await kv.get('leader');
+          break;
+        } catch (err) {
+          if (Date.now() - t0 > 30_000) throw new RunError(`the leader ${leaderId} died and its saved state cannot be read from JetStream KV bucket ${bucket} (${attempt} tries in 30 s): ${(err as Error).message}`);
+          log.warn({ err: (err as Error).message, attempt }, 'reading the leader state from JetStream KV failed; trying again');
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
       if (!e || e.operation !== 'PUT') throw new RunError(`the leader ${leaderId} died and the cluster lost its saved state (KV bucket ${bucket} has no 'leader' entry); cannot resume`);
       const v = e.json<{ slot: number; snapshot: JsonObject | null }>();
@@ -306,7 +312,22 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         if (kind === 'alive') {
           const key = `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
           if (!hostAgents.has(key)) return counters.drop('unexpected-sender', msg.subject, d.env.from, 'alive from a host that hosts no agent of this run');
-          if (deadHosts.has(key)) return counters.drop('stale', msg.subject, d.env.from, `alive from ${key}, taken for dead before`);
+          if (deadHosts.has(key)) {
+            // taken for dead too early (a stalled process, a paused container): if no spare has taken
+            // its agents yet, it gets them back; otherwise its word no longer counts
+            const ids = (hostAgents.get(key) ?? []).filter((id) => rejoining.has(id) && !welcomed.has(id));
+            const r = restarts.find((x) => x.worker === key && x.rejoinMs === undefined);
+            if (!r || ids.length !== r.ids!.length) return counters.drop('stale', msg.subject, d.env.from, `alive from ${key}, whose agents a spare has taken over`);
+            deadHosts.delete(key);
+            externalHosts.add(key);
+            for (const id of ids) {
+              rejoining.delete(id);
+              welcomed.add(id);
+              joined.set(id, 0);
+            }
+            restarts.splice(restarts.indexOf(r), 1);
+            log.warn({ host: key }, `external agent host ${key} is alive after all: it keeps its agents`);
+          }
           lastSeen.set(key, Date.now());
           return;
         }
@@ -560,8 +581,18 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (kv) {
         try {
           const payload = JSON.stringify({ slot, snapshot: done.snapshot ?? null });
-          await kv.put('leader', payload);
-          counters.sent('other', 'kv-put', Buffer.byteLength(payload));
+          // a node of the cluster may be down and the bucket electing a new leader: retry for up to 20 s
+          for (let t0 = Date.now(); ; ) {
+            try {
+              await kv.put('leader', payload);
+              counters.sent('other', 'kv-put', Buffer.byteLength(payload));
+              break;
+            } catch (e) {
+              if (Date.now() - t0 > 20_000) throw e;
+              log.warn({ err: (e as Error).message, slot }, 'saving the leader state to JetStream KV failed; trying again');
+              await new Promise((r) => setTimeout(r, 500));
+            }
+          }
           keptSlot = slot;
         } catch (e) {
           stateLost = true;

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { startNatsCluster } from '../../orchestrator/natsServer.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,7 +57,10 @@ afterEach(() => {
 
 describe('dynamic join (--agents external)', () => {
   it('agents started separately with --join equal the spawned run: same equilibrium, byte-identical trajectory.csv', async () => {
-    const url = inject('natsUrl');
+    // docker-compose.yml's topology with local processes: a 3-node NATS cluster, every process given all three URLs
+    const cluster = await startNatsCluster(3);
+    onTestFinished(() => cluster.stop());
+    const url = cluster.url;
     const runId = `dynjoin-${process.pid}-${Date.now().toString(36)}`;
     const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--round-timeout', '20000', '--join-timeout', '60000', '--json']);
     const cmds = await printedCommands(orch);
@@ -84,6 +88,7 @@ describe('dynamic join (--agents external)', () => {
       { role: 'ue', count: 6, leader: false },
     ]);
     expect(ext.compare.ok).toBe(true);
+    expect(ext.stateStore).toMatchObject({ kind: 'jetstream-kv', replicas: 3 });
 
     const cfg = resolveCfg('stackelberg', { seed: 2, users: 6 });
     expect(JSON.parse(readFileSync(join(outDir, runId, 'config.json'), 'utf8'))).toEqual(cfg);
@@ -114,9 +119,9 @@ describe('dynamic join (--agents external)', () => {
   it('a dead external host is replaced by a spare replica that joins: a follower host and the leader, both killed mid-run; same result', async () => {
     const url = inject('natsUrl');
     const runId = `dynjoin-spare-${process.pid}-${Date.now().toString(36)}`;
-    const slots = 80;
-    // heartbeats every 200 ms: a host silent for 1 s is taken for dead
-    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '3', '--users', '6', '--slots', String(slots), '--mechanism', 'gsrp-step', '--nats', url, '--out', outDir, '--json'], { MECSIM_HEARTBEAT_MS: '200' });
+    const slots = 40;
+    // heartbeats every 600 ms: a host silent for 3 s is taken for dead (a busy CI machine can stall a process for 1 s)
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '3', '--users', '6', '--slots', String(slots), '--mechanism', 'gsrp-step', '--nats', url, '--out', outDir, '--json'], { MECSIM_HEARTBEAT_MS: '600' });
     await printedCommands(orch);
     const agent = (role: string, count = 1) => mecsim(['agent', '--run', runId, '--role', role, '--join', '--count', String(count), '--nats', url]);
     const leader = agent('mec');
