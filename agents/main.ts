@@ -10,7 +10,7 @@ import { AgentHost } from './host.ts';
 import type { RoleName } from '../scenarios/types.ts';
 
 export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>]
-                    [--host-id <name>] [--user <u> --pass <p> | --token <t> | --creds <file>] [--tls-ca <file>]
+                    [--host-id <name>] [--user <u> --pass <p> | --token <t> | --creds <file>] [--tls-ca <file> [--tls-cert <file> --tls-key <file>]]
                     [--join-timeout <ms>] [--log-level <level>]
 
 Starts agents of a run and joins them to the waiting orchestrator.
@@ -22,6 +22,8 @@ Starts agents of a run and joins them to the waiting orchestrator.
   --nats         server URL(s), comma-separated (default: $NATS_URL)
   --join-timeout how long to keep asking to join, e.g. while the orchestrator starts (ms, default 60000)
   --host-id      this process's name in the run's logs and summary (default <role>-<hostname>-p<pid>)
+  credentials    for a server that asks for them; each also read from the environment: MECSIM_NATS_USER,
+                 MECSIM_NATS_PASS, MECSIM_NATS_TOKEN, MECSIM_NATS_CREDS, MECSIM_NATS_TLS_CA, _TLS_CERT, _TLS_KEY
 `;
 
 
@@ -52,6 +54,8 @@ export const AGENT_OPTIONS = {
   token: { type: 'string' },
   creds: { type: 'string' },
   'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
   'join-timeout': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
   help: { type: 'boolean', short: 'h' },
@@ -106,6 +110,8 @@ export async function agentMain(argv: string[]): Promise<number> {
   const joinTimeoutMs = args['join-timeout'] === undefined ? undefined : Number(args['join-timeout']);
   if (joinTimeoutMs !== undefined && !(Number.isInteger(joinTimeoutMs) && joinTimeoutMs >= 1)) return fail('--join-timeout must be a positive integer (ms)');
   const role = args.role as RoleName;
+  const env = process.env;
+  if ((args['tls-cert'] ?? env.MECSIM_NATS_TLS_CERT) && !(args['tls-key'] ?? env.MECSIM_NATS_TLS_KEY)) return fail('--tls-cert needs --tls-key');
   const hostId = args['host-id'] ?? defaultHostId(role);
   const log = pino({ level: args['log-level'], base: { host: hostId, pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const host = new AgentHost({
@@ -115,7 +121,16 @@ export async function agentMain(argv: string[]): Promise<number> {
     agents: indices.map((index) => ({ role, index })),
     joinTimeoutMs,
     // credentials may also come from the environment (the orchestrator passes generated ones this way, not on the command line)
-    bus: { servers: nats, user: args.user ?? process.env.MECSIM_NATS_USER, pass: args.pass ?? process.env.MECSIM_NATS_PASS, token: args.token, creds: args.creds, tlsCa: args['tls-ca'] },
+    bus: {
+      servers: nats,
+      user: args.user ?? env.MECSIM_NATS_USER,
+      pass: args.pass ?? env.MECSIM_NATS_PASS,
+      token: args.token ?? env.MECSIM_NATS_TOKEN,
+      creds: args.creds ?? env.MECSIM_NATS_CREDS,
+      tlsCa: args['tls-ca'] ?? env.MECSIM_NATS_TLS_CA,
+      tlsCert: args['tls-cert'] ?? env.MECSIM_NATS_TLS_CERT,
+      tlsKey: args['tls-key'] ?? env.MECSIM_NATS_TLS_KEY,
+    },
   });
   // If the orchestrator that spawned us goes away, so do we: no orphans.
   if (process.send) process.on('disconnect', () => void host.close(4));

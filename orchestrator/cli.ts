@@ -2,7 +2,7 @@
  * The `mecsim` command line. Usage errors (unknown flags, bad numbers, unknown scenario or
  * mechanism, impossible parameters) exit with code 2 and a message naming the flag.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { scenarios, getScenario } from '../scenarios/index.ts';
@@ -10,7 +10,7 @@ import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../s
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { join } from 'node:path';
-import { parsePlacement, runScenario, RunError, type ExternalAgents, type Placement, type Progress } from './run.ts';
+import { parsePlacement, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 
@@ -68,7 +68,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -171,6 +171,18 @@ function placementOption(v: unknown): Placement {
   }
 }
 
+/** --user/--pass/--token/--creds/--tls-*: only with an external server (a private one gets generated per-role users) */
+function natsAuthOption(o: Record<string, unknown>): NatsAuth | undefined {
+  const a: NatsAuth = { user: o.user as string | undefined, pass: o.pass as string | undefined, token: o.token as string | undefined, creds: o.creds as string | undefined, tlsCa: o.tlsCa as string | undefined, tlsCert: o.tlsCert as string | undefined, tlsKey: o.tlsKey as string | undefined };
+  const given = Object.entries(a).filter(([, v]) => v !== undefined).map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  if (!given.length) return undefined;
+  if (!o.nats && !process.env.NATS_URL) throw new UsageError(`${given.join(', ')} apply to an external server: add --nats URL (a private server gets generated per-role users)`);
+  if ((a.user === undefined) !== (a.pass === undefined)) throw new UsageError('--user and --pass go together');
+  if (a.tlsCert !== undefined && a.tlsKey === undefined) throw new UsageError('--tls-cert needs --tls-key');
+  for (const [flag, f] of [['--creds', a.creds], ['--tls-ca', a.tlsCa], ['--tls-cert', a.tlsCert], ['--tls-key', a.tlsKey]] as const) if (f !== undefined && !existsSync(f)) throw new UsageError(`${flag}: no such file ${f}`);
+  return a;
+}
+
 /** Aborts `signal` on Ctrl-C (and SIGTERM) until `dispose()`: a run then stops its agents and marks its summary interrupted. */
 function onInterrupt(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
@@ -228,6 +240,13 @@ export function buildProgram(): Command {
     .option('--json', 'print summary.json to stdout (nothing else on stdout)')
     .option('-v, --verbose', 'also log to the console')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server)')
+    .option('--user <u>', 'with --nats: user name (and --pass) for a server that asks for one')
+    .option('--pass <p>', 'with --nats: password')
+    .option('--token <t>', 'with --nats: authentication token')
+    .option('--creds <file>', 'with --nats: a NATS .creds file (JWT + nkey)')
+    .option('--tls-ca <file>', 'with --nats: CA certificate to verify the server (tls://…)')
+    .option('--tls-cert <file>', 'with --nats: client certificate (with --tls-key)')
+    .option('--tls-key <file>', 'with --nats: client key')
     .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
     .option('--join-timeout <ms>', 'how long to wait for every agent to join (default max(30 s, 20 ms × agents); with --agents external max(120 s, …))', intArg('--join-timeout', 1))
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
@@ -242,6 +261,7 @@ export function buildProgram(): Command {
     if (external && run.getOptionValueSource('placement') === 'cli') throw new UsageError('--placement does not apply to --agents external: the agent processes are started elsewhere (one `mecsim agent --join --count K` hosts K agents)');
     if (external && o.sweep !== undefined) throw new UsageError('--sweep cannot be combined with --agents external (every run of a sweep needs its own agents)');
     if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, o, json);
+    const natsAuth = natsAuthOption(o);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
     const interrupt = onInterrupt();
     try {
@@ -255,6 +275,7 @@ export function buildProgram(): Command {
         roundTimeoutMs: o.roundTimeout as number,
         joinTimeoutMs: o.joinTimeout as number | undefined,
         maxRestarts: o.restarts as number,
+        natsAuth,
         verbose: Boolean(o.verbose),
         signal: interrupt.signal,
         agents: external ? 'external' : 'spawn',
@@ -411,7 +432,7 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placemen
   try {
     for (let i = 0; i < values.length; i++) {
       if (!json) process.stderr.write(`sweep ${key}=${values[i]} (${i + 1}/${values.length}) …\n`);
-      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, roundTimeoutMs: o.roundTimeout as number, signal: interrupt.signal })) as Record<string, any>;
+      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, natsAuth: natsAuthOption(o), roundTimeoutMs: o.roundTimeout as number, signal: interrupt.signal })) as Record<string, any>;
       const r = s.perSlot[0];
       rows.push({ [key]: values[i], runId: s.runId, ok: s.ok, ...scalars('eq.', r.equilibrium), ...scalars('ref.', r.reference), rounds: r.metrics.rounds, messages: r.metrics.messages, timeToEquilibriumMs: r.metrics.timeToEquilibriumMs });
     }

@@ -12,7 +12,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
 import pino, { type Logger } from 'pino';
 import { decode, encodeEnvelope, type Body } from '../bus/codec.ts';
-import { connectBus } from '../bus/connection.ts';
+import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { Counters, sumSnapshots, type CountersSnapshot } from '../bus/counters.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { SlotDone, SlotMetrics, Welcome } from '../agents/host.ts';
@@ -22,6 +22,22 @@ import { acquireNats, NatsUnavailable, type NatsHandle, type Varz } from './nats
 import { agentEntry } from './agentEntry.ts';
 import { runAuth } from './permissions.ts';
 import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from './results.ts';
+
+export type NatsAuth = Pick<BusOptions, 'user' | 'pass' | 'token' | 'creds' | 'tlsCa' | 'tlsCert' | 'tlsKey'>;
+
+/** The environment variables `mecsim agent` reads its credentials from (see agents/main.ts). */
+export function natsAuthEnv(a: NatsAuth | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  const set = (k: string, v: string | undefined) => v !== undefined && (env[k] = v);
+  set('MECSIM_NATS_USER', a?.user);
+  set('MECSIM_NATS_PASS', a?.pass);
+  set('MECSIM_NATS_TOKEN', a?.token);
+  set('MECSIM_NATS_CREDS', a?.creds);
+  set('MECSIM_NATS_TLS_CA', a?.tlsCa);
+  set('MECSIM_NATS_TLS_CERT', a?.tlsCert);
+  set('MECSIM_NATS_TLS_KEY', a?.tlsKey);
+  return env;
+}
 
 export type Placement = { kind: 'process' } | { kind: 'packed'; k: number } | { kind: 'auto' };
 
@@ -45,6 +61,12 @@ export interface RunOptions {
   runId?: string;
   /** NATS URL(s); undefined: start a private server */
   natsUrl?: string;
+  /**
+   * How to authenticate to an external server (`--nats`): user/password, token, a .creds file, TLS
+   * files. The orchestrator connects with them and hands them to the agent processes it spawns
+   * (through their environment, never their command line).
+   */
+  natsAuth?: NatsAuth;
   roundTimeoutMs?: number;
   joinTimeoutMs?: number;
   slotTimeoutMs?: number;
@@ -235,7 +257,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     summary.nats = { url: nats.url, owned: nats.owned, permissions: auth ? 'per-role users' : 'none (external server: its own configuration applies)' };
     log.info({ nats: nats.url, owned: nats.owned, permissions: Boolean(auth) }, 'nats server');
     if (auth) opts.onNatsReady?.({ url: nats.url, hosts: auth.hosts });
-    nc = await connectBus({ servers: nats.url, name: `mecsim-orchestrator-${runId}`, inboxPrefix: subj.inbox('orch'), ...(auth ? { user: auth.orchestrator.user, pass: auth.orchestrator.pass } : {}) }, log);
+    nc = await connectBus({ servers: nats.url, name: `mecsim-orchestrator-${runId}`, inboxPrefix: subj.inbox('orch'), ...(auth ? { user: auth.orchestrator.user, pass: auth.orchestrator.pass } : opts.natsUrl ? opts.natsAuth : {}) }, log);
     void nc.closed().then((err) => {
       if (!finished) fatal?.(new RunError(`lost the NATS connection${err ? `: ${err.message}` : ''}`));
     });
@@ -422,7 +444,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     const startWorker = (wid: string, group: AgentSpec[]): Worker => {
       const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const cred = auth?.hosts[wid];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...(cred ? { MECSIM_NATS_USER: cred.user, MECSIM_NATS_PASS: cred.pass } : {}) } });
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...natsAuthEnv(cred ?? (opts.natsUrl ? opts.natsAuth : undefined)) } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };
       const at = workers.findIndex((x) => x.id === wid);
       if (at >= 0) workers[at] = w;

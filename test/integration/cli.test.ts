@@ -57,6 +57,8 @@ describe('mecsim CLI', () => {
     [['run', 'stackelberg', '--placement', 'packed:0'], /--placement/],
     [['run', 'stackelberg', '--rounds', '5'], /--rounds does not apply to scenario stackelberg/],
     [['run', 'stackelberg', '--config', '/nonexistent.json'], /--config: cannot read/],
+    [['run', 'stackelberg', '--nats', 'nats://127.0.0.1:1', '--user', 'u'], /--user and --pass go together/],
+    [['run', 'stackelberg', '--nats', 'nats://127.0.0.1:1', '--creds', '/nonexistent.creds'], /--creds: no such file/],
     [['params', 'stackelberg', '--p0', '0.1'], /p0/],
   ])('usage error %j exits 2 with a message naming the flag', async (args, msg) => {
     const r = await mecsim(args as string[]);

@@ -66,3 +66,31 @@ describe('per-role permissions (private server)', () => {
     expect(dirty.nats.permissions).toBe('per-role users');
   });
 });
+
+describe('an external server that asks for credentials (--token, --user/--pass, --creds, --tls-*)', () => {
+  it('over TLS with a token: the orchestrator connects with them and hands them to its agents; without the token the run fails saying so', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { startNatsServer } = await import('../../orchestrator/natsServer.ts');
+    // a throw-away CA and a server certificate for 127.0.0.1
+    const d = mkdtempSync(join(tmpdir(), 'mecsim-tls-'));
+    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: d, stdio: 'pipe' });
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=mecsim-test-ca');
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+    writeFileSync(join(d, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '1', '-extfile', 'san.ext');
+    const token = 'tok-' + Math.random().toString(36).slice(2);
+    const server = await startNatsServer({ extraConfig: `authorization { token: "${token}" }\ntls { cert_file: "${join(d, 'server.pem')}", key_file: "${join(d, 'server.key')}" }` });
+    try {
+      const cfg = resolveCfg('stackelberg', { seed: 2, users: 6, slots: 2 });
+      const s = await runDistributed('stackelberg', cfg, 'packed:3', { natsUrl: server.url, natsAuth: { token, tlsCa: join(d, 'ca.pem') } });
+      expect(s.status).toBe('complete');
+      expect(s.ok).toBe(true);
+      expect(s.runMetrics.processes.hosts).toHaveLength(3); // the spawned agents got in with the same token over TLS
+      await expect(runDistributed('stackelberg', cfg, 'packed:3', { natsUrl: server.url, natsAuth: { tlsCa: join(d, 'ca.pem') } })).rejects.toThrow(/cannot connect to NATS.*(Authorization|authorization)/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
