@@ -8,6 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { GAVE_UP, packArray, unpack } from './fastpack.ts';
 
 export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
@@ -73,7 +74,7 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
   w[FROM] = from;
   w[BODY] = body;
   try {
-    return encoder.encode(w);
+    return packArray(w) ?? encoder.encode(w); // plain data (nearly always) takes the fast path
   } finally {
     w[BODY] = null; // do not keep the body alive
   }
@@ -82,11 +83,14 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
 /** Decode and validate one message. `run` is the run this receiver belongs to. */
 export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAULT_MAX_BYTES): Decoded<B> {
   if (data.byteLength > maxBytes) return { ok: false, reason: 'oversized', detail: `${data.byteLength} bytes > ${maxBytes}` };
-  let raw: unknown;
-  try {
-    raw = decoder.decode(data);
-  } catch (e) {
-    return { ok: false, reason: 'malformed', detail: `not msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'decoder error'}` };
+  // the fast path decodes plain data exactly as the library would, or gives up and the library decides
+  let raw: unknown = unpack(data);
+  if (raw === GAVE_UP) {
+    try {
+      raw = decoder.decode(data);
+    } catch (e) {
+      return { ok: false, reason: 'malformed', detail: `not msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'decoder error'}` };
+    }
   }
   if (!Array.isArray(raw)) {
     // a map is what version 1 sent
