@@ -23,6 +23,8 @@ import { planWorkers, runScenario, type Placement } from './run.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
+/** extra node flags for the floor's worker processes, e.g. MECSIM_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (as MECSIM_AGENT_NODE_ARGS for agents) */
+const FLOOR_NODE_ARGS = (process.env.MECSIM_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 /** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
 const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], 'wholesale-buyback': [40, 400], ping: [10, 100, 1000] };
@@ -176,7 +178,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, ['--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
       from += g;
