@@ -128,10 +128,10 @@ export class AgentHost {
     this.subs.push(this.nc!.subscribe(subject, { callback: (err, msg) => (err ? undefined : cb(msg)) }));
   }
 
-  private publish(subject: string, kind: string, env: Omit<Envelope, 'v' | 'run' | 'kind'>): void {
+  private publish(subject: string, kind: string, env: Omit<Envelope, 'v' | 'run' | 'kind'>, family = familyOf(subject)): void {
     const data = encodeEnvelope(this.opts.run, env.slot, env.round, env.from, kind, env.body);
     this.nc!.publish(subject, data);
-    this.counters.sent(familyOf(subject), kind, data.byteLength);
+    this.counters.sent(family, kind, data.byteLength);
   }
 
   private async joinOne(role: RoleName, index: number, seq: number): Promise<void> {
@@ -203,9 +203,10 @@ export class AgentHost {
       follower = scenario.createFollower(w.init, ctx, snapshot);
       last = undefined;
     };
-    const onMsg = (msg: Msg) => {
-      this.counters.received(familyOf(msg.subject), msg.data.byteLength);
-      const d = this.decodeShared(msg, w.maxBytes);
+    // the family and subject are the subscription's: the hot path never decodes msg.subject
+    const onMsg = (msg: Msg, family: 'bcast' | 'direct', subject: string) => {
+      this.counters.received(family, msg.data.byteLength);
+      const d = this.decodeShared(msg, w.maxBytes, family, subject);
       if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
       const env = d.env;
       if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
@@ -259,19 +260,21 @@ export class AgentHost {
         return;
       }
       if (reply === undefined) answer('nil', {});
-      else answer(`re:${env.kind}`, reply);
+      else answer(replyKind(env.kind), reply);
     };
-    this.subscribe(this.subj.bcast(w.role), onMsg);
-    this.subscribe(this.subj.direct(w.id), onMsg);
+    const bcast = this.subj.bcast(w.role);
+    const direct = this.subj.direct(w.id);
+    this.subscribe(bcast, (msg) => onMsg(msg, 'bcast', bcast));
+    this.subscribe(direct, (msg) => onMsg(msg, 'direct', direct));
   }
 
   /** Decode a message; a broadcast byte-identical to the previous one reuses its decoding. */
-  private decodeShared(msg: Msg, maxBytes: number): ReturnType<typeof decode> {
+  private decodeShared(msg: Msg, maxBytes: number, family: 'bcast' | 'direct', subject: string): ReturnType<typeof decode> {
     const data = msg.data;
     const last = this.lastBcast;
-    if (last && last.subject === msg.subject && sameBytes(last.data, data)) return last.decoded;
+    if (last && last.subject === subject && Buffer.compare(last.data, data) === 0) return last.decoded;
     const decoded = decode(data, this.opts.run, maxBytes);
-    if (familyOf(msg.subject) === 'bcast') this.lastBcast = { subject: msg.subject, data: data.slice(), decoded };
+    if (family === 'bcast') this.lastBcast = { subject, data: data.slice(), decoded };
     return decoded;
   }
 
@@ -472,10 +475,15 @@ export class AgentHost {
 
 class JoinRejected extends Error {}
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
+/** `re:<kind>`, one string per kind (not a new one per reply) */
+const replyKinds = new Map<string, string>();
+function replyKind(kind: string): string {
+  let k = replyKinds.get(kind);
+  if (k === undefined) {
+    k = `re:${kind}`;
+    if (replyKinds.size < 256) replyKinds.set(kind, k);
+  }
+  return k;
 }
 
 export { DEFAULT_MAX_BYTES };

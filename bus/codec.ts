@@ -1,11 +1,16 @@
 /**
- * The message envelope and its validation. Every message on a run's subjects is a msgpack map
- * `{v, run, slot, round, from, kind, body}`. Decoding never throws: it returns either the envelope
- * or the reason the message must be dropped.
+ * The message envelope and its validation. Every message on a run's subjects is a msgpack array
+ * `[v, runTag, slot, round, kind, from, body]`, or `[…, body, true]` for a notification (the receiver
+ * must not reply). `runTag` is a 32-bit hash of the run id: the run id itself is already in every
+ * subject (`mecsim.<run>.…`), so the envelope only carries enough of it to drop a message meant for
+ * another run. An array, not a map: no key strings on the wire or in the decoder, and a message is
+ * about half the size. Decoding never throws: it returns either the envelope or the reason the
+ * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { GAVE_UP, packArray, unpack } from './fastpack.ts';
 
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
 export const DEFAULT_MAX_BYTES = 4 * 1024 * 1024;
 const MAX_DEPTH = 16;
@@ -13,6 +18,7 @@ const MAX_ID = 64;
 
 export type Body = { [k: string]: unknown };
 
+/** A decoded envelope. `run` is the receiver's run (the wire carries only its tag, see runTag). */
 export interface Envelope<B = Body> {
   v: number;
   run: string;
@@ -32,40 +38,89 @@ export type Decoded<B = Body> = { ok: true; env: Envelope<B> } | { ok: false; re
 const encoder = new Encoder({ ignoreUndefined: true });
 const decoder = new Decoder({ maxStrLength: 1 << 20, maxBinLength: 1 << 20, maxArrayLength: 1 << 22, maxMapLength: 1 << 16, maxExtLength: 0 });
 
-export function encode(env: Envelope): Uint8Array {
-  return encoder.encode(env);
+/** positions in the wire array */
+const V = 0, TAG = 1, SLOT = 2, ROUND = 3, KIND = 4, FROM = 5, BODY = 6, NOREPLY = 7;
+
+let lastRun = '';
+let lastTag = 0;
+/** The run's tag on the wire: FNV-1a (32 bits) of the run id. */
+export function runTag(run: string): number {
+  if (run === lastRun) return lastTag;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < run.length; i++) {
+    h ^= run.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  lastRun = run;
+  lastTag = h >>> 0;
+  return lastTag;
 }
 
+/** Encodes an envelope (its `run` is written as the run's tag). */
+export function encode(env: Envelope): Uint8Array {
+  return encodeEnvelope(env.run, env.slot, env.round, env.from, env.kind, env.body, env.noreply === true);
+}
+
+/** one array reused for every message (encoding is synchronous) */
+const wire: unknown[] = [ENVELOPE_VERSION, 0, 0, 0, '', '', null];
+const wireNoreply: unknown[] = [ENVELOPE_VERSION, 0, 0, 0, '', '', null, true];
+
 export function encodeEnvelope(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply = false): Uint8Array {
-  return encoder.encode(noreply ? { v: ENVELOPE_VERSION, run, slot, round, from, kind, body, noreply: true } : { v: ENVELOPE_VERSION, run, slot, round, from, kind, body });
+  const w = noreply ? wireNoreply : wire;
+  w[TAG] = runTag(run);
+  w[SLOT] = slot;
+  w[ROUND] = round;
+  w[KIND] = kind;
+  w[FROM] = from;
+  w[BODY] = body;
+  try {
+    return packArray(w) ?? encoder.encode(w); // plain data (nearly always) takes the fast path
+  } finally {
+    w[BODY] = null; // do not keep the body alive
+  }
 }
 
 /** Decode and validate one message. `run` is the run this receiver belongs to. */
 export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAULT_MAX_BYTES): Decoded<B> {
   if (data.byteLength > maxBytes) return { ok: false, reason: 'oversized', detail: `${data.byteLength} bytes > ${maxBytes}` };
-  let raw: unknown;
-  try {
-    raw = decoder.decode(data);
-  } catch (e) {
-    return { ok: false, reason: 'malformed', detail: `not msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'decoder error'}` };
+  // the fast path decodes plain data exactly as the library would, or gives up and the library decides
+  let raw: unknown = unpack(data);
+  if (raw === GAVE_UP) {
+    try {
+      raw = decoder.decode(data);
+    } catch (e) {
+      return { ok: false, reason: 'malformed', detail: `not msgpack: ${e instanceof Error ? e.message.slice(0, 120) : 'decoder error'}` };
+    }
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || raw instanceof Uint8Array) {
-    return { ok: false, reason: 'malformed', detail: 'envelope is not a map' };
+  if (!Array.isArray(raw)) {
+    // a map is what version 1 sent
+    if (typeof raw === 'object' && raw !== null && !(raw instanceof Uint8Array)) return bad<B>(undefined, 'version', 'a map (a version 1 envelope?)');
+    return { ok: false, reason: 'malformed', detail: 'envelope is not an array' };
   }
-  const m = raw as Record<string, unknown>;
-  const from = typeof m.from === 'string' && m.from.length <= MAX_ID ? m.from : undefined;
-  if (m.v !== ENVELOPE_VERSION) return bad<B>(from, 'version', `v=${show(m.v)}`);
-  if (typeof m.run !== 'string') return bad<B>(from, 'wrong-type', 'run is not a string');
-  if (m.run !== run) return bad<B>(from, 'wrong-run', `run ${m.run.slice(0, 64)}`);
-  if (!isCount(m.slot)) return bad<B>(from, 'wrong-type', 'slot is not a non-negative integer');
-  if (!isCount(m.round)) return bad<B>(from, 'wrong-type', 'round is not a non-negative integer');
+  const m = raw as unknown[];
+  const f = m[FROM];
+  const from = typeof f === 'string' && f.length <= MAX_ID ? f : undefined;
+  if (m.length !== 7 && m.length !== 8) return bad<B>(from, 'malformed', `an array of ${m.length}, not 7 or 8 fields`);
+  if (m[V] !== ENVELOPE_VERSION) return bad<B>(from, 'version', `v=${show(m[V])}`);
+  const tag = m[TAG];
+  if (typeof tag !== 'number' || !(tag >>> 0 === tag)) return bad<B>(from, 'wrong-type', 'run tag is not a 32-bit unsigned integer');
+  if (tag !== runTag(run)) return bad<B>(from, 'wrong-run', `run tag ${tag}, this run's is ${runTag(run)}`);
+  const slot = m[SLOT];
+  const round = m[ROUND];
+  if (!isCount(slot)) return bad<B>(from, 'wrong-type', 'slot is not a non-negative integer');
+  if (!isCount(round)) return bad<B>(from, 'wrong-type', 'round is not a non-negative integer');
   if (from === undefined) return bad<B>(from, 'wrong-type', 'from is not a short string');
-  if (typeof m.kind !== 'string' || m.kind.length === 0 || m.kind.length > MAX_ID) return bad<B>(from, 'wrong-type', 'kind is not a short string');
-  if (m.noreply !== undefined && typeof m.noreply !== 'boolean') return bad<B>(from, 'wrong-type', 'noreply is not a boolean');
-  if (typeof m.body !== 'object' || m.body === null || Array.isArray(m.body) || m.body instanceof Uint8Array) return bad<B>(from, 'wrong-type', 'body is not a map');
-  const check = checkValues(m.body, 0);
-  if (check) return bad<B>(from, check === 'depth' ? 'too-deep' : check === 'binary' ? 'wrong-type' : 'non-finite', check === 'depth' ? 'body nested too deep' : check === 'binary' ? 'binary value in body' : 'NaN or Infinity in body');
-  return { ok: true, env: m as unknown as Envelope<B> };
+  const kind = m[KIND];
+  if (typeof kind !== 'string' || kind.length === 0 || kind.length > MAX_ID) return bad<B>(from, 'wrong-type', 'kind is not a short string');
+  const noreply = m[NOREPLY];
+  if (m.length === 8 && typeof noreply !== 'boolean') return bad<B>(from, 'wrong-type', 'noreply is not a boolean');
+  const body = m[BODY];
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || body instanceof Uint8Array) return bad<B>(from, 'wrong-type', 'body is not a map');
+  const check = checkMap(body as Record<string, unknown>, 0);
+  if (check) return bad<B>(from, check === DEPTH ? 'too-deep' : check === BINARY ? 'wrong-type' : 'non-finite', check === DEPTH ? 'body nested too deep' : check === BINARY ? 'binary value in body' : 'NaN or Infinity in body');
+  const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot, round, from, kind, body: body as B };
+  if (noreply !== undefined) env.noreply = noreply as boolean;
+  return { ok: true, env };
 }
 
 // module-level (not a closure per message: the hot path creates no functions)
@@ -86,25 +141,46 @@ function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
 }
 
-/** Walks a decoded value: every number must be finite, no binary blobs, bounded depth. */
-function checkValues(x: unknown, depth: number): 'nonfinite' | 'depth' | 'binary' | undefined {
-  if (depth > MAX_DEPTH) return 'depth';
-  if (typeof x === 'number') return Number.isFinite(x) ? undefined : 'nonfinite';
-  if (typeof x === 'bigint') return 'nonfinite';
-  if (x === null || typeof x !== 'object') return undefined;
-  if (x instanceof Uint8Array) return 'binary';
-  if (Array.isArray(x)) {
-    for (let i = 0; i < x.length; i++) {
-      const r = checkValues(x[i], depth + 1);
+const NONFINITE = 1, DEPTH = 2, BINARY = 3;
+
+/**
+ * Walks a decoded body: every number must be finite, no binary blobs, nothing nested deeper than
+ * MAX_DEPTH (the body's own fields are depth 1). Scalars are checked inline (no call per number); only nested
+ * maps and arrays recurse.
+ */
+function checkMap(x: Record<string, unknown>, depth: number): number {
+  for (const k in x) {
+    if (depth >= MAX_DEPTH) return DEPTH; // any value in here is too deep
+    const v = x[k];
+    if (typeof v === 'number') {
+      if (v - v !== 0) return NONFINITE; // NaN and ±Infinity: x - x is NaN
+    } else if (typeof v === 'object' && v !== null) {
+      const r = checkObject(v, depth + 1);
       if (r) return r;
-    }
-    return undefined;
+    } else if (typeof v === 'bigint') return NONFINITE;
   }
-  for (const k in x as Record<string, unknown>) {
-    const r = checkValues((x as Record<string, unknown>)[k], depth + 1);
-    if (r) return r;
+  return 0;
+}
+
+function checkArray(x: unknown[], depth: number): number {
+  if (depth >= MAX_DEPTH && x.length > 0) return DEPTH;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (typeof v === 'number') {
+      if (v - v !== 0) return NONFINITE;
+    } else if (typeof v === 'object' && v !== null) {
+      const r = checkObject(v, depth + 1);
+      if (r) return r;
+    } else if (typeof v === 'bigint') return NONFINITE;
   }
-  return undefined;
+  return 0;
+}
+
+function checkObject(v: object, depth: number): number {
+  if (depth > MAX_DEPTH) return DEPTH;
+  if (Array.isArray(v)) return checkArray(v, depth);
+  if (v instanceof Uint8Array) return BINARY;
+  return checkMap(v as Record<string, unknown>, depth);
 }
 
 /** Type guards handlers use on bodies (the envelope check has already rejected non-finite numbers). */

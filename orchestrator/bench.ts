@@ -23,6 +23,8 @@ import { planWorkers, runScenario, type Placement } from './run.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
+/** extra node flags for the floor's worker processes, e.g. MECSIM_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (as MECSIM_AGENT_NODE_ARGS for agents) */
+const FLOOR_NODE_ARGS = (process.env.MECSIM_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
 /** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
 const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], 'wholesale-buyback': [40, 400], ping: [10, 100, 1000] };
@@ -71,6 +73,10 @@ export interface BenchRow {
   /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
   floorMatchedMs: number;
   ratioMatched: number;
+  /** CPU time per round of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
+  cpuPerRoundMs: number;
+  floorCpuPerRoundMs: number;
+  floorMatchedCpuPerRoundMs: number;
   /** CPU time of the leader's process per slot (median), ms */
   leaderCpuMs: number;
   inProcessMs: number;
@@ -145,12 +151,21 @@ export interface FloorShape {
   single?: boolean;
 }
 
-export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<number[]> {
+export interface FloorResult {
+  /** per-round times, ms */
+  times: number[];
+  /** CPU time of the floor's processes (workers since ready, and the driver during the rounds), ms */
+  cpuMs: number;
+}
+
+export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<FloorResult> {
   let prefix = `floor-${process.pid}-${Date.now()}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
   const n = groups.reduce((a, b) => a + b, 0);
   const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
   const children: ChildProcess[] = [];
+  const times: number[] = [];
+  let cpuMs = 0;
   try {
     let ready = 0;
     let onReady: () => void = () => undefined;
@@ -163,12 +178,14 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      children.push(spawn(process.execPath, ['--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+      const child = spawn(process.execPath, [...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
+      children.push(child);
       from += g;
     }
     await Promise.race([allReady, new Promise((_, rej) => setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000))]);
-    const times: number[] = [];
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
+    const cpu0 = process.cpuUsage();
     for (let r = 0; r < rounds; r++) {
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
@@ -177,13 +194,15 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       await done;
       times.push(performance.now() - t0);
     }
+    const cpu = process.cpuUsage(cpu0);
+    cpuMs += (cpu.user + cpu.system) / 1000;
     nc.publish(`${prefix}.stop`);
     await nc.flush();
-    return times;
   } finally {
     await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), setTimeout(() => (c.kill('SIGKILL'), r()), 3000))))));
     await nc.close();
   }
+  return { times, cpuMs };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -215,10 +234,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     .slice(1)
     .map((g) => g.length);
   log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${roundTimes.length} rounds) …`);
-  const floor = await rawFloor(natsUrl, groups, roundTimes.length, { single });
+  const { times: floor, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single });
   const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
   log(`  ${scenario.id} N=${users}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-  const floorMatched = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length, single });
+  const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length, single });
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
   const inproc = new InProcessRun(scenario, cfg);
@@ -247,6 +266,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     ratioP50: r3(median(roundTimes) / median(floor)),
     floorMatchedMs: r3(mean(floorMatched)),
     ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
+    cpuPerRoundMs: r3((summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / Math.max(1, roundTimes.length)),
+    floorCpuPerRoundMs: r3(floorCpuMs / Math.max(1, floor.length)),
+    floorMatchedCpuPerRoundMs: r3(floorMatchedCpuMs / Math.max(1, floorMatched.length)),
     leaderCpuMs: r3(median(perSlot.map((r) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
@@ -258,8 +280,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -305,7 +327,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

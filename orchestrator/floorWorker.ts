@@ -19,7 +19,17 @@ for (let i = from; i <= to; i++) {
   nc.subscribe(`${prefix}.bc`, { callback: () => nc.publish(reply, payload) });
   nc.subscribe(`${prefix}.to.${i}`, { callback: () => nc.publish(reply, payload) }); // one-to-one rounds
 }
-nc.subscribe(`${prefix}.stop`, { callback: () => void nc.drain().then(() => process.exit(0)) });
+let cpu0 = process.cpuUsage();
+// on stop: tell the driver the CPU time spent since ready (the rounds), like mecsim's agents report theirs
+nc.subscribe(`${prefix}.stop`, {
+  callback: () => {
+    const cpu = process.cpuUsage(cpu0);
+    const exit = () => void nc.drain().then(() => process.exit(0));
+    if (process.send) process.send({ cpuMs: (cpu.user + cpu.system) / 1000 }, exit);
+    else exit();
+  },
+});
 await nc.flush();
+cpu0 = process.cpuUsage();
 nc.publish(`${prefix}.ready`, new TextEncoder().encode(String(to - from + 1)));
 if (process.send) process.on('disconnect', () => process.exit(0));

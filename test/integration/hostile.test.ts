@@ -19,7 +19,8 @@ fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 import { describe, expect, it, inject } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeEnvelope } from '../../bus/codec.ts';
+import { encodeEnvelope, ENVELOPE_VERSION } from '../../bus/codec.ts';
+import { rawEnvelope } from '../helpers/wire.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
@@ -46,7 +47,7 @@ function hostileBatch(runId: string, stale: fc.Arbitrary<[number, number]>, seed
   const kind = fc.string({ minLength: 1, maxLength: 12 }).filter((k) => !RESERVED.has(k));
   const trap = fc.constantFrom({ toString: 1 }, [{ toString: 'x' }], { valueOf: {}, toString: null });
   const wrongTyped = fc.oneof(fc.string({ maxLength: 8 }), finite, fc.constantFrom(NaN, Infinity, -Infinity, -1, 1.5), fc.boolean(), fc.constant(null), fc.array(leaf, { maxLength: 3 }), fc.uint8Array({ maxLength: 4 }), trap);
-  const base = (from: string) => ({ v: 1, run: runId, slot: 0, round: 0, from, kind: 'price', body: { p: 1 } });
+  const base = (from: string) => ({ v: ENVELOPE_VERSION, run: runId, slot: 0, round: 0, from, kind: 'price', body: { p: 1 } });
   /** v under n levels of {a: [·]} (2n levels of nesting) */
   const deep = (v: unknown, n: number) => Array.from({ length: n }).reduce<unknown>((acc) => ({ a: [acc] }), v);
   const msg = (what: string, subject: fc.Arbitrary<string>, data: fc.Arbitrary<Uint8Array>) => fc.record({ subject, data, what: fc.constant(what) });
@@ -62,16 +63,16 @@ function hostileBatch(runId: string, stale: fc.Arbitrary<[number, number]>, seed
           // keep it invalid, or at least harmless: no boolean noreply, no map body, no reserved kind, and no
           // slot/round that could be the current one (a forged request for the current round is not stale)
           .filter(([f, v]) => !(f === 'noreply' && typeof v === 'boolean') && !(f === 'body' && isMap(v)) && !(f === 'kind' && RESERVED.has(v as string)) && !((f === 'slot' || f === 'round') && Number.isSafeInteger(v) && (v as number) >= 0))
-          .map(([f, v]) => rawEncode({ ...base('mec-0'), [f]: v })),
+          .map(([f, v]) => rawEnvelope({ ...base('mec-0'), [f]: v })),
       ),
       30,
     ],
-    [msg('non-finite', anySubject, fc.tuple(body, fc.nat({ max: 7 }), fc.constantFrom(NaN, Infinity, -Infinity)).map(([b, n, x]) => rawEncode({ ...base('mec-0'), body: { ...b, z: deep(x, n) } }))), 20],
-    [msg('too-deep', anySubject, fc.integer({ min: 9, max: 45 }).map((n) => rawEncode({ ...base('mec-0'), body: { z: deep(1, n) } }))), 5],
+    [msg('non-finite', anySubject, fc.tuple(body, fc.nat({ max: 7 }), fc.constantFrom(NaN, Infinity, -Infinity)).map(([b, n, x]) => rawEnvelope({ ...base('mec-0'), body: { ...b, z: deep(x, n) } }))), 20],
+    [msg('too-deep', anySubject, fc.integer({ min: 9, max: 45 }).map((n) => rawEnvelope({ ...base('mec-0'), body: { z: deep(1, n) } }))), 5],
     [msg('oversized', fc.constant(s.join), fc.integer({ min: 10_000, max: 60_000 }).map((n) => encodeEnvelope(runId, 0, 0, 'mec-0', 'price', { p: new Array(n).fill(1.5) }))), 2],
     [msg('huge-array', anySubject, fc.tuple(fc.integer({ min: 10_000, max: 60_000 }), stale).map(([n, [sl, r]]) => encodeEnvelope(runId, sl, r, 'mec-0', 'price', { p: new Array(n).fill(1.5) }))), 6],
     [msg('wrong-run', anySubject, fc.tuple(fc.string({ minLength: 1, maxLength: 20 }), body).map(([run, b]) => encodeEnvelope(run === runId ? `${run}x` : run, 0, 1, 'mec-0', 'price', b))), 15],
-    [msg('version', anySubject, fc.tuple(fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), trap), body).filter(([v]) => v !== 1).map(([v, b]) => rawEncode({ ...base('mec-0'), v, body: b }))), 10],
+    [msg('version', anySubject, fc.tuple(fc.oneof(fc.integer(), fc.string({ maxLength: 3 }), trap), body).filter(([v]) => v !== ENVELOPE_VERSION).map(([v, b]) => rawEnvelope({ ...base('mec-0'), v, body: b }))), 10],
     // replayed old rounds: the leader's own price broadcasts, and the users' replies, for rounds that are over
     [msg('replayed-request', toFollower, fc.tuple(stale, fc.constantFrom('price', 'final'), fc.double({ min: 0.01, max: 100, noNaN: true })).map(([[sl, r], k, p]) => encodeEnvelope(runId, sl, r, 'mec-0', k, { p }))), 15],
     [msg('forged-request', toFollower, fc.tuple(fc.constantFrom(...ues, 'orchestrator', 'mec-1'), kind, body).map(([from, k, b]) => encodeEnvelope(runId, 0, 1, from, k, b))), 10],

@@ -5,7 +5,8 @@
 import { connect } from '@nats-io/transport-node';
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it, inject } from 'vitest';
-import { encodeEnvelope } from '../../bus/codec.ts';
+import { encodeEnvelope, ENVELOPE_VERSION } from '../../bus/codec.ts';
+import { rawEnvelope } from '../helpers/wire.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -64,8 +65,8 @@ describe('runtime (ping scenario)', () => {
         const bad = [
           new Uint8Array([0xc1, 0x00, 0xff]),
           rawEncode('just a string'),
-          rawEncode({ v: 1, run: runId, slot: 'zero', round: 1, from: 'mec-0', kind: 'ping', body: { x: 1 } }),
-          rawEncode({ v: 1, run: runId, slot: 0, round: 1, from: 'mec-0', kind: 'ping', body: { x: NaN } }),
+          rawEnvelope({ v: ENVELOPE_VERSION, run: runId, slot: 'zero', round: 1, from: 'mec-0', kind: 'ping', body: { x: 1 } }),
+          rawEnvelope({ v: ENVELOPE_VERSION, run: runId, slot: 0, round: 1, from: 'mec-0', kind: 'ping', body: { x: NaN } }),
           encodeEnvelope('some-other-run', 0, 1, 'mec-0', 'ping', { x: 1 }),
         ];
         for (const t of targets) for (const b of bad) nc.publish(t, b);

@@ -1,24 +1,29 @@
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decode, encodeEnvelope } from '../../bus/codec.ts';
+import { decode, encodeEnvelope, ENVELOPE_VERSION, runTag } from '../../bus/codec.ts';
+import { rawEnvelope } from '../helpers/wire.ts';
 import { familyOf, lastToken, subjects } from '../../bus/subjects.ts';
 import { Counters, sumSnapshots } from '../../bus/counters.ts';
 
 const RUN = 'r1';
-const env = (o: Record<string, unknown>) => rawEncode({ v: 1, run: RUN, slot: 0, round: 1, from: 'ue-1', kind: 'price', body: { p: 1 }, ...o });
+const env = (o: Record<string, unknown>) => rawEnvelope({ v: ENVELOPE_VERSION, run: RUN, slot: 0, round: 1, from: 'ue-1', kind: 'price', body: { p: 1 }, ...o });
 
 describe('envelope codec', () => {
   it('round-trips a valid envelope', () => {
     const d = decode(encodeEnvelope(RUN, 2, 3, 'mec-0', 'price', { p: 1.5, xs: [1, 2] }), RUN);
     expect(d.ok).toBe(true);
-    if (d.ok) expect(d.env).toMatchObject({ v: 1, run: RUN, slot: 2, round: 3, from: 'mec-0', kind: 'price', body: { p: 1.5, xs: [1, 2] } });
+    if (d.ok) expect(d.env).toMatchObject({ v: ENVELOPE_VERSION, run: RUN, slot: 2, round: 3, from: 'mec-0', kind: 'price', body: { p: 1.5, xs: [1, 2] } });
   });
   it.each([
     ['random bytes', new Uint8Array([0xc1, 0xff, 0x00, 0x13]), 'malformed'],
     ['truncated msgpack', env({}).slice(0, 10), 'malformed'],
-    ['not a map', rawEncode([1, 2, 3]), 'malformed'],
-    ['wrong version', env({ v: 2 }), 'version'],
+    ['not an array', rawEncode('price'), 'malformed'],
+    ['an array of the wrong length', rawEncode([ENVELOPE_VERSION, runTag(RUN), 0, 1, 'price', 'ue-1']), 'malformed'],
+    ['a version 1 map', rawEncode({ v: 1, run: RUN, slot: 0, round: 1, from: 'ue-1', kind: 'price', body: { p: 1 } }), 'version'],
+    ['wrong version', env({ v: 1 }), 'version'],
     ['wrong run', env({ run: 'other' }), 'wrong-run'],
+    ['run tag not an integer', env({ run: 1.5 }), 'wrong-type'],
+    ['noreply not a boolean', env({ noreply: 1 }), 'wrong-type'],
     ['slot as string', env({ slot: '1' }), 'wrong-type'],
     ['negative round', env({ round: -1 }), 'wrong-type'],
     ['fractional slot', env({ slot: 1.5 }), 'wrong-type'],

@@ -20,7 +20,8 @@ import fc from 'fast-check';
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 import { describe, expect, it } from 'vitest';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
-import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, type DropReason } from '../../bus/codec.ts';
+import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, ENVELOPE_VERSION, runTag, type DropReason } from '../../bus/codec.ts';
+import { rawEnvelope } from '../helpers/wire.ts';
 import { Counters } from '../../bus/counters.ts';
 import { Gatherer } from '../../bus/gather.ts';
 import { scenarios } from '../../scenarios/index.ts';
@@ -29,7 +30,7 @@ import type { AgentSpec, Follower, JsonObject, LeaderContext, RoundRequest, Roun
 
 const RUN = 'run-h';
 const REASONS: DropReason[] = ['oversized', 'malformed', 'version', 'wrong-type', 'non-finite', 'wrong-run', 'too-deep'];
-const base = { v: 1, run: RUN, slot: 0, round: 1, from: 'mec-0', kind: 'price' };
+const base = { v: ENVELOPE_VERSION, run: RUN, slot: 0, round: 1, from: 'mec-0', kind: 'price' };
 
 // ---------------------------------------------------------------------------------------------------
 // arbitraries
@@ -73,11 +74,15 @@ const isCount = (x: unknown) => typeof x === 'number' && Number.isInteger(x) && 
 const isShort = (x: unknown, min = 0) => typeof x === 'string' && x.length >= min && x.length <= 64;
 const isMap = (x: unknown) => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
 
-/** The specified drop reason for an envelope whose body (if a map) is valid; undefined → accepted. */
+/**
+ * The specified drop reason for an envelope (named fields, as written by rawEnvelope: a string run
+ * as its tag) whose body (if a map) is valid; undefined → accepted.
+ */
 function expectedReason(m: Record<string, unknown>): DropReason | undefined {
-  if (m.v !== 1) return 'version';
-  if (typeof m.run !== 'string') return 'wrong-type';
-  if (m.run !== RUN) return 'wrong-run';
+  if (m.v !== ENVELOPE_VERSION) return 'version';
+  const tag = typeof m.run === 'string' ? runTag(m.run) : m.run;
+  if (typeof tag !== 'number' || !Number.isInteger(tag) || tag < 0 || tag > 0xffffffff) return 'wrong-type';
+  if (tag !== runTag(RUN)) return 'wrong-run';
   if (!isCount(m.slot) || !isCount(m.round) || !isShort(m.from) || !isShort(m.kind, 1)) return 'wrong-type';
   if (m.noreply !== undefined && typeof m.noreply !== 'boolean') return 'wrong-type';
   if (!isMap(m.body)) return 'wrong-type';
@@ -91,11 +96,11 @@ const reasonOf = (data: Uint8Array, maxBytes?: number) => {
 
 /** a message that declares `len` items of type `header` (array32 0xdd, map32 0xdf, str32 0xdb, bin32 0xc6) as its body's `x` */
 function declaring(header: number, len: number): Uint8Array {
-  const head = rawEncode(base); // a fixmap of 6 entries
-  const tail = [...rawEncode('body'), 0x81, ...rawEncode('x'), header, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff, 1, 2, 3];
+  const head = rawEncode([ENVELOPE_VERSION, runTag(RUN), base.slot, base.round, base.kind, base.from]); // a fixarray of 6 fields
+  const tail = [0x81, ...rawEncode('x'), header, (len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff, 1, 2, 3];
   const out = new Uint8Array(head.length + tail.length);
   out.set(head);
-  out[0] = 0x87;
+  out[0] = 0x97;
   out.set(tail, head.length);
   return out;
 }
@@ -127,7 +132,7 @@ describe('decode: hostile bytes and values (property-based)', () => {
     );
   });
 
-  it('any msgpack value that is not an envelope map is dropped as malformed or for its version', () => {
+  it('any msgpack value that is not an envelope is dropped: a map (version 1) for its version, anything else but an array of 7 or 8 as malformed', () => {
     fc.assert(
       fc.property(fc.anything({ maxDepth: 4 }), (x) => {
         let data: Uint8Array;
@@ -138,7 +143,10 @@ describe('decode: hostile bytes and values (property-based)', () => {
         }
         const d = decode(data, RUN);
         expect(d.ok).toBe(false);
-        if (!d.ok) expect(isMap(x) ? ['version', 'malformed'] : ['malformed']).toContain(d.reason);
+        if (!d.ok) {
+          if (Array.isArray(x) && (x.length === 7 || x.length === 8)) expect(REASONS).toContain(d.reason);
+          else expect(isMap(x) ? ['version', 'malformed'] : ['malformed']).toContain(d.reason); // a map with a `__proto__` key does not decode
+        }
       }),
       { numRuns: 1500 },
     );
@@ -148,8 +156,8 @@ describe('decode: hostile bytes and values (property-based)', () => {
     const field = <T>(valid: fc.Arbitrary<T>) => fc.oneof(valid, wrongTyped, fc.constant(undefined));
     const overrides = fc.record(
       {
-        v: field(fc.constantFrom(1, 0, 2, -1, 1.5, '1')),
-        run: field(fc.oneof(fc.constant(RUN), fc.string({ maxLength: 70 }))),
+        v: field(fc.constantFrom(ENVELOPE_VERSION, 0, 1, 3, -1, 1.5, '2')),
+        run: field(fc.oneof(fc.constant(RUN), fc.string({ maxLength: 70 }), fc.constant(runTag(RUN)), fc.nat({ max: 0xffffffff }), fc.constant(2 ** 32))),
         slot: field(fc.oneof(fc.nat(), fc.integer({ min: -5, max: -1 }), fc.constant(Number.MAX_SAFE_INTEGER + 1))),
         round: field(fc.oneof(fc.nat(), fc.constant(2 ** 60), fc.double({ min: 0.1, max: 10, noNaN: true }))),
         from: field(fc.oneof(fc.string({ maxLength: 64 }), fc.string({ minLength: 65, maxLength: 200 }))),
@@ -165,10 +173,10 @@ describe('decode: hostile bytes and values (property-based)', () => {
         // what the wire carries: rawEncode writes an undefined field as nil
         const wire = Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v === undefined ? null : v]));
         const want = expectedReason(wire);
-        const d = decode(rawEncode(m), RUN);
+        const d = decode(rawEnvelope(m), RUN);
         if (want === undefined) {
           expect(d.ok).toBe(true);
-          if (d.ok) expect(d.env).toEqual(wire);
+          if (d.ok) expect(d.env).toEqual({ ...wire, run: RUN }); // the receiver's run (the wire carries its tag)
         } else {
           expect(d.ok).toBe(false);
           if (!d.ok) {
@@ -187,7 +195,7 @@ describe('decode: hostile bytes and values (property-based)', () => {
       fc.property(fc.nat(), fc.nat(), fc.string({ minLength: 1, maxLength: 64 }), fc.string({ minLength: 1, maxLength: 64 }), wireBody, fc.boolean(), (slot, round, from, kind, body, noreply) => {
         const d = decode(encodeEnvelope(RUN, slot, round, from, kind, body, noreply), RUN);
         expect(d.ok).toBe(true);
-        if (d.ok) expect(d.env).toEqual({ v: 1, run: RUN, slot, round, from, kind, body, ...(noreply ? { noreply: true } : {}) });
+        if (d.ok) expect(d.env).toEqual({ v: ENVELOPE_VERSION, run: RUN, slot, round, from, kind, body, ...(noreply ? { noreply: true } : {}) });
       }),
       { numRuns: 1500 },
     );
@@ -196,7 +204,7 @@ describe('decode: hostile bytes and values (property-based)', () => {
   it('NaN or ±Infinity anywhere in a body, however nested, is dropped as non-finite', () => {
     fc.assert(
       fc.property(wireBody, path, nonFinite, (body, at, bad) => {
-        expect(reasonOf(rawEncode({ ...base, body: plant(body, at, bad) }))).toBe('non-finite');
+        expect(reasonOf(rawEnvelope({ ...base, body: plant(body, at, bad) }))).toBe('non-finite');
       }),
       { numRuns: 1500 },
     );
@@ -205,7 +213,7 @@ describe('decode: hostile bytes and values (property-based)', () => {
   it('binary anywhere in a body is dropped as wrong-type', () => {
     fc.assert(
       fc.property(wireBody, path, fc.uint8Array({ maxLength: 16 }), (body, at, bin) => {
-        expect(reasonOf(rawEncode({ ...base, body: plant(body, at, bin) }))).toBe('wrong-type');
+        expect(reasonOf(rawEnvelope({ ...base, body: plant(body, at, bin) }))).toBe('wrong-type');
       }),
       { numRuns: 500 },
     );
@@ -217,14 +225,14 @@ describe('decode: hostile bytes and values (property-based)', () => {
       fc.property(wireBody, fc.integer({ min: 17, max: 2000 }), fc.oneof(leaf, nonFinite), fc.boolean(), (body, depth, bottom, arrays) => {
         let v: unknown = bottom;
         for (let i = 0; i < depth - 1; i++) v = arrays ? [v] : { k: v };
-        expect(reasonOf(deep.encode({ ...base, body: { ...body, ['\u0000deep']: v } }))).toBe('too-deep');
+        expect(reasonOf(rawEnvelope({ ...base, body: { ...body, ['\u0000deep']: v } }, deep))).toBe('too-deep');
       }),
       { numRuns: 200 },
     );
     // one level less is accepted
     let v: unknown = 1;
     for (let i = 0; i < 15; i++) v = [v];
-    expect(reasonOf(rawEncode({ ...base, body: { a: v } }))).toBeUndefined();
+    expect(reasonOf(rawEnvelope({ ...base, body: { a: v } }))).toBeUndefined();
   });
 
   it('huge arrays within the size limit are carried exactly; a non-finite at their end is still found', () => {
@@ -234,7 +242,7 @@ describe('decode: hostile bytes and values (property-based)', () => {
         const d = decode(encodeEnvelope(RUN, 0, 1, 'mec-0', 'price', { xs }), RUN);
         expect(d.ok && (d.env.body.xs as number[]).length === n && (d.env.body.xs as number[])[n - 1] === x).toBe(true);
         xs[n - 1] = NaN;
-        expect(reasonOf(rawEncode({ ...base, body: { xs } }))).toBe('non-finite');
+        expect(reasonOf(rawEnvelope({ ...base, body: { xs } }))).toBe('non-finite');
       }),
       { numRuns: 6 },
     );
@@ -279,8 +287,8 @@ describe('decode: hostile bytes and values (property-based)', () => {
     );
     fc.assert(
       fc.property(fc.oneof(finite, fc.integer(), fc.string(), fc.boolean(), fc.constant(null), trap, fc.dictionary(key, leaf)), (v) => {
-        fc.pre(v !== 1);
-        expect(reasonOf(rawEncode({ ...base, v, body: {} }))).toBe('version');
+        fc.pre(v !== ENVELOPE_VERSION);
+        expect(reasonOf(rawEnvelope({ ...base, v, body: {} }))).toBe('version');
       }),
       { numRuns: 500 },
     );
@@ -312,7 +320,7 @@ describe('gatherer: hostile replies (property-based)', () => {
     fc.record({ to: fc.constant('ue-0'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b)) }),
     fc.record({ to: fc.constant('ue-0'), data: fc.tuple(fc.nat(), fc.nat(), wireBody).filter(([sl, r]) => sl !== 3 || r !== 7).map(([sl, r, b]) => encodeEnvelope(RUN, sl, r, 'ue-0', 're:price', b)) }),
     fc.record({ to: fc.constant('ue-9'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-9', 're:price', b)) }),
-    fc.record({ to: fc.constantFrom('ue-0', 'ue-1'), data: fc.tuple(wireBody, path, nonFinite).map(([b, at, bad]) => rawEncode({ ...base, from: 'ue-0', body: plant(b, at, bad) })) }),
+    fc.record({ to: fc.constantFrom('ue-0', 'ue-1'), data: fc.tuple(wireBody, path, nonFinite).map(([b, at, bad]) => rawEnvelope({ ...base, from: 'ue-0', body: plant(b, at, bad) })) }),
   );
 
   it('every hostile reply is dropped and counted; the round returns exactly the genuine replies', async () => {

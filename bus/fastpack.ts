@@ -1,0 +1,337 @@
+/**
+ * A fast path for the msgpack the envelope codec writes and reads most: plain data (finite and
+ * non-finite numbers, ASCII strings, booleans, nil, arrays, plain maps). It is an accelerator, not
+ * a second codec: whenever a value falls outside that subset (non-ASCII text, binary, extensions,
+ * 64-bit integers, very large containers, unusual prototypes, truncated or trailing bytes, deep
+ * nesting) it gives up and the caller runs @msgpack/msgpack on the whole message, so every result
+ * — including every error and drop reason — is the library's.
+ *
+ * Why: @msgpack/msgpack is general (a DataView per message, a state stack, UTF-8 decoding for every
+ * string); the envelope path runs once per message on every agent, and on the leader once per reply.
+ */
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** scratch for float reads and writes (no DataView per message) */
+const f64 = new Float64Array(1);
+const f64b = new Uint8Array(f64.buffer);
+const f32 = new Float32Array(1);
+const f32b = new Uint8Array(f32.buffer);
+
+/** nesting the fast path handles (the library, which it falls back to, allows more) */
+const MAX_NEST = 24;
+
+// ---------------------------------------------------------------------------------------------------
+// encoding
+
+let out = new Uint8Array(2048);
+let pos = 0;
+let busy = false;
+
+function room(n: number): void {
+  if (pos + n <= out.length) return;
+  const bigger = new Uint8Array(Math.max(out.length * 2, pos + n));
+  bigger.set(out.subarray(0, pos));
+  out = bigger;
+}
+
+function writeNumber(x: number): void {
+  room(9);
+  if (Number.isSafeInteger(x) && x >= -0x80000000 && x <= 0xffffffff) {
+    if (x >= 0) {
+      if (x < 0x80) out[pos++] = x;
+      else if (x < 0x100) {
+        out[pos++] = 0xcc;
+        out[pos++] = x;
+      } else if (x < 0x10000) {
+        out[pos++] = 0xcd;
+        out[pos++] = x >>> 8;
+        out[pos++] = x & 0xff;
+      } else {
+        out[pos++] = 0xce;
+        out[pos++] = x >>> 24;
+        out[pos++] = (x >>> 16) & 0xff;
+        out[pos++] = (x >>> 8) & 0xff;
+        out[pos++] = x & 0xff;
+      }
+    } else if (x >= -0x20) out[pos++] = x & 0xff; // negative fixint
+    else if (x >= -0x80) {
+      out[pos++] = 0xd0;
+      out[pos++] = x & 0xff;
+    } else if (x >= -0x8000) {
+      out[pos++] = 0xd1;
+      out[pos++] = (x >> 8) & 0xff;
+      out[pos++] = x & 0xff;
+    } else {
+      out[pos++] = 0xd2;
+      out[pos++] = (x >> 24) & 0xff;
+      out[pos++] = (x >> 16) & 0xff;
+      out[pos++] = (x >> 8) & 0xff;
+      out[pos++] = x & 0xff;
+    }
+    return;
+  }
+  // float 64 (also integers beyond 32 bits: the same number decodes back)
+  f64[0] = x;
+  out[pos++] = 0xcb;
+  if (LITTLE_ENDIAN) for (let i = 7; i >= 0; i--) out[pos++] = f64b[i];
+  else for (let i = 0; i < 8; i++) out[pos++] = f64b[i];
+}
+
+/** ASCII strings only; false for anything else (the caller falls back) */
+function writeString(s: string): boolean {
+  const n = s.length;
+  if (n > 0xffff) return false;
+  room(n + 3);
+  if (n < 32) out[pos++] = 0xa0 | n;
+  else if (n < 0x100) {
+    out[pos++] = 0xd9;
+    out[pos++] = n;
+  } else {
+    out[pos++] = 0xda;
+    out[pos++] = n >>> 8;
+    out[pos++] = n & 0xff;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) return false;
+    out[pos++] = c;
+  }
+  return true;
+}
+
+function writeValue(v: unknown, depth: number): boolean {
+  switch (typeof v) {
+    case 'number':
+      writeNumber(v);
+      return true;
+    case 'string':
+      return writeString(v);
+    case 'boolean':
+      room(1);
+      out[pos++] = v ? 0xc3 : 0xc2;
+      return true;
+    case 'undefined':
+      room(1);
+      out[pos++] = 0xc0;
+      return true;
+    case 'object':
+      if (v === null) {
+        room(1);
+        out[pos++] = 0xc0;
+        return true;
+      }
+      if (depth > MAX_NEST) return false;
+      if (Array.isArray(v)) return writeArray(v, depth);
+      {
+        const proto = Object.getPrototypeOf(v);
+        if (proto !== Object.prototype && proto !== null) return false; // Date, Uint8Array, Map, class instances: the library's business
+      }
+      return writeMap(v as Record<string, unknown>, depth);
+    default:
+      return false; // bigint, function, symbol
+  }
+}
+
+function writeArray(a: unknown[], depth: number): boolean {
+  const n = a.length;
+  if (n > 0xffff) return false;
+  room(3);
+  if (n < 16) out[pos++] = 0x90 | n;
+  else {
+    out[pos++] = 0xdc;
+    out[pos++] = n >>> 8;
+    out[pos++] = n & 0xff;
+  }
+  for (let i = 0; i < n; i++) if (!writeValue(a[i], depth + 1)) return false;
+  return true;
+}
+
+/** a map without its undefined values (the codec's encoder ignores them) */
+function writeMap(m: Record<string, unknown>, depth: number): boolean {
+  const keys = Object.keys(m);
+  let n = 0;
+  for (let i = 0; i < keys.length; i++) if (m[keys[i]] !== undefined) n++;
+  if (n > 0xffff) return false;
+  room(3);
+  if (n < 16) out[pos++] = 0x80 | n;
+  else {
+    out[pos++] = 0xde;
+    out[pos++] = n >>> 8;
+    out[pos++] = n & 0xff;
+  }
+  for (let i = 0; i < keys.length; i++) {
+    const v = m[keys[i]];
+    if (v === undefined) continue;
+    if (!writeString(keys[i]) || !writeValue(v, depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * msgpack of the array `items` (top level; items may be any plain data), or undefined if something
+ * in it is outside the fast path's subset — then encode it with the library.
+ */
+export function packArray(items: unknown[]): Uint8Array | undefined {
+  if (busy) return undefined; // re-entered (a getter that encodes): leave it to the library
+  busy = true;
+  pos = 0;
+  try {
+    if (!writeArray(items, 1)) return undefined;
+    return out.slice(0, pos);
+  } finally {
+    busy = false;
+    if (out.length > 1 << 20) out = new Uint8Array(2048); // do not keep a huge buffer for ever
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// decoding
+
+/** thrown (and caught in unpack) when the fast path gives up; a constant, never a new Error */
+const GIVE_UP = { giveUp: true };
+
+let src: Uint8Array = new Uint8Array(0);
+let at = 0;
+let end = 0;
+
+function need(n: number): void {
+  if (at + n > end) throw GIVE_UP;
+}
+
+function readString(n: number): string {
+  need(n);
+  for (let i = at; i < at + n; i++) if (src[i] > 0x7f) throw GIVE_UP; // UTF-8: the library decodes it
+  let s: string;
+  if (n <= 24) {
+    s = '';
+    for (let i = at; i < at + n; i++) s += String.fromCharCode(src[i]);
+  } else s = String.fromCharCode.apply(null, src.subarray(at, at + n) as unknown as number[]);
+  at += n;
+  return s;
+}
+
+function readF64(): number {
+  need(8);
+  if (LITTLE_ENDIAN) for (let i = 7; i >= 0; i--) f64b[i] = src[at++];
+  else for (let i = 0; i < 8; i++) f64b[i] = src[at++];
+  return f64[0];
+}
+
+function readF32(): number {
+  need(4);
+  if (LITTLE_ENDIAN) for (let i = 3; i >= 0; i--) f32b[i] = src[at++];
+  else for (let i = 0; i < 4; i++) f32b[i] = src[at++];
+  return f32[0];
+}
+
+function u16(): number {
+  need(2);
+  const x = (src[at] << 8) | src[at + 1];
+  at += 2;
+  return x;
+}
+
+function u32(): number {
+  need(4);
+  const x = ((src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3]) >>> 0;
+  at += 4;
+  return x;
+}
+
+function readArray(n: number, depth: number): unknown[] {
+  if (depth > MAX_NEST) throw GIVE_UP;
+  const a = new Array(n);
+  for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
+  return a;
+}
+
+function readMap(n: number, depth: number): Record<string, unknown> {
+  if (depth > MAX_NEST) throw GIVE_UP;
+  const m: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    need(1);
+    const h = src[at++];
+    let key: string;
+    if ((h & 0xe0) === 0xa0) key = readString(h & 0x1f);
+    else if (h === 0xd9) {
+      need(1);
+      key = readString(src[at++]);
+    } else throw GIVE_UP; // number keys, long keys: the library
+    if (key === '__proto__') throw GIVE_UP;
+    m[key] = readValue(depth + 1);
+  }
+  return m;
+}
+
+function readValue(depth: number): unknown {
+  need(1);
+  const h = src[at++];
+  if (h < 0x80) return h;
+  if (h >= 0xe0) return h - 0x100;
+  if ((h & 0xe0) === 0xa0) return readString(h & 0x1f);
+  if ((h & 0xf0) === 0x90) return readArray(h & 0x0f, depth);
+  if ((h & 0xf0) === 0x80) return readMap(h & 0x0f, depth);
+  switch (h) {
+    case 0xc0:
+      return null;
+    case 0xc2:
+      return false;
+    case 0xc3:
+      return true;
+    case 0xca:
+      return readF32();
+    case 0xcb:
+      return readF64();
+    case 0xcc:
+      need(1);
+      return src[at++];
+    case 0xcd:
+      return u16();
+    case 0xce:
+      return u32();
+    case 0xd0: {
+      need(1);
+      const x = src[at++];
+      return x < 0x80 ? x : x - 0x100;
+    }
+    case 0xd1: {
+      const x = u16();
+      return x < 0x8000 ? x : x - 0x10000;
+    }
+    case 0xd2:
+      return u32() | 0;
+    case 0xd9:
+      need(1);
+      return readString(src[at++]);
+    case 0xda:
+      return readString(u16());
+    case 0xdc:
+      return readArray(u16(), depth);
+    case 0xde:
+      return readMap(u16(), depth);
+    default:
+      throw GIVE_UP; // bin, ext, 64-bit integers, 32-bit lengths, 0xc1: the library (and its limits)
+  }
+}
+
+/**
+ * The decoded value of a whole message, or GAVE_UP if the fast path cannot decode it exactly as the
+ * library would (then decode it with the library). Never throws.
+ */
+export const GAVE_UP: unique symbol = Symbol('gave up');
+
+export function unpack(data: Uint8Array): unknown {
+  src = data;
+  at = 0;
+  end = data.byteLength;
+  try {
+    const v = readValue(1);
+    return at === end ? v : GAVE_UP; // trailing bytes: the library reports them
+  } catch (e) {
+    if (e === GIVE_UP) return GAVE_UP;
+    return GAVE_UP; // e.g. a RangeError from an absurd length: the library decides
+  } finally {
+    src = EMPTY;
+  }
+}
+const EMPTY = new Uint8Array(0);

@@ -1,0 +1,86 @@
+/**
+ * bus/fastpack.ts is an accelerator for the envelope codec: on every input it either gives up or
+ * produces exactly what @msgpack/msgpack (configured as the codec configures it) would. Checked
+ * differentially on arbitrary values, envelope-like data and random bytes.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { GAVE_UP, packArray, unpack } from '../../bus/fastpack.ts';
+
+fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
+
+const encoder = new Encoder({ ignoreUndefined: true });
+const decoder = new Decoder({ maxStrLength: 1 << 20, maxBinLength: 1 << 20, maxArrayLength: 1 << 22, maxMapLength: 1 << 16, maxExtLength: 0 });
+const libDecode = (data: Uint8Array): { ok: true; v: unknown } | { ok: false } => {
+  try {
+    return { ok: true, v: decoder.decode(data) };
+  } catch {
+    return { ok: false };
+  }
+};
+/** plain data as handlers produce it, with the awkward cases: -0, NaN, ±Infinity, big and negative integers, floats, non-ASCII, undefined */
+const leaf = fc.oneof(
+  fc.double(),
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 2 ** 32, -(2 ** 31) - 1, 2 ** 53, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 1.5),
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 6 }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.constant(undefined),
+);
+const plain = fc.letrec((tie) => ({
+  v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 20 }), fc.dictionary(fc.string({ maxLength: 20 }).filter((k) => k !== '__proto__'), tie('v'), { maxKeys: 20 })),
+})).v;
+
+describe('fastpack: the same bytes in, the same values out as @msgpack/msgpack', () => {
+  it('packArray(x) decodes (by the library) to what the library encoder would have written, or gives up', () => {
+    fc.assert(
+      fc.property(fc.array(plain, { maxLength: 8 }), (items) => {
+        const fast = packArray(items);
+        const lib = encoder.encode(items);
+        if (fast !== undefined) expect(decoder.decode(fast)).toEqual(decoder.decode(lib));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  it('packArray takes the fast path for envelope-like plain data, and gives up on what it does not cover', () => {
+    expect(packArray([2, 123456789, 0, 7, 're:price', 'ue-12', { x: 0.5, u: -1.25, n: [1, 2, 3], s: 'ok' }])).toBeInstanceOf(Uint8Array);
+    for (const odd of [new Uint8Array(2), new Date(0), new Map(), 'é', 10n, { a: new Uint8Array(1) }]) expect(packArray([odd])).toBeUndefined();
+  });
+  it('unpack(bytes) equals the library decode of the same bytes, or gives up (arbitrary values)', () => {
+    fc.assert(
+      fc.property(fc.oneof(plain, fc.anything({ maxDepth: 4, withTypedArray: true, withBigInt: false })), (x) => {
+        let data: Uint8Array;
+        try {
+          data = encoder.encode(x);
+        } catch {
+          return;
+        }
+        const fast = unpack(data);
+        if (fast === GAVE_UP) return;
+        const lib = libDecode(data);
+        expect(lib.ok).toBe(true);
+        if (lib.ok) expect(fast).toEqual(lib.v);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+  it('unpack never throws and never accepts bytes the library rejects (random and truncated bytes)', () => {
+    const valid = encoder.encode([2, 3735928559, 1, 2, 'price', 'mec-0', { p: 1.5, xs: [1, -2, 3.25], s: 'abc', m: { k: null, t: true } }]);
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.tuple(fc.nat({ max: valid.length }), fc.uint8Array({ maxLength: 16 })).map(([cut, junk]) => new Uint8Array([...valid.subarray(0, cut), ...junk]))), (data) => {
+        let fast: unknown;
+        expect(() => (fast = unpack(data))).not.toThrow();
+        if (fast === GAVE_UP) return;
+        const lib = libDecode(data);
+        expect(lib.ok).toBe(true);
+        if (lib.ok) expect(fast).toEqual(lib.v);
+      }),
+      { numRuns: 5000 },
+    );
+    expect(unpack(valid)).toEqual(decoder.decode(valid));
+  });
+});
