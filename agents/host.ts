@@ -315,8 +315,11 @@ export class AgentHost {
       gatherer.resendMissing();
     };
     const lastReply = new Map<string, (Body | undefined)[]>();
-    /** the slot running now and the requests waiting for its answer (the orchestrator re-asks when an answer may be lost) */
-    let running: { slot: number; waiters: Msg[] } | undefined;
+    /**
+     * The slot running now and where its answer goes: the reply subjects of the requests for it (the
+     * orchestrator re-asks every few seconds on one subject, so a long slot is still answered once).
+     */
+    let running: { slot: number; replyTo: Set<string> } | undefined;
     /** the last slot's answer, encoded: a repeated request for it is answered again */
     let answered: { slot: number; data: Uint8Array } | undefined;
 
@@ -326,8 +329,8 @@ export class AgentHost {
       currentSlot = slot;
       if (announceRerun) {
         announceRerun = false;
+        const data = encodeEnvelope(this.opts.run, slot, 0, w.id, 'rerun', {}, true);
         for (const role of roleCount.keys()) {
-          const data = encodeEnvelope(this.opts.run, slot, 0, w.id, 'rerun', {}, true);
           this.nc!.publish(this.subj.bcast(role), data);
           this.counters.sent('bcast', 'rerun', data.byteLength);
         }
@@ -406,18 +409,17 @@ export class AgentHost {
         if (msg.reply) this.nc!.publish(msg.reply, answered.data);
         return;
       }
-      if (running?.slot === slot) return void running.waiters.push(msg);
+      if (running?.slot === slot) return void (msg.reply && running.replyTo.add(msg.reply));
       if (running) return this.counters.drop('unexpected-sender', msg.subject, d.env.from, `slot ${running.slot} is still running`);
-      const job = (running = { slot, waiters: [msg] });
+      const job = (running = { slot, replyTo: new Set(msg.reply ? [msg.reply] : []) });
       const finish = (kind: string, body: Body) => {
         const data = encodeEnvelope(this.opts.run, slot, 0, w.id, kind, body);
         answered = { slot, data };
         running = undefined;
-        for (const m of job.waiters)
-          if (m.reply) {
-            this.nc!.publish(m.reply, data);
-            this.counters.sent('inbox', kind, data.byteLength);
-          }
+        for (const to of job.replyTo) {
+          this.nc!.publish(to, data);
+          this.counters.sent('inbox', kind, data.byteLength);
+        }
       };
       runSlot(slot)
         .then((done) => finish('slot-done', done as unknown as Body))

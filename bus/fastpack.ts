@@ -132,16 +132,21 @@ function writeValue(v: unknown, depth: number): boolean {
   }
 }
 
-function writeArray(a: unknown[], depth: number): boolean {
-  const n = a.length;
-  if (n > 0xffff) return false;
+/** an array or map header: fix form (`fix | n`) under 16 entries, else the 16-bit form `code16` */
+function writeHeader(n: number, fix: number, code16: number): void {
   room(3);
-  if (n < 16) out[pos++] = 0x90 | n;
+  if (n < 16) out[pos++] = fix | n;
   else {
-    out[pos++] = 0xdc;
+    out[pos++] = code16;
     out[pos++] = n >>> 8;
     out[pos++] = n & 0xff;
   }
+}
+
+function writeArray(a: unknown[], depth: number): boolean {
+  const n = a.length;
+  if (n > 0xffff) return false;
+  writeHeader(n, 0x90, 0xdc);
   for (let i = 0; i < n; i++) if (!writeValue(a[i], depth + 1)) return false;
   return true;
 }
@@ -152,13 +157,7 @@ function writeMap(m: Record<string, unknown>, depth: number): boolean {
   let n = 0;
   for (let i = 0; i < keys.length; i++) if (m[keys[i]] !== undefined) n++;
   if (n > 0xffff) return false;
-  room(3);
-  if (n < 16) out[pos++] = 0x80 | n;
-  else {
-    out[pos++] = 0xde;
-    out[pos++] = n >>> 8;
-    out[pos++] = n & 0xff;
-  }
+  writeHeader(n, 0x80, 0xde);
   for (let i = 0; i < keys.length; i++) {
     const v = m[keys[i]];
     if (v === undefined) continue;

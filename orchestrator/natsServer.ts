@@ -72,6 +72,20 @@ export interface StartOptions {
   logFile?: string;
 }
 
+/** The configuration lines every private server has: loopback ports, limits, log file, JetStream if `jsDir`. */
+function serverConf(c: { port: number; mport: number; logFile: string; jsDir?: string; maxPayloadBytes?: number }): string[] {
+  const lines = [
+    `listen: "127.0.0.1:${c.port}"`,
+    `http: "127.0.0.1:${c.mport}"`,
+    `max_payload: ${c.maxPayloadBytes ?? 8 * 1024 * 1024}`,
+    `max_pending: ${256 * 1024 * 1024}`,
+    `write_deadline: "10s"`,
+    `log_file: "${c.logFile}"`,
+  ];
+  if (c.jsDir) lines.push(`jetstream { store_dir: "${c.jsDir}", max_memory_store: ${64 * 1024 * 1024}, max_file_store: ${256 * 1024 * 1024} }`);
+  return lines;
+}
+
 /** Start a private nats-server on free loopback ports. */
 export async function startNatsServer(opts: StartOptions = {}): Promise<NatsHandle> {
   const bin = findNatsServer();
@@ -82,15 +96,7 @@ export async function startNatsServer(opts: StartOptions = {}): Promise<NatsHand
     const port = await freePort();
     const mport = await freePort();
     const conf = join(dir, 'nats.conf');
-    const lines = [
-      `listen: "127.0.0.1:${port}"`,
-      `http: "127.0.0.1:${mport}"`,
-      `max_payload: ${opts.maxPayloadBytes ?? 8 * 1024 * 1024}`,
-      `max_pending: ${256 * 1024 * 1024}`,
-      `write_deadline: "10s"`,
-      `log_file: "${opts.logFile ?? join(dir, 'nats.log')}"`,
-    ];
-    if (opts.jetstream) lines.push(`jetstream { store_dir: "${join(dir, 'js')}", max_memory_store: 67108864, max_file_store: 268435456 }`);
+    const lines = serverConf({ port, mport, logFile: opts.logFile ?? join(dir, 'nats.log'), jsDir: opts.jetstream ? join(dir, 'js') : undefined, maxPayloadBytes: opts.maxPayloadBytes });
     if (opts.extraConfig) lines.push(opts.extraConfig);
     writeFileSync(conf, lines.join('\n') + '\n');
     const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
@@ -215,12 +221,7 @@ async function startClusterOnce(size: number, opts: { logDir?: string }): Promis
         conf,
         [
           `server_name: ${name}`,
-          `listen: "127.0.0.1:${p.client}"`,
-          `http: "127.0.0.1:${p.http}"`,
-          `max_payload: ${8 * 1024 * 1024}`,
-          `max_pending: ${256 * 1024 * 1024}`,
-          `log_file: "${join(opts.logDir ?? dir, `nats-${name}.log`)}"`,
-          `jetstream { store_dir: "${join(dir, name, 'js')}", max_memory_store: 67108864, max_file_store: 268435456 }`,
+          ...serverConf({ port: p.client, mport: p.http, logFile: join(opts.logDir ?? dir, `nats-${name}.log`), jsDir: join(dir, name, 'js') }),
           `cluster { name: mecsim, listen: "127.0.0.1:${p.route}", routes: [${routes.join(', ')}] }`,
         ].join('\n') + '\n',
       );

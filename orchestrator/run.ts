@@ -292,15 +292,10 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (stateLost) throw new RunError(`the leader ${leaderId} died and its state after the last completed slot could not be saved to JetStream KV; cannot resume`);
       // the bucket's stream may be electing a new leader (a node died too): keep asking for up to 30 s
       let e;
-      for (let attempt = 1, t0 = Date.now(); ; attempt++) {
-        try {
-          e = await kv.get('leader');
-          break;
-        } catch (err) {
-          if (Date.now() - t0 > 30_000) throw new RunError(`the leader ${leaderId} died and its saved state cannot be read from JetStream KV bucket ${bucket} (${attempt} tries in 30 s): ${(err as Error).message}`);
-          log.warn({ err: (err as Error).message, attempt }, 'reading the leader state from JetStream KV failed; trying again');
-          await new Promise((r) => setTimeout(r, 500));
-        }
+      try {
+        e = await retryFor(30_000, log, 'reading the leader state from JetStream KV', () => kv!.get('leader'));
+      } catch (err) {
+        throw new RunError(`the leader ${leaderId} died and its saved state cannot be read from JetStream KV bucket ${bucket} (tried for 30 s): ${(err as Error).message}`);
       }
       if (!e || e.operation !== 'PUT') throw new RunError(`the leader ${leaderId} died and the cluster lost its saved state (KV bucket ${bucket} has no 'leader' entry); cannot resume`);
       const v = e.json<{ slot: number; snapshot: JsonObject | null }>();
@@ -332,7 +327,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         const { kind, body } = d.env;
         if (kind === 'join') return onJoin(msg, body);
         if (kind === 'alive') {
-          const key = `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
+          const key = hostKey(body);
           if (!hostAgents.has(key)) return counters.drop('unexpected-sender', msg.subject, d.env.from, 'alive from a host that hosts no agent of this run');
           if (deadHosts.has(key)) {
             // taken for dead too early (a stalled process, a paused container): if no spare has taken
@@ -419,7 +414,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       if (nonce !== undefined) byNonce.set(nonce, agent.id);
       if (external) {
         joinRequestAt.set(agent.id, performance.now());
-        const key = `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
+        const key = hostKey(body);
         externalHosts.add(key);
         hostKeyOf.set(agent.id, key);
         hostAgents.set(key, [...(hostAgents.get(key) ?? []), agent.id]);
@@ -441,6 +436,15 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     }
     const restartCount = new Map<string, number>();
     const rejoining = new Set<string>();
+    /** a dead process's (or silent host's) agents: free to join again, as rejoining agents */
+    const freeAgents = (ids: string[]) => {
+      for (const id of ids) {
+        welcomed.delete(id);
+        joined.delete(id);
+        rejoining.add(id);
+      }
+      for (const [n, a] of byNonce) if (rejoining.has(a)) byNonce.delete(n);
+    };
     const startWorker = (wid: string, group: AgentSpec[]): Worker => {
       const args = [...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const cred = auth?.hosts[wid];
@@ -463,11 +467,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         const isLeader = group.some((a) => a.id === leaderId);
         log.warn({ worker: wid, pid: child.pid, how, slot: currentSlot, restart: n + 1 }, `agent process ${wid} [${names}] exited ${how}; restarting it (${n + 1} of ${maxRestarts})`);
         restarts.push({ worker: wid, agents: group.length, leader: isLeader, slot: currentSlot, reason: `exited ${how}` });
-        for (const a of group) {
-          welcomed.delete(a.id);
-          joined.delete(a.id);
-          rejoining.add(a.id);
-        }
+        freeAgents(group.map((a) => a.id));
         void (async () => {
           if (isLeader) leaderResume = await loadLeaderState();
           startWorker(wid, group);
@@ -503,16 +503,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
           const ids = (hostAgents.get(key) ?? []).filter((id) => welcomed.has(id));
           if (!ids.length) continue;
           const isLeader = ids.includes(leaderId);
-          const roles = [...new Set(ids.map((id) => byId.get(id)!.role))];
           const reason = `no heartbeat for ${Math.round((now - seen) / 1000)} s`;
           restarts.push({ worker: key, agents: ids.length, leader: isLeader, slot: currentSlot, reason, ids, at: now });
-          for (const id of ids) {
-            welcomed.delete(id);
-            joined.delete(id);
-            rejoining.add(id);
-            for (const [n, a] of byNonce) if (a === id) byNonce.delete(n);
-          }
-          log.warn({ host: key, agents: ids.length, leader: isLeader }, `external agent host ${key} is silent (${reason}): waiting for a replacement; start: ${roles.map((r) => `mecsim agent --run ${runId} --role ${r} --join${ids.filter((id) => byId.get(id)!.role === r).length > 1 ? ` --count ${ids.filter((id) => byId.get(id)!.role === r).length}` : ''} --nats ${nats!.url}`).join(' ; ')}`);
+          freeAgents(ids);
+          const { commands } = externalAgentCommands(runId, nats!.url, ids.map((id) => byId.get(id)!), leaderId);
+          log.warn({ host: key, agents: ids.length, leader: isLeader }, `external agent host ${key} is silent (${reason}): waiting for a replacement; start: ${commands.join(' ; ')}`);
           if (isLeader) {
             checking = true;
             loadLeaderState()
@@ -604,17 +599,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         try {
           const payload = JSON.stringify({ slot, snapshot: done.snapshot ?? null });
           // a node of the cluster may be down and the bucket electing a new leader: retry for up to 20 s
-          for (let t0 = Date.now(); ; ) {
-            try {
-              await kv.put('leader', payload);
-              counters.sent('other', 'kv-put', Buffer.byteLength(payload));
-              break;
-            } catch (e) {
-              if (Date.now() - t0 > 20_000) throw e;
-              log.warn({ err: (e as Error).message, slot }, 'saving the leader state to JetStream KV failed; trying again');
-              await new Promise((r) => setTimeout(r, 500));
-            }
-          }
+          await retryFor(20_000, log, `saving the leader state after slot ${slot} to JetStream KV`, () => kv!.put('leader', payload));
+          counters.sent('other', 'kv-put', Buffer.byteLength(payload));
           keptSlot = slot;
         } catch (e) {
           stateLost = true;
@@ -741,6 +727,24 @@ async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
   }
+}
+
+/** `fn()`, tried again every 500 ms (each failure logged) until it succeeds or `ms` have passed (then its last error) */
+async function retryFor<T>(ms: number, log: Logger, what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1, t0 = Date.now(); ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() - t0 > ms) throw e;
+      log.warn({ err: (e as Error).message, attempt }, `${what} failed; trying again`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+/** an external agent host: its machine, pid and host id, as its join and `alive` bodies give them */
+function hostKey(body: Body): string {
+  return `${text(body.host)}/${text(body.pid)}/${text(body.worker)}`;
 }
 
 /** an untrusted decoded value as text: never calls a hostile toString (a map {toString: 1} would throw) */
