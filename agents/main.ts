@@ -14,7 +14,7 @@ export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|
                     [--join-timeout <ms>] [--log-level <level>]
 
 Starts agents of a run and joins them to the waiting orchestrator.
-  --run          the run id printed by the orchestrator (subjects are mecsim.<run>.…)
+  --run          the run id printed by the orchestrator (subjects are mecsim.<token of the run id>.…)
   --role         the agents' role
   --index        which agents: one index, a range a-b (inclusive) or a list; packed into this process
   --join         ask the orchestrator for the next free index instead (repeatable with --count)

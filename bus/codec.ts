@@ -2,7 +2,7 @@
  * The message envelope and its validation. Every message on a run's subjects is a msgpack array
  * `[v, runTag, slot, round, kind, from, body]`, or `[…, body, true]` for a notification (the receiver
  * must not reply). `runTag` is a 32-bit hash of the run id: the run id itself is already in every
- * subject (`mecsim.<run>.…`), so the envelope only carries enough of it to drop a message meant for
+ * subject (`mecsim.<r>.…`, r derived from the run id), so the envelope only carries enough of it to drop a message meant for
  * another run. An array, not a map: no key strings on the wire or in the decoder, and a message is
  * about half the size. Decoding never throws: it returns either the envelope or the reason the
  * message must be dropped.

@@ -1,6 +1,6 @@
 /**
  * Per-role NATS users for a private server the orchestrator starts. Every user is confined to the
- * run's subjects (`mecsim.<run>.…`):
+ * run's subjects (`mecsim.<r>.…`, r = the run's subject token):
  *   - the orchestrator: everything under the run, and the JetStream API for the run's KV bucket;
  *   - the leader's process: may publish broadcasts and direct messages (`bc.>`, `to.>`), its join,
  *     and answers to the orchestrator's requests; subscribes to its replies and its control subjects;

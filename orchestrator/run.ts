@@ -219,6 +219,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const summary: Record<string, unknown> = {
     status: 'running',
     runId,
+    // every subject of this run starts with this (the run id's 8-character token, see bus/subjects.ts)
+    subjects: `${subjects(runId).base}.>`,
     scenario: scenario.id,
     mechanism,
     seed,

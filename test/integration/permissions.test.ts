@@ -17,10 +17,11 @@ describe('per-role permissions (private server)', () => {
     const a = runAuth('r1', 'mec-0', [{ id: 'leader', agents: [agents[0]] }, { id: 'w1', agents: [agents[1], agents[2]] }]);
     expect(Object.keys(a.hosts)).toEqual(['leader', 'w1']);
     const line = (u: string) => a.config.split('\n').find((l) => l.includes(`user: "${u}"`))!;
-    expect(line('w1')).toContain('"mecsim.r1.rep.mec-0.ue-0", "mecsim.r1.rep.mec-0.ue-1"');
-    expect(line('w1')).not.toContain('mecsim.r1.bc.>');
-    expect(line('leader')).toContain('"mecsim.r1.bc.>"');
-    for (const u of ['orchestrator', 'leader', 'w1']) expect(line(u).match(/"[^"]*"/g)!.filter((x) => x.startsWith('"mecsim.') && !x.startsWith('"mecsim.r1.'))).toEqual([]);
+    const r1 = subjects('r1').base; // mecsim.<r1's token>
+    expect(line('w1')).toContain(`"${r1}.rep.mec-0.ue-0", "${r1}.rep.mec-0.ue-1"`);
+    expect(line('w1')).not.toContain(`${r1}.bc.>`);
+    expect(line('leader')).toContain(`"${r1}.bc.>"`);
+    for (const u of ['orchestrator', 'leader', 'w1']) expect(line(u).match(/"[^"]*"/g)!.filter((x) => x.startsWith('"mecsim.') && !x.startsWith(`"${r1}.`))).toEqual([]);
     expect(new Set([a.orchestrator.pass, a.hosts.leader.pass, a.hosts.w1.pass]).size).toBe(3);
   });
 

@@ -2,7 +2,7 @@ import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { decode, encodeEnvelope, ENVELOPE_VERSION, runTag } from '../../bus/codec.ts';
 import { rawEnvelope } from '../helpers/wire.ts';
-import { familyOf, lastToken, subjects } from '../../bus/subjects.ts';
+import { familyOf, lastToken, runToken, subjects } from '../../bus/subjects.ts';
 import { Counters, sumSnapshots } from '../../bus/counters.ts';
 
 const RUN = 'r1';
@@ -59,7 +59,7 @@ describe('envelope codec', () => {
 describe('subjects and counters', () => {
   it('scopes subjects by run and classifies families', () => {
     const s = subjects('run-7');
-    expect(s.bcast('ue')).toBe('mecsim.run-7.bc.ue');
+    expect(s.bcast('ue')).toBe(`mecsim.${runToken('run-7')}.bc.ue`);
     expect(familyOf(s.bcast('ue'))).toBe('bcast');
     expect(familyOf(s.reply('mec-0', 'ue-3'))).toBe('reply');
     expect(familyOf(s.direct('ue-3'))).toBe('direct');
@@ -67,6 +67,17 @@ describe('subjects and counters', () => {
     expect(lastToken(s.reply('mec-0', 'ue-3'))).toBe('ue-3');
     expect(() => subjects('bad.run')).toThrow(/run id/);
     expect(() => subjects('a*')).toThrow(/run id/);
+  });
+
+  it('a run’s subject token is 8 base32 characters, the same for the same run id, different across run ids', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `stackelberg-20261127-204843-s${i}-4g24`);
+    const tokens = ids.map(runToken);
+    for (const t of tokens) expect(t).toMatch(/^[a-z2-7]{8}$/);
+    expect(new Set(tokens).size).toBe(ids.length);
+    expect(ids.map(runToken)).toEqual(tokens);
+    // SHA-256('run-7') begins b4c05df045, base32 'wtaf34cf' (computed with Python's hashlib): pinned,
+    // so agents and orchestrators built from different checkouts agree on a run's subjects
+    expect(runToken('run-7')).toBe('wtaf34cf');
   });
   it('counts per family and kind, and drops by reason', () => {
     const c = new Counters();
