@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, type Body, type Envelope } from '../bus/codec.ts';
 import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
-import { Gatherer, NIL } from '../bus/gather.ts';
+import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
 import { familyOf, subjects } from '../bus/subjects.ts';
 import { getScenario } from '../scenarios/index.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
@@ -292,7 +292,7 @@ export class AgentHost {
     gatherer.onState = (from, slot, body) => {
       if (rosterIndex.has(from) && body.snapshot && typeof body.snapshot === 'object') followerState.set(from, { slot, snapshot: body.snapshot as Body });
     };
-    gatherer.start();
+    gatherer.start(roster.map((a) => a.id));
     let currentSlot = 0;
     /** restarted followers are back: give each its state at the slot's start, replay the slot, re-send the round in flight */
     const replay = (ids: string[]) => {
@@ -315,6 +315,23 @@ export class AgentHost {
       gatherer.resendMissing();
     };
     const lastReply = new Map<string, (Body | undefined)[]>();
+    /**
+     * A broadcast round's targets depend only on the addressed role (the roster is fixed): built once
+     * per role, not per round — at 10,000 agents that is 10,000 objects and a 10,000-entry map a round.
+     */
+    const broadcastTargets = new Map<string, { targets: AgentSpec[]; expect: GatherTarget[]; expectIndex: Map<string, number>; deliveries: number }>();
+    const targetsFor = (req: RoundRequest) => {
+      const key = req.to === undefined ? '' : (req.to as string);
+      let t = broadcastTargets.get(key);
+      if (!t) {
+        const targets = targetsOf(roster, req);
+        const expect = targets.map((a) => ({ id: a.id, role: a.role, slotIndex: rosterIndex.get(a.id)! }));
+        const roles = req.to === undefined ? [...roleCount.keys()] : [key];
+        t = { targets, expect, expectIndex: new Map(expect.map((e) => [e.id, e.slotIndex])), deliveries: roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0) };
+        broadcastTargets.set(key, t);
+      }
+      return t;
+    };
     /**
      * The slot running now and where its answer goes: the reply subjects of the requests for it (the
      * orchestrator re-asks every few seconds on one subject, so a long slot is still answered once).
@@ -346,16 +363,19 @@ export class AgentHost {
         record: (row) => trajectory.push({ slot, ...row }),
         round: async <R = JsonObject>(req: RoundRequest): Promise<RoundResult<R>> => {
           const round = ++metrics.rounds;
-          const targets = targetsOf(roster, req);
           const direct = Array.isArray(req.to);
+          const cached = direct ? undefined : targetsFor(req);
+          const targets = cached ? cached.targets : targetsOf(roster, req);
           const roles = direct ? [] : req.to === undefined ? [...roleCount.keys()] : [req.to as string];
-          const expect = req.expectReplies === false ? [] : targets.map((t) => ({ id: t.id, role: t.role, slotIndex: rosterIndex.get(t.id)! }));
+          const noReplies = req.expectReplies === false;
+          const expect = noReplies ? [] : cached ? cached.expect : targets.map((t) => ({ id: t.id, role: t.role, slotIndex: rosterIndex.get(t.id)! }));
           const r = await gatherer.round({
             kind: req.kind,
             body: req.body ?? {},
             roles,
             direct: direct ? targets.map((t) => ({ id: t.id, body: req.bodies?.[t.id] ?? req.body ?? {} })) : undefined,
             expect,
+            expectIndex: cached && !noReplies ? cached.expectIndex : undefined,
             rosterSize: roster.length,
             slot,
             round,
@@ -365,7 +385,7 @@ export class AgentHost {
           lastClose = r.closedAt;
           metrics.messages += r.published + r.received;
           metrics.bytes += r.bytesOut + r.bytesIn;
-          metrics.deliveries += direct ? targets.length : roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0);
+          metrics.deliveries += cached ? cached.deliveries : targets.length;
           metrics.deliveries += r.received;
           metrics.roundLatencyMs.push(r.latencyMs);
           metrics.roundKinds.push(req.kind);

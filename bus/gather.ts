@@ -3,9 +3,11 @@
  * message per target), then every expected reply is gathered concurrently until all are in or the
  * deadline passes. Replies are returned in roster order, whatever order they arrived in.
  *
- * The leader subscribes once to `mecsim.<run>.rep.<leader>.*`; a reply's sender is the subject's
- * last token, which must equal the envelope's `from` (so one agent cannot answer for another when
- * server permissions pin each agent to its own reply subject).
+ * The leader subscribes to each roster agent's reply subject `mecsim.<r>.rep.<leader>.<agent>`
+ * (not to one wildcard): the subscription names the sender, so no reply's subject is decoded, and a
+ * reply on a subject no roster agent owns is never delivered. The sender must equal the envelope's
+ * `from` (so one agent cannot answer for another when server permissions pin each agent to its own
+ * reply subject).
  *
  * Retransmission: core NATS delivers at most once, so a request (or its reply) is lost when the
  * agent's process dies and is restarted, or its server node dies and the client reconnects to
@@ -20,7 +22,7 @@
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, type Body } from './codec.ts';
 import { Counters } from './counters.ts';
-import { lastToken, subjects } from './subjects.ts';
+import { subjects } from './subjects.ts';
 
 export interface GatherTarget {
   id: string;
@@ -37,6 +39,8 @@ export interface GatherRequest {
   direct?: { id: string; body: object }[];
   /** every agent whose reply is awaited */
   expect: GatherTarget[];
+  /** `expect` as id → roster position; pass the same map every round for the same targets (built here otherwise) */
+  expectIndex?: Map<string, number>;
   rosterSize: number;
   slot: number;
   round: number;
@@ -90,7 +94,7 @@ interface Pending {
 }
 
 export class Gatherer {
-  private sub?: Subscription;
+  private subs: Subscription[] = [];
   private pending?: Pending;
   private readonly subj: ReturnType<typeof subjects>;
   /** latencies of the last rounds (ms), for the retransmission delay */
@@ -112,12 +116,14 @@ export class Gatherer {
     this.subj = subjects(run);
   }
 
-  start(): void {
-    this.sub = this.nc.subscribe(this.subj.replyWildcard(this.leaderId), { callback: (err, msg) => (err ? undefined : this.onReply(msg)) });
+  /** Subscribe to the reply subject of every agent in `ids` (the roster). */
+  start(ids: string[]): void {
+    for (const id of ids) this.subs.push(this.nc.subscribe(this.subj.reply(this.leaderId, id), { callback: (err, msg) => (err ? undefined : this.onReply(msg, id)) }));
   }
 
   stop(): void {
-    this.sub?.unsubscribe();
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
     if (this.pending?.timer) clearTimeout(this.pending.timer);
     if (this.pending?.retryTimer) clearTimeout(this.pending.retryTimer);
   }
@@ -184,7 +190,7 @@ export class Gatherer {
 
   round(req: GatherRequest): Promise<GatherResult> {
     if (this.pending) throw new Error('a round is already in flight');
-    const expected = new Map(req.expect.map((t) => [t.id, t.slotIndex]));
+    const expected = req.expectIndex ?? new Map(req.expect.map((t) => [t.id, t.slotIndex]));
     const result: GatherResult = {
       replies: new Array(req.rosterSize).fill(undefined),
       missing: [],
@@ -239,10 +245,10 @@ export class Gatherer {
     p.resolve(p.result);
   }
 
-  private onReply(msg: Msg): void {
+  /** A message on `sender`'s reply subject. */
+  private onReply(msg: Msg, sender: string): void {
     const bytes = msg.data.byteLength;
     this.counters.received('reply', bytes);
-    const sender = lastToken(msg.subject);
     const d = decode(msg.data, this.run, this.maxBytes);
     if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from ?? sender, d.detail);
     const env = d.env;

@@ -74,10 +74,14 @@ export function sortRoster(agents: AgentSpec[]): AgentSpec[] {
 }
 
 /** The agents a round request addresses, in roster order for broadcasts and list order for direct sends. */
+const rosterIndexes = new WeakMap<AgentSpec[], Map<string, AgentSpec>>();
+
 export function targetsOf(roster: AgentSpec[], req: RoundRequest): AgentSpec[] {
   if (req.to === undefined) return roster;
   if (typeof req.to === 'string') return roster.filter((a) => a.role === req.to);
-  const byId = new Map(roster.map((a) => [a.id, a]));
+  // a roster is fixed for a run: its index is built once (a one-agent round must not cost O(roster))
+  let byId = rosterIndexes.get(roster);
+  if (!byId) rosterIndexes.set(roster, (byId = new Map(roster.map((a) => [a.id, a]))));
   return req.to.map((id) => {
     const a = byId.get(id);
     if (!a) throw new Error(`round ${req.kind}: unknown target ${id}`);

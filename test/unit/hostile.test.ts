@@ -24,6 +24,7 @@ import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, ENVELOPE_VERSION, runTag, ty
 import { rawEnvelope } from '../helpers/wire.ts';
 import { Counters } from '../../bus/counters.ts';
 import { Gatherer } from '../../bus/gather.ts';
+import { subjects } from '../../bus/subjects.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
 import type { AgentSpec, Follower, JsonObject, LeaderContext, RoundRequest, RoundResult, Scenario, SlotOutcome } from '../../scenarios/types.ts';
@@ -296,17 +297,26 @@ describe('decode: hostile bytes and values (property-based)', () => {
 });
 
 describe('gatherer: hostile replies (property-based)', () => {
-  /** a Gatherer over a fake connection whose reply subscription we drive by hand */
+  /**
+   * A Gatherer over a fake connection whose reply subscriptions we drive by hand. Like the server, it
+   * delivers a message only to a subscribed subject: the leader subscribes to its roster's reply
+   * subjects (ue-0, ue-1), so a reply on ue-9's subject never reaches it (`feed` returns false).
+   */
   function harness() {
-    let cb: ((err: Error | null, msg: Msg) => void) | undefined;
-    const nc = { subscribe: (_s: string, o: { callback: typeof cb }) => ((cb = o.callback), { unsubscribe() {} }), publish() {} } as unknown as NatsConnection;
+    type Cb = (err: Error | null, msg: Msg) => void;
+    const cbs = new Map<string, Cb>();
+    const nc = { subscribe: (s: string, o: { callback: Cb }) => (cbs.set(s, o.callback), { unsubscribe: () => cbs.delete(s) }), publish() {} } as unknown as NatsConnection;
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, 'mec-0', counters, 1 << 20);
-    g.start();
-    const feed = (subject: string, data: Uint8Array) => cb!(null, { subject, data } as Msg);
+    g.start(['ue-0', 'ue-1']);
+    const feed = (subject: string, data: Uint8Array): boolean => {
+      const cb = cbs.get(subject);
+      cb?.(null, { subject, data } as Msg);
+      return cb !== undefined;
+    };
     return { g, counters, feed };
   }
-  const rep = (agent: string) => `mecsim.${RUN}.rep.mec-0.${agent}`;
+  const rep = (agent: string) => subjects(RUN).reply('mec-0', agent);
   const expect2 = [
     { id: 'ue-0', role: 'ue', slotIndex: 0 },
     { id: 'ue-1', role: 'ue', slotIndex: 1 },
@@ -329,16 +339,18 @@ describe('gatherer: hostile replies (property-based)', () => {
         const { g, counters, feed } = harness();
         const done = g.round(req);
         const at = Math.min(split, bad.length);
-        for (const m of bad.slice(0, at)) expect(() => feed(rep(m.to), m.data)).not.toThrow();
+        let delivered = 0;
+        for (const m of bad.slice(0, at)) expect(() => (delivered += Number(feed(rep(m.to), m.data)))).not.toThrow();
         feed(rep('ue-1'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b1));
-        for (const m of bad.slice(at)) expect(() => feed(rep(m.to), m.data)).not.toThrow();
+        for (const m of bad.slice(at)) expect(() => (delivered += Number(feed(rep(m.to), m.data)))).not.toThrow();
         feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b0));
         feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b1)); // after the round: stale
         const r = await done;
         g.stop();
         expect(r.replies).toEqual([b0, b1]);
         expect(r.missing).toEqual([]);
-        expect(counters.totalDrops()).toBe(bad.length + 1);
+        expect(delivered).toBe(bad.filter((m) => m.to !== 'ue-9').length);
+        expect(counters.totalDrops()).toBe(delivered + 1);
       }),
       { numRuns: 300 },
     );
