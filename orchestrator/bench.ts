@@ -18,6 +18,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { getScenario, scenarios } from '../scenarios/index.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
 import type { JsonObject, Scenario } from '../scenarios/types.ts';
+import { subjects } from '../bus/subjects.ts';
 import { acquireNats } from './natsServer.ts';
 import { planWorkers, runScenario, type Placement } from './run.ts';
 
@@ -70,10 +71,16 @@ export interface BenchRow {
   floorRoundP50Ms: number;
   ratio: number;
   ratioP50: number;
+  /** slots run first as the warm-up (0 or 1): round ms, floor ms and the ratios are over the later slots */
+  warmupSlots: number;
+  /** the warm-up slot's mean time per round, the floor's over as many warm-up rounds, and their ratio */
+  coldRoundMs: number | null;
+  coldFloorMs: number | null;
+  coldRatio: number | null;
   /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
   floorMatchedMs: number;
   ratioMatched: number;
-  /** CPU time per round of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
+  /** CPU time per round (every round, the warm-up's included) of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
   cpuPerRoundMs: number;
   floorCpuPerRoundMs: number;
   floorMatchedCpuPerRoundMs: number;
@@ -132,7 +139,17 @@ const SCALE_VARIANTS: Record<string, Variant[]> = {
 const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Record<string, number> }> = {
   'wholesale-buyback': (n) => ({ options: { mecs: n } }),
 };
-/** Slots per benchmark run (per-slot figures are then medians over slots). */
+/**
+ * Slots per benchmark run (per-slot figures are then medians over slots). With two or more, the
+ * first slot is the warm-up: per-round times are taken from the later slots ("warm"), and the
+ * floor runs as many warm-up rounds first; the first slot's figures are reported apart ("cold").
+ * Why both: a fresh process runs its code interpreted until V8 has compiled it. The floor's few
+ * lines are compiled within its first ~40 rounds; mecsim's agents, with far more code on the message
+ * path and the same two cores shared by six processes, take about five stackelberg slots (~200
+ * rounds at N = 1000) to reach their steady per-round time. A one-slot run (the default, as in
+ * earlier reports) therefore compares a mostly cold framework with a mostly cold floor; `--slots 3`
+ * or more also shows the warm comparison.
+ */
 const BENCH_SLOTS: Record<string, number> = { 'budget-nash': 5 };
 /** Mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply. */
 const ONE_TO_ONE = new Set(['budget-nash:sequential']);
@@ -145,26 +162,34 @@ export interface FloorShape {
   replyBytes?: number;
   /** each agent replies on its own subject `<prefix>.rep.mec-0.ue-<i>`, like mecsim (default: one shared subject) */
   perAgentSubjects?: boolean;
-  /** make the subject prefix this long (mecsim's is `mecsim.<run-id>`) */
+  /** make the subject prefix this long (mecsim's is `mecsim.<run token>`, 15 characters) */
   prefixLength?: number;
   /** one-to-one rounds: each round sends to one agent (round-robin) and gathers its one reply */
   single?: boolean;
+  /** rounds run first and not timed (the warm-up; their times are returned apart) */
+  warmup?: number;
 }
 
 export interface FloorResult {
-  /** per-round times, ms */
+  /** per-round times after the warm-up, ms */
   times: number[];
+  /** per-round times of the warm-up rounds, ms */
+  warmupTimes: number[];
   /** CPU time of the floor's processes (workers since ready, and the driver during the rounds), ms */
   cpuMs: number;
 }
 
+let floorCalls = 0;
+
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<FloorResult> {
-  let prefix = `floor-${process.pid}-${Date.now()}`;
+  // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
+  let prefix = `fl${process.pid.toString(36)}${(floorCalls++).toString(36)}${(Date.now() % 46656).toString(36)}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
   const n = groups.reduce((a, b) => a + b, 0);
   const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
   const children: ChildProcess[] = [];
   const times: number[] = [];
+  const warmupTimes: number[] = [];
   let cpuMs = 0;
   try {
     let ready = 0;
@@ -186,13 +211,14 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await Promise.race([allReady, new Promise((_, rej) => setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000))]);
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
     const cpu0 = process.cpuUsage();
-    for (let r = 0; r < rounds; r++) {
+    const warmup = shape.warmup ?? 0;
+    for (let r = 0; r < warmup + rounds; r++) {
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
       nc.publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
       await done;
-      times.push(performance.now() - t0);
+      (r < warmup ? warmupTimes : times).push(performance.now() - t0);
     }
     const cpu = process.cpuUsage(cpu0);
     cpuMs += (cpu.user + cpu.system) / 1000;
@@ -202,7 +228,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), setTimeout(() => (c.kill('SIGKILL'), r()), 3000))))));
     await nc.close();
   }
-  return { times, cpuMs };
+  return { times, warmupTimes, cpuMs };
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -212,8 +238,9 @@ const median = (xs: number[]) => {
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}): Promise<BenchRow> {
-  const slots = BENCH_SLOTS[scenario.id] ?? 1;
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number): Promise<BenchRow> {
+  const slots = slotsOverride ?? BENCH_SLOTS[scenario.id] ?? 1;
+  const warmSlots = slots > 1 ? 1 : 0;
   const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
   const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users: size.users, mechanism: variant.mechanism, options: { ...(size.options ?? {}), ...(variant.options ?? {}) } });
   const placement = variant.placement ?? benchPlacement(scenario.agents(cfg as never).length - 1);
@@ -222,7 +249,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const perSlot: any[] = summary.perSlot;
   const { readFileSync } = await import('node:fs');
   const full: any[] = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot;
-  const roundTimes: number[] = full.flatMap((x) => x.roundLatencyMs);
+  const coldTimes: number[] = full.slice(0, warmSlots).flatMap((x) => x.roundLatencyMs);
+  const roundTimes: number[] = full.slice(warmSlots).flatMap((x) => x.roundLatencyMs);
+  const allRounds = coldTimes.length + roundTimes.length;
   const metrics = {
     rounds: median(perSlot.map((r) => r.metrics.rounds)),
     messages: median(perSlot.map((r) => r.metrics.messages)),
@@ -233,11 +262,11 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const groups = planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement)
     .slice(1)
     .map((g) => g.length);
-  log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${roundTimes.length} rounds) …`);
-  const { times: floor, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single });
+  log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
+  const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length });
   const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
   log(`  ${scenario.id} N=${users}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-  const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: `mecsim.${summary.runId}`.length, single });
+  const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length });
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
   const inproc = new InProcessRun(scenario, cfg);
@@ -264,11 +293,15 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     floorRoundP50Ms: r3(median(floor)),
     ratio: r3(mean(roundTimes) / mean(floor)),
     ratioP50: r3(median(roundTimes) / median(floor)),
+    warmupSlots: warmSlots,
+    coldRoundMs: coldTimes.length ? r3(mean(coldTimes)) : null,
+    coldFloorMs: floorCold.length ? r3(mean(floorCold)) : null,
+    coldRatio: coldTimes.length ? r3(mean(coldTimes) / mean(floorCold)) : null,
     floorMatchedMs: r3(mean(floorMatched)),
     ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
-    cpuPerRoundMs: r3((summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / Math.max(1, roundTimes.length)),
-    floorCpuPerRoundMs: r3(floorCpuMs / Math.max(1, floor.length)),
-    floorMatchedCpuPerRoundMs: r3(floorMatchedCpuMs / Math.max(1, floorMatched.length)),
+    cpuPerRoundMs: r3((summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / Math.max(1, allRounds)),
+    floorCpuPerRoundMs: r3(floorCpuMs / Math.max(1, allRounds)),
+    floorMatchedCpuPerRoundMs: r3(floorMatchedCpuMs / Math.max(1, allRounds)),
     leaderCpuMs: r3(median(perSlot.map((r) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
@@ -280,8 +313,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -301,6 +334,14 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
       return 2;
     }
   }
+  let slots: number | undefined;
+  if (o.slots !== undefined) {
+    slots = Number(o.slots);
+    if (!Number.isInteger(slots) || slots < 1) {
+      process.stderr.write(`mecsim bench: --slots must be a positive integer, not "${o.slots}"\n`);
+      return 2;
+    }
+  }
   const json = Boolean(o.json);
   const log = (s: string) => process.stderr.write(s + '\n');
   const nats = await acquireNats((o.nats as string | undefined) ?? process.env.NATS_URL, { maxPayloadBytes: 8 * 1024 * 1024 });
@@ -311,7 +352,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
-        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant));
+        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots));
     }
   } finally {
     await nats.stop();
@@ -327,7 +368,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);
