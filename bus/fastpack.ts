@@ -197,41 +197,14 @@ function need(n: number): void {
   if (at + n > end) throw GIVE_UP;
 }
 
-/**
- * Short strings repeat on the wire — map keys, kinds, agent ids — so they are interned: a small
- * direct-mapped table (hash of the bytes → the last string seen there), checked byte by byte, saves
- * building the same string for every message. Bounded, so hostile traffic can only evict entries.
- */
-const INTERN_SLOTS = 4096;
-const interned: string[] = new Array<string>(INTERN_SLOTS).fill('');
-
 function readString(n: number): string {
   need(n);
+  for (let i = at; i < at + n; i++) if (src[i] > 0x7f) throw GIVE_UP; // UTF-8: the library decodes it
+  let s: string;
   if (n <= 24) {
-    let h = n;
-    for (let i = at; i < at + n; i++) {
-      const c = src[i];
-      if (c > 0x7f) throw GIVE_UP; // UTF-8: the library decodes it
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    const slot = (h >>> 0) & (INTERN_SLOTS - 1);
-    const known = interned[slot];
-    if (known.length === n) {
-      let i = 0;
-      while (i < n && known.charCodeAt(i) === src[at + i]) i++;
-      if (i === n) {
-        at += n;
-        return known;
-      }
-    }
-    let s = '';
+    s = '';
     for (let i = at; i < at + n; i++) s += String.fromCharCode(src[i]);
-    interned[slot] = s;
-    at += n;
-    return s;
-  }
-  for (let i = at; i < at + n; i++) if (src[i] > 0x7f) throw GIVE_UP;
-  const s = String.fromCharCode.apply(null, src.subarray(at, at + n) as unknown as number[]);
+  } else s = String.fromCharCode.apply(null, src.subarray(at, at + n) as unknown as number[]);
   at += n;
   return s;
 }
