@@ -27,6 +27,5 @@ COPY scenarios ./scenarios
 RUN mkdir -p /results && chown node:node /results
 # the sources stay root-owned and read-only to the process; tsx caches its transforms under /tmp
 USER node
-# --interrupt-budget: the agents' V8 tiering (agents/tiering.ts), as for spawned agent processes
-ENTRYPOINT ["node", "--interrupt-budget=16000", "bin/mecsim.js"]
+ENTRYPOINT ["node", "bin/mecsim.js"]
 CMD ["--help"]

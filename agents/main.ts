@@ -3,7 +3,6 @@
  * Hosts one agent (a single index) or several (a range or list: packed placement) on one NATS
  * connection, joins the run, serves until the orchestrator says shutdown, then exits.
  */
-import './tiering.ts'; // first: V8 tiering for the agent's message path (see tiering.ts)
 import { hostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';

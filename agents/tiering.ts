@@ -1,28 +1,25 @@
 /**
- * Agent processes tier hot functions up to V8's optimizing compiler sooner than V8's default.
+ * Processes that handle many messages a round tier hot functions up to V8's optimizing compiler
+ * sooner than V8's default.
  *
- * An agent process does one thing many times — decode a message, answer it, encode the answer —
- * but a packed worker handles only a few hundred messages a round, so with V8's default interrupt
- * budget (67,584 bytecode-weighted ticks) its message path runs unoptimized for the first few slots:
- * in a one-slot stackelberg run at N = 1000 (43 rounds), ~20 % of all agent CPU. A budget of 16,000
- * (measured against 4,000, 8,000 and 32,000: the lowest total CPU) gets the same code optimized
- * sooner. This changes when code is compiled, never what it computes.
+ * A packed worker does one thing many times — decode a message, answer it, encode the answer — and
+ * so does the leader for every reply. With V8's default interrupt budget (67,584 bytecode-weighted
+ * ticks) that path runs unoptimized for the first few slots: in a one-slot stackelberg run at
+ * N = 1000 (43 rounds), a budget of 16,000 used 14–28 % less agent CPU (3 interleaved A/B pairs;
+ * 16,000 also beat 4,000, 8,000 and 32,000). It changes when code is compiled, never what it computes.
  *
- * The orchestrator passes the flag to every agent process it spawns and to the benchmark's raw floor
- * workers (so the comparison stays like for like); the Dockerfile's entry point passes it too.
- * agents/main.ts imports this module first, so an agent started by hand gets it as well.
- * MECSIM_V8_TIERING=default keeps V8's default everywhere.
+ * Not for a process that hosts one follower: it sees one message a round, and the lower budget makes
+ * V8 compile start-up code instead — 100 agents in `process` placement took 25.8 s to join instead
+ * of 17.4 s. So the orchestrator passes the flag to the leader's process and to workers hosting at
+ * least MANY_AGENTS agents, and to the benchmark's raw floor workers alike (like for like).
+ * MECSIM_V8_TIERING=default leaves V8's default everywhere.
  */
-import { setFlagsFromString } from 'node:v8';
-
 export const INTERRUPT_BUDGET = 16_000;
+/** a worker hosting at least this many agents gets the flag */
+export const MANY_AGENTS = 16;
 
-/**
- * The node flags the orchestrator starts agent processes (and the floor's workers) with. On the
- * command line the budget holds from the first function compiled; set from inside the process
- * (below, for agents started by hand) it holds only for what is compiled after it, which measured
- * about half the gain.
- */
-export const V8_TIERING_ARGS: string[] = process.env.MECSIM_V8_TIERING === 'default' ? [] : [`--interrupt-budget=${INTERRUPT_BUDGET}`];
-
-if (V8_TIERING_ARGS.length) setFlagsFromString(V8_TIERING_ARGS[0]);
+/** node flags for a process hosting `agents` agents (`leader`: the leader's process). */
+export function tieringArgs(agents: number, leader: boolean): string[] {
+  if (process.env.MECSIM_V8_TIERING === 'default') return [];
+  return leader || agents >= MANY_AGENTS ? [`--interrupt-budget=${INTERRUPT_BUDGET}`] : [];
+}

@@ -19,7 +19,7 @@ import { getScenario, scenarios } from '../scenarios/index.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
 import type { JsonObject, Scenario } from '../scenarios/types.ts';
 import { subjects } from '../bus/subjects.ts';
-import { V8_TIERING_ARGS } from '../agents/tiering.ts';
+import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
 import { planWorkers, runScenario, type Placement } from './run.ts';
 
@@ -204,7 +204,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, [...V8_TIERING_ARGS, ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
       from += g;

@@ -15,7 +15,7 @@ import { decode, encodeEnvelope, type Body } from '../bus/codec.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { Counters, sumSnapshots, type CountersSnapshot } from '../bus/counters.ts';
 import { subjects } from '../bus/subjects.ts';
-import { V8_TIERING_ARGS } from '../agents/tiering.ts';
+import { tieringArgs } from '../agents/tiering.ts';
 import type { SlotDone, SlotMetrics, Welcome } from '../agents/host.ts';
 import { sortRoster } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, ReferenceSlot, Scenario } from '../scenarios/types.ts';
@@ -449,7 +449,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       for (const [n, a] of byNonce) if (rejoining.has(a)) byNonce.delete(n);
     };
     const startWorker = (wid: string, group: AgentSpec[]): Worker => {
-      const args = [...V8_TIERING_ARGS, ...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
+      const args = [...tieringArgs(group.length, group.some((a) => a.id === leaderId)), ...AGENT_NODE_ARGS, ...entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', nats!.url, '--host-id', wid];
       const cred = auth?.hosts[wid];
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...natsAuthEnv(cred ?? (opts.natsUrl ? opts.natsAuth : undefined)) } });
       const w: Worker = { id: wid, agents: group, child, spawnedAt: performance.now(), exited: false };

@@ -17,7 +17,6 @@ import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
 import { dockerAnswers } from '../setup/nats.ts';
 import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
-import { INTERRUPT_BUDGET } from '../../agents/tiering.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const composeText = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -263,12 +262,12 @@ describe('Dockerfile', () => {
     expect(lines.some((l) => new RegExp(`^COPY\\s+--from=(${stages.slice(0, -1).join('|')})\\s`).test(l))).toBe(true);
   });
 
-  it('runs as a non-root user with ENTRYPOINT node (the agents’ V8 tiering flag) bin/mecsim.js', () => {
+  it('runs as a non-root user with ENTRYPOINT node bin/mecsim.js', () => {
     const users = lines.filter((l) => /^USER\s/i.test(l)).map((l) => l.split(/\s+/)[1]);
     expect(users.length).toBeGreaterThan(0);
     expect(users[users.length - 1]).not.toMatch(/^(root|0)(:|$)/);
     const entry = lines.filter((l) => /^ENTRYPOINT\s/i.test(l)).pop()!;
-    expect(JSON.parse(entry.replace(/^ENTRYPOINT\s+/i, ''))).toEqual(['node', `--interrupt-budget=${INTERRUPT_BUDGET}`, 'bin/mecsim.js']);
+    expect(JSON.parse(entry.replace(/^ENTRYPOINT\s+/i, ''))).toEqual(['node', 'bin/mecsim.js']);
   });
 
   it('copies every source file the CLI imports (and .dockerignore keeps node_modules out)', () => {
