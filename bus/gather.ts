@@ -259,7 +259,8 @@ export class Gatherer {
       if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
       return this.counters.drop('stale', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
-    const idx = p.expected.get(env.from);
+    // the subscription's id (== env.from, checked above): a string whose hash V8 has already computed
+    const idx = p.expected.get(sender);
     if (idx === undefined) return this.counters.drop('unexpected-sender', msg.subject, env.from, 'not addressed in this round');
     if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', msg.subject, env.from, 'second copy of a reply to a re-sent request');
     if (p.got[idx]) return this.counters.drop('duplicate', msg.subject, env.from, 'second reply in one round');
