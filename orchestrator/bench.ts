@@ -146,7 +146,7 @@ const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Reco
  * floor runs as many warm-up rounds first; the first slot's figures are reported apart ("cold").
  * Why both: a fresh process runs its code interpreted until V8 has compiled it. The floor's few
  * lines are compiled within its first ~40 rounds; mecsim's agents, with far more code on the message
- * path and the same two cores shared by six processes, take about five stackelberg slots (~200
+ * path and the same two cores shared by six processes, take about four stackelberg slots (~170
  * rounds at N = 1000) to reach their steady per-round time. A one-slot run (the default, as in
  * earlier reports) therefore compares a mostly cold framework with a mostly cold floor; `--slots 3`
  * or more also shows the warm comparison.
