@@ -144,10 +144,10 @@ const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Reco
  * Slots per benchmark run (per-slot figures are then medians over slots). With two or more, the
  * first slot is the warm-up: per-round times are taken from the later slots ("warm"), and the
  * floor runs as many warm-up rounds first; the first slot's figures are reported apart ("cold").
- * Why both: a fresh process runs its code interpreted until V8 has compiled it. The floor's few
- * lines are compiled within its first ~40 rounds; mecsim's agents, with far more code on the message
- * path and the same two cores shared by six processes, take about four stackelberg slots (~170
- * rounds at N = 1000) to reach their steady per-round time. A one-slot run (the default, as in
+ * Why both: processes start slow. The floor reaches its steady per-round time within ~40 rounds;
+ * mecsim's agents take about four stackelberg slots (~170 rounds at N = 1000), with GC-like pauses
+ * early on. The cause is not pinned down: V8 flags for earlier tiering (agents/tiering.ts) shorten
+ * the first slot but not the pattern, and heap-sizing flags did not remove it either. A one-slot run (the default, as in
  * earlier reports) therefore compares a mostly cold framework with a mostly cold floor; `--slots 3`
  * or more also shows the warm comparison.
  */
