@@ -319,7 +319,7 @@ export class AgentHost {
      * A broadcast round's targets depend only on the addressed role (the roster is fixed): built once
      * per role, not per round — at 10,000 agents that is 10,000 objects and a 10,000-entry map a round.
      */
-    const broadcastTargets = new Map<string, { targets: AgentSpec[]; expect: GatherTarget[]; expectIndex: Map<string, number>; deliveries: number }>();
+    const broadcastTargets = new Map<string, { targets: AgentSpec[]; roles: string[]; expect: GatherTarget[]; expectIndex: Map<string, number>; deliveries: number }>();
     const targetsFor = (req: RoundRequest) => {
       const key = req.to === undefined ? '' : (req.to as string);
       let t = broadcastTargets.get(key);
@@ -327,7 +327,7 @@ export class AgentHost {
         const targets = targetsOf(roster, req);
         const expect = targets.map((a) => ({ id: a.id, role: a.role, slotIndex: rosterIndex.get(a.id)! }));
         const roles = req.to === undefined ? [...roleCount.keys()] : [key];
-        t = { targets, expect, expectIndex: new Map(expect.map((e) => [e.id, e.slotIndex])), deliveries: roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0) };
+        t = { targets, roles, expect, expectIndex: new Map(expect.map((e) => [e.id, e.slotIndex])), deliveries: roles.reduce((s, role) => s + (roleCount.get(role) ?? 0), 0) };
         broadcastTargets.set(key, t);
       }
       return t;
@@ -366,7 +366,7 @@ export class AgentHost {
           const direct = Array.isArray(req.to);
           const cached = direct ? undefined : targetsFor(req);
           const targets = cached ? cached.targets : targetsOf(roster, req);
-          const roles = direct ? [] : req.to === undefined ? [...roleCount.keys()] : [req.to as string];
+          const roles = cached ? cached.roles : [];
           const noReplies = req.expectReplies === false;
           const expect = noReplies ? [] : cached ? cached.expect : targets.map((t) => ({ id: t.id, role: t.role, slotIndex: rosterIndex.get(t.id)! }));
           const r = await gatherer.round({
@@ -393,7 +393,8 @@ export class AgentHost {
           metrics.resent += r.resent;
           metrics.nilReplies += r.nil;
           metrics.messagesByKind[req.kind] = (metrics.messagesByKind[req.kind] ?? 0) + r.published;
-          metrics.messagesByKind[`re:${req.kind}`] = (metrics.messagesByKind[`re:${req.kind}`] ?? 0) + r.received - r.nil;
+          const re = replyKind(req.kind);
+          metrics.messagesByKind[re] = (metrics.messagesByKind[re] ?? 0) + r.received - r.nil;
           if (r.nil) metrics.messagesByKind.nil = (metrics.messagesByKind.nil ?? 0) + r.nil;
           // A missing (or failed) reply: use the sender's last reply to the same kind of request.
           const last = lastReply.get(req.kind) ?? new Array(roster.length).fill(undefined);

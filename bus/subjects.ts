@@ -72,8 +72,3 @@ export function familyOf(subject: string): Family {
   const tok = subject.slice(b + 1, c < 0 ? undefined : c);
   return FAMILY_BY_TOKEN[tok] ?? 'other';
 }
-
-/** The last token of a subject (the sender of a reply, the target of a direct message). */
-export function lastToken(subject: string): string {
-  return subject.slice(subject.lastIndexOf('.') + 1);
-}

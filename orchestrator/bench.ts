@@ -147,9 +147,9 @@ const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Reco
  * Why both: processes start slow. The floor reaches its steady per-round time within ~40 rounds;
  * mecsim's agents take about four stackelberg slots (~170 rounds at N = 1000), with GC-like pauses
  * early on. The cause is not pinned down: V8 flags for earlier tiering (agents/tiering.ts) shorten
- * the first slot but not the pattern, and heap-sizing flags did not remove it either. A one-slot run (the default, as in
- * earlier reports) therefore compares a mostly cold framework with a mostly cold floor; `--slots 3`
- * or more also shows the warm comparison.
+ * the first slot but not the pattern, and heap-sizing flags did not remove it either. A one-slot
+ * run (the default, as in earlier reports) therefore compares a mostly cold framework with a mostly
+ * cold floor; `--slots 3` or more also shows the warm comparison.
  */
 const BENCH_SLOTS: Record<string, number> = { 'budget-nash': 5 };
 /** Mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply. */
@@ -335,14 +335,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
       return 2;
     }
   }
-  let slots: number | undefined;
-  if (o.slots !== undefined) {
-    slots = Number(o.slots);
-    if (!Number.isInteger(slots) || slots < 1) {
-      process.stderr.write(`mecsim bench: --slots must be a positive integer, not "${o.slots}"\n`);
-      return 2;
-    }
-  }
+  const slots = o.slots as number | undefined; // checked by the CLI (an integer ≥ 1)
   const json = Boolean(o.json);
   const log = (s: string) => process.stderr.write(s + '\n');
   const nats = await acquireNats((o.nats as string | undefined) ?? process.env.NATS_URL, { maxPayloadBytes: 8 * 1024 * 1024 });

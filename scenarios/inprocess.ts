@@ -73,9 +73,10 @@ export function sortRoster(agents: AgentSpec[]): AgentSpec[] {
   return [...agents].sort((a, b) => (order[a.role] ?? 9) - (order[b.role] ?? 9) || a.index - b.index);
 }
 
-/** The agents a round request addresses, in roster order for broadcasts and list order for direct sends. */
+/** Each roster's id → agent index, built once: a roster is fixed for a run. */
 const rosterIndexes = new WeakMap<AgentSpec[], Map<string, AgentSpec>>();
 
+/** The agents a round request addresses, in roster order for broadcasts and list order for direct sends. */
 export function targetsOf(roster: AgentSpec[], req: RoundRequest): AgentSpec[] {
   if (req.to === undefined) return roster;
   if (typeof req.to === 'string') return roster.filter((a) => a.role === req.to);

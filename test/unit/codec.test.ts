@@ -2,7 +2,7 @@ import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { decode, encodeEnvelope, ENVELOPE_VERSION, runTag } from '../../bus/codec.ts';
 import { rawEnvelope } from '../helpers/wire.ts';
-import { familyOf, lastToken, runToken, subjects } from '../../bus/subjects.ts';
+import { familyOf, runToken, subjects } from '../../bus/subjects.ts';
 import { Counters, sumSnapshots } from '../../bus/counters.ts';
 
 const RUN = 'r1';
@@ -64,7 +64,6 @@ describe('subjects and counters', () => {
     expect(familyOf(s.reply('mec-0', 'ue-3'))).toBe('reply');
     expect(familyOf(s.direct('ue-3'))).toBe('direct');
     expect(familyOf(s.join)).toBe('join');
-    expect(lastToken(s.reply('mec-0', 'ue-3'))).toBe('ue-3');
     expect(() => subjects('bad.run')).toThrow(/run id/);
     expect(() => subjects('a*')).toThrow(/run id/);
   });
