@@ -199,6 +199,7 @@ export class AgentHost {
     let slotStart: JsonObject | undefined;
     // an agent restarted during the run answers nothing until the leader has replayed its slot
     let awaitingReplay = w.rejoin === true;
+    let stateLost = false;
     const restart = (snapshot: JsonObject | undefined) => {
       follower = scenario.createFollower(w.init, ctx, snapshot);
       last = undefined;
@@ -212,7 +213,10 @@ export class AgentHost {
       if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
       if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
         if (!env.noreply) return this.counters.drop('unknown-kind', msg.subject, env.from, `${env.kind} must be a notification`);
-        if (env.kind === 'replayed') awaitingReplay = false;
+        if (env.kind === 'replayed') {
+          if (stateLost) return; // said so at the restore: stays silent, the orchestrator ends the run
+          awaitingReplay = false;
+        }
         else if (env.kind === 'rerun') {
           if (env.slot === slot) {
             log.warn({ agent: w.id, slot }, 'the restarted leader runs the slot again: back to the state at its start');
@@ -221,6 +225,18 @@ export class AgentHost {
         } else {
           const snap = (env.body as { snapshot?: unknown }).snapshot;
           slotStart = snap && typeof snap === 'object' && !Array.isArray(snap) ? (snap as JsonObject) : undefined;
+          // A follower that keeps state across slots sends it to the leader at every slot's start, slot 0
+          // included: a restore without it after slot 0 means the leader that had it died too. Starting
+          // from the initial state would give a wrong answer, so the run is told it cannot go on.
+          if (!slotStart && env.slot > 0 && typeof follower.snapshot === 'function') {
+            stateLost = true;
+            const message = `it keeps state across slots, and its state at the start of slot ${env.slot} was lost: its process and the leader's both died in that slot`;
+            log.error({ agent: w.id, slot: env.slot }, message);
+            const data = encodeEnvelope(this.opts.run, env.slot, 0, w.id, 'agent-failed', { message });
+            this.nc!.publish(`${this.subj.inbox('orch')}.failed`, data);
+            this.counters.sent('inbox', 'agent-failed', data.byteLength);
+            return;
+          }
           restart(slotStart);
           slot = env.slot;
         }
@@ -295,12 +311,13 @@ export class AgentHost {
     gatherer.start(roster.map((a) => a.id));
     let currentSlot = 0;
     /** restarted followers are back: give each its state at the slot's start, replay the slot, re-send the round in flight */
-    const replay = (ids: string[]) => {
+    const replay = (ids: string[], slotNow: number) => {
       for (const id of ids) {
         const agent = roster[rosterIndex.get(id) ?? -1];
         if (!agent) continue;
         const st = followerState.get(id);
-        const from = st ? st.slot : currentSlot;
+        // (a leader restarted in this slot may not have been asked for it yet: the orchestrator says which it is)
+        const from = st ? st.slot : Math.max(currentSlot, slotNow);
         const send = (kind: string, body: Body) => {
           const data = encodeEnvelope(this.opts.run, from, 0, w.id, kind, body, true);
           this.nc!.publish(this.subj.direct(id), data);
@@ -420,8 +437,11 @@ export class AgentHost {
       const d = decode(msg.data, this.opts.run, w.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
       if (d.env.kind === 'resend') {
-        const ids = d.env.body.ids;
-        return replay(Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : []);
+        const { ids: raw, slot } = d.env.body;
+        const ids = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === 'string') : [];
+        replay(ids, typeof slot === 'number' && Number.isInteger(slot) && slot >= 0 ? slot : 0);
+        // confirmed, so the orchestrator does not ask the leader that would replace us to replay them again
+        return this.respond(msg, 'replayed', currentSlot, w.id, { ids });
       }
       if (d.env.kind !== 'slot' || typeof d.env.body.slot !== 'number') return this.counters.drop('unknown-kind', msg.subject, d.env.from, d.env.kind);
       const slot = d.env.body.slot;

@@ -484,12 +484,53 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       const r = [...restarts].reverse().find((x) => (w ? x.worker === w.id : x.ids?.includes(group[0].id)));
       if (r) r.rejoinMs = Math.round(w ? performance.now() - w.spawnedAt : Date.now() - r.at!);
       log.warn({ worker: w?.id, agents: group.length, rejoinMs: r?.rejoinMs }, w ? `agent process ${w.id} rejoined` : `${group[0].id} rejoined (replacement)`);
-      if (group.some((a) => a.id === leaderId)) return void reask?.();
+      if (group.some((a) => a.id === leaderId)) {
+        reask?.();
+        // followers that rejoined and whose replay the dead leader never confirmed: the new leader replays them
+        if (unreplayed.size) askReplay([...unreplayed]);
+        return;
+      }
+      for (const a of group) unreplayed.add(a.id);
+      askReplay(group.map((a) => a.id));
+    };
+    /**
+     * Rejoined followers wait, answering nothing, until the leader has replayed their slot. The leader
+     * confirms each replay (on `replayedInbox`); one it never confirmed (it died first) is asked of the
+     * leader that replaces it, or that follower would stall every round until its deadline.
+     */
+    const unreplayed = new Set<string>();
+    const replayedInbox = `${subj.inbox('orch')}.replayed`;
+    const askReplay = (ids: string[]) => {
       if (!nc || nc.isClosed()) return;
-      const data = encodeEnvelope(runId, 0, 0, 'orchestrator', 'resend', { ids: group.map((a) => a.id) });
-      nc!.publish(subj.ctl(leaderId), data);
+      // the slot in progress: a leader restarted in it has not been asked for it yet and needs it to replay
+      const data = encodeEnvelope(runId, Math.max(currentSlot, 0), 0, 'orchestrator', 'resend', { ids, slot: Math.max(currentSlot, 0) });
+      nc.publish(subj.ctl(leaderId), data, { reply: replayedInbox });
       counters.sent('ctl', 'resend', data.byteLength);
     };
+    nc.subscribe(replayedInbox, {
+      callback: (err, m) => {
+        if (err) return;
+        counters.received('inbox', m.data.byteLength);
+        const d = decode(m.data, runId, 1 << 20);
+        if (!d.ok) return counters.drop(d.reason, m.subject, d.from, d.detail);
+        if (d.env.from !== leaderId || d.env.kind !== 'replayed') return counters.drop('unexpected-sender', m.subject, d.env.from, `${d.env.kind} on the replay confirmations`);
+        const ids = d.env.body.ids;
+        if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') unreplayed.delete(id);
+      },
+    });
+    // An agent that cannot go on (a restarted follower whose state was lost with the leader) says so here.
+    const failedInbox = `${subj.inbox('orch')}.failed`;
+    nc.subscribe(failedInbox, {
+      callback: (err, m) => {
+        if (err || finished) return;
+        counters.received('inbox', m.data.byteLength);
+        const d = decode(m.data, runId, 1 << 20);
+        if (!d.ok) return counters.drop(d.reason, m.subject, d.from, d.detail);
+        const message = (d.env.body as { message?: unknown }).message;
+        if (d.env.kind !== 'agent-failed' || typeof message !== 'string' || !byId.has(d.env.from)) return counters.drop('unexpected-sender', m.subject, d.env.from, `${d.env.kind} on the failure reports`);
+        fatal?.(new RunError(`agent ${d.env.from} cannot go on: ${message.slice(0, 500)}`));
+      },
+    });
     let reask: (() => void) | undefined;
     for (const { id: wid, agents: group } of planned) startWorker(wid, group);
     // External hosts have no process to watch: one that misses HEARTBEAT_MISSES beats is taken for

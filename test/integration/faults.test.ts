@@ -7,7 +7,10 @@
  *     other nodes, lost requests and replies are re-sent, and the result is the same;
  *   - the leader killed mid-run: restarted from its state after the last completed slot, kept in a
  *     JetStream KV bucket replicated on the cluster, it re-runs the slot in progress — same result;
- *     with no JetStream to keep that state, the run ends with an error that says so.
+ *     with no JetStream to keep that state, the run ends with an error that says so;
+ *   - a follower and the leader killed together: the new leader replays the slot to the new
+ *     follower (same result), or, when that follower keeps state across slots (held only by the dead
+ *     leader), the run ends with an error naming it.
  * "Mid-slot": the kill is sent 30–100 ms after the orchestrator asks for slot 1, and the summary's
  * `restarts` must record slot 1.
  */
@@ -119,6 +122,32 @@ describe('a 3-node NATS cluster', () => {
     expect(outcome(hurt)).toEqual(outcome(clean));
     expect(hurt.ok).toBe(true);
     expect(processesOf(hurt.runId)).toEqual([]);
+  });
+
+  // A follower's process and the leader's killed together: the dead leader never replays the follower's
+  // slot, so the orchestrator asks the leader that replaces it (the replay is confirmed, or asked again).
+  it('a follower and the leader killed together (state within the slot): the new leader replays the slot to the new follower, same run', async () => {
+    const cfg = resolveCfg('offload-energy', { seed: 4, slots: 2, users: 60, mechanism: 'nash' });
+    const clean = await runDistributed('offload-energy', cfg, 'packed:10', { natsUrl: cluster.url });
+    const k = killAtSlot1(['leader', '@ue-7'], 30);
+    const hurt = await runDistributed('offload-energy', cfg, 'packed:10', { ...k, natsUrl: cluster.url });
+    expect(hurt.runMetrics.restarts.map((r: any) => [r.slot, r.leader]).sort()).toEqual([[1, false], [1, true]]);
+    expect(outcome(hurt)).toEqual(outcome(clean));
+    expect(hurt.ok).toBe(true);
+    expect(processesOf(hurt.runId)).toEqual([]);
+  });
+
+  it('a follower that keeps state across slots and the leader killed together: the run ends saying that follower’s state was lost', async () => {
+    const cfg = resolveCfg('budget-nash', { seed: 3, slots: 3, users: 10 });
+    const k = killAtSlot1(['leader', '@ue-3'], 30);
+    let err: any;
+    await runDistributed('budget-nash', cfg, 'packed:5', { ...k, natsUrl: cluster.url }).catch((e) => (err = e));
+    expect(err?.message).toMatch(/agent ue-\d cannot go on: it keeps state across slots, and its state at the start of slot 1 was lost/);
+    const { readFileSync } = await import('node:fs');
+    const summary = JSON.parse(readFileSync(`${err.runDir}/summary.json`, 'utf8'));
+    expect(summary.status).toBe('failed');
+    expect(summary.perSlot).toHaveLength(1);
+    expect(processesOf(summary.runId)).toEqual([]);
   });
 });
 
