@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packArray, unpack } from './fastpack.ts';
+import { GAVE_UP, packArray, unpack, unpackAt } from './fastpack.ts';
 
 export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
@@ -121,6 +121,92 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
   const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot, round, from, kind, body: body as B };
   if (noreply !== undefined) env.noreply = noreply as boolean;
   return { ok: true, env };
+}
+
+/** The bytes of a short ASCII id, as decodeFrom compares them; undefined when it never can (then decode runs). */
+export function idBytes(id: string): Uint8Array | undefined {
+  if (id.length > 31 || !/^[\x00-\x7f]*$/.test(id)) return undefined;
+  return Uint8Array.from(id, (c) => c.charCodeAt(0));
+}
+
+/**
+ * decode() for a message whose sender the receiver already knows (the leader's reply subscriptions
+ * each name one agent), the same result, faster. When the bytes have the usual shape — the 7- or
+ * 8-element array, a 32-bit run tag, integer slot and round, a short ASCII kind, `from` equal byte for
+ * byte to the sender's id, a plain map body — the header is read in place: no array, no strings built
+ * for `from` (the caller's string is used) or for a kind seen before; only the body is decoded. Any
+ * other bytes, and any that fail a check, go to decode(), so errors and drop reasons are its own.
+ */
+export function decodeFrom<B = Body>(data: Uint8Array, run: string, maxBytes: number, from: string, fromBytes: Uint8Array | undefined): Decoded<B> {
+  const n = data.byteLength;
+  fast: if (fromBytes !== undefined && n <= maxBytes && n >= 12) {
+    const h0 = data[0];
+    if ((h0 !== 0x97 && h0 !== 0x98) || data[1] !== ENVELOPE_VERSION || data[2] !== 0xce) break fast;
+    if (((data[3] << 24) | (data[4] << 16) | (data[5] << 8) | data[6]) >>> 0 !== runTag(run)) break fast;
+    at = 7;
+    const slot = uintAt(data, n);
+    if (slot < 0) break fast;
+    const round = uintAt(data, n);
+    if (round < 0) break fast;
+    const kh = data[at];
+    if ((kh & 0xe0) !== 0xa0 || kh === 0xa0 || at + 1 + (kh & 0x1f) > n) break fast;
+    const kind = kindAt(data, at + 1, kh & 0x1f);
+    if (kind === undefined) break fast;
+    at += 1 + (kh & 0x1f);
+    const fn = fromBytes.length;
+    if (at + 1 + fn > n || data[at] !== (0xa0 | fn)) break fast;
+    for (let i = 0; i < fn; i++) if (data[at + 1 + i] !== fromBytes[i]) break fast;
+    at += 1 + fn;
+    let stop = n;
+    let noreply: boolean | undefined;
+    if (h0 === 0x98) {
+      const t = data[n - 1];
+      if (t !== 0xc2 && t !== 0xc3) break fast;
+      noreply = t === 0xc3;
+      stop = n - 1;
+    }
+    const b = data[at];
+    if ((b & 0xf0) !== 0x80 && b !== 0xde) break fast; // a map
+    const body = unpackAt(data, at, stop);
+    if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) break fast;
+    const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot, round, from, kind, body: body as B };
+    if (noreply !== undefined) env.noreply = noreply;
+    return { ok: true, env };
+  }
+  return decode<B>(data, run, maxBytes);
+}
+
+/** decodeFrom's read position */
+let at = 0;
+
+/** an unsigned integer at `at` (positive fixint, uint 8/16/32), or -1 */
+function uintAt(d: Uint8Array, n: number): number {
+  const h = d[at];
+  if (h < 0x80) return (at++, h);
+  if (h === 0xcc && at + 2 <= n) return ((at += 2), d[at - 1]);
+  if (h === 0xcd && at + 3 <= n) return ((at += 3), (d[at - 2] << 8) | d[at - 1]);
+  if (h === 0xce && at + 5 <= n) return ((at += 5), ((d[at - 4] << 24) | (d[at - 3] << 16) | (d[at - 2] << 8) | d[at - 1]) >>> 0);
+  return -1;
+}
+
+/** kinds seen, so a reply's kind string is built once (a few per run; bounded against junk) */
+const kinds: { bytes: Uint8Array; str: string }[] = [];
+
+/** the ASCII string of n bytes at `from`, or undefined if not ASCII */
+function kindAt(d: Uint8Array, from: number, n: number): string | undefined {
+  next: for (let k = 0; k < kinds.length; k++) {
+    const c = kinds[k].bytes;
+    if (c.length !== n) continue;
+    for (let i = 0; i < n; i++) if (d[from + i] !== c[i]) continue next;
+    return kinds[k].str;
+  }
+  let str = '';
+  for (let i = from; i < from + n; i++) {
+    if (d[i] > 0x7f) return undefined;
+    str += String.fromCharCode(d[i]);
+  }
+  if (kinds.length < 16) kinds.push({ bytes: d.slice(from, from + n), str });
+  return str;
 }
 
 // module-level (not a closure per message: the hot path creates no functions)

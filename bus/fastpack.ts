@@ -334,3 +334,23 @@ export function unpack(data: Uint8Array): unknown {
   }
 }
 const EMPTY = new Uint8Array(0);
+
+/**
+ * As unpack, for one element of the message's top-level array: the value that starts at `offset`
+ * and must end exactly at `stop`, or GAVE_UP (then decode the whole message with the library).
+ * Never throws.
+ */
+export function unpackAt(data: Uint8Array, offset: number, stop: number): unknown {
+  src = data;
+  at = offset;
+  end = stop;
+  try {
+    const v = readValue(2);
+    return at === end ? v : GAVE_UP;
+  } catch {
+    return GAVE_UP;
+  } finally {
+    src = EMPTY;
+  }
+}
+

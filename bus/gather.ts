@@ -20,7 +20,7 @@
  * messages (`resent`), so message counts stay comparable with the in-process run.
  */
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
-import { decode, encodeEnvelope, type Body } from './codec.ts';
+import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
 import { Counters } from './counters.ts';
 import { subjects } from './subjects.ts';
 
@@ -118,7 +118,10 @@ export class Gatherer {
 
   /** Subscribe to the reply subject of every agent in `ids` (the roster). */
   start(ids: string[]): void {
-    for (const id of ids) this.subs.push(this.nc.subscribe(this.subj.reply(this.leaderId, id), { callback: (err, msg) => (err ? undefined : this.onReply(msg, id)) }));
+    for (const id of ids) {
+      const bytes = idBytes(id);
+      this.subs.push(this.nc.subscribe(this.subj.reply(this.leaderId, id), { callback: (err, msg) => (err ? undefined : this.onReply(msg, id, bytes)) }));
+    }
   }
 
   stop(): void {
@@ -246,10 +249,11 @@ export class Gatherer {
   }
 
   /** A message on `sender`'s reply subject. */
-  private onReply(msg: Msg, sender: string): void {
-    const bytes = msg.data.byteLength;
+  private onReply(msg: Msg, sender: string, senderBytes: Uint8Array | undefined): void {
+    const data = msg.data;
+    const bytes = data.byteLength;
     this.counters.received('reply', bytes);
-    const d = decode(msg.data, this.run, this.maxBytes);
+    const d = decodeFrom(data, this.run, this.maxBytes, sender, senderBytes);
     if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from ?? sender, d.detail);
     const env = d.env;
     if (env.from !== sender) return this.counters.drop('forged-sender', msg.subject, env.from, `envelope says ${env.from}, subject says ${sender}`);

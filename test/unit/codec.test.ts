@@ -1,6 +1,6 @@
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decode, encodeEnvelope, ENVELOPE_VERSION, runTag } from '../../bus/codec.ts';
+import { decode, decodeFrom, encodeEnvelope, ENVELOPE_VERSION, idBytes, runTag } from '../../bus/codec.ts';
 import { rawEnvelope } from '../helpers/wire.ts';
 import { familyOf, runToken, subjects } from '../../bus/subjects.ts';
 import { Counters, sumSnapshots } from '../../bus/counters.ts';
@@ -101,5 +101,43 @@ describe('notifications', () => {
     expect(plain.ok && plain.env.noreply).toBeFalsy();
     const bad = decode(env({ noreply: 'yes' }), RUN);
     expect(bad.ok).toBe(false);
+  });
+});
+
+describe('decodeFrom (the leader’s reply path): always the same result as decode', () => {
+  // deterministic pseudo-random cases (no fast-check needed: a fixed LCG)
+  let seed = 20261127;
+  const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+  const bodies = [{ x: 1.5, u: -2 }, {}, { p: 3, cap: true }, { xs: [1, 2, { a: null }] }, { s: 'héllo' }, { n: NaN }, { deep: Array.from({ length: 20 }).reduce<unknown>((a) => [a], 1) }, { b: new Uint8Array([1]) }];
+  const cases = (): Uint8Array[] => {
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < 400; i++) {
+      const good = encodeEnvelope(pick([RUN, 'other']), pick([0, 5, 200, 70_000, 2 ** 32 - 1]), pick([0, 1, 300]), pick(['ue-1', 'ue-12', 'mec-0']), pick(['re:price', 'nil', 'state', 'error', 'r']), pick(bodies), rnd() < 0.3);
+      out.push(good);
+      const bad = good.slice();
+      bad[Math.floor(rnd() * bad.length)] = Math.floor(rnd() * 256); // one byte changed
+      out.push(bad, good.slice(0, Math.floor(rnd() * good.length)), Uint8Array.from([...good, 0xc0]));
+    }
+    out.push(env({ from: 'ue-1', v: 1 }), env({ from: 'ue-1', slot: 1.5 }), env({ from: 'ue-1', kind: '' }), rawEncode([ENVELOPE_VERSION, runTag(RUN), 0, 1, 'price', 'ue-1', [1]]));
+    return out;
+  };
+  it('on valid, altered, truncated and padded envelopes, for the right and a wrong sender', () => {
+    let fast = 0;
+    for (const data of cases()) {
+      for (const from of ['ue-1', 'ue-12']) {
+        const a = decodeFrom(data, RUN, 1 << 20, from, idBytes(from));
+        const b = decode(data, RUN, 1 << 20);
+        expect(a).toEqual(b);
+        if (b.ok && b.env.from === from) fast++;
+      }
+    }
+    expect(fast).toBeGreaterThan(100); // the accepted path was exercised, not only the fallback
+    expect(decodeFrom(encodeEnvelope(RUN, 0, 1, 'ue-1', 'x', { p: 1 }), RUN, 4, 'ue-1', idBytes('ue-1'))).toMatchObject({ ok: false, reason: 'oversized' });
+  });
+  it('ids it cannot compare byte for byte go to decode', () => {
+    expect(idBytes('ué-1')).toBeUndefined();
+    expect(idBytes('u'.repeat(32))).toBeUndefined();
+    expect(idBytes('ue-1')).toEqual(Uint8Array.from([117, 101, 45, 49]));
   });
 });
