@@ -509,7 +509,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     };
     nc.subscribe(replayedInbox, {
       callback: (err, m) => {
-        if (err) return;
+        // the server's "no responders" status: no leader was subscribed (it is dead); its successor is asked when it rejoins
+        if (err || noResponders(m)) return;
         counters.received('inbox', m.data.byteLength);
         const d = decode(m.data, runId, 1 << 20);
         if (!d.ok) return counters.drop(d.reason, m.subject, d.from, d.detail);
@@ -611,6 +612,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         };
         // decoded here, in the callback: a message's bytes may not outlive it
         onAnswer = (m) => {
+          // the server's "no responders" status: the leader is down; the request is re-sent when it is back
+          if (noResponders(m)) return;
           counters.received('inbox', m.data.byteLength);
           const d = decode<SlotDone & { message?: string }>(m.data, runId, 256 * 1024 * 1024);
           // an unreadable answer is dropped and counted; the next re-ask gets the leader's copy again
@@ -879,4 +882,9 @@ function writeOutputs(dir: string, summary: Record<string, unknown>, slots: Slot
   writeAtomic(join(dir, 'slots.csv'), toCsv(perSlot));
   writeJsonAtomic(join(dir, 'metrics.json'), { runMetrics: summary.runMetrics ?? null, perSlot: slots.map((r) => ({ slot: r.slot, ...r.metrics })) });
   writeJsonAtomic(join(dir, 'summary.json'), summary);
+}
+
+/** The server's status answer to a request nobody was subscribed to (503, no body): not a message of the run. */
+function noResponders(m: Msg): boolean {
+  return m.data.byteLength === 0 && m.headers?.code === 503;
 }
