@@ -312,6 +312,30 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   };
 }
 
+export interface TargetCheck {
+  target: string;
+  row: string;
+  value: number;
+  limit: number;
+  met: boolean;
+}
+
+/**
+ * The scale targets (issue 7) checked on the rows that measure them: per-round time ≤ 1.5× the raw
+ * floor at N = 1000 and 10,000; peak memory of all processes ≤ 3 GiB at 10,000; 100 agents in
+ * `process` placement joined within 20 s. Rows that measure none of them give nothing.
+ */
+export function targetChecks(rows: BenchRow[]): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  for (const r of rows) {
+    const row = `${r.scenario} ${r.mechanism} N=${r.users}`;
+    if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000)) out.push({ target: 'per-round time ≤ 1.5 × the raw NATS floor', row, value: r.ratio, limit: 1.5, met: r.ratio <= 1.5 });
+    if (r.users === 10_000) out.push({ target: 'peak memory of all processes ≤ 3 GiB (MiB)', row, value: r.peakMemoryMiB, limit: 3072, met: r.peakMemoryMiB <= 3072 });
+    if (r.placement === 'process' && r.users === 100) out.push({ target: '100 agents in process placement joined within 20 s (ms)', row, value: r.joinMaxMs, limit: 20_000, met: r.joinMaxMs <= 20_000 });
+  }
+  return out;
+}
+
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
   const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
@@ -358,9 +382,11 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     const { serverLoadClaim } = await import('../scenarios/offload-energy/claims.ts');
     claims.push(serverLoadClaim(oe.map((r) => ({ N: r.users, mechanism: r.mechanism.slice('pricing/'.length), serverCpuMs: r.leaderCpuMs })) as Parameters<typeof serverLoadClaim>[0]));
   }
-  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows, claims }, null, 2) + '\n');
+  const targets = targetChecks(rows);
+  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows, claims, targets }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
+    for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
     process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
   }
