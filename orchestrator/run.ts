@@ -221,7 +221,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     status: 'running',
     runId,
     // every subject of this run starts with this (the run id's 8-character token, see bus/subjects.ts)
-    subjects: `${subjects(runId).base}.>`,
+    subjects: subj.all,
     scenario: scenario.id,
     mechanism,
     seed,
@@ -503,17 +503,28 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     const askReplay = (ids: string[]) => {
       if (!nc || nc.isClosed()) return;
       // the slot in progress: a leader restarted in it has not been asked for it yet and needs it to replay
-      const data = encodeEnvelope(runId, Math.max(currentSlot, 0), 0, 'orchestrator', 'resend', { ids, slot: Math.max(currentSlot, 0) });
+      const slot = Math.max(currentSlot, 0);
+      const data = encodeEnvelope(runId, slot, 0, 'orchestrator', 'resend', { ids, slot });
       nc.publish(subj.ctl(leaderId), data, { reply: replayedInbox });
       counters.sent('ctl', 'resend', data.byteLength);
     };
+    /**
+     * An answer on one of the orchestrator's inboxes, counted and decoded; undefined for the server's
+     * "no responders" status (nobody was subscribed: the leader is down, and is asked again when it is
+     * back) and for unreadable bytes (dropped and counted; `what` names the inbox in the drop).
+     */
+    const readAnswer = <B = Body>(m: Msg, maxBytes: number, what: string) => {
+      if (noResponders(m)) return undefined;
+      counters.received('inbox', m.data.byteLength);
+      const d = decode<B>(m.data, runId, maxBytes);
+      if (d.ok) return d;
+      counters.drop(d.reason, m.subject, d.from, `${what} (${m.data.byteLength} bytes, headers ${m.headers ? 'yes' : 'no'}): ${d.detail}`);
+      return undefined;
+    };
     nc.subscribe(replayedInbox, {
       callback: (err, m) => {
-        // the server's "no responders" status: no leader was subscribed (it is dead); its successor is asked when it rejoins
-        if (err || noResponders(m)) return;
-        counters.received('inbox', m.data.byteLength);
-        const d = decode(m.data, runId, 1 << 20);
-        if (!d.ok) return counters.drop(d.reason, m.subject, d.from, d.detail);
+        const d = err ? undefined : readAnswer(m, 1 << 20, 'replay confirmation');
+        if (!d) return;
         if (d.env.from !== leaderId || d.env.kind !== 'replayed') return counters.drop('unexpected-sender', m.subject, d.env.from, `${d.env.kind} on the replay confirmations`);
         const ids = d.env.body.ids;
         if (Array.isArray(ids)) for (const id of ids) if (typeof id === 'string') unreplayed.delete(id);
@@ -523,10 +534,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     const failedInbox = `${subj.inbox('orch')}.failed`;
     nc.subscribe(failedInbox, {
       callback: (err, m) => {
-        if (err || finished) return;
-        counters.received('inbox', m.data.byteLength);
-        const d = decode(m.data, runId, 1 << 20);
-        if (!d.ok) return counters.drop(d.reason, m.subject, d.from, d.detail);
+        const d = err || finished ? undefined : readAnswer(m, 1 << 20, 'failure report');
+        if (!d) return;
         const message = (d.env.body as { message?: unknown }).message;
         if (d.env.kind !== 'agent-failed' || typeof message !== 'string' || !byId.has(d.env.from)) return counters.drop('unexpected-sender', m.subject, d.env.from, `${d.env.kind} on the failure reports`);
         fatal?.(new RunError(`agent ${d.env.from} cannot go on: ${message.slice(0, 500)}`));
@@ -612,12 +621,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
         };
         // decoded here, in the callback: a message's bytes may not outlive it
         onAnswer = (m) => {
-          // the server's "no responders" status: the leader is down; the request is re-sent when it is back
-          if (noResponders(m)) return;
-          counters.received('inbox', m.data.byteLength);
-          const d = decode<SlotDone & { message?: string }>(m.data, runId, 256 * 1024 * 1024);
           // an unreadable answer is dropped and counted; the next re-ask gets the leader's copy again
-          if (!d.ok) return counters.drop(d.reason, m.subject, d.from, `answer to the slot request (${m.data.byteLength} bytes, headers ${m.headers ? 'yes' : 'no'}): ${d.detail}`);
+          const d = readAnswer<SlotDone & { message?: string }>(m, 256 * 1024 * 1024, 'answer to the slot request');
+          if (!d) return;
           if (d.env.slot !== slot) return counters.drop('stale', m.subject, d.env.from, `answer for slot ${d.env.slot} while waiting for ${slot}`);
           done(undefined, d);
         };
