@@ -138,13 +138,18 @@ describe('a 3-node NATS cluster', () => {
   });
 
   it('a follower that keeps state across slots and the leader killed together: the run ends saying that follower’s state was lost', async () => {
+    // a fresh cluster: the leader test killed one node, and the leader's state needs the KV bucket
+    // (on a cluster missing a node, creating it can time out and the run would fail for that instead)
+    await cluster.stop();
+    cluster = await startNatsCluster(3);
     const cfg = resolveCfg('budget-nash', { seed: 3, slots: 3, users: 10 });
     const k = killAtSlot1(['leader', '@ue-3'], 30);
     let err: any;
     await runDistributed('budget-nash', cfg, 'packed:5', { ...k, natsUrl: cluster.url }).catch((e) => (err = e));
-    expect(err?.message).toMatch(/agent ue-\d cannot go on: it keeps state across slots, and its state at the start of slot 1 was lost/);
     const { readFileSync } = await import('node:fs');
     const summary = JSON.parse(readFileSync(`${err.runDir}/summary.json`, 'utf8'));
+    expect(summary.stateStore).toMatchObject({ kind: 'jetstream-kv' }); // the leader could resume: the follower is what failed
+    expect(err?.message).toMatch(/agent ue-\d cannot go on: it keeps state across slots, and its state at the start of slot 1 was lost/);
     expect(summary.status).toBe('failed');
     expect(summary.perSlot).toHaveLength(1);
     expect(processesOf(summary.runId)).toEqual([]);
