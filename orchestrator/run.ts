@@ -282,7 +282,11 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       summary.stateStore = { kind: 'none', reason: kvError };
       log.warn({ err: kvError }, 'no JetStream KV on this server: a leader that dies after a slot with state cannot be resumed');
     }
-    // the server's counters from here on (after the bucket's creation, which is not the run's traffic)
+    // the server's counters from here on (after the bucket's creation, which is not the run's traffic).
+    // A round trip first: the server can answer the bucket's create request before it has added that
+    // request to its message counters, and /varz read in between would count it as the run's (seen once
+    // in CI: the server's count one message and ~280 bytes above ours).
+    await nc.flush();
     const varzBefore = await nats.varz();
     /** the last slot whose leader state is in the KV bucket (-1: none yet); whether a slot had state not kept */
     let keptSlot = -1;
