@@ -355,7 +355,7 @@ export class AgentHost {
      */
     let running: { slot: number; replyTo: Set<string> } | undefined;
     /** the last slot's answer, encoded: a repeated request for it is answered again */
-    let answered: { slot: number; data: Uint8Array } | undefined;
+    let answered: { slot: number; kind: string; data: Uint8Array } | undefined;
 
     // a restarted leader first tells every follower that the slot in progress runs again from its start
     let announceRerun = w.restarted === true;
@@ -447,7 +447,10 @@ export class AgentHost {
       const slot = d.env.body.slot;
       // the orchestrator asks again when it may have lost our answer: answer again, never run a slot twice
       if (answered?.slot === slot) {
-        if (msg.reply) this.nc!.publish(msg.reply, answered.data);
+        if (msg.reply) {
+          this.nc!.publish(msg.reply, answered.data);
+          this.counters.sent('inbox', answered.kind, answered.data.byteLength);
+        }
         return;
       }
       if (running?.slot === slot) return void (msg.reply && running.replyTo.add(msg.reply));
@@ -455,7 +458,7 @@ export class AgentHost {
       const job = (running = { slot, replyTo: new Set(msg.reply ? [msg.reply] : []) });
       const finish = (kind: string, body: Body) => {
         const data = encodeEnvelope(this.opts.run, slot, 0, w.id, kind, body);
-        answered = { slot, data };
+        answered = { slot, kind, data };
         running = undefined;
         for (const to of job.replyTo) {
           this.nc!.publish(to, data);
