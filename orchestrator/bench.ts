@@ -10,7 +10,7 @@
  * one run are robust to a shared, noisy machine where absolute times are not.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,7 +70,12 @@ export interface BenchRow {
   frameworkRoundP50Ms: number;
   floorRoundMs: number;
   floorRoundP50Ms: number;
+  /** framework runs measured, each with its floors right after it (figures are medians over them) */
+  repeats: number;
+  /** the median of the per-repeat ratios round/floor; min and max over the repeats */
   ratio: number;
+  ratioMin: number;
+  ratioMax: number;
   ratioP50: number;
   /** slots run first as the warm-up (0 or 1): round ms, floor ms and the ratios are over the later slots */
   warmupSlots: number;
@@ -239,35 +244,60 @@ const median = (xs: number[]) => {
 };
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number): Promise<BenchRow> {
+/** One framework run and, right after it, the two floors on the same process layout and round count. */
+interface Measured {
+  summary: Record<string, any>;
+  perSlot: any[];
+  full: any[];
+  coldTimes: number[];
+  roundTimes: number[];
+  floor: number[];
+  floorCold: number[];
+  floorCpuMs: number;
+  floorMatched: number[];
+  floorMatchedCpuMs: number;
+  metrics: { rounds: number; messages: number; bytes: number; timeToEquilibriumMs: number };
+}
+
+/**
+ * Benchmark one scenario at one size. With `repeats` > 1 the framework run and its two floors are
+ * measured that many times, interleaved (run, floor, floor=, run, floor, floor=, …), so a busy spell
+ * of a shared machine hits one pair rather than the whole comparison. Each figure is then the median
+ * over the repeats, each ratio the median of the per-repeat ratios (a run and its floor measured back
+ * to back), and `ratioMin`/`ratioMax` give their spread.
+ */
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1): Promise<BenchRow> {
   const slots = slotsOverride ?? BENCH_SLOTS[scenario.id] ?? 1;
   const warmSlots = slots > 1 ? 1 : 0;
   const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
   const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users: size.users, mechanism: variant.mechanism, options: { ...(size.options ?? {}), ...(variant.options ?? {}) } });
   const placement = variant.placement ?? benchPlacement(scenario.agents(cfg as never).length - 1);
-  log(`  ${scenario.id} ${cfg.mechanism} N=${users}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
-  const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
-  const perSlot: any[] = summary.perSlot;
-  const { readFileSync } = await import('node:fs');
-  const full: any[] = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot;
-  const coldTimes: number[] = full.slice(0, warmSlots).flatMap((x) => x.roundLatencyMs);
-  const roundTimes: number[] = full.slice(warmSlots).flatMap((x) => x.roundLatencyMs);
-  const allRounds = coldTimes.length + roundTimes.length;
-  const metrics = {
-    rounds: median(perSlot.map((r) => r.metrics.rounds)),
-    messages: median(perSlot.map((r) => r.metrics.messages)),
-    bytes: perSlot.reduce((a, r) => a + r.metrics.bytes, 0) / perSlot.length,
-    timeToEquilibriumMs: median(perSlot.map((r) => r.metrics.timeToEquilibriumMs)),
-  };
   const single = ONE_TO_ONE.has(`${scenario.id}:${cfg.mechanism}`);
   const groups = planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement)
     .slice(1)
     .map((g) => g.length);
-  log(`  ${scenario.id} N=${users}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
-  const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length });
-  const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
-  log(`  ${scenario.id} N=${users}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-  const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length });
+  const reps: Measured[] = [];
+  for (let rep = 0; rep < repeats; rep++) {
+    const of = repeats > 1 ? ` [${rep + 1}/${repeats}]` : '';
+    log(`  ${scenario.id} ${cfg.mechanism} N=${users}${of}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
+    const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
+    const perSlot: any[] = summary.perSlot;
+    const full: any[] = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot;
+    const coldTimes: number[] = full.slice(0, warmSlots).flatMap((x) => x.roundLatencyMs);
+    const roundTimes: number[] = full.slice(warmSlots).flatMap((x) => x.roundLatencyMs);
+    const metrics = {
+      rounds: median(perSlot.map((r) => r.metrics.rounds)),
+      messages: median(perSlot.map((r) => r.metrics.messages)),
+      bytes: perSlot.reduce((a, r) => a + r.metrics.bytes, 0) / perSlot.length,
+      timeToEquilibriumMs: median(perSlot.map((r) => r.metrics.timeToEquilibriumMs)),
+    };
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
+    const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length });
+    const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
+    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length });
+    reps.push({ summary, perSlot, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, metrics });
+  }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
   const inproc = new InProcessRun(scenario, cfg);
@@ -277,38 +307,46 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const ref = scenario.createReference(cfg as never);
   outcomes.forEach((o, t) => ref.slot(t, o));
   const t2 = performance.now();
-  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, summary, mean(roundTimes), full) : undefined;
+  // the median over the repeats of a per-repeat figure
+  const med = (f: (m: Measured) => number) => r3(median(reps.map(f)));
+  const allRounds = (m: Measured) => Math.max(1, m.coldTimes.length + m.roundTimes.length);
+  const ratios = reps.map((m) => mean(m.roundTimes) / mean(m.floor));
+  const last = reps[reps.length - 1];
+  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, last.summary, mean(last.roundTimes), last.full) : undefined;
   return {
     extra,
     scenario: scenario.id,
     mechanism: variant.label ?? String(cfg.mechanism),
     users,
-    placement: summary.placement,
-    processes: summary.workers,
-    rounds: metrics.rounds,
-    messages: metrics.messages,
-    timeToEquilibriumMs: r3(metrics.timeToEquilibriumMs),
-    frameworkRoundMs: r3(mean(roundTimes)),
-    frameworkRoundP50Ms: r3(median(roundTimes)),
-    floorRoundMs: r3(mean(floor)),
-    floorRoundP50Ms: r3(median(floor)),
-    ratio: r3(mean(roundTimes) / mean(floor)),
-    ratioP50: r3(median(roundTimes) / median(floor)),
+    placement: last.summary.placement,
+    processes: last.summary.workers,
+    repeats,
+    rounds: last.metrics.rounds,
+    messages: last.metrics.messages,
+    timeToEquilibriumMs: med((m) => m.metrics.timeToEquilibriumMs),
+    frameworkRoundMs: med((m) => mean(m.roundTimes)),
+    frameworkRoundP50Ms: med((m) => median(m.roundTimes)),
+    floorRoundMs: med((m) => mean(m.floor)),
+    floorRoundP50Ms: med((m) => median(m.floor)),
+    ratio: r3(median(ratios)),
+    ratioMin: r3(Math.min(...ratios)),
+    ratioMax: r3(Math.max(...ratios)),
+    ratioP50: med((m) => median(m.roundTimes) / median(m.floor)),
     warmupSlots: warmSlots,
-    coldRoundMs: coldTimes.length ? r3(mean(coldTimes)) : null,
-    coldFloorMs: floorCold.length ? r3(mean(floorCold)) : null,
-    coldRatio: coldTimes.length ? r3(mean(coldTimes) / mean(floorCold)) : null,
-    floorMatchedMs: r3(mean(floorMatched)),
-    ratioMatched: r3(mean(roundTimes) / mean(floorMatched)),
-    cpuPerRoundMs: r3((summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / Math.max(1, allRounds)),
-    floorCpuPerRoundMs: r3(floorCpuMs / Math.max(1, allRounds)),
-    floorMatchedCpuPerRoundMs: r3(floorMatchedCpuMs / Math.max(1, allRounds)),
-    leaderCpuMs: r3(median(perSlot.map((r) => r.metrics.leaderCpuMs))),
+    coldRoundMs: warmSlots ? med((m) => mean(m.coldTimes)) : null,
+    coldFloorMs: warmSlots ? med((m) => mean(m.floorCold)) : null,
+    coldRatio: warmSlots ? med((m) => mean(m.coldTimes) / mean(m.floorCold)) : null,
+    floorMatchedMs: med((m) => mean(m.floorMatched)),
+    ratioMatched: med((m) => mean(m.roundTimes) / mean(m.floorMatched)),
+    cpuPerRoundMs: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / allRounds(m)),
+    floorCpuPerRoundMs: med((m) => m.floorCpuMs / allRounds(m)),
+    floorMatchedCpuPerRoundMs: med((m) => m.floorMatchedCpuMs / allRounds(m)),
+    leaderCpuMs: med((m) => median(m.perSlot.map((r) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
-    equalsReference: perSlot.every((r) => r.compare.ok),
-    peakMemoryMiB: Math.round((summary.runMetrics.processes.peakRssBytesTotal ?? summary.runMetrics.processes.peakRssBytesSum) / 2 ** 20),
-    joinMaxMs: Math.round(summary.runMetrics.agentStartToJoinedMs.max),
+    equalsReference: reps.every((m) => m.perSlot.every((r) => r.compare.ok)),
+    peakMemoryMiB: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.processes.peakRssBytesTotal ?? m.summary.runMetrics.processes.peakRssBytesSum)) / 2 ** 20),
+    joinMaxMs: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.agentStartToJoinedMs.max))),
   };
 }
 
@@ -338,8 +376,8 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio p50', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -360,6 +398,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     }
   }
   const slots = o.slots as number | undefined; // checked by the CLI (an integer ≥ 1)
+  const repeats = (o.repeat as number | undefined) ?? 1; // likewise
   const json = Boolean(o.json);
   const log = (s: string) => process.stderr.write(s + '\n');
   const nats = await acquireNats((o.nats as string | undefined) ?? process.env.NATS_URL, { maxPayloadBytes: 8 * 1024 * 1024 });
@@ -370,7 +409,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
-        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots));
+        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats));
     }
   } finally {
     await nats.stop();
@@ -388,7 +427,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

@@ -409,6 +409,7 @@ export function buildProgram(): Command {
     .option('--sizes <list>', 'comma-separated user counts (default per scenario)')
     .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
     .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', intArg('--slots', 1))
+    .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1))
     .option('--nats <url>', 'use this NATS server')
     .action(async (ids: string[], o: Record<string, unknown>) => {
       const { benchMain } = await import('./bench.ts');
