@@ -134,7 +134,7 @@ const BENCH_VARIANTS: Record<string, Variant[]> = {
  * gathers every server's answer).
  */
 const SCALE_VARIANTS: Record<string, Variant[]> = {
-  // the second row: 100 agents one process each (target: all joined within 20 s)
+  // the second row: 100 agents one process each (target: all joined within 20 s); --sizes leaves it at 100
   stackelberg: [{ sizes: [100, 1000, 10000] }, { label: 'gsrp-search/process', placement: { kind: 'process' }, sizes: [100] }],
   'offload-energy': [{ label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [100, 1000, 10000] }],
   'futures-spot': [{ mechanism: 'incomplete', sizes: [100, 1000, 10000] }],
@@ -409,7 +409,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
-        for (const n of sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats));
+        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats));
     }
   } finally {
     await nats.stop();

@@ -406,7 +406,7 @@ export function buildProgram(): Command {
     .description('benchmarks: framework vs raw NATS scatter-gather vs in-process reference (npm run bench -- <scenario>)')
     .argument('[scenario...]', 'scenarios to benchmark (default: all)')
     .option('--json', 'print the results as JSON')
-    .option('--sizes <list>', 'comma-separated user counts (default per scenario)')
+    .option('--sizes <list>', 'comma-separated user counts (default per scenario; the --scale row with one process per agent stays at 100)')
     .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
     .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', intArg('--slots', 1))
     .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1))

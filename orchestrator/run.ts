@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -186,6 +186,19 @@ export function externalAgentCommands(runId: string, natsUrl: string, agents: Ag
   return { roles, commands };
 }
 
+/** what one agent process costs at least (a Node process with the NATS client and mecsim loaded, RSS) */
+export const PROCESS_MIB = 40;
+
+/**
+ * Refuses a run whose agent processes could not all fit in this machine's memory (say `--placement
+ * process` with 10,000 users), before anything starts: the error says what to use instead.
+ */
+export function checkProcessBudget(processes: number, placement: Placement, totalMiB = totalmem() / 2 ** 20): void {
+  const need = processes * PROCESS_MIB;
+  if (need <= 0.8 * totalMiB) return;
+  throw new RunError(`--placement ${placementLabel(placement)} would start ${processes} agent processes, at least ${(need / 1024).toFixed(1)} GiB (~${PROCESS_MIB} MiB each), more than this machine's ${(totalMiB / 1024).toFixed(1)} GiB allow; pack agents into fewer processes with --placement packed:K or auto`, 2);
+}
+
 /** Contiguous index ranges of one role, as `--index` accepts them (`0-249` or `1,3,5`). */
 function indexSpec(agents: AgentSpec[]): string {
   const idx = agents.map((a) => a.index);
@@ -197,6 +210,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const { scenario, cfg } = opts;
   const seed = Number(cfg.seed ?? 0);
   const slots = Number(cfg.slots ?? 1);
+  if (opts.agents !== 'external') checkProcessBudget(planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), opts.placement).length, opts.placement);
   const runId = opts.runId ?? newRunId(scenario.id, seed);
   const dir = join(opts.outDir, runId);
   mkdirSync(dir, { recursive: true });

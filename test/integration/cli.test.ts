@@ -60,6 +60,7 @@ describe('mecsim CLI', () => {
     [['run', 'stackelberg', '--nats', 'nats://127.0.0.1:1', '--user', 'u'], /--user and --pass go together/],
     [['run', 'stackelberg', '--nats', 'nats://127.0.0.1:1', '--creds', '/nonexistent.creds'], /--creds: no such file/],
     [['params', 'stackelberg', '--p0', '0.1'], /p0/],
+    [['run', 'stackelberg', '--users', '100000', '--placement', 'process', '--out', '/nonexistent/never-created'], /--placement process would start 100001 agent processes.*packed:K or auto/],
   ])('usage error %j exits 2 with a message naming the flag', async (args, msg) => {
     const r = await mecsim(args as string[]);
     expect(r.code).toBe(2);
