@@ -95,9 +95,9 @@ export interface BenchRow {
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
-  /** peak RSS of every process of the framework run (agents, orchestrator, nats-server), MiB */
+  /** peak RSS of every process of the framework run (agents, orchestrator, nats-server), MiB; with repeats, the largest */
   peakMemoryMiB: number;
-  /** slowest agent's spawn-to-joined time, ms */
+  /** slowest agent's spawn-to-joined time, ms; with repeats, the slowest of every run */
   joinMaxMs: number;
   extra?: Record<string, number | string>;
 }
@@ -264,7 +264,8 @@ interface Measured {
  * measured that many times, interleaved (run, floor, floor=, run, floor, floor=, …), so a busy spell
  * of a shared machine hits one pair rather than the whole comparison. Each figure is then the median
  * over the repeats, each ratio the median of the per-repeat ratios (a run and its floor measured back
- * to back), and `ratioMin`/`ratioMax` give their spread.
+ * to back), and `ratioMin`/`ratioMax` give their spread. Peak memory and the slowest join are the
+ * worst over the repeats, as their targets are limits.
  */
 export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1): Promise<BenchRow> {
   const slots = slotsOverride ?? BENCH_SLOTS[scenario.id] ?? 1;
