@@ -214,7 +214,12 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       children.push(child);
       from += g;
     }
-    await Promise.race([allReady, new Promise((_, rej) => setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000))]);
+    let startTimer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([allReady, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000)))]);
+    } finally {
+      clearTimeout(startTimer); // a pending timer kept the bench process alive for up to a minute after its last row
+    }
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
     const cpu0 = process.cpuUsage();
     const warmup = shape.warmup ?? 0;
@@ -231,7 +236,16 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     nc.publish(`${prefix}.stop`);
     await nc.flush();
   } finally {
-    await Promise.all(children.map((c) => new Promise<void>((r) => (c.exitCode !== null ? r() : (c.once('exit', () => r()), setTimeout(() => (c.kill('SIGKILL'), r()), 3000))))));
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null || c.signalCode !== null) return r();
+            const kill = setTimeout(() => (c.kill('SIGKILL'), r()), 3000);
+            c.once('exit', () => (clearTimeout(kill), r()));
+          }),
+      ),
+    );
     await nc.close();
   }
   return { times, warmupTimes, cpuMs };

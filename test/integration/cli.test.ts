@@ -1,5 +1,5 @@
 /** The `mecsim` command line as a user runs it: real processes, real NATS (the tests' server via NATS_URL). */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,4 +130,33 @@ describe('mecsim run --sweep', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--sweep/);
   });
+});
+
+describe('mecsim bench', () => {
+  it('--repeat 2: one row measured twice, interleaved with its floors; medians, spread, equal to the reference; exits when done', async () => {
+    const child = spawn(process.execPath, [BIN, 'bench', 'stackelberg', '--sizes', '8', '--repeat', '2', '--json'], { env: { ...process.env, NATS_URL: inject('natsUrl') } });
+    let stdout = '';
+    let stderr = '';
+    let lastStepAt = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/in-process run and reference/.test(String(d))) lastStepAt = performance.now();
+    });
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const lingered = (performance.now() - lastStepAt) / 1000;
+    expect(code).toBe(0);
+    const { rows, targets } = JSON.parse(stdout);
+    expect(rows).toHaveLength(1);
+    const row = rows[0];
+    expect(row).toMatchObject({ scenario: 'stackelberg', users: 8, repeats: 2, equalsReference: true });
+    expect(row.floorRoundMs).toBeGreaterThan(0);
+    expect(row.ratioMin).toBeLessThanOrEqual(row.ratio);
+    expect(row.ratio).toBeLessThanOrEqual(row.ratioMax);
+    expect(targets).toEqual([]); // N = 8 measures none of the scale targets
+    expect((stderr.match(/framework run/g) ?? []).length).toBe(2);
+    expect(stderr).toMatch(/\[1\/2\][^]*raw NATS floor[^]*\[2\/2\]: framework run/);
+    // after its last step (milliseconds of work) it prints and exits; a floor's start-up timer once kept it alive ~40 s more
+    expect(lingered).toBeLessThan(20);
+  }, 150_000);
 });
