@@ -261,7 +261,6 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 /** One framework run and, right after it, the two floors on the same process layout and round count. */
 interface Measured {
   summary: Record<string, any>;
-  perSlot: any[];
   full: any[];
   coldTimes: number[];
   roundTimes: number[];
@@ -311,7 +310,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
     const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length });
-    reps.push({ summary, perSlot, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, metrics });
+    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, metrics });
   }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
@@ -356,10 +355,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     cpuPerRoundMs: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / allRounds(m)),
     floorCpuPerRoundMs: med((m) => m.floorCpuMs / allRounds(m)),
     floorMatchedCpuPerRoundMs: med((m) => m.floorMatchedCpuMs / allRounds(m)),
-    leaderCpuMs: med((m) => median(m.perSlot.map((r) => r.metrics.leaderCpuMs))),
+    leaderCpuMs: med((m) => median(m.summary.perSlot.map((r: any) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
-    equalsReference: reps.every((m) => m.perSlot.every((r) => r.compare.ok)),
+    equalsReference: reps.every((m) => m.summary.perSlot.every((r: any) => r.compare.ok)),
     peakMemoryMiB: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.processes.peakRssBytesTotal ?? m.summary.runMetrics.processes.peakRssBytesSum)) / 2 ** 20),
     joinMaxMs: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.agentStartToJoinedMs.max))),
   };

@@ -210,7 +210,12 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const { scenario, cfg } = opts;
   const seed = Number(cfg.seed ?? 0);
   const slots = Number(cfg.slots ?? 1);
-  if (opts.agents !== 'external') checkProcessBudget(planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), opts.placement).length, opts.placement);
+  const agents = scenario.agents(cfg as never);
+  const leaderId = scenario.leaderId(cfg as never);
+  const external = opts.agents === 'external';
+  // the processes to spawn, planned before anything starts: a plan that cannot fit in memory is refused here
+  const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
+  if (!external) checkProcessBudget(groups.length, opts.placement);
   const runId = opts.runId ?? newRunId(scenario.id, seed);
   const dir = join(opts.outDir, runId);
   mkdirSync(dir, { recursive: true });
@@ -219,15 +224,12 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const log: Logger = pino({ base: { run: runId } }, pino.multistream(logStreams));
   const agentLog: WriteStream = createWriteStream(join(dir, 'agents.log'));
   const subj = subjects(runId);
-  const agents = scenario.agents(cfg as never);
-  const leaderId = scenario.leaderId(cfg as never);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
   const byKey = new Map(agents.map((a) => [`${a.role}:${a.index}`, a]));
   const byId = new Map(agents.map((a) => [a.id, a]));
   const startedAt = new Date().toISOString();
   const roundTimeoutMs = opts.roundTimeoutMs ?? 30_000;
   const mechanism = String(cfg.mechanism ?? scenario.defaultMechanism);
-  const external = opts.agents === 'external';
   const maxRestarts = opts.maxRestarts ?? 3;
   const restarts: { worker: string; agents: number; leader: boolean; slot: number; reason: string; rejoinMs?: number; ids?: string[]; at?: number }[] = [];
 
@@ -268,7 +270,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   try {
     opts.onProgress?.({ phase: 'nats' });
     // With a private server and spawned agents, every process gets its own user confined to its subjects.
-    const planned = external ? [] : planWorkers(agents, leaderId, opts.placement).map((g, i) => ({ id: g[0].id === leaderId ? 'leader' : `w${i}`, agents: g }));
+    const planned = groups.map((g, i) => ({ id: g[0].id === leaderId ? 'leader' : `w${i}`, agents: g }));
     const auth = opts.natsUrl || external ? undefined : runAuth(runId, leaderId, planned);
     nats = await acquireNats(opts.natsUrl, { extraConfig: auth?.config, logFile: opts.natsUrl ? undefined : join(dir, 'nats-server.log'), jetstream: true });
     summary.nats = { url: nats.url, owned: nats.owned, permissions: auth ? 'per-role users' : 'none (external server: its own configuration applies)' };
