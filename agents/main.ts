@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { AgentHost } from './host.ts';
+import { installFastParser } from '../bus/fastparse.ts';
 import type { RoleName } from '../scenarios/types.ts';
 
 export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>]
@@ -132,6 +133,8 @@ export async function agentMain(argv: string[]): Promise<number> {
       tlsKey: args['tls-key'] ?? env.MECSIM_NATS_TLS_KEY,
     },
   });
+  // the NATS client's parser replaced by a faster one (bus/fastparse.ts); MECSIM_STOCK_PARSER=1 keeps the stock one
+  if (env.MECSIM_STOCK_PARSER !== '1' && !installFastParser()) log.warn('the NATS client is not the version bus/fastparse.ts reads: its own parser is used');
   // If the orchestrator that spawned us goes away, so do we: no orphans.
   if (process.send) process.on('disconnect', () => void host.close(4));
   const stop = () => void host.close(130);
