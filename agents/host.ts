@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, type Body, type Envelope } from '../bus/codec.ts';
 import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
+import { publishFast } from '../bus/fastpublish.ts';
 import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
 import { familyOf, subjects } from '../bus/subjects.ts';
 import { getScenario } from '../scenarios/index.ts';
@@ -259,7 +260,7 @@ export class AgentHost {
       }
       const answer = (kind: string, body: Body) => {
         const data = encodeEnvelope(this.opts.run, env.slot, env.round, w.id, kind, body);
-        this.nc!.publish(replySubject, data);
+        publishFast(this.nc!, replySubject, data);
         this.counters.sent('reply', kind, data.byteLength);
         last = { slot: env.slot, round: env.round, kind: env.kind, size: msg.data.byteLength, reply: data };
       };

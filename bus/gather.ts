@@ -22,6 +22,7 @@
 import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
 import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
 import { Counters } from './counters.ts';
+import { publishFast } from './fastpublish.ts';
 import { subjects } from './subjects.ts';
 
 export interface GatherTarget {
@@ -212,7 +213,7 @@ export class Gatherer {
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', key: string, body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
-        this.nc.publish(subject, data);
+        publishFast(this.nc, subject, data);
         this.counters.sent(family, req.kind, data.byteLength);
         p.sentBytes.set(key, data);
         result.published++;

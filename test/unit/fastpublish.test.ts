@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { parseOptions, ProtocolHandler } from '@nats-io/nats-core/internal';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { publishFast } from '../../bus/fastpublish.ts';
+
+/** A client protocol handler with no socket: what a publish queues stays in its outbound buffer. */
+function handler() {
+  const ph = new (ProtocolHandler as unknown as new (o: unknown, p: unknown) => any)(parseOptions({ servers: 'nats://127.0.0.1:1' }), {});
+  ph.info = { max_payload: 1 << 20 };
+  const stockNc = { protocol: ph, publish: (s: string, d: Uint8Array) => ph.publish(s, d) } as unknown as NatsConnection;
+  const queued = () => Buffer.from(ph.outbound.drain()).toString('latin1');
+  return { ph, nc: stockNc, queued };
+}
+
+describe('publishFast', () => {
+  const cases: [string, Uint8Array][] = [
+    ['mecsim.abcdefgh.rep.mec-0.ue-17', new Uint8Array([0x97, 2, 0xce, 1, 2, 3, 4])],
+    ['mecsim.abcdefgh.bc.ue', new Uint8Array(0)],
+    ['a', new Uint8Array(9).fill(7)],
+    ['a.b', new Uint8Array(10).fill(13)],
+    ['x.y.z', new Uint8Array(12345).fill(10)],
+  ];
+
+  it('queues the same bytes as the client, and counts them as the client does', () => {
+    for (const [subject, data] of cases) {
+      const stock = handler();
+      stock.ph.publish(subject, data);
+      const fast = handler();
+      publishFast(fast.nc, subject, data);
+      publishFast(fast.nc, subject, data); // the second time from the kept subject bytes
+      const want = stock.queued();
+      expect(fast.queued(), subject).toBe(want + want);
+      expect(fast.ph.outMsgs).toBe(2);
+      expect(fast.ph.outBytes).toBe(2 * data.length);
+    }
+  });
+
+  it('leaves what the client refuses to the client: a subject with a space, a payload over the limit, a closed connection', () => {
+    const { ph, queued } = handler();
+    let stockCalls = 0;
+    const spy = { protocol: ph, publish: () => void stockCalls++ } as unknown as NatsConnection;
+    publishFast(spy, 'a b', new Uint8Array(1));
+    publishFast(spy, 'big', new Uint8Array((1 << 20) + 1));
+    ph.noMorePublishing = true;
+    publishFast(spy, 'a', new Uint8Array(1));
+    expect(stockCalls).toBe(3);
+    expect(queued()).toBe(''); // nothing of its own was queued
+    expect(ph.outMsgs).toBe(0);
+  });
+});
