@@ -22,6 +22,7 @@ import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
 import { planWorkers, runScenario, type Placement } from './run.ts';
+import { installFastParser } from '../bus/fastparse.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -187,7 +188,16 @@ export interface FloorResult {
 
 let floorCalls = 0;
 
+/**
+ * The client the floor's processes use: 'stock' (the NATS client as it comes: the default, the floor
+ * the targets are stated against) or, with MECSIM_FLOOR_CLIENT=mecsim, mecsim's own protocol reader
+ * and publish (bus/fastparse.ts, bus/fastpublish.ts), to see how much of the framework's figure is
+ * the client path. The bench process's parser is replaced then (its orchestrator connection too).
+ */
+export const FLOOR_CLIENT: 'stock' | 'mecsim' = process.env.MECSIM_FLOOR_CLIENT === 'mecsim' ? 'mecsim' : 'stock';
+
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<FloorResult> {
+  if (FLOOR_CLIENT === 'mecsim') installFastParser();
   // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
   let prefix = `fl${process.pid.toString(36)}${(floorCalls++).toString(36)}${(Date.now() % 46656).toString(36)}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
@@ -419,7 +429,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
   const outDir = mkdtempSync(join(tmpdir(), 'mecsim-bench-'));
   const rows: BenchRow[] = [];
   try {
-    log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}`);
+    log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}${FLOOR_CLIENT === 'mecsim' ? "; the floor uses mecsim's protocol reader and publish (MECSIM_FLOOR_CLIENT=mecsim)" : ''}`);
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
@@ -436,12 +446,12 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     claims.push(serverLoadClaim(oe.map((r) => ({ N: r.users, mechanism: r.mechanism.slice('pricing/'.length), serverCpuMs: r.leaderCpuMs })) as Parameters<typeof serverLoadClaim>[0]));
   }
   const targets = targetChecks(rows);
-  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', rows, claims, targets }, null, 2) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', floorClient: FLOOR_CLIENT, rows, claims, targets }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies, same processes, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)' + (FLOOR_CLIENT === 'mecsim' ? "; the floor used mecsim's protocol reader and publish (MECSIM_FLOOR_CLIENT=mecsim), not the stock client" : '') + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);
