@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packArray, unpack, unpackAt } from './fastpack.ts';
+import { GAVE_UP, packArray, packArrayScratch, unpack, unpackAt } from './fastpack.ts';
 
 export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
@@ -66,6 +66,18 @@ const wire: unknown[] = [ENVELOPE_VERSION, 0, 0, 0, '', '', null];
 const wireNoreply: unknown[] = [ENVELOPE_VERSION, 0, 0, 0, '', '', null, true];
 
 export function encodeEnvelope(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply = false): Uint8Array {
+  return encodeAs(run, slot, round, from, kind, body, noreply, true);
+}
+
+/**
+ * encodeEnvelope's bytes without a copy of their own: usually a view of the encoder's scratch
+ * buffer, valid only until the next encode. For a caller that copies them at once (a reply's frame).
+ */
+export function encodeEnvelopeScratch(run: string, slot: number, round: number, from: string, kind: string, body: object): Uint8Array {
+  return encodeAs(run, slot, round, from, kind, body, false, false);
+}
+
+function encodeAs(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply: boolean, copy: boolean): Uint8Array {
   const w = noreply ? wireNoreply : wire;
   w[TAG] = runTag(run);
   w[SLOT] = slot;
@@ -74,7 +86,7 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
   w[FROM] = from;
   w[BODY] = body;
   try {
-    return packArray(w) ?? encoder.encode(w); // plain data (nearly always) takes the fast path
+    return (copy ? packArray(w) : packArrayScratch(w)) ?? encoder.encode(w); // plain data (nearly always) takes the fast path
   } finally {
     w[BODY] = null; // do not keep the body alive
   }

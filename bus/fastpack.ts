@@ -171,12 +171,24 @@ function writeMap(m: Record<string, unknown>, depth: number): boolean {
  * in it is outside the fast path's subset — then encode it with the library.
  */
 export function packArray(items: unknown[]): Uint8Array | undefined {
+  return packArrayAs(items, true);
+}
+
+/**
+ * As packArray, but the bytes are a view of the encoder's scratch buffer, valid only until the next
+ * encode: for a caller that copies them at once (no allocation of its own per message).
+ */
+export function packArrayScratch(items: unknown[]): Uint8Array | undefined {
+  return packArrayAs(items, false);
+}
+
+function packArrayAs(items: unknown[], copy: boolean): Uint8Array | undefined {
   if (busy) return undefined; // re-entered (a getter that encodes): leave it to the library
   busy = true;
   pos = 0;
   try {
     if (!writeArray(items, 1)) return undefined;
-    return out.slice(0, pos);
+    return copy ? out.slice(0, pos) : new Uint8Array(out.buffer, 0, pos);
   } finally {
     busy = false;
     if (out.length > 1 << 20) out = new Uint8Array(2048); // do not keep a huge buffer for ever

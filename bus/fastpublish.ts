@@ -40,38 +40,46 @@ const SUBJECT_OK = /^[^\s]+$/;
  * and freed once the last frame cut from it has been flushed to the socket.
  */
 const SLAB = 1 << 16;
-let slab = new ArrayBuffer(SLAB);
+let slab = new Uint8Array(SLAB);
 let used = 0;
-function take(n: number): Uint8Array {
-  if (n > SLAB >> 3) return new Uint8Array(n);
-  if (used + n > SLAB) {
-    slab = new ArrayBuffer(SLAB);
-    used = 0;
-  }
-  const v = new Uint8Array(slab, used, n);
-  used += n;
-  return v;
-}
 
+/**
+ * Queue `data` on `subject`. `data` is copied before this returns and never kept, so it may be a
+ * scratch buffer the caller reuses (the envelope encoder's).
+ */
 export function publishFast(nc: NatsConnection, subject: string, data: Uint8Array): void {
   const ph = (nc as unknown as { protocol?: Protocol }).protocol;
-  if (!enabled || ph === undefined || typeof ph.sendCommand !== 'function' || ph.isClosed() || ph.noMorePublishing) return nc.publish(subject, data);
+  if (!enabled || ph === undefined || typeof ph.sendCommand !== 'function' || ph.isClosed() || ph.noMorePublishing) return nc.publish(subject, data.slice());
   const len = data.length;
   const max = ph.info?.max_payload;
-  if (max !== undefined && len > max) return nc.publish(subject, data);
+  if (max !== undefined && len > max) return nc.publish(subject, data.slice());
   let head = heads.get(subject);
   if (head === undefined) {
-    if (!SUBJECT_OK.test(subject)) return nc.publish(subject, data);
+    if (!SUBJECT_OK.test(subject)) return nc.publish(subject, data.slice());
     if (heads.size >= MAX_HEADS) heads.clear();
     head = te.encode(`PUB ${subject} `);
     heads.set(subject, head);
   }
   const nd = len < 10 ? 1 : len < 100 ? 2 : len < 1000 ? 3 : len < 10000 ? 4 : String(len).length;
   const h = head.length;
-  const buf = take(h + nd + 2 + len + 2);
-  buf.set(head);
-  let at = h + nd;
-  for (let v = len, k = at - 1; k >= h; k--, v = Math.floor(v / 10)) buf[k] = 48 + (v % 10);
+  const n = h + nd + 2 + len + 2;
+  let buf: Uint8Array;
+  let o: number;
+  if (n > SLAB >> 3) {
+    buf = new Uint8Array(n);
+    o = 0;
+  } else {
+    if (used + n > SLAB) {
+      slab = new Uint8Array(SLAB);
+      used = 0;
+    }
+    buf = slab;
+    o = used;
+    used += n;
+  }
+  buf.set(head, o);
+  let at = o + h + nd;
+  for (let v = len, k = at - 1; k >= o + h; k--, v = Math.floor(v / 10)) buf[k] = 48 + (v % 10);
   buf[at++] = 13;
   buf[at++] = 10;
   buf.set(data, at);
@@ -80,5 +88,5 @@ export function publishFast(nc: NatsConnection, subject: string, data: Uint8Arra
   buf[at] = 10;
   ph.outBytes += len;
   ph.outMsgs++;
-  ph.sendCommand(buf);
+  ph.sendCommand(buf === slab ? new Uint8Array(slab.buffer, o, n) : buf);
 }

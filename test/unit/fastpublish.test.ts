@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseOptions, ProtocolHandler } from '@nats-io/nats-core/internal';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { publishFast } from '../../bus/fastpublish.ts';
+import { encodeEnvelope, encodeEnvelopeScratch } from '../../bus/codec.ts';
 
 /** A client protocol handler with no socket: what a publish queues stays in its outbound buffer. */
 function handler() {
@@ -46,5 +47,26 @@ describe('publishFast', () => {
     expect(stockCalls).toBe(3);
     expect(queued()).toBe(''); // nothing of its own was queued
     expect(ph.outMsgs).toBe(0);
+  });
+
+  it('keeps nothing of the caller\'s bytes: the encoder\'s scratch can be reused at once, on the fast path and on the client\'s', () => {
+    const bodies = [{ x: 1.5, u: -2.25 }, { x: 3, u: 4 }, { x: 0.1, u: 1e300 }];
+    const stock = handler();
+    for (const [i, b] of bodies.entries()) stock.ph.publish(`r.${i}`, encodeEnvelope('run-a', 0, i, `ue-${i}`, 'best', b));
+    const fast = handler();
+    for (const [i, b] of bodies.entries()) {
+      const scratch = encodeEnvelopeScratch('run-a', 0, i, `ue-${i}`, 'best', b);
+      expect(scratch).toEqual(encodeEnvelope('run-a', 0, i, `ue-${i}`, 'best', b));
+      publishFast(fast.nc, `r.${i}`, scratch);
+    }
+    expect(fast.queued()).toBe(stock.queued());
+    // the client's path (here: a closed connection) gets a copy too
+    let kept: Uint8Array | undefined;
+    const closed = { protocol: { ...fast.ph, isClosed: () => true, sendCommand: () => undefined }, publish: (_s: string, d: Uint8Array) => void (kept = d) } as unknown as NatsConnection;
+    const scratch = encodeEnvelopeScratch('run-a', 0, 9, 'ue-9', 'best', bodies[0]);
+    const want = scratch.slice();
+    publishFast(closed, 'r.9', scratch);
+    encodeEnvelopeScratch('run-a', 7, 7, 'ue-7', 'other', { z: 'overwritten' });
+    expect(kept).toEqual(want);
   });
 });
