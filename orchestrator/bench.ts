@@ -21,7 +21,7 @@ import type { JsonObject, Scenario } from '../scenarios/types.ts';
 import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
-import { planWorkers, runScenario, type Placement } from './run.ts';
+import { planWorkers, renice, runScenario, workerNice, type Placement } from './run.ts';
 import { installFastParser } from '../bus/fastparse.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
@@ -198,6 +198,7 @@ export const FLOOR_CLIENT: 'stock' | 'mecsim' = process.env.MECSIM_FLOOR_CLIENT 
 
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<FloorResult> {
   if (FLOOR_CLIENT === 'mecsim') installFastParser();
+  const nice = workerNice();
   // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
   let prefix = `fl${process.pid.toString(36)}${(floorCalls++).toString(36)}${(Date.now() % 46656).toString(36)}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
@@ -220,6 +221,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     let from = 0;
     for (const g of groups) {
       const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
       from += g;

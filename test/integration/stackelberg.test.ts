@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { stackelberg } from '../../scenarios/stackelberg/index.ts';
 import { toCsv } from '../../orchestrator/results.ts';
+import { workerNice } from '../../orchestrator/run.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 const trajectoryCsv = (runId: string) => readFileSync(join(outDir, runId, 'trajectory.csv'), 'utf8');
@@ -29,6 +30,7 @@ describe('stackelberg over NATS', () => {
   it('gsrp-step equals the in-process run of the same step rule', async () => {
     const cfg = resolveCfg('stackelberg', { seed: 5, users: 8, mechanism: 'gsrp-step', options: { step: 0.5 } });
     const s = await runDistributed('stackelberg', cfg, 'packed:4');
+    expect(s.workerNice).toBe(workerNice()); // the followers' processes ran at a lower priority than the leader's (5 unless MECSIM_WORKER_NICE says otherwise)
     const ip = await new InProcessRun(stackelberg, cfg).runSlot(0);
     expect(s.equilibrium).toEqual(ip.outcome.equilibrium);
     expect(trajectoryCsv(s.runId)).toBe(toCsv(ip.trajectory, ['slot', 'round']));
