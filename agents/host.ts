@@ -11,6 +11,7 @@ import { decode, encodeEnvelope, encodeEnvelopeScratch, DEFAULT_MAX_BYTES, type 
 import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { publishFast } from '../bus/fastpublish.ts';
+import { subscribeData } from '../bus/fastparse.ts';
 import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
 import { familyOf, subjects } from '../bus/subjects.ts';
 import { getScenario } from '../scenarios/index.ts';
@@ -208,15 +209,15 @@ export class AgentHost {
       follower = scenario.createFollower(w.init, ctx, snapshot);
       last.valid = false;
     };
-    // the family and subject are the subscription's: the hot path never decodes msg.subject
-    const onMsg = (msg: Msg, family: 'bcast' | 'direct', subject: string) => {
-      this.counters.received(family, msg.data.byteLength);
-      const d = this.decodeShared(msg, w.maxBytes, family, subject);
-      if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from, d.detail);
+    // the family and subject are the subscription's: the hot path never builds or decodes a message subject
+    const onMsg = (data: Uint8Array, family: 'bcast' | 'direct', subject: string) => {
+      this.counters.received(family, data.byteLength);
+      const d = this.decodeShared(data, w.maxBytes, family, subject);
+      if (!d.ok) return this.counters.drop(d.reason, subject, d.from, d.detail);
       const env = d.env;
-      if (env.from !== w.leader) return this.counters.drop('unexpected-sender', msg.subject, env.from, `only ${w.leader} sends requests`);
+      if (env.from !== w.leader) return this.counters.drop('unexpected-sender', subject, env.from, `only ${w.leader} sends requests`);
       if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
-        if (!env.noreply) return this.counters.drop('unknown-kind', msg.subject, env.from, `${env.kind} must be a notification`);
+        if (!env.noreply) return this.counters.drop('unknown-kind', subject, env.from, `${env.kind} must be a notification`);
         if (env.kind === 'replayed') {
           if (stateLost) return; // said so at the restore: stays silent, the orchestrator ends the run
           awaitingReplay = false;
@@ -246,8 +247,8 @@ export class AgentHost {
         }
         return;
       }
-      if (awaitingReplay && !env.noreply) return this.counters.drop('stale', msg.subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
-      if (last.valid && last.slot === env.slot && last.round === env.round && last.kind === env.kind && last.size === msg.data.byteLength) {
+      if (awaitingReplay && !env.noreply) return this.counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
+      if (last.valid && last.slot === env.slot && last.round === env.round && last.kind === env.kind && last.size === data.byteLength) {
         this.nc!.publish(replySubject, last.reply.slice(0, last.len));
         this.counters.sent('reply', 'resent', last.len);
         return;
@@ -272,7 +273,7 @@ export class AgentHost {
         last.slot = env.slot;
         last.round = env.round;
         last.kind = env.kind;
-        last.size = msg.data.byteLength;
+        last.size = data.byteLength;
         last.valid = true;
       };
       let reply: JsonObject | undefined;
@@ -281,8 +282,8 @@ export class AgentHost {
         if (env.noreply) return; // a notification: nothing goes back
       } catch (e) {
         const message = e instanceof Error ? e.message : typeof e === 'string' ? e : 'non-Error thrown';
-        if (env.noreply) return void this.counters.drop('handler-error', msg.subject, env.from, message);
-        this.counters.drop('handler-error', msg.subject, env.from, message);
+        if (env.noreply) return void this.counters.drop('handler-error', subject, env.from, message);
+        this.counters.drop('handler-error', subject, env.from, message);
         log.error({ agent: w.id, kind: env.kind, err: e instanceof Error ? e.stack : message }, 'handler failed');
         answer('error', { message: message.slice(0, 200) });
         return;
@@ -292,13 +293,12 @@ export class AgentHost {
     };
     const bcast = this.subj.bcast(w.role);
     const direct = this.subj.direct(w.id);
-    this.subscribe(bcast, (msg) => onMsg(msg, 'bcast', bcast));
-    this.subscribe(direct, (msg) => onMsg(msg, 'direct', direct));
+    this.subs.push(subscribeData(this.nc!, bcast, (data) => onMsg(data, 'bcast', bcast)));
+    this.subs.push(subscribeData(this.nc!, direct, (data) => onMsg(data, 'direct', direct)));
   }
 
   /** Decode a message; a broadcast byte-identical to the previous one reuses its decoding. */
-  private decodeShared(msg: Msg, maxBytes: number, family: 'bcast' | 'direct', subject: string): ReturnType<typeof decode> {
-    const data = msg.data;
+  private decodeShared(data: Uint8Array, maxBytes: number, family: 'bcast' | 'direct', subject: string): ReturnType<typeof decode> {
     const last = this.lastBcast;
     if (last && last.subject === subject && Buffer.compare(last.data, data) === 0) return last.decoded;
     const decoded = decode(data, this.opts.run, maxBytes);

@@ -19,10 +19,11 @@
  * dropped and counted as `retransmit-echo`. Retransmissions are counted apart from the mechanism's
  * messages (`resent`), so message counts stay comparable with the in-process run.
  */
-import type { NatsConnection, Msg, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
+import { subscribeData } from './fastparse.ts';
 import { subjects } from './subjects.ts';
 
 export interface GatherTarget {
@@ -121,7 +122,8 @@ export class Gatherer {
   start(ids: string[]): void {
     for (const id of ids) {
       const bytes = idBytes(id);
-      this.subs.push(this.nc.subscribe(this.subj.reply(this.leaderId, id), { callback: (err, msg) => (err ? undefined : this.onReply(msg, id, bytes)) }));
+      const subject = this.subj.reply(this.leaderId, id);
+      this.subs.push(subscribeData(this.nc, subject, (data) => this.onReply(data, subject, id, bytes)));
     }
   }
 
@@ -249,26 +251,25 @@ export class Gatherer {
     p.resolve(p.result);
   }
 
-  /** A message on `sender`'s reply subject. */
-  private onReply(msg: Msg, sender: string, senderBytes: Uint8Array | undefined): void {
-    const data = msg.data;
+  /** A message on `sender`'s reply subject (`subject`). */
+  private onReply(data: Uint8Array, subject: string, sender: string, senderBytes: Uint8Array | undefined): void {
     const bytes = data.byteLength;
     this.counters.received('reply', bytes);
     const d = decodeFrom(data, this.run, this.maxBytes, sender, senderBytes);
-    if (!d.ok) return this.counters.drop(d.reason, msg.subject, d.from ?? sender, d.detail);
+    if (!d.ok) return this.counters.drop(d.reason, subject, d.from ?? sender, d.detail);
     const env = d.env;
-    if (env.from !== sender) return this.counters.drop('forged-sender', msg.subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
+    if (env.from !== sender) return this.counters.drop('forged-sender', subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
     if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
-      if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
-      return this.counters.drop('stale', msg.subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
+      if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
+      return this.counters.drop('stale', subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
     // the subscription's id (== env.from, checked above): a string whose hash V8 has already computed
     const idx = p.expected.get(sender);
-    if (idx === undefined) return this.counters.drop('unexpected-sender', msg.subject, env.from, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', msg.subject, env.from, 'second copy of a reply to a re-sent request');
-    if (p.got[idx]) return this.counters.drop('duplicate', msg.subject, env.from, 'second reply in one round');
+    if (idx === undefined) return this.counters.drop('unexpected-sender', subject, env.from, 'not addressed in this round');
+    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
+    if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
     p.result.received++;
     p.result.bytesIn += bytes;
@@ -278,7 +279,7 @@ export class Gatherer {
     } else if (env.kind === 'error') {
       // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
       const message = (env.body as { message?: unknown }).message;
-      this.counters.drop('handler-error', msg.subject, env.from, typeof message === 'string' ? message : 'error');
+      this.counters.drop('handler-error', subject, env.from, typeof message === 'string' ? message : 'error');
     } else p.result.replies[idx] = env.body;
     p.remaining--;
     if (p.remaining === 0) {

@@ -107,3 +107,28 @@ describe('fast NATS parser', () => {
     expect(events(fastParse, chunks)).toEqual(want);
   });
 });
+
+describe('subscribeData', () => {
+  it('hands a plain message for a data subscription straight to its callback, as the client would count it; anything else goes the usual way', () => {
+    const got: string[] = [];
+    const raw = { received: 0, mecsimRaw: (d: Uint8Array) => void got.push(`raw ${td.decode(d)}`) };
+    const plain = { received: 0 };
+    const pushed: string[] = [];
+    const dispatcher = {
+      inMsgs: 0,
+      inBytes: 0,
+      subscriptions: { get: (sid: number) => (sid === 1 ? raw : sid === 2 ? plain : undefined) },
+      push(e: { kind: number; msg?: { sid: number }; data?: Uint8Array }) {
+        pushed.push(`${e.kind === Kind.MSG ? `MSG sid ${e.msg!.sid}` : e.kind} ${e.data ? td.decode(e.data) : ''}`);
+      },
+    };
+    const p = new (Parser as unknown as new (d: unknown) => object)(dispatcher);
+    const stream = te.encode('MSG a 1 3\r\none\r\nMSG b 2 3\r\ntwo\r\nMSG a 1 _INBOX.x 5\r\nthree\r\nPING\r\nMSG a 1 4\r\nfour\r\n');
+    for (const c of cutAt(stream, [7, 30, 31])) fastParse.call(p, Buffer.from(c));
+    expect(got).toEqual(['raw one', 'raw four']);
+    expect(pushed).toEqual([`MSG sid 2 two`, `MSG sid 1 three`, `${Kind.PING} `]); // a message with a reply subject keeps its message
+    expect(raw.received).toBe(2);
+    expect(dispatcher.inMsgs).toBe(2);
+    expect(dispatcher.inBytes).toBe(7);
+  });
+});
