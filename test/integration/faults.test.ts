@@ -118,7 +118,12 @@ describe('a 3-node NATS cluster', () => {
     const k = killAtSlot1(['leader', 'node'], 100, cluster);
     const hurt = await runDistributed('budget-nash', cfg, 'packed:10', { ...k, natsUrl: cluster.url });
     expect(hurt.stateStore).toMatchObject({ kind: 'jetstream-kv', replicas: 3 });
-    expect(hurt.runMetrics.restarts.map((r: any) => [r.worker, r.slot])).toEqual([['leader', 1]]);
+    // killed 100 ms into slot 1: a fast slot can end before that, so the leader dies in slot 1 or a later one, never after the last
+    const restarts = hurt.runMetrics.restarts.map((r: any) => [r.worker, r.slot]);
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0][0]).toBe('leader');
+    expect(restarts[0][1]).toBeGreaterThanOrEqual(1);
+    expect(restarts[0][1]).toBeLessThanOrEqual(3);
     expect(outcome(hurt)).toEqual(outcome(clean));
     expect(hurt.ok).toBe(true);
     expect(processesOf(hurt.runId)).toEqual([]);
