@@ -12,6 +12,7 @@ import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { subscribeData } from '../bus/fastparse.ts';
+import { LastReply } from './lastReply.ts';
 import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
 import { familyOf, subjects } from '../bus/subjects.ts';
 import { getScenario } from '../scenarios/index.ts';
@@ -188,13 +189,8 @@ export class AgentHost {
     const ctx = { id: w.id, role: w.role, index: w.index };
     let follower: Follower = scenario.createFollower(w.init, ctx);
     const replySubject = this.subj.reply(w.leader, w.id);
-    // The last request answered and the reply's bytes: a request the leader re-sends (its first copy
-    // or our reply was lost) gets the same bytes back without running the handler again, so a
-    // retransmission never advances a follower's state twice. Kept in place, in a buffer of the
-    // agent's own: a reply allocates nothing that outlives its round (at 10,000 agents, a new record
-    // and a new buffer per reply were promoted out of the young generation every round, and freed
-    // the round after).
-    const last = { valid: false, slot: 0, round: 0, kind: '', size: 0, reply: new Uint8Array(64), len: 0 };
+    // the last request answered and its reply's bytes, for a request the leader re-sends
+    const last = new LastReply();
     // The slot the agent is in, and its state at that slot's start (if it keeps any across slots).
     // A restarted leader announces that it runs the slot again (`rerun`): the follower goes back to
     // its state at the slot's start. A follower that keeps state across slots sends that state to
@@ -207,7 +203,7 @@ export class AgentHost {
     let stateLost = false;
     const restart = (snapshot: JsonObject | undefined) => {
       follower = scenario.createFollower(w.init, ctx, snapshot);
-      last.valid = false;
+      last.forget();
     };
     // the family and subject are the subscription's: the hot path never builds or decodes a message subject
     const onMsg = (data: Uint8Array, family: 'bcast' | 'direct', subject: string) => {
@@ -248,9 +244,10 @@ export class AgentHost {
         return;
       }
       if (awaitingReplay && !env.noreply) return this.counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
-      if (last.valid && last.slot === env.slot && last.round === env.round && last.kind === env.kind && last.size === data.byteLength) {
-        this.nc!.publish(replySubject, last.reply.slice(0, last.len));
-        this.counters.sent('reply', 'resent', last.len);
+      const again = last.replyTo(env.slot, env.round, env.kind, data.byteLength);
+      if (again) {
+        this.nc!.publish(replySubject, again);
+        this.counters.sent('reply', 'resent', again.byteLength);
         return;
       }
       if (env.slot !== slot) {
@@ -264,17 +261,10 @@ export class AgentHost {
       }
       const answer = (kind: string, body: Body) => {
         // the encoder's scratch bytes: copied into the frame by publishFast and into `last` here, then let go
-        const data = encodeEnvelopeScratch(this.opts.run, env.slot, env.round, w.id, kind, body);
-        publishFast(this.nc!, replySubject, data);
-        this.counters.sent('reply', kind, data.byteLength);
-        if (data.length > last.reply.length) last.reply = new Uint8Array(Math.max(data.length, 2 * last.reply.length));
-        last.reply.set(data);
-        last.len = data.length;
-        last.slot = env.slot;
-        last.round = env.round;
-        last.kind = env.kind;
-        last.size = data.byteLength;
-        last.valid = true;
+        const out = encodeEnvelopeScratch(this.opts.run, env.slot, env.round, w.id, kind, body);
+        publishFast(this.nc!, replySubject, out);
+        this.counters.sent('reply', kind, out.byteLength);
+        last.keep(env.slot, env.round, env.kind, data.byteLength, out);
       };
       let reply: JsonObject | undefined;
       try {
