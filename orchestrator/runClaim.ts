@@ -1,0 +1,115 @@
+/**
+ * One orchestrator per run id on a server. Two orchestrators started with the same `--run-id` on
+ * one NATS server would share every subject, and each would take the other's messages for its own
+ * (both runs then finish `complete` with mixed traffic). So before any agent starts, the
+ * orchestrator claims the run id: it asks on the run's `owner` subject whether an orchestrator
+ * already answers there, and refuses to start if one does; otherwise it answers there itself until
+ * the run ends.
+ *
+ * Two orchestrators that start at the same moment can both find nobody answering. Each therefore
+ * asks once more after subscribing: every claimant answers with its start stamp, and the older
+ * claim (earlier stamp, then the smaller nonce) keeps the run id while the younger refuses.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+
+export interface Claimant {
+  host: string;
+  pid: number;
+  /** ms since the epoch when this orchestrator claimed the run id */
+  since: number;
+  nonce: string;
+}
+
+export class RunIdInUse extends Error {
+  constructor(
+    readonly runId: string,
+    readonly owner: Claimant,
+  ) {
+    super(`run id ${runId} is already in use on this NATS server by the orchestrator on ${owner.host} (pid ${owner.pid}, since ${new Date(owner.since).toISOString()}); choose another --run-id, or leave it out for a generated one`);
+  }
+}
+
+/**
+ * How long to wait for other claimants' answers: the first answer is awaited up to ASK_MS (loopback
+ * answers in well under 1 ms, a cluster in a few), and the asking ends STALL_MS after the last one.
+ * With nobody subscribed the server says so at once (no responders), so a free run id costs one
+ * round trip, and the second ask (which always finds our own answer) about STALL_MS.
+ */
+const ASK_MS = 2000;
+const STALL_MS = 150;
+
+export class RunIdClaim {
+  private sub?: Subscription;
+  readonly me: Claimant;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+  ) {
+    this.me = { host: hostname(), pid: process.pid, since: Date.now(), nonce: randomBytes(8).toString('hex') };
+  }
+
+  /** Claims `runId` (subject `ownerSubject`, e.g. `subjects(runId).owner`); throws RunIdInUse if another orchestrator holds it. */
+  static async claim(nc: NatsConnection, runId: string, ownerSubject: string): Promise<RunIdClaim> {
+    const c = new RunIdClaim(nc, ownerSubject);
+    const before = await c.others();
+    if (before.length) throw new RunIdInUse(runId, before[0]);
+    c.answer();
+    await nc.flush();
+    // a claimant that started at the same moment: the older claim wins
+    const rivals = (await c.others()).filter((o) => older(o, c.me));
+    if (rivals.length) {
+      c.release();
+      throw new RunIdInUse(runId, rivals[0]);
+    }
+    return c;
+  }
+
+  /** the other orchestrators that answer on the run's owner subject */
+  private async others(): Promise<Claimant[]> {
+    const found: Claimant[] = [];
+    try {
+      const it = await this.nc.requestMany(this.subject, msgpackEncode({ ask: this.me.nonce }), { strategy: 'stall', stall: STALL_MS, maxWait: ASK_MS });
+      for await (const m of it) {
+        const c = asClaimant(m.data);
+        if (c && c.nonce !== this.me.nonce) found.push(c);
+      }
+    } catch {
+      /* no responders: nobody holds the run id */
+    }
+    return found.sort((a, b) => (older(a, b) ? -1 : 1));
+  }
+
+  private answer(): void {
+    const reply = msgpackEncode(this.me);
+    this.sub = this.nc.subscribe(this.subject, {
+      callback: (err, m) => {
+        if (!err && m.reply) m.respond(reply);
+      },
+    });
+  }
+
+  release(): void {
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+  }
+}
+
+function older(a: Claimant, b: Claimant): boolean {
+  return a.since !== b.since ? a.since < b.since : a.nonce < b.nonce;
+}
+
+/** an answer on the owner subject, or undefined if it is not one (another process's bytes) */
+function asClaimant(data: Uint8Array): Claimant | undefined {
+  if (!data.byteLength || data.byteLength > 1024) return undefined;
+  try {
+    const v = msgpackDecode(data) as Partial<Claimant>;
+    if (typeof v.host === 'string' && typeof v.pid === 'number' && Number.isFinite(v.since) && typeof v.nonce === 'string') return { host: v.host.slice(0, 200), pid: v.pid, since: v.since as number, nonce: v.nonce.slice(0, 64) };
+  } catch {
+    /* not msgpack */
+  }
+  return undefined;
+}
