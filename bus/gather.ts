@@ -27,7 +27,8 @@
  * read too, and only then are the missing counted. Rounds that end before their deadline never pay
  * for it. A reply read during the flush counts as received (it was in time or very nearly). If no PONG
  * comes within DEADLINE_FLUSH_MS (the connection is down), the round closes anyway, after one poll of
- * the socket.
+ * the socket. A retransmission likewise waits for one poll of the socket, so a stalled leader does
+ * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
@@ -202,9 +203,12 @@ export class Gatherer {
     const left = p.result.startedAt + p.req.deadlineMs - performance.now();
     if (delay >= left) return;
     p.retryTimer = setTimeout(() => {
-      if (this.pending !== p || p.closing) return;
-      this.resendMissing();
-      this.scheduleRetry(p, delay * 2);
+      // after one poll of the socket: a stalled loop runs this timer before it reads replies already there
+      setImmediate(() => {
+        if (this.pending !== p || p.closing) return;
+        this.resendMissing();
+        this.scheduleRetry(p, delay * 2);
+      });
     }, delay);
   }
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeEnvelope } from '../../bus/codec.ts';
 import { Counters } from '../../bus/counters.ts';
 import { installFastParser } from '../../bus/fastparse.ts';
-import { Gatherer } from '../../bus/gather.ts';
+import { Gatherer, RETRY_MIN_MS } from '../../bus/gather.ts';
 import { subjects } from '../../bus/subjects.ts';
 
 const RUN = `gd-${process.pid}`;
@@ -98,6 +98,25 @@ describe('gatherer deadline over a real nats-server', () => {
       expect(r.replies[0]).toEqual({ x: slot });
       expect(flushes).toBe(1);
     }
+    g.stop();
+  });
+
+  it('a leader stalled past the first retransmission re-sends only to the agents whose reply is not in its socket', async () => {
+    const g = new Gatherer(nc, RUN, LEADER, new Counters(), 1 << 20);
+    g.start(targets.map((t) => t.id));
+    await nc.flush();
+    Atomics.store(flag, 0, 0);
+    const done = g.round(request(5, 60_000));
+    const started = performance.now();
+    worker.postMessage([reply('ue-0', 5, 1, { x: 0 })]);
+    expect(Atomics.wait(flag, 0, 0, 30_000)).not.toBe('timed-out');
+    spinUntil(Math.max(performance.now() + 150, started + RETRY_MIN_MS + 300));
+    // let the retransmission go out, then answer for ue-1 too
+    await new Promise((r) => setTimeout(r, 100));
+    worker.postMessage([reply('ue-1', 5, 1, { x: 1 })]);
+    const r = await done;
+    expect(r.missing).toEqual([]);
+    expect(r.resent).toBe(1);
     g.stop();
   });
 
