@@ -1,10 +1,11 @@
 /**
  * Chunking of control messages larger than the server's max_payload.
  *
- * Why: a NATS server refuses a publish larger than its `max_payload` (1 MiB on a stock server) and
- * closes nothing but the message: the leader's slot answer carries the slot's trajectory, one row a
- * round, so a long slot outgrows it ("max_payload size exceeded"). A message that fits is sent as it
- * is; a larger one is cut into frames that each fit, and the receiver puts them back together.
+ * Why: a NATS server accepts no message larger than its `max_payload` (1 MiB on a stock server; the
+ * client refuses to publish one, "max_payload size exceeded"). The leader's slot answer carries the
+ * slot's trajectory, one row a round (about 110 B a round, 950 B with 50 users' utilities), so a long
+ * slot outgrows it. A message that fits is sent as it is; a larger one is cut into frames that each
+ * fit, and the receiver puts them back together.
  *
  * A frame is binary, not an envelope (an envelope's body may not carry binary), and cannot be taken
  * for one: it starts with 0xc1, the one byte msgpack never uses, where an envelope starts with a
@@ -93,6 +94,11 @@ export class Chunker {
   /** true when `data` must be cut to fit in `maxPayload` */
   static needed(data: Uint8Array, maxPayload: number): boolean {
     return data.byteLength > maxPayload;
+  }
+
+  /** What to publish for `data`: the message itself if it fits in `maxPayload`, else its frames. */
+  frames(data: Uint8Array, maxPayload: number): Uint8Array[] {
+    return Chunker.needed(data, maxPayload) ? this.split(data, maxPayload) : [data];
   }
 
   /**

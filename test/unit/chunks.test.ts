@@ -41,6 +41,11 @@ describe('chunks: frames', () => {
     expect(serverMaxPayload({ info: {} })).toBe(NATS_DEFAULT_MAX_PAYLOAD);
     expect(Chunker.needed(bytes(11), 10)).toBe(true);
     expect(Chunker.needed(bytes(10), 10)).toBe(false);
+    const small = bytes(10);
+    expect(new Chunker().frames(small, 10)).toEqual([small]);
+    const parts = new Chunker().frames(bytes(100), 60);
+    expect(parts.length).toBe(3);
+    expect(parts.every(isChunkFrame)).toBe(true);
   });
 
   it('an empty message is one empty piece', () => {
