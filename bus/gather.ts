@@ -256,7 +256,6 @@ export class Gatherer {
   private deadline(p: Pending): void {
     if (this.pending !== p || p.closing) return;
     p.closing = true;
-    p.timer = undefined;
     if (p.retryTimer) clearTimeout(p.retryTimer);
     p.retryTimer = undefined;
     // a late PONG (connection down) must not hold the round: close it after one more poll of the socket
