@@ -18,6 +18,17 @@
  * agents/host.ts), so a retransmission never changes an answer; a second copy that arrives is
  * dropped and counted as `retransmit-echo`. Retransmissions are counted apart from the mechanism's
  * messages (`resent`), so message counts stay comparable with the in-process run.
+ *
+ * The deadline: a leader whose event loop was busy past a round's deadline (a long aggregation, GC,
+ * a starved core) runs its deadline timer before it reads its socket (Node runs due timers before it
+ * polls for I/O), so replies that had already arrived would be counted missing. When the deadline
+ * fires, the gatherer therefore first flushes the connection (PING, then PONG): the server answers in
+ * order, so when the PONG has been read every reply the server delivered before the deadline has been
+ * read too, and only then are the missing counted. Rounds that end before their deadline never pay
+ * for it. A reply read during the flush counts as received (it was in time or very nearly). If no PONG
+ * comes within DEADLINE_FLUSH_MS (the connection is down), the round closes anyway, after one poll of
+ * the socket. A retransmission likewise waits for one poll of the socket, so a stalled leader does
+ * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
@@ -78,6 +89,8 @@ export const RETRY_MIN_MS = 2000;
 /** … and at least this many times the slowest of the last RECENT rounds */
 const RETRY_FACTOR = 8;
 const RECENT = 16;
+/** at a round's deadline, wait at most this long (ms) for the PONG of the flush that reads what already arrived */
+export const DEADLINE_FLUSH_MS = 2000;
 
 interface Pending {
   req: GatherRequest;
@@ -93,6 +106,8 @@ interface Pending {
   sentBytes: Map<string, Uint8Array>;
   /** agents a request was re-sent to */
   resentTo?: Set<string>;
+  /** the deadline has passed: the connection is being flushed before the missing are counted */
+  closing?: boolean;
 }
 
 export class Gatherer {
@@ -188,9 +203,12 @@ export class Gatherer {
     const left = p.result.startedAt + p.req.deadlineMs - performance.now();
     if (delay >= left) return;
     p.retryTimer = setTimeout(() => {
-      if (this.pending !== p) return;
-      this.resendMissing();
-      this.scheduleRetry(p, delay * 2);
+      // after one poll of the socket: a stalled loop runs this timer before it reads replies already there
+      setImmediate(() => {
+        if (this.pending !== p || p.closing) return;
+        this.resendMissing();
+        this.scheduleRetry(p, delay * 2);
+      });
     }, delay);
   }
 
@@ -226,9 +244,32 @@ export class Gatherer {
       while (this.sentLog.length && this.sentLog[0].slot < req.slot - 1) this.sentLog.shift();
       this.sentLog.push({ slot: req.slot, round: req.round, sent: p.sentBytes });
       if (p.remaining === 0) return this.finish(p);
-      p.timer = setTimeout(() => this.finish(p), req.deadlineMs);
+      p.timer = setTimeout(() => this.deadline(p), req.deadlineMs);
       this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
     });
+  }
+
+  /**
+   * The round's deadline: read everything the server delivered up to now (a flush's PONG comes after
+   * it), then close the round. Replies that arrive meanwhile are taken; the last one closes it early.
+   */
+  private deadline(p: Pending): void {
+    if (this.pending !== p || p.closing) return;
+    p.closing = true;
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    p.retryTimer = undefined;
+    // a late PONG (connection down) must not hold the round: close it after one more poll of the socket
+    p.timer = setTimeout(() => setImmediate(() => this.finish(p)), DEADLINE_FLUSH_MS);
+    let flushed: Promise<void>;
+    try {
+      flushed = this.nc.flush();
+    } catch {
+      flushed = Promise.resolve();
+    }
+    flushed.then(
+      () => this.finish(p),
+      () => this.finish(p),
+    );
   }
 
   private finish(p: Pending): void {

@@ -1,25 +1,131 @@
 /**
  * Result files: every file is written to a temporary name and renamed into place, so a reader never
- * sees a half-written file, whatever happens to the process.
+ * sees a half-written file, whatever happens to the process. A write that fails (disk full, a
+ * read-only file system, the folder removed) removes its temporary file and throws a DiskError that
+ * names the file and the cause in words.
  */
-import { mkdirSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export function writeAtomic(path: string, data: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  const fd = openSync(tmp, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+const CAUSES: Record<string, string> = {
+  ENOSPC: 'disk full',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  ENOENT: 'no such file or folder (was the run folder removed?)',
+  ENOTDIR: 'a path component is not a folder',
+  EISDIR: 'is a folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+  EFBIG: 'file too large',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** A file that could not be written: which one, and why in words (`code` is the system's, e.g. ENOSPC). */
+export class DiskError extends Error {
+  constructor(
+    readonly path: string,
+    readonly code: string | undefined,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`cannot write ${path}: ${reason}${code && CAUSES[code] ? ` (${code})` : ''}`, options);
+    this.name = 'DiskError';
   }
-  renameSync(tmp, path);
+
+  static from(path: string, e: unknown): DiskError {
+    if (e instanceof DiskError) return e;
+    const code = (e as NodeJS.ErrnoException)?.code;
+    const reason = (code && CAUSES[code]) || (e as Error)?.message || String(e);
+    return new DiskError(path, code, reason, { cause: e });
+  }
+}
+
+/** true for the errors that an overwrite of blocks already allocated gets past */
+function outOfSpace(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+export function writeAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(tmp, data);
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      /* nothing was created (a read-only file system, a removed folder) */
+    }
+    throw DiskError.from(path, e);
+  }
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}
+
+/** the fields a summary keeps when the disk has room for nothing more */
+const SUMMARY_CORE = ['status', 'runId', 'scenario', 'mechanism', 'seed', 'error', 'startedAt', 'finishedAt', 'host'];
+
+/**
+ * Write a run's summary.json. On a full disk, where the atomic write (a new file) cannot get a block,
+ * the summary already there is overwritten in place, within the blocks it already has: the whole
+ * summary if it fits, else its core fields (status, error, …) with `truncated` saying why. Not atomic,
+ * but a failing run's summary must not stay `running`. Returns how it was written; throws the
+ * DiskError of the atomic write if nothing could be.
+ */
+export function writeSummary(path: string, summary: Record<string, unknown>): 'atomic' | 'in-place' | 'core' {
+  const full = JSON.stringify(summary, null, 2) + '\n';
+  try {
+    writeAtomic(path, full);
+    return 'atomic';
+  } catch (e) {
+    if (!outOfSpace((e as DiskError).cause) || !existsSync(path)) throw e;
+    const core: Record<string, unknown> = {};
+    for (const k of SUMMARY_CORE) if (k in summary) core[k] = summary[k];
+    core.truncated = `the disk was full: only these fields of the summary could be written (${(e as Error).message})`;
+    if (overwriteWithin(path, full)) return 'in-place';
+    if (overwriteWithin(path, JSON.stringify(core) + '\n')) return 'core';
+    throw e;
+  }
+}
+
+/** Overwrite the file with `data` if it fits in the blocks the file already has; false if it does not, or the write failed. */
+function overwriteWithin(path: string, data: string): boolean {
+  const bytes = Buffer.from(data);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r+');
+    const st = fstatSync(fd);
+    if (bytes.byteLength > st.blocks * 512) return false;
+    for (let off = 0; off < bytes.byteLength; ) off += writeSync(fd, bytes, off, bytes.byteLength - off, off);
+    ftruncateSync(fd, bytes.byteLength);
+    fsyncSync(fd);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeQuietly(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* nothing more to do with it */
+  }
 }
 
 type Cell = number | string | boolean | null | undefined;
