@@ -43,7 +43,7 @@ describe('run id claim', () => {
   it('bytes on the owner subject that are not a claim do not block a run id', async () => {
     const subject = `mecsim.junk${Date.now() % 1e6}.owner`;
     const hostile = await open();
-    hostile.subscribe(subject, { callback: (_e, m) => m.respond(new Uint8Array([0xc1, 0xff, 0x00])) });
+    hostile.subscribe(subject, { callback: (_e, m) => void m.respond(new Uint8Array([0xc1, 0xff, 0x00])) });
     await hostile.flush();
     const c = await RunIdClaim.claim(await open(), 'r3', subject);
     c.release();
