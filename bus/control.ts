@@ -219,18 +219,18 @@ export const shape = {
 
 const s = shape;
 const counts = s.fields({ msgs: s.int(), bytes: s.int() });
-const outcome = s.fields({ equilibrium: s.map(), converged: s.bool(), 'notes?': s.list(s.str(MAX_TEXT, 0), 1024), 'extra?': s.map() });
+const outcome = s.fields({ equilibrium: s.map(), converged: s.bool(), 'notes?': s.list(s.str(1 << 16, 0), 1024), 'extra?': s.map() });
 const metrics = s.fields({
   rounds: s.int(),
   messages: s.int(),
   deliveries: s.int(),
   bytes: s.int(),
-  timeToEquilibriumMs: s.num(0),
-  roundLatencyMs: s.list(s.num(0)),
+  timeToEquilibriumMs: s.num(),
+  roundLatencyMs: s.list(s.num()),
   missingReplies: s.int(),
   nilReplies: s.int(),
   messagesByKind: s.values(s.int()),
-  leaderCpuMs: s.num(0),
+  leaderCpuMs: s.num(),
   roundKinds: s.list(s.str()),
   resent: s.int(),
 });
