@@ -115,19 +115,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     log.info({ agents: agents.length, hosts: supervisor.hostCount() }, 'all agents joined');
 
     // ---- slot clock ----
-    const reference = scenario.createReference(cfg as never);
-    for (let slot = 0; slot < slots; slot++) {
-      state.currentSlot = slot;
-      opts.onProgress?.({ phase: 'slot', slot, slots });
-      const done = await state.race(clock.ask(slot));
-      const ref = reference.slot(slot, done.outcome);
-      results.addSlot(slot, done, ref);
-      await store.save(slot, done.snapshot);
-      const line = scenario.describeSlot?.(done.outcome, ref);
-      opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
-      log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
-    }
-    const finalResults = reference.finish?.();
+    const finalResults = await driveSlots(p, clock, store, results);
 
     // ---- shutdown: every host answers with its counters, then exits ----
     opts.onProgress?.({ phase: 'shutdown' });
@@ -166,6 +154,25 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     await new Promise<void>((r) => agentLog.end(() => r()));
     log.flush();
   }
+}
+
+/** Every slot in turn: asked of the leader, compared with the reference, recorded, its leader state kept; the reference's final results. */
+async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, results: ResultsWriter): Promise<unknown> {
+  const { scenario, cfg, opts, log } = p.info;
+  const slots = Number(cfg.slots ?? 1);
+  const reference = scenario.createReference(cfg as never);
+  for (let slot = 0; slot < slots; slot++) {
+    p.state.currentSlot = slot;
+    opts.onProgress?.({ phase: 'slot', slot, slots });
+    const done = await p.state.race(clock.ask(slot));
+    const ref = reference.slot(slot, done.outcome);
+    results.addSlot(slot, done, ref);
+    await store.save(slot, done.snapshot);
+    const line = scenario.describeSlot?.(done.outcome, ref);
+    opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
+    log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
+  }
+  return reference.finish?.();
 }
 
 /** run.log in the run folder (and stderr with --verbose) */
