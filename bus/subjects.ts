@@ -9,19 +9,31 @@
  * share of the per-round time (the raw NATS floor with 42- vs 10-character prefixes: ~12 %).
  * summary.json records the run's subject root (`subjects`).
  *
- * | subject                            | family  | publisher          | subscribers              |
- * | ---------------------------------- | ------- | ------------------ | ------------------------ |
- * | mecsim.<r>.join                    | join    | every agent        | orchestrator             |
- * | mecsim.<r>.ctl.<agent>             | ctl     | orchestrator       | that agent               |
- * | mecsim.<r>.ctl.all                 | ctl     | orchestrator       | every agent              |
- * | mecsim.<r>.bc.<role>               | bcast   | the leader         | every agent of that role |
- * | mecsim.<r>.to.<agent>              | direct  | the leader         | that agent               |
- * | mecsim.<r>.rep.<leader>.<agent>    | reply   | that agent         | the leader               |
- * | mecsim.<r>.inbox.<agent>.*         | inbox   | replies to requests| that agent (req/reply)   |
+ * | subject                            | family  | publisher               | subscribers              |
+ * | ---------------------------------- | ------- | ----------------------- | ------------------------ |
+ * | mecsim.<r>.join.<host>             | join    | that agent host         | orchestrator (join.*)    |
+ * | mecsim.<r>.ctl.<agent>             | ctl     | orchestrator            | that agent               |
+ * | mecsim.<r>.ctl.all                 | ctl     | orchestrator            | every agent host         |
+ * | mecsim.<r>.bc.<role>               | bcast   | the leader              | every agent of that role |
+ * | mecsim.<r>.to.<agent>              | direct  | the leader              | that agent               |
+ * | mecsim.<r>.rep.<leader>.<agent>    | reply   | that agent's host       | the leader               |
+ * | mecsim.<r>.inbox.orch.slots        | inbox   | the leader's host       | orchestrator             |
+ * | mecsim.<r>.inbox.orch.replayed     | inbox   | the leader's host       | orchestrator             |
+ * | mecsim.<r>.inbox.orch.failed.<host>| inbox   | that agent host         | orchestrator (failed.*)  |
+ * | mecsim.<r>.inbox.orch.bye.<host>   | inbox   | that agent host         | orchestrator (bye.*)     |
+ * | mecsim.<r>.inbox.<host>.*          | inbox   | orchestrator (join replies) | that host (req/reply) |
+ *
+ * Every agent→orchestrator subject but the leader's answers names the publishing host, so the
+ * generated permissions can confine each host to its own, and the orchestrator checks on receipt
+ * that this host may speak for the agent an envelope names (bus/control.ts has every message kind).
+ * The bare `mecsim.<r>.join` is no host's subject: the orchestrator drops (and counts) what arrives
+ * there. `orch` is the orchestrator's host id: no agent host may use it.
  */
 import { createHash } from 'node:crypto';
 
 export const ROOT = 'mecsim';
+/** the orchestrator's host id in subjects (`inbox.orch.…`): reserved, no agent host may take it */
+export const ORCH = 'orch';
 
 const TOKEN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -48,7 +60,10 @@ export function subjects(run: string) {
   return {
     base,
     all: `${base}.>`,
+    /** the join subjects' root; a host joins, says ready and alive on `hostJoin(host)` */
     join: `${base}.join`,
+    hostJoin: (host: string) => `${base}.join.${host}`,
+    joinAll: `${base}.join.*`,
     ctl: (agent: string) => `${base}.ctl.${agent}`,
     ctlAll: `${base}.ctl.all`,
     bcast: (role: string) => `${base}.bc.${role}`,
@@ -56,12 +71,26 @@ export function subjects(run: string) {
     reply: (leader: string, agent: string) => `${base}.rep.${leader}.${agent}`,
     replyWildcard: (leader: string) => `${base}.rep.${leader}.*`,
     inbox: (agent: string) => `${base}.inbox.${agent}`,
+    /** the orchestrator's inboxes: the leader's slot answers and replay confirmations, hosts' failure reports and byes */
+    orchSlots: `${base}.inbox.${ORCH}.slots`,
+    orchReplayed: `${base}.inbox.${ORCH}.replayed`,
+    orchFailed: (host: string) => `${base}.inbox.${ORCH}.failed.${host}`,
+    orchFailedAll: `${base}.inbox.${ORCH}.failed.*`,
+    orchBye: (host: string) => `${base}.inbox.${ORCH}.bye.${host}`,
+    orchByeAll: `${base}.inbox.${ORCH}.bye.*`,
   };
 }
 
 export type Family = 'join' | 'ctl' | 'bcast' | 'direct' | 'reply' | 'inbox' | 'other';
 export const FAMILIES: Family[] = ['join', 'ctl', 'bcast', 'direct', 'reply', 'inbox', 'other'];
 const FAMILY_BY_TOKEN: Record<string, Family> = { join: 'join', ctl: 'ctl', bc: 'bcast', to: 'direct', rep: 'reply', inbox: 'inbox' };
+
+/** The host id an agent→orchestrator subject names (`join.<host>`, `inbox.orch.failed.<host>`, …): its last token. */
+export function hostOfSubject(subject: string, prefix: string): string | undefined {
+  if (!subject.startsWith(prefix) || subject.length === prefix.length) return undefined;
+  const host = subject.slice(prefix.length);
+  return TOKEN.test(host) ? host : undefined;
+}
 
 /** The family of a subject (third token), for counters. */
 export function familyOf(subject: string): Family {

@@ -1,0 +1,180 @@
+/**
+ * A follower's runtime: one hosted agent's subscriptions (its role's broadcasts and its direct
+ * subject), its scenario handler, and the state it needs to survive a restart of its own process or
+ * of the leader's: the slot it is in, its state at that slot's start, and whether it waits for the
+ * leader to replay its slot.
+ *
+ * A restarted leader announces that it runs the slot again (`rerun`): the follower goes back to its
+ * state at the slot's start. A follower that keeps state across slots sends that state to the leader
+ * at each slot's start (`state`), so a restarted process of this agent can be given it back
+ * (`restore`) before the slot is replayed to it (`replayed` ends the replay).
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { decode, encodeEnvelopeScratch, type Body } from '../bus/codec.ts';
+import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
+import type { Counters } from '../bus/counters.ts';
+import { subscribeData } from '../bus/fastparse.ts';
+import { publishFast } from '../bus/fastpublish.ts';
+import { subjects } from '../bus/subjects.ts';
+import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
+import { LastReply } from './lastReply.ts';
+
+/**
+ * Decodes requests for the followers of one host: the agents packed here receive identical
+ * broadcast bytes, decoded once.
+ */
+export class SharedDecoder {
+  private last?: { subject: string; data: Uint8Array; decoded: ReturnType<typeof decode> };
+
+  constructor(private readonly run: string) {}
+
+  decode(data: Uint8Array, maxBytes: number, family: 'bcast' | 'direct', subject: string): ReturnType<typeof decode> {
+    const last = this.last;
+    if (last && last.subject === subject && Buffer.compare(last.data, data) === 0) return last.decoded;
+    const decoded = decode(data, this.run, maxBytes);
+    if (family === 'bcast') this.last = { subject, data: data.slice(), decoded };
+    return decoded;
+  }
+}
+
+export interface FollowerDeps {
+  nc: NatsConnection;
+  run: string;
+  hostId: string;
+  counters: Counters;
+  channel: ControlChannel;
+  decoder: SharedDecoder;
+  log: Logger;
+}
+
+export class FollowerRuntime {
+  private follower: Follower;
+  private readonly ctx: FollowerContext;
+  private readonly replySubject: string;
+  /** the last request answered and its reply's bytes, for a request the leader re-sends */
+  private readonly last = new LastReply();
+  /** the slot the agent is in (-1: none yet) */
+  private slot = -1;
+  /** its state at that slot's start (if it keeps any across slots) */
+  private slotStart: JsonObject | undefined;
+  /** a restarted agent answers nothing until the leader has replayed its slot */
+  private awaitingReplay: boolean;
+  /** its state at the slot's start was lost with the leader: it said so and stays silent */
+  private stateLost = false;
+  private readonly subj: ReturnType<typeof subjects>;
+
+  constructor(
+    private readonly d: FollowerDeps,
+    private readonly scenario: Scenario,
+    private readonly w: Welcome,
+  ) {
+    this.ctx = { id: w.id, role: w.role, index: w.index };
+    this.follower = scenario.createFollower(w.init, this.ctx);
+    this.subj = subjects(d.run);
+    this.replySubject = this.subj.reply(w.leader, w.id);
+    this.awaitingReplay = w.rejoin === true;
+  }
+
+  /** Subscribes to the agent's role's broadcasts and its direct subject. */
+  subscribe(): Subscription[] {
+    const bcast = this.subj.bcast(this.w.role);
+    const direct = this.subj.direct(this.w.id);
+    // the family and subject are the subscription's: the hot path never builds or decodes a message subject
+    return [subscribeData(this.d.nc, bcast, (data) => this.onMessage(data, 'bcast', bcast)), subscribeData(this.d.nc, direct, (data) => this.onMessage(data, 'direct', direct))];
+  }
+
+  private restart(snapshot: JsonObject | undefined): void {
+    this.follower = this.scenario.createFollower(this.w.init, this.ctx, snapshot);
+    this.last.forget();
+  }
+
+  private onMessage(data: Uint8Array, family: 'bcast' | 'direct', subject: string): void {
+    const { counters } = this.d;
+    counters.received(family, data.byteLength);
+    const dec = this.d.decoder.decode(data, this.w.maxBytes, family, subject);
+    if (!dec.ok) return counters.drop(dec.reason, subject, dec.from, dec.detail);
+    const env = dec.env;
+    if (env.from !== this.w.leader) return counters.drop('unexpected-sender', subject, env.from, `only ${this.w.leader} sends requests`);
+    if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
+      if (!env.noreply) return counters.drop('unknown-kind', subject, env.from, `${env.kind} must be a notification`);
+      const v = validate(env.kind, env.body);
+      if (!v.ok) return counters.drop('bad-body', subject, env.from, v.reason);
+      if (env.kind === 'replayed') this.onReplayed();
+      else if (env.kind === 'rerun') this.onRerun(env.slot);
+      else this.onRestore(env.slot, (v.body as { snapshot?: JsonObject }).snapshot);
+      return;
+    }
+    if (this.awaitingReplay && !env.noreply) return counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
+    const again = this.last.replyTo(env.slot, env.round, env.kind, data.byteLength);
+    if (again) return this.d.channel.publish(this.replySubject, 'resent', again, undefined, 'reply');
+    if (env.slot !== this.slot) this.enterSlot(env.slot);
+    let reply: JsonObject | undefined;
+    try {
+      reply = this.follower.handle(env.kind, env.body as JsonObject, { slot: env.slot, round: env.round, from: env.from });
+      if (env.noreply) return; // a notification: nothing goes back
+    } catch (e) {
+      const message = e instanceof Error ? e.message : typeof e === 'string' ? e : 'non-Error thrown';
+      counters.drop('handler-error', subject, env.from, message);
+      if (env.noreply) return;
+      this.d.log.error({ agent: this.w.id, kind: env.kind, err: e instanceof Error ? e.stack : message }, 'handler failed');
+      this.answer(env.slot, env.round, env.kind, data.byteLength, 'error', { message: message.slice(0, 200) });
+      return;
+    }
+    if (reply === undefined) this.answer(env.slot, env.round, env.kind, data.byteLength, 'nil', {});
+    else this.answer(env.slot, env.round, env.kind, data.byteLength, replyKind(env.kind), reply);
+  }
+
+  /** A new slot: its state at the start is kept, and sent to the leader for a restart of this process. */
+  private enterSlot(slot: number): void {
+    this.slot = slot;
+    this.slotStart = this.follower.snapshot?.();
+    if (this.slotStart) this.d.channel.send(this.replySubject, 'state', { snapshot: this.slotStart }, { slot, from: this.w.id });
+  }
+
+  private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
+    // the encoder's scratch bytes: copied into the frame by publishFast and into `last` here, then let go
+    const out = encodeEnvelopeScratch(this.d.run, slot, round, this.w.id, kind, body);
+    publishFast(this.d.nc, this.replySubject, out);
+    this.d.counters.sent('reply', kind, out.byteLength);
+    this.last.keep(slot, round, requestKind, requestSize, out);
+  }
+
+  private onReplayed(): void {
+    if (this.stateLost) return; // said so at the restore: stays silent, the orchestrator ends the run
+    this.awaitingReplay = false;
+  }
+
+  private onRerun(slot: number): void {
+    if (slot !== this.slot) return;
+    this.d.log.warn({ agent: this.w.id, slot }, 'the restarted leader runs the slot again: back to the state at its start');
+    this.restart(this.slotStart);
+  }
+
+  private onRestore(slot: number, snapshot: JsonObject | undefined): void {
+    this.slotStart = snapshot;
+    // A follower that keeps state across slots sends it to the leader at every slot's start, slot 0
+    // included: a restore without it after slot 0 means the leader that had it died too. Starting
+    // from the initial state would give a wrong answer, so the run is told it cannot go on.
+    if (!snapshot && slot > 0 && typeof this.follower.snapshot === 'function') {
+      this.stateLost = true;
+      const message = `it keeps state across slots, and its state at the start of slot ${slot} was lost: its process and the leader's both died in that slot`;
+      this.d.log.error({ agent: this.w.id, slot }, message);
+      this.d.channel.send(this.subj.orchFailed(this.d.hostId), 'agent-failed', { message }, { slot, from: this.w.id });
+      return;
+    }
+    this.restart(snapshot);
+    this.slot = slot;
+  }
+}
+
+/** `re:<kind>`, one string per kind (not a new one per reply) */
+const replyKinds = new Map<string, string>();
+export function replyKind(kind: string): string {
+  let k = replyKinds.get(kind);
+  if (k === undefined) {
+    k = `re:${kind}`;
+    if (replyKinds.size < 256) replyKinds.set(kind, k);
+  }
+  return k;
+}

@@ -1,0 +1,231 @@
+/**
+ * The join barrier: every agent of the run asks to join (`join` on its host's join subject), is
+ * welcomed with its parameters, and says `ready` once subscribed; the run starts when all are.
+ * A retried join (same nonce) gets the same welcome. With external agents, a join may ask for the
+ * next free agent of a role (dynamic join), a host with none free waits as a spare (`retry`), and
+ * hosts say `alive`: the supervisor takes a silent one for dead and frees its agents
+ * (`free`), which rejoin — on a spare, or on the same host if it was only stalled.
+ *
+ * Every message is validated (bus/control.ts) and its sender checked: a host may join only as an
+ * agent the plan gives it (spawned) or a free one (external), and say `ready` only for an agent it
+ * was welcomed for. A bad one is dropped and counted.
+ */
+import type { Msg } from '@nats-io/transport-node';
+import { Speakers, type JoinBody, type Welcome } from '../../bus/control.ts';
+import { hostOfSubject, ORCH } from '../../bus/subjects.ts';
+import type { AgentSpec } from '../../scenarios/types.ts';
+import type { Parts } from './context.ts';
+import { RunError } from './plan.ts';
+
+/** external agent hosts say `alive` this often; one silent for HEARTBEAT_MISSES beats is taken for dead */
+export const HEARTBEAT_MS = Number(process.env.MECSIM_HEARTBEAT_MS ?? 2000);
+export const HEARTBEAT_MISSES = 5;
+
+/** The largest join-subject message accepted. */
+const MAX_JOIN_BYTES = 1 << 16;
+
+/** What the barrier asks of the supervisor. */
+export interface BarrierHooks {
+  /** when this agent's process was spawned (performance.now()), if it was */
+  spawnedAt(id: string): number | undefined;
+  /** a rejoining agent (restarted or replacement) is ready again */
+  rejoined(id: string): void;
+}
+
+/** The external hosts that joined: their agents, when each last said `alive`, and the ones taken for dead. */
+export class ExternalHosts {
+  readonly agents = new Map<string, string[]>();
+  readonly lastSeen = new Map<string, number>();
+  readonly dead = new Set<string>();
+  /** hosts alive now (each answers the shutdown with a `bye`) */
+  readonly live = new Set<string>();
+
+  add(host: string, id: string): void {
+    this.live.add(host);
+    this.agents.set(host, [...(this.agents.get(host) ?? []), id]);
+    this.lastSeen.set(host, Date.now());
+  }
+}
+
+export class JoinBarrier {
+  /** agent id → ms from its spawn (external: its join request) to ready */
+  readonly joined = new Map<string, number>();
+  readonly welcomed = new Set<string>();
+  /** agents freed by a dead process (or silent host): they join again, as rejoining agents */
+  readonly rejoining = new Set<string>();
+  readonly speakers: Speakers;
+  readonly hosts = new ExternalHosts();
+  private readonly byKey: Map<string, AgentSpec>;
+  /** join nonce → agent id: a retried join gets the same welcome */
+  private readonly byNonce = new Map<string, string>();
+  /** external agents: when each one's join request came (no spawn time to measure from) */
+  private readonly joinRequestAt = new Map<string, number>();
+  private allJoined!: () => void;
+  private readonly all: Promise<void>;
+  private readonly joinPrefix: string;
+
+  constructor(
+    private readonly p: Parts,
+    private readonly hooks: BarrierHooks,
+  ) {
+    this.speakers = new Speakers(p.info.leaderId);
+    this.byKey = new Map(p.info.agents.map((a) => [`${a.role}:${a.index}`, a]));
+    this.all = new Promise<void>((r) => (this.allJoined = r));
+    this.joinPrefix = `${p.info.subj.join}.`;
+  }
+
+  /** Listens on every host's join subject (and drops what comes on the bare one: it names no host). */
+  subscribe(): void {
+    const { nc } = this.p;
+    const cb = (err: Error | null, msg: Msg) => (err ? undefined : this.onMessage(msg));
+    nc.subscribe(this.p.info.subj.joinAll, { callback: cb });
+    nc.subscribe(this.p.info.subj.join, { callback: cb });
+  }
+
+  /** Resolves when every agent is ready; rejects after `ms` naming the ones that are not. */
+  async wait(ms: number): Promise<void> {
+    const { agents } = this.p.info;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      timer = setTimeout(() => {
+        const missing = agents.filter((a) => !this.joined.has(a.id)).map((a) => a.id);
+        rej(new RunError(`${missing.length} of ${agents.length} agents did not join within ${ms} ms: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`));
+      }, ms);
+    });
+    try {
+      await this.p.state.race(Promise.race([this.all, timeout]));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A dead process's (or silent host's) agents: free to join again, as rejoining agents; an external host loses its say for them. */
+  free(ids: string[]): void {
+    for (const id of ids) {
+      this.welcomed.delete(id);
+      this.joined.delete(id);
+      this.rejoining.add(id);
+    }
+    for (const [n, a] of this.byNonce) if (this.rejoining.has(a)) this.byNonce.delete(n);
+    if (this.p.info.external) this.speakers.revoke(ids);
+  }
+
+  private onMessage(msg: Msg): void {
+    const { channel, info } = this.p;
+    info.counters.received('join', msg.data.byteLength);
+    const host = hostOfSubject(msg.subject, this.joinPrefix);
+    const r = channel.readMsg(msg, ['join', 'ready', 'alive'], MAX_JOIN_BYTES, (kind, from) => this.speakers.check(kind, host, from));
+    if (!r) return;
+    if (r.kind === 'join') return this.onJoin(msg, host!, r.body);
+    if (r.kind === 'ready') return this.onReady(msg.subject, r.from, r.body.id);
+    if (r.body.worker !== host) return void channel.drop('forged-sender', msg.subject, r.from, `alive naming host ${r.body.worker} on the subject of ${host}`);
+    this.onAlive(msg.subject, host!, r.from);
+  }
+
+  private welcomeOf(agent: AgentSpec): Welcome {
+    const { scenario, cfg, leaderId, roster, external, opts } = this.p.info;
+    const leader = agent.id === leaderId;
+    return {
+      id: agent.id,
+      role: agent.role,
+      index: agent.index,
+      scenario: scenario.id,
+      init: scenario.agentInit(cfg as never, agent),
+      leader: leaderId,
+      roster: leader ? roster : undefined,
+      roundTimeoutMs: opts.roundTimeoutMs ?? 30_000,
+      maxBytes: 4 * 1024 * 1024,
+      resume: leader ? this.p.state.leaderResume : undefined,
+      rejoin: !leader && this.rejoining.has(agent.id) ? true : undefined,
+      heartbeatMs: external ? HEARTBEAT_MS : undefined,
+      restarted: leader && this.rejoining.has(agent.id) ? true : undefined,
+    };
+  }
+
+  private reply(msg: Msg, kind: 'welcome' | 'reject' | 'retry', body: Welcome | { reason: string }): void {
+    this.p.channel.send(msg.reply!, kind, body as never);
+  }
+
+  private onJoin(msg: Msg, host: string, body: JoinBody): void {
+    const { channel, info } = this.p;
+    const { runId, agents, byId, external, subj, log } = info;
+    // the answer goes to the joining host's own inbox, and nowhere else
+    if (!msg.reply || !msg.reply.startsWith(`${subj.inbox(host)}.`)) return void channel.drop('forged-sender', msg.subject, undefined, `join from host ${host} asking for its answer on ${msg.reply ?? '(nothing)'}`);
+    if (host === ORCH) return this.reply(msg, 'reject', { reason: `host id ${ORCH} is the orchestrator's` });
+    if (body.worker !== host) return void channel.drop('forged-sender', msg.subject, undefined, `join naming host ${body.worker} on the subject of ${host}`);
+    const { role, nonce } = body;
+    const again = nonce !== undefined ? this.byNonce.get(nonce) : undefined;
+    if (again !== undefined) {
+      // the agent's first request was answered too late (or lost): answer the retry the same way
+      if (this.joined.has(again)) return this.reply(msg, 'reject', { reason: `${again} has already joined` });
+      if (this.speakers.host(again) === host) return this.reply(msg, 'welcome', this.welcomeOf(byId.get(again)!));
+    }
+    let index = body.index;
+    if (index === -1) {
+      // Dynamic join: the next free agent of that role.
+      const free = agents.find((a) => a.role === role && !this.welcomed.has(a.id) && this.mayTake(host, a.id));
+      if (!free) {
+        if (!agents.some((a) => a.role === role)) return this.reply(msg, 'reject', { reason: `run ${runId} has no ${role} agents` });
+        if (!external) return this.reply(msg, 'reject', { reason: `host ${host} is not one of run ${runId}'s processes` });
+        // every agent of the role has joined: the caller waits as a spare, and takes over the agents
+        // of a host that dies (external agents) — or gives up at its join timeout
+        return this.reply(msg, 'retry', { reason: `no free ${role} slot in run ${runId} (waiting as a spare)` });
+      }
+      index = free.index;
+    }
+    const agent = this.byKey.get(`${role}:${index}`);
+    if (!agent) return this.reply(msg, 'reject', { reason: `run ${runId} has no agent ${role} ${index}` });
+    if (this.welcomed.has(agent.id)) return this.reply(msg, 'reject', { reason: `${agent.id} has already joined` });
+    if (!this.mayTake(host, agent.id)) return this.reply(msg, 'reject', { reason: `${agent.id} is not hosted by ${host} in run ${runId}` });
+    this.welcomed.add(agent.id);
+    if (nonce !== undefined) this.byNonce.set(nonce, agent.id);
+    if (external) {
+      this.joinRequestAt.set(agent.id, performance.now());
+      this.speakers.grant(host, [agent.id]);
+      this.hosts.add(host, agent.id);
+      log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
+    }
+    this.reply(msg, 'welcome', this.welcomeOf(agent));
+  }
+
+  /** A spawned host may join only as the agents the plan gives it; an external host as any free agent. */
+  private mayTake(host: string, id: string): boolean {
+    return this.p.info.external || this.speakers.host(id) === host;
+  }
+
+  private onReady(subject: string, from: string, id: string): void {
+    const { info, channel } = this.p;
+    if (from !== id) return void channel.drop('forged-sender', subject, from, `ready for ${id} from ${from}`);
+    if (!this.welcomed.has(id) || this.joined.has(id)) return void channel.drop('unexpected-sender', subject, id, 'ready without join');
+    const since = this.hooks.spawnedAt(id) ?? this.joinRequestAt.get(id);
+    this.joined.set(id, since !== undefined ? performance.now() - since : 0);
+    const host = info.external ? this.speakers.host(id) : undefined;
+    if (host) this.hosts.lastSeen.set(host, Date.now());
+    if (this.rejoining.delete(id)) return this.hooks.rejoined(id);
+    info.opts.onProgress?.({ phase: 'join', joined: this.joined.size, total: info.agents.length });
+    if (this.joined.size === info.agents.length) this.allJoined();
+  }
+
+  private onAlive(subject: string, host: string, from: string): void {
+    const { info, state, channel } = this.p;
+    if (!this.hosts.agents.has(host)) return void channel.drop('unexpected-sender', subject, from, 'alive from a host that hosts no agent of this run');
+    if (this.hosts.dead.has(host)) {
+      // taken for dead too early (a stalled process, a paused container): if no spare has taken
+      // its agents yet, it gets them back; otherwise its word no longer counts
+      const ids = (this.hosts.agents.get(host) ?? []).filter((id) => this.rejoining.has(id) && !this.welcomed.has(id));
+      const r = state.restarts.find((x) => x.worker === host && x.rejoinMs === undefined);
+      if (!r || ids.length !== r.ids!.length) return void channel.drop('stale', subject, from, `alive from ${host}, whose agents a spare has taken over`);
+      this.hosts.dead.delete(host);
+      this.hosts.live.add(host);
+      for (const id of ids) {
+        this.rejoining.delete(id);
+        this.welcomed.add(id);
+        this.joined.set(id, 0);
+      }
+      this.speakers.grant(host, ids);
+      state.restarts.splice(state.restarts.indexOf(r), 1);
+      info.log.warn({ host }, `external agent host ${host} is alive after all: it keeps its agents`);
+    }
+    this.hosts.lastSeen.set(host, Date.now());
+  }
+}

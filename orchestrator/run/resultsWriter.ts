@@ -1,0 +1,155 @@
+/**
+ * The run's folder: config.json and summary.json at the start (status `running`), one record per
+ * slot as the slots complete, and at the end summary.json (complete, failed or interrupted),
+ * metrics.json, slots.csv, trajectory.csv and report.html.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { SlotDone } from '../../bus/control.ts';
+import { sumSnapshots, type Counters } from '../../bus/counters.ts';
+import type { JsonObject, ReferenceSlot } from '../../scenarios/types.ts';
+import type { Varz } from '../natsServer.ts';
+import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from '../results.ts';
+import type { Restart } from './context.ts';
+import type { SlotRecord } from './plan.ts';
+import type { Byes } from './supervisor.ts';
+
+type Row = Record<string, number | string | boolean | null>;
+
+export class ResultsWriter {
+  readonly slots: SlotRecord[] = [];
+  readonly trajectory: Row[] = [];
+
+  constructor(
+    private readonly dir: string,
+    readonly summary: Record<string, unknown>,
+    private readonly log: Logger,
+  ) {}
+
+  /** config.json, and summary.json saying `running` */
+  start(cfg: JsonObject): void {
+    writeJsonAtomic(join(this.dir, 'config.json'), cfg);
+    writeJsonAtomic(join(this.dir, 'summary.json'), this.summary);
+  }
+
+  /** A completed slot, compared with the reference. */
+  addSlot(slot: number, done: SlotDone, ref: ReferenceSlot): SlotRecord {
+    const rec: SlotRecord = {
+      slot,
+      equilibrium: done.outcome.equilibrium,
+      converged: done.outcome.converged,
+      notes: done.outcome.notes,
+      extra: done.outcome.extra,
+      ...ref,
+      metrics: { ...done.metrics, roundLatency: latencyStats(done.metrics.roundLatencyMs) },
+    };
+    this.slots.push(rec);
+    for (const row of done.trajectory) this.trajectory.push(row); // no spread: a slot can have 100,000 rounds
+    return rec;
+  }
+
+  /** The summary of a run that completed: outcomes, metrics, counters (ours, the hosts', the server's), processes. */
+  complete(m: { results: unknown; counters: Counters; byes: Byes; hosts: number; restarts: Restart[]; startToJoined: number[]; varzBefore: Varz | undefined; varzAfter: Varz | undefined }): void {
+    const { summary, slots } = this;
+    const ours = sumSnapshots([m.counters.snapshot(), ...m.byes.snapshots]);
+    // the hosts' `bye` answers carry their counters, so they are added here
+    const ourPublished = Object.values(ours.out).reduce((s, f) => s + f.msgs, 0) + m.byes.byes;
+    const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0) + m.byes.byeBytes;
+    const allLatencies = slots.flatMap((r) => r.metrics.roundLatencyMs);
+    const agentsRss = sum(m.byes.hosts.map((h) => h.maxRssBytes));
+    const ownRss = process.resourceUsage().maxRSS * 1024;
+    summary.status = 'complete';
+    summary.finishedAt = new Date().toISOString();
+    summary.ok = slots.every((r) => r.compare.ok);
+    summary.perSlot = slots.map(stripLatencies);
+    if (slots.length === 1) {
+      const r = slots[0];
+      Object.assign(summary, { equilibrium: r.equilibrium, reference: r.reference, baselines: r.baselines, compare: r.compare, metrics: stripLatencies(r).metrics });
+    }
+    if (m.results) summary.results = m.results;
+    summary.runMetrics = {
+      slots: slots.length,
+      rounds: sum(slots.map((r) => r.metrics.rounds)),
+      messages: sum(slots.map((r) => r.metrics.messages)),
+      bytes: sum(slots.map((r) => r.metrics.bytes)),
+      timeToEquilibriumMs: latencyStats(slots.map((r) => r.metrics.timeToEquilibriumMs)),
+      roundLatencyMs: latencyStats(allLatencies),
+      agentStartToJoinedMs: latencyStats(m.startToJoined),
+      resent: sum(slots.map((r) => r.metrics.resent ?? 0)),
+      restarts: m.restarts,
+      workers: m.hosts,
+      counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(m.varzBefore, m.varzAfter) },
+      drops: ours.drops,
+      processes: {
+        hosts: m.byes.hosts,
+        cpuSinceReadyMs: Math.round(sum(m.byes.hosts.map((h) => h.cpuSinceReadyMs))),
+        peakRssBytesSum: agentsRss,
+        orchestratorPeakRssBytes: ownRss,
+        natsServerRssBytes: m.varzAfter?.mem ?? null,
+        // every process of the run: agent hosts' peaks + the orchestrator's peak + the server's memory at the end
+        peakRssBytesTotal: agentsRss + ownRss + (m.varzAfter?.mem ?? 0),
+      },
+    };
+  }
+
+  /** The summary of a run that ended early. */
+  fail(status: 'failed' | 'interrupted', message: string): void {
+    this.summary.status = status;
+    this.summary.error = message;
+    this.summary.finishedAt = new Date().toISOString();
+    this.summary.perSlot = this.slots.map(stripLatencies);
+  }
+
+  /** Every output file (summary.json last), and report.html unless turned off. */
+  async write(report: boolean): Promise<void> {
+    writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
+    if (report) await writeReportQuietly(this.dir, this.log);
+  }
+}
+
+/** report.html at the end of every run; a figure that cannot be drawn never fails the run */
+async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
+  try {
+    const { writeReport } = await import('../report.ts');
+    await writeReport(dir);
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
+  }
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+function stripLatencies(r: SlotRecord): SlotRecord {
+  const { roundLatencyMs: _drop, roundKinds: _kinds, ...metrics } = r.metrics;
+  return { ...r, metrics: metrics as SlotRecord['metrics'] };
+}
+
+function serverDelta(a: Varz | undefined, b: Varz | undefined) {
+  if (!a || !b) return null;
+  return { inMsgs: b.in_msgs - a.in_msgs, outMsgs: b.out_msgs - a.out_msgs, inBytes: b.in_bytes - a.in_bytes, outBytes: b.out_bytes - a.out_bytes, slowConsumers: b.slow_consumers };
+}
+
+function writeOutputs(dir: string, summary: Record<string, unknown>, slots: SlotRecord[], trajectory: Row[]): void {
+  writeAtomic(join(dir, 'trajectory.csv'), toCsv(trajectory, ['slot', 'round']));
+  const perSlot = slots.map((r) => ({
+    slot: r.slot,
+    ok: r.compare.ok,
+    gap: r.compare.gap,
+    converged: r.converged,
+    ...scalars('eq.', r.equilibrium),
+    ...scalars('ref.', r.reference),
+    ...scalars('', r.extra as Record<string, unknown>),
+    rounds: r.metrics.rounds,
+    messages: r.metrics.messages,
+    bytes: r.metrics.bytes,
+    timeToEquilibriumMs: r.metrics.timeToEquilibriumMs,
+    roundP50Ms: r.metrics.roundLatency.p50,
+    roundP95Ms: r.metrics.roundLatency.p95,
+    roundMaxMs: r.metrics.roundLatency.max,
+  }));
+  writeAtomic(join(dir, 'slots.csv'), toCsv(perSlot));
+  writeJsonAtomic(join(dir, 'metrics.json'), { runMetrics: summary.runMetrics ?? null, perSlot: slots.map((r) => ({ slot: r.slot, ...r.metrics })) });
+  writeJsonAtomic(join(dir, 'summary.json'), summary);
+}
