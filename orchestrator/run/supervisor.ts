@@ -236,10 +236,11 @@ export class Supervisor implements BarrierHooks {
   private onBye(m: Msg): void {
     const { info, channel } = this.p;
     const b = this.byes;
-    if (!b || !this.counted(m)) return;
+    if (!this.counted(m)) return;
     const host = hostOfSubject(m.subject, `${info.subj.orchByeAll.slice(0, -1)}`);
     const r = channel.readMsg(m, ['bye'], MAX_REPORT_BYTES, (kind, from) => this.d.barrier.speakers.check(kind, host, from));
     if (!r) return;
+    if (!b) return void channel.drop('stale', m.subject, r.from, 'bye while no shutdown was asked');
     const { counters, ...report } = r.body as Bye;
     b.got.byes++;
     b.got.byeBytes += m.data.byteLength;
