@@ -1,11 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { scaledMs } from './orchestrator/timeouts.ts';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/nats.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+    // hang detectors only: twice what an idle run needs, times the machine's load when the suite starts
+    testTimeout: scaledMs(240_000),
+    hookTimeout: scaledMs(120_000),
     // Integration tests spawn many agent processes on a 2-core machine: run files one or two at a time.
     maxWorkers: 2,
     fileParallelism: true,

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { fastPath } from './fastpath.ts';
 
 export interface BusOptions {
   /** one URL, or several comma-separated (a cluster) */
@@ -51,6 +52,8 @@ export async function connectBus(opts: BusOptions, log?: Logger): Promise<NatsCo
   } catch (e) {
     throw new Error(`cannot connect to NATS at ${servers.join(',')}: ${(e as Error).message}`);
   }
+  // mecsim's own parser and publish only where the client is the one they were written for
+  fastPath.check(nc, log);
   if (log) {
     void (async () => {
       for await (const s of nc.status()) {

@@ -21,10 +21,12 @@
  * position, and compares every event.
  *
  * If the client's internals are not what this expects (another major version), nothing is replaced
- * and the stock parser runs.
+ * and the stock parser runs. The parser's classes are taken from the transport package's re-exports
+ * of the core, so the class replaced is the one its connections make even if npm nests a second copy
+ * of @nats-io/nats-core; bus/fastpath.ts checks each connection at connect time, and a connection it
+ * marks (`mecsimStock` on its protocol handler) has every read handed to the stock parser.
  */
-import { Kind, Parser, State } from '@nats-io/nats-core/internal';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Kind, Parser, State, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 const CR = 13, NL = 10, SP = 32, TAB = 9;
 const MAX_64MB = 64 * 1024 * 1024;
@@ -42,6 +44,8 @@ interface RawSub {
 interface ParserState {
   dispatcher: {
     push(e: { kind: number; msg?: unknown; data?: Uint8Array }): void;
+    /** set by bus/fastpath.ts on a connection that must use the client as it comes */
+    mecsimStock?: boolean;
     /** the client's protocol handler has these (a test's dispatcher may not) */
     subscriptions?: { get(sid: number): RawSub | undefined };
     inMsgs: number;
@@ -52,6 +56,11 @@ interface ParserState {
   msgBuf?: unknown;
   /** bytes of an incomplete frame from earlier reads (ours) */
   mecsimCarry?: Uint8Array;
+}
+
+/** true when this process reads with the fast parser (installFastParser succeeded and was not undone) */
+export function fastParserInstalled(): boolean {
+  return (Parser as unknown as { prototype: { parse?: { mecsimFast?: boolean } } }).prototype?.parse?.mecsimFast === true;
 }
 
 /** Replace the NATS client's parser in this process; false (and nothing changed) if its internals are not the expected ones. */
@@ -65,6 +74,7 @@ export function installFastParser(): boolean {
   const fast = function (this: ParserState, input: Uint8Array): void {
     let buf = input;
     const carry = this.mecsimCarry;
+    if (carry === undefined && this.dispatcher.mecsimStock === true) return stock.call(this, buf);
     if (carry !== undefined) {
       this.mecsimCarry = undefined;
       buf = new Uint8Array(carry.length + input.length);
@@ -191,6 +201,8 @@ function digits(buf: Uint8Array, s: number, e: number, max: number): number {
  */
 export function subscribeData(nc: NatsConnection, subject: string, onData: (data: Uint8Array) => void): Subscription {
   const sub = nc.subscribe(subject, { callback: (err, msg) => (err ? undefined : onData(msg.data)) });
-  if ((sub as unknown as RawSub).max === undefined) (sub as unknown as RawSub).mecsimRaw = onData;
+  const raw = sub as unknown as RawSub;
+  const stockClient = (nc as unknown as { protocol?: { mecsimStock?: boolean } }).protocol?.mecsimStock === true;
+  if (!stockClient && raw.max === undefined && typeof raw.received === 'number') raw.mecsimRaw = onData;
   return sub;
 }

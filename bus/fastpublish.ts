@@ -12,8 +12,9 @@
  * queues it where the client queues its own (`sendCommand`), with the client's own counters
  * (`outMsgs`, `outBytes`). Anything unusual — a closed or draining connection, a payload above the
  * server's limit, a subject the client would refuse, a client whose internals are not the expected
- * ones — goes through `nc.publish`, so its errors are the client's own. test/unit/fastpublish.test.ts
- * checks the bytes against the client's. MECSIM_STOCK_PUBLISH=1 turns it off.
+ * ones, a connection bus/fastpath.ts found not to be the client this was written for — goes through
+ * `nc.publish`, so its errors are the client's own. test/unit/fastpublish.test.ts checks the bytes
+ * against the client's. MECSIM_STOCK_PUBLISH=1 turns it off.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -24,9 +25,16 @@ interface Protocol {
   noMorePublishing: boolean;
   isClosed(): boolean;
   info?: { max_payload?: number };
+  /** set by bus/fastpath.ts on a connection that must use the client as it comes */
+  mecsimStock?: boolean;
 }
 
 const enabled = process.env.MECSIM_STOCK_PUBLISH !== '1';
+
+/** false under MECSIM_STOCK_PUBLISH=1: every publish is the client's own */
+export function fastPublishEnabled(): boolean {
+  return enabled;
+}
 const te = new TextEncoder();
 /** `PUB <subject> ` as bytes, per subject (a worker's agents' reply subjects and a leader's request subjects) */
 const heads = new Map<string, Uint8Array>();
@@ -49,7 +57,7 @@ let used = 0;
  */
 export function publishFast(nc: NatsConnection, subject: string, data: Uint8Array): void {
   const ph = (nc as unknown as { protocol?: Protocol }).protocol;
-  if (!enabled || ph === undefined || typeof ph.sendCommand !== 'function' || ph.isClosed() || ph.noMorePublishing) return nc.publish(subject, data.slice());
+  if (!enabled || ph === undefined || ph.mecsimStock === true || typeof ph.sendCommand !== 'function' || ph.isClosed() || ph.noMorePublishing) return nc.publish(subject, data.slice());
   const len = data.length;
   const max = ph.info?.max_payload;
   if (max !== undefined && len > max) return nc.publish(subject, data.slice());

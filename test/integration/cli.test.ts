@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 
 async function mecsim(args: string[], env: Record<string, string> = {}) {
   try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: 120_000 });
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: scaledMs(120_000) });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -97,7 +98,7 @@ describe('mecsim CLI interruption', () => {
     const summaryPath = join(out, runId, 'summary.json');
     // wait until the agents have joined and slots run (the leader is busy), then interrupt
     const t0 = Date.now();
-    while (Date.now() - t0 < 30_000) {
+    for (const wait = scaledMs(60_000); Date.now() - t0 < wait; ) {
       await new Promise((r) => setTimeout(r, 200));
       if (existsSync(join(out, runId, 'run.log')) && readFileSync(join(out, runId, 'run.log'), 'utf8').includes('all agents joined')) break;
     }
@@ -158,5 +159,5 @@ describe('mecsim bench', () => {
     expect(stderr).toMatch(/\[1\/2\][^]*raw NATS floor[^]*\[2\/2\]: framework run/);
     // after its last step (milliseconds of work) it prints and exits; a floor's start-up timer once kept it alive ~40 s more
     expect(lingered).toBeLessThan(20);
-  }, 150_000);
+  }, scaledMs(150_000));
 });

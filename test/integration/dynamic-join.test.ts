@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it, onTestFailed, onTestFinished } from 'vitest';
 import { startNatsCluster } from '../../orchestrator/natsServer.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/mecsim.js');
@@ -41,7 +42,7 @@ function mecsim(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
 }
 
 /** The `mecsim agent …` lines the orchestrator prints on stderr for external agents. */
-async function printedCommands(orch: Proc, timeoutMs = 30_000): Promise<string[]> {
+async function printedCommands(orch: Proc, timeoutMs = scaledMs(30_000)): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const lines = orch.stderr().split('\n').map((l) => l.trim());
@@ -64,7 +65,7 @@ describe('dynamic join (--agents external)', () => {
     onTestFinished(() => cluster.stop());
     const url = cluster.url;
     const runId = `dynjoin-${process.pid}-${Date.now().toString(36)}`;
-    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--round-timeout', '20000', '--join-timeout', '60000', '--json']);
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--round-timeout', String(scaledMs(20_000)), '--join-timeout', String(scaledMs(60_000)), '--json']);
     const cmds = await printedCommands(orch);
     expect(cmds).toEqual([`mecsim agent --run ${runId} --role mec --join --nats ${url}`, `mecsim agent --run ${runId} --role ue --join --count 6 --nats ${url}`]);
     expect(processesOf(runId).length).toBe(0); // nothing was spawned: no process carries the run id yet
@@ -105,12 +106,14 @@ describe('dynamic join (--agents external)', () => {
   it('the join timeout names the missing agents, and the external agents that joined are told to exit', async () => {
     const url = inject('natsUrl');
     const runId = `dynjoin-missing-${process.pid}-${Date.now().toString(36)}`;
-    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--join-timeout', '8000']);
+    // long enough for the one agent started to join on this machine, short enough to wait out
+    const joinMs = scaledMs(8000);
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '2', '--users', '6', '--nats', url, '--out', outDir, '--join-timeout', String(joinMs)]);
     await printedCommands(orch);
     const leader = mecsim(['agent', '--run', runId, '--role', 'mec', '--join', '--nats', url]);
     const done = await orch.exited;
     expect(done.code).toBe(1);
-    expect(orch.stderr()).toMatch(/6 of 7 agents did not join within 8000 ms: ue-0, ue-1, ue-2, ue-3, ue-4, ue-5/);
+    expect(orch.stderr()).toMatch(new RegExp(`6 of 7 agents did not join within ${joinMs} ms: ue-0, ue-1, ue-2, ue-3, ue-4, ue-5`));
     expect((await leader.exited).code).toBe(1);
     expect(leader.stderr()).toContain(`aborted run ${runId}`);
     const summary = JSON.parse(readFileSync(join(outDir, runId, 'summary.json'), 'utf8'));
@@ -122,8 +125,8 @@ describe('dynamic join (--agents external)', () => {
     const url = inject('natsUrl');
     const runId = `dynjoin-spare-${process.pid}-${Date.now().toString(36)}`;
     const slots = 12;
-    // heartbeats every 600 ms: a host silent for 3 s is taken for dead (a busy CI machine can stall a process for 1 s)
-    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '3', '--users', '6', '--slots', String(slots), '--mechanism', 'gsrp-step', '--nats', url, '--out', outDir, '--json'], { MECSIM_HEARTBEAT_MS: '600' });
+    // heartbeats every 600 ms: a host silent for 3 s is taken for dead (a busy CI machine can stall a process for 1 s); longer on a loaded machine
+    const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '3', '--users', '6', '--slots', String(slots), '--mechanism', 'gsrp-step', '--nats', url, '--out', outDir, '--json'], { MECSIM_HEARTBEAT_MS: String(scaledMs(600)) });
     await printedCommands(orch);
     const agent = (role: string, count = 1) => mecsim(['agent', '--run', runId, '--role', role, '--join', '--count', String(count), '--nats', url]);
     const leader = agent('mec');
@@ -132,12 +135,13 @@ describe('dynamic join (--agents external)', () => {
     const runLog = join(outDir, runId, 'run.log');
     const logHas = (re: RegExp) => existsSync(runLog) && re.test(readFileSync(runLog, 'utf8'));
     const until = async (re: RegExp, what: string) => {
-      for (const t0 = Date.now(); Date.now() - t0 < 60_000; ) {
+      const wait = scaledMs(60_000);
+      for (const t0 = Date.now(); Date.now() - t0 < wait; ) {
         if (logHas(re)) return;
         if (orch.child.exitCode !== null) throw new Error(`the run ended before ${what}:\n${orch.stderr()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      throw new Error(`no ${what} in 60 s`);
+      throw new Error(`no ${what} in ${Math.round(wait / 1000)} s`);
     };
     await until(/all agents joined/, 'join');
     await until(/"slot":2,/, 'slot 2');

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { writeReport, parseCsv } from '../../orchestrator/report.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
@@ -80,7 +81,7 @@ describe('report.html', () => {
 
 async function mecsim(args: string[]) {
   try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl') }, timeout: 300_000 });
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl') }, timeout: scaledMs(300_000) });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };

@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
 import { dockerAnswers } from '../setup/nats.ts';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
 
@@ -242,7 +243,7 @@ describe('docker-compose.yml', () => {
   });
 
   it.skipIf(!dockerAnswers())('docker compose config accepts the file', () => {
-    execFileSync('docker', ['compose', '-f', join(ROOT, 'docker-compose.yml'), 'config', '--quiet'], { stdio: 'pipe', timeout: 60_000 });
+    execFileSync('docker', ['compose', '-f', join(ROOT, 'docker-compose.yml'), 'config', '--quiet'], { stdio: 'pipe', timeout: scaledMs(60_000) });
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Kind, Parser } from '@nats-io/nats-core/internal';
+import { Kind, Parser } from '@nats-io/transport-node';
 import { installFastParser } from '../../bus/fastparse.ts';
 
 // the stock parser, taken before the fast one replaces it

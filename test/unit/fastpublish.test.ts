@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions, ProtocolHandler } from '@nats-io/nats-core/internal';
+import { parseOptions, ProtocolHandler } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { publishFast } from '../../bus/fastpublish.ts';
 import { encodeEnvelope, encodeEnvelopeScratch } from '../../bus/codec.ts';

@@ -24,6 +24,7 @@ import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, ENVELOPE_VERSION, runTag, ty
 import { rawEnvelope } from '../helpers/wire.ts';
 import { Counters } from '../../bus/counters.ts';
 import { Gatherer } from '../../bus/gather.ts';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
@@ -567,7 +568,7 @@ describe('follower handlers on hostile messages (property-based)', () => {
             expect(e).toBeInstanceOf(Error);
             continue;
           }
-          expect(performance.now() - t0, `${m.kind} ${JSON.stringify(body).slice(0, 200)}`).toBeLessThan(2000);
+          expect(performance.now() - t0, `${m.kind} ${JSON.stringify(body).slice(0, 200)}`).toBeLessThan(scaledMs(2000));
           if (reply === undefined) continue;
           expect(nonFiniteAt(reply), `${agent.id} ${m.kind} ${JSON.stringify(body).slice(0, 300)}`).toBeUndefined();
           expect(throughWire(`re:${m.kind}`.slice(0, 64), reply, 0, 1, agent.id), 'the reply passes the decoder').toBeDefined();

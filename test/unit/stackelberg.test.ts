@@ -5,6 +5,7 @@ import { stackelberg, usersAt, type StackelbergConfig } from '../../scenarios/st
 import { allocate, bestResponse, completionTime, interiorOptimum, outcomeAt, unitsForDeadline, utility, type UserParams } from '../../scenarios/stackelberg/model.ts';
 import { countLocalMaxima, OPEN, profitAt, referenceOptimum } from '../../scenarios/stackelberg/reference.ts';
 import { ConfigError, type JsonObject, type RunInput } from '../../scenarios/types.ts';
+import { scaledMs } from '../../orchestrator/timeouts.ts';
 
 const resolve = (o: Partial<RunInput> = {}) => stackelberg.resolve({ seed: 1, slots: 1, options: {}, ...o });
 const ksOf = (cfg: StackelbergConfig, slot = 0) => usersAt(cfg, slot).map((u) => unitsForDeadline(u, cfg.server.f));
@@ -204,7 +205,7 @@ describe('reference solver', () => {
     const cfg = resolve({ seed: 1, users: 10_000 });
     const t0 = performance.now();
     const ref = referenceOptimum(thetasOf(cfg), ksOf(cfg), cfg.server);
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(scaledMs(1000)); // a second on an idle machine
     expect(ref.profit).toBeGreaterThan(0);
   });
 });
