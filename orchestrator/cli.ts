@@ -248,7 +248,7 @@ export function buildProgram(): Command {
     .option('--tls-cert <file>', 'with --nats: client certificate (with --tls-key)')
     .option('--tls-key <file>', 'with --nats: client key')
     .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
-    .option('--join-timeout <ms>', 'how long to wait for every agent to join (default max(30 s, 20 ms × agents); with --agents external max(120 s, …))', intArg('--join-timeout', 1))
+    .option('--join-timeout <ms>', 'how long to wait for every agent to join (default: at least max(30 s, 20 ms × agents), with --agents external max(120 s, …); longer with more agent processes and on a loaded machine)', intArg('--join-timeout', 1))
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
     .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');

@@ -27,6 +27,7 @@ import { checkProcessBudget, externalAgentCommands, newRunId, placementLabel, pl
 import { ResultsWriter } from './run/resultsWriter.ts';
 import { SlotClock } from './run/slotClock.ts';
 import { Supervisor } from './run/supervisor.ts';
+import { joinTimeoutMs as defaultJoinTimeoutMs } from './timeouts.ts';
 
 export * from './run/plan.ts';
 export type { HostReport } from '../bus/control.ts';
@@ -103,7 +104,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     barrier.subscribe();
     supervisor.subscribe();
     clock.subscribe();
-    const joinTimeoutMs = opts.joinTimeoutMs ?? Math.max(external ? 120_000 : 30_000, agents.length * 20);
+    const joinTimeoutMs = opts.joinTimeoutMs ?? defaultJoinTimeoutMs({ agents: agents.length, processes: groups.length, external });
     summary.workers = planned.length;
     if (external) announceExternal(info, bus.url, joinTimeoutMs, summary);
     await supervisor.start(planned);
