@@ -7,6 +7,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
+import { configSchema, Count, Int, ListOf, Num } from '../common/schema.ts';
 
 export interface PingConfig extends JsonObject {
   scenario: 'ping';
@@ -24,6 +25,9 @@ const userWeight = (seed: number, i: number) => Math.round(stream(seed, 'ue', i,
 /** The value user i answers to x in slot t. */
 export const answer = (w: number, x: number, slot: number) => w * x + slot;
 
+/** The config file's shape (types and keys; the ranges are checked by resolve). */
+const CONFIG_SCHEMA = configSchema('ping', ['echo'], { rounds: Int('an integer in [1, 100000]'), users: Count('the number of users'), weights: ListOf(Num('a finite number'), 'a list of weights, one per user') });
+
 export const ping: Scenario<PingConfig> = {
   id: 'ping',
   title: 'diagnostic: broadcast and echo (runtime overhead, no economics)',
@@ -32,6 +36,8 @@ export const ping: Scenario<PingConfig> = {
   defaultMechanism: 'echo',
   options: [{ name: 'rounds', arg: '<r>', description: 'rounds per slot', default: 10 }],
   defaultUsers: 10,
+
+  configSchema: () => CONFIG_SCHEMA,
 
   resolve(input) {
     const c = input.config ?? {};
