@@ -7,7 +7,7 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import type { BrKind } from './br.ts';
 import { drawEta, drawServerF } from './model.ts';
 import type { Order } from './protocol.ts';
-import { configSchema, Count, Int, ListOf, Num, OneOf, param } from '../common/schema.ts';
+import { configSchema, Count, COUNT, Int, isCount, ListOf, Num, OneOf, param } from '../common/schema.ts';
 
 export interface BudgetNashConfig extends JsonObject {
   scenario: 'budget-nash';
@@ -109,13 +109,13 @@ export function resolveConfig(input: RunInput): BudgetNashConfig {
   // N: --users, else the config's N, else the length of its eta list
   const etaGiven = c.eta;
   if (etaGiven !== undefined && !Array.isArray(etaGiven)) throw new ConfigError('eta', 'must be a list of speeds (m/s), one per UE');
-  let N = input.users !== undefined ? param('--users', input.users, intMin(1), 'an integer ≥ 1') : c.N !== undefined ? param('N', c.N, intMin(1), 'an integer ≥ 1') : Array.isArray(etaGiven) ? etaGiven.length : DEFAULTS.N;
+  let N = input.users !== undefined ? param('--users', input.users, isCount, COUNT) : c.N !== undefined ? param('N', c.N, isCount, COUNT) : Array.isArray(etaGiven) ? etaGiven.length : DEFAULTS.N;
   if (Array.isArray(etaGiven) && etaGiven.length !== N) throw new ConfigError(input.users !== undefined ? '--users' : 'eta', `${N} UEs but the config lists ${etaGiven.length} speeds`);
   N = N | 0;
   const fGiven = c.f;
   if (fGiven !== undefined && !Array.isArray(fGiven)) throw new ConfigError('f', 'must be a list of CPU frequencies (cycles/s), one per server');
   const mp = pick(input, 'M', 'mecs');
-  const M = mp.v !== undefined ? param(mp.key, mp.v, intMin(1), 'an integer ≥ 1') : Array.isArray(fGiven) ? fGiven.length : DEFAULTS.M;
+  const M = mp.v !== undefined ? param(mp.key, mp.v, isCount, COUNT) : Array.isArray(fGiven) ? fGiven.length : DEFAULTS.M;
   if (Array.isArray(fGiven) && fGiven.length !== M) throw new ConfigError(mp.key === 'mecs' ? 'mecs' : 'f', `${M} servers but the config lists ${fGiven.length} frequencies`);
 
   const V = scalar('V', 'v', DEFAULTS.V, pos, 'a positive weight');

@@ -20,6 +20,11 @@ export const MAX_SLOTS = 1_000_000;
 /** What to do instead of a run beyond MAX_AGENTS, said beside the limit. */
 export const BEYOND_MAX_AGENTS = `a run holds every agent's parameters in memory; for a scaling study use \`mecsim sweep <scenario> --users 1000,10000,100000\``;
 
+/** A count of agents or servers: every one of them is an array entry, so the count is bounded. */
+export const isCount = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_AGENTS;
+/** What `isCount` wants, for `param`'s message. */
+export const COUNT = `an integer in [1, ${MAX_AGENTS}] (${BEYOND_MAX_AGENTS})`;
+
 /**
  * A number from a flag (string) or a config file: finite and `ok`, else a ConfigError naming `key`
  * and `what` is expected. A config file's value is already a number here (the schema refused a string).

@@ -8,7 +8,7 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import { drawMobilityUser, MOBILITY_DEFAULTS, type MobilityUser, type MobilityWorld, type Predictor } from './mobility.ts';
 import { drawNashUser, NASH_DEFAULTS, type Grant, type NashServer, type NashUser, type PowerMode } from './nash.ts';
 import { drawPricingUser, PRICING_DEFAULTS, type PricingServer, type PricingUser, type PricingVariant } from './pricing.ts';
-import { Bool, configSchema, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { Bool, configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import type { TObject } from '@sinclair/typebox';
 
 export const MECHANISMS = ['nash', 'pricing', 'mobility'] as const;
@@ -134,7 +134,7 @@ function userCount(input: RunInput, given: unknown, dflt: number): { list: unkno
     return { list: given, n: given.length };
   }
   const n = input.users ?? dflt;
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
+  if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
   return { list: undefined, n };
 }
 
@@ -236,7 +236,7 @@ function resolveMobility(input: RunInput, c: Record<string, unknown>, base: Base
   const wv = (k: keyof MobilityWorld, optName?: string) => pick(o, optName, s, k) ?? MOBILITY_DEFAULTS[k];
   const world = {
     L: param('world.L', wv('L'), pos, 'a positive road length in m'),
-    M: param('world.M', wv('M', 'servers'), int(1), 'an integer ≥ 1 (servers)'),
+    M: param('world.M', wv('M', 'servers'), isCount, COUNT),
     R: param('world.R', wv('R'), pos, 'a positive coverage radius in m'),
     vmax: param('world.vmax', wv('vmax'), pos, 'a positive speed cap in m/s'),
     sigma: param('world.sigma', wv('sigma'), nonNeg, 'a GPS noise ≥ 0 in m'),

@@ -7,7 +7,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
-import { configSchema, Count, Int, ListOf, Num } from '../common/schema.ts';
+import { configSchema, Count, COUNT, Int, isCount, ListOf, Num } from '../common/schema.ts';
 
 export interface PingConfig extends JsonObject {
   scenario: 'ping';
@@ -42,7 +42,7 @@ export const ping: Scenario<PingConfig> = {
   resolve(input) {
     const c = input.config ?? {};
     const n = input.users ?? (Array.isArray(c.weights) ? c.weights.length : typeof c.users === 'number' ? c.users : 10);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be ≥ 1, not ${n}`);
+    if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
     const rounds = Number(input.options.rounds ?? c.rounds ?? 10);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100_000) throw new ConfigError('--rounds', `must be an integer in [1, 100000], not ${input.options.rounds ?? c.rounds}`);
     const given = Array.isArray(c.weights) && c.weights.length === n ? (c.weights as number[]) : undefined;

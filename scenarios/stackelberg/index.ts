@@ -12,7 +12,7 @@ import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
-import { configSchema, Int, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
+import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -164,7 +164,7 @@ export const stackelberg: Scenario<StackelbergConfig> = {
       users = c.users.map(resolveUser);
     } else {
       const n = input.users ?? 6;
-      if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
+      if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
       users = Array.from({ length: n }, (_, i) => drawUser(input.seed, i, 0) as StackelbergConfig['users'][number]);
     }
     if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);

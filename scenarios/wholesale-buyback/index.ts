@@ -15,7 +15,7 @@ import { intervalStep, missesFor, newIntervalState, type MecIntervalState } from
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
-import { configSchema, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 
 export type Load = 'low' | 'middle' | 'high';
 export const LOADS: Load[] = ['low', 'middle', 'high'];
@@ -199,7 +199,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     } else {
       load = optLoad ?? (c.load === undefined ? 'middle' : String(c.load));
       if (!LOADS.includes(load as Load)) throw new ConfigError(optLoad !== undefined ? '--load' : 'load', `must be one of ${LOADS.join(', ')}, not ${JSON.stringify(load)}`);
-      const n1 = param('--mecs', o.mecs ?? 40, posInt, 'an integer ≥ 1');
+      const n1 = param('--mecs', o.mecs ?? 40, isCount, COUNT);
       mecs = loadLambdas(load as Load, n1, input.seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
     }
     if (input.users !== undefined && input.users !== mecs.length) throw new ConfigError('--users', `this scenario has no user agents; its followers are the ${mecs.length} MEC servers (use --mecs)`);
