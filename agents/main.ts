@@ -8,6 +8,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { AgentHost } from './host.ts';
 import { installFastParser } from '../bus/fastparse.ts';
+import { NatsUnavailable, parseServers } from '../bus/connection.ts';
+import { assertToken } from '../bus/subjects.ts';
+import { MAX_AGENTS } from '../scenarios/common/schema.ts';
 import type { RoleName } from '../scenarios/types.ts';
 
 export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>]
@@ -27,18 +30,51 @@ Starts agents of a run and joins them to the waiting orchestrator.
                  MECSIM_NATS_PASS, MECSIM_NATS_TOKEN, MECSIM_NATS_CREDS, MECSIM_NATS_TLS_CA, _TLS_CERT, _TLS_KEY
 `;
 
+/** Where an agent count beyond MAX_AGENTS should go instead. */
+const SPLIT_HINT = 'start several `mecsim agent` processes, each with part of the agents';
 
+/**
+ * `--index`: one index, a range a-b (inclusive) or a list of both. Indices are below MAX_AGENTS (no
+ * run has more agents of a role) and listed once; the size is checked before the list is built, so
+ * `0-3000000000` is refused, not an out-of-memory abort.
+ */
 export function parseIndexList(spec: string): number[] {
-  const out: number[] = [];
+  const ranges: [number, number][] = [];
+  let total = 0;
   for (const part of spec.split(',')) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
     if (!m) throw new Error(`--index: "${part}" is not an index, a range a-b or a list`);
     const a = Number(m[1]);
     const b = m[2] === undefined ? a : Number(m[2]);
     if (b < a) throw new Error(`--index: range ${part} is empty`);
-    for (let i = a; i <= b; i++) out.push(i);
+    if (b >= MAX_AGENTS) throw new Error(`--index: ${part.trim()} goes beyond ${MAX_AGENTS - 1}: no run has more than ${MAX_AGENTS} agents of a role, so use indices 0-${MAX_AGENTS - 1}, and split a large range over several processes (e.g. --index 0-499999 and --index 500000-999999)`);
+    total += b - a + 1;
+    if (total > MAX_AGENTS) throw new Error(`--index ${spec} names more than ${MAX_AGENTS} agents, more than any run has; ${SPLIT_HINT}`);
+    ranges.push([a, b]);
   }
+  const out: number[] = [];
+  const seen = new Set<number>();
+  for (const [a, b] of ranges)
+    for (let i = a; i <= b; i++) {
+      if (seen.has(i)) throw new Error(`--index: ${i} is listed twice`);
+      seen.add(i);
+      out.push(i);
+    }
   return out;
+}
+
+/** Node's timers hold at most 2^31 − 1 ms; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** A flag that must be one NATS subject token (it becomes part of the run's subjects). */
+function tokenFlag(flag: string, v: string, what: string): string | undefined {
+  try {
+    assertToken(flag, v);
+    return undefined;
+  } catch {
+    return `${flag} ${JSON.stringify(v)} must be 1–64 characters of A–Z, a–z, 0–9, _ and - (${what})`;
+  }
 }
 
 /** Every flag `mecsim agent` accepts (exported so docker-compose.yml's commands can be checked against it). */
@@ -91,15 +127,23 @@ export async function agentMain(argv: string[]): Promise<number> {
     process.stderr.write(`mecsim agent: ${msg}\n${AGENT_USAGE}`);
     return 2;
   };
-  if (!args.run) return fail('--run is required');
+  if (args.run === undefined) return fail('--run is required');
+  const badRun = tokenFlag('--run', args.run, 'the run id the orchestrator printed');
+  if (badRun) return fail(badRun);
   if (!args.role || !AGENT_ROLES.includes(args.role as RoleName)) return fail(`--role must be one of ${AGENT_ROLES.join(', ')}`);
   const nats = args.nats ?? process.env.NATS_URL;
   if (!nats) return fail('no NATS server: pass --nats nats://host:4222 or set NATS_URL');
+  try {
+    parseServers(nats);
+  } catch (e) {
+    return fail(`${args.nats !== undefined ? '--nats' : 'NATS_URL'}: ${(e as Error).message}`);
+  }
   let indices: number[];
   try {
     if (args.join) {
       const n = args.count === undefined ? 1 : Number(args.count);
       if (!Number.isInteger(n) || n < 1) return fail('--count must be a positive integer');
+      if (n > MAX_AGENTS) return fail(`--count ${args.count} is more than ${MAX_AGENTS}, more agents than any run has; ${SPLIT_HINT} (--join --count K each)`);
       indices = new Array(n).fill(-1);
     } else {
       if (args.index === undefined) return fail('--index is required (or --join)');
@@ -110,10 +154,14 @@ export async function agentMain(argv: string[]): Promise<number> {
   }
   const joinTimeoutMs = args['join-timeout'] === undefined ? undefined : Number(args['join-timeout']);
   if (joinTimeoutMs !== undefined && !(Number.isInteger(joinTimeoutMs) && joinTimeoutMs >= 1)) return fail('--join-timeout must be a positive integer (ms)');
+  if (joinTimeoutMs !== undefined && joinTimeoutMs > MAX_TIMER_MS) return fail(`--join-timeout must be at most ${MAX_TIMER_MS} ms (about 24.8 days, Node's timer limit)`);
+  if (!LOG_LEVELS.includes(args['log-level'])) return fail(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const role = args.role as RoleName;
   const env = process.env;
   if ((args['tls-cert'] ?? env.MECSIM_NATS_TLS_CERT) && !(args['tls-key'] ?? env.MECSIM_NATS_TLS_KEY)) return fail('--tls-cert needs --tls-key');
   const hostId = args['host-id'] ?? defaultHostId(role);
+  const badHost = tokenFlag('--host-id', hostId, "this process's name in the run's subjects");
+  if (badHost) return fail(badHost);
   const log = pino({ level: args['log-level'], base: { host: hostId, pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
   const host = new AgentHost({
     run: args.run,
@@ -145,8 +193,10 @@ export async function agentMain(argv: string[]): Promise<number> {
   } catch (e) {
     log.error({ err: (e as Error).message }, 'agent start failed');
     process.stderr.write(`mecsim agent: ${(e as Error).message}\n`);
-    await host.close(1);
-    return 1;
+    // no server to reach is exit 3, as for `mecsim run`
+    const code = e instanceof NatsUnavailable ? 3 : 1;
+    await host.close(code);
+    return code;
   }
   const code = await host.done;
   log.flush?.();

@@ -6,6 +6,43 @@ import { connect, credsAuthenticator, type NatsConnection, type ConnectionOption
 import type { Logger } from 'pino';
 import { fastPath } from './fastpath.ts';
 
+/**
+ * No NATS server can be used: none is reachable at the URL(s) given, or none could be started.
+ * The CLI exits with code 3 on it. (Wrong credentials are not this: the server is there.)
+ */
+export class NatsUnavailable extends Error {}
+
+/** A `--nats` / NATS_URL value that is not a server URL. */
+export class BadServerUrl extends Error {}
+
+const SCHEMES = ['nats:', 'tls:'];
+
+/**
+ * The server URLs of a `--nats` / NATS_URL value: one, or several comma-separated (a cluster); each
+ * `nats://host:port`, `tls://host:port` or `host[:port]`. Throws BadServerUrl naming the bad one.
+ */
+export function parseServers(spec: string): string[] {
+  const servers = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!servers.length) throw new BadServerUrl(`"${spec}" names no server; give a URL such as nats://127.0.0.1:4222`);
+  for (const s of servers) {
+    let u: URL;
+    try {
+      u = new URL(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(s) ? s : `nats://${s}`);
+    } catch {
+      throw new BadServerUrl(`"${s}" is not a server URL; give one such as nats://127.0.0.1:4222 (several: comma-separated)`);
+    }
+    if (!SCHEMES.includes(u.protocol)) throw new BadServerUrl(`"${s}": the scheme must be nats:// or tls://, not ${u.protocol}//`);
+    if (!u.hostname) throw new BadServerUrl(`"${s}" names no host; give one such as nats://127.0.0.1:4222`);
+  }
+  return servers;
+}
+
+/** The server refused our credentials: it is there, so this is not NatsUnavailable. */
+const isAuthError = (e: unknown) => e instanceof Error && /^(AuthorizationError|UserAuthenticationExpiredError)$/.test(e.name);
+
 export interface BusOptions {
   /** one URL, or several comma-separated (a cluster) */
   servers: string;
@@ -26,7 +63,7 @@ export interface BusOptions {
 }
 
 export async function connectBus(opts: BusOptions, log?: Logger): Promise<NatsConnection> {
-  const servers = opts.servers.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = parseServers(opts.servers);
   const waitMs = 250;
   const co: ConnectionOptions = {
     servers,
@@ -50,7 +87,8 @@ export async function connectBus(opts: BusOptions, log?: Logger): Promise<NatsCo
   try {
     nc = await connect(co);
   } catch (e) {
-    throw new Error(`cannot connect to NATS at ${servers.join(',')}: ${(e as Error).message}`);
+    const message = `cannot connect to NATS at ${servers.join(',')}: ${(e as Error).message}`;
+    throw isAuthError(e) ? new Error(message) : new NatsUnavailable(message);
   }
   // mecsim's own parser and publish only where the client is the one they were written for
   fastPath.check(nc, log);

@@ -2,27 +2,40 @@
  * The `mecsim` command line. Usage errors (unknown flags, bad numbers, unknown scenario or
  * mechanism, impossible parameters) exit with code 2 and a message naming the flag.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { scenarios, getScenario } from '../scenarios/index.ts';
 import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
-import { join } from 'node:path';
-import { parsePlacement, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { assertToken } from '../bus/subjects.ts';
+import { BadServerUrl, parseServers } from '../bus/connection.ts';
+import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenarios/common/schema.ts';
+import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 
 export class UsageError extends Error {}
 
+/** Node's timers hold at most 2^31 − 1 ms; a longer one fires at once, which would make every deadline 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const TIMER_LIMIT = "Node's timers hold at most 2^31 − 1 ms, about 24.8 days";
+const SLOTS_LIMIT = 'every slot keeps a record in memory and a row in slots.csv; run a longer horizon as several runs';
+
+/** An integer flag in [min, max] (1e4 notation allowed); above max the message says what to do instead. */
 const intArg =
-  (flag: string, min: number) =>
+  (flag: string, min: number, max = Number.MAX_SAFE_INTEGER, instead = '') =>
   (v: string): number => {
     const n = Number(v);
-    if (!/^[-+]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, not "${v}"`);
+    if (!/^[-+]?\d+(?:\.\d+)?(?:e\+?\d+)?$/i.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, not "${v}"`);
+    if (n > max) throw new InvalidArgumentError(`${flag} must be at most ${max}, not ${v}${instead ? ` (${instead})` : ''}`);
     return n;
   };
+const usersArg = intArg('--users', 1, MAX_AGENTS, BEYOND_MAX_AGENTS);
+const slotsArg = intArg('--slots', 1, MAX_SLOTS, SLOTS_LIMIT);
+const timeoutArg = (flag: string) => intArg(flag, 1, MAX_TIMER_MS, TIMER_LIMIT);
 
 /** Every scenario-specific option, so `run` and `params` accept them; each is checked against the chosen scenario. */
 function scenarioOptionNames(): Map<string, string[]> {
@@ -43,7 +56,20 @@ function addScenarioOptions(cmd: Command): void {
   }
 }
 
-function loadConfig(path: string): JsonObject {
+/** `--config`: the file parsed, checked against the scenario's schema for `mechanism` (wrong types and unknown keys refused). */
+function loadConfig(path: string, scenario: Scenario, mechanism: string | undefined): JsonObject {
+  const config = parseConfigFile(path);
+  if (config.scenario !== undefined && config.scenario !== scenario.id) throw new UsageError(`--config: the file is for scenario "${String(config.scenario)}", not ${scenario.id}`);
+  try {
+    checkConfig(scenario.configSchema(mechanism ?? (typeof config.mechanism === 'string' ? config.mechanism : scenario.defaultMechanism)), config);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(`--config ${path}: ${e.message}`);
+    throw e;
+  }
+  return config;
+}
+
+function parseConfigFile(path: string): JsonObject {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -82,8 +108,10 @@ export function parseSweep(s: string): { key: string; values: number[] } {
 export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Scenario; cfg: JsonObject } {
   const scenario = getScenario(scenarioId);
   if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${Object.keys(scenarios).join(', ')} (see mecsim list)`);
-  const config = o.config ? loadConfig(o.config) : undefined;
-  if (config?.scenario !== undefined && config.scenario !== scenario.id) throw new UsageError(`--config: the file is for scenario "${String(config.scenario)}", not ${scenario.id}`);
+  if (o.mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === o.mechanism)) {
+    throw new UsageError(`--mechanism: "${o.mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
+  }
+  const config = o.config ? loadConfig(o.config, scenario, o.mechanism) : undefined;
   const mechanism = o.mechanism ?? (config?.mechanism as string | undefined);
   if (mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === mechanism)) {
     throw new UsageError(`--mechanism: "${mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
@@ -115,9 +143,9 @@ export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Sce
 function addCommonScenarioFlags(cmd: Command): Command {
   return cmd
     .option('-m, --mechanism <id>', 'mechanism (see mecsim list)')
-    .option('-n, --users <n>', 'number of user agents', intArg('--users', 1))
+    .option('-n, --users <n>', 'number of user agents', usersArg)
     .option('-s, --seed <s>', 'run seed: every parameter is drawn from it by agent index (default 1)', intArg('--seed', 0))
-    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', intArg('--slots', 1))
+    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', slotsArg)
     .option('-c, --config <file.json>', 'explicit parameters (the form `mecsim params` prints)');
 }
 
@@ -169,6 +197,55 @@ function placementOption(v: unknown): Placement {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+}
+
+/** `--run-id`: it names the run's folder and its NATS subjects, so it must be one subject token */
+function runIdOption(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return assertToken('--run-id', String(v));
+  } catch {
+    throw new UsageError(`--run-id ${JSON.stringify(String(v))} must be 1–64 characters of A–Z, a–z, 0–9, _ and - (it names the run's folder and its NATS subjects), e.g. --run-id exp-42`);
+  }
+}
+
+/** `--nats`, else NATS_URL (empty counts as unset): a malformed URL is a usage error naming where it came from */
+function natsUrlOption(v: unknown): string | undefined {
+  const [flag, url] = v !== undefined ? ['--nats', String(v)] : ['NATS_URL', process.env.NATS_URL || undefined];
+  if (url === undefined) return undefined;
+  try {
+    parseServers(url);
+  } catch (e) {
+    if (e instanceof BadServerUrl) throw new UsageError(`${flag}: ${e.message}`);
+    throw e;
+  }
+  return url;
+}
+
+const errCode = (e: unknown) => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+
+/**
+ * `--out`: a folder that exists or can be made. The nearest existing folder on the path is probed
+ * with a temporary entry (removed at once), so a file, a read-only or a virtual file system (/proc)
+ * is a usage error before anything starts, not an errno stack trace from the run.
+ */
+function outDirOption(v: unknown): string {
+  const dir = String(v);
+  let probe = resolvePath(dir);
+  while (!existsSync(probe) && dirname(probe) !== probe) probe = dirname(probe);
+  let isDir: boolean;
+  try {
+    isDir = statSync(probe).isDirectory();
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot use ${probe} (${errCode(e)}); name a folder you can write to`);
+  }
+  if (!isDir) throw new UsageError(`--out ${dir}: ${probe} is a file, not a folder; name a folder you can write to (it is created if missing)`);
+  try {
+    rmdirSync(mkdtempSync(join(probe, '.mecsim-write-test-')));
+  } catch (e) {
+    throw new UsageError(`--out ${dir}: cannot write into ${probe} (${errCode(e)}); name a folder you can write to`);
+  }
+  return dir;
 }
 
 /** --user/--pass/--token/--creds/--tls-*: only with an external server (a private one gets generated per-role users) */
@@ -247,10 +324,10 @@ export function buildProgram(): Command {
     .option('--tls-ca <file>', 'with --nats: CA certificate to verify the server (tls://…)')
     .option('--tls-cert <file>', 'with --nats: client certificate (with --tls-key)')
     .option('--tls-key <file>', 'with --nats: client key')
-    .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000)
-    .option('--join-timeout <ms>', 'how long to wait for every agent to join (default: at least max(30 s, 20 ms × agents), with --agents external max(120 s, …); longer with more agent processes and on a loaded machine)', intArg('--join-timeout', 1))
+    .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000)
+    .option('--join-timeout <ms>', 'how long to wait for every agent to join (default: at least max(30 s, 20 ms × agents), with --agents external max(120 s, …); longer with more agent processes and on a loaded machine)', timeoutArg('--join-timeout'))
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
-    .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0), 3)
+    .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0, 1000, 'a process that dies that often will not recover; 0 fails the run at the first death'), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
@@ -260,8 +337,13 @@ export function buildProgram(): Command {
     const external = o.agents === 'external';
     if (external && run.getOptionValueSource('placement') === 'cli') throw new UsageError('--placement does not apply to --agents external: the agent processes are started elsewhere (one `mecsim agent --join --count K` hosts K agents)');
     if (external && o.sweep !== undefined) throw new UsageError('--sweep cannot be combined with --agents external (every run of a sweep needs its own agents)');
-    if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, o, json);
+    const runId = runIdOption(o.runId);
+    const natsUrl = natsUrlOption(o.nats);
+    if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, { ...o, out: outDirOption(o.out) }, json);
     const natsAuth = natsAuthOption(o);
+    // the process plan is checked before the output folder, so a plan that cannot fit creates nothing
+    if (!external) checkProcessBudget(planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement).length, placement);
+    const outDir = outDirOption(o.out);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
     const interrupt = onInterrupt();
     try {
@@ -269,9 +351,9 @@ export function buildProgram(): Command {
         scenario,
         cfg,
         placement,
-        outDir: String(o.out),
-        runId: o.runId as string | undefined,
-        natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL,
+        outDir,
+        runId,
+        natsUrl,
         roundTimeoutMs: o.roundTimeout as number,
         joinTimeoutMs: o.joinTimeout as number | undefined,
         maxRestarts: o.restarts as number,
@@ -308,26 +390,30 @@ export function buildProgram(): Command {
     .argument('<scenario>', 'scenario id (see mecsim list)')
     .description('one distributed run per user count (and repeat); writes a CSV and a figure of rounds, messages, time-to-equilibrium and peak memory against N')
     .requiredOption('-n, --users <list>', 'comma-separated user counts, e.g. 10,100,1000,10000')
-    .option('-r, --repeat <R>', 'runs per size (the figure shows the median and the min–max spread)', intArg('--repeat', 1), 1)
+    .option('-r, --repeat <R>', 'runs per size (the figure shows the median and the min–max spread)', intArg('--repeat', 1, 1000), 1)
     .option('-m, --mechanism <id>', 'mechanism (see mecsim list)')
     .option('-s, --seed <s>', 'run seed (default 1)', intArg('--seed', 0))
-    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', intArg('--slots', 1))
+    .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', slotsArg)
     .option('-c, --config <file.json>', 'explicit parameters; its users are replaced by the first N drawn ones only if the scenario supports it')
     .option('-p, --placement <p>', 'process, packed:K or auto', 'auto')
     .option('-o, --out <dir>', 'where the sweep folder is written', 'runs')
     .option('--json', 'print the rows and the aggregate as JSON on stdout')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server per run)')
-    .option('--round-timeout <ms>', 'deadline of one message round', intArg('--round-timeout', 1), 30_000);
+    .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000);
   addScenarioOptions(sweep);
   sweep.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const sizes = String(o.users)
       .split(',')
       .map((v) => v.trim());
     if (!sizes.length || !sizes.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(o.users)}"`);
+    const big = sizes.find((v) => Number(v) > MAX_AGENTS);
+    if (big !== undefined) throw new UsageError(`--users: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})`);
     const placement = placementOption(o.placement);
+    const natsUrl = natsUrlOption(o.nats);
     const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, ...rest } = o;
     const configs = sizes.map((v) => ({ users: Number(v), cfg: resolveInput(scenarioId, { ...rest, users: Number(v) } as CommonOpts).cfg }));
     const scenario = getScenario(scenarioId)!;
+    const outDir = outDirOption(out);
     const interrupt = onInterrupt();
     try {
       const { runUserSweep } = await import('./sweep.ts');
@@ -336,8 +422,8 @@ export function buildProgram(): Command {
         configs,
         repeat: repeat as number,
         placement,
-        outDir: String(out),
-        natsUrl: (nats as string | undefined) ?? process.env.NATS_URL,
+        outDir,
+        natsUrl,
         roundTimeoutMs: roundTimeout as number,
         signal: interrupt.signal,
         onRun: (i, total, users, r, row) => {
@@ -408,10 +494,11 @@ export function buildProgram(): Command {
     .option('--json', 'print the results as JSON')
     .option('--sizes <list>', 'comma-separated user counts (default per scenario; the --scale row with one process per agent stays at 100)')
     .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
-    .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', intArg('--slots', 1))
-    .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1))
+    .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
+    .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1, 1000))
     .option('--nats <url>', 'use this NATS server')
     .action(async (ids: string[], o: Record<string, unknown>) => {
+      natsUrlOption(o.nats);
       const { benchMain } = await import('./bench.ts');
       process.exitCode = await benchMain(ids, o);
     });

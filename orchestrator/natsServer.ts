@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { NatsUnavailable } from '../bus/connection.ts';
 
 export const INSTALL_HINT =
   'mecsim needs a NATS server. Either install nats-server so it is on PATH ' +
   '(Debian/Ubuntu: sudo apt-get install nats-server; other systems: https://docs.nats.io/running-a-nats-service/introduction/installation), ' +
   'or point mecsim at a running server with --nats nats://host:4222 or the NATS_URL environment variable.';
 
-export class NatsUnavailable extends Error {}
+export { NatsUnavailable };
 
 export interface Varz {
   in_msgs: number;

@@ -14,6 +14,8 @@
  * slot) — never from the host, the placement or the join order.
  */
 
+import type { TObject } from '@sinclair/typebox';
+
 /** Plain data that msgpack and JSON both carry losslessly. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
@@ -182,6 +184,13 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   defaultUsers: number;
   /** default number of slots when --slots is not given (1 if absent) */
   defaultSlots?: number;
+
+  /**
+   * The schema of a config file for `mechanism` (scenarios/common/schema.ts `configSchema`): every
+   * key the file may have, with its type. The CLI checks a `--config` file against it before
+   * `resolve`, so a value of the wrong type or an unknown key is refused, never ignored.
+   */
+  configSchema(mechanism: string): TObject;
 
   /**
    * Resolve the input into every parameter: explicit ones from `input.config`, the rest drawn from

@@ -7,6 +7,7 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import type { BrKind } from './br.ts';
 import { drawEta, drawServerF } from './model.ts';
 import type { Order } from './protocol.ts';
+import { configSchema, Count, COUNT, Int, isCount, ListOf, Num, OneOf, param } from '../common/schema.ts';
 
 export interface BudgetNashConfig extends JsonObject {
   scenario: 'budget-nash';
@@ -50,13 +51,28 @@ export const ORDERS: Order[] = ['sequential', 'simultaneous'];
 export const BRS: BrKind[] = ['fl', 'exact'];
 export const DEFAULTS = { N: 10, M: 50, slots: 1000, V: 2000, cbar: 20000, b: 5e-17, alpha: 0.5, psi: 0.1, gamma: 0.5, epsilon: 1e-4, Phi: 200, kappa: 0.5, area: 50, spacing: 2, br: 'fl' as BrKind, mechanism: 'sequential' as Order };
 
-function num(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
-  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
-  return v;
-}
 const pos = (v: number) => v > 0;
 const intMin = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
+
+/** The config file's shape (types and keys; the ranges are checked by resolveConfig). */
+export const CONFIG_SCHEMA = configSchema('budget-nash', ORDERS, {
+  br: OneOf(BRS),
+  N: Count('the number of UEs'),
+  M: Count('the number of MEC servers'),
+  V: Num('a positive weight'),
+  cbar: Num('a positive energy budget in J per slot'),
+  b: Num('a positive chip constant'),
+  alpha: Num('a number in [0, 1]'),
+  psi: Num('a number in (0, 3)'),
+  gamma: Num('a number in (0, 1)'),
+  epsilon: Num('a positive tolerance'),
+  Phi: Int('an integer ≥ 1'),
+  kappa: Num('a number in (0, 1]'),
+  area: Num('a positive half-width in m'),
+  spacing: Num('a positive server spacing in m'),
+  f: ListOf(Num('a positive CPU frequency in cycles/s'), 'a list of CPU frequencies (cycles/s), one per server'),
+  eta: ListOf(Num('a speed ≥ 0 in m/s'), 'a list of speeds (m/s), one per UE'),
+});
 
 function pick(input: RunInput, key: string, flag: string): { v: unknown; key: string } {
   const o = input.options[flag];
@@ -87,19 +103,19 @@ export function resolveConfig(input: RunInput): BudgetNashConfig {
 
   const scalar = (key: string, flag: string, dflt: number, ok: (v: number) => boolean, what: string) => {
     const p = pick(input, key, flag);
-    return p.v === undefined || p.v === null ? dflt : num(p.key, p.v, ok, what);
+    return p.v === undefined || p.v === null ? dflt : param(p.key, p.v, ok, what);
   };
 
   // N: --users, else the config's N, else the length of its eta list
   const etaGiven = c.eta;
   if (etaGiven !== undefined && !Array.isArray(etaGiven)) throw new ConfigError('eta', 'must be a list of speeds (m/s), one per UE');
-  let N = input.users !== undefined ? num('--users', input.users, intMin(1), 'an integer ≥ 1') : c.N !== undefined ? num('N', c.N, intMin(1), 'an integer ≥ 1') : Array.isArray(etaGiven) ? etaGiven.length : DEFAULTS.N;
+  let N = input.users !== undefined ? param('--users', input.users, isCount, COUNT) : c.N !== undefined ? param('N', c.N, isCount, COUNT) : Array.isArray(etaGiven) ? etaGiven.length : DEFAULTS.N;
   if (Array.isArray(etaGiven) && etaGiven.length !== N) throw new ConfigError(input.users !== undefined ? '--users' : 'eta', `${N} UEs but the config lists ${etaGiven.length} speeds`);
   N = N | 0;
   const fGiven = c.f;
   if (fGiven !== undefined && !Array.isArray(fGiven)) throw new ConfigError('f', 'must be a list of CPU frequencies (cycles/s), one per server');
   const mp = pick(input, 'M', 'mecs');
-  const M = mp.v !== undefined ? num(mp.key, mp.v, intMin(1), 'an integer ≥ 1') : Array.isArray(fGiven) ? fGiven.length : DEFAULTS.M;
+  const M = mp.v !== undefined ? param(mp.key, mp.v, isCount, COUNT) : Array.isArray(fGiven) ? fGiven.length : DEFAULTS.M;
   if (Array.isArray(fGiven) && fGiven.length !== M) throw new ConfigError(mp.key === 'mecs' ? 'mecs' : 'f', `${M} servers but the config lists ${fGiven.length} frequencies`);
 
   const V = scalar('V', 'v', DEFAULTS.V, pos, 'a positive weight');
@@ -114,8 +130,8 @@ export function resolveConfig(input: RunInput): BudgetNashConfig {
   const area = scalar('area', 'area', DEFAULTS.area, pos, 'a positive half-width in m');
   const spacing = scalar('spacing', 'spacing', DEFAULTS.spacing, pos, 'a positive server spacing in m');
 
-  const f = Array.from({ length: M }, (_, j) => (Array.isArray(fGiven) ? num(`f[${j}]`, fGiven[j], pos, 'a positive CPU frequency in cycles/s') : drawServerF(input.seed, j)));
-  const eta = Array.from({ length: N }, (_, i) => (Array.isArray(etaGiven) ? num(`eta[${i}]`, etaGiven[i], (v) => v >= 0, 'a speed ≥ 0 in m/s') : drawEta(input.seed, i)));
+  const f = Array.from({ length: M }, (_, j) => (Array.isArray(fGiven) ? param(`f[${j}]`, fGiven[j], pos, 'a positive CPU frequency in cycles/s') : drawServerF(input.seed, j)));
+  const eta = Array.from({ length: N }, (_, i) => (Array.isArray(etaGiven) ? param(`eta[${i}]`, etaGiven[i], (v) => v >= 0, 'a speed ≥ 0 in m/s') : drawEta(input.seed, i)));
 
   return { scenario: 'budget-nash', mechanism, br, seed: input.seed, slots: input.slots, N, M, V, cbar, b, alpha, psi, gamma, epsilon, Phi, kappa, area, spacing, f, eta };
 }

@@ -10,7 +10,7 @@
  * check, the baselines) → config.ts (parameters and validation).
  */
 import type { AgentSpec, JsonObject, Scenario } from '../types.ts';
-import { resolveConfig, DEFAULTS, type BudgetNashConfig } from './config.ts';
+import { resolveConfig, CONFIG_SCHEMA, DEFAULTS, type BudgetNashConfig } from './config.ts';
 import { serverCoord } from './model.ts';
 import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type UeInit } from './protocol.ts';
 import { commonOf, createBudgetNashReference } from './reference.ts';
@@ -43,6 +43,7 @@ export const budgetNash: Scenario<BudgetNashConfig> = {
     { name: 'alpha', arg: '<α>', description: 'eligibility threshold on the rate decay (0.5 → 10 m range)', default: DEFAULTS.alpha },
   ],
 
+  configSchema: () => CONFIG_SCHEMA,
   resolve: resolveConfig,
 
   agents: (cfg) => [

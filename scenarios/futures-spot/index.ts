@@ -14,19 +14,32 @@ import { ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput,
 import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
 import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
 import { createFuturesSpotReference } from './reference.ts';
+import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { Type } from '@sinclair/typebox';
 
 export type { FuturesSpotConfig } from './model.ts';
 export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
 
 const isObj = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-function num(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
-  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
-  return v;
-}
 const nonNeg = (v: number) => v >= 0;
 const intIn = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
+
+const SERVER = Strict({ R: Int('an integer ≥ 0 (units)'), kappa: Num('a number ≥ 0'), a: Num('a number ≥ 0'), zeta: Num('a number > 0') });
+const USER = Strict({ D: Int('an integer ≥ 1 (units)'), v: Num('a number ≥ 0'), rho: ListOf(Num('a number ≥ 0'), 'a list of M numbers ≥ 0') });
+/** The config file's shape (types and keys; the ranges are checked by resolve). A null server or user is drawn from the seed. */
+const CONFIG_SCHEMA = configSchema('futures-spot', AUCTIONS, {
+  auction: OneOf(AUCTIONS),
+  M: Int('an integer in [1, 10000]'),
+  N: Count('the number of users'),
+  P: Num('a number ≥ 0'),
+  l: Num('a number ≥ 0'),
+  c0: Num('a number ≥ 0'),
+  tau: Num('a number > 0'),
+  maxIterations: Int('an integer in [1, 100000]'),
+  servers: ListOf(Type.Union([SERVER, Type.Null()], { description: 'an object {R, kappa, a, zeta} or null' }), 'a list of servers {R, kappa, a, zeta}'),
+  users: ListOf(Type.Union([USER, Type.Null()], { description: 'an object {D, v, rho} or null' }), 'a list of users {D, v, rho}'),
+});
 
 function auctionOf(input: RunInput): Auction {
   const c = input.config ?? {};
@@ -51,10 +64,10 @@ function resolveServer(seed: number, j: number, given: unknown): ServerParams {
   if (given === undefined || given === null) return { R: d.R, kappa: d.kappa, a: d.a, zeta: d.zeta };
   if (!isObj(given)) throw new ConfigError(`servers[${j}]`, 'must be an object {R, kappa, a, zeta}');
   const k = `servers[${j}]`;
-  const R = given.R === undefined ? d.R : num(`${k}.R`, given.R, intIn(0, 1e9), 'an integer ≥ 0 (units)');
-  const kappa = given.kappa === undefined ? d.kappa : num(`${k}.kappa`, given.kappa, nonNeg, 'a number ≥ 0');
-  const a = given.a === undefined ? (given.kappa === undefined ? d.a : kappa * (1 + d.u)) : num(`${k}.a`, given.a, nonNeg, 'a number ≥ 0');
-  const zeta = given.zeta === undefined ? d.zeta : num(`${k}.zeta`, given.zeta, (v) => v > 0, 'a number > 0');
+  const R = given.R === undefined ? d.R : param(`${k}.R`, given.R, intIn(0, 1e9), 'an integer ≥ 0 (units)');
+  const kappa = given.kappa === undefined ? d.kappa : param(`${k}.kappa`, given.kappa, nonNeg, 'a number ≥ 0');
+  const a = given.a === undefined ? (given.kappa === undefined ? d.a : kappa * (1 + d.u)) : param(`${k}.a`, given.a, nonNeg, 'a number ≥ 0');
+  const zeta = given.zeta === undefined ? d.zeta : param(`${k}.zeta`, given.zeta, (v) => v > 0, 'a number > 0');
   return { R, kappa, a, zeta };
 }
 
@@ -63,12 +76,12 @@ function resolveUser(seed: number, i: number, M: number, given: unknown): UserPa
   if (given === undefined || given === null) return d;
   if (!isObj(given)) throw new ConfigError(`users[${i}]`, 'must be an object {D, v, rho}');
   const k = `users[${i}]`;
-  const D = given.D === undefined ? d.D : num(`${k}.D`, given.D, intIn(1, 1e9), 'an integer ≥ 1 (units)');
-  const v = given.v === undefined ? d.v : num(`${k}.v`, given.v, nonNeg, 'a number ≥ 0');
+  const D = given.D === undefined ? d.D : param(`${k}.D`, given.D, intIn(1, 1e9), 'an integer ≥ 1 (units)');
+  const v = given.v === undefined ? d.v : param(`${k}.v`, given.v, nonNeg, 'a number ≥ 0');
   let rho = d.rho;
   if (given.rho !== undefined) {
     if (!Array.isArray(given.rho) || given.rho.length !== M) throw new ConfigError(`${k}.rho`, `must be an array of M = ${M} numbers`);
-    rho = given.rho.map((x, j) => num(`${k}.rho[${j}]`, x, nonNeg, 'a number ≥ 0'));
+    rho = given.rho.map((x, j) => param(`${k}.rho[${j}]`, x, nonNeg, 'a number ≥ 0'));
   }
   return { D, v, rho };
 }
@@ -88,25 +101,27 @@ export const futuresSpot: Scenario<FuturesSpotConfig> = {
   ],
   defaultUsers: DEFAULTS.N,
 
+  configSchema: () => CONFIG_SCHEMA,
+
   resolve(input: RunInput): FuturesSpotConfig {
     const c = input.config ?? {};
     const auction = auctionOf(input);
-    const seed = num('--seed', input.seed, Number.isSafeInteger, 'an integer');
-    const slots = num('--slots', input.slots, intIn(1, 1e6), 'an integer ≥ 1');
+    const seed = param('--seed', input.seed, Number.isSafeInteger, 'an integer');
+    const slots = param('--slots', input.slots, intIn(1, 1e6), 'an integer ≥ 1');
     if (c.servers !== undefined && !Array.isArray(c.servers)) throw new ConfigError('servers', 'must be an array of {R, kappa, a, zeta}');
     if (c.users !== undefined && !Array.isArray(c.users)) throw new ConfigError('users', 'must be an array of {D, v, rho}');
     const gs = (c.servers as Json[] | undefined) ?? [];
     const gu = (c.users as Json[] | undefined) ?? [];
-    const M = num('--mecs', input.options.mecs ?? c.M ?? (gs.length || undefined) ?? DEFAULTS.M, intIn(1, 10_000), 'an integer in [1, 10000]');
-    const N = num('--users', input.users ?? c.N ?? (gu.length || undefined) ?? DEFAULTS.N, intIn(1, 1_000_000), 'an integer in [1, 1000000]');
+    const M = param('--mecs', input.options.mecs ?? c.M ?? (gs.length || undefined) ?? DEFAULTS.M, intIn(1, 10_000), 'an integer in [1, 10000]');
+    const N = param('--users', input.users ?? c.N ?? (gu.length || undefined) ?? DEFAULTS.N, intIn(1, 1_000_000), 'an integer in [1, 1000000]');
     const servers = Array.from({ length: M }, (_, j) => resolveServer(seed, j, gs[j]));
     if (!(servers.reduce((s, x) => s + x.R, 0) > 0)) throw new ConfigError('servers', 'the total capacity ΣR must be > 0');
     const users = Array.from({ length: N }, (_, i) => resolveUser(seed, i, M, gu[i]));
-    const P = c.P === undefined ? DEFAULTS.P : num('P', c.P, nonNeg, 'a number ≥ 0');
-    const l = c.l === undefined ? DEFAULTS.lFactor * P : num('l', c.l, nonNeg, 'a number ≥ 0');
-    const c0 = c.c0 === undefined ? DEFAULTS.c0 : num('c0', c.c0, nonNeg, 'a number ≥ 0');
-    const tau = c.tau === undefined ? DEFAULTS.tau : num('tau', c.tau, (v) => v > 0, 'a number > 0');
-    const maxIterations = c.maxIterations === undefined ? DEFAULTS.maxIterations : num('maxIterations', c.maxIterations, intIn(1, 100_000), 'an integer in [1, 100000]');
+    const P = c.P === undefined ? DEFAULTS.P : param('P', c.P, nonNeg, 'a number ≥ 0');
+    const l = c.l === undefined ? DEFAULTS.lFactor * P : param('l', c.l, nonNeg, 'a number ≥ 0');
+    const c0 = c.c0 === undefined ? DEFAULTS.c0 : param('c0', c.c0, nonNeg, 'a number ≥ 0');
+    const tau = c.tau === undefined ? DEFAULTS.tau : param('tau', c.tau, (v) => v > 0, 'a number > 0');
+    const maxIterations = c.maxIterations === undefined ? DEFAULTS.maxIterations : param('maxIterations', c.maxIterations, intIn(1, 100_000), 'an integer in [1, 100000]');
     return { scenario: 'futures-spot', mechanism: auction, auction, seed, slots, M, N, P, l, c0, tau, maxIterations, servers, users };
   },
 

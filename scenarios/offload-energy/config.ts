@@ -8,6 +8,8 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import { drawMobilityUser, MOBILITY_DEFAULTS, type MobilityUser, type MobilityWorld, type Predictor } from './mobility.ts';
 import { drawNashUser, NASH_DEFAULTS, type Grant, type NashServer, type NashUser, type PowerMode } from './nash.ts';
 import { drawPricingUser, PRICING_DEFAULTS, type PricingServer, type PricingUser, type PricingVariant } from './pricing.ts';
+import { Bool, configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import type { TObject } from '@sinclair/typebox';
 
 export const MECHANISMS = ['nash', 'pricing', 'mobility'] as const;
 export type Mechanism = (typeof MECHANISMS)[number];
@@ -46,13 +48,61 @@ export interface MobilityConfig extends Base {
 
 export type OffloadConfig = NashConfig | PricingConfig | MobilityConfig;
 
+/** The config file's shape for each mechanism (types and keys; the ranges are checked by resolveConfig). */
+const CONFIG_SCHEMAS: Record<Mechanism, TObject> = {
+  nash: configSchema('offload-energy', MECHANISMS, {
+    claims: Bool(),
+    grant: OneOf(['one', 'all']),
+    power: OneOf(['joint', 'fixed']),
+    epsilon: Num('a number in [0, 1)'),
+    maxSlots: Int('an integer ≥ 1'),
+    server: Strict({
+      C: Int('an integer ≥ 1 (channels)'),
+      W: Num('a positive bandwidth in Hz'),
+      omega: Num('a positive noise power in W'),
+      kappa: Num('a positive energy coefficient'),
+      F: Num('a positive capacity in Hz'),
+      fmax: Num('a positive per-task share in Hz'),
+      pmin: Num('a positive power in W'),
+      pmax: Num('a positive power in W'),
+      betaT: Num('a weight ≥ 0'),
+      betaE: Num('a weight ≥ 0'),
+    }),
+    users: ListOf(Strict({ d: Num('a positive distance in m'), s: Num('a positive task size in bits'), c: Num('positive cycles per bit'), fl: Num('a positive local CPU frequency in Hz') }, ['d', 's', 'c', 'fl']), 'a list of users {d, s, c, fl}'),
+  }),
+  pricing: configSchema('offload-energy', MECHANISMS, {
+    claims: Bool(),
+    pricing: OneOf(['semi-distributed', 'decentralized']),
+    server: Strict({ F: Num('a positive capacity in GHz'), kappa: Num('a cost per Gcycle ≥ 0'), Pmax: Num('a price'), grid: Int('an integer ≥ 3'), tol: Num('a number in (0, 1)') }),
+    users: ListOf(Strict({ C: Num('a positive task in Gcycles'), e: Num('a benefit per Gcycle'), gamma: Num('a positive congestion coefficient') }, ['C', 'e', 'gamma']), 'a list of users {C, e, gamma}'),
+  }),
+  mobility: configSchema('offload-energy', MECHANISMS, {
+    claims: Bool(),
+    predictor: OneOf(['pa', 'kalman']),
+    world: Strict({
+      L: Num('a positive road length in m'),
+      M: Int('an integer ≥ 1 (servers)'),
+      R: Num('a positive coverage radius in m'),
+      vmax: Num('a positive speed cap in m/s'),
+      sigma: Num('a GPS noise ≥ 0 in m'),
+      warmup: Num('a duration ≥ 0 in s'),
+      duration: Num('a positive duration in s'),
+      lambda: Num('a positive arrival rate per s'),
+      tauMin: Num('a completion time ≥ 0 in s'),
+      tauMax: Num('a positive completion time in s'),
+      q: Num('a positive process noise'),
+    }),
+    users: ListOf(Strict({ x0: Num('a position in [0, L)'), dir: Int('1 or -1'), v0: Num('a speed ≥ 0 in m/s'), a: Num('an acceleration ≥ 0 in m/s²') }, ['x0', 'dir', 'v0', 'a']), 'a list of users {x0, dir, v0, a}'),
+  }),
+};
+
+/** The config file's schema for `mechanism` (an unknown one gets nash's: the mechanism key itself is then refused). */
+export function configSchemaOf(mechanism: string): TObject {
+  return CONFIG_SCHEMAS[(MECHANISMS as readonly string[]).includes(mechanism) ? (mechanism as Mechanism) : 'nash'];
+}
+
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-function num(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
-  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
-  return v;
-}
 const pos = (v: number) => v > 0;
 const nonNeg = (v: number) => v >= 0;
 const int = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
@@ -84,7 +134,7 @@ function userCount(input: RunInput, given: unknown, dflt: number): { list: unkno
     return { list: given, n: given.length };
   }
   const n = input.users ?? dflt;
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
+  if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
   return { list: undefined, n };
 }
 
@@ -102,8 +152,8 @@ export function resolveConfig(input: RunInput): OffloadConfig {
   const c: Record<string, unknown> = input.config ?? {};
   if (c.scenario !== undefined && c.scenario !== 'offload-energy') throw new ConfigError('scenario', `this config is for ${JSON.stringify(c.scenario)}, not offload-energy`);
   const mechanism = mechanismOf(input);
-  const seed = num('--seed', input.seed, Number.isFinite, 'a number');
-  const slots = num('--slots', input.slots, int(1), 'an integer ≥ 1');
+  const seed = param('--seed', input.seed, Number.isFinite, 'a number');
+  const slots = param('--slots', input.slots, int(1), 'an integer ≥ 1');
   const o = input.options;
   const claims = bool('claims', pick(o, 'claims', c, 'claims'), true);
   const base = { scenario: 'offload-energy' as const, seed, slots, claims };
@@ -116,22 +166,22 @@ function resolveNash(input: RunInput, c: Record<string, unknown>, base: Base): N
   const o = input.options;
   const grant = choice<Grant>('grant', pick(o, 'grant', c, 'grant'), ['one', 'all'], 'one');
   const power = choice<PowerMode>('power', pick(o, 'power', c, 'power'), ['joint', 'fixed'], 'joint');
-  const epsilon = num('epsilon', pick(o, 'epsilon', c, 'epsilon') ?? NASH_DEFAULTS.epsilon, (v) => v >= 0 && v < 1, 'in [0, 1)');
-  const maxSlots = num('maxSlots', pick(o, 'maxslots', c, 'maxSlots') ?? (grant === 'all' ? 500 : 5000), int(1), 'an integer ≥ 1');
+  const epsilon = param('epsilon', pick(o, 'epsilon', c, 'epsilon') ?? NASH_DEFAULTS.epsilon, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const maxSlots = param('maxSlots', pick(o, 'maxslots', c, 'maxSlots') ?? (grant === 'all' ? 500 : 5000), int(1), 'an integer ≥ 1');
   const s = c.server === undefined ? {} : c.server;
   if (!isObj(s)) throw new ConfigError('server', 'must be an object');
   const sv = (k: keyof NashServer, optName?: string) => pick(o, optName, s, k) ?? NASH_DEFAULTS[k];
   const server = {
-    C: num('server.C', sv('C', 'channels'), int(1), 'an integer ≥ 1 (channels)'),
-    W: num('server.W', sv('W'), pos, 'a positive bandwidth in Hz'),
-    omega: num('server.omega', sv('omega'), pos, 'a positive noise power in W'),
-    kappa: num('server.kappa', sv('kappa'), pos, 'a positive energy coefficient (local energy must be > 0)'),
-    F: num('server.F', sv('F'), pos, 'a positive capacity in Hz'),
-    fmax: num('server.fmax', sv('fmax'), pos, 'a positive per-task share in Hz'),
-    pmin: num('server.pmin', sv('pmin'), pos, 'a positive power in W'),
-    pmax: num('server.pmax', sv('pmax'), pos, 'a positive power in W'),
-    betaT: num('server.betaT', sv('betaT'), nonNeg, 'a weight ≥ 0'),
-    betaE: num('server.betaE', sv('betaE'), nonNeg, 'a weight ≥ 0'),
+    C: param('server.C', sv('C', 'channels'), int(1), 'an integer ≥ 1 (channels)'),
+    W: param('server.W', sv('W'), pos, 'a positive bandwidth in Hz'),
+    omega: param('server.omega', sv('omega'), pos, 'a positive noise power in W'),
+    kappa: param('server.kappa', sv('kappa'), pos, 'a positive energy coefficient (local energy must be > 0)'),
+    F: param('server.F', sv('F'), pos, 'a positive capacity in Hz'),
+    fmax: param('server.fmax', sv('fmax'), pos, 'a positive per-task share in Hz'),
+    pmin: param('server.pmin', sv('pmin'), pos, 'a positive power in W'),
+    pmax: param('server.pmax', sv('pmax'), pos, 'a positive power in W'),
+    betaT: param('server.betaT', sv('betaT'), nonNeg, 'a weight ≥ 0'),
+    betaE: param('server.betaE', sv('betaE'), nonNeg, 'a weight ≥ 0'),
   };
   if (server.pmin > server.pmax) throw new ConfigError('server.pmin', `must not exceed pmax = ${server.pmax}`);
   if (server.betaT + server.betaE <= 0) throw new ConfigError('server.betaT', 'betaT and betaE cannot both be 0');
@@ -141,10 +191,10 @@ function resolveNash(input: RunInput, c: Record<string, unknown>, base: Base): N
     const u = userObj(list[i], i, 'd, s, c, fl');
     const k = (x: string) => `users[${i}].${x}`;
     return {
-      d: num(k('d'), u.d, pos, 'a positive distance in m'),
-      s: num(k('s'), u.s, pos, 'a positive task size in bits'),
-      c: num(k('c'), u.c, pos, 'positive cycles per bit'),
-      fl: num(k('fl'), u.fl, pos, 'a positive local CPU frequency in Hz'),
+      d: param(k('d'), u.d, pos, 'a positive distance in m'),
+      s: param(k('s'), u.s, pos, 'a positive task size in bits'),
+      c: param(k('c'), u.c, pos, 'positive cycles per bit'),
+      fl: param(k('fl'), u.fl, pos, 'a positive local CPU frequency in Hz'),
     };
   });
   return { ...base, mechanism: 'nash', grant, power, epsilon, maxSlots, server, users };
@@ -157,11 +207,11 @@ function resolvePricing(input: RunInput, c: Record<string, unknown>, base: Base)
   if (!isObj(s)) throw new ConfigError('server', 'must be an object');
   const sv = (k: keyof PricingServer, optName?: string) => pick(o, optName, s, k) ?? PRICING_DEFAULTS[k];
   const server = {
-    F: num('server.F', sv('F'), pos, 'a positive capacity in GHz'),
-    kappa: num('server.kappa', sv('kappa'), nonNeg, 'a cost per Gcycle ≥ 0'),
-    Pmax: num('server.Pmax', sv('Pmax', 'pricemax'), Number.isFinite, 'a price'),
-    grid: num('server.grid', sv('grid'), int(3), 'an integer ≥ 3'),
-    tol: num('server.tol', sv('tol'), (v) => v > 0 && v < 1, 'in (0, 1)'),
+    F: param('server.F', sv('F'), pos, 'a positive capacity in GHz'),
+    kappa: param('server.kappa', sv('kappa'), nonNeg, 'a cost per Gcycle ≥ 0'),
+    Pmax: param('server.Pmax', sv('Pmax', 'pricemax'), Number.isFinite, 'a price'),
+    grid: param('server.grid', sv('grid'), int(3), 'an integer ≥ 3'),
+    tol: param('server.tol', sv('tol'), (v) => v > 0 && v < 1, 'in (0, 1)'),
   };
   if (!(server.Pmax > server.kappa)) throw new ConfigError('server.Pmax', `must exceed kappa = ${server.kappa}`);
   const { list, n } = userCount(input, c.users, PRICING_DEFAULTS.users);
@@ -170,9 +220,9 @@ function resolvePricing(input: RunInput, c: Record<string, unknown>, base: Base)
     const u = userObj(list[i], i, 'C, e, gamma');
     const k = (x: string) => `users[${i}].${x}`;
     return {
-      C: num(k('C'), u.C, pos, 'a positive task in Gcycles'),
-      e: num(k('e'), u.e, Number.isFinite, 'a benefit per Gcycle'),
-      gamma: num(k('gamma'), u.gamma, pos, 'a positive congestion coefficient'),
+      C: param(k('C'), u.C, pos, 'a positive task in Gcycles'),
+      e: param(k('e'), u.e, Number.isFinite, 'a benefit per Gcycle'),
+      gamma: param(k('gamma'), u.gamma, pos, 'a positive congestion coefficient'),
     };
   });
   return { ...base, mechanism: 'pricing', pricing, server, users };
@@ -185,17 +235,17 @@ function resolveMobility(input: RunInput, c: Record<string, unknown>, base: Base
   if (!isObj(s)) throw new ConfigError('world', 'must be an object');
   const wv = (k: keyof MobilityWorld, optName?: string) => pick(o, optName, s, k) ?? MOBILITY_DEFAULTS[k];
   const world = {
-    L: num('world.L', wv('L'), pos, 'a positive road length in m'),
-    M: num('world.M', wv('M', 'servers'), int(1), 'an integer ≥ 1 (servers)'),
-    R: num('world.R', wv('R'), pos, 'a positive coverage radius in m'),
-    vmax: num('world.vmax', wv('vmax'), pos, 'a positive speed cap in m/s'),
-    sigma: num('world.sigma', wv('sigma'), nonNeg, 'a GPS noise ≥ 0 in m'),
-    warmup: num('world.warmup', wv('warmup'), nonNeg, 'a duration ≥ 0 in s'),
-    duration: num('world.duration', wv('duration'), pos, 'a positive duration in s'),
-    lambda: num('world.lambda', wv('lambda'), pos, 'a positive arrival rate per s'),
-    tauMin: num('world.tauMin', wv('tauMin'), nonNeg, 'a completion time ≥ 0 in s'),
-    tauMax: num('world.tauMax', wv('tauMax'), pos, 'a positive completion time in s'),
-    q: num('world.q', wv('q'), pos, 'a positive process noise'),
+    L: param('world.L', wv('L'), pos, 'a positive road length in m'),
+    M: param('world.M', wv('M', 'servers'), isCount, COUNT),
+    R: param('world.R', wv('R'), pos, 'a positive coverage radius in m'),
+    vmax: param('world.vmax', wv('vmax'), pos, 'a positive speed cap in m/s'),
+    sigma: param('world.sigma', wv('sigma'), nonNeg, 'a GPS noise ≥ 0 in m'),
+    warmup: param('world.warmup', wv('warmup'), nonNeg, 'a duration ≥ 0 in s'),
+    duration: param('world.duration', wv('duration'), pos, 'a positive duration in s'),
+    lambda: param('world.lambda', wv('lambda'), pos, 'a positive arrival rate per s'),
+    tauMin: param('world.tauMin', wv('tauMin'), nonNeg, 'a completion time ≥ 0 in s'),
+    tauMax: param('world.tauMax', wv('tauMax'), pos, 'a positive completion time in s'),
+    q: param('world.q', wv('q'), pos, 'a positive process noise'),
   };
   if (world.tauMin > world.tauMax) throw new ConfigError('world.tauMin', `must not exceed tauMax = ${world.tauMax}`);
   if (world.warmup + world.duration + world.tauMax > 86400) throw new ConfigError('world.duration', 'a slot is limited to one day of ticks');
@@ -204,13 +254,13 @@ function resolveMobility(input: RunInput, c: Record<string, unknown>, base: Base
     if (!list) return drawMobilityUser(base.seed, i, world.L) as MobilityUser & JsonObject;
     const u = userObj(list[i], i, 'x0, dir, v0, a');
     const k = (x: string) => `users[${i}].${x}`;
-    const v0 = num(k('v0'), u.v0, nonNeg, 'a speed ≥ 0 in m/s');
+    const v0 = param(k('v0'), u.v0, nonNeg, 'a speed ≥ 0 in m/s');
     if (v0 > world.vmax) throw new ConfigError(k('v0'), `must not exceed the speed cap vmax = ${world.vmax}`);
     return {
-      x0: num(k('x0'), u.x0, (v) => v >= 0 && v < world.L, `a position in [0, L = ${world.L})`),
-      dir: num(k('dir'), u.dir, (v) => v === 1 || v === -1, '1 or -1'),
+      x0: param(k('x0'), u.x0, (v) => v >= 0 && v < world.L, `a position in [0, L = ${world.L})`),
+      dir: param(k('dir'), u.dir, (v) => v === 1 || v === -1, '1 or -1'),
       v0,
-      a: num(k('a'), u.a, nonNeg, 'an acceleration ≥ 0 in m/s²'),
+      a: param(k('a'), u.a, nonNeg, 'an acceleration ≥ 0 in m/s²'),
     };
   });
   return { ...base, mechanism: 'mobility', predictor, world, users };

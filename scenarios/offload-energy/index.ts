@@ -14,7 +14,7 @@
  */
 import { ConfigError, type AgentSpec, type JsonObject, type Scenario, type SlotOutcome } from '../types.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow, type RoundsRow } from './claims.ts';
-import { resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
+import { configSchemaOf, resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
 import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from './pricing.ts';
@@ -62,6 +62,7 @@ export const offloadEnergy: Scenario<OffloadConfig> = {
     { name: 'claims', arg: '<true|false>', description: "compute the seed's claims by small in-process sweeps at the end (default true)" },
   ],
 
+  configSchema: configSchemaOf,
   resolve: (input) => resolveConfig(input),
 
   agents(cfg) {

@@ -7,6 +7,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
+import { configSchema, Count, COUNT, Int, isCount, ListOf, Num } from '../common/schema.ts';
 
 export interface PingConfig extends JsonObject {
   scenario: 'ping';
@@ -24,6 +25,9 @@ const userWeight = (seed: number, i: number) => Math.round(stream(seed, 'ue', i,
 /** The value user i answers to x in slot t. */
 export const answer = (w: number, x: number, slot: number) => w * x + slot;
 
+/** The config file's shape (types and keys; the ranges are checked by resolve). */
+const CONFIG_SCHEMA = configSchema('ping', ['echo'], { rounds: Int('an integer in [1, 100000]'), users: Count('the number of users'), weights: ListOf(Num('a finite number'), 'a list of weights, one per user') });
+
 export const ping: Scenario<PingConfig> = {
   id: 'ping',
   title: 'diagnostic: broadcast and echo (runtime overhead, no economics)',
@@ -33,10 +37,12 @@ export const ping: Scenario<PingConfig> = {
   options: [{ name: 'rounds', arg: '<r>', description: 'rounds per slot', default: 10 }],
   defaultUsers: 10,
 
+  configSchema: () => CONFIG_SCHEMA,
+
   resolve(input) {
     const c = input.config ?? {};
     const n = input.users ?? (Array.isArray(c.weights) ? c.weights.length : typeof c.users === 'number' ? c.users : 10);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be ≥ 1, not ${n}`);
+    if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
     const rounds = Number(input.options.rounds ?? c.rounds ?? 10);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100_000) throw new ConfigError('--rounds', `must be an integer in [1, 100000], not ${input.options.rounds ?? c.rounds}`);
     const given = Array.isArray(c.weights) && c.weights.length === n ? (c.weights as number[]) : undefined;

@@ -12,6 +12,7 @@ import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
+import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -29,13 +30,22 @@ export const SEARCH_TOLERANCE = 1e-6;
 const SERVER_KEYS = ['f', 'm', 'X', 'p0', 'step', 'patience', 'epsilon'] as const;
 const USER_KEYS = ['theta', 's', 'c', 'r', 'tmax'] as const;
 
-function num(v: unknown, key: string, ok: (x: number) => boolean, what: string): number {
-  const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(v)}`);
-  return x;
-}
 
 /** Server parameters: CLI options override the config file, which overrides the spec's defaults. */
+/** The config file's shape (types and keys; the ranges are checked by resolve). */
+const CONFIG_SCHEMA = configSchema('stackelberg', MECHANISMS, {
+  server: Strict({
+    f: Num('a positive CPU frequency in Hz'),
+    m: Num('a positive maintenance cost'),
+    X: NumOrNull('a positive capacity in units, or null'),
+    p0: Num('a price above m'),
+    step: Num('a positive price step'),
+    patience: Int('an integer ≥ 1'),
+    epsilon: Num('a number in (0, 0.5)'),
+  }),
+  users: ListOf(Strict({ theta: Num('a positive satisfaction'), s: Num('a positive request size in bits'), c: Num('a positive processing density in cycles/bit'), r: Num('a positive uplink rate in bit/s'), tmax: Num('a positive deadline in s') }, USER_KEYS), 'a list of users {theta, s, c, r, tmax}'),
+});
+
 function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['server'] {
   if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new ConfigError('server', 'must be an object {f, m, X, p0, step, patience, epsilon}');
   const src: Record<string, unknown> = { ...((c as Record<string, unknown>) ?? {}) };
@@ -52,13 +62,13 @@ function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['s
     src.X = o.capacity;
     key.X = '--capacity';
   }
-  const f = num(src.f ?? 4e9, key.f, (x) => x > 0, 'a positive CPU frequency in Hz');
-  const m = num(src.m ?? 1, key.m, (x) => x > 0, 'a positive maintenance cost');
-  const step = num(src.step ?? 0.1, key.step, (x) => x > 0, 'a positive price step');
-  const X = src.X === null || src.X === undefined || src.X === 'null' ? null : num(src.X, key.X, (x) => x > 0, 'a positive capacity in units, or null');
-  const p0 = num(src.p0 ?? m + step, key.p0, (x) => x > m, `a price above m = ${m}`);
-  const patience = num(src.patience ?? 3, key.patience, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-  const epsilon = num(src.epsilon ?? 1e-6, key.epsilon, (x) => x > 0 && x < 0.5, 'in (0, 0.5)');
+  const f = param(key.f, src.f ?? 4e9, (x) => x > 0, 'a positive CPU frequency in Hz');
+  const m = param(key.m, src.m ?? 1, (x) => x > 0, 'a positive maintenance cost');
+  const step = param(key.step, src.step ?? 0.1, (x) => x > 0, 'a positive price step');
+  const X = src.X === null || src.X === undefined || src.X === 'null' ? null : param(key.X, src.X, (x) => x > 0, 'a positive capacity in units, or null');
+  const p0 = param(key.p0, src.p0 ?? m + step, (x) => x > m, `a price above m = ${m}`);
+  const patience = param(key.patience, src.patience ?? 3, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
+  const epsilon = param(key.epsilon, src.epsilon ?? 1e-6, (x) => x > 0 && x < 0.5, 'in (0, 0.5)');
   return { f, m, X, p0, step, patience, epsilon };
 }
 
@@ -66,7 +76,7 @@ function resolveUser(u: unknown, i: number): StackelbergConfig['users'][number] 
   if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`users[${i}]`, 'must be an object {theta, s, c, r, tmax}');
   const o = u as Record<string, unknown>;
   for (const k of Object.keys(o)) if (!(USER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`users[${i}].${k}`, `unknown key (known: ${USER_KEYS.join(', ')})`);
-  const pos = (k: string, what: string) => num(o[k], `users[${i}].${k}`, (x) => x > 0, what);
+  const pos = (k: string, what: string) => param(`users[${i}].${k}`, o[k], (x) => x > 0, what);
   return {
     theta: pos('theta', 'a positive satisfaction'),
     s: pos('s', 'a positive request size in bits'),
@@ -140,6 +150,8 @@ export const stackelberg: Scenario<StackelbergConfig> = {
     { name: 'capacity', arg: '<units>', description: 'same as --X' },
   ],
 
+  configSchema: () => CONFIG_SCHEMA,
+
   resolve(input) {
     const c = input.config ?? {};
     const mechanism = (input.mechanism ?? (c.mechanism as string | undefined) ?? 'gsrp-search') as StackelbergConfig['mechanism'];
@@ -152,7 +164,7 @@ export const stackelberg: Scenario<StackelbergConfig> = {
       users = c.users.map(resolveUser);
     } else {
       const n = input.users ?? 6;
-      if (!Number.isInteger(n) || n < 1) throw new ConfigError('--users', `must be an integer ≥ 1, not ${n}`);
+      if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
       users = Array.from({ length: n }, (_, i) => drawUser(input.seed, i, 0) as StackelbergConfig['users'][number]);
     }
     if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);

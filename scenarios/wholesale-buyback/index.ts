@@ -15,6 +15,7 @@ import { intervalStep, missesFor, newIntervalState, type MecIntervalState } from
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
+import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 
 export type Load = 'low' | 'middle' | 'high';
 export const LOADS: Load[] = ['low', 'middle', 'high'];
@@ -65,11 +66,6 @@ const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736,
 const CLOUD_DEFAULTS: CloudParams = { n: 10, Cbar: 200, lambda: 500, Dbar: 4 };
 const MEC_DEFAULTS = { C: 3.2, D: 2 };
 
-function num(v: unknown, key: string, ok: (x: number) => boolean, what: string): number {
-  const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-  if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(v)}`);
-  return x;
-}
 const positive = (x: number) => x > 0;
 const nonneg = (x: number) => x >= 0;
 const posInt = (x: number) => Number.isInteger(x) && x >= 1;
@@ -99,12 +95,32 @@ export function loadLambdas(load: Load, n1: number, seed: number): number[] {
   return list;
 }
 
+/** The config file's shape (types and keys; the ranges are checked by resolve). */
+const CONFIG_SCHEMA = configSchema('wholesale-buyback', MECHANISMS, {
+  load: OneOf([...LOADS, 'custom']),
+  R: Num('a positive mean workload in Gcycles'),
+  taskGbit: Num('a data size per task in Gbit, ≥ 0'),
+  K: Int('an integer ≥ 1 (intervals per slot)'),
+  dt: Num('a positive interval length in s'),
+  c1: Num('a number ≥ 0'),
+  c2: Num('a number ≥ 0'),
+  c3: Num('a number ≥ 0'),
+  c4: Num('a number ≥ 0'),
+  a1: Num('a service fee ≥ 0'),
+  w: Num('a QoS weight ≥ 0'),
+  a2const: Num('a price ≥ 0'),
+  tol: Num('a relative tolerance in (0, 1e-3)'),
+  batch: Int('an integer ≥ 1'),
+  cloud: Strict({ n: Int('an integer number of servers ≥ 1'), Cbar: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), Dbar: Num('a positive delay bound in s') }),
+  mecs: ListOf(Strict({ C: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), D: Num('a positive deadline in s') }, ['lambda']), 'a list of MEC servers {C, lambda, D}'),
+});
+
 function resolveMec(u: unknown, i: number, R: number): WholesaleConfig['mecs'][number] {
   if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`mecs[${i}]`, 'must be an object {C, lambda, D}');
   const o = u as Record<string, unknown>;
-  const C = num(o.C ?? MEC_DEFAULTS.C, `mecs[${i}].C`, positive, 'a positive capacity in GHz');
-  const lambda = num(o.lambda, `mecs[${i}].lambda`, positive, 'a positive arrival rate in tasks/s');
-  const D = num(o.D ?? MEC_DEFAULTS.D, `mecs[${i}].D`, positive, 'a positive deadline in s');
+  const C = param(`mecs[${i}].C`, o.C ?? MEC_DEFAULTS.C, positive, 'a positive capacity in GHz');
+  const lambda = param(`mecs[${i}].lambda`, o.lambda, positive, 'a positive arrival rate in tasks/s');
+  const D = param(`mecs[${i}].D`, o.D ?? MEC_DEFAULTS.D, positive, 'a positive deadline in s');
   if (!(lambda * R < C)) throw new ConfigError(`mecs[${i}].lambda`, `load λR = ${lambda * R} GHz must be below the capacity C = ${C} GHz`);
   return { C, lambda, D };
 }
@@ -137,6 +153,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     { name: 'batch', arg: '<B>', description: 'intervals per interval-phase tick (requests and grants of B intervals per message)', default: 1 },
   ],
 
+  configSchema: () => CONFIG_SCHEMA,
+
   resolve(input: RunInput): WholesaleConfig {
     const c = (input.config ?? {}) as Record<string, unknown>;
     const o = input.options;
@@ -145,28 +163,28 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
     if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
     const pick = (k: keyof typeof DEFAULTS, opt?: string) => (opt !== undefined && o[opt] !== undefined ? o[opt] : c[k] !== undefined ? c[k] : DEFAULTS[k]);
-    const R = num(pick('R'), 'R', positive, 'a positive mean workload in Gcycles');
-    const taskGbit = num(pick('taskGbit'), 'taskGbit', nonneg, 'a data size per task in Gbit, ≥ 0');
-    const K = num(pick('K', 'intervals'), o.intervals !== undefined ? '--intervals' : 'K', posInt, 'an integer ≥ 1');
-    const dt = num(pick('dt', 'dt'), o.dt !== undefined ? '--dt' : 'dt', positive, 'a positive interval length in s');
-    const c1 = num(pick('c1'), 'c1', nonneg, '≥ 0');
-    const c2 = num(pick('c2'), 'c2', nonneg, '≥ 0');
+    const R = param('R', pick('R'), positive, 'a positive mean workload in Gcycles');
+    const taskGbit = param('taskGbit', pick('taskGbit'), nonneg, 'a data size per task in Gbit, ≥ 0');
+    const K = param(o.intervals !== undefined ? '--intervals' : 'K', pick('K', 'intervals'), posInt, 'an integer ≥ 1');
+    const dt = param(o.dt !== undefined ? '--dt' : 'dt', pick('dt', 'dt'), positive, 'a positive interval length in s');
+    const c1 = param('c1', pick('c1'), nonneg, '≥ 0');
+    const c2 = param('c2', pick('c2'), nonneg, '≥ 0');
     if (c1 + c2 <= 0) throw new ConfigError('c1', 'c1 + c2 must be positive (buyback must cost something)');
-    const c3 = num(pick('c3'), 'c3', nonneg, '≥ 0');
-    const c4 = num(pick('c4'), 'c4', nonneg, '≥ 0');
-    const a1 = num(pick('a1'), 'a1', nonneg, 'a service fee ≥ 0');
-    const w = num(pick('w'), 'w', nonneg, 'a QoS weight ≥ 0');
-    const a2const = num(pick('a2const'), 'a2const', nonneg, 'a price ≥ 0');
-    const tol = num(pick('tol'), 'tol', (x) => x > 0 && x < 1e-3, 'a relative tolerance in (0, 1e-3)');
-    const batch = num(pick('batch', 'batch'), o.batch !== undefined ? '--batch' : 'batch', posInt, 'an integer ≥ 1');
+    const c3 = param('c3', pick('c3'), nonneg, '≥ 0');
+    const c4 = param('c4', pick('c4'), nonneg, '≥ 0');
+    const a1 = param('a1', pick('a1'), nonneg, 'a service fee ≥ 0');
+    const w = param('w', pick('w'), nonneg, 'a QoS weight ≥ 0');
+    const a2const = param('a2const', pick('a2const'), nonneg, 'a price ≥ 0');
+    const tol = param('tol', pick('tol'), (x) => x > 0 && x < 1e-3, 'a relative tolerance in (0, 1e-3)');
+    const batch = param(o.batch !== undefined ? '--batch' : 'batch', pick('batch', 'batch'), posInt, 'an integer ≥ 1');
     const cc = c.cloud === undefined ? {} : c.cloud;
     if (typeof cc !== 'object' || cc === null || Array.isArray(cc)) throw new ConfigError('cloud', 'must be an object {n, Cbar, lambda, Dbar}');
     const co = cc as Record<string, unknown>;
     const cloud = {
-      n: num(co.n ?? CLOUD_DEFAULTS.n, 'cloud.n', posInt, 'an integer number of servers ≥ 1'),
-      Cbar: num(co.Cbar ?? CLOUD_DEFAULTS.Cbar, 'cloud.Cbar', positive, 'a positive capacity in GHz'),
-      lambda: num(co.lambda ?? CLOUD_DEFAULTS.lambda, 'cloud.lambda', positive, 'a positive arrival rate in tasks/s'),
-      Dbar: num(co.Dbar ?? CLOUD_DEFAULTS.Dbar, 'cloud.Dbar', positive, 'a positive delay bound in s'),
+      n: param('cloud.n', co.n ?? CLOUD_DEFAULTS.n, posInt, 'an integer number of servers ≥ 1'),
+      Cbar: param('cloud.Cbar', co.Cbar ?? CLOUD_DEFAULTS.Cbar, positive, 'a positive capacity in GHz'),
+      lambda: param('cloud.lambda', co.lambda ?? CLOUD_DEFAULTS.lambda, positive, 'a positive arrival rate in tasks/s'),
+      Dbar: param('cloud.Dbar', co.Dbar ?? CLOUD_DEFAULTS.Dbar, positive, 'a positive delay bound in s'),
     };
     // MEC servers: listed in the config, or Table I's load state for N1 servers
     const optLoad = o.load === undefined ? undefined : String(o.load);
@@ -181,7 +199,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     } else {
       load = optLoad ?? (c.load === undefined ? 'middle' : String(c.load));
       if (!LOADS.includes(load as Load)) throw new ConfigError(optLoad !== undefined ? '--load' : 'load', `must be one of ${LOADS.join(', ')}, not ${JSON.stringify(load)}`);
-      const n1 = num(o.mecs ?? 40, '--mecs', posInt, 'an integer ≥ 1');
+      const n1 = param('--mecs', o.mecs ?? 40, isCount, COUNT);
       mecs = loadLambdas(load as Load, n1, input.seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
     }
     if (input.users !== undefined && input.users !== mecs.length) throw new ConfigError('--users', `this scenario has no user agents; its followers are the ${mecs.length} MEC servers (use --mecs)`);

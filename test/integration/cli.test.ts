@@ -68,6 +68,49 @@ describe('mecsim CLI', () => {
     expect(r.stderr).toMatch(msg);
   });
 
+  // bad input: exit 2 naming the flag or key (3: no server at --nats), and never a stack trace
+  const bad = mkdtempSync(join(tmpdir(), 'mecsim-bad-'));
+  const aFile = join(bad, 'a-file');
+  writeFileSync(aFile, 'not a folder\n');
+  const cfg = (name: string, body: unknown) => {
+    const f = join(bad, `${name}.json`);
+    writeFileSync(f, JSON.stringify(body));
+    return f;
+  };
+  const agent = (...more: string[]) => ['agent', '--run', 'r1', '--role', 'ue', '--nats', 'nats://127.0.0.1:1', ...more];
+  it.each([
+    [['run', 'stackelberg', '--out', aFile], 2, /--out .*a-file is a file, not a folder/],
+    [['run', 'stackelberg', '--out', join(aFile, 'runs')], 2, /--out .*a-file is a file, not a folder/],
+    [['run', 'stackelberg', '--out', '/proc/mecsim-runs'], 2, /--out \/proc\/mecsim-runs: cannot write into \/proc/],
+    [['run', 'stackelberg', '--out', bad, '--run-id', 'a/b'], 2, /--run-id "a\/b" must be 1–64 characters/],
+    [['run', 'stackelberg', '--out', bad, '--run-id', '..'], 2, /--run-id "\.\." must be/],
+    [['run', 'stackelberg', '--out', bad, '--run-id', ''], 2, /--run-id "" must be/],
+    [['run', 'stackelberg', '--out', bad, '--nats', 'nats://127.0.0.1:1'], 3, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/],
+    [['run', 'stackelberg', '--out', bad, '--nats', 'not a url'], 2, /--nats: "not a url" is not a server URL/],
+    [['run', 'stackelberg', '--config', cfg('slots', { slots: '3' })], 2, /--config .*slots\.json: slots: must be an integer/],
+    [['run', 'stackelberg', '--config', cfg('seed', { seed: '42' })], 2, /--config .*: seed: must be an integer/],
+    [['params', 'stackelberg', '--config', cfg('top', { seed: 1, color: 'red' })], 2, /--config .*: color: unknown key \(known here: scenario, mechanism, seed, slots, server, users\)/],
+    [['params', 'wholesale-buyback', '--config', cfg('nested', { cloud: { n: 10, Cbarr: 200 } })], 2, /--config .*: cloud\.Cbarr: unknown key \(known here: n, Cbar, lambda, Dbar\)/],
+    [['params', 'stackelberg', '--users', '0'], 2, /--users must be an integer ≥ 1/],
+    [['params', 'stackelberg', '--users', '1e12'], 2, /--users must be at most 1000000.*mecsim sweep/],
+    [['params', 'budget-nash', '--mecs', '1e12'], 2, /--mecs: must be an integer in \[1, 1000000\]/],
+    [['run', 'stackelberg', '--slots', '1e7'], 2, /--slots must be at most 1000000.*several runs/],
+    [['run', 'stackelberg', '--round-timeout', '3000000000'], 2, /--round-timeout must be at most 2147483647.*24\.8 days/],
+    [['run', 'stackelberg', '--join-timeout', 'NaN'], 2, /--join-timeout must be an integer ≥ 1/],
+    [['run', 'stackelberg', '--round-timeout', '-5'], 2, /--round-timeout must be an integer ≥ 1/],
+    [agent('--index', '0-3000000000'), 2, /--index: 0-3000000000 goes beyond 999999.*split a large range over several processes/],
+    [agent('--join', '--count', '1e9'), 2, /--count 1e9 is more than 1000000.*start several `mecsim agent` processes/],
+    [agent('--index', '0', '--host-id', 'a.b'), 2, /--host-id "a\.b" must be 1–64 characters/],
+    [['agent', '--run', 'a/b', '--role', 'ue', '--index', '0', '--nats', 'nats://127.0.0.1:1'], 2, /--run "a\/b" must be 1–64 characters/],
+    [['agent', '--run', 'r1', '--role', 'ue', '--index', '0', '--nats', 'not a url'], 2, /--nats: "not a url" is not a server URL/],
+    [agent('--index', '0'), 3, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/],
+  ])('bad input %j exits %i naming the flag or key, without a stack trace', async (args, code, msg) => {
+    const r = await mecsim(args as string[]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(msg);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('says how to get a NATS server when there is none', async () => {
     const r = await mecsim(['run', 'stackelberg', '--out', mkdtempSync(join(tmpdir(), 'mecsim-cli-'))], { NATS_URL: '', NATS_SERVER_BIN: '/nonexistent/nats-server' });
     expect(r.code).toBe(3);

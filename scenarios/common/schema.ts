@@ -1,0 +1,112 @@
+/**
+ * Parameters: one schema per scenario for its config file, and one checker for values that may
+ * come from a flag (a string) or a config file (already typed).
+ *
+ * A config file (`--config`, the form `mecsim params` prints) is checked against its scenario's
+ * schema before the scenario resolves it: a value of the wrong type (`"slots": "3"`) or a key the
+ * scenario does not know, at any level, is refused with the key's path and what is expected — never
+ * ignored or replaced by a default. The schemas are TypeBox values, i.e. JSON Schema with TypeScript
+ * types, so they can be published as they are. Checks that relate values (p0 > m, λR < C …) stay in
+ * the scenarios' `resolve`, which reports them with `param()`'s message shape.
+ */
+import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, ValueErrorType, type TypeCheck, type ValueError } from '@sinclair/typebox/compiler';
+import { ConfigError, type JsonObject } from '../types.ts';
+
+/** The most agents of one kind a run may have: every agent's parameters live in the orchestrator's memory. */
+export const MAX_AGENTS = 1_000_000;
+/** The most slots of one run: every slot keeps a record in memory and a row in slots.csv. */
+export const MAX_SLOTS = 1_000_000;
+/** What to do instead of a run beyond MAX_AGENTS, said beside the limit. */
+export const BEYOND_MAX_AGENTS = `a run holds every agent's parameters in memory; for a scaling study use \`mecsim sweep <scenario> --users 1000,10000,100000\``;
+
+/** A count of agents or servers: every one of them is an array entry, so the count is bounded. */
+export const isCount = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_AGENTS;
+/** What `isCount` wants, for `param`'s message. */
+export const COUNT = `an integer in [1, ${MAX_AGENTS}] (${BEYOND_MAX_AGENTS})`;
+
+/**
+ * A number from a flag (string) or a config file: finite and `ok`, else a ConfigError naming `key`
+ * and `what` is expected. A config file's value is already a number here (the schema refused a string).
+ */
+export function param(key: string, x: unknown, ok: (v: number) => boolean, what: string): number {
+  const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
+  return v;
+}
+
+/** A number; `what` is said in the error (e.g. "a positive CPU frequency in Hz"). */
+export const Num = (what: string, o: { minimum?: number; maximum?: number } = {}) => Type.Number({ description: what, ...o });
+/** An integer; `what` is said in the error. */
+export const Int = (what: string, o: { minimum?: number; maximum?: number } = {}) => Type.Integer({ description: what, ...o });
+/** A count of agents: an integer in [1, MAX_AGENTS]. */
+export const Count = (what: string) => Type.Integer({ description: `${what}, an integer in [1, ${MAX_AGENTS}]`, minimum: 1, maximum: MAX_AGENTS });
+/** A number or null; `what` is said in the error. */
+export const NumOrNull = (what: string) => Type.Union([Type.Number(), Type.Null()], { description: what });
+/** true or false */
+export const Bool = (what = 'true or false') => Type.Boolean({ description: what });
+/** One of these strings. */
+export const OneOf = (values: readonly string[]) => Type.Union(values.map((v) => Type.Literal(v)), { description: `one of ${values.join(', ')}` });
+/** An object with exactly these keys (each optional unless `required` lists it). */
+export function Strict(props: TProperties, required: readonly string[] = []): TObject {
+  const p: TProperties = {};
+  for (const [k, s] of Object.entries(props)) p[k] = required.includes(k) ? s : Type.Optional(s);
+  return Type.Object(p, { additionalProperties: false, description: `an object {${Object.keys(props).join(', ')}}` });
+}
+/** A list of `item`s. */
+export const ListOf = (item: TSchema, what: string) => Type.Array(item, { description: what, maxItems: MAX_AGENTS });
+
+/**
+ * A scenario's config-file schema: the keys every scenario has (scenario, mechanism, seed, slots)
+ * and its own, every key optional (what the file leaves out is drawn from the seed or defaulted).
+ */
+export function configSchema(scenario: string, mechanisms: readonly string[], props: TProperties): TObject {
+  return Strict({
+    scenario: Type.Literal(scenario, { description: `"${scenario}"` }),
+    mechanism: OneOf(mechanisms),
+    seed: Int('an integer (the run seed)', { minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
+    slots: Int(`an integer in [1, ${MAX_SLOTS}]`, { minimum: 1, maximum: MAX_SLOTS }),
+    ...props,
+  });
+}
+
+const compiled = new WeakMap<TObject, TypeCheck<TObject>>();
+
+/**
+ * Check a parsed config file against its schema; throws ConfigError naming the first offending key
+ * (`server.f`, `users[3].theta`) and what is expected there.
+ */
+export function checkConfig(schema: TObject, config: JsonObject): void {
+  let check = compiled.get(schema);
+  if (!check) compiled.set(schema, (check = TypeCompiler.Compile(schema)));
+  const first = check.Errors(config).First();
+  if (first) throw new ConfigError(keyOf(first.path), explain(first));
+}
+
+/** `/users/3/theta` → `users[3].theta` */
+function keyOf(pointer: string): string {
+  let key = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    key += /^\d+$/.test(part) ? `[${part}]` : key ? `.${part}` : part;
+  }
+  return key || '(top level)';
+}
+
+function explain(e: ValueError): string {
+  if (e.type === ValueErrorType.ObjectAdditionalProperties) return `unknown key (known here: ${Object.keys((e.schema as TObject).properties).join(', ')})`;
+  if (e.type === ValueErrorType.ObjectRequiredProperty) return `missing: ${describe(e.schema)} is required`;
+  return `must be ${describe(e.schema)}, not ${JSON.stringify(e.value)}`;
+}
+
+function describe(s: TSchema): string {
+  if (typeof s.description === 'string') return s.description;
+  if (s.type === 'integer') return 'an integer';
+  if (s.type === 'number') return 'a number';
+  if (s.type === 'boolean') return 'true or false';
+  if (s.type === 'string') return 'a string';
+  if (s.type === 'null') return 'null';
+  if (s.type === 'array') return `a list of ${describe(s.items as TSchema)}`;
+  if (Array.isArray(s.anyOf)) return (s.anyOf as TSchema[]).map(describe).join(' or ');
+  return 'a valid value';
+}
