@@ -3,7 +3,9 @@
  * Hosts one agent (a single index) or several (a range or list: packed placement) on one NATS
  * connection, joins the run, serves until the orchestrator says shutdown, then exits.
  */
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { AgentHost } from './host.ts';
@@ -207,7 +209,7 @@ export async function agentMain(argv: string[]): Promise<number> {
 }
 
 // Run when executed directly (spawned by the orchestrator).
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (isMain()) {
   agentMain(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
@@ -215,4 +217,19 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(1);
     },
   );
+}
+
+/**
+ * Whether this module is the process's entry. Compared as real paths: the agent bundle is spawned by
+ * a path through node_modules, which may be a symbolic link (npm link, a shared node_modules), while
+ * import.meta.url is the resolved file.
+ */
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }
