@@ -22,6 +22,7 @@
  * | mecsim.<r>.inbox.orch.failed.<host>| inbox   | that agent host         | orchestrator (failed.*)  |
  * | mecsim.<r>.inbox.orch.bye.<host>   | inbox   | that agent host         | orchestrator (bye.*)     |
  * | mecsim.<r>.inbox.<host>.*          | inbox   | orchestrator (join replies) | that host (req/reply) |
+ * | mecsim.<r>.owner                   | other   | orchestrator (run id claim) | the run's orchestrator |
  *
  * Every agent→orchestrator subject but the leader's answers names the publishing host, so the
  * generated permissions can confine each host to its own, and the orchestrator checks on receipt
@@ -78,6 +79,8 @@ export function subjects(run: string) {
     orchFailedAll: `${base}.inbox.${ORCH}.failed.*`,
     orchBye: (host: string) => `${base}.inbox.${ORCH}.bye.${host}`,
     orchByeAll: `${base}.inbox.${ORCH}.bye.*`,
+    /** the run's orchestrator answers here while it runs: a second one with the same run id is refused (orchestrator/runClaim.ts) */
+    owner: `${base}.owner`,
   };
 }
 

@@ -10,10 +10,8 @@
  * plan.ts has the options and the worker plan, context.ts the state the parts share. The control
  * messages they exchange with the agent hosts are declared in bus/control.ts.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
 import { ControlChannel, ORCHESTRATOR } from '../bus/control.ts';
 import { Counters } from '../bus/counters.ts';
 import { subjects } from '../bus/subjects.ts';
@@ -27,6 +25,8 @@ import { checkProcessBudget, externalAgentCommands, newRunId, placementLabel, pl
 import { ResultsWriter } from './run/resultsWriter.ts';
 import { SlotClock } from './run/slotClock.ts';
 import { Supervisor } from './run/supervisor.ts';
+import { RunIdClaim, RunIdInUse } from './runClaim.ts';
+import { openRunLogs, type RunLogs } from './runLogs.ts';
 import { joinTimeoutMs as defaultJoinTimeoutMs } from './timeouts.ts';
 
 export * from './run/plan.ts';
@@ -46,13 +46,12 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const nice = workerNice();
   const runId = opts.runId ?? newRunId(scenario.id, seed);
   const dir = join(opts.outDir, runId);
-  mkdirSync(dir, { recursive: true });
-  const log = runLog(dir, runId, opts.verbose);
-  const agentLog = createWriteStream(join(dir, 'agents.log'));
+  const state = new RunState();
+  const logs = openRunLogs(dir, { runId, verbose: opts.verbose, onError: (e) => state.fail(new RunError(e.message)) });
+  const { log } = logs;
   const subj = subjects(runId);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
   const info: RunInfo = { opts, scenario, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
-  const state = new RunState();
   const results = new ResultsWriter(
     dir,
     {
@@ -68,16 +67,25 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       placement: external ? 'external' : placementLabel(opts.placement),
       // niceness of the spawned follower processes (MECSIM_WORKER_NICE; the leader's is the orchestrator's)
       workerNice: external ? null : nice,
+      strict: opts.strict === true,
       startedAt: new Date().toISOString(),
       host: hostname(),
     },
     log,
   );
-  results.start(cfg);
+  try {
+    const opened = logs.failed();
+    if (opened) throw opened;
+    results.start(cfg);
+  } catch (e) {
+    logs.close();
+    throw new RunError(`cannot write the run folder ${dir}: ${(e as Error).message}`);
+  }
   const { summary } = results;
   const bus = new RunBus(info, state);
   const store = new LeaderStateStore(runId, leaderId, log, info.counters);
   let supervisor: Supervisor | undefined;
+  let claim: RunIdClaim | undefined;
   const onAbort = () => state.fail(new RunError('interrupted', 130));
   opts.signal?.addEventListener('abort', onAbort);
 
@@ -87,6 +95,10 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     summary.nats = bus.describe();
     await bus.connect();
     const nc = bus.nc;
+    // before any agent starts: a second orchestrator with this run id on this server is refused
+    claim = await RunIdClaim.claim(nc, runId, subj.owner).catch((e) => {
+      throw e instanceof RunIdInUse ? new RunError(e.message, 2) : e;
+    });
     const p: Parts = { info, state, nc, channel: new ControlChannel(nc, runId, info.counters, ORCHESTRATOR) };
     summary.stateStore = await store.open(nc, Boolean(opts.natsUrl));
     // the server's counters from here on (after the bucket's creation, which is not the run's traffic).
@@ -100,7 +112,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     const clock = new SlotClock(p);
     // the barrier asks the supervisor when an agent was spawned, and tells it when one rejoined
     const barrier = new JoinBarrier(p, { spawnedAt: (id) => supervisor!.spawnedAt(id), rejoined: (id) => supervisor!.rejoined(id) });
-    supervisor = new Supervisor(p, { barrier, clock, store, natsUrl: bus.url, auth: bus.auth, nice, agentLog });
+    supervisor = new Supervisor(p, { barrier, clock, store, natsUrl: bus.url, auth: bus.auth, nice, agentLog: logs.agentLog });
     barrier.subscribe();
     supervisor.subscribe();
     clock.subscribe();
@@ -116,7 +128,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     log.info({ agents: agents.length, hosts: supervisor.hostCount() }, 'all agents joined');
 
     // ---- slot clock ----
-    const finalResults = await driveSlots(p, clock, store, results);
+    const finalResults = await driveSlots(p, clock, store, results, logs);
 
     // ---- shutdown: every host answers with its counters, then exits ----
     opts.onProgress?.({ phase: 'shutdown' });
@@ -128,6 +140,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     await supervisor.waitExit(5000);
     await nc.flush();
     const varzAfter = await bus.varz();
+    throwIfDiskFailed(logs);
     results.complete({ results: finalResults, counters: info.counters, byes, hosts, restarts: state.restarts, startToJoined, varzBefore, varzAfter });
     await results.write(opts.report !== false);
     return summary;
@@ -140,25 +153,22 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     await supervisor?.abortExternal(err.message);
     results.fail(err.exitCode === 130 ? 'interrupted' : 'failed', err.message);
     log.error({ err: err.message }, 'run failed');
-    try {
-      await results.write(opts.report !== false);
-    } catch {
-      /* best effort: the summary already on disk says running */
-    }
-    throw Object.assign(err, { runDir: dir });
+    // what the summary on disk says now: the CLI tells the user only what is true
+    const summaryWritten = await results.writeFailure(opts.report !== false && !logs.failed());
+    throw Object.assign(err, { runDir: dir, summaryWritten });
   } finally {
     state.finished = true;
     opts.signal?.removeEventListener('abort', onAbort);
     await supervisor?.stop();
     if (bus.isOpen()) await store.destroy();
+    claim?.release();
     await bus.close();
-    await new Promise<void>((r) => agentLog.end(() => r()));
-    log.flush();
+    logs.close();
   }
 }
 
 /** Every slot in turn: asked of the leader, compared with the reference, recorded, its leader state kept; the reference's final results. */
-async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, results: ResultsWriter): Promise<unknown> {
+async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, results: ResultsWriter, logs: RunLogs): Promise<unknown> {
   const { scenario, cfg, opts, log } = p.info;
   const slots = Number(cfg.slots ?? 1);
   const reference = scenario.createReference(cfg as never);
@@ -168,6 +178,9 @@ async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, r
     const done = await p.state.race(clock.ask(slot));
     const ref = reference.slot(slot, done.outcome);
     results.addSlot(slot, done, ref);
+    throwIfDiskFailed(logs);
+    const missing = done.metrics.missingReplies;
+    if (missing && opts.strict) throw new RunError(`--strict: slot ${slot} had ${missing} ${missing === 1 ? 'reply' : 'replies'} missing at round deadlines (the sender's last strategy was used instead); see ${join(p.info.dir, 'run.log')}`);
     await store.save(slot, done.snapshot);
     const line = scenario.describeSlot?.(done.outcome, ref);
     opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
@@ -176,11 +189,10 @@ async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, r
   return reference.finish?.();
 }
 
-/** run.log in the run folder (and stderr with --verbose) */
-function runLog(dir: string, runId: string, verbose: boolean | undefined): Logger {
-  const streams: pino.StreamEntry[] = [{ level: 'info', stream: pino.destination({ dest: join(dir, 'run.log'), sync: true }) }];
-  if (verbose) streams.push({ level: 'info', stream: process.stderr });
-  return pino({ base: { run: runId } }, pino.multistream(streams));
+/** A disk error of the run's log files (full, read-only, the folder removed) ends the run, saying so. */
+function throwIfDiskFailed(logs: RunLogs): void {
+  const e = logs.failed();
+  if (e) throw new RunError(e.message);
 }
 
 /** With external agents, the run says which to start and how (summary.json, the log, the progress callback). */

@@ -56,6 +56,8 @@ export interface RunOptions {
   roundTimeoutMs?: number;
   joinTimeoutMs?: number;
   slotTimeoutMs?: number;
+  /** fail the run at the end of the first slot in which a reply was missing at a round's deadline (`--strict`) */
+  strict?: boolean;
   verbose?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;

@@ -9,7 +9,7 @@ import type { SlotDone } from '../../bus/control.ts';
 import { sumSnapshots, type Counters } from '../../bus/counters.ts';
 import type { JsonObject, ReferenceSlot } from '../../scenarios/types.ts';
 import type { Varz } from '../natsServer.ts';
-import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic } from '../results.ts';
+import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic, writeSummary } from '../results.ts';
 import type { Restart } from './context.ts';
 import type { SlotRecord } from './plan.ts';
 import type { Byes } from './supervisor.ts';
@@ -76,6 +76,7 @@ export class ResultsWriter {
       roundLatencyMs: latencyStats(allLatencies),
       agentStartToJoinedMs: latencyStats(m.startToJoined),
       resent: sum(slots.map((r) => r.metrics.resent ?? 0)),
+      missingReplies: sum(slots.map((r) => r.metrics.missingReplies ?? 0)),
       restarts: m.restarts,
       workers: m.hosts,
       counters: { ours: { published: ourPublished, bytes: ourBytes, byFamily: ours.out, byKind: ours.outByKind }, server: serverDelta(m.varzBefore, m.varzAfter) },
@@ -90,6 +91,7 @@ export class ResultsWriter {
         peakRssBytesTotal: agentsRss + ownRss + (m.varzAfter?.mem ?? 0),
       },
     };
+    summary.faults = faultsOf(summary.runMetrics as Record<string, unknown>);
   }
 
   /** The summary of a run that ended early. */
@@ -105,6 +107,24 @@ export class ResultsWriter {
     writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
     if (report) await writeReportQuietly(this.dir, this.log);
   }
+
+  /**
+   * A failed or interrupted run's files: summary.json first (on a full disk, in place over the one
+   * already there), then every other file that can still be written. Never throws; says whether the
+   * summary on disk now tells how the run ended.
+   */
+  async writeFailure(report: boolean): Promise<boolean> {
+    let written = false;
+    try {
+      writeSummary(join(this.dir, 'summary.json'), this.summary);
+      written = true;
+      writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
+      if (report) await writeReportQuietly(this.dir, this.log);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, written ? 'some result files could not be written' : 'summary.json could not be written');
+    }
+    return written;
+  }
 }
 
 /** report.html at the end of every run; a figure that cannot be drawn never fails the run */
@@ -115,6 +135,19 @@ async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
   }
+}
+
+/**
+ * What went wrong on the way to the outcome, even when the outcome equals the reference: replies
+ * missing at a round's deadline (their senders' last strategy was used), requests re-sent, agent
+ * processes restarted, messages dropped. `clean` only when there were none of the first three.
+ */
+export function faultsOf(rm: Record<string, unknown>): { missingReplies: number; resent: number; restarts: number; drops: number; clean: boolean } {
+  const missingReplies = Number(rm.missingReplies ?? 0);
+  const resent = Number(rm.resent ?? 0);
+  const restarts = Array.isArray(rm.restarts) ? rm.restarts.length : 0;
+  const drops = sum(Object.values((rm.drops ?? {}) as Record<string, number>));
+  return { missingReplies, resent, restarts, drops, clean: missingReplies === 0 && resent === 0 && restarts === 0 };
 }
 
 function sum(xs: number[]): number {

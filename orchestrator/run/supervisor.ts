@@ -9,7 +9,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Msg } from '@nats-io/transport-node';
-import type { WriteStream } from 'node:fs';
 import type { Bye, HostReport } from '../../bus/control.ts';
 import type { CountersSnapshot } from '../../bus/counters.ts';
 import { hostOfSubject } from '../../bus/subjects.ts';
@@ -50,7 +49,8 @@ export interface SupervisorDeps {
   natsUrl: string;
   auth: RunAuth | undefined;
   nice: number;
-  agentLog: WriteStream;
+  /** agents.log: where the spawned processes' stderr goes */
+  agentLog: { write(chunk: Uint8Array): unknown };
 }
 
 export class Supervisor implements BarrierHooks {
