@@ -94,7 +94,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -161,7 +161,8 @@ function printHuman(summary: Record<string, unknown>, scenario: Scenario): void 
   out(`mecsim ${scenario.id} · ${summary.mechanism} · seed ${summary.seed} · ${(summary.agents as any).followers} followers + leader ${(summary.agents as any).leader} · placement ${summary.placement} (${summary.workers} processes)`);
   for (const r of per.slice(0, 10)) {
     const line = scenario.describeSlot?.({ equilibrium: r.equilibrium, converged: r.converged, notes: r.notes, extra: r.extra }, r) ?? JSON.stringify(r.equilibrium).slice(0, 200);
-    out(`  slot ${r.slot}: ${line}  ${r.compare.ok ? '✓ equals reference' : `✗ differs from reference (gap ${fmt(r.compare.gap)})`}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
+    const missing = r.metrics?.missingReplies ? ` (${r.metrics.missingReplies} ${r.metrics.missingReplies === 1 ? 'reply' : 'replies'} missing)` : '';
+    out(`  slot ${r.slot}: ${line}  ${r.compare.ok ? `✓ equals reference${missing}` : `✗ differs from reference (gap ${fmt(r.compare.gap)})${missing}`}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
   }
   if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal the reference)`);
   const t = rm.timeToEquilibriumMs;
@@ -173,7 +174,19 @@ function printHuman(summary: Record<string, unknown>, scenario: Scenario): void 
     const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
     out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
   }
-  out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}`);
+  out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}${faultsClause(summary.faults as Faults | undefined)}`);
+}
+
+type Faults = { missingReplies: number; resent: number; restarts: number; clean: boolean };
+
+/** ", with 3 replies missing at round deadlines, …": what the outcome went through, so "equals the reference" never stands alone when it was not clean */
+function faultsClause(f: Faults | undefined): string {
+  if (!f || f.clean) return '';
+  const parts = [];
+  if (f.missingReplies) parts.push(`${f.missingReplies} ${f.missingReplies === 1 ? 'reply' : 'replies'} missing at round deadlines (the sender's last strategy used; --strict fails the run instead)`);
+  if (f.resent) parts.push(`${f.resent} ${f.resent === 1 ? 'request' : 'requests'} re-sent`);
+  if (f.restarts) parts.push(`${f.restarts} agent ${f.restarts === 1 ? 'process' : 'processes'} restarted`);
+  return `, with ${parts.join(', ')} (summary.json faults)`;
 }
 
 /** With --agents external: the commands to start on other terminals, containers or hosts (stderr, so --json stays clean). */
@@ -327,6 +340,7 @@ export function buildProgram(): Command {
     .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000)
     .option('--join-timeout <ms>', 'how long to wait for every agent to join (default: at least max(30 s, 20 ms × agents), with --agents external max(120 s, …); longer with more agent processes and on a loaded machine)', timeoutArg('--join-timeout'))
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
+    .option('--strict', 'fail the run if any reply is missing at a round deadline (by default the sender\'s last strategy is used, and the summary and the console say so)')
     .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0, 1000, 'a process that dies that often will not recover; 0 fails the run at the first death'), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
   addScenarioOptions(run);
@@ -357,6 +371,7 @@ export function buildProgram(): Command {
         roundTimeoutMs: o.roundTimeout as number,
         joinTimeoutMs: o.joinTimeout as number | undefined,
         maxRestarts: o.restarts as number,
+        strict: Boolean(o.strict),
         natsAuth,
         verbose: Boolean(o.verbose),
         signal: interrupt.signal,
@@ -560,7 +575,9 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof RunError) {
       process.stderr.write(`mecsim: run ${e.exitCode === 130 ? 'interrupted' : 'failed'}: ${e.message}\n`);
       const dir = (e as RunError & { runDir?: string }).runDir;
-      if (dir) process.stderr.write(`mecsim: partial results (summary marked ${e.exitCode === 130 ? 'interrupted' : 'failed'}) in ${dir}/\n`);
+      const written = (e as RunError & { summaryWritten?: boolean }).summaryWritten;
+      if (dir && written !== false) process.stderr.write(`mecsim: partial results (summary marked ${e.exitCode === 130 ? 'interrupted' : 'failed'}) in ${dir}/\n`);
+      else if (dir) process.stderr.write(`mecsim: the summary in ${dir}/ could not be updated (see the message above); \`mecsim report ${dir}\` shows such a run as abandoned once this process is gone\n`);
       return e.exitCode;
     }
     process.stderr.write(`mecsim: unexpected error: ${(e as Error).stack ?? e}\n`);
