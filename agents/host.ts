@@ -3,12 +3,14 @@
  * `packed:K`). Every hosted agent is still its own subscriber with its own subjects and its own
  * parameters. The host joins its agents (agents/join.ts), runs each as a follower
  * (agents/follower.ts) or as the leader (agents/leader.ts), and answers the orchestrator's
- * `shutdown` (with a `bye` carrying its counters) and `abort` on `ctl.all`.
+ * `shutdown` (with a `bye` carrying its counters) and `abort` on `ctl.all`. A host of external
+ * agents also watches the orchestrator's `heartbeat` there, and exits (EXIT_ORCHESTRATOR_SILENT)
+ * when it has been silent too long (agents/watchdog.ts).
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { DEFAULT_MAX_BYTES } from '../bus/codec.ts';
-import { ControlChannel, ORCHESTRATOR, type Welcome } from '../bus/control.ts';
+import { ControlChannel, orchestratorOnly, type Welcome } from '../bus/control.ts';
 import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { assertToken, ORCH, subjects } from '../bus/subjects.ts';
@@ -17,8 +19,12 @@ import type { RoleName } from '../scenarios/types.ts';
 import { FollowerRuntime, SharedDecoder } from './follower.ts';
 import { Joiner, JOIN_CONCURRENCY } from './join.ts';
 import { LeaderRuntime } from './leader.ts';
+import { OrchestratorWatch, type Clock } from './watchdog.ts';
 
 export type { HostReport, SlotDone, SlotMetrics, Welcome } from '../bus/control.ts';
+
+/** The exit code of a host that took its orchestrator for gone (heard nothing from it for too long). */
+export const EXIT_ORCHESTRATOR_SILENT = 5;
 
 export interface HostOptions {
   run: string;
@@ -29,6 +35,8 @@ export interface HostOptions {
   log: Logger;
   /** how long to keep trying to join (ms) */
   joinTimeoutMs?: number;
+  /** the orchestrator watchdog's clock (tests) */
+  clock?: Clock;
 }
 
 export class AgentHost {
@@ -45,12 +53,14 @@ export class AgentHost {
   private finishDone!: (code: number) => void;
   readonly hosted: { id: string; role: RoleName }[] = [];
   private cpuAtReady?: NodeJS.CpuUsage;
+  private readonly watch: OrchestratorWatch;
 
   constructor(private readonly opts: HostOptions) {
     this.counters = new Counters(opts.log);
     this.subj = subjects(opts.run);
     this.decoder = new SharedDecoder(opts.run);
     this.done = new Promise((r) => (this.finishDone = r));
+    this.watch = new OrchestratorWatch({ clock: opts.clock, onSilent: (silentMs, limitMs) => this.onOrchestratorSilent(silentMs, limitMs) });
   }
 
   async start(): Promise<void> {
@@ -66,7 +76,7 @@ export class AgentHost {
       }
     });
     const channel = (this.channel = new ControlChannel(nc, this.opts.run, this.counters, hostId));
-    this.joiner = new Joiner({ nc, run: this.opts.run, hostId, channel, log, joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000, closing: () => this.closing });
+    this.joiner = new Joiner({ nc, run: this.opts.run, hostId, channel, log, joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000, closing: () => this.closing, heard: () => this.watch.heard() });
     this.subs.push(nc.subscribe(this.subj.ctlAll, { callback: (err, msg) => (err ? undefined : this.onControl(msg)) }));
     // Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per
     // host, so 2,500 agents packed in one worker do not flood the orchestrator (and time out).
@@ -74,7 +84,12 @@ export class AgentHost {
     const next = async (): Promise<void> => {
       for (let a = queue.shift(); a; a = queue.shift()) await this.joinOne(a.role, a.index, a.seq);
     };
-    await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next));
+    try {
+      await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next));
+    } catch (e) {
+      // closed meanwhile (shutdown, abort, a silent orchestrator): `done` says why
+      if (!this.closing) throw e;
+    }
     this.cpuAtReady = process.cpuUsage();
   }
 
@@ -85,7 +100,10 @@ export class AgentHost {
     if (!scenario) throw new Error(`unknown scenario ${welcome.scenario} in join reply`);
     this.run(scenario, welcome);
     this.hosted.push({ id: welcome.id, role: welcome.role });
-    if (welcome.heartbeatMs) this.joiner!.startHeartbeat(welcome.heartbeatMs, welcome.id);
+    if (welcome.heartbeatMs) {
+      this.joiner!.startHeartbeat(welcome.heartbeatMs, welcome.id);
+      this.watch.arm(welcome.heartbeatMs);
+    }
     await this.joiner!.ready(welcome.id);
   }
 
@@ -97,12 +115,23 @@ export class AgentHost {
   }
 
   private onControl(msg: Msg): void {
-    const r = this.channel!.readMsg(msg, ['shutdown', 'abort'], 1 << 20, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}: only the orchestrator sends it`));
+    const r = this.channel!.readMsg(msg, ['shutdown', 'abort', 'heartbeat'], 1 << 20, orchestratorOnly);
     if (!r) return;
+    this.watch.heard();
+    // a spare, which no welcome told the period, learns it here
+    if (r.kind === 'heartbeat') return this.watch.arm(r.body.everyMs);
     if (r.kind === 'abort') return void this.close(1);
     // a spare that never got an agent: nothing to report (the orchestrator counts the hosts that joined)
     if (this.hosted.length > 0) this.bye();
     void this.close(0);
+  }
+
+  /** Nothing from the orchestrator for longer than the watchdog's limit: it is gone, and so is this host. */
+  private onOrchestratorSilent(silentMs: number, limitMs: number): void {
+    if (this.closing) return;
+    const s = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+    this.opts.log.error({ silentMs, limitMs, agents: this.hosted.length }, `heard nothing from the orchestrator for ${s(silentMs)} (the limit is ${s(limitMs)}): taking it for gone and exiting`);
+    void this.close(EXIT_ORCHESTRATOR_SILENT);
   }
 
   /** The answer to `shutdown`: what this host cost, and its counters. */
@@ -125,6 +154,7 @@ export class AgentHost {
     if (this.closing) return;
     this.closing = true;
     this.joiner?.stop();
+    this.watch.stop();
     try {
       await this.nc?.flush();
       await this.nc?.drain();

@@ -31,6 +31,8 @@ export interface JoinDeps {
   joinTimeoutMs: number;
   /** the host is closing: stop asking */
   closing: () => boolean;
+  /** an answer came from the orchestrator (it is alive) */
+  heard?: () => void;
 }
 
 export class Joiner {
@@ -58,6 +60,7 @@ export class Joiner {
         const reply = await nc.request(this.subject, data, { timeout: 10_000 });
         const r = channel.readMsg(reply, ['welcome', 'reject', 'retry'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
         if (!r) throw new Error('bad join reply (dropped)');
+        this.d.heard?.();
         if (r.kind === 'reject') throw new JoinRejected(r.body.reason);
         if (r.kind === 'retry') {
           if (!spareSaid) log.info({ role, reason: r.body.reason }, 'waiting as a spare: this run has no free slot of this role yet');

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
-import { AgentHost } from './host.ts';
+import { AgentHost, EXIT_ORCHESTRATOR_SILENT } from './host.ts';
 import { installFastParser } from '../bus/fastparse.ts';
 import { NatsUnavailable, parseServers } from '../bus/connection.ts';
 import { assertToken } from '../bus/subjects.ts';
@@ -205,6 +205,7 @@ export async function agentMain(argv: string[]): Promise<number> {
   // said on stderr for agents started by hand or in containers (spawned ones' stderr goes to agents.log)
   if (code === 1) process.stderr.write(`mecsim agent ${hostId}: the orchestrator aborted run ${args.run}\n`);
   else if (code === 3) process.stderr.write(`mecsim agent ${hostId}: lost the NATS connection for good\n`);
+  else if (code === EXIT_ORCHESTRATOR_SILENT) process.stderr.write(`mecsim agent ${hostId}: the orchestrator of run ${args.run} has been silent too long: taken for gone, exiting\n`);
   return code;
 }
 

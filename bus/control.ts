@@ -24,6 +24,7 @@
  * | shutdown     | orchestrator        | every host            | ctl.all                                    |
  * | bye          | agent host          | orchestrator          | inbox.orch.bye.<host>                      |
  * | abort        | orchestrator        | every host            | ctl.all                                    |
+ * | heartbeat    | orchestrator        | every host (external) | ctl.all, every heartbeatMs                 |
  * | agent-failed | agent host          | orchestrator          | inbox.orch.failed.<host>                   |
  *
  * Every message is an envelope (bus/codec.ts); `decode` checks the envelope, and the validator of
@@ -134,6 +135,12 @@ export interface ControlBodies {
   shutdown: Record<string, never>;
   bye: Bye;
   abort: { reason?: string };
+  /**
+   * The orchestrator is alive (external agents, every `everyMs` while the run lasts): external hosts
+   * have no parent process to lose, so a host that hears no control for long takes the orchestrator
+   * for gone and exits. The period is in the body for hosts that were not welcomed (spares).
+   */
+  heartbeat: { everyMs: number };
   'agent-failed': { message: string };
 }
 
@@ -275,6 +282,7 @@ const CHECKS: { [K in ControlKind]: Check } = {
     counters: s.fields({ out: s.values(counts), in: s.values(counts), outByKind: s.values(counts), drops: s.values(s.int()) }),
   }),
   abort: s.fields({ 'reason?': s.str(MAX_TEXT, 0) }),
+  heartbeat: s.fields({ everyMs: s.int(1) }),
   'agent-failed': s.fields({ message: s.str(MAX_TEXT, 0) }),
 };
 
@@ -296,6 +304,11 @@ export function validate<K extends ControlKind>(kind: K, body: unknown): Validat
 
 /** the `from` of every message the orchestrator sends */
 export const ORCHESTRATOR = 'orchestrator';
+
+/** The sender rule of the orchestrator's own kinds (slot, resend, shutdown, abort, heartbeat, the join replies): why `from` may not send it, or undefined. */
+export function orchestratorOnly(kind: ControlKind, from: string): string | undefined {
+  return from === ORCHESTRATOR ? undefined : `${kind} from ${from}: only the orchestrator sends it`;
+}
 
 /**
  * Which host may speak for which agent, as the orchestrator knows it: spawned hosts from the plan,
@@ -351,7 +364,7 @@ export class Speakers {
       case 'bye':
         return host && from === host && this.hosts.has(host) ? undefined : `bye from ${from} on the subject of host ${host ?? '(none)'}`;
       default:
-        return from === ORCHESTRATOR ? undefined : `${kind} from ${from}: only the orchestrator sends it`;
+        return orchestratorOnly(kind, from);
     }
   }
 }

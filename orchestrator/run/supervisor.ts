@@ -4,7 +4,9 @@
  * completed slot), takes a silent external host for dead and frees its agents for a replica, and
  * when restarted or replacement agents are back has the leader re-asked for the slot and the
  * followers' slot replayed. It also hears agents that cannot go on (`agent-failed`), and at the end
- * shuts the hosts down, collecting each one's `bye`, and stops whatever is left.
+ * shuts the hosts down, collecting each one's `bye`, and stops whatever is left. With external agents
+ * it says `heartbeat` on ctl.all every HEARTBEAT_MS while the run lasts: those hosts have no parent
+ * process to lose, and exit when it has been silent too long (agents/watchdog.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -61,6 +63,8 @@ export class Supervisor implements BarrierHooks {
   private readonly unreplayed = new Set<string>();
   private entryArgs: string[] = [];
   private heartbeatTimer?: NodeJS.Timeout;
+  /** the orchestrator's own heartbeat to external hosts */
+  private beatTimer?: NodeJS.Timeout;
   /** loading the leader's state for a dead external leader */
   private checking = false;
   /** set while shutting down: the hosts' byes */
@@ -89,7 +93,26 @@ export class Supervisor implements BarrierHooks {
     this.entryArgs = planned.length ? await agentEntry() : [];
     for (const { id, agents } of planned) this.d.barrier.speakers.grant(id, agents.map((a) => a.id));
     for (const { id, agents } of planned) this.startWorker(id, agents);
-    if (this.p.info.external) this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.min(1000, HEARTBEAT_MS));
+    if (this.p.info.external) {
+      this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), Math.min(1000, HEARTBEAT_MS));
+      this.beatTimer = setInterval(() => this.beat(), HEARTBEAT_MS);
+      this.beat();
+    }
+  }
+
+  /**
+   * Tells external hosts the orchestrator is alive, while the run lasts (from the join on: spares and
+   * joining hosts hear it too). Not after the run is over: the shutdown or abort follows, and the
+   * server's message counters are read then.
+   */
+  private beat(): void {
+    const { nc, info, state, channel } = this.p;
+    if (state.finished || nc.isClosed()) return;
+    try {
+      channel.send(info.subj.ctlAll, 'heartbeat', { everyMs: HEARTBEAT_MS });
+    } catch {
+      /* the connection is closing: the run is ending */
+    }
   }
 
   spawnedAt(id: string): number | undefined {
@@ -295,6 +318,7 @@ export class Supervisor implements BarrierHooks {
   /** Stops the heartbeat check and every process still running (SIGTERM, then SIGKILL). */
   async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.beatTimer) clearInterval(this.beatTimer);
     for (const w of this.workers) if (!w.exited) w.child.kill('SIGTERM');
     await waitExit(this.workers, 3000);
     for (const w of this.workers) if (!w.exited) w.child.kill('SIGKILL');

@@ -100,6 +100,8 @@ function forgeries(base: string, o: { other: string; theirs: string; mine: strin
     { subject: `${b}.ctl.${o.leader}`, kind: 'abort', from: 'orchestrator', body: { reason: 'forged' } },
     { subject: `${b}.ctl.all`, kind: 'shutdown', from: 'orchestrator', body: {} },
     { subject: `${b}.ctl.all`, kind: 'abort', from: 'orchestrator', body: { reason: 'forged' } },
+    // (a forged heartbeat would keep external hosts waiting on a dead orchestrator)
+    { subject: `${b}.ctl.all`, kind: 'heartbeat', from: 'orchestrator', body: { everyMs: 1 } },
     { subject: `${b}.ctl.${o.mine}`, kind: 'restore', from: 'orchestrator', body: {} },
   ];
 }

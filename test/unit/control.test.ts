@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../../bus/codec.ts';
-import { CONTROL_KINDS, ControlChannel, ORCHESTRATOR, Speakers, validate, type ControlBodies, type ControlKind } from '../../bus/control.ts';
+import { CONTROL_KINDS, ControlChannel, ORCHESTRATOR, orchestratorOnly, Speakers, validate, type ControlBodies, type ControlKind } from '../../bus/control.ts';
 import { Counters } from '../../bus/counters.ts';
 import { hostOfSubject, subjects } from '../../bus/subjects.ts';
 
@@ -30,6 +30,7 @@ const GOOD: { [K in ControlKind]: ControlBodies[K] } = {
   shutdown: {},
   bye: { host: 'w1', pid: 42, agents: 3, cpuMs: 12.5, cpuSinceReadyMs: 10, maxRssBytes: 1e8, counters: { out: { join: counts }, in: { ctl: counts }, outByKind: { bye: counts }, drops: { stale: 1 } } },
   abort: { reason: 'the run failed' },
+  heartbeat: { everyMs: 2000 },
   'agent-failed': { message: 'state lost' },
 };
 
@@ -61,12 +62,13 @@ const BAD: { [K in ControlKind]: unknown[] } = {
   shutdown: [null, 1],
   bye: [{ ...GOOD.bye, counters: undefined }, { ...GOOD.bye, cpuMs: -1 }, { ...GOOD.bye, counters: { ...GOOD.bye.counters, drops: { stale: 'x' } } }, { ...GOOD.bye, counters: { ...GOOD.bye.counters, out: { join: { msgs: 1 } } } }],
   abort: [{ reason: 5 }],
+  heartbeat: [{}, { everyMs: 0 }, { everyMs: 1.5 }, { everyMs: '2000' }, null],
   'agent-failed': [{}, { message: ['x'] }],
 };
 
 describe('control protocol: validators', () => {
   it('declares every kind the runtime exchanges', () => {
-    expect(CONTROL_KINDS.sort()).toEqual(['abort', 'agent-failed', 'alive', 'bye', 'join', 'ready', 'reject', 'replayed', 'rerun', 'resend', 'restore', 'retry', 'shutdown', 'slot', 'slot-done', 'slot-failed', 'state', 'welcome']);
+    expect(CONTROL_KINDS.sort()).toEqual(['abort', 'agent-failed', 'alive', 'bye', 'heartbeat', 'join', 'ready', 'reject', 'replayed', 'rerun', 'resend', 'restore', 'retry', 'shutdown', 'slot', 'slot-done', 'slot-failed', 'state', 'welcome']);
   });
 
   for (const kind of Object.keys(GOOD) as ControlKind[]) {
@@ -133,9 +135,12 @@ describe('control protocol: who may send what', () => {
 
   it('the orchestrator’s kinds only from the orchestrator', () => {
     const s = speakers();
-    for (const k of ['welcome', 'reject', 'retry', 'slot', 'resend', 'shutdown', 'abort'] as const) {
+    for (const k of ['welcome', 'reject', 'retry', 'slot', 'resend', 'shutdown', 'abort', 'heartbeat'] as const) {
       expect(s.check(k, undefined, ORCHESTRATOR)).toBeUndefined();
       expect(s.check(k, undefined, 'mec-0')).toMatch(/only the orchestrator/);
+      // the rule an agent host applies to what it hears on ctl.all
+      expect(orchestratorOnly(k, ORCHESTRATOR)).toBeUndefined();
+      expect(orchestratorOnly(k, 'ue-0')).toMatch(/only the orchestrator/);
     }
   });
 });
