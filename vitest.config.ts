@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { scaledMs } from './orchestrator/timeouts.ts';
+import { scaledMs } from './bus/timeouts.ts';
 
 export default defineConfig({
   test: {

@@ -12,7 +12,7 @@
  * A host that was stalled itself (a long computation) reads the messages queued meanwhile before it
  * may decide: silence must be seen on two checks in a row.
  */
-import { scaledMs } from '../orchestrator/timeouts.ts';
+import { scaledMs } from '../bus/timeouts.ts';
 
 /** What the watchdog reads time through: the system's clock, or a fake one in tests. */
 export interface Clock {

@@ -27,7 +27,7 @@ import { SlotClock } from './run/slotClock.ts';
 import { Supervisor } from './run/supervisor.ts';
 import { RunIdClaim, RunIdInUse } from './runClaim.ts';
 import { openRunLogs, type RunLogs } from './runLogs.ts';
-import { joinTimeoutMs as defaultJoinTimeoutMs } from './timeouts.ts';
+import { joinTimeoutMs as defaultJoinTimeoutMs } from '../bus/timeouts.ts';
 
 export * from './run/plan.ts';
 export type { HostReport } from '../bus/control.ts';

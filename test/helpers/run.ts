@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { getScenario } from '../../scenarios/index.ts';
 import type { JsonObject, RunInput } from '../../scenarios/types.ts';
 import { parsePlacement, planWorkers, runScenario, type RunOptions } from '../../orchestrator/run.ts';
-import { joinTimeoutMs, scaledMs } from '../../orchestrator/timeouts.ts';
+import { joinTimeoutMs, scaledMs } from '../../bus/timeouts.ts';
 
 export const outDir = mkdtempSync(join(tmpdir(), 'mecsim-test-runs-'));
 

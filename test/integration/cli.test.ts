@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;

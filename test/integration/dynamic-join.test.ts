@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it, onTestFailed, onTestFinished } from 'vitest';
 import { startNatsCluster } from '../../orchestrator/natsServer.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/mecsim.js');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it, onTestFailed } from 'vitest';
 import { outDir, processesOf } from '../helpers/run.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/mecsim.js');

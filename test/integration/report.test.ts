@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { writeReport, parseCsv } from '../../orchestrator/report.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;

@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
 import { dockerAnswers } from '../setup/nats.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
 

@@ -24,7 +24,7 @@ import { decode, encodeEnvelope, DEFAULT_MAX_BYTES, ENVELOPE_VERSION, runTag, ty
 import { rawEnvelope } from '../helpers/wire.ts';
 import { Counters } from '../../bus/counters.ts';
 import { Gatherer } from '../../bus/gather.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { sortRoster, targetsOf } from '../../scenarios/inprocess.ts';

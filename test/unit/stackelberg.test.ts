@@ -5,7 +5,7 @@ import { stackelberg, usersAt, type StackelbergConfig } from '../../scenarios/st
 import { allocate, bestResponse, completionTime, interiorOptimum, outcomeAt, unitsForDeadline, utility, type UserParams } from '../../scenarios/stackelberg/model.ts';
 import { countLocalMaxima, OPEN, profitAt, referenceOptimum } from '../../scenarios/stackelberg/reference.ts';
 import { ConfigError, type JsonObject, type RunInput } from '../../scenarios/types.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const resolve = (o: Partial<RunInput> = {}) => stackelberg.resolve({ seed: 1, slots: 1, options: {}, ...o });
 const ksOf = (cfg: StackelbergConfig, slot = 0) => usersAt(cfg, slot).map((u) => unitsForDeadline(u, cfg.server.f));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { joinTimeoutMs, machineNow, MAX_JOIN_MS, MAX_SLOWDOWN, scaledMs, slowdown } from '../../orchestrator/timeouts.ts';
+import { joinTimeoutMs, machineNow, MAX_JOIN_MS, MAX_SLOWDOWN, scaledMs, slowdown } from '../../bus/timeouts.ts';
 
 const idle2 = { cores: 2, load: 0 };
 

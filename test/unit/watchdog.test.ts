@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { OrchestratorWatch, SILENCE_FLOOR_MS, silenceLimitMs, type Clock } from '../../agents/watchdog.ts';
-import { scaledMs } from '../../orchestrator/timeouts.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 /** A clock whose time moves only when told; `advance` runs the tickers due on the way. */
 class FakeClock implements Clock {
