@@ -70,6 +70,19 @@ export function defaultHostId(role: string, host = hostname(), pid = process.pid
   return `${role}-${h}-p${pid}`;
 }
 
+/** How long a closing host may take to say goodbye before the process exits regardless. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * Close the host and exit after a grace period whatever it is doing: a flush or drain towards a
+ * server that is going away at the same moment (the orchestrator's private server dies with it)
+ * can wait for a reconnect that never comes.
+ */
+function shutdown(host: AgentHost, code: number): void {
+  setTimeout(() => process.exit(code), SHUTDOWN_GRACE_MS).unref();
+  void host.close(code);
+}
+
 export async function agentMain(argv: string[]): Promise<number> {
   let args;
   try {
@@ -135,9 +148,14 @@ export async function agentMain(argv: string[]): Promise<number> {
   });
   // the NATS client's parser replaced by a faster one (bus/fastparse.ts); MECSIM_STOCK_PARSER=1 keeps the stock one
   if (env.MECSIM_STOCK_PARSER !== '1' && !installFastParser()) log.warn('the NATS client is not the version bus/fastparse.ts reads: its own parser is used');
-  // If the orchestrator that spawned us goes away, so do we: no orphans.
-  if (process.send) process.on('disconnect', () => void host.close(4));
-  const stop = () => void host.close(130);
+  // If the orchestrator that spawned us goes away, so do we: no orphans. A channel that closed while
+  // this process was still loading gives no event, hence the check of `connected`.
+  if (process.send) {
+    const orphaned = () => shutdown(host, 4);
+    process.on('disconnect', orphaned);
+    if (!process.connected) orphaned();
+  }
+  const stop = () => shutdown(host, 130);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
