@@ -19,16 +19,12 @@ import { fileURLToPath } from 'node:url';
 const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
 const PROJECT = fileURLToPath(new URL('..', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
-/** loaded first in every agent process: it exits when the orchestrator is gone, even mid-load (see the file) */
-const ORPHAN_GUARD = ['--import', new URL('../agents/orphanGuard.mjs', import.meta.url).href];
 
 let entry: Promise<string[]> | undefined;
 
 /** node arguments that start agents/main.ts: [bundle] or ['--import', tsx, main.ts] */
 export function agentEntry(): Promise<string[]> {
-  entry ??= build()
-    .catch(() => ['--import', TSX_LOADER, AGENT_MAIN])
-    .then((args) => [...ORPHAN_GUARD, ...args]);
+  entry ??= build().catch(() => ['--import', TSX_LOADER, AGENT_MAIN]);
   return entry;
 }
 
