@@ -83,6 +83,21 @@ function shutdown(host: AgentHost, code: number): void {
   void host.close(code);
 }
 
+/**
+ * A spawned agent's stderr is a pipe to its orchestrator: once the orchestrator is gone every write
+ * there fails (EPIPE), and the log stream's flush at exit (sonic-boom 4.2.1 `flushSync`) retries a
+ * failed write for ever unless it is EAGAIN, which left orphaned agents asleep in that loop for
+ * good. So the log is muted first, as pino itself does on a broken pipe it sees in time.
+ */
+function muteLog(log: pino.Logger): void {
+  process.stderr.on('error', () => undefined);
+  const stream = (log as unknown as Record<symbol, { write?: unknown; flushSync?: unknown; flush?: unknown } | undefined>)[pino.symbols.streamSym];
+  if (!stream) return;
+  stream.write = () => true;
+  stream.flushSync = () => undefined;
+  stream.flush = (cb?: (err?: Error) => void) => cb?.();
+}
+
 export async function agentMain(argv: string[]): Promise<number> {
   let args;
   try {
@@ -151,7 +166,10 @@ export async function agentMain(argv: string[]): Promise<number> {
   // If the orchestrator that spawned us goes away, so do we: no orphans. A channel that closed while
   // this process was still loading gives no event, hence the check of `connected`.
   if (process.send) {
-    const orphaned = () => shutdown(host, 4);
+    const orphaned = () => {
+      muteLog(log);
+      shutdown(host, 4);
+    };
     process.on('disconnect', orphaned);
     if (!process.connected) orphaned();
   }

@@ -6,13 +6,16 @@
  * by pid (the orchestrator's process tree, the pid in the run's nats-server.log), not only by
  * `--run <id>` in command lines. Real processes, a real private server per run (NATS_URL unset).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LOCK_FILE, ownLockInfo } from '../../orchestrator/runLock.ts';
 import { descendants, isNatsServer, pidInServerLog, processesOfRun, readProc, serverDir, sleep, stillAlive, until, type Proc } from '../helpers/procs.ts';
 
+const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 const CHILD = new URL('../helpers/keptServerChild.ts', import.meta.url).pathname;
 /**
@@ -48,6 +51,7 @@ const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 
 /** What a run has running at one moment: every process below the orchestrator, and its private server. */
 interface Snapshot {
+  orchestrator: Proc;
   tree: Proc[];
   server: Proc;
   dir: string;
@@ -62,7 +66,7 @@ function snapshot(orchestrator: number, runDir?: string): Snapshot {
   expect(existsSync(join(dir, 'nats.conf'))).toBe(true);
   // the folder with the generated passwords is the user's alone while it exists
   expect(statSync(dir).mode & 0o077).toBe(0);
-  return { tree, server: server!, dir };
+  return { orchestrator: readProc(orchestrator)!, tree, server: server!, dir };
 }
 
 /** nothing of the snapshot (nor anything naming the run) is left, and the server's folder is gone */
@@ -126,8 +130,14 @@ describe('nothing outlives the orchestrator', { timeout: 240_000 }, () => {
     r.child.kill('SIGKILL');
     await r.exited;
     await expectNothingLeft(s, runId);
-    // the summary is left as the orchestrator wrote it at the start
+    // the summary is left as the orchestrator wrote it at the start; its lock names a pid that is gone,
+    // so `mecsim report` shows the run abandoned (until runs write run.lock themselves, the test writes
+    // the lock the orchestrator would have)
     expect(JSON.parse(read(join(runDir, 'summary.json'))).status).toBe('running');
+    if (!existsSync(join(runDir, LOCK_FILE))) writeFileSync(join(runDir, LOCK_FILE), JSON.stringify({ ...ownLockInfo(), pid: r.child.pid, procStart: s.orchestrator.start }));
+    const rep = await pexec(process.execPath, [BIN, 'report', runDir], { env: privateEnv() });
+    expect(rep.stdout).toMatch(new RegExp(`run abandoned: its orchestrator \\(pid ${r.child.pid} on `));
+    expect(read(join(runDir, 'report.html'))).toMatch(/class="status">abandoned: /);
   });
 
   it('a second SIGINT exits at once (130) and still leaves nothing', async () => {
