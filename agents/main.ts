@@ -108,6 +108,34 @@ export function defaultHostId(role: string, host = hostname(), pid = process.pid
   return `${role}-${h}-p${pid}`;
 }
 
+/** How long a closing host may take to say goodbye before the process exits regardless. */
+const SHUTDOWN_GRACE_MS = 2000;
+
+/**
+ * Close the host and exit after a grace period whatever it is doing: a flush or drain towards a
+ * server that is going away at the same moment (the orchestrator's private server dies with it)
+ * can wait for a reconnect that never comes.
+ */
+function shutdown(host: AgentHost, code: number): void {
+  setTimeout(() => process.exit(code), SHUTDOWN_GRACE_MS).unref();
+  void host.close(code);
+}
+
+/**
+ * A spawned agent's stderr is a pipe to its orchestrator: once the orchestrator is gone every write
+ * there fails (EPIPE), and the log stream's flush at exit (sonic-boom 4.2.1 `flushSync`) retries a
+ * failed write for ever unless it is EAGAIN, which left orphaned agents asleep in that loop for
+ * good. So the log is muted first, as pino itself does on a broken pipe it sees in time.
+ */
+function muteLog(log: pino.Logger): void {
+  process.stderr.on('error', () => undefined);
+  const stream = (log as unknown as Record<symbol, { write?: unknown; flushSync?: unknown; flush?: unknown } | undefined>)[pino.symbols.streamSym];
+  if (!stream) return;
+  stream.write = () => true;
+  stream.flushSync = () => undefined;
+  stream.flush = (cb?: (err?: Error) => void) => cb?.();
+}
+
 export async function agentMain(argv: string[]): Promise<number> {
   let args;
   try {
@@ -185,9 +213,17 @@ export async function agentMain(argv: string[]): Promise<number> {
   });
   // the NATS client's parser replaced by a faster one (bus/fastparse.ts); MECSIM_STOCK_PARSER=1 keeps the stock one
   if (env.MECSIM_STOCK_PARSER !== '1' && !installFastParser()) log.warn('the NATS client is not the version bus/fastparse.ts reads: its own parser is used');
-  // If the orchestrator that spawned us goes away, so do we: no orphans.
-  if (process.send) process.on('disconnect', () => void host.close(4));
-  const stop = () => void host.close(130);
+  // If the orchestrator that spawned us goes away, so do we: no orphans. A channel that closed while
+  // this process was still loading gives no event, hence the check of `connected`.
+  if (process.send) {
+    const orphaned = () => {
+      muteLog(log);
+      shutdown(host, 4);
+    };
+    process.on('disconnect', orphaned);
+    if (!process.connected) orphaned();
+  }
+  const stop = () => shutdown(host, 130);
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {

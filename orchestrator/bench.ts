@@ -21,7 +21,7 @@ import type { JsonObject, Scenario } from '../scenarios/types.ts';
 import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
-import { planWorkers, renice, runScenario, workerNice, type Placement } from './run.ts';
+import { planWorkers, renice, RunError, runScenario, workerNice, type Placement } from './run.ts';
 import { installFastParser } from '../bus/fastparse.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
@@ -196,7 +196,22 @@ let floorCalls = 0;
  */
 export const FLOOR_CLIENT: 'stock' | 'mecsim' = process.env.MECSIM_FLOOR_CLIENT === 'mecsim' ? 'mecsim' : 'stock';
 
-export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}): Promise<FloorResult> {
+/** A promise that rejects with an interruption when `signal` aborts (never settles without one). */
+function whenAborted(signal: AbortSignal | undefined): { promise: Promise<never>; dispose: () => void } {
+  let dispose = () => undefined as void;
+  const promise = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    const onAbort = () => reject(new RunError('interrupted', 130));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    dispose = () => signal.removeEventListener('abort', onAbort);
+  });
+  promise.catch(() => undefined);
+  return { promise, dispose };
+}
+
+export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}, signal?: AbortSignal): Promise<FloorResult> {
+  if (signal?.aborted) throw new RunError('interrupted', 130);
   if (FLOOR_CLIENT === 'mecsim') installFastParser();
   const nice = workerNice();
   // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
@@ -208,6 +223,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   const times: number[] = [];
   const warmupTimes: number[] = [];
   let cpuMs = 0;
+  const aborted = whenAborted(signal);
   try {
     let ready = 0;
     let onReady: () => void = () => undefined;
@@ -228,7 +244,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     }
     let startTimer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([allReady, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000)))]);
+      await Promise.race([allReady, aborted.promise, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000)))]);
     } finally {
       clearTimeout(startTimer); // a pending timer kept the bench process alive for up to a minute after its last row
     }
@@ -240,7 +256,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
       nc.publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
-      await done;
+      await Promise.race([done, aborted.promise]);
       (r < warmup ? warmupTimes : times).push(performance.now() - t0);
     }
     const cpu = process.cpuUsage(cpu0);
@@ -248,6 +264,9 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     nc.publish(`${prefix}.stop`);
     await nc.flush();
   } finally {
+    aborted.dispose();
+    // interrupted: the workers were never told to stop, so they are stopped here (else they exit on `stop`)
+    if (signal?.aborted) for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     await Promise.all(
       children.map(
         (c) =>
@@ -292,7 +311,7 @@ interface Measured {
  * to back), and `ratioMin`/`ratioMax` give their spread. Peak memory and the slowest join are the
  * worst over the repeats, as their targets are limits.
  */
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1): Promise<BenchRow> {
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1, signal?: AbortSignal): Promise<BenchRow> {
   const slots = slotsOverride ?? BENCH_SLOTS[scenario.id] ?? 1;
   const warmSlots = slots > 1 ? 1 : 0;
   const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
@@ -306,7 +325,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   for (let rep = 0; rep < repeats; rep++) {
     const of = repeats > 1 ? ` [${rep + 1}/${repeats}]` : '';
     log(`  ${scenario.id} ${cfg.mechanism} N=${users}${of}: framework run (${slots} slot${slots > 1 ? 's' : ''}) …`);
-    const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000 })) as Record<string, any>;
+    if (signal?.aborted) throw new RunError('interrupted', 130);
+    const summary = (await runScenario({ scenario, cfg, placement, outDir, natsUrl, roundTimeoutMs: 60_000, signal })) as Record<string, any>;
     const perSlot: any[] = summary.perSlot;
     const full: any[] = JSON.parse(readFileSync(join(outDir, summary.runId, 'metrics.json'), 'utf8')).perSlot;
     const coldTimes: number[] = full.slice(0, warmSlots).flatMap((x) => x.roundLatencyMs);
@@ -318,10 +338,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
       timeToEquilibriumMs: median(perSlot.map((r) => r.metrics.timeToEquilibriumMs)),
     };
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
-    const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length });
+    const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length });
+    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
     reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, metrics });
   }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
@@ -409,7 +429,8 @@ export function formatTable(rows: BenchRow[]): string {
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
 }
 
-export async function benchMain(ids: string[], o: Record<string, unknown>): Promise<number> {
+/** `signal` (Ctrl-C, SIGTERM) stops the run or floor under way, its processes and the private server; the bench then fails with exit code 130. */
+export async function benchMain(ids: string[], o: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
   const list = ids.length ? ids : Object.keys(scenarios).filter((id) => id !== 'ping');
   for (const id of list) if (!getScenario(id)) {
     process.stderr.write(`mecsim bench: unknown scenario "${id}"; known: ${Object.keys(scenarios).join(', ')}\n`);
@@ -435,7 +456,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>): Prom
     for (const id of list) {
       const scenario = getScenario(id)!;
       for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
-        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats));
+        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats, signal));
     }
   } finally {
     await nats.stop();

@@ -16,6 +16,7 @@ import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenar
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
+import { Interrupt } from './interrupt.ts';
 
 export class UsageError extends Error {}
 
@@ -273,12 +274,12 @@ function natsAuthOption(o: Record<string, unknown>): NatsAuth | undefined {
   return a;
 }
 
-/** Aborts `signal` on Ctrl-C (and SIGTERM) until `dispose()`: a run then stops its agents and marks its summary interrupted. */
-function onInterrupt(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const abort = () => ac.abort();
-  for (const sig of signals) process.once(sig, abort);
-  return { signal: ac.signal, dispose: () => signals.forEach((sig) => process.off(sig, abort)) };
+/**
+ * Aborts `signal` on Ctrl-C (and SIGTERM) until `dispose()`: a run then stops its agents and marks
+ * its summary interrupted. A second signal exits at once (see interrupt.ts: nothing is left behind).
+ */
+function onInterrupt(signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Interrupt {
+  return new Interrupt({ signals }).install();
 }
 
 function progressRenderer(enabled: boolean) {
@@ -469,7 +470,7 @@ export function buildProgram(): Command {
       for (const d of dirs) {
         try {
           const r = await writeReport(d);
-          process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})\n`);
+          process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})${r.status === 'complete' ? '' : ` — run ${r.statusLine}`}\n`);
         } catch (e) {
           throw new UsageError(`report: ${(e as Error).message}`);
         }
@@ -515,7 +516,12 @@ export function buildProgram(): Command {
     .action(async (ids: string[], o: Record<string, unknown>) => {
       natsUrlOption(o.nats);
       const { benchMain } = await import('./bench.ts');
-      process.exitCode = await benchMain(ids, o);
+      const interrupt = onInterrupt();
+      try {
+        process.exitCode = await benchMain(ids, o, interrupt.signal);
+      } finally {
+        interrupt.dispose();
+      }
     });
   return program;
 }
@@ -531,9 +537,11 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placemen
     }
   });
   const rows: Record<string, string | number | boolean | null>[] = [];
-  const interrupt = onInterrupt(['SIGINT']);
+  const interrupt = onInterrupt();
   try {
     for (let i = 0; i < values.length; i++) {
+      // a signal between two runs stops the sweep before the next one starts
+      if (interrupt.signal.aborted) throw new RunError('interrupted', 130);
       if (!json) process.stderr.write(`sweep ${key}=${values[i]} (${i + 1}/${values.length}) …\n`);
       const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, natsAuth: natsAuthOption(o), roundTimeoutMs: o.roundTimeout as number, signal: interrupt.signal })) as Record<string, any>;
       const r = s.perSlot[0];

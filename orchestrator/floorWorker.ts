@@ -20,6 +20,11 @@ const to = Number(toS);
 const mecsimClient = process.env.MECSIM_FLOOR_CLIENT === 'mecsim';
 if (mecsimClient) installFastParser();
 const send = mecsimClient ? (nc: NatsConnection, s: string, d: Uint8Array) => publishFast(nc, s, d) : (nc: NatsConnection, s: string, d: Uint8Array) => nc.publish(s, d);
+// the bench gone (even killed, or mid-connect), this worker goes too; a channel closed before this line gives no event
+if (process.send) {
+  process.on('disconnect', () => process.exit(0));
+  if (!process.connected) process.exit(0);
+}
 const nc = await connect({ servers: url, name: `mecsim-floor-${from}` });
 for (let i = from; i <= to; i++) {
   const payload = replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i));
@@ -40,4 +45,3 @@ nc.subscribe(`${prefix}.stop`, {
 await nc.flush();
 cpu0 = process.cpuUsage();
 nc.publish(`${prefix}.ready`, new TextEncoder().encode(String(to - from + 1)));
-if (process.send) process.on('disconnect', () => process.exit(0));

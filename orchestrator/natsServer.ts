@@ -2,13 +2,22 @@
  * Finding a NATS server: `--nats URL` / `NATS_URL` if given; otherwise a private `nats-server`
  * from PATH on free loopback ports (client + monitoring), with a generated config, stopped when the
  * run ends. The orchestrator reads the private server's `/varz` to report the server's own counts.
+ *
+ * A private server never outlives the process that started it: it runs under a small watchdog
+ * (natsWatchdog.mjs) that holds a pipe from this process and, when the pipe closes — this process
+ * exited or was killed, even by SIGKILL or the OOM killer — stops the server and removes its folder
+ * (config with generated passwords, JetStream data). The folder is private to the user (0700) while
+ * it exists.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { NatsUnavailable } from '../bus/connection.ts';
+import { fileURLToPath } from 'node:url';
+
+const WATCHDOG = fileURLToPath(new URL('./natsWatchdog.mjs', import.meta.url));
 
 export const INSTALL_HINT =
   'mecsim needs a NATS server. Either install nats-server so it is on PATH ' +
@@ -33,6 +42,9 @@ export interface NatsHandle {
   /** monitoring base URL when we own the server */
   monitorUrl?: string;
   owned: boolean;
+  /** the private server's process id and folder (absent for a server given by URL) */
+  pid?: number;
+  dir?: string;
   varz(): Promise<Varz | undefined>;
   stop(): Promise<void>;
 }
@@ -91,30 +103,104 @@ function serverConf(c: { port: number; mport: number; logFile: string; jsDir?: s
 export async function startNatsServer(opts: StartOptions = {}): Promise<NatsHandle> {
   const bin = findNatsServer();
   if (!bin) throw new NatsUnavailable(`nats-server was not found on PATH. ${INSTALL_HINT}`);
-  const dir = mkdtempSync(join(tmpdir(), 'mecsim-nats-'));
   let lastErr = '';
   for (let attempt = 0; attempt < 3; attempt++) {
+    // a folder per attempt: the watchdog of a failed attempt removes its own
+    const dir = mkdtempSync(join(tmpdir(), 'mecsim-nats-'));
     const port = await freePort();
     const mport = await freePort();
     const conf = join(dir, 'nats.conf');
     const lines = serverConf({ port, mport, logFile: opts.logFile ?? join(dir, 'nats.log'), jsDir: opts.jetstream ? join(dir, 'js') : undefined, maxPayloadBytes: opts.maxPayloadBytes });
     if (opts.extraConfig) lines.push(opts.extraConfig);
-    writeFileSync(conf, lines.join('\n') + '\n');
-    const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
-    let stderr = '';
-    child.stderr?.on('data', (d) => (stderr += String(d)));
+    writeFileSync(conf, lines.join('\n') + '\n', { mode: 0o600 });
+    const server = new KeptServer(bin, ['-c', conf], dir);
     const url = `nats://127.0.0.1:${port}`;
     const monitorUrl = `http://127.0.0.1:${mport}`;
-    const ok = await waitReady(monitorUrl, child, 10_000);
+    const ok = await waitReady(monitorUrl, server.child, 10_000);
     if (ok) {
-      const stop = () => stopChild(child).then(() => rmSync(dir, { recursive: true, force: true }));
-      return { url, monitorUrl, owned: true, varz: () => readVarz(monitorUrl), stop };
+      const pid = await server.serverPid();
+      return { url, monitorUrl, owned: true, pid, dir, varz: () => readVarz(monitorUrl), stop: () => server.stop() };
     }
-    lastErr = stderr.trim() || `exit code ${child.exitCode}`;
-    await stopChild(child);
+    lastErr = server.stderr.trim() || `exit code ${server.child.exitCode}`;
+    await server.stop();
   }
-  rmSync(dir, { recursive: true, force: true });
   throw new NatsUnavailable(`nats-server (${bin}) did not start: ${lastErr}. ${INSTALL_HINT}`);
+}
+
+/**
+ * A nats-server started under its watchdog (natsWatchdog.mjs): `child` is the watchdog, which exits
+ * when the server does, with the server's code; the server's stderr comes through it.
+ */
+export class KeptServer {
+  readonly child: ChildProcess;
+  stderr = '';
+  private pid?: number;
+  private pidKnown: Promise<number | undefined>;
+
+  constructor(bin: string, args: string[], readonly dir: string) {
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS; // the watchdog is plain JavaScript: no loader, no flags meant for the orchestrator
+    // detached: a session of its own, so a Ctrl-C in the terminal leaves the server up while the run shuts down
+    this.child = spawn(process.execPath, [WATCHDOG, dir, bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env });
+    this.child.stdin?.on('error', () => undefined);
+    this.child.stderr?.on('data', (d) => (this.stderr += String(d)));
+    this.pidKnown = new Promise((resolve) => {
+      let line = '';
+      this.child.stdout?.on('data', (d) => {
+        line += String(d);
+        const m = /^\{"pid":(\d+)\}\n/.exec(line);
+        if (m) resolve((this.pid = Number(m[1])));
+      });
+      this.child.once('exit', () => resolve(this.pid));
+    });
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  /** the server's own process id, once the watchdog has started it (undefined if it could not) */
+  serverPid(): Promise<number | undefined> {
+    return this.pidKnown;
+  }
+
+  /** signal the server itself (the watchdog follows it out); resolves when both are gone */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const pid = await this.serverPid();
+    if (this.exited) return;
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+    if (pid !== undefined) signalQuietly(pid, signal);
+    else this.child.kill(signal);
+    await gone;
+  }
+
+  /**
+   * Close the pipe: the watchdog stops the server (SIGTERM, SIGKILL after 2 s) and removes the
+   * folder. Should the watchdog not exit in time, both are killed here and the folder removed.
+   */
+  async stop(): Promise<void> {
+    if (!this.exited) {
+      const gone = new Promise<void>((r) => this.child.once('exit', () => r()));
+      this.child.stdin?.end();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 6000)));
+      if (await Promise.race([gone.then(() => false), late])) {
+        if (this.pid !== undefined) signalQuietly(this.pid, 'SIGKILL');
+        this.child.kill('SIGKILL');
+        await gone;
+      }
+      clearTimeout(timer);
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function signalQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
 }
 
 async function waitReady(monitorUrl: string, child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -141,18 +227,6 @@ export async function readVarz(monitorUrl: string): Promise<Varz | undefined> {
   } catch {
     return undefined;
   }
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /**
@@ -205,11 +279,10 @@ async function startClusterOnce(size: number, opts: { logDir?: string }): Promis
   const dir = mkdtempSync(join(tmpdir(), 'mecsim-nats-cluster-'));
   const ports = [] as { client: number; http: number; route: number }[];
   for (let i = 0; i < size; i++) ports.push({ client: await freePort(), http: await freePort(), route: await freePort() });
-  const children: ChildProcess[] = [];
+  const servers: KeptServer[] = [];
   const nodes: ClusterNode[] = [];
-  const errs: (() => string)[] = [];
   const stopAll = async () => {
-    await Promise.all(children.map(stopChild));
+    await Promise.all(servers.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -217,36 +290,32 @@ async function startClusterOnce(size: number, opts: { logDir?: string }): Promis
       const p = ports[i];
       const name = `n${i + 1}`;
       const routes = ports.filter((_, j) => j !== i).map((q) => `"nats-route://127.0.0.1:${q.route}"`);
-      const conf = join(dir, `${name}.conf`);
+      // each node's folder is its own: its watchdog removes it when the node ends, the others' stay
+      const nodeDir = join(dir, name);
+      mkdirSync(nodeDir, { mode: 0o700 });
+      const conf = join(nodeDir, 'nats.conf');
       writeFileSync(
         conf,
         [
           `server_name: ${name}`,
-          ...serverConf({ port: p.client, mport: p.http, logFile: join(opts.logDir ?? dir, `nats-${name}.log`), jsDir: join(dir, name, 'js') }),
+          ...serverConf({ port: p.client, mport: p.http, logFile: join(opts.logDir ?? nodeDir, `nats-${name}.log`), jsDir: join(nodeDir, 'js') }),
           `cluster { name: mecsim, listen: "127.0.0.1:${p.route}", routes: [${routes.join(', ')}] }`,
         ].join('\n') + '\n',
+        { mode: 0o600 },
       );
-      const child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr?.on('data', (d) => (stderr += String(d)));
-      errs.push(() => stderr.trim() || (child.exitCode !== null ? `exit code ${child.exitCode}` : 'no /healthz answer'));
-      children.push(child);
+      const server = new KeptServer(bin, ['-c', conf], nodeDir);
+      servers.push(server);
       const monitorUrl = `http://127.0.0.1:${p.http}`;
       nodes.push({
         name,
         url: `nats://127.0.0.1:${p.client}`,
         monitorUrl,
-        pid: child.pid ?? -1,
+        pid: (await server.serverPid()) ?? -1,
         connections: async () => (await readVarz(monitorUrl))?.connections ?? 0,
-        kill: (signal = 'SIGKILL') =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            child.once('exit', () => resolve());
-            child.kill(signal);
-          }),
+        kill: (signal = 'SIGKILL') => server.kill(signal),
       });
     }
-    for (let i = 0; i < size; i++) if (!(await waitReady(nodes[i].monitorUrl, children[i], 15_000))) throw new NatsUnavailable(`nats-server cluster node ${nodes[i].name} did not start: ${errs[i]()}`);
+    for (let i = 0; i < size; i++) if (!(await waitReady(nodes[i].monitorUrl, servers[i].child, 15_000))) throw new NatsUnavailable(`nats-server cluster node ${nodes[i].name} did not start: ${servers[i].stderr.trim() || (servers[i].exited ? `exit code ${servers[i].child.exitCode}` : 'no /healthz answer')}`);
     // JetStream needs a meta leader before a replicated bucket can be created
     const end = Date.now() + 20_000;
     for (;;) {

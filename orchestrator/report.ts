@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomic } from './results.ts';
+import { runStatus } from './runLock.ts';
 import { scenarioFigures } from './figures.ts';
 
 // Vega-Lite specs are plain JSON objects; the library validates them when it compiles.
@@ -292,8 +293,17 @@ export function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
   });
 }
 
-/** Builds report.html for a run folder; returns its path and the figures it holds. */
-export async function writeReport(dir: string): Promise<{ path: string; figures: string[] }> {
+/** The status line of a report: a `running` run whose orchestrator is gone is shown as abandoned (see runLock.ts). */
+export function statusLine(dir: string, s: Record<string, any>): { status: string; line: string } {
+  if (s.status === 'complete') return { status: s.status, line: s.ok ? 'complete — the distributed run equals the reference solver' : 'complete — differs from the reference on some slot' };
+  const st = s.status === 'running' ? runStatus(dir) : { status: String(s.status) };
+  if (st.status === 'abandoned') return { status: st.status, line: `abandoned: ${st.note}` };
+  const note = 'note' in st && st.note ? ` (${st.note})` : '';
+  return { status: st.status, line: `${s.status}${s.error ? `: ${s.error}` : ''}${note}` };
+}
+
+/** Builds report.html for a run folder; returns its path, the figures it holds and the run's status. */
+export async function writeReport(dir: string): Promise<{ path: string; figures: string[]; status: string; statusLine: string }> {
   const run = loadRun(dir);
   const s = run.summary;
   const figs = [...genericFigures(run), ...scenarioFigures(run)];
@@ -309,7 +319,7 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
   }
   const per: any[] = s.perSlot ?? [];
   const slotRows = per.slice(0, 30).map((r) => ({ slot: r.slot, equalsReference: r.compare?.ok, gap: r.compare?.gap, rounds: r.metrics?.rounds, messages: r.metrics?.messages, timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs, note: r.compare?.note ?? '' }));
-  const status = s.status === 'complete' ? (s.ok ? 'complete — the distributed run equals the reference solver' : 'complete — differs from the reference on some slot') : `${s.status}${s.error ? `: ${s.error}` : ''}`;
+  const { status: state, line: status } = statusLine(dir, s);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mecsim ${esc(s.scenario)} · ${esc(s.runId)}</title>
 <style>
@@ -333,5 +343,5 @@ ${rendered.join('\n')}
 `;
   const path = join(dir, 'report.html');
   writeAtomic(path, html);
-  return { path, figures: figs.map((f) => f.id) };
+  return { path, figures: figs.map((f) => f.id), status: state, statusLine: status };
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { JsonObject, Scenario } from '../scenarios/types.ts';
 import { renderSvg, type VlSpec } from './report.ts';
 import { quantile, toCsv, writeAtomic } from './results.ts';
-import { runScenario, type Placement } from './run.ts';
+import { RunError, runScenario, type Placement } from './run.ts';
 
 export interface SweepRow {
   users: number;
@@ -113,6 +113,8 @@ export async function runUserSweep(o: SweepOptions): Promise<{ dir: string; rows
   let i = 0;
   for (const { users, cfg } of o.configs) {
     for (let r = 0; r < o.repeat; r++) {
+      // a signal that came between two runs (or as one finished) stops the sweep before the next starts
+      if (o.signal?.aborted) throw new RunError('interrupted', 130);
       o.onRun?.(i, total, users, r);
       const t0 = performance.now();
       const s = (await runScenario({ scenario: o.scenario, cfg, placement: o.placement, outDir: dir, natsUrl: o.natsUrl, roundTimeoutMs: o.roundTimeoutMs, signal: o.signal })) as Record<string, any>;
