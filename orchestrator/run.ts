@@ -10,6 +10,7 @@
  * plan.ts has the options and the worker plan, context.ts the state the parts share. The control
  * messages they exchange with the agent hosts are declared in bus/control.ts.
  */
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ControlChannel, ORCHESTRATOR } from '../bus/control.ts';
@@ -27,6 +28,8 @@ import { SlotClock } from './run/slotClock.ts';
 import { Supervisor } from './run/supervisor.ts';
 import { RunIdClaim, RunIdInUse } from './runClaim.ts';
 import { openRunLogs, type RunLogs } from './runLogs.ts';
+import { markAbandonedIn, RunFolderBusy, RunLock } from './runLock.ts';
+import { DiskError } from './results.ts';
 import { joinTimeoutMs as defaultJoinTimeoutMs } from '../bus/timeouts.ts';
 
 export * from './run/plan.ts';
@@ -46,6 +49,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const nice = workerNice();
   const runId = opts.runId ?? newRunId(scenario.id, seed);
   const dir = join(opts.outDir, runId);
+  const startedAt = new Date().toISOString();
+  // nothing is written into the folder before it is ours: a live run's folder is refused, a dead one's taken over
+  const { lock, abandoned } = claimRunFolder(opts.outDir, dir, startedAt);
   const state = new RunState();
   const logs = openRunLogs(dir, { runId, verbose: opts.verbose, onError: (e) => state.fail(new RunError(e.message)) });
   const { log } = logs;
@@ -68,7 +74,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       // niceness of the spawned follower processes (MECSIM_WORKER_NICE; the leader's is the orchestrator's)
       workerNice: external ? null : nice,
       strict: opts.strict === true,
-      startedAt: new Date().toISOString(),
+      startedAt,
       host: hostname(),
     },
     log,
@@ -79,15 +85,19 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     results.start(cfg);
   } catch (e) {
     logs.close();
+    lock.release();
     throw new RunError(`cannot write the run folder ${dir}: ${(e as Error).message}`);
   }
   const { summary } = results;
+  for (const name of abandoned) log.warn({ abandoned: name }, `run ${name} in ${opts.outDir} was abandoned: its orchestrator is gone; its summary now says so`);
   const bus = new RunBus(info, state);
   const store = new LeaderStateStore(runId, leaderId, log, info.counters);
   let supervisor: Supervisor | undefined;
   let claim: RunIdClaim | undefined;
   const onAbort = () => state.fail(new RunError('interrupted', 130));
   opts.signal?.addEventListener('abort', onAbort);
+  // a signal that was aborted before the run started fires no event
+  if (opts.signal?.aborted) onAbort();
 
   try {
     opts.onProgress?.({ phase: 'nats' });
@@ -164,6 +174,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     claim?.release();
     await bus.close();
     logs.close();
+    // last: a run that dies before this leaves its lock, and is then known to be abandoned
+    lock.release();
   }
 }
 
@@ -187,6 +199,21 @@ async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, r
     log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
   }
   return reference.finish?.();
+}
+
+/**
+ * The run folder, created and locked (run.lock) before anything is written into it. Earlier runs in
+ * the same --out folder whose orchestrator died are marked abandoned on the way.
+ */
+function claimRunFolder(outDir: string, dir: string, startedAt: string): { lock: RunLock; abandoned: string[] } {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const abandoned = markAbandonedIn(outDir);
+    return { lock: RunLock.claim(dir, startedAt), abandoned };
+  } catch (e) {
+    if (e instanceof RunFolderBusy) throw new RunError(`${e.message}; choose another --run-id or --out`, 2);
+    throw new RunError(`cannot create the run folder: ${DiskError.from(dir, e).message}`);
+  }
 }
 
 /** A disk error of the run's log files (full, read-only, the folder removed) ends the run, saying so. */

@@ -7,12 +7,12 @@
  * `--run <id>` in command lines. Real processes, a real private server per run (NATS_URL unset).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LOCK_FILE, ownLockInfo } from '../../orchestrator/runLock.ts';
+import { LOCK_FILE } from '../../orchestrator/runLock.ts';
 import { descendants, isNatsServer, pidInServerLog, processesOfRun, readProc, serverDir, sleep, stillAlive, until, type Proc } from '../helpers/procs.ts';
 
 const pexec = promisify(execFile);
@@ -130,14 +130,20 @@ describe('nothing outlives the orchestrator', { timeout: 240_000 }, () => {
     r.child.kill('SIGKILL');
     await r.exited;
     await expectNothingLeft(s, runId);
-    // the summary is left as the orchestrator wrote it at the start; its lock names a pid that is gone,
-    // so `mecsim report` shows the run abandoned (until runs write run.lock themselves, the test writes
-    // the lock the orchestrator would have)
+    // the summary is left as the orchestrator wrote it at the start, beside its lock, which names a
+    // pid that is gone: `mecsim report` shows the run abandoned
     expect(JSON.parse(read(join(runDir, 'summary.json'))).status).toBe('running');
-    if (!existsSync(join(runDir, LOCK_FILE))) writeFileSync(join(runDir, LOCK_FILE), JSON.stringify({ ...ownLockInfo(), pid: r.child.pid, procStart: s.orchestrator.start }));
+    expect(JSON.parse(read(join(runDir, LOCK_FILE))).pid).toBe(r.child.pid);
     const rep = await pexec(process.execPath, [BIN, 'report', runDir], { env: privateEnv() });
     expect(rep.stdout).toMatch(new RegExp(`run abandoned: its orchestrator \\(pid ${r.child.pid} on `));
     expect(read(join(runDir, 'report.html'))).toMatch(/class="status">abandoned: /);
+    // and the next run into the same --out marks it so on disk
+    const next = mecsim(['run', 'ping', '--users', '2', '--rounds', '2', '--out', out, '--json']);
+    expect((await next.exited).code).toBe(0);
+    const after = JSON.parse(read(join(runDir, 'summary.json')));
+    expect(after.status).toBe('abandoned');
+    expect(after.error).toMatch(new RegExp(`pid ${r.child.pid} `));
+    expect(existsSync(join(runDir, LOCK_FILE))).toBe(false);
   });
 
   it('a second SIGINT exits at once (130) and still leaves nothing', async () => {
