@@ -1,0 +1,123 @@
+/**
+ * A stock nats-server (max_payload 1 MiB, as in docker-compose.yml) runs any run: a slot answer
+ * larger than the limit (read from the server's INFO) goes in chunk frames and is put back together
+ * by the orchestrator; one that fits goes as one message; a welcome too large for the server (it is
+ * a request's reply, never cut) refuses the run before any agent starts, saying what to do.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlotAnswer } from '../../agents/leader.ts';
+import { Chunker, Reassembler, isChunkFrame } from '../../bus/chunks.ts';
+import { decode } from '../../bus/codec.ts';
+import { ControlChannel, type SlotDone } from '../../bus/control.ts';
+import { Counters } from '../../bus/counters.ts';
+import { subjects } from '../../bus/subjects.ts';
+import { startNatsServer, type NatsHandle } from '../../orchestrator/natsServer.ts';
+import { toCsv } from '../../orchestrator/results.ts';
+import { InProcessRun } from '../../scenarios/inprocess.ts';
+import { stackelberg } from '../../scenarios/stackelberg/index.ts';
+import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
+
+const STOCK_MAX_PAYLOAD = 1024 * 1024;
+
+describe('a slot answer sent as the leader sends it (SlotAnswer over a ControlChannel)', () => {
+  const run = 'maxpay01';
+  const subject = subjects(run).orchSlots;
+  const metrics = { rounds: 1, messages: 2, deliveries: 2, bytes: 20, timeToEquilibriumMs: 1, roundLatencyMs: [1], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 1, roundKinds: ['price'], resent: 0 };
+  const answer = (rows: number): SlotDone => ({ slot: 0, outcome: { equilibrium: { p: 1 }, converged: true }, trajectory: Array.from({ length: rows }, (_, round) => ({ slot: 0, round, price: 1 + round / 1000 })), metrics });
+  const wire = () => {
+    const sent: { subject: string; data: Uint8Array }[] = [];
+    const nc = { publish: (s: string, data: Uint8Array) => void sent.push({ subject: s, data }) } as unknown as NatsConnection;
+    const counters = new Counters();
+    return { sent, counters, channel: new ControlChannel(nc, run, counters, 'mec-0') };
+  };
+
+  it('an answer under the limit is one message, the envelope itself (no frames), and a re-ask sends it again', () => {
+    const { sent, counters, channel } = wire();
+    const data = channel.encode('slot-done', answer(100), { slot: 0, from: 'mec-0' });
+    expect(data.byteLength).toBeLessThan(STOCK_MAX_PAYLOAD);
+    const a = SlotAnswer.of(new Chunker(), 0, 'slot-done', data, STOCK_MAX_PAYLOAD);
+    a.send(channel, subject);
+    expect(sent).toHaveLength(1);
+    expect(sent[0].subject).toBe(subject);
+    expect(sent[0].data).toBe(data);
+    expect(isChunkFrame(sent[0].data)).toBe(false);
+    expect(decode(sent[0].data, run).ok).toBe(true);
+    expect(counters.outByKind['slot-done']).toEqual({ msgs: 1, bytes: data.byteLength });
+    a.send(channel, subject);
+    expect(sent[1].data).toBe(data);
+  });
+
+  it('a larger answer is frames of at most the limit, each counted; a re-ask sends the same frames (same message id)', () => {
+    const { sent, counters, channel } = wire();
+    const data = channel.encode('slot-done', answer(60_000), { slot: 0, from: 'mec-0' });
+    expect(data.byteLength).toBeGreaterThan(STOCK_MAX_PAYLOAD);
+    const a = SlotAnswer.of(new Chunker(), 0, 'slot-done', data, STOCK_MAX_PAYLOAD);
+    a.send(channel, subject);
+    const n = Math.ceil(data.byteLength / (STOCK_MAX_PAYLOAD - 22));
+    expect(sent).toHaveLength(n);
+    expect(sent.every((s) => isChunkFrame(s.data) && s.data.byteLength <= STOCK_MAX_PAYLOAD)).toBe(true);
+    expect(counters.outByKind['slot-done'].msgs).toBe(n);
+    a.send(channel, subject);
+    // Buffer.equals: a deep toEqual over megabytes takes seconds
+    expect(sent.slice(n).every((s, i) => Buffer.from(s.data).equals(sent[i].data))).toBe(true);
+    // the first copy's first piece and the second copy's rest make the message
+    const drops: string[] = [];
+    const r = new Reassembler((reason) => void drops.push(reason));
+    let whole: Uint8Array | undefined;
+    for (const s of [sent[0], ...sent.slice(n + 1)]) whole = r.add('mec-0', s.data) ?? whole;
+    expect(whole && Buffer.from(whole).equals(data)).toBe(true);
+    expect(drops).toEqual([]);
+  });
+});
+
+describe('runs over a nats-server with the stock max_payload (1 MiB)', () => {
+  let server: NatsHandle;
+
+  beforeAll(async () => {
+    server = await startNatsServer({ maxPayloadBytes: STOCK_MAX_PAYLOAD, jetstream: true });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('stackelberg gsrp-step with step 0.01 and 50 users: a 1.2 MB slot answer arrives in frames, every round in the trajectory, equal to the reference', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 1, users: 50, mechanism: 'gsrp-step', options: { step: 0.01 } });
+    const s = await runDistributed('stackelberg', cfg, 'packed:10', { natsUrl: server.url });
+    expect(s.status).toBe('complete');
+    expect(s.ok).toBe(true);
+    expect(s.compare.ok).toBe(true);
+    const ip = await new InProcessRun(stackelberg, cfg).runSlot(0);
+    expect(ip.rounds).toBeGreaterThan(1000);
+    expect(s.metrics.rounds).toBe(ip.rounds);
+    expect(s.equilibrium).toEqual(ip.outcome.equilibrium);
+    const csv = readFileSync(join(outDir, s.runId, 'trajectory.csv'), 'utf8');
+    expect(csv).toBe(toCsv(ip.trajectory, ['slot', 'round']));
+    expect(csv.trim().split('\n')).toHaveLength(ip.rounds + 1);
+    // the answer went in frames (the leader counts each; the hosts' counters come with their bye)
+    const answers = s.runMetrics.counters.ours.byKind['slot-done'];
+    expect(answers.bytes).toBeGreaterThan(STOCK_MAX_PAYLOAD);
+    expect(answers.msgs).toBeGreaterThanOrEqual(2);
+    // nothing given up in the reassembly (a copy re-sent while the first was in flight would be a counted duplicate)
+    expect(Object.keys(s.runMetrics.drops).filter((r) => r.startsWith('chunk-') && r !== 'chunk-duplicate')).toEqual([]);
+  });
+
+  it('a run whose leader welcome (the roster) exceeds max_payload is refused before any agent starts, naming the limit and what to do', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 1, users: 50_000 });
+    const err = (await runDistributed('stackelberg', cfg, 'packed:1000', { natsUrl: server.url }).then(
+      () => undefined,
+      (e) => e,
+    )) as (Error & { exitCode?: number; runDir?: string }) | undefined;
+    expect(err).toBeDefined();
+    expect(err!.exitCode).toBe(2);
+    expect(err!.message).toMatch(/leader mec-0's welcome, which carries the roster of its 50000 followers, is \d+ bytes, more than the NATS server's max_payload \(1048576 bytes\)/);
+    expect(err!.message).toMatch(/Run fewer agents, or run on a nats-server configured with `max_payload: \d+MB`/);
+    const summary = JSON.parse(readFileSync(join(err!.runDir!, 'summary.json'), 'utf8'));
+    expect(summary.status).toBe('failed');
+    expect(summary.workers).toBeUndefined(); // nothing was spawned
+    expect(processesOf(summary.runId)).toEqual([]);
+  });
+});
