@@ -18,6 +18,7 @@ import { startNatsServer, type NatsHandle } from '../../orchestrator/natsServer.
 import { toCsv } from '../../orchestrator/results.ts';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { stackelberg } from '../../scenarios/stackelberg/index.ts';
+import type { RunOptions } from '../../orchestrator/run.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 const STOCK_MAX_PAYLOAD = 1024 * 1024;
@@ -103,6 +104,38 @@ describe('runs over a nats-server with the stock max_payload (1 MiB)', () => {
     expect(answers.msgs).toBeGreaterThanOrEqual(2);
     // nothing given up in the reassembly (a copy re-sent while the first was in flight would be a counted duplicate)
     expect(Object.keys(s.runMetrics.drops).filter((r) => r.startsWith('chunk-') && r !== 'chunk-duplicate')).toEqual([]);
+  });
+
+  it('the leader killed mid-slot: its replacement answers the slot again in frames, the run equals the reference', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 2, users: 50, slots: 3, mechanism: 'gsrp-step', options: { step: 0.01 } });
+    let leaderPid = 0;
+    let fired = false;
+    const kill: Partial<RunOptions> = {
+      onSpawn: (w) => void (w.id === 'leader' && (leaderPid = w.pid)),
+      // 300 ms after slot 1 is asked for: a slot of ~1300 rounds takes seconds
+      onProgress: (p) => {
+        if (p.phase !== 'slot' || p.slot !== 1 || p.line !== undefined || fired) return;
+        fired = true;
+        setTimeout(() => process.kill(leaderPid, 'SIGKILL'), 300);
+      },
+    };
+    const s = await runDistributed('stackelberg', cfg, 'packed:10', { ...kill, natsUrl: server.url });
+    expect(s.status).toBe('complete');
+    const restarts = s.runMetrics.restarts.map((r: any) => [r.worker, r.slot]);
+    expect(restarts).toHaveLength(1);
+    expect(restarts[0][0]).toBe('leader');
+    expect(restarts[0][1]).toBeGreaterThanOrEqual(1);
+    expect(restarts[0][1]).toBeLessThanOrEqual(2);
+    const ip = new InProcessRun(stackelberg, cfg);
+    for (let slot = 0; slot < 3; slot++) {
+      const want = await ip.runSlot(slot);
+      expect(s.perSlot[slot].metrics.rounds).toBe(want.rounds);
+      expect(s.perSlot[slot].equilibrium).toEqual(want.outcome.equilibrium);
+    }
+    expect(s.ok).toBe(true);
+    // every answer (~1200 rounds, ~1.1 MB) went in two frames; the killed leader's own counts died with it
+    expect(s.runMetrics.counters.ours.byKind['slot-done'].msgs).toBeGreaterThanOrEqual(2 * (3 - restarts[0][1]));
+    expect(processesOf(s.runId)).toEqual([]);
   });
 
   it('a run whose leader welcome (the roster) exceeds max_payload is refused before any agent starts, naming the limit and what to do', async () => {
