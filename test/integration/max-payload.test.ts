@@ -1,21 +1,23 @@
 /**
  * A stock nats-server (max_payload 1 MiB, as in docker-compose.yml) runs any run: a slot answer
  * larger than the limit (read from the server's INFO) goes in chunk frames and is put back together
- * by the orchestrator; one that fits goes as one message; a welcome too large for the server (it is
- * a request's reply, never cut) refuses the run before any agent starts, saying what to do.
+ * by the orchestrator (also from a leader restarted mid-slot); one that fits goes as one message;
+ * forged or broken frames are dropped and counted; a welcome too large for the server (it is a
+ * request's reply, never cut) refuses the run before any agent starts, saying what to do.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SlotAnswer } from '../../agents/leader.ts';
-import { Chunker, Reassembler, isChunkFrame } from '../../bus/chunks.ts';
-import { decode } from '../../bus/codec.ts';
+import { Chunker, FRAME_HEADER_BYTES, Reassembler, isChunkFrame } from '../../bus/chunks.ts';
+import { decode, encodeEnvelope } from '../../bus/codec.ts';
 import { ControlChannel, type SlotDone } from '../../bus/control.ts';
 import { Counters } from '../../bus/counters.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { startNatsServer, type NatsHandle } from '../../orchestrator/natsServer.ts';
 import { toCsv } from '../../orchestrator/results.ts';
+import { getScenario } from '../../scenarios/index.ts';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { stackelberg } from '../../scenarios/stackelberg/index.ts';
 import type { RunOptions } from '../../orchestrator/run.ts';
@@ -136,6 +138,50 @@ describe('runs over a nats-server with the stock max_payload (1 MiB)', () => {
     // every answer (~1200 rounds, ~1.1 MB) went in two frames; the killed leader's own counts died with it
     expect(s.runMetrics.counters.ours.byKind['slot-done'].msgs).toBeGreaterThanOrEqual(2 * (3 - restarts[0][1]));
     expect(processesOf(s.runId)).toEqual([]);
+  });
+
+  it('forged and malformed frames on the slot inbox (an unguarded server) are dropped and counted; the run is unchanged', async () => {
+    const cfg = resolveCfg('ping', { users: 6, seed: 3, options: { rounds: 200 } });
+    const runId = `maxpay-forged-${Date.now()}`;
+    const subj = subjects(runId);
+    const nc = await connect({ servers: server.url });
+    const forged = { slot: 0, outcome: { equilibrium: { made: 'up' }, converged: true }, trajectory: [], metrics: { rounds: 1, messages: 1, deliveries: 1, bytes: 1, timeToEquilibriumMs: 1, roundLatencyMs: [1], missingReplies: 0, nilReplies: 0, messagesByKind: {}, leaderCpuMs: 1, roundKinds: ['x'], resent: 0 } };
+    let attacked = false;
+    const s = await runDistributed('ping', cfg, 'packed:3', {
+      runId,
+      natsUrl: server.url,
+      onProgress: (p) => {
+        if (p.phase !== 'slot' || p.line !== undefined || attacked) return;
+        attacked = true;
+        nc.publish(subj.orchSlots, Uint8Array.from([0xc1, 1, 0, 0])); // shorter than a header
+        // the first piece of a 300 MiB message: more than a slot answer may be
+        const huge = new Uint8Array(FRAME_HEADER_BYTES + 1024);
+        const v = new DataView(huge.buffer);
+        huge[0] = 0xc1;
+        huge[1] = 1;
+        v.setUint32(2, 11);
+        v.setUint32(6, 0);
+        v.setUint32(10, 300 * 1024);
+        v.setUint32(14, 300 * 1024 * 1024);
+        nc.publish(subj.orchSlots, huge);
+        // a whole message whose checksum is wrong
+        for (const f of new Chunker(12).split(encodeEnvelope(runId, p.slot!, 0, 'mec-0', 'slot-done', { ...forged, slot: p.slot }), 200)) {
+          new DataView(f.buffer).setUint32(18, 1234);
+          nc.publish(subj.orchSlots, f);
+        }
+        // a follower's forged answer, in frames: put together, then refused like an unchunked one
+        for (const f of new Chunker(13).split(encodeEnvelope(runId, p.slot!, 0, 'ue-0', 'slot-done', { ...forged, slot: p.slot }), 200)) nc.publish(subj.orchSlots, f);
+      },
+    });
+    await nc.drain();
+    expect(attacked).toBe(true);
+    expect(s.status).toBe('complete');
+    expect(s.ok).toBe(true);
+    const want = await new InProcessRun(getScenario('ping')!, cfg).runSlot(0);
+    expect(s.equilibrium).toEqual(want.outcome.equilibrium);
+    const drops = s.runMetrics.drops;
+    for (const reason of ['chunk-malformed', 'chunk-too-large', 'chunk-checksum', 'forged-sender']) expect(drops[reason], JSON.stringify(drops)).toBeGreaterThanOrEqual(1);
+    expect(readFileSync(join(outDir, runId, 'run.log'), 'utf8')).toMatch(/dropped message \(chunk-too-large\)/);
   });
 
   it('a run whose leader welcome (the roster) exceeds max_payload is refused before any agent starts, naming the limit and what to do', async () => {
