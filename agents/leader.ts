@@ -3,10 +3,12 @@
  * mechanism over the bus (bus/gather.ts carries the rounds), keeps the followers' state for a
  * restart, and replays a slot to restarted followers when the orchestrator asks (`resend`).
  */
+import { randomInt } from 'node:crypto';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { Chunker, serverMaxPayload } from '../bus/chunks.ts';
 import type { Body } from '../bus/codec.ts';
-import { ORCHESTRATOR, validate, type ControlChannel, type SlotDone, type SlotMetrics, type Welcome } from '../bus/control.ts';
+import { MAX_SLOT_ANSWER_BYTES, ORCHESTRATOR, validate, type ControlChannel, type SlotDone, type SlotMetrics, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
 import { subjects } from '../bus/subjects.ts';
@@ -64,6 +66,30 @@ class SlotMeter {
   }
 }
 
+/**
+ * A slot's answer as it is published on the orchestrator's slot inbox: the encoded message when it
+ * fits in the server's max_payload, else its frames (bus/chunks.ts). Kept, so a repeated request for
+ * the slot gets the same bytes again: the same message id, so the orchestrator completes one message
+ * from pieces of both copies.
+ */
+export class SlotAnswer {
+  private constructor(
+    readonly slot: number,
+    readonly kind: 'slot-done' | 'slot-failed',
+    readonly frames: Uint8Array[],
+  ) {}
+
+  /** The answer to publish for `data` (`kind`, encoded), cut by `chunker` if it is larger than `maxPayload`. */
+  static of(chunker: Chunker, slot: number, kind: 'slot-done' | 'slot-failed', data: Uint8Array, maxPayload: number): SlotAnswer {
+    return new SlotAnswer(slot, kind, chunker.frames(data, maxPayload));
+  }
+
+  /** Publishes every frame (one when it fits), each counted under the answer's kind. */
+  send(channel: ControlChannel, subject: string): void {
+    for (const f of this.frames) channel.publish(subject, this.kind, f);
+  }
+}
+
 export class LeaderRuntime {
   private readonly subj: ReturnType<typeof subjects>;
   private readonly roster: AgentSpec[];
@@ -79,8 +105,10 @@ export class LeaderRuntime {
   private currentSlot = 0;
   /** the slot running now (a repeated request for it waits for the same answer) */
   private running: number | undefined;
-  /** the last slot's answer, encoded: a repeated request for it is answered again */
-  private answered: { slot: number; kind: string; data: Uint8Array } | undefined;
+  /** the last slot's answer: a repeated request for it is answered again, with the same bytes */
+  private answered: SlotAnswer | undefined;
+  /** message ids start at random: a restarted leader's never repeat those its predecessor sent */
+  private readonly chunker = new Chunker(randomInt(0, 0x1_0000_0000));
   /** a restarted leader first tells every follower that the slot in progress runs again from its start */
   private announceRerun: boolean;
 
@@ -124,7 +152,7 @@ export class LeaderRuntime {
     }
     const slot = r.body.slot;
     // the orchestrator asks again when it may have lost our answer: answer again, never run a slot twice
-    if (this.answered?.slot === slot) return this.d.channel.publish(this.subj.orchSlots, this.answered.kind, this.answered.data);
+    if (this.answered?.slot === slot) return this.answered.send(this.d.channel, this.subj.orchSlots);
     if (this.running === slot) return;
     if (this.running !== undefined) return this.d.counters.drop('unexpected-sender', msg.subject, r.from, `slot ${this.running} is still running`);
     this.running = slot;
@@ -137,10 +165,17 @@ export class LeaderRuntime {
   }
 
   private finish(slot: number, kind: 'slot-done' | 'slot-failed', body: SlotDone | { message: string }): void {
-    const data = this.d.channel.encode(kind, body as never, { slot, from: this.w.id });
-    this.answered = { slot, kind, data };
+    let data = this.d.channel.encode(kind, body as never, { slot, from: this.w.id });
+    if (data.byteLength > MAX_SLOT_ANSWER_BYTES) {
+      const message = `the answer for slot ${slot} is ${data.byteLength} bytes (${(body as SlotDone).trajectory?.length ?? 0} trajectory rows), more than the orchestrator accepts (${MAX_SLOT_ANSWER_BYTES} bytes): choose mechanism settings that take fewer rounds per slot`;
+      this.d.log.error({ slot, bytes: data.byteLength }, message);
+      kind = 'slot-failed';
+      data = this.d.channel.encode(kind, { message }, { slot, from: this.w.id });
+    }
+    // the server's limit now (a reconnect may have reached another server of a cluster)
+    this.answered = SlotAnswer.of(this.chunker, slot, kind, data, serverMaxPayload(this.d.nc));
     this.running = undefined;
-    this.d.channel.publish(this.subj.orchSlots, kind, data);
+    this.answered.send(this.d.channel, this.subj.orchSlots);
   }
 
   /** restarted followers are back: give each its state at the slot's start, replay the slot, re-send the round in flight */

@@ -261,9 +261,19 @@ export class Reassembler {
     }
   }
 
-  /** Forget everything held (a run's end, or its sender restarted). */
+  /**
+   * Forget everything held from `sender` (all senders if undefined): a run's end, or its sender
+   * restarted. Its completed message ids are forgotten too: a restarted sender counts its ids afresh,
+   * and its first message must not be taken for a late copy of its predecessor's.
+   */
   clear(sender?: string): void {
     for (const p of this.partials.values()) if (sender === undefined || p.sender === sender) this.forget(p);
+    const prefix = `${sender}\u0000`;
+    const mine = (key: string) => sender === undefined || key.startsWith(prefix);
+    for (const key of this.done) if (mine(key)) this.doneSet.delete(key);
+    const kept = this.done.filter((key) => !mine(key));
+    this.done.length = 0;
+    this.done.push(...kept);
   }
 
   /** evict the least recently fed partial messages until `bytes` more fit */

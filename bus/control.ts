@@ -34,6 +34,11 @@
  * the leader; join, ready, alive, agent-failed only from a host that may speak for the agent named
  * in `from` (spawned hosts: the plan; external hosts: the agents welcomed on their join subject);
  * bye only from the host its subject names.
+ *
+ * A slot answer grows with the slot's rounds: one larger than the server's max_payload is sent as
+ * chunk frames (bus/chunks.ts) on the same subject and put back together before it is read. The
+ * leader's welcome grows with the roster but is a request's reply, which cannot be cut: a run whose
+ * welcomes the server cannot carry is refused before any agent starts (orchestrator/run/joinBarrier.ts).
  */
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, type Body } from './codec.ts';
@@ -156,6 +161,11 @@ const MAX_ID = 64;
 const MAX_TEXT = 4096;
 /** the largest list a control body carries (a roster, a trajectory, a slot's round latencies) */
 const MAX_LIST = 1 << 22;
+/**
+ * The largest slot answer (`slot-done`) the orchestrator accepts: a slot's trajectory can have
+ * 100,000 rounds. One larger than the server's max_payload goes in frames (bus/chunks.ts).
+ */
+export const MAX_SLOT_ANSWER_BYTES = 256 * 1024 * 1024;
 
 const isMap = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array);
 

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { FAMILIES, type Family } from './subjects.ts';
 import type { DropReason } from './codec.ts';
+import type { ChunkDropReason } from './chunks.ts';
 
 export interface FamilyCount {
   msgs: number;
@@ -12,7 +13,8 @@ export interface FamilyCount {
 }
 
 export type ExtraDropReason = 'stale' | 'unexpected-sender' | 'duplicate' | 'retransmit-echo' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
-export type AnyDropReason = DropReason | ExtraDropReason;
+/** every reason a message is dropped: its envelope's (codec), its receiver's, and a chunked message's reassembly (chunks) */
+export type AnyDropReason = DropReason | ExtraDropReason | ChunkDropReason;
 
 export interface CountersSnapshot {
   out: Record<string, FamilyCount>;

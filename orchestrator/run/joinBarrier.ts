@@ -9,8 +9,13 @@
  * Every message is validated (bus/control.ts) and its sender checked: a host may join only as an
  * agent the plan gives it (spawned) or a free one (external), and say `ready` only for an agent it
  * was welcomed for. A bad one is dropped and counted.
+ *
+ * A welcome is the join request's reply, so it cannot be cut into frames like a slot answer: a run
+ * whose welcomes the server's max_payload cannot carry (the leader's holds the roster, about 29 bytes
+ * an agent) is refused before any agent starts, saying what to do.
  */
 import type { Msg } from '@nats-io/transport-node';
+import { serverMaxPayload } from '../../bus/chunks.ts';
 import { Speakers, type JoinBody, type Welcome } from '../../bus/control.ts';
 import { hostOfSubject, ORCH } from '../../bus/subjects.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
@@ -74,8 +79,12 @@ export class JoinBarrier {
     this.joinPrefix = `${p.info.subj.join}.`;
   }
 
-  /** Listens on every host's join subject (and drops what comes on the bare one: it names no host). */
+  /**
+   * Listens on every host's join subject (and drops what comes on the bare one: it names no host).
+   * Throws a RunError first if the server cannot carry the welcomes (see `checkWelcomesFit`).
+   */
   subscribe(): void {
+    this.checkWelcomesFit();
     const { nc } = this.p;
     const cb = (err: Error | null, msg: Msg) => (err ? undefined : this.onMessage(msg));
     nc.subscribe(this.p.info.subj.joinAll, { callback: cb });
@@ -142,8 +151,38 @@ export class JoinBarrier {
     };
   }
 
+  /**
+   * The leader's welcome (its roster grows with the run) and one of each role's: each must fit in
+   * the server's max_payload, or the run is refused before any agent starts rather than failing
+   * at the join. (A restarted leader's welcome also carries its saved state: `reply` checks that one.)
+   */
+  private checkWelcomesFit(): void {
+    const { agents, leaderId, byId } = this.p.info;
+    const max = serverMaxPayload(this.p.nc);
+    const oneOfEachRole = new Map<string, AgentSpec>([['', byId.get(leaderId)!]]);
+    for (const a of agents) if (!oneOfEachRole.has(a.role)) oneOfEachRole.set(a.role, a);
+    for (const agent of oneOfEachRole.values()) {
+      const bytes = this.p.channel.encode('welcome', this.welcomeOf(agent)).byteLength;
+      if (bytes > max) throw new RunError(this.tooLarge(agent, bytes, max), 2);
+    }
+  }
+
+  /** Why a welcome of `bytes` cannot be sent, and what to do. */
+  private tooLarge(agent: AgentSpec, bytes: number, max: number): string {
+    const { leaderId, roster, opts } = this.p.info;
+    const what = agent.id === leaderId ? `the leader ${agent.id}'s welcome, which carries the roster of its ${roster.length} followers,` : `the welcome of ${agent.id}`;
+    const server = opts.natsUrl ? `the NATS server's max_payload (${max} bytes)` : `the private nats-server's max_payload (${max} bytes)`;
+    const need = Math.ceil((bytes + 64 * 1024) / (1024 * 1024));
+    return `${what} is ${bytes} bytes, more than ${server}; a welcome is the reply to a join request and is not cut into pieces. Run fewer agents, or run on a nats-server configured with \`max_payload: ${need}MB\` (and max_pending at least that) and pass it with --nats`;
+  }
+
   private reply(msg: Msg, kind: 'welcome' | 'reject' | 'retry', body: Welcome | { reason: string }): void {
-    this.p.channel.send(msg.reply!, kind, body as never);
+    const { channel, nc, state } = this.p;
+    const data = channel.encode(kind, body as never);
+    const max = serverMaxPayload(nc);
+    // checked up front for a fresh run; a restarted leader's saved state can still outgrow it
+    if (kind === 'welcome' && data.byteLength > max) return state.fail(new RunError(this.tooLarge(this.p.info.byId.get((body as Welcome).id)!, data.byteLength, max), 2));
+    channel.publish(msg.reply!, kind, data);
   }
 
   private onJoin(msg: Msg, host: string, body: JoinBody): void {

@@ -248,6 +248,27 @@ describe('chunks: reassembler limits and refusals', () => {
     expect(r.heldBytes).toBe(0);
   });
 
+  it('clear(sender) forgets its completed ids too: a restarted sender that counts from the same id is heard, a late copy from another sender is still a duplicate', () => {
+    const { r, drops } = harness();
+    const first = frame(bytes(100, 1), 72, 5);
+    const other = frame(bytes(100, 2), 72, 5);
+    expect(r.add('leader', first[0])).toBeUndefined();
+    expect(r.add('leader', first[1])).toEqual(bytes(100, 1));
+    expect(r.add('w1', other[0])).toBeUndefined();
+    expect(r.add('w1', other[1])).toEqual(bytes(100, 2));
+    r.clear('leader');
+    const again = frame(bytes(100, 3), 72, 5); // the restarted leader's first message, with the same id
+    expect(r.add('leader', again[0])).toBeUndefined();
+    expect(r.add('leader', again[1])).toEqual(bytes(100, 3));
+    expect(drops).toEqual([]);
+    r.add('w1', other[1]);
+    expect(reasons(drops)).toEqual(['chunk-duplicate']);
+    r.clear();
+    expect(r.add('w1', other[0])).toBeUndefined();
+    expect(r.add('w1', other[1])).toEqual(bytes(100, 2));
+    expect(reasons(drops)).toEqual(['chunk-duplicate']);
+  });
+
   it('malformed frames: short, wrong version, index beyond count, piece of the wrong length', () => {
     const { r, drops } = harness();
     const f = frame(bytes(100), 72)[0];
