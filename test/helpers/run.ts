@@ -1,6 +1,6 @@
 /** Helpers for integration tests: run a scenario over the tests' NATS server with real agent processes. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -38,4 +38,21 @@ export function processesOf(runId: string): number[] {
     .filter((l) => l.includes(`--run ${runId}`))
     .map((l) => Number(l.trim().split(/\s+/)[0]))
     .filter((p) => p !== process.pid);
+}
+
+/**
+ * Waits until the run's run.log matches `re` (a load-scaled minute at most); fails at once, with the
+ * orchestrator's stderr, if the orchestrator has ended before.
+ */
+export function logWaiter(runLog: string, orchestrator: { ended: () => boolean; stderr: () => string }) {
+  const logHas = (re: RegExp) => existsSync(runLog) && re.test(readFileSync(runLog, 'utf8'));
+  return async (re: RegExp, what: string): Promise<void> => {
+    const wait = scaledMs(60_000);
+    for (const t0 = Date.now(); Date.now() - t0 < wait; ) {
+      if (logHas(re)) return;
+      if (orchestrator.ended()) throw new Error(`the run ended before ${what}:\n${orchestrator.stderr()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`no ${what} in ${Math.round(wait / 1000)} s`);
+  };
 }

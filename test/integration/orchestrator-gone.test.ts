@@ -7,11 +7,10 @@
  * (it waits far longer than the test for a slot) — exits within the bound.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it, onTestFailed } from 'vitest';
-import { outDir, processesOf } from '../helpers/run.ts';
+import { logWaiter, outDir, processesOf } from '../helpers/run.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,16 +53,7 @@ describe('external agents when the orchestrator is gone', () => {
     const silenceMs = 3000;
     const orch = mecsim(['run', 'stackelberg', '--agents', 'external', '--run-id', runId, '--seed', '4', '--users', '3', '--slots', '2000', '--mechanism', 'gsrp-step', '--nats', url, '--out', outDir, '--round-timeout', String(scaledMs(20_000))], { MECSIM_HEARTBEAT_MS: String(beatMs) });
     const runLog = join(outDir, runId, 'run.log');
-    const logHas = (re: RegExp) => existsSync(runLog) && re.test(readFileSync(runLog, 'utf8'));
-    const until = async (re: RegExp, what: string) => {
-      const wait = scaledMs(60_000);
-      for (const t0 = Date.now(); Date.now() - t0 < wait; ) {
-        if (logHas(re)) return;
-        if (!running(orch)) throw new Error(`the run ended before ${what}:\n${orch.stderr()}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`no ${what} in ${Math.round(wait / 1000)} s`);
-    };
+    const until = logWaiter(runLog, { ended: () => !running(orch), stderr: orch.stderr });
     await until(/waiting for external agents/, 'the orchestrator waiting for agents');
     // a spare waits for a slot far longer than this test: only the orchestrator's silence ends it
     const agent = (role: string, count: number) => mecsim(['agent', '--run', runId, '--role', role, '--join', '--count', String(count), '--nats', url, '--join-timeout', String(30 * 60_000)], { MECSIM_ORCH_SILENCE_MS: String(silenceMs) });
