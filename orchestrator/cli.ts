@@ -155,7 +155,7 @@ function fmt(x: unknown): string {
   return String(x);
 }
 
-function printHuman(summary: Record<string, unknown>, scenario: Scenario): void {
+export function printHuman(summary: Record<string, unknown>, scenario: Scenario): void {
   const out = (s = '') => process.stdout.write(s + '\n');
   const rm = summary.runMetrics as Record<string, any>;
   const per = (summary.perSlot as any[]) ?? [];
@@ -388,6 +388,8 @@ export function buildProgram(): Command {
         printHuman(summary, scenario);
         process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
       }
+      // a distributed result that differs from its reference is a failed run for whoever checks the exit code
+      if (summary.ok === false) process.exitCode = 1;
     } finally {
       progress.stop();
       interrupt.dispose();

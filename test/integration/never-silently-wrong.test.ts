@@ -11,6 +11,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { printHuman } from '../../orchestrator/cli.ts';
+import { getScenario } from '../../scenarios/index.ts';
 import { RunError, type RunOptions } from '../../orchestrator/run.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 
@@ -71,6 +73,19 @@ describe('replies missing at a round deadline', () => {
     expect(s.perSlot[0].metrics.missingReplies).toBe(0);
     expect(s.perSlot[1].metrics.missingReplies).toBeGreaterThan(0);
     expect(processesOf(s.runId)).toEqual([]);
+    // the console says so, beside "equals (or differs from) the reference"
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => lines.push(String(chunk)) > 0) as unknown as typeof process.stdout.write;
+    try {
+      printHuman(s, getScenario('ping')!);
+    } finally {
+      process.stdout.write = write;
+    }
+    const text = lines.join('');
+    expect(text).toMatch(/distributed run (equals|differs from) the reference solver[^\n]*, with \d+ repl(y|ies) missing at round deadlines/);
+    expect(text).toMatch(new RegExp(`slot 1: .*\\(${s.perSlot[1].metrics.missingReplies} repl(y|ies) missing\\)`));
+    expect(text).not.toMatch(/slot 0: .*missing/);
   });
 
   it('with strict, fail the run at the end of the slot, naming the count', async () => {
