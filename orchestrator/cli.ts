@@ -444,10 +444,10 @@ export function buildProgram(): Command {
         natsUrl,
         roundTimeoutMs: roundTimeout as number,
         signal: interrupt.signal,
-        onRun: (i, total, users, r, row) => {
+        onRun: (i, total, users, r, row, verdict) => {
           if (json) return;
           if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — N = ${users}${(repeat as number) > 1 ? `, repeat ${r + 1}` : ''} …\n`);
-          else process.stderr.write(`  N = ${users}: ${row.ok ? 'equals the reference' : 'DIFFERS from the reference'} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
+          else process.stderr.write(`  N = ${users}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
         },
       });
       if (json) process.stdout.write(JSON.stringify({ dir: res.dir, rows: res.rows, aggregate: res.aggregate, files: res.files }, null, 2) + '\n');
