@@ -16,6 +16,7 @@ import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenar
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
+import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
 
 export class UsageError extends Error {}
@@ -163,9 +164,9 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   for (const r of per.slice(0, 10)) {
     const line = scenario.describeSlot?.({ equilibrium: r.equilibrium, converged: r.converged, notes: r.notes, extra: r.extra }, r) ?? JSON.stringify(r.equilibrium).slice(0, 200);
     const missing = r.metrics?.missingReplies ? ` (${r.metrics.missingReplies} ${r.metrics.missingReplies === 1 ? 'reply' : 'replies'} missing)` : '';
-    out(`  slot ${r.slot}: ${line}  ${r.compare.ok ? `✓ equals reference${missing}` : `✗ differs from reference (gap ${fmt(r.compare.gap)})${missing}`}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
+    out(`  slot ${r.slot}: ${line}  ${slotVerdict(r.compare, missing)}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
   }
-  if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal the reference)`);
+  if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal ${comparedWith(per)})`);
   const t = rm.timeToEquilibriumMs;
   out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
   const srv = rm.counters.server;
@@ -175,7 +176,8 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
     const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
     out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
   }
-  out(`  ${summary.ok ? 'distributed run equals the reference solver' : 'WARNING: the distributed run differs from the reference solver on some slot (see summary.json)'}${faultsClause(summary.faults as Faults | undefined)}`);
+  const verdict = runVerdict(per, Boolean(summary.ok));
+  out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);
 }
 
 type Faults = { missingReplies: number; resent: number; restarts: number; clean: boolean };
@@ -444,10 +446,10 @@ export function buildProgram(): Command {
         natsUrl,
         roundTimeoutMs: roundTimeout as number,
         signal: interrupt.signal,
-        onRun: (i, total, users, r, row) => {
+        onRun: (i, total, users, r, row, verdict) => {
           if (json) return;
           if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — N = ${users}${(repeat as number) > 1 ? `, repeat ${r + 1}` : ''} …\n`);
-          else process.stderr.write(`  N = ${users}: ${row.ok ? 'equals the reference' : 'DIFFERS from the reference'} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
+          else process.stderr.write(`  N = ${users}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
         },
       });
       if (json) process.stdout.write(JSON.stringify({ dir: res.dir, rows: res.rows, aggregate: res.aggregate, files: res.files }, null, 2) + '\n');

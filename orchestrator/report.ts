@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { writeAtomic } from './results.ts';
 import { runStatus } from './runLock.ts';
 import { scenarioFigures } from './figures.ts';
+import { againstOf, optimumClause, runVerdict } from './verdict.ts';
 
 // Vega-Lite specs are plain JSON objects; the library validates them when it compiles.
 export type VlSpec = Record<string, unknown>;
@@ -295,7 +296,7 @@ export function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
 
 /** The status line of a report: a `running` run whose orchestrator is gone is shown as abandoned (see runLock.ts). */
 export function statusLine(dir: string, s: Record<string, any>): { status: string; line: string } {
-  if (s.status === 'complete') return { status: s.status, line: s.ok ? 'complete — the distributed run equals the reference solver' : 'complete — differs from the reference on some slot' };
+  if (s.status === 'complete') return { status: s.status, line: `complete — the distributed run ${runVerdict(s.perSlot ?? [], Boolean(s.ok))}` };
   const st = s.status === 'running' ? runStatus(dir) : { status: String(s.status) };
   if (st.status === 'abandoned') return { status: st.status, line: `abandoned: ${st.note}` };
   const note = 'note' in st && st.note ? ` (${st.note})` : '';
@@ -318,7 +319,17 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
     rendered.push(`<figure id="fig-${esc(f.id)}" data-figure="${esc(f.id)}"><figcaption><b>${esc(f.title)}</b>${f.caption ? ` — ${esc(f.caption)}` : ''}</figcaption>${svg}</figure>`);
   }
   const per: any[] = s.perSlot ?? [];
-  const slotRows = per.slice(0, 30).map((r) => ({ slot: r.slot, equalsReference: r.compare?.ok, gap: r.compare?.gap, rounds: r.metrics?.rounds, messages: r.metrics?.messages, timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs, note: r.compare?.note ?? '' }));
+  const slotRows = per.slice(0, 30).map((r) => ({
+    slot: r.slot,
+    comparedWith: againstOf(r.compare ?? {}),
+    equals: r.compare?.ok,
+    gap: r.compare?.gap,
+    optimum: r.compare ? optimumClause(r.compare) : '',
+    rounds: r.metrics?.rounds,
+    messages: r.metrics?.messages,
+    timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs,
+    note: r.compare?.note ?? '',
+  }));
   const { status: state, line: status } = statusLine(dir, s);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mecsim ${esc(s.scenario)} · ${esc(s.runId)}</title>

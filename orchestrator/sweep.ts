@@ -9,6 +9,7 @@ import type { JsonObject, Scenario } from '../scenarios/types.ts';
 import { renderSvg, type VlSpec } from './report.ts';
 import { quantile, toCsv, writeAtomic } from './results.ts';
 import { RunError, runScenario, type Placement } from './run.ts';
+import { runVerdict } from './verdict.ts';
 
 export interface SweepRow {
   users: number;
@@ -102,7 +103,8 @@ export interface SweepOptions {
   natsUrl?: string;
   roundTimeoutMs?: number;
   signal?: AbortSignal;
-  onRun?: (i: number, total: number, users: number, repeat: number, row?: SweepRow) => void;
+  /** before each run (no row) and after it, with its row and the run's verdict (verdict.ts: what its slots equal) */
+  onRun?: (i: number, total: number, users: number, repeat: number, row?: SweepRow, verdict?: string) => void;
 }
 
 export async function runUserSweep(o: SweepOptions): Promise<{ dir: string; rows: SweepRow[]; aggregate: Record<string, number>[]; files: string[] }> {
@@ -121,7 +123,7 @@ export async function runUserSweep(o: SweepOptions): Promise<{ dir: string; rows
       const row = sweepRow(users, r, s, performance.now() - t0);
       rows.push(row);
       i++;
-      o.onRun?.(i, total, users, r, row);
+      o.onRun?.(i, total, users, r, row, runVerdict(s.perSlot ?? [], row.ok));
       // partial results are on disk after every run: an interrupted sweep keeps what it measured
       writeAtomic(join(dir, 'sweep.csv'), toCsv(rows as never));
     }

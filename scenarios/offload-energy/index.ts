@@ -12,7 +12,7 @@
  * One orchestrator slot is one whole game / pricing / drive: slot 0 uses the configured parameters; later slots
  * draw new tasks (nash: s_i; pricing: C_i) or new noise and task arrivals (mobility) from the seed.
  */
-import { ConfigError, type AgentSpec, type JsonObject, type Scenario, type SlotOutcome } from '../types.ts';
+import { ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type Scenario, type SlotOutcome } from '../types.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow, type RoundsRow } from './claims.ts';
 import { configSchemaOf, resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
@@ -146,7 +146,7 @@ export const offloadEnergy: Scenario<OffloadConfig> = {
       const per = e.status === 'no-equilibrium' ? ` (cycle of period ${e.period})` : '';
       return `${e.status}${per} after ${e.decisionSlots} decision slots  offloading ${e.offloading}  cost ${(e.totalCost as number).toPrecision(6)}  max deviation gain ${(ref.maxGain as number).toExponential(2)}`;
     }
-    if ('price' in e) return `price ${(e.price as number).toPrecision(9)} (reference ${(ref.price as number).toPrecision(9)})  profit ${(e.profit as number).toPrecision(9)} (reference ${(ref.profit as number).toPrecision(9)})  rounds ${e.rounds}`;
+    if ('price' in e) return `price ${(e.price as number).toPrecision(9)} (optimum ${(ref.price as number).toPrecision(9)})  profit ${(e.profit as number).toPrecision(9)} (optimum ${(ref.profit as number).toPrecision(9)})  rounds ${e.rounds}`;
     return `success ${e.successes}/${e.tasks} = ${((e.successRate as number) * 100).toFixed(1)} %  (reference ${ref.successes}/${ref.tasks})`;
   },
 };
@@ -164,6 +164,14 @@ interface NashEq {
   powers: number[];
 }
 
+/**
+ * What an equilibrium slot of `nash` is checked against: the ε-Nash condition (no user lowers its cost
+ * by more than ε alone), which an equilibrium meets whatever its total cost — not a cost minimum.
+ */
+function nashAgainst(cfg: NashConfig): string {
+  return `the ε-Nash condition checked centrally (ε = ${cfg.epsilon}${cfg.power === 'fixed' ? ', p fixed at p_max (ODPC)' : ''}; an equilibrium, not a minimum of total cost)`;
+}
+
 function nashReference(cfg: NashConfig) {
   const opt = nashOptions(cfg);
   const runs: JsonObject[] = [];
@@ -178,14 +186,14 @@ function nashReference(cfg: NashConfig) {
       const dev = maxDeviationGain(users, srv, prof, cfg.power);
       const recomputed = profileMetrics(users, srv, prof);
       const costGap = Math.abs(recomputed.totalCost - eq.totalCost) / Math.max(1e-300, Math.abs(recomputed.totalCost));
-      let compare: { ok: boolean; gap: number; note?: string };
+      let compare: ReferenceSlot['compare'];
       if (eq.status === 'equilibrium') {
         const ok = dev.gain <= cfg.epsilon * (1 + 1e-6) + 1e-12 && costGap <= 1e-9;
-        compare = { ok, gap: Math.max(0, dev.gain), note: ok ? `ε-equilibrium: no user gains more than ${dev.gain.toExponential(2)} alone` : `user ue-${dev.user} gains ${dev.gain.toExponential(3)} > ε = ${cfg.epsilon} alone (cost gap ${costGap.toExponential(2)})` };
+        compare = { ok, gap: Math.max(0, dev.gain), against: nashAgainst(cfg), note: ok ? `ε-equilibrium: no user gains more than ${dev.gain.toExponential(2)} alone` : `user ue-${dev.user} gains ${dev.gain.toExponential(3)} > ε = ${cfg.epsilon} alone (cost gap ${costGap.toExponential(2)})` };
       } else {
         // the same reported cycle: same status, same period, detected after the same number of decision slots
         const ok = sim.status === eq.status && sim.period === eq.period && sim.decisionSlots === eq.decisionSlots;
-        compare = { ok, gap: Math.max(0, dev.gain), note: `distributed ${eq.status}${eq.period ? ` (period ${eq.period})` : ''} after ${eq.decisionSlots} slots; reference ${sim.status}${sim.period ? ` (period ${sim.period})` : ''} after ${sim.decisionSlots}` };
+        compare = { ok, gap: Math.max(0, dev.gain), against: 'the same game simulated centrally (same status, cycle period and decision slot)', note: `distributed ${eq.status}${eq.period ? ` (period ${eq.period})` : ''} after ${eq.decisionSlots} slots; reference ${sim.status}${sim.period ? ` (period ${sim.period})` : ''} after ${sim.decisionSlots}` };
       }
       const summary = (s: typeof sim) => ({ status: s.status, period: s.period, decisionSlots: s.decisionSlots, offloading: s.metrics.offloading, totalCost: s.metrics.totalCost, totalEnergy: s.metrics.totalEnergy, totalDelay: s.metrics.totalDelay, meanEfficiency: s.metrics.meanEfficiency });
       runs.push({ slot, N: users.length, mqo: { status: eq.status, totalCost: eq.totalCost, offloading: eq.offloading }, odpc: summary(odpc) });
@@ -241,13 +249,13 @@ function pricingReference(cfg: PricingConfig) {
       const eq = distributed.equilibrium as unknown as { price: number; profit: number; rounds: number };
       const priceGap = Math.abs(eq.price - ref.price) / Math.max(1e-300, Math.abs(ref.price));
       const profitGap = ref.profit > 0 ? (ref.profit - eq.profit) / ref.profit : Math.abs(eq.profit);
-      let compare: { ok: boolean; gap: number; note?: string };
+      let compare: ReferenceSlot['compare'];
       if (cfg.pricing === 'semi-distributed') {
         const ok = priceGap <= SEMI_TOLERANCE && Math.abs(profitGap) <= SEMI_TOLERANCE;
-        compare = { ok, gap: Math.max(priceGap, Math.abs(profitGap)), note: ok ? undefined : `price ${eq.price} vs exact ${ref.price}` };
+        compare = { ok, gap: Math.max(priceGap, Math.abs(profitGap)), against: 'the reference optimum P* (exact piecewise maximum)', note: ok ? undefined : `price ${eq.price} vs exact ${ref.price}` };
       } else {
         const ok = profitGap <= DECENTRALIZED_TOLERANCE;
-        compare = { ok, gap: Math.max(0, profitGap), note: ok ? undefined : `stopped on a lower tooth: price ${eq.price} (profit ${eq.profit}) vs P* ${ref.price} (profit ${ref.profit}); Π has ${ref.localMaxima} local maxima` };
+        compare = { ok, gap: Math.max(0, profitGap), against: `the reference optimum P*'s profit to ${DECENTRALIZED_TOLERANCE} relative`, note: ok ? undefined : `stopped on a lower tooth: price ${eq.price} (profit ${eq.profit}) vs P* ${ref.price} (profit ${ref.profit}); Π has ${ref.localMaxima} local maxima` };
       }
       const semi = sweepOptimum(users, srv.F, srv.kappa);
       const dec = runDecentralizedDirect((P) => profitAt(users, srv.F, srv.kappa, P), srv);
@@ -308,7 +316,8 @@ function mobilityReference(cfg: MobilityConfig) {
       return {
         reference: ref as unknown as JsonObject,
         baselines: { [other]: { tasks: alt.tasks, successes: alt.successes, successRate: alt.successRate, byOrder: alt.byOrder } },
-        compare: { ok, gap: Math.abs(eq.successRate - ref.successRate), note: ok ? undefined : `distributed ${eq.successes}/${eq.tasks}, reference ${ref.successes}/${ref.tasks}` },
+        // pa and kalman are server-choice rules; no optimal choice is computed
+        compare: { ok, gap: Math.abs(eq.successRate - ref.successRate), against: `the ${cfg.predictor} predictor simulated centrally (same drives and tasks)`, note: ok ? undefined : `distributed ${eq.successes}/${eq.tasks}, reference ${ref.successes}/${ref.tasks}` },
       };
     },
     finish(): JsonObject {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
 import { scaledMs } from '../../bus/timeouts.ts';
+import { fmtPct, fmtValue } from '../../orchestrator/verdict.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
@@ -25,13 +26,33 @@ describe('mecsim CLI', () => {
     const out = mkdtempSync(join(tmpdir(), 'mecsim-cli-'));
     const r = await mecsim(['run', 'stackelberg', '--seed', '2', '--out', out]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/price [\d.]+ \(reference [\d.]+\)/);
-    expect(r.stdout).toMatch(/equals the reference/);
+    expect(r.stdout).toMatch(/price [\d.]+ \(optimum [\d.]+\)/);
+    // gsrp-search is compared with the optimum, and says so on the slot and on the run
+    expect(r.stdout).toMatch(/slot 0: .*✓ equals the reference optimum — /);
+    expect(r.stdout).toMatch(/\n  distributed run equals the reference optimum\n/);
     const runDir = /results: (\S+)\//.exec(r.stdout)![1];
     for (const f of ['summary.json', 'trajectory.csv', 'slots.csv', 'metrics.json', 'config.json', 'run.log']) expect(existsSync(join(runDir, f))).toBe(true);
     const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
     expect(summary.status).toBe('complete');
     expect(summary.metrics).toMatchObject({ rounds: expect.any(Number), messages: expect.any(Number), bytes: expect.any(Number), timeToEquilibriumMs: expect.any(Number) });
+  });
+
+  it.each([1, 2])('gsrp-step (seed %i) says it equals the step rule computed centrally, with the optimum price and its gap — never the optimum', async (seed) => {
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-cli-'));
+    const r = await mecsim(['run', 'stackelberg', '-m', 'gsrp-step', '--seed', String(seed), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const runDir = /results: (\S+)\//.exec(r.stdout)![1];
+    const s = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8'));
+    const [price, optimum] = [s.equilibrium.price, s.reference.price];
+    const gapPct = (100 * Math.abs(price - optimum)) / optimum;
+    expect(gapPct).toBeGreaterThan(1e-3); // the step grid misses p*: a bare "equals reference" would mislead here
+    expect(s.compare).toMatchObject({ ok: true, against: 'the gsrp-step rule computed centrally', optimum: { label: 'price', value: optimum } });
+    expect(s.compare.optimum.gapPct).toBeCloseTo(gapPct, 9);
+    const said = `equals the gsrp-step rule computed centrally; the optimum price is ${fmtValue(optimum)} (gap ${fmtPct(gapPct)} %)`;
+    expect(r.stdout).toContain(`(optimum ${optimum.toFixed(6)})`);
+    expect(r.stdout).toContain(`✓ ${said} — `);
+    expect(r.stdout).toContain(`\n  distributed run ${said}\n`);
+    expect(r.stdout).not.toMatch(/equals (the )?reference/);
   });
 
   it('--json prints only the summary on stdout; params feed back through --config', async () => {

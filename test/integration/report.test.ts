@@ -65,6 +65,9 @@ describe('report.html', () => {
     expect(html).not.toMatch(/<script/i); // self-contained and static: nothing to fetch or execute
     expect(html).not.toMatch(/figure could not be rendered/);
     expect((html.match(/<figure /g) ?? []).length).toBe(again.figures.length);
+    // the slot table says what each slot was compared with, and gsrp-search (the default) is compared with the optimum
+    expect(html).toContain('<th>comparedWith</th>');
+    if (scenario === 'stackelberg') expect(again.statusLine).toBe('complete — the distributed run equals the reference optimum');
     if (!CHROMIUM) {
       console.warn('report test: no chromium on this machine (apt-get install chromium); checked the HTML only');
       return;

@@ -364,3 +364,20 @@ describe('claims', () => {
     expect(pfin.claims[0].holds).toBe(false); // 61 ≠ 59: the claim is computed from the numbers, whatever they are
   });
 });
+
+describe('what a slot is compared with', () => {
+  it('nash: the ε-Nash condition (not a cost minimum); pricing: the optimum P*; mobility: the same predictor simulated centrally', async () => {
+    const against = async (mechanism: string, options: Opts) => {
+      const cfg = resolve(mechanism, options, { users: 8 });
+      const c = offloadEnergy.createReference(cfg).slot(0, (await run(cfg).runSlot(0)).outcome).compare;
+      expect(c.ok, c.note).toBe(true);
+      expect(c.optimum).toBeUndefined();
+      return c.against;
+    };
+    expect(await against('nash', {})).toBe('the ε-Nash condition checked centrally (ε = 0.01; an equilibrium, not a minimum of total cost)');
+    expect(await against('nash', { power: 'fixed' })).toBe('the ε-Nash condition checked centrally (ε = 0.01, p fixed at p_max (ODPC); an equilibrium, not a minimum of total cost)');
+    expect(await against('pricing', {})).toBe('the reference optimum P* (exact piecewise maximum)');
+    expect(await against('pricing', { pricing: 'decentralized' })).toBe("the reference optimum P*'s profit to 0.0001 relative");
+    for (const predictor of ['pa', 'kalman']) expect(await against('mobility', { predictor })).toBe(`the ${predictor} predictor simulated centrally (same drives and tasks)`);
+  });
+});

@@ -157,6 +157,31 @@ describe('gsrp-step', () => {
   });
 });
 
+describe('what a slot is compared with', () => {
+  it.each([1, 2, 3, 4])('gsrp-search: the reference optimum; gsrp-step: the step rule computed centrally, with the optimum price and the rule’s gap in % (seed %i)', async (seed) => {
+    const search = await run(resolve({ seed }));
+    expect(search.compare).toMatchObject({ ok: true, against: 'the reference optimum' });
+    expect(search.compare.optimum).toBeUndefined();
+    const step = await run(resolve({ seed, mechanism: 'gsrp-step' }));
+    expect(step.compare).toMatchObject({ ok: true, against: 'the gsrp-step rule computed centrally' });
+    const o = step.compare.optimum!;
+    expect(o.label).toBe('price');
+    expect(o.value).toBe(step.ref.price);
+    expect(o.value).toBe(search.ref.price); // the same optimum, whichever mechanism ran
+    expect(o.gapPct).toBeCloseTo((100 * Math.abs(step.eq.price - step.ref.price)) / step.ref.price, 12);
+    expect(o.gapPct).toBeGreaterThan(1e-4); // Δ = 0.1 does not land on p*: the rule is not the optimum
+  });
+
+  it('nobody can buy: compared with the reference optimum (profit 0), whichever mechanism', async () => {
+    const users: UserParams[] = [{ theta: 80, s: 4e6, c: 1000, r: 1e6, tmax: 2 }];
+    for (const mechanism of ['gsrp-search', 'gsrp-step']) {
+      const r = await run(withUsers(users, {}, { mechanism }));
+      expect(r.compare).toMatchObject({ ok: true, against: 'the reference optimum' });
+      expect(r.compare.optimum).toBeUndefined();
+    }
+  });
+});
+
 describe('the message round', () => {
   it('records one row per round with utilities, ending with the final round at the equilibrium price', async () => {
     const r = await run(resolve({ seed: 2, users: 4 }));
