@@ -50,11 +50,16 @@ describe('model', () => {
 
   it('registration decision: contract vs price-taker spot estimate; ties by the seeded coin', () => {
     const u = { D: 2, v: 4, b: 3.5 };
-    expect(choosesContract('complete', u, 2.5, 2.9, null, () => 0.9)).toBe(true); // (4 − 2.5)·2 − 2.9 = 0.1 > 0
-    expect(choosesContract('complete', u, 2.5, 3.1, null, () => 0.1)).toBe(false);
-    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.1)).toBe(true); // 3 vs 2·(3.5 − 2) = 3 → tie → coin 0.1 < 1/2
-    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.9)).toBe(false);
-    expect(choosesContract('incomplete', u, 2.5, 0, 3, () => 0.9)).toBe(true); // 3 > 1
+    expect(choosesContract('complete', u, 2.5, 2.9, null, () => 0.9, 0)).toBe(true); // (4 − 2.5)·2 − 2.9 = 0.1 > 0
+    expect(choosesContract('complete', u, 2.5, 3.1, null, () => 0.1, 0.5)).toBe(false); // no spot estimate under complete, whatever φ_b
+    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.1, 0)).toBe(true); // 3 vs 2·(3.5 − 2) = 3 → tie → coin 0.1 < 1/2
+    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.9, 0)).toBe(false);
+    expect(choosesContract('incomplete', u, 2.5, 0, 3, () => 0.9, 0)).toBe(true); // 3 > 1
+    // the buyers' fee lowers the spot estimate: D·max(0, b − φ_b − p_b) = 2·(3.5 − 0.5 − 1.5) = 3 → tie at r = 0
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.9, 0.5)).toBe(false);
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.1, 0.5)).toBe(true);
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.9, 0.25)).toBe(false); // 2·1.75 = 3.5 > 3
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.1, 0.75)).toBe(true); // 2·1.25 = 2.5 < 3
     const coin = tieCoin(7, 3, 0, 5);
     expect(coin()).toBe(tieCoin(7, 3, 0, 5)());
     expect(coin()).not.toBe(tieCoin(7, 4, 0, 5)());
