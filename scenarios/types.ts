@@ -142,8 +142,13 @@ export interface ReferenceSlot {
   reference: JsonObject;
   /** baselines computed for the same parameters */
   baselines?: JsonObject;
-  /** distributed vs reference: ok within the spec's tolerance; gap is a relative error */
-  compare: { ok: boolean; gap: number; note?: string };
+  /**
+   * distributed vs reference: ok within the spec's tolerance; gap is a relative error. `against` says
+   * what the slot was checked against, in words a reader can cite (e.g. "the reference optimum");
+   * `optimum`, when `against` is a rule and not the optimum, gives the optimum's value of the
+   * compared quantity and the gap to it.
+   */
+  compare: { ok: boolean; gap: number; note?: string; against?: string; optimum?: { label: string; value: number; gapPct: number } };
 }
 
 /** The centralized reference solver and baselines, run slot by slot beside the distributed run. */

@@ -13,7 +13,7 @@
  * assignment for complete-information rounds of ≤ EXACT_LIMIT bidders), and runs the other auction
  * too, so both auctions' outcomes are reported side by side.
  */
-import type { JsonObject, ReferenceRun, SlotOutcome } from '../types.ts';
+import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
 import { checkComplete, checkIncomplete, greedyComplete, mcafee, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
 import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Fees, type FuturesSpotConfig } from './model.ts';
 import { summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
@@ -129,11 +129,46 @@ export function checkSummary(checks: readonly SpotCheck[]): JsonObject {
   };
 }
 
+/**
+ * Under `complete` a user's choice does not depend on the market's history (its spot estimate is 0):
+ * it registers iff its threshold t_i = (v_i − P) D_i exceeds the fee (a tie flips its coin). So the
+ * servers' profit is a function U(r) of the fee alone, linear increasing in r while the set of contract
+ * users stays the same. Its supremum over every r ≥ 0 is therefore at a threshold approached from
+ * below (the users with t_i ≥ t registered, fee t), or at no contract user at all; the fee iteration
+ * only visits the τ-grid. Returns that supremum and where it is.
+ */
+export function bestFeeComplete(cfg: FuturesSpotConfig): { U: number; r: number; nc: number } {
+  const { P, l, c0, servers, users } = cfg;
+  const M = servers.length;
+  const t = users.map((u) => (u.v - P) * u.D);
+  const at = (r: number, contract: (i: number) => boolean) => {
+    const cIdx = users.map((_, i) => i).filter(contract);
+    const fa = futuresAllocate(servers, cIdx.map((i) => users[i].D));
+    const bidders = users.map((_, i) => i).filter((i) => !contract(i));
+    const book = bookOf(cfg, bidders, fa.rem);
+    const ps = perServer(greedyComplete(book.completeBids, book.asks).trades, M);
+    const U = sum(servers.map((s, j) => serverProfit(s, P, l, c0, { k: 0, r, nc: cIdx.length, sumR: fa.sumR, fut: fa.fut[j], und: fa.und[j], spotUnits: ps.units[j], spotRevenue: ps.revenue[j] })));
+    return { U, r, nc: cIdx.length };
+  };
+  let best = at(0, () => false);
+  for (const th of [...new Set(t.filter((x) => x > 0))]) {
+    const c = at(th, (i) => t[i] >= th);
+    if (c.U > best.U) best = c;
+  }
+  return best;
+}
+
+/** What the slot is compared with, in words (summary.json `compare.against`). */
+function againstOf(cfg: FuturesSpotConfig): string {
+  if (cfg.auction === 'complete') return 'the registration-fee iteration (fees k·τ, greedy complete-information spot auction) computed centrally';
+  return `the registration-fee iteration (fees k·τ, McAfee double auction with broker fees φ_a = ${cfg.phiA}, φ_b = ${cfg.phiB}) computed centrally; no optimum fee is defined (users' choices depend on the history of published prices)`;
+}
+
 /** exact equality (+0 and −0 equal: msgpack does not keep the sign of a zero) */
 const same = (x: unknown, y: unknown) => x === y || (Number.isNaN(x) && Number.isNaN(y));
 
 /** Compare a distributed slot outcome with the reference iteration: the trajectories must be identical. */
-export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIteration): { ok: boolean; gap: number; note?: string } {
+export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIteration): ReferenceSlot['compare'] {
   const t = (distributed.extra?.trajectory ?? null) as Record<string, (number | null)[]> | null;
   if (!t) return { ok: false, gap: Infinity, note: 'the distributed outcome carries no trajectory' };
   const keys = ['r', 'U', 'nc', 'price', 'published', 'balance'] as const;
@@ -161,6 +196,13 @@ export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIte
 
 export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun {
   const Umax: Record<Auction, number[]> = { complete: [], incomplete: [] };
+  // complete: the profit at the best fee over every r ≥ 0, against the fee iteration's U_max on the τ-grid
+  const optimumOf = (um: number | null): Pick<ReferenceSlot['compare'], 'optimum'> => {
+    if (cfg.auction !== 'complete' || um === null) return {};
+    const best = bestFeeComplete(cfg);
+    const label = best.nc === 0 ? 'server profit U at the best fee over every r ≥ 0 (a fee nobody pays: no contract users)' : `server profit U at the best fee over every r ≥ 0 (r → ${Number(best.r.toFixed(4))} from below, ${best.nc} contract users)`;
+    return { optimum: { label, value: best.U, gapPct: best.U !== 0 ? (100 * (best.U - um)) / Math.abs(best.U) : 0 } };
+  };
   return {
     slot(slot, distributed) {
       const sel = referenceIteration(cfg, cfg.auction, slot);
@@ -176,7 +218,7 @@ export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun
             incomplete: { ...byAuction.incomplete.summary, checks: checkSummary(byAuction.incomplete.checks) },
           },
         },
-        compare: compareWithReference(distributed, sel),
+        compare: { ...compareWithReference(distributed, sel), against: againstOf(cfg), ...optimumOf(sel.summary.Umax) },
       };
     },
     finish() {
