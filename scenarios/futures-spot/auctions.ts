@@ -303,7 +303,9 @@ export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], 
   for (const [i, j, q, pb, ps] of trades) {
     const b = bOf.get(i) ?? -Infinity;
     const a = aOf.get(j) ?? Infinity;
-    if (pb > b || ps < a) ir = false;
+    // the fees are added to and taken from the book prices in floating point: a buyer paying its own b_k
+    // (trade reduction) pays (b_k − φ_b) + φ_b, which may exceed b_k by an ulp
+    if (pb > b + tolOf(b) || ps < a - tolOf(a)) ir = false;
     welfare += q * (b - fees.phiB - (a + fees.phiA));
     units += q;
   }

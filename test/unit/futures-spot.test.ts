@@ -314,6 +314,14 @@ describe('broker fees on the incomplete-information spot market (spec revision 2
     }
     expect(afterNoTrade).toBeGreaterThan(0); // the rule is exercised: some iteration follows a round without trades
   });
+
+  it('defaults, seeds 1–20: every spot round with fees is individually rational for the own values, keeps the fees, and meets the efficiency bound of the net book', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const it = referenceIteration(resolve({ seed, options: { auction: 'incomplete' } }), 'incomplete', 0);
+      const bad = it.checks.filter((c) => !c.ok);
+      expect(bad, `seed ${seed}: ${JSON.stringify(bad[0])}`).toEqual([]);
+    }
+  });
 });
 
 describe('spec claims (reported with numbers)', () => {
