@@ -10,7 +10,8 @@ import { ConfigError, type JsonObject, type RoundRequest, type RoundResult, type
 import { futuresSpot, checkSpotRecord, referenceIteration, type FuturesSpotConfig } from '../../scenarios/futures-spot/index.ts';
 import { bestFeeComplete } from '../../scenarios/futures-spot/reference.ts';
 import { choosesContract, contractProfit, delivered, futuresAllocate, homogeneousBid, serverProfit, tieCoin, valuations } from '../../scenarios/futures-spot/model.ts';
-import type { SpotRecord } from '../../scenarios/futures-spot/protocol.ts';
+import { brokerSpot, type SpotRecord } from '../../scenarios/futures-spot/protocol.ts';
+import { stream } from '../../scenarios/common/rng.ts';
 
 const resolve = (input: Partial<RunInput> = {}) => futuresSpot.resolve({ seed: 1, slots: 1, options: {}, ...input });
 const run = async (cfg: FuturesSpotConfig, slot = 0) => new InProcessRun(futuresSpot as unknown as Scenario, cfg).runSlot(slot);
@@ -313,6 +314,28 @@ describe('broker fees on the incomplete-information spot market (spec revision 2
       });
     }
     expect(afterNoTrade).toBeGreaterThan(0); // the rule is exercised: some iteration follows a round without trades
+  });
+
+  it("truthfulness with fees: no misreport on a grid raises a one-unit user's utility (value − paid) in the broker's spot round (150 random books)", () => {
+    const fees = { phiA: 0.5, phiB: 0.5 };
+    let tested = 0;
+    for (let t = 0; t < 150; t++) {
+      const g = stream(77, 'book', t);
+      const bids = Array.from({ length: g.int(2, 8) }, (_, i) => ({ i, D: 1, b: g.uniform(1, 6) }));
+      const asks = Array.from({ length: g.int(1, 4) }, (_, j) => ({ j, R: g.int(1, 3), a: g.uniform(0.5, 3) }));
+      const utility = (i: number, report: number) => {
+        const res = brokerSpot('incomplete', [], bids.map((x) => (x.i === i ? { ...x, b: report } : x)), asks, fees);
+        return res.trades.filter((x) => x[0] === i).reduce((acc, x) => acc + x[2] * (bids[i].b - x[3]), 0);
+      };
+      const grid = [...Array.from({ length: 29 }, (_, k) => k * 0.25), ...bids.flatMap((x) => [x.b - 1e-6, x.b + 1e-6]), ...asks.flatMap((x) => [x.a + 1 - 1e-6, x.a + 1 + 1e-6])];
+      for (const u of bids) {
+        const truthful = utility(u.i, u.b);
+        expect(truthful).toBeGreaterThanOrEqual(-1e-12); // IR with the fee paid
+        for (const r of grid) expect(utility(u.i, r) - truthful).toBeLessThanOrEqual(1e-9);
+        tested++;
+      }
+    }
+    expect(tested).toBeGreaterThan(500);
   });
 
   it('defaults, seeds 1–20: every spot round with fees is individually rational for the own values, keeps the fees, and meets the efficiency bound of the net book', () => {
