@@ -16,7 +16,7 @@
  * paid and received (protocol.ts and reference.ts each do it on their own); `checkIncomplete` checks
  * a round against the traders' own values and the fees.
  */
-import type { Fees } from './model.ts';
+import { NO_FEES, type Fees } from './model.ts';
 
 /** A random user's bid under `complete`: its demand and its value v_ij for every server j. */
 export interface CompleteBid {
@@ -292,7 +292,7 @@ function baseChecks(trades: readonly Trade[], demand: Map<number, number>, offer
  * net book), budget balance asks that the broker keep at least its fees (the book's spread ≥ 0), and
  * the efficient quantity and welfare are those of the net book, recomputed by full unit expansion.
  */
-export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], trades: readonly Trade[], fees: Fees = { phiA: 0, phiB: 0 }): SpotCheck {
+export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], trades: readonly Trade[], fees: Fees = NO_FEES): SpotCheck {
   const bOf = new Map(bids.map((x) => [x.i, x.b]));
   const aOf = new Map(asks.map((x) => [x.j, x.a]));
   const { feasible, sp } = baseChecks(trades, new Map(bids.map((x) => [x.i, x.D])), new Map(asks.map((x) => [x.j, x.R])));

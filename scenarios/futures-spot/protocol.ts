@@ -23,7 +23,7 @@
  */
 import type { FollowerContext, Follower, JsonObject, Leader, LeaderContext, SlotOutcome } from '../types.ts';
 import { greedyComplete, mcafee, meanBuyerPrice, perServer, spread, type Ask, type CompleteBid, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
-import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Fees, type Settlement } from './model.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, NO_FEES, type Auction, type Fees, type Settlement } from './model.ts';
 
 /** Spot rounds are recorded in full (bidders, remaining capacities, trades) only up to this many users. */
 export const SPOT_RECORD_LIMIT = 50;
@@ -131,7 +131,7 @@ export function createBroker(init: JsonObject): Leader {
   const c0 = Number(init.c0);
   const tau = Number(init.tau);
   const maxIterations = Number(init.maxIterations);
-  const fees: Fees = auction === 'incomplete' ? { phiA: Number(init.phiA), phiB: Number(init.phiB) } : { phiA: 0, phiB: 0 };
+  const fees: Fees = auction === 'incomplete' ? { phiA: Number(init.phiA), phiB: Number(init.phiB) } : NO_FEES;
   return {
     async runSlot(ctx: LeaderContext): Promise<SlotOutcome> {
       const mecs = ctx.roster.map((a, pos) => ({ a, pos })).filter((x) => x.a.role === 'mec').sort((x, y) => x.a.index - y.a.index);

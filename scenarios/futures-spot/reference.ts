@@ -15,7 +15,7 @@
  */
 import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
 import { checkComplete, checkIncomplete, greedyComplete, mcafee, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
-import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Fees, type FuturesSpotConfig } from './model.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, NO_FEES, type Auction, type Fees, type FuturesSpotConfig } from './model.ts';
 import { summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
 
 
@@ -42,7 +42,7 @@ export function bookOf(cfg: FuturesSpotConfig, bidders: readonly number[], rem: 
 }
 
 /** The fees the broker charges under `auction`: the configured ones on the incomplete market, none on the complete one. */
-export const feesOf = (cfg: FuturesSpotConfig, auction: Auction): Fees => (auction === 'incomplete' ? { phiA: cfg.phiA, phiB: cfg.phiB } : { phiA: 0, phiB: 0 });
+export const feesOf = (cfg: FuturesSpotConfig, auction: Auction): Fees => (auction === 'incomplete' ? { phiA: cfg.phiA, phiB: cfg.phiB } : NO_FEES);
 
 /** One spot round: the greedy, or McAfee on the net book with the book prices turned into payments (buyers + φ_b, sellers − φ_a). */
 function spotRound(auction: Auction, book: { completeBids: CompleteBid[]; unitBids: UnitBid[]; asks: Ask[] }, fees: Fees): SpotResult {
