@@ -10,7 +10,13 @@
  * - `checkSpot`: individual rationality, budget balance, feasibility and the efficiency bound of one
  *   spot round, recomputed from the book and the trades alone (so the integration test can check a
  *   distributed run from its recorded data).
+ *
+ * The auctions themselves know nothing of the broker's fees: the incomplete-information market runs
+ * `mcafee` on the net book (bids b_i − φ_b, asks a_j + φ_a) and turns its book prices into what is
+ * paid and received (protocol.ts and reference.ts each do it on their own); `checkIncomplete` checks
+ * a round against the traders' own values and the fees.
  */
+import { NO_FEES, type Fees } from './model.ts';
 
 /** A random user's bid under `complete`: its demand and its value v_ij for every server j. */
 export interface CompleteBid {
@@ -244,11 +250,11 @@ export interface SpotCheck {
   feasible: boolean;
   /** no winning buyer pays above its bid, no seller receives below its ask */
   ir: boolean;
-  /** the broker's spot balance Σ paid − Σ received ≥ 0 */
+  /** the broker's spot balance Σ paid − Σ received ≥ 0 (incomplete: ≥ its fees, i.e. the book's spread ≥ 0) */
   bb: boolean;
   spread: number;
   units: number;
-  /** gains from trade on the book: Σ units × (buyer's value − seller's ask) */
+  /** gains from trade on the book: Σ units × (buyer's value − seller's ask), net of the fees under incomplete */
   welfare: number;
   /** incomplete: efficient units E, efficient welfare, least valuable efficient unit trade b_E − a_E */
   efficientUnits: number | null;
@@ -279,25 +285,34 @@ function baseChecks(trades: readonly Trade[], demand: Map<number, number>, offer
   return { feasible, sp, gotB };
 }
 
-/** Checks of an incomplete-information round; the efficient quantity is recomputed by full unit expansion. */
-export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], trades: readonly Trade[]): SpotCheck {
+/**
+ * Checks of an incomplete-information round. `bids` and `asks` carry the traders' own values b_i and
+ * a_j; the trades carry what was paid and received. With fees, individual rationality is against
+ * the own values (a buyer pays at most b_i, a seller receives at least a_j: McAfee's guarantee on the
+ * net book), budget balance asks that the broker keep at least its fees (the book's spread ≥ 0), and
+ * the efficient quantity and welfare are those of the net book, recomputed by full unit expansion.
+ */
+export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], trades: readonly Trade[], fees: Fees = NO_FEES): SpotCheck {
   const bOf = new Map(bids.map((x) => [x.i, x.b]));
   const aOf = new Map(asks.map((x) => [x.j, x.a]));
   const { feasible, sp } = baseChecks(trades, new Map(bids.map((x) => [x.i, x.D])), new Map(asks.map((x) => [x.j, x.R])));
+  const perUnitFee = fees.phiA + fees.phiB;
   let ir = true;
   let welfare = 0;
   let units = 0;
   for (const [i, j, q, pb, ps] of trades) {
     const b = bOf.get(i) ?? -Infinity;
     const a = aOf.get(j) ?? Infinity;
-    if (pb > b || ps < a) ir = false;
-    welfare += q * (b - a);
+    // the fees are added to and taken from the book prices in floating point: a buyer paying its own b_k
+    // (trade reduction) pays (b_k − φ_b) + φ_b, which may exceed b_k by an ulp
+    if (pb > b + tolOf(b) || ps < a - tolOf(a)) ir = false;
+    welfare += q * (b - fees.phiB - (a + fees.phiA));
     units += q;
   }
   const bu: number[] = [];
-  for (const x of bids) for (let t = 0; t < x.D; t++) bu.push(x.b);
+  for (const x of bids) for (let t = 0; t < x.D; t++) bu.push(x.b - fees.phiB);
   const au: number[] = [];
-  for (const x of asks) for (let t = 0; t < x.R; t++) au.push(x.a);
+  for (const x of asks) for (let t = 0; t < x.R; t++) au.push(x.a + fees.phiA);
   bu.sort((x, y) => y - x);
   au.sort((x, y) => x - y);
   let E = 0;
@@ -308,7 +323,7 @@ export function checkIncomplete(bids: readonly UnitBid[], asks: readonly Ask[], 
   }
   const least = E > 0 ? bu[E - 1] - au[E - 1] : 0;
   const efficiencyOk = units >= E - 1 && welfare >= effW - least - tolOf(effW);
-  const bb = sp >= 0;
+  const bb = sp >= 0 && sp >= units * perUnitFee - tolOf(sp);
   return { feasible, ir, bb, spread: sp, units, welfare, efficientUnits: E, efficientWelfare: effW, leastEfficientTrade: least, optimum: null, ratio: null, efficiencyOk, ok: feasible && ir && bb && efficiencyOk };
 }
 

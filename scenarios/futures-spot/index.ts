@@ -13,7 +13,7 @@
 import { ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput, type Scenario } from '../types.ts';
 import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
 import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
-import { createFuturesSpotReference } from './reference.ts';
+import { createFuturesSpotReference, feesOf } from './reference.ts';
 import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
 
@@ -37,6 +37,8 @@ const CONFIG_SCHEMA = configSchema('futures-spot', AUCTIONS, {
   c0: Num('a number ≥ 0'),
   tau: Num('a number > 0'),
   maxIterations: Int('an integer in [1, 100000]'),
+  phiA: Num('a number ≥ 0 (the sellers\' fee per unit sold)'),
+  phiB: Num('a number ≥ 0 (the buyers\' fee per unit bought)'),
   servers: ListOf(Type.Union([SERVER, Type.Null()], { description: 'an object {R, kappa, a, zeta} or null' }), 'a list of servers {R, kappa, a, zeta}'),
   users: ListOf(Type.Union([USER, Type.Null()], { description: 'an object {D, v, rho} or null' }), 'a list of users {D, v, rho}'),
 });
@@ -98,6 +100,7 @@ export const futuresSpot: Scenario<FuturesSpotConfig> = {
   options: [
     { name: 'mecs', arg: '<m>', description: 'number of MEC servers M', default: DEFAULTS.M },
     { name: 'auction', arg: '<complete|incomplete>', description: 'the spot auction (alias of --mechanism)', default: 'complete' },
+    { name: 'fee', arg: '<f>', description: "the broker's fee per unit on both sides of the incomplete-information spot market, φ_a = φ_b = f (0: no fees)", default: DEFAULTS.fee },
   ],
   defaultUsers: DEFAULTS.N,
 
@@ -122,7 +125,11 @@ export const futuresSpot: Scenario<FuturesSpotConfig> = {
     const c0 = c.c0 === undefined ? DEFAULTS.c0 : param('c0', c.c0, nonNeg, 'a number ≥ 0');
     const tau = c.tau === undefined ? DEFAULTS.tau : param('tau', c.tau, (v) => v > 0, 'a number > 0');
     const maxIterations = c.maxIterations === undefined ? DEFAULTS.maxIterations : param('maxIterations', c.maxIterations, intIn(1, 100_000), 'an integer in [1, 100000]');
-    return { scenario: 'futures-spot', mechanism: auction, auction, seed, slots, M, N, P, l, c0, tau, maxIterations, servers, users };
+    // --fee sets both fees (over the config's); they are resolved under either auction, since the reference runs both
+    const fee = input.options.fee === undefined ? undefined : param('--fee', input.options.fee, nonNeg, 'a number ≥ 0');
+    const phiA = fee ?? (c.phiA === undefined ? DEFAULTS.fee : param('phiA', c.phiA, nonNeg, 'a number ≥ 0'));
+    const phiB = fee ?? (c.phiB === undefined ? DEFAULTS.fee : param('phiB', c.phiB, nonNeg, 'a number ≥ 0'));
+    return { scenario: 'futures-spot', mechanism: auction, auction, seed, slots, M, N, P, l, c0, tau, maxIterations, phiA, phiB, servers, users };
   },
 
   agents: (cfg) => [
@@ -133,13 +140,14 @@ export const futuresSpot: Scenario<FuturesSpotConfig> = {
   leaderId: () => 'broker',
 
   agentInit(cfg, a): JsonObject {
-    if (a.role === 'broker') return { auction: cfg.auction, P: cfg.P, l: cfg.l, c0: cfg.c0, tau: cfg.tau, maxIterations: cfg.maxIterations } satisfies LeaderInit;
+    const fees = feesOf(cfg, cfg.auction);
+    if (a.role === 'broker') return { auction: cfg.auction, phiA: fees.phiA, phiB: fees.phiB, P: cfg.P, l: cfg.l, c0: cfg.c0, tau: cfg.tau, maxIterations: cfg.maxIterations } satisfies LeaderInit;
     if (a.role === 'mec') {
       const s = cfg.servers[a.index];
       return { R: s.R, kappa: s.kappa, a: s.a, P: cfg.P, l: cfg.l, c0: cfg.c0 } satisfies MecInit;
     }
     const u = cfg.users[a.index];
-    return { seed: cfg.seed, auction: cfg.auction, P: cfg.P, D: u.D, v: u.v, rho: u.rho, zeta: cfg.servers.map((s) => s.zeta) } satisfies UeInit;
+    return { seed: cfg.seed, auction: cfg.auction, P: cfg.P, phiB: fees.phiB, D: u.D, v: u.v, rho: u.rho, zeta: cfg.servers.map((s) => s.zeta) } satisfies UeInit;
   },
 
   createLeader: (init) => createBroker(init),

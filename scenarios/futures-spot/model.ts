@@ -27,7 +27,19 @@ export interface UserParams extends JsonObject {
   rho: number[];
 }
 
-export const DEFAULTS = { M: 5, N: 30, P: 2.5, lFactor: 0.5, c0: 1, tau: 0.1, maxIterations: 200 } as const;
+export const DEFAULTS = { M: 5, N: 30, P: 2.5, lFactor: 0.5, c0: 1, tau: 0.1, maxIterations: 200, fee: 0.5 } as const;
+
+/**
+ * The broker's per-unit fees on the incomplete-information spot market (patent step 103): sellers
+ * pay φ_a per unit sold, buyers φ_b per unit bought. The double auction runs on the net book (bids
+ * b_i − φ_b, asks a_j + φ_a); a buyer pays its book price + φ_b, a seller receives its book price − φ_a.
+ * The complete-information auction charges none (step 409: the broker extracts the users' full value).
+ */
+export interface Fees {
+  phiA: number;
+  phiB: number;
+}
+export const NO_FEES: Fees = { phiA: 0, phiB: 0 };
 
 /**
  * Server j's parameters from the seed: R ∈ int[20,50], κ ∈ [0.5,1.5], a = κ(1+u) with u ∈ [0.1,0.5],
@@ -75,20 +87,21 @@ export const homogeneousBid = (vij: readonly number[]): number => meanOf(vij);
 /**
  * Step 2 of the fee iteration: does user i register as a contract user at fee r?
  * Contract profit with full delivery `(v − P) D − r` against the price-taker spot estimate
- * (`D max(0, b − pb)` under `incomplete`, 0 under `complete`); ties are broken by `tie()` < 1/2.
+ * (`D max(0, b − φ_b − pb)` under `incomplete`, pb the published book price; 0 under `complete`);
+ * ties are broken by `tie()` < 1/2.
  */
-export function choosesContract(auction: Auction, u: { D: number; v: number; b: number }, P: number, r: number, pb: number | null, tie: () => number): boolean {
+export function choosesContract(auction: Auction, u: { D: number; v: number; b: number }, P: number, r: number, pb: number | null, tie: () => number, phiB: number): boolean {
   const contract = (u.v - P) * u.D - r;
-  const spot = auction === 'incomplete' && pb !== null ? u.D * Math.max(0, u.b - pb) : 0;
+  const spot = auction === 'incomplete' && pb !== null ? u.D * Math.max(0, u.b - phiB - pb) : 0;
   if (contract > spot) return true;
   if (contract < spot) return false;
   return tie() < 0.5;
 }
 
 /**
- * The registration fee of iteration k, r_k = r_0 + k τ with r_0 = 0: computed as k τ rounded to 12
- * significant digits rather than accumulated, so r_k is the decimal a reader expects (15, not
- * 14.999999999999963 after 150 steps of 0.1). Broker and reference both use it.
+ * The registration fee of iteration k, r_k = k τ: computed from k (never accumulated) and rounded to
+ * 12 significant digits, so r_k is the decimal a reader expects (0.3, not 0.30000000000000004).
+ * Broker and reference both use it.
  */
 export const feeAt = (k: number, tau: number): number => Number((k * tau).toPrecision(12));
 
@@ -190,6 +203,9 @@ export interface FuturesSpotConfig extends JsonObject {
   c0: number;
   /** registration-fee step τ */
   tau: number;
+  /** the broker's per-unit fees on the incomplete-information spot market: sellers φ_a, buyers φ_b (unused by `complete`) */
+  phiA: number;
+  phiB: number;
   maxIterations: number;
   servers: ServerParams[];
   users: UserParams[];

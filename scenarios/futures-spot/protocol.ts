@@ -7,24 +7,32 @@
  * | round    | to            | body                                   | reply                                   |
  * | -------- | ------------- | -------------------------------------- | --------------------------------------- |
  * | `ask`    | `mec` (bcast) | {k}                                    | {R, kappa, a}: capacity, unit cost, ask |
- * | `fee`    | `ue` (bcast)  | {k, r, pb}: fee r_k, last buyers' price | {c: 1, D} contract / {c: 0} random      |
+ * | `fee`    | `ue` (bcast)  | {k, r, pb}: fee r_k, published book price | {c: 1, D} contract / {c: 0} random    |
  * | `bid`    | `ue` (bcast)  | {k, rem}: remaining capacities R'       | random: {D, b} or {D, v: v_ij[]}; contract: nil |
  * | `award`  | `ue` (bcast, no replies) | {k, shortfall: [ΣR, ΣD] or null, won: [[i, units, mean price]]} | — |
  * | `settle` | each `mec-j`  | Settlement (futures units, indemnity share, fee share, spot units and revenue) | {profit} |
  *
- * The broker runs the futures allocation after `fee` and the spot auction after `bid`. The `award`
+ * The broker runs the futures allocation after `fee` and the spot auction after `bid`. Under
+ * `incomplete` it charges its per-unit fees (spec revision 2): McAfee runs on the net book (bids
+ * b_i − φ_b, asks a_j + φ_a); buyers pay the book price + φ_b and servers receive the book price − φ_a,
+ * so the trades (and the `award` and `settle` bodies) carry what is paid and received. The price it
+ * publishes in `fee` is the buyers' book price of the most recent round with trades, or before any
+ * trade the book's mean ask mean_j (a_j + φ_a). The `award`
  * body lists only the spot winners (bounded by the spot capacity ΣR', not by N) and, under a
  * shortfall, ΣR and ΣD (the contract delivery fraction ΣR / ΣD), from which every user derives its own outcome.
  */
 import type { FollowerContext, Follower, JsonObject, Leader, LeaderContext, SlotOutcome } from '../types.ts';
 import { greedyComplete, mcafee, meanBuyerPrice, perServer, spread, type Ask, type CompleteBid, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
-import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type Settlement } from './model.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, NO_FEES, type Auction, type Fees, type Settlement } from './model.ts';
 
 /** Spot rounds are recorded in full (bidders, remaining capacities, trades) only up to this many users. */
 export const SPOT_RECORD_LIMIT = 50;
 
 export interface LeaderInit extends JsonObject {
   auction: Auction;
+  /** per-unit fees on the incomplete-information spot market (0 under complete) */
+  phiA: number;
+  phiB: number;
   P: number;
   l: number;
   c0: number;
@@ -50,12 +58,17 @@ export interface TrajectoryRow {
   /** random users that bid */
   nr: number;
   spotUnits: number;
-  /** unit-weighted mean price the spot buyers paid, or null when nothing traded */
+  /** unit-weighted mean price the spot buyers paid (book price + φ_b under incomplete), or null when nothing traded */
   price: number | null;
-  /** incomplete: the buyers' clearing price p_b published next iteration (null when k = 0 or complete) */
+  /** incomplete: the book price published to the users at this iteration's `fee` (null under complete) */
+  published: number | null;
+  /** incomplete: this round's buyers' book price p_b, published next (null when nothing traded, or under complete) */
   pb: number | null;
+  /** the broker's spot takings Σ units × (paid − received): its per-unit fees plus the book's spread */
   spread: number;
-  /** broker balance: the c0 management fees collected + the spot spread */
+  /** of which the per-unit fees, units × (φ_a + φ_b) */
+  fees: number;
+  /** broker balance: the c0 management fees collected + the spot takings */
   balance: number;
 }
 
@@ -91,8 +104,20 @@ export function summarize(auction: Auction, rows: TrajectoryRow[], stoppedByNoCo
   };
 }
 
-export const runAuction = (auction: Auction, completeBids: CompleteBid[], unitBids: UnitBid[], asks: Ask[]): SpotResult =>
-  auction === 'complete' ? greedyComplete(completeBids, asks) : mcafee(unitBids, asks);
+/**
+ * The broker's spot round. `unitBids` and `asks` carry the users' b_i and the servers' a_j; under
+ * `incomplete` the broker books them net of its fees and turns the book prices into what the trades
+ * pay (p_b + φ_b) and receive (p_s − φ_a). `pb` and `ps` of the result stay book prices.
+ */
+export function brokerSpot(auction: Auction, completeBids: CompleteBid[], unitBids: UnitBid[], asks: Ask[], fees: Fees): SpotResult {
+  if (auction === 'complete') return greedyComplete(completeBids, asks);
+  const book = mcafee(
+    unitBids.map((x) => ({ i: x.i, D: x.D, b: x.b - fees.phiB })),
+    asks.map((x) => ({ j: x.j, R: x.R, a: x.a + fees.phiA })),
+  );
+  const trades = book.trades.map(([i, j, q, pb, ps]): Trade => [i, j, q, pb + fees.phiB, ps - fees.phiA]);
+  return { ...book, trades };
+}
 
 const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 /** units a reply may claim (demand D, capacity R): far above any configured value, far below where sums lose integer precision */
@@ -106,6 +131,7 @@ export function createBroker(init: JsonObject): Leader {
   const c0 = Number(init.c0);
   const tau = Number(init.tau);
   const maxIterations = Number(init.maxIterations);
+  const fees: Fees = auction === 'incomplete' ? { phiA: Number(init.phiA), phiB: Number(init.phiB) } : NO_FEES;
   return {
     async runSlot(ctx: LeaderContext): Promise<SlotOutcome> {
       const mecs = ctx.roster.map((a, pos) => ({ a, pos })).filter((x) => x.a.role === 'mec').sort((x, y) => x.a.index - y.a.index);
@@ -140,10 +166,10 @@ export function createBroker(init: JsonObject): Leader {
         });
         if (servers.some((s) => s === undefined)) throw new Error('futures-spot: a server never reported its capacity and ask');
         const S = servers as { R: number; kappa: number; a: number }[];
-        const meanA = meanOf(S.map((s) => s.a));
 
-        // --- fee: publish r_k and the last buyers' price; users register or stay random (steps 304–305)
-        const pbPub = auction === 'incomplete' ? (pbLast ?? meanA) : null;
+        // --- fee: publish r_k and the book price of the last round with trades (before any: the book's mean ask);
+        // users register or stay random (steps 304–305)
+        const pbPub = auction === 'incomplete' ? (pbLast ?? meanOf(S.map((s) => s.a + fees.phiA))) : null;
         const feeRes = await ctx.round<{ c: number; D?: number }>({ kind: 'fee', to: 'ue', body: { k, r, pb: pbPub } });
         ues.forEach(({ pos }, i) => {
           const x = feeRes.replies[pos];
@@ -178,8 +204,9 @@ export function createBroker(init: JsonObject): Leader {
           else unitBids.push({ i, D: x!.D as number, b: x!.b as number });
         });
         const asks: Ask[] = S.map((s, j) => ({ j, R: fa.rem[j], a: s.a }));
-        const res = runAuction(auction, completeBids, unitBids, asks);
-        if (auction === 'incomplete' && res.pb !== null) pbLast = res.pb;
+        const res = brokerSpot(auction, completeBids, unitBids, asks, fees);
+        const pbTraded = auction === 'incomplete' && res.units > 0 ? res.pb : null;
+        if (pbTraded !== null) pbLast = pbTraded;
 
         // --- awards to users: the contract delivery fraction and the spot winners (one broadcast)
         const won = new Map<number, [number, number]>(); // i → [units, payment]
@@ -209,7 +236,7 @@ export function createBroker(init: JsonObject): Leader {
         const U = sum(profits);
         const sp = spread(res.trades);
         const balance = sum(S.map((s) => (c0 * s.R) / fa.sumR)) + sp;
-        const row: TrajectoryRow = { k, r, U, nc, nr: bidders.length, spotUnits: res.units, price: meanBuyerPrice(res.trades), pb: res.pb, spread: sp, balance };
+        const row: TrajectoryRow = { k, r, U, nc, nr: bidders.length, spotUnits: res.units, price: meanBuyerPrice(res.trades), published: pbPub, pb: pbTraded, spread: sp, fees: res.units * (fees.phiA + fees.phiB), balance };
         rows.push(row);
         ctx.record(row);
         if (N <= SPOT_RECORD_LIMIT) spot.push({ k, bidders, rem: fa.rem, trades: res.trades });
@@ -217,7 +244,7 @@ export function createBroker(init: JsonObject): Leader {
           noContract = true;
           break;
         }
-        }
+      }
       if (N > SPOT_RECORD_LIMIT) notes.push(`spot books not recorded (N = ${N} > ${SPOT_RECORD_LIMIT})`);
       if (!noContract) notes.push(`stopped after maxIterations = ${maxIterations} with contract users left`);
       if (missing > 0) notes.push(`${missing} missing or malformed replies (last strategy used)`);
@@ -232,6 +259,7 @@ export function createBroker(init: JsonObject): Leader {
             U: rows.map((x) => x.U),
             nc: rows.map((x) => x.nc),
             price: rows.map((x) => x.price),
+            published: rows.map((x) => x.published),
             balance: rows.map((x) => x.balance),
           },
           spot: N <= SPOT_RECORD_LIMIT ? spot : null,
@@ -246,6 +274,8 @@ export interface UeInit extends JsonObject {
   seed: number;
   auction: Auction;
   P: number;
+  /** the buyers' per-unit fee on the incomplete-information spot market (0 under complete) */
+  phiB: number;
   D: number;
   v: number;
   rho: number[];
@@ -262,7 +292,7 @@ export function createUe(init: JsonObject, ctx: FollowerContext): Follower {
       if (kind === 'fee') {
         const r = Number(body.r);
         const pb = typeof body.pb === 'number' ? body.pb : null;
-        isContract = choosesContract(u.auction, { D: u.D, v: u.v, b }, u.P, r, pb, tieCoin(u.seed, ctx.index, meta.slot, Number(body.k)));
+        isContract = choosesContract(u.auction, { D: u.D, v: u.v, b }, u.P, r, pb, tieCoin(u.seed, ctx.index, meta.slot, Number(body.k)), u.phiB);
         return isContract ? { c: 1, D: u.D } : { c: 0 };
       }
       if (kind === 'bid') {

@@ -5,14 +5,18 @@
  * the auctions (unit-tested on their own), in the same summation order as the broker, so a correct
  * distributed run reproduces its trajectory bit for bit.
  *
+ * The broker's fees on the incomplete-information market and the published price (spec revision 2)
+ * are applied here on their own, not through the broker's code: the net book, the conversion of
+ * book prices into payments, and the price of the most recent round with trades.
+ *
  * It also checks the auction properties on every spot round (with the exact welfare-optimal
  * assignment for complete-information rounds of ≤ EXACT_LIMIT bidders), and runs the other auction
  * too, so both auctions' outcomes are reported side by side.
  */
-import type { JsonObject, ReferenceRun, SlotOutcome } from '../types.ts';
-import { checkComplete, checkIncomplete, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type UnitBid } from './auctions.ts';
-import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, type Auction, type FuturesSpotConfig } from './model.ts';
-import { runAuction, summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
+import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
+import { checkComplete, checkIncomplete, greedyComplete, mcafee, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
+import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, NO_FEES, type Auction, type Fees, type FuturesSpotConfig } from './model.ts';
+import { summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
 
 
 export interface ReferenceIteration {
@@ -37,13 +41,27 @@ export function bookOf(cfg: FuturesSpotConfig, bidders: readonly number[], rem: 
   return { completeBids, unitBids, asks };
 }
 
+/** The fees the broker charges under `auction`: the configured ones on the incomplete market, none on the complete one. */
+export const feesOf = (cfg: FuturesSpotConfig, auction: Auction): Fees => (auction === 'incomplete' ? { phiA: cfg.phiA, phiB: cfg.phiB } : NO_FEES);
+
+/** One spot round: the greedy, or McAfee on the net book with the book prices turned into payments (buyers + φ_b, sellers − φ_a). */
+function spotRound(auction: Auction, book: { completeBids: CompleteBid[]; unitBids: UnitBid[]; asks: Ask[] }, fees: Fees): SpotResult {
+  if (auction === 'complete') return greedyComplete(book.completeBids, book.asks);
+  const net = mcafee(
+    book.unitBids.map(({ i, D, b }) => ({ i, D, b: b - fees.phiB })),
+    book.asks.map(({ j, R, a }) => ({ j, R, a: a + fees.phiA })),
+  );
+  const trades: Trade[] = net.trades.map(([i, j, q, pb, ps]) => [i, j, q, pb + fees.phiB, ps - fees.phiA]);
+  return { ...net, trades };
+}
+
 /**
  * The auction property checks of one recorded spot round (`extra.spot[*]` of a slot outcome):
  * rebuilds the book from the configuration and checks the recorded trades against it.
  */
 export function checkSpotRecord(cfg: FuturesSpotConfig, auction: Auction, rec: SpotRecord, exactLimit?: number): SpotCheck {
   const book = bookOf(cfg, rec.bidders, rec.rem);
-  return auction === 'complete' ? checkComplete(book.completeBids, book.asks, rec.trades, exactLimit) : checkIncomplete(book.unitBids, book.asks, rec.trades);
+  return auction === 'complete' ? checkComplete(book.completeBids, book.asks, rec.trades, exactLimit) : checkIncomplete(book.unitBids, book.asks, rec.trades, feesOf(cfg, auction));
 }
 
 /** The whole fee iteration, centrally. */
@@ -53,7 +71,9 @@ export function referenceIteration(cfg: FuturesSpotConfig, auction: Auction, slo
   const N = users.length;
   const zeta = servers.map((s) => s.zeta);
   const b = users.map((u) => homogeneousBid(valuations(u.v, u.rho, zeta)));
-  const meanA = meanOf(servers.map((s) => s.a));
+  const fees = feesOf(cfg, auction);
+  // before any trade, users see the book's mean ask
+  const meanBookAsk = meanOf(servers.map((s) => s.a + fees.phiA));
   const rows: TrajectoryRow[] = [];
   const spot: SpotRecord[] = [];
   const checks: SpotCheck[] = [];
@@ -61,27 +81,29 @@ export function referenceIteration(cfg: FuturesSpotConfig, auction: Auction, slo
   let noContract = false;
   for (let k = 0; k < maxIterations; k++) {
     const r = feeAt(k, tau);
-    const pb = auction === 'incomplete' ? (pbLast ?? meanA) : null;
+    const pb = auction === 'incomplete' ? (pbLast ?? meanBookAsk) : null;
     const bidders: number[] = [];
     const cDemand: number[] = [];
     for (let i = 0; i < N; i++) {
       const u = users[i];
-      if (choosesContract(auction, { D: u.D, v: u.v, b: b[i] }, P, r, pb, tieCoin(cfg.seed, i, slot, k))) cDemand.push(u.D);
+      if (choosesContract(auction, { D: u.D, v: u.v, b: b[i] }, P, r, pb, tieCoin(cfg.seed, i, slot, k), fees.phiB)) cDemand.push(u.D);
       else bidders.push(i);
     }
     const nc = cDemand.length;
     const fa = futuresAllocate(servers, cDemand);
     const book = bookOf(cfg, bidders, fa.rem);
-    const res = runAuction(auction, book.completeBids, book.unitBids, book.asks);
-    if (auction === 'incomplete' && res.pb !== null) pbLast = res.pb;
+    const res = spotRound(auction, book, fees);
+    // a round without trades publishes nothing new: the last traded book price stands
+    const pbTraded = auction === 'incomplete' && res.units > 0 ? res.pb : null;
+    if (pbTraded !== null) pbLast = pbTraded;
     const ps = perServer(res.trades, M);
     const U = sum(servers.map((s, j) => serverProfit(s, P, l, c0, { k, r, nc, sumR: fa.sumR, fut: fa.fut[j], und: fa.und[j], spotUnits: ps.units[j], spotRevenue: ps.revenue[j] })));
     const sp = spread(res.trades);
     const balance = sum(servers.map((s) => (c0 * s.R) / fa.sumR)) + sp;
-    rows.push({ k, r, U, nc, nr: bidders.length, spotUnits: res.units, price: meanBuyerPrice(res.trades), pb: res.pb, spread: sp, balance });
+    rows.push({ k, r, U, nc, nr: bidders.length, spotUnits: res.units, price: meanBuyerPrice(res.trades), published: pb, pb: pbTraded, spread: sp, fees: res.units * (fees.phiA + fees.phiB), balance });
     spot.push({ k, bidders, rem: fa.rem, trades: res.trades });
     if (opts.checks !== false) {
-      checks.push(auction === 'complete' ? checkComplete(book.completeBids, book.asks, res.trades) : checkIncomplete(book.unitBids, book.asks, res.trades));
+      checks.push(auction === 'complete' ? checkComplete(book.completeBids, book.asks, res.trades) : checkIncomplete(book.unitBids, book.asks, res.trades, fees));
     }
     if (nc === 0) {
       noContract = true;
@@ -107,14 +129,49 @@ export function checkSummary(checks: readonly SpotCheck[]): JsonObject {
   };
 }
 
+/**
+ * Under `complete` a user's choice does not depend on the market's history (its spot estimate is 0):
+ * it registers iff its threshold t_i = (v_i − P) D_i exceeds the fee (a tie flips its coin). So the
+ * servers' profit is a function U(r) of the fee alone, linear increasing in r while the set of contract
+ * users stays the same. Its supremum over every r ≥ 0 is therefore at a threshold approached from
+ * below (the users with t_i ≥ t registered, fee t), or at no contract user at all; the fee iteration
+ * only visits the τ-grid. Returns that supremum and where it is.
+ */
+export function bestFeeComplete(cfg: FuturesSpotConfig): { U: number; r: number; nc: number } {
+  const { P, l, c0, servers, users } = cfg;
+  const M = servers.length;
+  const t = users.map((u) => (u.v - P) * u.D);
+  const at = (r: number, contract: (i: number) => boolean) => {
+    const cIdx = users.map((_, i) => i).filter(contract);
+    const fa = futuresAllocate(servers, cIdx.map((i) => users[i].D));
+    const bidders = users.map((_, i) => i).filter((i) => !contract(i));
+    const book = bookOf(cfg, bidders, fa.rem);
+    const ps = perServer(greedyComplete(book.completeBids, book.asks).trades, M);
+    const U = sum(servers.map((s, j) => serverProfit(s, P, l, c0, { k: 0, r, nc: cIdx.length, sumR: fa.sumR, fut: fa.fut[j], und: fa.und[j], spotUnits: ps.units[j], spotRevenue: ps.revenue[j] })));
+    return { U, r, nc: cIdx.length };
+  };
+  let best = at(0, () => false);
+  for (const th of [...new Set(t.filter((x) => x > 0))]) {
+    const c = at(th, (i) => t[i] >= th);
+    if (c.U > best.U) best = c;
+  }
+  return best;
+}
+
+/** What the slot is compared with, in words (summary.json `compare.against`). */
+function againstOf(cfg: FuturesSpotConfig): string {
+  if (cfg.auction === 'complete') return 'the registration-fee iteration (fees k·τ, greedy complete-information spot auction) computed centrally';
+  return `the registration-fee iteration (fees k·τ, McAfee double auction with broker fees φ_a = ${cfg.phiA}, φ_b = ${cfg.phiB}) computed centrally; no optimum fee is defined (users' choices depend on the history of published prices)`;
+}
+
 /** exact equality (+0 and −0 equal: msgpack does not keep the sign of a zero) */
 const same = (x: unknown, y: unknown) => x === y || (Number.isNaN(x) && Number.isNaN(y));
 
 /** Compare a distributed slot outcome with the reference iteration: the trajectories must be identical. */
-export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIteration): { ok: boolean; gap: number; note?: string } {
+export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIteration): ReferenceSlot['compare'] {
   const t = (distributed.extra?.trajectory ?? null) as Record<string, (number | null)[]> | null;
   if (!t) return { ok: false, gap: Infinity, note: 'the distributed outcome carries no trajectory' };
-  const keys = ['r', 'U', 'nc', 'price', 'balance'] as const;
+  const keys = ['r', 'U', 'nc', 'price', 'published', 'balance'] as const;
   let gap = 0;
   const diffs: string[] = [];
   if (!Array.isArray(t.U) || t.U.length !== ref.rows.length) {
@@ -139,6 +196,13 @@ export function compareWithReference(distributed: SlotOutcome, ref: ReferenceIte
 
 export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun {
   const Umax: Record<Auction, number[]> = { complete: [], incomplete: [] };
+  // complete: the profit at the best fee over every r ≥ 0, against the fee iteration's U_max on the τ-grid
+  const optimumOf = (um: number | null): Pick<ReferenceSlot['compare'], 'optimum'> => {
+    if (cfg.auction !== 'complete' || um === null) return {};
+    const best = bestFeeComplete(cfg);
+    const label = best.nc === 0 ? 'server profit U at the best fee over every r ≥ 0 (a fee nobody pays: no contract users)' : `server profit U at the best fee over every r ≥ 0 (r → ${Number(best.r.toFixed(4))} from below, ${best.nc} contract users)`;
+    return { optimum: { label, value: best.U, gapPct: best.U !== 0 ? (100 * (best.U - um)) / Math.abs(best.U) : 0 } };
+  };
   return {
     slot(slot, distributed) {
       const sel = referenceIteration(cfg, cfg.auction, slot);
@@ -154,7 +218,7 @@ export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun
             incomplete: { ...byAuction.incomplete.summary, checks: checkSummary(byAuction.incomplete.checks) },
           },
         },
-        compare: compareWithReference(distributed, sel),
+        compare: { ...compareWithReference(distributed, sel), against: againstOf(cfg), ...optimumOf(sel.summary.Umax) },
       };
     },
     finish() {

@@ -9,12 +9,14 @@ import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 describe('futures-spot over NATS', () => {
   it.each([
-    ['complete', 2],
-    ['complete', 4],
-    ['incomplete', 2],
-    ['incomplete', 4],
-  ])('%s auction, seed %i: the fee iteration equals the in-process reference exactly; every spot round keeps the auction properties', async (auction, seed) => {
-    const cfg = resolveCfg('futures-spot', { seed, mechanism: auction }) as FuturesSpotConfig;
+    ['complete', 2, 0.5],
+    ['complete', 4, 0.5],
+    ['incomplete', 2, 0.5],
+    ['incomplete', 4, 0.5],
+    ['incomplete', 14, 0.5],
+    ['incomplete', 2, 0],
+  ])('%s auction, seed %i, fee %s: the fee iteration equals the in-process reference exactly; every spot round keeps the auction properties', async (auction, seed, fee) => {
+    const cfg = resolveCfg('futures-spot', { seed, mechanism: auction, options: { fee } }) as FuturesSpotConfig;
     const s = await runDistributed('futures-spot', cfg, 'packed:8');
     expect(s.status).toBe('complete');
     expect(s.compare.ok).toBe(true);
@@ -47,5 +49,25 @@ describe('futures-spot over NATS', () => {
       expect(slot.baselines.auctions[a].checks.violations).toBe(0);
     }
     if (auction === 'complete') expect(slot.reference.checks.exactRounds).toBe(exact);
+    // what the slot was compared with; under complete, also the profit at the best fee over every r ≥ 0
+    expect(s.compare.against).toMatch(/^the registration-fee iteration .* computed centrally/);
+    if (auction === 'complete') expect(s.compare.optimum).toMatchObject({ value: expect.any(Number), gapPct: expect.any(Number) });
+    // revision 2 on the incomplete market: buyers pay the published-rule book price + φ_b, the broker keeps φ_a + φ_b per unit
+    if (auction === 'incomplete') {
+      const t = s.perSlot[0].extra.trajectory;
+      expect(t.published.every((x: unknown) => typeof x === 'number')).toBe(true);
+      const rows = ip.trajectory as Record<string, any>[];
+      let last: number | null = null;
+      for (const row of rows) {
+        if (last !== null) expect(row.published).toBe(last);
+        if (row.spotUnits > 0) {
+          expect(row.fees).toBeCloseTo(row.spotUnits * 2 * fee, 12);
+          expect(row.price).toBeCloseTo(row.pb + fee, 12);
+          last = row.pb;
+        }
+      }
+      if (fee > 0) expect(s.equilibrium.iterations).toBeGreaterThan(1); // with the fees someone registers at r_0 = 0
+      else expect(s.equilibrium.iterations).toBe(60); // --fee 0 is revision 1's market: seed 2 ran 60 iterations before the fees (commit 118735d)
+    }
   });
 });

@@ -297,6 +297,12 @@ describe('McAfee properties on random books', () => {
     expect(checkIncomplete(bids, asks, [[0, 0, 1, 5, 6]]).bb).toBe(false); // broker pays the difference
     expect(checkIncomplete(bids, asks, [[0, 0, 1, 6, 5]]).efficiencyOk).toBe(false); // 1 unit < k − 1 = 2
     expect(checkIncomplete(bids, asks, [[0, 0, 2, 6, 5]]).feasible).toBe(false); // buyer 0 wants 1 unit
+    // with fees φ_a = φ_b = 0.5 the book is 9.5 7.5 5.5 3.5 against 2.5 3.5 5.5 9.5: k = 3, p0 = 6.5 ∉ [5.5, 5.5] → 2 units,
+    // buyers pay 5.5 + 0.5, sellers receive 5.5 − 0.5
+    const fees = { phiA: 0.5, phiB: 0.5 };
+    expect(checkIncomplete(bids, asks, [[0, 0, 1, 6, 5], [1, 1, 1, 6, 5]], fees)).toMatchObject({ ok: true, efficientUnits: 3 });
+    expect(checkIncomplete(bids, asks, [[0, 0, 1, 5.5, 5.5], [1, 1, 1, 5.5, 5.5]], fees).bb).toBe(false); // the fees not kept
+    expect(checkIncomplete(bids, asks, [[2, 0, 1, 6.01, 5]], fees).ir).toBe(false); // buyer 2 (b = 6) pays above its value
   });
 });
 

@@ -8,8 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { InProcessRun, sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
 import { ConfigError, type JsonObject, type RoundRequest, type RoundResult, type RunInput, type Scenario } from '../../scenarios/types.ts';
 import { futuresSpot, checkSpotRecord, referenceIteration, type FuturesSpotConfig } from '../../scenarios/futures-spot/index.ts';
-import { choosesContract, contractProfit, delivered, futuresAllocate, serverProfit, tieCoin, valuations } from '../../scenarios/futures-spot/model.ts';
-import type { SpotRecord } from '../../scenarios/futures-spot/protocol.ts';
+import { bestFeeComplete } from '../../scenarios/futures-spot/reference.ts';
+import { choosesContract, contractProfit, delivered, futuresAllocate, homogeneousBid, serverProfit, tieCoin, valuations } from '../../scenarios/futures-spot/model.ts';
+import { brokerSpot, type SpotRecord } from '../../scenarios/futures-spot/protocol.ts';
+import { stream } from '../../scenarios/common/rng.ts';
 
 const resolve = (input: Partial<RunInput> = {}) => futuresSpot.resolve({ seed: 1, slots: 1, options: {}, ...input });
 const run = async (cfg: FuturesSpotConfig, slot = 0) => new InProcessRun(futuresSpot as unknown as Scenario, cfg).runSlot(slot);
@@ -50,11 +52,16 @@ describe('model', () => {
 
   it('registration decision: contract vs price-taker spot estimate; ties by the seeded coin', () => {
     const u = { D: 2, v: 4, b: 3.5 };
-    expect(choosesContract('complete', u, 2.5, 2.9, null, () => 0.9)).toBe(true); // (4 − 2.5)·2 − 2.9 = 0.1 > 0
-    expect(choosesContract('complete', u, 2.5, 3.1, null, () => 0.1)).toBe(false);
-    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.1)).toBe(true); // 3 vs 2·(3.5 − 2) = 3 → tie → coin 0.1 < 1/2
-    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.9)).toBe(false);
-    expect(choosesContract('incomplete', u, 2.5, 0, 3, () => 0.9)).toBe(true); // 3 > 1
+    expect(choosesContract('complete', u, 2.5, 2.9, null, () => 0.9, 0)).toBe(true); // (4 − 2.5)·2 − 2.9 = 0.1 > 0
+    expect(choosesContract('complete', u, 2.5, 3.1, null, () => 0.1, 0.5)).toBe(false); // no spot estimate under complete, whatever φ_b
+    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.1, 0)).toBe(true); // 3 vs 2·(3.5 − 2) = 3 → tie → coin 0.1 < 1/2
+    expect(choosesContract('incomplete', u, 2.5, 0, 2, () => 0.9, 0)).toBe(false);
+    expect(choosesContract('incomplete', u, 2.5, 0, 3, () => 0.9, 0)).toBe(true); // 3 > 1
+    // the buyers' fee lowers the spot estimate: D·max(0, b − φ_b − p_b) = 2·(3.5 − 0.5 − 1.5) = 3 → tie at r = 0
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.9, 0.5)).toBe(false);
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.1, 0.5)).toBe(true);
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.9, 0.25)).toBe(false); // 2·1.75 = 3.5 > 3
+    expect(choosesContract('incomplete', u, 2.5, 0, 1.5, () => 0.1, 0.75)).toBe(true); // 2·1.25 = 2.5 < 3
     const coin = tieCoin(7, 3, 0, 5);
     expect(coin()).toBe(tieCoin(7, 3, 0, 5)());
     expect(coin()).not.toBe(tieCoin(7, 4, 0, 5)());
@@ -79,7 +86,10 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
         expect(s.outcome.converged).toBe(ref.summary.stoppedBy === 'no-contract-users');
         expect(s.outcome.extra!.spot).toEqual(ref.spot);
         const rs = futuresSpot.createReference(cfg).slot(0, s.outcome);
-        expect(rs.compare).toEqual({ ok: true, gap: 0 });
+        expect(rs.compare).toMatchObject({ ok: true, gap: 0, against: expect.stringMatching(/^the registration-fee iteration .* computed centrally/) });
+        // complete: the optimum over every fee is compared too (at the defaults: no contract users, which the iteration ends on)
+        if (auction === 'complete') expect(rs.compare.optimum).toMatchObject({ value: ref.summary.Umax, gapPct: 0, label: expect.stringContaining('no contract users') });
+        else expect(rs.compare.optimum).toBeUndefined();
         // five rounds per iteration; 4 + 3M + 2N messages per iteration (ask, fee, bid, award, settle)
         expect(s.rounds).toBe(5 * ref.rows.length);
         expect(s.messages).toBe((4 + 3 * cfg.M + 2 * cfg.N) * ref.rows.length);
@@ -131,6 +141,17 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
     // another slot draws other coins but stays equal to the reference for that slot
     const s1 = await new InProcessRun(futuresSpot as unknown as Scenario, cfg).runSlot(1);
     expect(stripSlot(s1.trajectory)).toEqual(referenceIteration(cfg, 'complete', 1).rows);
+    // the best fee over every r ≥ 0: all three registered up to their threshold (5 − 2.5)·2 = 5, U → 6.25 + 3·5 = 21.25;
+    // without contracts the greedy serves two users at v = 5 (servers 0 and 1): 2·5 − 2·1 + 2·5 − 2·0.5 − c0 = 16
+    const best = bestFeeComplete(cfg);
+    expect(best.r).toBe(5);
+    expect(best.nc).toBe(3);
+    expect(best.U).toBeCloseTo(21.25, 12);
+    const c = futuresSpot.createReference(cfg).slot(0, s.outcome).compare;
+    expect(c.ok).toBe(true);
+    expect(c.optimum!.value).toBe(best.U);
+    expect(c.optimum!.gapPct).toBeCloseTo((100 * (21.25 - (s.outcome.equilibrium.Umax as number))) / 21.25, 9);
+    expect(c.optimum!.gapPct).toBeGreaterThan(0); // the τ-grid of fees stops short of the threshold (or its tie)
   });
 
   it('the reference reports both auctions side by side and the other auction from its own iteration', async () => {
@@ -192,6 +213,140 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
   });
 });
 
+describe('broker fees on the incomplete-information spot market (spec revision 2)', () => {
+  // one server offering 3 units at a = 1 plus one unit at a = 1.7; four one-unit users with b = v (ρ = 1, one ζ);
+  // P = 10: nobody registers, so the iteration is one spot round at r_0 = 0
+  const handCfg = (fee: number) =>
+    resolve({
+      seed: 5,
+      options: { auction: 'incomplete', fee },
+      config: {
+        P: 10,
+        servers: [
+          { R: 3, kappa: 0.5, a: 1, zeta: 1 },
+          { R: 1, kappa: 0.5, a: 1.7, zeta: 1 },
+        ],
+        users: [4, 3, 2.6, 2.2].map((v) => ({ D: 1, v, rho: [1, 1] })),
+      },
+    });
+
+  it('φ = 0.5: McAfee on the net book (b − φ_b, a + φ_a); buyers pay p_b + φ_b, servers receive p_s − φ_a, the broker keeps both', async () => {
+    const cfg = handCfg(0.5);
+    expect([cfg.phiA, cfg.phiB]).toEqual([0.5, 0.5]);
+    const s = await run(cfg);
+    expect(stripSlot(s.trajectory)).toEqual(referenceIteration(cfg, 'incomplete', 0).rows);
+    // net bids 3.5 2.5 2.1 1.7, net asks 1.5 1.5 1.5 2.2: k = 3; p0 = (1.7 + 2.2)/2 = 1.95 ∈ [1.5, 2.1] → 3 units at book price 1.95
+    const spot = (s.outcome.extra!.spot as SpotRecord[])[0];
+    expect(spot.trades.map(([i, j, q]) => [i, j, q])).toEqual([
+      [0, 0, 1],
+      [1, 0, 1],
+      [2, 0, 1],
+    ]);
+    for (const t of spot.trades) {
+      expect(t[3]).toBeCloseTo(1.95 + 0.5, 12);
+      expect(t[4]).toBeCloseTo(1.95 - 0.5, 12);
+    }
+    const row = s.trajectory[0];
+    expect(row).toMatchObject({ k: 0, nc: 0, spotUnits: 3, fees: 3 });
+    expect(row.price as number).toBeCloseTo(2.45, 12);
+    expect(row.pb as number).toBeCloseTo(1.95, 12);
+    expect(row.published as number).toBeCloseTo((1.5 + 2.2) / 2, 12);
+    expect(row.spread as number).toBeCloseTo(3, 12); // fees only: the midpoint leaves no book spread
+    expect(row.balance as number).toBeCloseTo(1 + 3, 12); // c0 + spot takings
+    expect(row.U as number).toBeCloseTo(3 * (1.45 - 0.5) - 1, 12); // server 0: 3 units at 1.45, cost 0.5 each, less c0
+    const c = checkSpotRecord(cfg, 'incomplete', spot);
+    expect(c).toMatchObject({ ok: true, ir: true, bb: true, efficientUnits: 3, units: 3 });
+    // the same trades without the fees charged break the checks' fee-aware budget balance
+    const unfeed = { ...spot, trades: spot.trades.map(([i, j, q]) => [i, j, q, 1.95, 1.95] as SpotRecord['trades'][number]) };
+    expect(checkSpotRecord(cfg, 'incomplete', unfeed).bb).toBe(false);
+  });
+
+  it('--fee 0 is the market without fees (here trade reduction: 3 of k = 4 units, buyers pay b_4, sellers get a_4)', async () => {
+    const cfg = handCfg(0);
+    const s = await run(cfg);
+    expect(stripSlot(s.trajectory)).toEqual(referenceIteration(cfg, 'incomplete', 0).rows);
+    // bids 4 3 2.6 2.2, asks 1 1 1 1.7: k = 4, no unit 5 → 3 units, buyers pay 2.2, sellers receive 1.7
+    expect((s.outcome.extra!.spot as SpotRecord[])[0].trades).toEqual([
+      [0, 0, 1, 2.2, 1.7],
+      [1, 0, 1, 2.2, 1.7],
+      [2, 0, 1, 2.2, 1.7],
+    ]);
+    expect(s.trajectory[0]).toMatchObject({ published: (1 + 1.7) / 2, pb: 2.2, price: 2.2, fees: 0 });
+  });
+
+  it('the complete auction charges no fees whatever --fee says', async () => {
+    const a = referenceIteration(resolve({ seed: 3, options: { auction: 'complete', fee: 0.5 } }), 'complete', 0, { checks: false });
+    const b = referenceIteration(resolve({ seed: 3, options: { auction: 'complete', fee: 0 } }), 'complete', 0, { checks: false });
+    expect(a.rows).toEqual(b.rows);
+    expect(a.rows.every((x) => x.fees === 0 && x.published === null)).toBe(true);
+  });
+
+  it('defaults, seeds 1–20: the published price is the book price of the last round with trades (before any, mean_j (a_j + φ_a)), and users choose with D·max(0, b − φ_b − p_b)', () => {
+    let afterNoTrade = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const cfg = resolve({ seed, options: { auction: 'incomplete' } });
+      const it = referenceIteration(cfg, 'incomplete', 0, { checks: false });
+      const zeta = cfg.servers.map((x) => x.zeta);
+      const b = cfg.users.map((u) => homogeneousBid(valuations(u.v, u.rho, zeta)));
+      let last: number | null = null;
+      it.rows.forEach((row, k) => {
+        const meanAsk = cfg.servers.reduce((acc, x) => acc + (x.a + 0.5), 0) / cfg.M;
+        expect(row.published, `seed ${seed} k ${k}`).toBe(last ?? meanAsk);
+        if (k > 0 && it.rows[k - 1].spotUnits === 0) afterNoTrade++;
+        // every user's choice follows from the published price, except exact ties (coin)
+        let sure = 0;
+        let maybe = 0;
+        cfg.users.forEach((u, i) => {
+          const contract = (u.v - cfg.P) * u.D - row.r;
+          const spotEst = u.D * Math.max(0, b[i] - 0.5 - row.published!);
+          if (contract > spotEst) sure++;
+          else if (contract === spotEst) maybe++;
+        });
+        expect(row.nc).toBeGreaterThanOrEqual(sure);
+        expect(row.nc).toBeLessThanOrEqual(sure + maybe);
+        expect(row.pb === null).toBe(row.spotUnits === 0);
+        if (row.pb !== null) {
+          expect(row.price).toBeCloseTo(row.pb + 0.5, 12); // one book price per round: every buyer pays p_b + φ_b
+          expect(row.fees).toBe(row.spotUnits);
+          last = row.pb;
+        }
+        expect(row.r).toBe(Number((k * cfg.tau).toPrecision(12))); // r_k = k·τ
+      });
+    }
+    expect(afterNoTrade).toBeGreaterThan(0); // the rule is exercised: some iteration follows a round without trades
+  });
+
+  it("truthfulness with fees: no misreport on a grid raises a one-unit user's utility (value − paid) in the broker's spot round (150 random books)", () => {
+    const fees = { phiA: 0.5, phiB: 0.5 };
+    let tested = 0;
+    for (let t = 0; t < 150; t++) {
+      const g = stream(77, 'book', t);
+      const bids = Array.from({ length: g.int(2, 8) }, (_, i) => ({ i, D: 1, b: g.uniform(1, 6) }));
+      const asks = Array.from({ length: g.int(1, 4) }, (_, j) => ({ j, R: g.int(1, 3), a: g.uniform(0.5, 3) }));
+      const utility = (i: number, report: number) => {
+        const res = brokerSpot('incomplete', [], bids.map((x) => (x.i === i ? { ...x, b: report } : x)), asks, fees);
+        return res.trades.filter((x) => x[0] === i).reduce((acc, x) => acc + x[2] * (bids[i].b - x[3]), 0);
+      };
+      const grid = [...Array.from({ length: 29 }, (_, k) => k * 0.25), ...bids.flatMap((x) => [x.b - 1e-6, x.b + 1e-6]), ...asks.flatMap((x) => [x.a + 1 - 1e-6, x.a + 1 + 1e-6])];
+      for (const u of bids) {
+        const truthful = utility(u.i, u.b);
+        expect(truthful).toBeGreaterThanOrEqual(-1e-12); // IR with the fee paid
+        for (const r of grid) expect(utility(u.i, r) - truthful).toBeLessThanOrEqual(1e-9);
+        tested++;
+      }
+    }
+    expect(tested).toBeGreaterThan(500);
+  });
+
+  it('defaults, seeds 1–20: every spot round with fees is individually rational for the own values, keeps the fees, and meets the efficiency bound of the net book', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const it = referenceIteration(resolve({ seed, options: { auction: 'incomplete' } }), 'incomplete', 0);
+      const bad = it.checks.filter((c) => !c.ok);
+      expect(bad, `seed ${seed}: ${JSON.stringify(bad[0])}`).toEqual([]);
+    }
+  });
+});
+
 describe('spec claims (reported with numbers)', () => {
   const seeds = Array.from({ length: 20 }, (_, i) => i + 1);
   const runs = seeds.map((seed) => {
@@ -212,15 +367,25 @@ describe('spec claims (reported with numbers)', () => {
     }
   });
 
-  it('under incomplete, r* is interior on some seeds; on the others nobody registers at r_0 = 0 and the iteration stops at once', () => {
+  it('under incomplete with the fees, no seed stops after one iteration and most have an interior r* (revision 2: 16 of 20, 13 with ≥ 3 contract users and 10 spot units)', () => {
     const interior = runs.filter(({ i }) => i.summary.kStar! > 0 && i.summary.kStar! < i.summary.iterations - 1);
+    const busy = interior.filter(({ i }) => i.summary.ncStar! >= 3 && i.summary.spotUnitsStar! >= 10);
     const immediate = runs.filter(({ i }) => i.summary.iterations === 1);
     console.log(
       `incomplete: interior r* on ${interior.length}/${runs.length} seeds (${interior.map((x) => `${x.seed}: r* ${x.i.summary.rStar!.toFixed(1)} of ${x.i.summary.iterations} its`).join(', ')}); ` +
-        `stops at k = 0 with n_c = 0 on ${immediate.length}/${runs.length}`,
+        `${busy.length} of them with ≥ 3 contract users and ≥ 10 spot units; stops at k = 0 on ${immediate.length}/${runs.length}`,
     );
-    expect(interior.length).toBeGreaterThan(0);
-    for (const { i } of immediate) expect(i.rows[0].nc).toBe(0);
+    expect(immediate.length).toBe(0);
+    expect(interior.length).toBe(16);
+    expect(busy.length).toBe(13);
+    for (const { i } of runs) expect(i.summary.rStar!).toBeLessThanOrEqual(1.1 + 1e-12);
+  });
+
+  it('--fee 0 (the market of revision 1): 14 of 20 seeds stop after one iteration, nobody registering at r_0 = 0', () => {
+    const old = seeds.map((seed) => referenceIteration(resolve({ seed, options: { fee: 0 } }), 'incomplete', 0, { checks: false }));
+    const immediate = old.filter((i) => i.summary.iterations === 1);
+    expect(immediate.length).toBe(14);
+    for (const i of immediate) expect(i.rows[0].nc).toBe(0);
   });
 });
 
@@ -231,6 +396,8 @@ describe('configuration', () => {
       { seed: 42, users: 7, options: { mecs: 3, auction: 'incomplete' } },
       { mechanism: 'incomplete', seed: 5 },
       { seed: 3, config: { P: 3, tau: 0.25, servers: [{ kappa: 1 }], users: [{ D: 4 }, null] } },
+      { seed: 4, options: { auction: 'incomplete', fee: 0 } },
+      { seed: 4, config: { phiA: 0.2, phiB: 0.7 } },
     ];
     for (const input of inputs) {
       const cfg = resolve(input);
@@ -244,7 +411,10 @@ describe('configuration', () => {
     // the arrays' lengths give M and N unless M, N (or --mecs, --users) say otherwise; the rest is drawn by index
     expect(resolve({ config: { servers: [{ kappa: 1 }], users: [{ D: 4 }, { D: 2 }] } })).toMatchObject({ M: 1, N: 2 });
     const cfg = resolve({ seed: 3, config: { P: 3, M: 5, N: 30, servers: [{ kappa: 1 }], users: [{ D: 4 }] } });
-    expect(cfg).toMatchObject({ M: 5, N: 30, P: 3, l: 1.5, c0: 1, tau: 0.1, maxIterations: 200, auction: 'complete', mechanism: 'complete' });
+    expect(cfg).toMatchObject({ M: 5, N: 30, P: 3, l: 1.5, c0: 1, tau: 0.1, maxIterations: 200, phiA: 0.5, phiB: 0.5, auction: 'complete', mechanism: 'complete' });
+    // --fee sets both fees, over the config's; the config may set them apart
+    expect(resolve({ options: { fee: '0.25' }, config: { phiA: 1, phiB: 2 } })).toMatchObject({ phiA: 0.25, phiB: 0.25 });
+    expect(resolve({ config: { phiA: 1, phiB: 0 } })).toMatchObject({ phiA: 1, phiB: 0 });
     expect(cfg.servers[0].kappa).toBe(1);
     expect(cfg.servers[0].a / cfg.servers[0].kappa).toBeGreaterThanOrEqual(1.1);
     expect(cfg.servers[0].a / cfg.servers[0].kappa).toBeLessThanOrEqual(1.5);
@@ -296,6 +466,10 @@ describe('configuration', () => {
     ['tau', { config: { tau: 0 } }],
     ['maxIterations', { config: { maxIterations: 1.5 } }],
     ['c0', { config: { c0: 'one' } }],
+    ['--fee', { options: { fee: -0.1 } }],
+    ['--fee', { options: { fee: 'x' } }],
+    ['phiA', { config: { phiA: -1 } }],
+    ['phiB', { config: { phiB: Number.POSITIVE_INFINITY } }],
   ];
   for (const [flag, input] of bad) {
     it(`ConfigError ${flag} for ${JSON.stringify(input)}`, () => {
