@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../orchestrator/runLock.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 import { descendants, isNatsServer, pidInServerLog, processesOfRun, readProc, serverDir, sleep, stillAlive, until, type Proc } from '../helpers/procs.ts';
 
 const pexec = promisify(execFile);
@@ -23,7 +24,8 @@ const CHILD = new URL('../helpers/keptServerChild.ts', import.meta.url).pathname
  * loading can only exit once it has loaded, which on a machine loaded ~20× over its cores took
  * seconds of wall time per process.
  */
-const GONE_WITHIN_MS = 30_000;
+/** how long the run's processes may take to go: 30 s on an idle machine, stretched by the load (an orphan still loading must load before it can exit) */
+const goneWithinMs = () => scaledMs(30_000);
 
 const started: ChildProcess[] = [];
 afterAll(() => {
@@ -71,7 +73,7 @@ function snapshot(orchestrator: number, runDir?: string): Snapshot {
 
 /** nothing of the snapshot (nor anything naming the run) is left, and the server's folder is gone */
 async function expectNothingLeft(s: Snapshot, runId?: string): Promise<void> {
-  const gone = await until(() => !s.tree.some(stillAlive) && !existsSync(s.dir) && !(runId && processesOfRun(runId).length), GONE_WITHIN_MS, 200);
+  const gone = await until(() => !s.tree.some(stillAlive) && !existsSync(s.dir) && !(runId && processesOfRun(runId).length), goneWithinMs(), 200);
   const left = s.tree.filter(stillAlive).map((p) => `${p.pid} ${p.cmd.slice(0, 4).join(' ')}`);
   expect(left, 'processes of the run still alive').toEqual([]);
   expect(stillAlive(s.server), `nats-server pid ${s.server.pid}`).toBe(false);
@@ -97,7 +99,7 @@ describe('the private nats-server dies with the process that started it', () => 
     const exited = new Promise((r) => child.once('exit', r));
     if (how === 'SIGKILL') child.kill('SIGKILL');
     await exited;
-    expect(await until(() => !stillAlive(server) && !existsSync(dir), GONE_WITHIN_MS)).toBe(true);
+    expect(await until(() => !stillAlive(server) && !existsSync(dir), goneWithinMs())).toBe(true);
   });
 });
 
