@@ -143,7 +143,15 @@ export interface ReferenceSlot {
   /** baselines computed for the same parameters */
   baselines?: JsonObject;
   /** distributed vs reference: ok within the spec's tolerance; gap is a relative error */
-  compare: { ok: boolean; gap: number; note?: string };
+  compare: {
+    ok: boolean;
+    gap: number;
+    note?: string;
+    /** what the distributed slot was checked against, in words a reader can cite (e.g. "the reference optimum") */
+    against?: string;
+    /** when `against` is a rule and not the optimum: the optimum's value of the compared quantity and the gap to it */
+    optimum?: { label: string; value: number; gapPct: number };
+  };
 }
 
 /** The centralized reference solver and baselines, run slot by slot beside the distributed run. */

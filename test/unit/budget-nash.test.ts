@@ -70,15 +70,17 @@ describe('budget-nash model', () => {
       expect(el).toEqual(within);
       expect(el.length).toBeGreaterThan(0);
     }
-    // servers on the diagonal at (2k, 2k), k = −25..24
+    // servers on the diagonal at (2k, 2k), k = −25..24; a UE's position u is measured along the diagonal
     expect(serverCoord(0, c)).toBe(-50);
     expect(serverCoord(49, c)).toBe(48);
     expect(distance(0, 25, c)).toBe(0);
-    expect(distance(1, 25, c)).toBeCloseTo(Math.SQRT2, 12);
+    expect(distance(1, 25, c)).toBe(1);
+    expect(distance(0, 26, c)).toBeCloseTo(Math.hypot(2, 2), 12);
+    expect(distance(1, 26, c)).toBeCloseTo(Math.hypot(2 - 1 / Math.SQRT2, 2 - 1 / Math.SQRT2), 12);
     // α = 1 (5 m) on servers 20 m apart per axis: between two servers nothing is eligible → the nearest (lower index on a tie)
     const sparse = { M: 5, spacing: 20, alpha: 1 };
-    expect(eligibleServers(10, sparse)).toEqual([2]); // coords −40,−20,0,20,40: 0 and 20 tie at 10 → index 2
-    expect(eligibleServers(12, sparse)).toEqual([3]);
+    expect(eligibleServers(10 * Math.SQRT2, sparse)).toEqual([2]); // per-axis coords −40,−20,0,20,40: 0 and 20 tie at (10, 10) → index 2
+    expect(eligibleServers(12 * Math.SQRT2, sparse)).toEqual([3]);
     expect(eligibleServers(1, sparse)).toEqual([2]);
     // a smaller α widens the range
     expect(eligibleServers(0, { ...c, alpha: 0.25 }).length).toBeGreaterThan(eligibleServers(0, c).length);
@@ -88,19 +90,26 @@ describe('budget-nash model', () => {
     s.servers.forEach((j, k) => expect(s.rate[k]).toBeCloseTo(decay(distance(s.u, j, commonOf(cfg))) * s.rmax, 6));
   });
 
-  it('movement: start at (0,0), η/√2 per axis per slot along +x,+y, reflecting at ±50', () => {
+  it('movement: start at (0,0), η per slot along the diagonal (η/√2 per axis) in +x,+y, reflecting at ±50 per axis', () => {
+    const edge = 50 * Math.SQRT2;
     expect(ueCoord(4, 0, 50)).toBe(0);
-    expect(ueCoord(4, 1, 50)).toBeCloseTo(4 / Math.SQRT2, 12);
+    expect(ueCoord(4, 1, 50)).toBe(4);
+    // exact before the first reflection: the distance travelled is η·τ
+    for (const eta of [3, 4, 5]) for (let t = 0; eta * t <= edge; t++) expect(ueCoord(eta, t, 50)).toBe(eta * t);
     for (const eta of [3, 4, 5])
       for (let t = 0; t < 400; t++) {
         const u = ueCoord(eta, t, 50);
-        expect(Math.abs(u)).toBeLessThanOrEqual(50);
-        // moves by at most η/√2 per axis each slot (less when it reflects)
-        expect(Math.abs(ueCoord(eta, t + 1, 50) - u)).toBeLessThanOrEqual(eta / Math.SQRT2 + 1e-9);
+        expect(Math.abs(u)).toBeLessThanOrEqual(edge);
+        // moves by at most η each slot (less when it reflects)
+        expect(Math.abs(ueCoord(eta, t + 1, 50) - u)).toBeLessThanOrEqual(eta + 1e-9);
+        // the reflected path: a triangle wave of period 4·edge
+        const p = (eta * t) % (4 * edge);
+        const want = p <= edge ? p : p <= 3 * edge ? 2 * edge - p : p - 4 * edge;
+        expect(Math.abs(u - want)).toBeLessThan(1e-9);
       }
-    // reflection: reaches +50, turns back
-    const tEdge = Math.ceil((50 * Math.SQRT2) / 5);
-    expect(ueCoord(5, tEdge, 50)).toBeLessThan(50);
+    // reflection: reaches +50 per axis, turns back
+    const tEdge = Math.ceil(edge / 5);
+    expect(ueCoord(5, tEdge, 50)).toBeLessThan(edge);
     expect(ueCoord(5, tEdge + 1, 50)).toBeLessThan(ueCoord(5, tEdge, 50));
   });
 
@@ -275,7 +284,7 @@ describe('budget-nash configuration', () => {
     expect(back).toEqual(cfg);
     // defaults
     const d = resolve();
-    expect([d.N, d.M, d.V, d.cbar, d.psi, d.epsilon, d.Phi, d.alpha, d.mechanism, d.br]).toEqual([10, 50, 2000, 20000, 0.1, 1e-4, 200, 0.5, 'sequential', 'fl']);
+    expect([d.N, d.M, d.V, d.cbar, d.psi, d.epsilon, d.Phi, d.alpha, d.mechanism, d.br]).toEqual([10, 50, 2000, 20000, 0.1, 1e-2, 200, 0.5, 'sequential', 'fl']);
     expect(budgetNash.defaultSlots).toBe(1000);
     // parameters depend on the seed and the index only
     expect(resolve({ seed: 5, users: 3 }).eta).toEqual(resolve({ seed: 5, users: 12 }).eta.slice(0, 3));
