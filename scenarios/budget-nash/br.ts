@@ -10,7 +10,10 @@
  * `exact`: bisection on σ to machine precision (water-filling), then the row is scaled to sum λ_i.
  * `fl`: the seed's sub-gradient on the multiplier, σ ← σ + γ (λ_i − F(σ)) / S, where S bounds the
  * slope of F (the spec's step scaling: Σ_j of each x_j's largest slope on [0, λ_i]); it stops when
- * |F(σ) − λ_i| ≤ ψ, warm-starts from the caller's σ, and rescales the row to λ_i at the end.
+ * |F(σ) − λ_i| ≤ ψ and rescales the row to λ_i at the end. Its start (spec, revision 2): a UE's
+ * first best response of the run starts from σ₀ = min_j A_j, the marginal cost at zero load over its
+ * eligible servers; every later one warm-starts from that UE's previous σ, across rounds and slots
+ * (the caller keeps σ and never resets it).
  */
 import type { BrProblem } from './model.ts';
 
@@ -89,11 +92,16 @@ export function slopeBound(p: BrProblem): number {
 
 export const FL_MAX_LOOPS = 1_000_000;
 
+/** FL's start for a UE's first best response: σ₀ = min_j A_j (∂ξ_i/∂λ_ij at λ_ij = 0 is A_j) */
+export function flStart(p: BrProblem): number {
+  return Math.min(...p.A);
+}
+
 /** the seed's FL sub-gradient search (see the file header) */
 export function bestResponseFl(p: BrProblem, psi: number, gamma: number, sigma0?: number): BrResult {
   const n = p.A.length;
   if (n === 1) return { x: [p.lambda], sigma: sigma0 ?? fullAt(p, 0), loops: 0, ok: true };
-  let sigma = sigma0 !== undefined && Number.isFinite(sigma0) ? sigma0 : Math.min(...p.A);
+  let sigma = sigma0 !== undefined && Number.isFinite(sigma0) ? sigma0 : flStart(p);
   const step = gamma / slopeBound(p);
   let loops = 0;
   let F = sumAt(p, sigma);

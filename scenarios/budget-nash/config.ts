@@ -49,7 +49,7 @@ export interface BudgetNashConfig extends JsonObject {
 
 export const ORDERS: Order[] = ['sequential', 'simultaneous'];
 export const BRS: BrKind[] = ['fl', 'exact'];
-export const DEFAULTS = { N: 10, M: 50, slots: 1000, V: 2000, cbar: 20000, b: 5e-17, alpha: 0.5, psi: 0.1, gamma: 0.5, epsilon: 1e-4, Phi: 200, kappa: 0.5, area: 50, spacing: 2, br: 'fl' as BrKind, mechanism: 'sequential' as Order };
+export const DEFAULTS = { N: 10, M: 50, slots: 1000, V: 2000, cbar: 20000, b: 5e-17, alpha: 0.5, psi: 0.1, gamma: 0.5, epsilon: 1e-2, Phi: 200, kappa: 0.5, area: 50, spacing: 2, br: 'fl' as BrKind, mechanism: 'sequential' as Order };
 
 const pos = (v: number) => v > 0;
 const intMin = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;

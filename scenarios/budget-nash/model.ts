@@ -79,21 +79,32 @@ export function serverCoord(j: number, c: Pick<Common, 'M' | 'spacing'>): number
 }
 
 /**
- * UE i's coordinate on the diagonal at a slot: it starts at (0, 0) and moves in the +x,+y direction
- * at η m/s along the diagonal (η/√2 per axis), reflecting at the plane's edge ±area.
+ * UE i's position at a slot, as its signed distance from (0, 0) along the diagonal (the point
+ * (u/√2, u/√2)), m: it starts at 0 and moves in the +x,+y direction at η m/s, reflecting at the
+ * plane's edge (per-axis ±area, i.e. ±area·√2 along the diagonal).
+ *
+ * Measured along the diagonal, the distance η·τ travelled before the first reflection is an exact
+ * integer and the server at (0, 0) is at distance exactly |u| — a UE 10 m from it is at distance 10,
+ * not 10.000000000000002 as a per-axis coordinate η·τ/√2 would give. After a reflection the edge
+ * ±area·√2 is irrational and no distance to a server can be an exact boundary value anyway.
  */
 export function ueCoord(eta: number, slot: number, area: number): number {
-  const p = (eta * slot * SLOT_S) / Math.SQRT2;
-  const period = 4 * area;
-  let q = (p + area) % period;
-  if (q > 2 * area) q = period - q;
-  return q - area;
+  const p = eta * slot * SLOT_S;
+  const half = area * Math.SQRT2;
+  const period = 4 * half;
+  // p − k·period with k = 0 until the first reflection, so q = p exactly there; q ∈ [−half, 3·half)
+  const q = p - period * Math.floor((p + half) / period);
+  return q > half ? 2 * half - q : q;
 }
 
-/** Distance between a UE at diagonal coordinate u and server j, m. */
+/** Server j's position along the diagonal (signed distance of (x, x) from (0, 0)), m. */
+export function serverArc(j: number, c: Pick<Common, 'M' | 'spacing'>): number {
+  return Math.SQRT2 * serverCoord(j, c);
+}
+
+/** Distance between a UE at diagonal position u (see `ueCoord`) and server j, m. */
 export function distance(u: number, j: number, c: Pick<Common, 'M' | 'spacing'>): number {
-  const s = serverCoord(j, c);
-  return Math.hypot(u - s, u - s);
+  return Math.abs(u - serverArc(j, c));
 }
 
 /** rate decay α_ij = 1 within 5 m, else 5 / d */
@@ -102,8 +113,14 @@ export function decay(d: number): number {
 }
 
 /**
- * The servers UE i may use at coordinate u: those with α_ij ≥ α, ascending index; if none, the
- * nearest one (ties to the lower index).
+ * Relative tolerance of the eligibility test α_ij ≥ α(1 − tol) (spec, revision 2): a distance that
+ * equals the range mathematically but carries a rounding error (after a reflection) keeps its server.
+ */
+export const ELIGIBLE_TOL = 1e-12;
+
+/**
+ * The servers UE i may use at diagonal position u: those with α_ij ≥ α(1 − 10⁻¹²), ascending index;
+ * if none, the nearest one (ties to the lower index).
  */
 export function eligibleServers(u: number, c: Pick<Common, 'M' | 'spacing' | 'alpha'>): number[] {
   const out: number[] = [];
@@ -111,7 +128,7 @@ export function eligibleServers(u: number, c: Pick<Common, 'M' | 'spacing' | 'al
   let best = Infinity;
   for (let j = 0; j < c.M; j++) {
     const d = distance(u, j, c);
-    if (decay(d) >= c.alpha) out.push(j);
+    if (decay(d) >= c.alpha * (1 - ELIGIBLE_TOL)) out.push(j);
     if (d < best) {
       best = d;
       nearest = j;
@@ -131,7 +148,7 @@ export interface UeSlot {
   delta: number;
   a: number;
   rmax: number;
-  /** diagonal coordinate, m */
+  /** position along the diagonal (signed distance from (0, 0), see `ueCoord`), m */
   u: number;
   /** eligible servers, ascending */
   servers: number[];

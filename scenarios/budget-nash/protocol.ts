@@ -212,7 +212,7 @@ export function createUe(init: UeInit, _ctx?: FollowerContext, resume?: JsonObje
   let slot = -1;
   let s: UeSlot | undefined;
   let row: number[] | undefined;
-  // carried from one slot to the next: the exact solver's warm start and the servers used last slot
+  // carried from one slot to the next: FL's warm start (this UE's previous σ; never reset) and the servers used last slot
   // (migrations); the runtime snapshots them at each slot's start, so a restarted UE resumes exactly
   let sigma: number | undefined = resume && typeof resume.sigma === 'number' ? resume.sigma : undefined;
   let prevUsed = new Set<number>(resume && Array.isArray(resume.prev) ? resume.prev.filter((j): j is number => Number.isInteger(j)) : []);

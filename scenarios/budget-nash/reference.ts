@@ -20,6 +20,10 @@ import { ROWS_MAX_N } from './protocol.ts';
 export const PROTOCOL_TOLERANCE = 1e-9;
 /** no UE may gain more than this (relative) by deviating alone */
 export const DEVIATION_TOLERANCE = 1e-3;
+/** the budgets of the seed's Fig. 7/8 sweep (spec, revision 2): 12,000 and 15,000 are where the budget binds */
+export const CBAR_SWEEP = [12000, 15000, 20000, 25000];
+/** what a distributed slot is compared with: an equilibrium computed the same way, not an optimum */
+export const COMPARED_AGAINST = `the same Nash rounds computed centrally (an equilibrium, not an optimum), with no UE gaining more than ${DEVIATION_TOLERANCE} (relative) by deviating alone`;
 
 export const commonOf = (cfg: BudgetNashConfig): Common => ({ M: cfg.M, f: cfg.f, V: cfg.V, b: cfg.b, alpha: cfg.alpha, area: cfg.area, spacing: cfg.spacing });
 
@@ -255,6 +259,8 @@ interface Track {
   Zsum: number;
   Zmax: number;
   overBudgetSlots: number;
+  /** slots decided with Z > 1, i.e. with the budget queue pressing on the decision */
+  boundSlots: number;
 }
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-9);
@@ -264,6 +270,30 @@ export interface ReferenceOptions {
   baselines?: boolean;
   /** skip the deviation check */
   deviation?: boolean;
+  /** skip the C̄ sweep of Fig. 7/8 in `finish` (it runs only with the baselines) */
+  sweep?: boolean;
+}
+
+/** one budget of the Fig. 7/8 sweep: the NE game alone over the run's slots with C̄ changed */
+export interface BudgetSweepRow extends JsonObject {
+  cbar: number;
+  energy: number;
+  budgetMet: boolean;
+  /** fraction of slots decided with Z > 1 */
+  bindingFraction: number;
+  Zmax: number;
+  latency: number;
+  roundsMean: number;
+}
+
+/** the NE game with budget `cbar` over slots 0..slots−1 (no baselines, no deviation check) */
+export function budgetSweepRow(cfg: BudgetNashConfig, cbar: number, slots: number): BudgetSweepRow {
+  const ref = createBudgetNashReference({ ...cfg, cbar }, { baselines: false, deviation: false, sweep: false });
+  const none: SlotOutcome = { equilibrium: {}, converged: true };
+  for (let s = 0; s < slots; s++) ref.slot(s, none);
+  const fin = ref.finish!() as { policies: Record<string, Record<string, number | boolean>>; game: Record<string, number> };
+  const ne = fin.policies.NE;
+  return { cbar, energy: ne.energy as number, budgetMet: ne.budgetMet as boolean, bindingFraction: ne.bindingFraction as number, Zmax: ne.Zmax as number, latency: ne.latency as number, roundsMean: fin.game.roundsMean };
 }
 
 /** The reference run: per slot, the centralized game, the comparison, the deviation check, the baselines. */
@@ -271,8 +301,9 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
   const common = commonOf(cfg);
   const withBaselines = opts.baselines !== false;
   const withDeviation = opts.deviation !== false;
+  const withSweep = withBaselines && opts.sweep !== false;
   const N = cfg.N;
-  const newTrack = (): Track => ({ Z: 1, prevUsed: Array.from({ length: N }, () => new Set<number>()), energy: 0, latency: 0, latencySmooth: 0, migrations: 0, Zsum: 0, Zmax: 1, overBudgetSlots: 0 });
+  const newTrack = (): Track => ({ Z: 1, prevUsed: Array.from({ length: N }, () => new Set<number>()), energy: 0, latency: 0, latencySmooth: 0, migrations: 0, Zsum: 0, Zmax: 1, overBudgetSlots: 0, boundSlots: 0 });
   const tracks = Object.fromEntries(POLICIES.map((p) => [p, newTrack()])) as Record<Policy, Track>;
   const sigma: (number | undefined)[] = new Array(N).fill(undefined);
   const sigmaNoG: (number | undefined)[] = new Array(N).fill(undefined);
@@ -291,6 +322,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
     t.latencySmooth += ps.latencySmooth;
     t.migrations += ps.migrations;
     t.Zsum += t.Z;
+    if (t.Z > 1) t.boundSlots++;
     if (ps.C > cfg.cbar) t.overBudgetSlots++;
     t.Z = queueUpdate(t.Z, cfg.cbar, ps.C);
     t.Zmax = Math.max(t.Zmax, t.Z);
@@ -402,7 +434,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
         deviationMax: devMax,
         deviationBound: devBound,
       };
-      return { reference, baselines, compare: { ok, gap, note: problems.length ? problems.join('; ') : undefined } };
+      return { reference, baselines, compare: { ok, gap, note: problems.length ? problems.join('; ') : undefined, against: COMPARED_AGAINST } };
     },
     finish(): JsonObject {
       const T = Math.max(1, slots);
@@ -420,6 +452,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
           Zfinal: t.Z,
           budgetMet: t.energy / T <= cfg.cbar,
           overBudgetSlots: t.overBudgetSlots,
+          bindingFraction: t.boundSlots / T,
         };
       }
       const out: JsonObject = {
@@ -434,6 +467,7 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
           loopsPerBr: brCalls ? loopsSum / brCalls : 0,
           deviationWorst: devWorst,
           deviationFailSlots: devFailSlots,
+          deviationFailFraction: devFailSlots / T,
         },
         slotsMatchingReference: compareOk,
       };
@@ -446,6 +480,8 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
           overBudget: POLICIES.filter((p) => tracks[p].energy / T > cfg.cbar),
         };
       }
+      // Fig. 7/8: the same game over the same slots at each budget of the sweep
+      if (withSweep && slots > 0) out.budgetSweep = CBAR_SWEEP.map((cbar) => budgetSweepRow(cfg, cbar, slots));
       return out;
     },
   };

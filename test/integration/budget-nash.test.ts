@@ -22,7 +22,18 @@ describe('budget-nash over NATS', () => {
     expect(s.workers).toBe(workers);
     expect(s.agents.total).toBe(1 + 50 + 10);
     expect(s.perSlot).toHaveLength(50);
-    for (const r of s.perSlot) expect(r.compare.ok, `slot ${r.slot}: ${r.compare.note}`).toBe(true);
+    for (const r of s.perSlot) {
+      expect(r.compare.ok, `slot ${r.slot}: ${r.compare.note}`).toBe(true);
+      expect(r.compare.against).toMatch(/Nash rounds computed centrally \(an equilibrium, not an optimum\)/);
+    }
+    // slot 2: a UE with η = 5 is 10 m along the diagonal from (0, 0), exactly 10 m from server 25 —
+    // eligible at α = 0.5, with servers 26..32 (2√2·k ≤ 20 for k ≤ 7)
+    const fives = (cfg.eta as number[]).flatMap((e, i) => (e === 5 ? [i] : []));
+    for (const i of fives) expect(s.perSlot[2].equilibrium.servers[i]).toEqual([25, 26, 27, 28, 29, 30, 31, 32]);
+    // the run reports the fraction of slots decided with Z > 1, and the C̄ sweep of Fig. 7/8
+    const bound = s.perSlot.filter((r: { equilibrium: { Z: number } }) => r.equilibrium.Z > 1).length;
+    expect(s.results.policies.NE.bindingFraction).toBe(bound / 50);
+    expect(s.results.budgetSweep.map((r: { cbar: number }) => r.cbar)).toEqual([12000, 15000, 20000, 25000]);
     // and the same protocol in-process: identical per-slot outcomes and trajectory
     const ip = new InProcessRun(budgetNash, cfg);
     const traj: Record<string, number | string | boolean | null>[] = [];
@@ -48,5 +59,27 @@ describe('budget-nash over NATS', () => {
       expect(row.ok).toBe('true');
       expect(Number(row.gap)).toBeLessThanOrEqual(1e-9);
     }
+  });
+
+  // a budget that binds (C̄ = 12,000 on seed 4: Z > 1 in about half the slots): the queue the broker keeps
+  // over NATS equals the reference's slot by slot
+  it.each([
+    ['sequential', 4, 'auto'],
+    ['simultaneous', 5, 'packed:10'],
+  ])('%s, seed %i, %s, C̄ = 12,000: Z > 1 in many slots and every slot equals the reference', async (order, seed, placement) => {
+    const cfg = resolveCfg('budget-nash', { seed, slots: 50, users: 10, mechanism: order, options: { cbar: 12000 } });
+    const s = await runDistributed('budget-nash', cfg, placement);
+    expect(s.status).toBe('complete');
+    for (const r of s.perSlot) {
+      expect(r.compare.ok, `slot ${r.slot}: ${r.compare.note}`).toBe(true);
+      expect(r.equilibrium.Z).toBe(r.reference.Z);
+    }
+    const bound = s.perSlot.filter((r: { equilibrium: { Z: number } }) => r.equilibrium.Z > 1).length;
+    expect(bound).toBeGreaterThan(10);
+    expect(s.results.policies.NE.bindingFraction).toBe(bound / 50);
+    // the sweep's row at the run's own budget is this run's NE
+    const own = s.results.budgetSweep.find((r: { cbar: number }) => r.cbar === 12000);
+    expect(own.bindingFraction).toBe(bound / 50);
+    expect(own.energy).toBe(s.results.policies.NE.energy);
   });
 });

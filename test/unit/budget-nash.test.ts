@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stream } from '../../scenarios/common/rng.ts';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
-import { bestResponseExact, bestResponseFl, slopeBound, allocationAt } from '../../scenarios/budget-nash/br.ts';
+import { bestResponseExact, bestResponseFl, flStart, slopeBound, allocationAt } from '../../scenarios/budget-nash/br.ts';
 import { budgetNash, type BudgetNashConfig } from '../../scenarios/budget-nash/index.ts';
 import { brProblem, columnsOf, costsOf, cyclesPerTask, decay, distance, eligibleServers, queueUpdate, serveColumn, serverCoord, settle, ueAccount, ueCoord, xi, xiGradient, type UeSlot } from '../../scenarios/budget-nash/model.ts';
 import { ROWS_MAX_N } from '../../scenarios/budget-nash/protocol.ts';
@@ -70,15 +70,17 @@ describe('budget-nash model', () => {
       expect(el).toEqual(within);
       expect(el.length).toBeGreaterThan(0);
     }
-    // servers on the diagonal at (2k, 2k), k = −25..24
+    // servers on the diagonal at (2k, 2k), k = −25..24; a UE's position u is measured along the diagonal
     expect(serverCoord(0, c)).toBe(-50);
     expect(serverCoord(49, c)).toBe(48);
     expect(distance(0, 25, c)).toBe(0);
-    expect(distance(1, 25, c)).toBeCloseTo(Math.SQRT2, 12);
+    expect(distance(1, 25, c)).toBe(1);
+    expect(distance(0, 26, c)).toBeCloseTo(Math.hypot(2, 2), 12);
+    expect(distance(1, 26, c)).toBeCloseTo(Math.hypot(2 - 1 / Math.SQRT2, 2 - 1 / Math.SQRT2), 12);
     // α = 1 (5 m) on servers 20 m apart per axis: between two servers nothing is eligible → the nearest (lower index on a tie)
     const sparse = { M: 5, spacing: 20, alpha: 1 };
-    expect(eligibleServers(10, sparse)).toEqual([2]); // coords −40,−20,0,20,40: 0 and 20 tie at 10 → index 2
-    expect(eligibleServers(12, sparse)).toEqual([3]);
+    expect(eligibleServers(10 * Math.SQRT2, sparse)).toEqual([2]); // per-axis coords −40,−20,0,20,40: 0 and 20 tie at (10, 10) → index 2
+    expect(eligibleServers(12 * Math.SQRT2, sparse)).toEqual([3]);
     expect(eligibleServers(1, sparse)).toEqual([2]);
     // a smaller α widens the range
     expect(eligibleServers(0, { ...c, alpha: 0.25 }).length).toBeGreaterThan(eligibleServers(0, c).length);
@@ -88,20 +90,83 @@ describe('budget-nash model', () => {
     s.servers.forEach((j, k) => expect(s.rate[k]).toBeCloseTo(decay(distance(s.u, j, commonOf(cfg))) * s.rmax, 6));
   });
 
-  it('movement: start at (0,0), η/√2 per axis per slot along +x,+y, reflecting at ±50', () => {
+  it('movement: start at (0,0), η per slot along the diagonal (η/√2 per axis) in +x,+y, reflecting at ±50 per axis', () => {
+    const edge = 50 * Math.SQRT2;
     expect(ueCoord(4, 0, 50)).toBe(0);
-    expect(ueCoord(4, 1, 50)).toBeCloseTo(4 / Math.SQRT2, 12);
+    expect(ueCoord(4, 1, 50)).toBe(4);
+    // exact before the first reflection: the distance travelled is η·τ
+    for (const eta of [3, 4, 5]) for (let t = 0; eta * t <= edge; t++) expect(ueCoord(eta, t, 50)).toBe(eta * t);
     for (const eta of [3, 4, 5])
       for (let t = 0; t < 400; t++) {
         const u = ueCoord(eta, t, 50);
-        expect(Math.abs(u)).toBeLessThanOrEqual(50);
-        // moves by at most η/√2 per axis each slot (less when it reflects)
-        expect(Math.abs(ueCoord(eta, t + 1, 50) - u)).toBeLessThanOrEqual(eta / Math.SQRT2 + 1e-9);
+        expect(Math.abs(u)).toBeLessThanOrEqual(edge);
+        // moves by at most η each slot (less when it reflects)
+        expect(Math.abs(ueCoord(eta, t + 1, 50) - u)).toBeLessThanOrEqual(eta + 1e-9);
+        // the reflected path: a triangle wave of period 4·edge
+        const p = (eta * t) % (4 * edge);
+        const want = p <= edge ? p : p <= 3 * edge ? 2 * edge - p : p - 4 * edge;
+        expect(Math.abs(u - want)).toBeLessThan(1e-9);
       }
-    // reflection: reaches +50, turns back
-    const tEdge = Math.ceil((50 * Math.SQRT2) / 5);
-    expect(ueCoord(5, tEdge, 50)).toBeLessThan(50);
+    // reflection: reaches +50 per axis, turns back
+    const tEdge = Math.ceil(edge / 5);
+    expect(ueCoord(5, tEdge, 50)).toBeLessThan(edge);
     expect(ueCoord(5, tEdge + 1, 50)).toBeLessThan(ueCoord(5, tEdge, 50));
+  });
+
+  it('eligibility at the exact boundary, checked in integer arithmetic (independent of model.ts’s floats)', () => {
+    // Before its first reflection a UE with speed η is η·τ m along the diagonal from (0, 0); server
+    // j = 25 + k sits at (2k, 2k), i.e. 2√2·k m along it. With α = 0.5 the range is 5/α = 10 m, so j is
+    // eligible iff η·τ − 10 ≤ √8·k ≤ η·τ + 10, decided here on integers by squaring.
+    const atMost = (a: number, k: number) => (k >= 0 ? a <= 0 || a * a <= 8 * k * k : a < 0 && a * a >= 8 * k * k); // a ≤ √8·k
+    const atLeast = (b: number, k: number) => (k <= 0 ? b >= 0 || b * b <= 8 * k * k : b > 0 && b * b >= 8 * k * k); // b ≥ √8·k
+    const exact = (p: number) => Array.from({ length: 50 }, (_, j) => j).filter((j) => atMost(p - 10, j - 25) && atLeast(p + 10, j - 25));
+    const c = { M: 50, spacing: 2, alpha: 0.5 };
+    let boundary = 0;
+    for (const eta of [3, 4, 5])
+      for (let t = 0; (eta * t) ** 2 <= 5000; t++) {
+        const p = eta * t;
+        expect(eligibleServers(ueCoord(eta, t, 50), c), `η = ${eta}, τ = ${t}`).toEqual(exact(p));
+        if (p === 10) boundary++;
+      }
+    expect(boundary).toBe(1); // η = 5, τ = 2: exactly 10 m from the server at (0, 0)
+    expect(exact(10)).toEqual([25, 26, 27, 28, 29, 30, 31, 32]);
+    // the tolerance keeps a server whose distance carries a rounding error; a real shortfall still drops it
+    expect(eligibleServers(10 * (1 + 1e-15), c)).toContain(25);
+    expect(eligibleServers(10 * (1 + 1e-9), c)).not.toContain(25);
+  });
+
+  it('slot 2 of the default run: a UE with η = 5 is exactly 10 m from server 25 and the protocol uses it (spec’s formulas, not model.ts)', async () => {
+    let cases = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const cfg = resolve({ seed, slots: 3 });
+      const fives = cfg.eta.flatMap((e, i) => (e === 5 ? [i] : []));
+      if (!fives.length) continue;
+      const run = new InProcessRun(budgetNash as never, cfg);
+      const ref = createBudgetNashReference(cfg, { baselines: false });
+      let r!: Awaited<ReturnType<typeof run.runSlot>>;
+      for (let slot = 0; slot <= 2; slot++) {
+        r = await run.runSlot(slot);
+        expect(ref.slot(slot, r.outcome).compare.ok).toBe(true);
+      }
+      const eq = r.outcome.equilibrium as { servers: number[][]; alloc: number[][]; loads: number[] };
+      for (const i of fives) {
+        cases++;
+        // the UE at (5·2/√2, 5·2/√2) = (√50, √50); server 25 + k at (2k, 2k): d² = 2(√50 − 2k)² = 100 − 40√2·k + 8k²
+        const d = (k: number) => Math.sqrt(100 - 40 * Math.SQRT2 * k + 8 * k * k);
+        expect(eq.servers[i]).toEqual([25, 26, 27, 28, 29, 30, 31, 32]);
+        // and its rates: server 25 at α = 5/10 = 0.5 exactly
+        const s = slotParams(cfg, 2)[i];
+        expect(s.rate[0]).toBe(0.5 * s.rmax);
+        s.servers.forEach((j, k) => expect(Math.abs(s.rate[k] / s.rmax - Math.min(1, 5 / d(j - 25)))).toBeLessThan(1e-12));
+        expect(eq.alloc[i][0]).toBeGreaterThan(0);
+      }
+      // the slot's MSP energy from the spec's formulas on the protocol's allocation: Σ_j b w_i f_j λ_ij² / (Λ_j + 1) + new deployments
+      const ues = slotParams(cfg, 2);
+      let Cexec = 0;
+      ues.forEach((u, i) => eq.servers[i].forEach((j, k) => (Cexec += (cfg.b * u.a * u.delta * cfg.f[j] * eq.alloc[i][k] ** 2) / (u.lambda * (eq.loads[j] + 1)))));
+      expect(Math.abs((r.outcome.equilibrium.Cexec as number) - Cexec) / Cexec).toBeLessThan(1e-12);
+    }
+    expect(cases).toBeGreaterThan(0);
   });
 
   it('queue update Z(τ+1) = max(Z − C̄ + C, 1)', () => {
@@ -241,6 +306,30 @@ describe('budget-nash best responses', () => {
     expect(caught).toBeGreaterThan(10);
   });
 
+  it('FL starts a UE’s first best response at σ₀ = min_j A_ij and later ones at that UE’s previous σ, across rounds and slots', () => {
+    const cfg = resolve({ seed: 5 });
+    const ue = budgetNash.createFollower(budgetNash.agentInit(cfg, { id: 'ue-2', role: 'ue', index: 2 }), { id: 'ue-2', role: 'ue', index: 2 });
+    const L = new Array(cfg.M).fill(0);
+    let sigma: number | undefined;
+    let checked = 0;
+    for (const [slot, round, Z] of [[0, 1, 1], [0, 2, 1], [1, 1, 40], [2, 1, 900]] as const) {
+      const s = slotParams(cfg, slot)[2];
+      const p = brProblem(s, cfg.V, cfg.b, Z, s.servers.map(() => 0));
+      const want = bestResponseFl(p, cfg.psi, cfg.gamma, sigma ?? flStart(p));
+      if (sigma === undefined) expect(flStart(p)).toBe(Math.min(...p.A));
+      const r = ue.handle('br', { L, Z, k: 1, r: round }, { slot, round, from: 'broker' }) as { x: number[]; n: number };
+      expect(r.n).toBe(want.loops);
+      expect(r.x).toEqual(want.x);
+      sigma = want.sigma;
+      checked++;
+    }
+    expect(checked).toBe(4);
+    // without a start the solver uses σ₀ itself
+    const s0 = slotParams(cfg, 0)[2];
+    const p0 = brProblem(s0, cfg.V, cfg.b, 1, s0.servers.map(() => 0));
+    expect(bestResponseFl(p0, cfg.psi, cfg.gamma)).toEqual(bestResponseFl(p0, cfg.psi, cfg.gamma, flStart(p0)));
+  });
+
   it('FL step: the slope bound S dominates the slope of Σ_j λ_ij(σ), so the iteration never overshoots', () => {
     const { cfg, out } = problems(50, 17);
     for (const { s, Z, others } of out) {
@@ -275,7 +364,7 @@ describe('budget-nash configuration', () => {
     expect(back).toEqual(cfg);
     // defaults
     const d = resolve();
-    expect([d.N, d.M, d.V, d.cbar, d.psi, d.epsilon, d.Phi, d.alpha, d.mechanism, d.br]).toEqual([10, 50, 2000, 20000, 0.1, 1e-4, 200, 0.5, 'sequential', 'fl']);
+    expect([d.N, d.M, d.V, d.cbar, d.psi, d.epsilon, d.Phi, d.alpha, d.mechanism, d.br]).toEqual([10, 50, 2000, 20000, 0.1, 1e-2, 200, 0.5, 'sequential', 'fl']);
     expect(budgetNash.defaultSlots).toBe(1000);
     // parameters depend on the seed and the index only
     expect(resolve({ seed: 5, users: 3 }).eta).toEqual(resolve({ seed: 5, users: 12 }).eta.slice(0, 3));
@@ -523,7 +612,7 @@ describe('budget-nash long run (in-process fast path, 1000 slots)', () => {
     const fake: SlotOutcome = { equilibrium: {}, converged: true };
     const Z: number[] = [];
     for (let s = 0; s < 1000; s++) Z.push((ref.slot(s, fake).reference as JsonObject).Znext as number);
-    return { fin: ref.finish!() as { policies: Record<string, Record<string, number>>; game: Record<string, number>; claims?: Record<string, unknown> }, Z };
+    return { fin: ref.finish!() as { policies: Record<string, Record<string, number>>; game: Record<string, number>; claims?: Record<string, unknown>; budgetSweep?: JsonObject[] }, Z };
   };
 
   for (const cbar of [20000, 25000]) {
@@ -556,6 +645,23 @@ describe('budget-nash long run (in-process fast path, 1000 slots)', () => {
     // Fig. 5 at the defaults: NE spends the least energy; RS, NS and PS exceed the budget
     expect(fin.claims!.neLowestEnergy).toBe(true);
     for (const k of ['RS', 'NS', 'PS']) expect(p[k].energy).toBeGreaterThan(20000);
+    // Fig. 7/8: the C̄ sweep reruns the NE game over the same slots; the run's own budget reappears in it
+    const sweep = fin.budgetSweep as unknown as Record<string, number | boolean>[];
+    expect(sweep.map((r) => r.cbar)).toEqual([12000, 15000, 20000, 25000]);
+    const own = sweep.find((r) => r.cbar === 20000)!;
+    expect(own.energy).toBe(p.NE.energy);
+    expect(own.bindingFraction).toBe(p.NE.bindingFraction);
+    expect(own.Zmax).toBe(p.NE.Zmax);
+    for (const r of sweep) {
+      expect(r.budgetMet).toBe((r.energy as number) <= (r.cbar as number));
+      expect(r.bindingFraction).toBeGreaterThanOrEqual(0);
+      expect(r.bindingFraction).toBeLessThanOrEqual(1);
+      if ((r.bindingFraction as number) > 0) expect(r.Zmax as number).toBeGreaterThan(1);
+    }
+    // the sweep covers budgets that bind: at 12,000 Z > 1 in some slots, and a tighter budget binds at least as often
+    expect(sweep[0].bindingFraction as number).toBeGreaterThan(0);
+    for (let k = 1; k < sweep.length; k++) expect(sweep[k].bindingFraction as number).toBeLessThanOrEqual(sweep[k - 1].bindingFraction as number);
+    console.log(`[budget-nash] Fig. 7/8 sweep (1000 slots): ${sweep.map((r) => `C̄ ${r.cbar}: energy ${(r.energy as number).toFixed(0)} J ${r.budgetMet ? 'meets' : 'exceeds'}, Z > 1 in ${((r.bindingFraction as number) * 100).toFixed(1)} %, Z max ${(r.Zmax as number).toFixed(0)}, latency ${(r.latency as number).toFixed(3)} s`).join('; ')}`);
     console.log(
       `[budget-nash] Fig. 5 (C̄ = 20000, 1000 slots): ${Object.entries(p)
         .map(([k, v]) => `${k} energy ${v.energy.toFixed(0)} J latency ${v.latency.toFixed(2)} s`)
