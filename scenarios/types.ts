@@ -143,7 +143,26 @@ export interface ReferenceSlot {
   /** baselines computed for the same parameters */
   baselines?: JsonObject;
   /** distributed vs reference: ok within the spec's tolerance; gap is a relative error */
-  compare: { ok: boolean; gap: number; note?: string };
+  compare: {
+    ok: boolean;
+    gap: number;
+    note?: string;
+    /**
+     * What the distributed slot was checked against, in words a reader can cite, e.g.
+     * `"the reference optimum"` or `"the gsrp-step rule computed centrally"`. A mechanism that is
+     * a rule (a step, a heuristic, a fixed price) is checked against the same rule computed
+     * centrally, which says nothing about optimality; this field says so. Absent: the console and
+     * the report say "the reference solver".
+     */
+    against?: string;
+    /**
+     * Set when `against` is a rule and not the optimum: the optimum's value of the compared
+     * quantity and the rule's relative distance from it in percent (`100·|rule − optimum| /
+     * |optimum|`), e.g. `{ label: 'price', value: 14.75, gapPct: 0.34 }`, printed as "the optimum
+     * price is 14.75 (gap 0.34 %)".
+     */
+    optimum?: { label: string; value: number; gapPct: number };
+  };
 }
 
 /** The centralized reference solver and baselines, run slot by slot beside the distributed run. */
