@@ -11,7 +11,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { ConfigError, type AgentSpec, type Json, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
-import { intervalStep, missesFor, newIntervalState, type MecIntervalState } from './intervals.ts';
+import { BUYBACK_DRAINS, intervalStep, missesFor, newIntervalState, type BuybackDrain, type MecIntervalState, type MissTail } from './intervals.ts';
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
@@ -50,6 +50,8 @@ export interface WholesaleConfig extends JsonObject {
   tol: number;
   /** intervals per `interval` tick (1 = one message round per interval) */
   batch: number;
+  /** what bought-back capacity does to a MEC's own queue (intervals.ts BuybackDrain) */
+  drain: BuybackDrain;
   cloud: CloudParams & JsonObject;
   mecs: (MecParams & JsonObject)[];
 }
@@ -62,7 +64,7 @@ export const BASELINE_INTERVALS_MAX = 2000;
 /** "buyback is small beside wholesale": Σ b_e ≤ this fraction of Σ C^C_e (our reading of claim 5) */
 export const SMALL_BUYBACK_RATIO = 0.1;
 
-const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736, c3: 0.02487, c4: 0.002487, a1: 0.2764, w: 10000, a2const: 0.2487, tol: 1e-10, batch: 1 };
+const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736, c3: 0.02487, c4: 0.002487, a1: 0.2764, w: 10000, a2const: 0.2487, tol: 1e-10, batch: 1, drain: 'none' as BuybackDrain };
 const CLOUD_DEFAULTS: CloudParams = { n: 10, Cbar: 200, lambda: 500, Dbar: 4 };
 const MEC_DEFAULTS = { C: 3.2, D: 2 };
 
@@ -111,6 +113,7 @@ const CONFIG_SCHEMA = configSchema('wholesale-buyback', MECHANISMS, {
   a2const: Num('a price ≥ 0'),
   tol: Num('a relative tolerance in (0, 1e-3)'),
   batch: Int('an integer ≥ 1'),
+  drain: OneOf(BUYBACK_DRAINS),
   cloud: Strict({ n: Int('an integer number of servers ≥ 1'), Cbar: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), Dbar: Num('a positive delay bound in s') }),
   mecs: ListOf(Strict({ C: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), D: Num('a positive deadline in s') }, ['lambda']), 'a list of MEC servers {C, lambda, D}'),
 });
@@ -151,6 +154,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     { name: 'intervals', arg: '<K>', description: 'intervals per slot', default: 60 },
     { name: 'dt', arg: '<s>', description: 'interval length in seconds', default: 1 },
     { name: 'batch', arg: '<B>', description: 'intervals per interval-phase tick (requests and grants of B intervals per message)', default: 1 },
+    { name: 'drain', arg: '<none|excess>', description: "what bought-back capacity does to a MEC's queue: none (the M/M/1 workload on the reserve, the model of b_e) or excess (the requested excess leaves the queue)", default: 'none' },
   ],
 
   configSchema: () => CONFIG_SCHEMA,
@@ -177,6 +181,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const a2const = param('a2const', pick('a2const'), nonneg, 'a price ≥ 0');
     const tol = param('tol', pick('tol'), (x) => x > 0 && x < 1e-3, 'a relative tolerance in (0, 1e-3)');
     const batch = param(o.batch !== undefined ? '--batch' : 'batch', pick('batch', 'batch'), posInt, 'an integer ≥ 1');
+    const drain = pick('drain', 'drain') as BuybackDrain;
+    if (!BUYBACK_DRAINS.includes(drain)) throw new ConfigError(o.drain !== undefined ? '--drain' : 'drain', `must be ${BUYBACK_DRAINS.join(' or ')}, not ${JSON.stringify(drain)}`);
     const cc = c.cloud === undefined ? {} : c.cloud;
     if (typeof cc !== 'object' || cc === null || Array.isArray(cc)) throw new ConfigError('cloud', 'must be an object {n, Cbar, lambda, Dbar}');
     const co = cc as Record<string, unknown>;
@@ -203,7 +209,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
       mecs = loadLambdas(load as Load, n1, input.seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
     }
     if (input.users !== undefined && input.users !== mecs.length) throw new ConfigError('--users', `this scenario has no user agents; its followers are the ${mecs.length} MEC servers (use --mecs)`);
-    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed: input.seed, slots: input.slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, cloud, mecs };
+    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed: input.seed, slots: input.slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, drain, cloud, mecs };
     // even with every MEC's spare capacity pooled and C_c = C̄_c, the cloud must meet its delay bound
     let spare = 0;
     for (const m of mecs) spare += m.C - m.lambda * R;
@@ -216,7 +222,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
   leaderId: () => 'cloud',
   agentInit(cfg, a): JsonObject {
     if (a.role === 'cloud') return { mechanism: cfg.mechanism, K: cfg.K, dt: cfg.dt, tol: cfg.tol, a2const: cfg.a2const, batch: cfg.batch, tariffs: { ...tariffsOf(cfg) }, cloud: cfg.cloud };
-    return { seed: cfg.seed, index: a.index, K: cfg.K, dt: cfg.dt, tariffs: { ...tariffsOf(cfg) }, mec: cfg.mecs[a.index] };
+    return { seed: cfg.seed, index: a.index, K: cfg.K, dt: cfg.dt, drain: cfg.drain, tariffs: { ...tariffsOf(cfg) }, mec: cfg.mecs[a.index] };
   },
 
   createLeader(init) {
@@ -231,10 +237,11 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const t = init.tariffs as unknown as Tariffs;
     const m = init.mec as unknown as MecParams;
     const K = Number(init.K);
+    const drain = (init.drain ?? 'none') as BuybackDrain;
     let st: MecIntervalState | undefined;
     let stSlot = -1;
     // the requests of the last tick, by interval, for counting misses when a grant falls short
-    let pending = new Map<number, { Q: number; works: number[]; r: number }>();
+    let pending = new Map<number, { tail: MissTail; r: number }>();
     const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
     return {
       handle(kind, body, meta) {
@@ -251,10 +258,10 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
           if (!finite(a2) || a2 < 0) return undefined;
           const f = mecFinal(m, t, mode, a2);
           if (!(finite(f.CI) && f.CI > 0)) return undefined; // an absurd a2 leaves no usable reserve: no answer, no interval state
-          st = newIntervalState(seed, index, meta.slot, f.CI, m, t.R);
+          st = newIntervalState(seed, index, meta.slot, f.CI, m, t.R, drain);
           stSlot = meta.slot;
           pending = new Map();
-          const reply: JsonObject = { CC: f.CC, b: f.b, u: f.u };
+          const reply: JsonObject = { CC: f.CC, b: f.b, u: f.u, income: f.income };
           if (f.s !== undefined) reply.s = f.s;
           return Object.values(reply).every(finite) ? reply : undefined; // an absurd a2 overflows: no answer
         }
@@ -268,7 +275,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             const k = st.k;
             const r = intervalStep(st, m, t.R, dt);
             if (r > 0) {
-              pending.set(k, { Q: st.Q, works: st.lastWorks, r });
+              pending.set(k, { tail: st.lastTail, r });
               ks.push(k);
               bs.push(r);
             }
@@ -284,7 +291,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             const p = typeof k === 'number' ? pending.get(k) : undefined;
             const g = gs[j];
             if (!p || !finite(g)) return;
-            miss += missesFor(p.Q, p.works, st!.CI, m.D, p.r, g);
+            miss += missesFor(st!, p.tail, m.D, p.r, g);
             pending.delete(k as number);
           });
           return miss > 0 ? { miss } : undefined;
@@ -301,7 +308,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     let last: Record<Mechanism, JsonObject> | undefined;
     return {
       slot(slot, distributed: SlotOutcome): ReferenceSlot {
-        const o = { seed: cfg.seed, slot, K: cfg.K, dt: cfg.dt, a2const: cfg.a2const, batch: cfg.batch };
+        const o = { seed: cfg.seed, slot, K: cfg.K, dt: cfg.dt, a2const: cfg.a2const, batch: cfg.batch, drain: cfg.drain };
         // the baselines' interval phases are replayed centrally up to BASELINE_INTERVALS_MAX servers
         const withIntervals = cfg.mecs.length <= BASELINE_INTERVALS_MAX;
         const schemes = allSchemes(mk, ref, o, withIntervals);

@@ -10,7 +10,7 @@
  */
 import { goldenMax } from '../common/roots.ts';
 import type { Json, JsonObject } from '../types.ts';
-import { simulateIntervals } from './intervals.ts';
+import { simulateIntervals, type BuybackDrain } from './intervals.ts';
 import { buybackCost, cloudDelay, incomeRate, localCost, localMarginal, mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type MecResponse, type Tariffs } from './model.ts';
 import { assemble, MECHANISMS, mecFinal, modeOf, type Mechanism } from './protocol.ts';
 
@@ -107,6 +107,7 @@ export interface SchemeOptions {
   dt: number;
   a2const: number;
   batch?: number;
+  drain?: BuybackDrain;
 }
 
 /** One scheme's outcome on the market (the interval phase replayed centrally), `a2` for priced modes. */
@@ -117,7 +118,7 @@ export function schemeOutcome(mk: Market, mechanism: Mechanism, a2: number | nul
   const eq = assemble(mode, mode === 'price' ? a2 : null, finals, mk.cloud, t, o.K, o.dt);
   if (withIntervals) {
     const released = mode === 'price' ? finals.map((f) => f.CC) : finals.map(() => 0);
-    const tally = simulateIntervals(o.seed, o.slot, mk.mecs, finals.map((f) => f.CI), released, mk.cloud.Cbar - (eq.Cc as number), { R: t.R, dt: o.dt, K: o.K, c1: t.c1, c2: t.c2, batch: o.batch });
+    const tally = simulateIntervals(o.seed, o.slot, mk.mecs, finals.map((f) => f.CI), released, mk.cloud.Cbar - (eq.Cc as number), { R: t.R, dt: o.dt, K: o.K, c1: t.c1, c2: t.c2, batch: o.batch, drain: o.drain });
     const H = (o.K * o.dt) / 3600;
     let eb = 0;
     let ec = 0;
