@@ -59,8 +59,8 @@ export interface WholesaleConfig extends JsonObject {
 /** Tolerances of the spec: a2 within 1e-4 relative, profit within 1e-6 relative at that a2. */
 export const A2_TOLERANCE = 1e-4;
 export const PROFIT_TOLERANCE = 1e-6;
-/** the reference replays the baselines' interval phases up to this many MEC servers (cost ∝ N1·K) */
-export const BASELINE_INTERVALS_MAX = 2000;
+/** the reference replays the baselines' interval phases up to this many server-intervals N1·K (their cost) */
+export const BASELINE_INTERVALS_MAX = 120_000;
 /** "buyback is small beside wholesale": Σ b_e ≤ this fraction of Σ C^C_e (our reading of claim 5) */
 export const SMALL_BUYBACK_RATIO = 0.1;
 
@@ -134,6 +134,26 @@ function tariffsOf(cfg: WholesaleConfig): Tariffs {
 
 export function marketOf(cfg: WholesaleConfig): Market {
   return { mecs: cfg.mecs, cloud: cfg.cloud, tariffs: tariffsOf(cfg) };
+}
+
+/**
+ * What a slot was compared with (ReferenceSlot.compare's `against` and `optimum`): optimal-pricing
+ * against the reference optimum; the other mechanisms against the same scheme computed centrally,
+ * with the reference optimum beside it — the price for constant-price, the cloud's profit for
+ * no-sharing (social-welfare is the one-owner optimum of its own problem).
+ */
+function against(cfg: WholesaleConfig, eq: JsonObject, ref: { a2: number; profitCloud: number }): { against: string; optimum?: { label: string; value: number; gapPct: number } } {
+  const gapPct = (x: number, opt: number) => (100 * Math.abs(x - opt)) / Math.max(1e-300, Math.abs(opt));
+  switch (cfg.mechanism) {
+    case 'optimal-pricing':
+      return { against: 'the reference optimum' };
+    case 'social-welfare':
+      return { against: 'the social-welfare (one owner) optimum computed centrally' };
+    case 'constant-price':
+      return { against: `the constant-price rule (a2 = ${cfg.a2const}) computed centrally`, optimum: { label: 'price a2', value: ref.a2, gapPct: gapPct(cfg.a2const, ref.a2) } };
+    case 'no-sharing':
+      return { against: 'the no-sharing rule computed centrally', optimum: { label: "cloud profit ($/h)", value: ref.profitCloud, gapPct: gapPct(Number(eq.profitCloud), ref.profitCloud) } };
+  }
 }
 
 export const wholesaleBuyback: Scenario<WholesaleConfig> = {
@@ -309,8 +329,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     return {
       slot(slot, distributed: SlotOutcome): ReferenceSlot {
         const o = { seed: cfg.seed, slot, K: cfg.K, dt: cfg.dt, a2const: cfg.a2const, batch: cfg.batch, drain: cfg.drain };
-        // the baselines' interval phases are replayed centrally up to BASELINE_INTERVALS_MAX servers
-        const withIntervals = cfg.mecs.length <= BASELINE_INTERVALS_MAX;
+        // the baselines' interval phases are replayed centrally up to BASELINE_INTERVALS_MAX server-intervals
+        const withIntervals = cfg.mecs.length * cfg.K <= BASELINE_INTERVALS_MAX;
         const schemes = allSchemes(mk, ref, o, withIntervals);
         const eq = distributed.equilibrium;
         const notes: string[] = [];
@@ -360,13 +380,16 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
         last = { ...schemes, [cfg.mechanism]: eq };
         const reference: JsonObject = { a2: ref.a2, Cc: ref.Cc, X: ref.X, profitCloud: ref.profitCloud, localMaxima: ref.localMaxima };
         const baselines: JsonObject = { schemes: schemes as unknown as JsonObject };
-        if (!withIntervals) baselines.note = `interval phases of the baselines not replayed above ${BASELINE_INTERVALS_MAX} MEC servers`;
-        return { reference, baselines, compare: { ok, gap, note: notes.length ? notes.join('; ') : undefined } };
+        if (!withIntervals) baselines.note = `interval phases of the baselines not replayed above N1·K = ${BASELINE_INTERVALS_MAX} server-intervals`;
+        return { reference, baselines, compare: { ok, gap, note: notes.length ? notes.join('; ') : undefined, ...against(cfg, eq, ref) } };
       },
       finish(): JsonObject {
         if (!last) return {};
         const loads: LoadPoint[] = LOADS.map((l) => {
           const lm = { ...mk, mecs: loadLambdas(l, cfg.mecs.length, cfg.seed).map((lambda, i) => ({ C: cfg.mecs[i].C, lambda, D: cfg.mecs[i].D })) };
+          // Table I's rates on the configured capacities: a server with λR ≥ C has no steady state
+          const unstable = lm.mecs.flatMap((m, i) => (m.lambda * mk.tariffs.R >= m.C ? [`mec-${i}: λR = ${+(m.lambda * mk.tariffs.R).toPrecision(6)} ≥ C = ${m.C} GHz`] : []));
+          if (unstable.length) return { load: l, a2: null, Cc: null, CC9: null, b9: null, unstable };
           const r = referenceOptimum(lm);
           const nine = mecBestResponse({ C: cfg.mecs[0].C, lambda: 9, D: cfg.mecs[0].D }, mk.tariffs, r.a2);
           return { load: l, a2: r.a2, Cc: r.Cc, CC9: nine.CC, b9: nine.b };
@@ -380,7 +403,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             a2: Object.fromEntries(loads.map((p) => [p.load, p.a2])),
             seedReports: seedPrices,
             specRange: [0.03, 0.07],
-            inSpecRange: loads.every((p) => p.a2 >= 0.03 && p.a2 <= 0.07),
+            inSpecRange: loads.every((p) => p.a2 !== null) ? loads.every((p) => p.a2! >= 0.03 && p.a2! <= 0.07) : null,
           },
         };
       },
@@ -392,6 +415,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const ref = r.reference as Record<string, number>;
     const iv = (e.intervals ?? {}) as Record<string, number>;
     const price = typeof e.a2 === 'number' ? `a2 ${e.a2.toPrecision(7)} (reference ${ref.a2.toPrecision(7)}) in ${e.rounds} rounds  ` : '';
-    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} (realized ${(iv.buybackRealized ?? 0).toPrecision(3)} vs expected ${(iv.buybackExpected ?? 0).toPrecision(3)} GHz per interval, misses ${iv.misses ?? 0})`;
+    const inc = (e.constantIncome ?? {}) as Record<string, number>;
+    const ratio = typeof iv.buybackRatio === 'number' ? iv.buybackRatio.toFixed(3) : '–';
+    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  MECs (S − B) ${(e.profitMecs as number).toFixed(4)} $/h [constant MEC service income ${(inc.mecs ?? 0).toFixed(3)} $/h apart]  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} over ${iv.intervals ?? '?'} intervals (realized/expected ${ratio}: ${(iv.buybackRealized ?? 0).toPrecision(3)} vs ${(iv.buybackExpected ?? 0).toPrecision(3)} GHz per interval, misses ${iv.misses ?? 0})`;
   },
 };

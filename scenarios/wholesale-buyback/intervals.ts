@@ -261,6 +261,9 @@ export class IntervalTally {
       buybackRealized: this.grantedSum / K,
       buybackRequested: this.requestedSum / K,
       buybackExpected: expectedB,
+      /** realized mean buyback over the expected Σ_e b_e (Revision 2: within ±10 % over ≥ 3000 intervals) */
+      buybackRatio: expectedB > 0 ? this.grantedSum / K / expectedB : this.grantedSum > 0 ? Infinity : 1,
+      intervals: K,
       costRealized: this.cost,
       costExpected: expectedCost,
     };
