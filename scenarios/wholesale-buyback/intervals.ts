@@ -9,11 +9,11 @@
  * the extra rate that finishes the backlog within D_e. In steady state W is the M/M/1 workload,
  * so E[b] = E[(W − C^I D_e)^+]/D_e = b_e exactly.
  *
- * The excess work W − C^I D_e (the newest tasks' work beyond position C^I D_e) then leaves the
- * MEC's queue whatever the grant: the granted part is served on the bought-back capacity, and with
- * a grant g < b the newest tasks whose FCFS end position lies beyond (C^I + g) D_e miss their
- * deadline (each counted once: once trimmed, a task's end position only falls). So a MEC's
- * requests never depend on the grants, and several intervals can be asked for in one message.
+ * With a grant g < b the newest tasks whose FCFS end position lies beyond (C^I + g) D_e miss their
+ * deadline (each task counted once). Whether the excess work then leaves the MEC's queue is
+ * `BuybackDrain` (default: it does not, so the boundaries sample the reserve's M/M/1 workload);
+ * either way it leaves whatever the grant, so a MEC's requests never depend on the grants and
+ * several intervals can be asked for in one message.
  *
  * The cloud grants each request from the requester's own released wholesale C^C_e first, then from
  * its spare local capacity C̄_c − C_c, shared within the interval in roster order.
