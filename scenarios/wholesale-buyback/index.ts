@@ -11,7 +11,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { ConfigError, type AgentSpec, type Json, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
-import { intervalStep, missesFor, newIntervalState, type MecIntervalState } from './intervals.ts';
+import { BUYBACK_DRAINS, intervalStep, missesFor, newIntervalState, type BuybackDrain, type MecIntervalState, type MissTail } from './intervals.ts';
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
@@ -50,6 +50,8 @@ export interface WholesaleConfig extends JsonObject {
   tol: number;
   /** intervals per `interval` tick (1 = one message round per interval) */
   batch: number;
+  /** what bought-back capacity does to a MEC's own queue (intervals.ts BuybackDrain) */
+  drain: BuybackDrain;
   cloud: CloudParams & JsonObject;
   mecs: (MecParams & JsonObject)[];
 }
@@ -57,12 +59,12 @@ export interface WholesaleConfig extends JsonObject {
 /** Tolerances of the spec: a2 within 1e-4 relative, profit within 1e-6 relative at that a2. */
 export const A2_TOLERANCE = 1e-4;
 export const PROFIT_TOLERANCE = 1e-6;
-/** the reference replays the baselines' interval phases up to this many MEC servers (cost ∝ N1·K) */
-export const BASELINE_INTERVALS_MAX = 2000;
+/** the reference replays the baselines' interval phases up to this many server-intervals N1·K (their cost) */
+export const BASELINE_INTERVALS_MAX = 120_000;
 /** "buyback is small beside wholesale": Σ b_e ≤ this fraction of Σ C^C_e (our reading of claim 5) */
 export const SMALL_BUYBACK_RATIO = 0.1;
 
-const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736, c3: 0.02487, c4: 0.002487, a1: 0.2764, w: 10000, a2const: 0.2487, tol: 1e-10, batch: 1 };
+const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736, c3: 0.02487, c4: 0.002487, a1: 0.2764, w: 10000, a2const: 0.2487, tol: 1e-10, batch: 1, drain: 'none' as BuybackDrain };
 const CLOUD_DEFAULTS: CloudParams = { n: 10, Cbar: 200, lambda: 500, Dbar: 4 };
 const MEC_DEFAULTS = { C: 3.2, D: 2 };
 
@@ -111,6 +113,7 @@ const CONFIG_SCHEMA = configSchema('wholesale-buyback', MECHANISMS, {
   a2const: Num('a price ≥ 0'),
   tol: Num('a relative tolerance in (0, 1e-3)'),
   batch: Int('an integer ≥ 1'),
+  drain: OneOf(BUYBACK_DRAINS),
   cloud: Strict({ n: Int('an integer number of servers ≥ 1'), Cbar: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), Dbar: Num('a positive delay bound in s') }),
   mecs: ListOf(Strict({ C: Num('a positive capacity in GHz'), lambda: Num('a positive arrival rate in tasks/s'), D: Num('a positive deadline in s') }, ['lambda']), 'a list of MEC servers {C, lambda, D}'),
 });
@@ -133,6 +136,26 @@ export function marketOf(cfg: WholesaleConfig): Market {
   return { mecs: cfg.mecs, cloud: cfg.cloud, tariffs: tariffsOf(cfg) };
 }
 
+/**
+ * What a slot was compared with (ReferenceSlot.compare's `against` and `optimum`): optimal-pricing
+ * against the reference optimum; the other mechanisms against the same scheme computed centrally,
+ * with the reference optimum beside it — the price for constant-price, the cloud's profit for
+ * no-sharing (social-welfare is the one-owner optimum of its own problem).
+ */
+function against(cfg: WholesaleConfig, eq: JsonObject, ref: { a2: number; profitCloud: number }): { against: string; optimum?: { label: string; value: number; gapPct: number } } {
+  const gapPct = (x: number, opt: number) => (100 * Math.abs(x - opt)) / Math.max(1e-300, Math.abs(opt));
+  switch (cfg.mechanism) {
+    case 'optimal-pricing':
+      return { against: 'the reference optimum' };
+    case 'social-welfare':
+      return { against: 'the social-welfare (one owner) optimum computed centrally' };
+    case 'constant-price':
+      return { against: `the constant-price rule (a2 = ${cfg.a2const}) computed centrally`, optimum: { label: 'price a2', value: ref.a2, gapPct: gapPct(cfg.a2const, ref.a2) } };
+    case 'no-sharing':
+      return { against: 'the no-sharing rule computed centrally', optimum: { label: "cloud profit ($/h)", value: ref.profitCloud, gapPct: gapPct(Number(eq.profitCloud), ref.profitCloud) } };
+  }
+}
+
 export const wholesaleBuyback: Scenario<WholesaleConfig> = {
   id: 'wholesale-buyback',
   title: 'edge–cloud wholesale pricing and per-interval buyback between MEC servers and a cloud',
@@ -151,6 +174,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     { name: 'intervals', arg: '<K>', description: 'intervals per slot', default: 60 },
     { name: 'dt', arg: '<s>', description: 'interval length in seconds', default: 1 },
     { name: 'batch', arg: '<B>', description: 'intervals per interval-phase tick (requests and grants of B intervals per message)', default: 1 },
+    { name: 'drain', arg: '<none|excess>', description: "what bought-back capacity does to a MEC's queue: none (the M/M/1 workload on the reserve, the model of b_e) or excess (the requested excess leaves the queue)", default: 'none' },
   ],
 
   configSchema: () => CONFIG_SCHEMA,
@@ -177,6 +201,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const a2const = param('a2const', pick('a2const'), nonneg, 'a price ≥ 0');
     const tol = param('tol', pick('tol'), (x) => x > 0 && x < 1e-3, 'a relative tolerance in (0, 1e-3)');
     const batch = param(o.batch !== undefined ? '--batch' : 'batch', pick('batch', 'batch'), posInt, 'an integer ≥ 1');
+    const drain = pick('drain', 'drain') as BuybackDrain;
+    if (!BUYBACK_DRAINS.includes(drain)) throw new ConfigError(o.drain !== undefined ? '--drain' : 'drain', `must be ${BUYBACK_DRAINS.join(' or ')}, not ${JSON.stringify(drain)}`);
     const cc = c.cloud === undefined ? {} : c.cloud;
     if (typeof cc !== 'object' || cc === null || Array.isArray(cc)) throw new ConfigError('cloud', 'must be an object {n, Cbar, lambda, Dbar}');
     const co = cc as Record<string, unknown>;
@@ -203,7 +229,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
       mecs = loadLambdas(load as Load, n1, input.seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
     }
     if (input.users !== undefined && input.users !== mecs.length) throw new ConfigError('--users', `this scenario has no user agents; its followers are the ${mecs.length} MEC servers (use --mecs)`);
-    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed: input.seed, slots: input.slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, cloud, mecs };
+    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed: input.seed, slots: input.slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, drain, cloud, mecs };
     // even with every MEC's spare capacity pooled and C_c = C̄_c, the cloud must meet its delay bound
     let spare = 0;
     for (const m of mecs) spare += m.C - m.lambda * R;
@@ -216,7 +242,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
   leaderId: () => 'cloud',
   agentInit(cfg, a): JsonObject {
     if (a.role === 'cloud') return { mechanism: cfg.mechanism, K: cfg.K, dt: cfg.dt, tol: cfg.tol, a2const: cfg.a2const, batch: cfg.batch, tariffs: { ...tariffsOf(cfg) }, cloud: cfg.cloud };
-    return { seed: cfg.seed, index: a.index, K: cfg.K, dt: cfg.dt, tariffs: { ...tariffsOf(cfg) }, mec: cfg.mecs[a.index] };
+    return { seed: cfg.seed, index: a.index, K: cfg.K, dt: cfg.dt, drain: cfg.drain, tariffs: { ...tariffsOf(cfg) }, mec: cfg.mecs[a.index] };
   },
 
   createLeader(init) {
@@ -231,10 +257,11 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const t = init.tariffs as unknown as Tariffs;
     const m = init.mec as unknown as MecParams;
     const K = Number(init.K);
+    const drain = (init.drain ?? 'none') as BuybackDrain;
     let st: MecIntervalState | undefined;
     let stSlot = -1;
     // the requests of the last tick, by interval, for counting misses when a grant falls short
-    let pending = new Map<number, { Q: number; works: number[]; r: number }>();
+    let pending = new Map<number, { tail: MissTail; r: number }>();
     const finite = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
     return {
       handle(kind, body, meta) {
@@ -251,10 +278,10 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
           if (!finite(a2) || a2 < 0) return undefined;
           const f = mecFinal(m, t, mode, a2);
           if (!(finite(f.CI) && f.CI > 0)) return undefined; // an absurd a2 leaves no usable reserve: no answer, no interval state
-          st = newIntervalState(seed, index, meta.slot, f.CI, m, t.R);
+          st = newIntervalState(seed, index, meta.slot, f.CI, m, t.R, drain);
           stSlot = meta.slot;
           pending = new Map();
-          const reply: JsonObject = { CC: f.CC, b: f.b, u: f.u };
+          const reply: JsonObject = { CC: f.CC, b: f.b, u: f.u, income: f.income };
           if (f.s !== undefined) reply.s = f.s;
           return Object.values(reply).every(finite) ? reply : undefined; // an absurd a2 overflows: no answer
         }
@@ -268,7 +295,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             const k = st.k;
             const r = intervalStep(st, m, t.R, dt);
             if (r > 0) {
-              pending.set(k, { Q: st.Q, works: st.lastWorks, r });
+              pending.set(k, { tail: st.lastTail, r });
               ks.push(k);
               bs.push(r);
             }
@@ -284,7 +311,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             const p = typeof k === 'number' ? pending.get(k) : undefined;
             const g = gs[j];
             if (!p || !finite(g)) return;
-            miss += missesFor(p.Q, p.works, st!.CI, m.D, p.r, g);
+            miss += missesFor(st!, p.tail, m.D, p.r, g);
             pending.delete(k as number);
           });
           return miss > 0 ? { miss } : undefined;
@@ -301,9 +328,9 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     let last: Record<Mechanism, JsonObject> | undefined;
     return {
       slot(slot, distributed: SlotOutcome): ReferenceSlot {
-        const o = { seed: cfg.seed, slot, K: cfg.K, dt: cfg.dt, a2const: cfg.a2const, batch: cfg.batch };
-        // the baselines' interval phases are replayed centrally up to BASELINE_INTERVALS_MAX servers
-        const withIntervals = cfg.mecs.length <= BASELINE_INTERVALS_MAX;
+        const o = { seed: cfg.seed, slot, K: cfg.K, dt: cfg.dt, a2const: cfg.a2const, batch: cfg.batch, drain: cfg.drain };
+        // the baselines' interval phases are replayed centrally up to BASELINE_INTERVALS_MAX server-intervals
+        const withIntervals = cfg.mecs.length * cfg.K <= BASELINE_INTERVALS_MAX;
         const schemes = allSchemes(mk, ref, o, withIntervals);
         const eq = distributed.equilibrium;
         const notes: string[] = [];
@@ -353,13 +380,16 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
         last = { ...schemes, [cfg.mechanism]: eq };
         const reference: JsonObject = { a2: ref.a2, Cc: ref.Cc, X: ref.X, profitCloud: ref.profitCloud, localMaxima: ref.localMaxima };
         const baselines: JsonObject = { schemes: schemes as unknown as JsonObject };
-        if (!withIntervals) baselines.note = `interval phases of the baselines not replayed above ${BASELINE_INTERVALS_MAX} MEC servers`;
-        return { reference, baselines, compare: { ok, gap, note: notes.length ? notes.join('; ') : undefined } };
+        if (!withIntervals) baselines.note = `interval phases of the baselines not replayed above N1·K = ${BASELINE_INTERVALS_MAX} server-intervals`;
+        return { reference, baselines, compare: { ok, gap, note: notes.length ? notes.join('; ') : undefined, ...against(cfg, eq, ref) } };
       },
       finish(): JsonObject {
         if (!last) return {};
         const loads: LoadPoint[] = LOADS.map((l) => {
           const lm = { ...mk, mecs: loadLambdas(l, cfg.mecs.length, cfg.seed).map((lambda, i) => ({ C: cfg.mecs[i].C, lambda, D: cfg.mecs[i].D })) };
+          // Table I's rates on the configured capacities: a server with λR ≥ C has no steady state
+          const unstable = lm.mecs.flatMap((m, i) => (m.lambda * mk.tariffs.R >= m.C ? [`mec-${i}: λR = ${+(m.lambda * mk.tariffs.R).toPrecision(6)} ≥ C = ${m.C} GHz`] : []));
+          if (unstable.length) return { load: l, a2: null, Cc: null, CC9: null, b9: null, unstable };
           const r = referenceOptimum(lm);
           const nine = mecBestResponse({ C: cfg.mecs[0].C, lambda: 9, D: cfg.mecs[0].D }, mk.tariffs, r.a2);
           return { load: l, a2: r.a2, Cc: r.Cc, CC9: nine.CC, b9: nine.b };
@@ -373,7 +403,7 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
             a2: Object.fromEntries(loads.map((p) => [p.load, p.a2])),
             seedReports: seedPrices,
             specRange: [0.03, 0.07],
-            inSpecRange: loads.every((p) => p.a2 >= 0.03 && p.a2 <= 0.07),
+            inSpecRange: loads.every((p) => p.a2 !== null) ? loads.every((p) => p.a2! >= 0.03 && p.a2! <= 0.07) : null,
           },
         };
       },
@@ -385,6 +415,8 @@ export const wholesaleBuyback: Scenario<WholesaleConfig> = {
     const ref = r.reference as Record<string, number>;
     const iv = (e.intervals ?? {}) as Record<string, number>;
     const price = typeof e.a2 === 'number' ? `a2 ${e.a2.toPrecision(7)} (reference ${ref.a2.toPrecision(7)}) in ${e.rounds} rounds  ` : '';
-    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} (realized ${(iv.buybackRealized ?? 0).toPrecision(3)} vs expected ${(iv.buybackExpected ?? 0).toPrecision(3)} GHz per interval, misses ${iv.misses ?? 0})`;
+    const inc = (e.constantIncome ?? {}) as Record<string, number>;
+    const ratio = typeof iv.buybackRatio === 'number' ? iv.buybackRatio.toFixed(3) : '–';
+    return `${price}C_c ${(e.Cc as number).toFixed(3)} GHz  cloud ${(e.profitCloud as number).toFixed(3)} $/h  MECs (S − B) ${(e.profitMecs as number).toFixed(4)} $/h [constant MEC service income ${(inc.mecs ?? 0).toFixed(3)} $/h apart]  total ${(e.total as number).toFixed(3)} $/h  buybacks ${iv.requests ?? 0} over ${iv.intervals ?? '?'} intervals (realized/expected ${ratio}: ${(iv.buybackRealized ?? 0).toPrecision(3)} vs ${(iv.buybackExpected ?? 0).toPrecision(3)} GHz per interval, misses ${iv.misses ?? 0})`;
   },
 };

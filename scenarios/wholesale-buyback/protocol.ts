@@ -58,8 +58,10 @@ export interface LeaderParams {
 export interface FinalReply {
   CC: number;
   b: number;
-  /** hourly MEC profit: income + a2 C^C − g(b) */
+  /** hourly MEC profit, its decision-dependent part S_e − B_e = a2 C^C − g(b) */
   u: number;
+  /** hourly constant service income a1 × the MEC's own traffic (the same in every scheme; not in u) */
+  income: number;
   /** pool mode: the average spare C_e − λ_e R */
   s?: number;
 }
@@ -70,13 +72,13 @@ export const MAX_PRICE_ROUNDS = 60;
 /** A MEC's answer to `final`: its committed wholesale for the slot (also used by the reference). */
 export function mecFinal(m: MecParams, t: Tariffs, mode: Mode, a2: number): FinalReply & { CI: number } {
   const income = incomeRate(t.a1, m.lambda, t.taskGbit);
-  if (mode === 'pool') return { CC: m.C, b: buyback(m, t.R, m.C), u: income, s: m.C - m.lambda * t.R, CI: m.C };
+  if (mode === 'pool') return { CC: m.C, b: buyback(m, t.R, m.C), u: 0, income, s: m.C - m.lambda * t.R, CI: m.C };
   if (mode === 'none') {
     const b = buyback(m, t.R, m.C);
-    return { CC: 0, b, u: income - buybackCost(t, b), CI: m.C };
+    return { CC: 0, b, u: -buybackCost(t, b), income, CI: m.C };
   }
   const r = mecBestResponse(m, t, a2);
-  return { CC: r.CC, b: r.b, u: income + r.net, CI: r.CI };
+  return { CC: r.CC, b: r.b, u: r.net, income, CI: r.CI };
 }
 
 export function modeOf(mechanism: Mechanism): Mode {
@@ -101,7 +103,11 @@ export function assemble(mode: Mode, a2: number | null, replies: FinalReply[], c
   const incomeCloud = incomeRate(t.a1, cloud.lambda, t.taskGbit);
   const profitCloud = incomeCloud - local.cost - P;
   let profitMecs = 0;
-  for (const r of replies) profitMecs += r.u;
+  let incomeMecs = 0;
+  for (const r of replies) {
+    profitMecs += r.u;
+    incomeMecs += r.income;
+  }
   return {
     a2,
     Cc: local.Cc,
@@ -117,6 +123,9 @@ export function assemble(mode: Mode, a2: number | null, replies: FinalReply[], c
     profitCloud,
     profitMecs,
     total: profitCloud + profitMecs,
+    // constant incomes (a1 × own traffic), the same in every scheme: the MECs' stays out of
+    // profitMecs and total; the cloud's is part of its U_c as the spec defines it
+    constantIncome: { mecs: incomeMecs, cloud: incomeCloud, note: 'a1 × own traffic, $/h; mecs: not in profitMecs or total; cloud: in profitCloud (the spec\'s U_c)' },
     H: (K * dt) / 3600,
   };
 }
@@ -274,7 +283,7 @@ export async function cloudSlot(ctx: LeaderContext, p: LeaderParams): Promise<Sl
     notes.push(...s.notes);
   } else if (p.mechanism === 'constant-price') a2 = p.a2const;
   const fin = await ctx.round<FinalReply>({ kind: 'final', body: mode === 'price' ? { mode, a2: a2! } : { mode } });
-  const replies = fin.replies.map((r) => r ?? { CC: 0, b: 0, u: 0, s: 0 });
+  const replies = fin.replies.map((r) => r ?? { CC: 0, b: 0, u: 0, income: 0, s: 0 });
   if (fin.missing.length) notes.push(`${fin.missing.length} MECs did not answer the final price`);
   const eq = assemble(mode, a2, replies, p.cloud, t, p.K, p.dt, Amin);
   if (eq.feasible === false) notes.push('the delay bound D̄_c cannot be met: C_c = C̄_c');

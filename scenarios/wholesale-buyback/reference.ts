@@ -10,7 +10,7 @@
  */
 import { goldenMax } from '../common/roots.ts';
 import type { Json, JsonObject } from '../types.ts';
-import { simulateIntervals } from './intervals.ts';
+import { simulateIntervals, type BuybackDrain } from './intervals.ts';
 import { buybackCost, cloudDelay, incomeRate, localCost, localMarginal, mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type MecResponse, type Tariffs } from './model.ts';
 import { assemble, MECHANISMS, mecFinal, modeOf, type Mechanism } from './protocol.ts';
 
@@ -107,6 +107,7 @@ export interface SchemeOptions {
   dt: number;
   a2const: number;
   batch?: number;
+  drain?: BuybackDrain;
 }
 
 /** One scheme's outcome on the market (the interval phase replayed centrally), `a2` for priced modes. */
@@ -117,7 +118,7 @@ export function schemeOutcome(mk: Market, mechanism: Mechanism, a2: number | nul
   const eq = assemble(mode, mode === 'price' ? a2 : null, finals, mk.cloud, t, o.K, o.dt);
   if (withIntervals) {
     const released = mode === 'price' ? finals.map((f) => f.CC) : finals.map(() => 0);
-    const tally = simulateIntervals(o.seed, o.slot, mk.mecs, finals.map((f) => f.CI), released, mk.cloud.Cbar - (eq.Cc as number), { R: t.R, dt: o.dt, K: o.K, c1: t.c1, c2: t.c2, batch: o.batch });
+    const tally = simulateIntervals(o.seed, o.slot, mk.mecs, finals.map((f) => f.CI), released, mk.cloud.Cbar - (eq.Cc as number), { R: t.R, dt: o.dt, K: o.K, c1: t.c1, c2: t.c2, batch: o.batch, drain: o.drain });
     const H = (o.K * o.dt) / 3600;
     let eb = 0;
     let ec = 0;
@@ -141,11 +142,14 @@ export function allSchemes(mk: Market, ref: ReferenceOptimum, o: SchemeOptions, 
 
 export interface LoadPoint {
   load: string;
-  a2: number;
-  Cc: number;
+  /** null where the load state leaves some server unstable (see `unstable`) */
+  a2: number | null;
+  Cc: number | null;
   /** wholesale and expected buyback of a λ = 9 server (C and D of the first configured MEC) */
-  CC9: number;
-  b9: number;
+  CC9: number | null;
+  b9: number | null;
+  /** the servers with λ_e R ≥ C_e at this load state (none: absent or empty) */
+  unstable?: string[];
 }
 
 export interface ClaimInputs {
@@ -164,6 +168,8 @@ export interface ClaimInputs {
 export interface Claim {
   claim: string;
   holds: boolean | null;
+  /** holds, fails, or not-evaluable (holds null: the numbers it needs do not exist; `note` says why) */
+  verdict: 'holds' | 'fails' | 'not-evaluable';
   numbers: { [k: string]: Json };
   note?: string;
 }
@@ -173,7 +179,7 @@ const num = (o: JsonObject, k: string) => o[k] as number;
 /** The spec's claims (1)–(5), each with its numbers; `holds` null where it cannot be evaluated. */
 export function evaluateClaims(x: ClaimInputs): Claim[] {
   const s = x.schemes;
-  const claims: Claim[] = [];
+  const claims: Omit<Claim, 'verdict'>[] = [];
   const maxRounds = x.rounds.length ? Math.max(...x.rounds) : null;
   claims.push({
     claim: '(1) optimal-pricing converges within 15 pricing rounds',
@@ -181,13 +187,20 @@ export function evaluateClaims(x: ClaimInputs): Claim[] {
     numbers: { maxRounds, rounds: x.rounds },
     note: maxRounds === null ? 'the run used another mechanism: no pricing rounds to count' : undefined,
   });
-  const rising = (k: keyof LoadPoint) => x.loads.every((p, i) => i === 0 || (p[k] as number) > (x.loads[i - 1][k] as number));
-  const series = (k: keyof LoadPoint) => x.loads.map((p) => p[k] as number);
-  claims.push({
-    claim: '(2) from Low to High load, a2*, C_c*, and the wholesale and buyback of a λ = 9 server all rise',
-    holds: rising('a2') && rising('Cc') && rising('CC9') && rising('b9'),
-    numbers: { loads: x.loads.map((p) => p.load), a2: series('a2'), Cc: series('Cc'), CC9: series('CC9'), b9: series('b9'), a2Rises: rising('a2'), CcRises: rising('Cc'), CC9Rises: rising('CC9'), b9Rises: rising('b9') },
-  });
+  const rising = (k: 'a2' | 'Cc' | 'CC9' | 'b9') => x.loads.every((p, i) => i === 0 || (p[k] as number) > (x.loads[i - 1][k] as number));
+  const series = (k: 'a2' | 'Cc' | 'CC9' | 'b9') => x.loads.map((p) => p[k]);
+  const unstable = x.loads.filter((p) => p.unstable?.length);
+  const claim2 = '(2) from Low to High load, a2*, C_c*, and the wholesale and buyback of a λ = 9 server all rise';
+  if (unstable.length) {
+    const reason = `not evaluable: Table I's arrival rates leave servers unstable (λ_e R ≥ C_e, no steady state, no equilibrium) at ${unstable.map((p) => `${p.load} load (${p.unstable!.length}: ${p.unstable!.slice(0, 3).join('; ')}${p.unstable!.length > 3 ? '; …' : ''})`).join(', ')}`;
+    claims.push({ claim: claim2, holds: null, numbers: { verdict: 'not-evaluable', reason, loads: x.loads.map((p) => p.load), unstableServers: x.loads.map((p) => p.unstable?.length ?? 0) }, note: reason });
+  } else {
+    claims.push({
+      claim: claim2,
+      holds: rising('a2') && rising('Cc') && rising('CC9') && rising('b9'),
+      numbers: { loads: x.loads.map((p) => p.load), a2: series('a2'), Cc: series('Cc'), CC9: series('CC9'), b9: series('b9'), a2Rises: rising('a2'), CcRises: rising('Cc'), CC9Rises: rising('CC9'), b9Rises: rising('b9') },
+    });
+  }
   const cc = (m: Mechanism) => num(s[m], 'Cc');
   claims.push({
     claim: '(3) C_c*: social-welfare < constant-price < optimal-pricing < no-sharing',
@@ -235,5 +248,5 @@ export function evaluateClaims(x: ClaimInputs): Claim[] {
     holds: falling && ratio <= x.smallRatio,
     numbers: { lambda: ls, meanCC, wholesaleFalls: falling, sumCC, sumB, ratio },
   });
-  return claims;
+  return claims.map((c) => ({ claim: c.claim, holds: c.holds, verdict: c.holds === null ? 'not-evaluable' : c.holds ? 'holds' : 'fails', numbers: c.numbers, ...(c.note !== undefined ? { note: c.note } : {}) }));
 }
