@@ -83,7 +83,8 @@ describe('replies missing at a round deadline', () => {
       process.stdout.write = write;
     }
     const text = lines.join('');
-    expect(text).toMatch(/distributed run (equals|differs from) the reference solver[^\n]*, with \d+ repl(y|ies) missing at round deadlines/);
+    // whatever it was compared with (ping: the same rounds summed centrally), equal or not
+    expect(text).toMatch(/distributed run (equals|differs from) [^\n]*, with \d+ repl(y|ies) missing at round deadlines/);
     expect(text).toMatch(new RegExp(`slot 1: .*\\(${s.perSlot[1].metrics.missingReplies} repl(y|ies) missing\\)`));
     expect(text).not.toMatch(/slot 0: .*missing/);
   });

@@ -192,8 +192,14 @@ describe('nothing outlives the orchestrator', { timeout: 240_000 }, () => {
 
   it('Ctrl-C in `mecsim bench` stops its run, its floor workers and its server: exit 130, nothing left', async () => {
     const r = mecsim(['bench', 'ping', '--sizes', '4', '--repeat', '3']);
-    // interrupt once the bench has processes of its own below it (a run's agents or the floor's workers)
-    expect(await until(() => descendants(r.child.pid!).filter((p) => !isNatsServer(p) && !p.cmd.some((a) => a.endsWith('natsWatchdog.mjs'))).length >= 2, 120_000, 50)).toBe(true);
+    // interrupt once the bench has its server and processes of its own below it (a run's agents or the
+    // floor's workers; not the esbuild service that bundles the agents, which comes first)
+    const ready = () => {
+      const tree = descendants(r.child.pid!);
+      const own = tree.filter((p) => !isNatsServer(p) && !p.cmd.some((a) => a.endsWith('natsWatchdog.mjs') || /esbuild$/.test(a)));
+      return tree.some(isNatsServer) && own.length >= 2;
+    };
+    expect(await until(ready, scaledMs(120_000), 50)).toBe(true);
     const s = snapshot(r.child.pid!);
     r.child.kill('SIGINT');
     const { code } = await r.exited;
