@@ -16,6 +16,7 @@ import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenar
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
+import type { Faults } from './run/resultsWriter.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
 
@@ -179,8 +180,6 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   const verdict = runVerdict(per, Boolean(summary.ok));
   out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);
 }
-
-type Faults = { missingReplies: number; resent: number; restarts: number; clean: boolean };
 
 /** ", with 3 replies missing at round deadlines, …": what the outcome went through, so "equals the reference" never stands alone when it was not clean */
 function faultsClause(f: Faults | undefined): string {

@@ -142,7 +142,15 @@ async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
  * missing at a round's deadline (their senders' last strategy was used), requests re-sent, agent
  * processes restarted, messages dropped. `clean` only when there were none of the first three.
  */
-export function faultsOf(rm: Record<string, unknown>): { missingReplies: number; resent: number; restarts: number; drops: number; clean: boolean } {
+export interface Faults {
+  missingReplies: number;
+  resent: number;
+  restarts: number;
+  drops: number;
+  clean: boolean;
+}
+
+export function faultsOf(rm: Record<string, unknown>): Faults {
   const missingReplies = Number(rm.missingReplies ?? 0);
   const resent = Number(rm.resent ?? 0);
   const restarts = Array.isArray(rm.restarts) ? rm.restarts.length : 0;
