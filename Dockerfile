@@ -20,6 +20,7 @@ COPY package.json tsconfig.json ./
 COPY bin ./bin
 COPY agents ./agents
 COPY bus ./bus
+COPY catalog ./catalog
 COPY orchestrator ./orchestrator
 COPY scenarios ./scenarios
 # run folders go to /results (a volume in docker-compose.yml); a new named volume takes this

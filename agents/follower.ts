@@ -9,6 +9,7 @@
  * at each slot's start (`state`), so a restarted process of this agent can be given it back
  * (`restore`) before the slot is replayed to it (`replayed` ends the replay).
  */
+import { partsOf } from '../scenarios/contract.ts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { decode, encodeEnvelopeScratch, type Body } from '../bus/codec.ts';
@@ -70,7 +71,7 @@ export class FollowerRuntime {
     private readonly w: Welcome,
   ) {
     this.ctx = { id: w.id, role: w.role, index: w.index };
-    this.follower = scenario.createFollower(w.init, this.ctx);
+    this.follower = partsOf(scenario, w.mechanism).createFollower(w.init, this.ctx);
     this.subj = subjects(d.run);
     this.replySubject = this.subj.reply(w.leader, w.id);
     this.awaitingReplay = w.rejoin === true;
@@ -85,7 +86,7 @@ export class FollowerRuntime {
   }
 
   private restart(snapshot: JsonObject | undefined): void {
-    this.follower = this.scenario.createFollower(this.w.init, this.ctx, snapshot);
+    this.follower = partsOf(this.scenario, this.w.mechanism).createFollower(this.w.init, this.ctx, snapshot);
     this.last.forget();
   }
 

@@ -14,7 +14,8 @@ import { ControlChannel, orchestratorOnly, type Welcome } from '../bus/control.t
 import { Counters } from '../bus/counters.ts';
 import { connectBus, type BusOptions } from '../bus/connection.ts';
 import { assertToken, ORCH, subjects } from '../bus/subjects.ts';
-import { getScenario } from '../scenarios/index.ts';
+import { catalog } from '../catalog/catalog.ts';
+import type { Scenario } from '../scenarios/types.ts';
 import type { RoleName } from '../scenarios/types.ts';
 import { FollowerRuntime, SharedDecoder } from './follower.ts';
 import { Joiner, JOIN_CONCURRENCY } from './join.ts';
@@ -96,8 +97,8 @@ export class AgentHost {
   private async joinOne(role: RoleName, index: number, seq: number): Promise<void> {
     const welcome = await this.joiner!.join(role, index, seq);
     if (!welcome) return;
-    const scenario = getScenario(welcome.scenario);
-    if (!scenario) throw new Error(`unknown scenario ${welcome.scenario} in join reply`);
+    const scenario = catalog.get(welcome.scenario);
+    if (!scenario) throw new Error(`the run is of scenario "${welcome.scenario}", which this agent does not know: it is not built in, so start the agent with --scenario <the folder, module or package given to mecsim run>`);
     this.run(scenario, welcome);
     this.hosted.push({ id: welcome.id, role: welcome.role });
     if (welcome.heartbeatMs) {
@@ -108,7 +109,7 @@ export class AgentHost {
   }
 
   /** The welcomed agent's runtime: the leader's, or a follower's. */
-  private run(scenario: NonNullable<ReturnType<typeof getScenario>>, w: Welcome): void {
+  private run(scenario: Scenario, w: Welcome): void {
     const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log };
     if (w.id === w.leader) this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
     else this.subs.push(...new FollowerRuntime({ ...deps, hostId: this.opts.hostId, decoder: this.decoder }, scenario, w).subscribe());

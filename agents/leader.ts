@@ -4,6 +4,7 @@
  * restart, and replays a slot to restarted followers when the orchestrator asks (`resend`).
  */
 import { randomInt } from 'node:crypto';
+import { partsOf } from '../scenarios/contract.ts';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Chunker, serverMaxPayload } from '../bus/chunks.ts';
@@ -121,7 +122,7 @@ export class LeaderRuntime {
     this.roster = w.roster ?? [];
     this.rosterIndex = new Map(this.roster.map((a, i) => [a.id, i]));
     for (const a of this.roster) this.roleCount.set(a.role, (this.roleCount.get(a.role) ?? 0) + 1);
-    this.leader = scenario.createLeader(w.init, w.resume?.snapshot);
+    this.leader = partsOf(scenario, w.mechanism).createLeader(w.init, w.resume?.snapshot);
     if (w.resume) d.log.info({ slot: w.resume.slot }, 'leader restarted: resuming from the state saved after slot ' + w.resume.slot);
     this.announceRerun = w.restarted === true;
     this.gatherer = new Gatherer(d.nc, d.run, w.id, d.counters, w.maxBytes);

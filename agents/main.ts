@@ -1,11 +1,10 @@
 /**
- * The agent process entry: `mecsim agent --role ue --run <id> --index 0-249 --nats URL`.
+ * The agent process: `mecsim agent --role ue --run <id> --index 0-249 --nats URL` (started as a
+ * process from agents/bin.ts).
  * Hosts one agent (a single index) or several (a range or list: packed placement) on one NATS
  * connection, joins the run, serves until the orchestrator says shutdown, then exits.
  */
-import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import pino from 'pino';
 import { AgentHost, EXIT_ORCHESTRATOR_SILENT } from './host.ts';
@@ -14,14 +13,18 @@ import { NatsUnavailable, parseServers } from '../bus/connection.ts';
 import { assertToken } from '../bus/subjects.ts';
 import { MAX_AGENTS } from '../scenarios/common/schema.ts';
 import type { RoleName } from '../scenarios/types.ts';
+import { ROLE_NAME } from '../scenarios/contract.ts';
+import { catalog } from '../catalog/catalog.ts';
 
-export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <ue|mec|cloud|broker> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>]
+export const AGENT_USAGE = `usage: mecsim agent --run <id> --role <role> [--index <i | a-b | i,j,…> | --join [--count <k>]] [--nats <url>] [--scenario <path|package>]
                     [--host-id <name>] [--user <u> --pass <p> | --token <t> | --creds <file>] [--tls-ca <file> [--tls-cert <file> --tls-key <file>]]
                     [--join-timeout <ms>] [--log-level <level>]
 
 Starts agents of a run and joins them to the waiting orchestrator.
   --run          the run id printed by the orchestrator (subjects are mecsim.<token of the run id>.…)
-  --role         the agents' role
+  --role         the agents' role (its scenario's: ue, mec, cloud or broker for the built-in ones)
+  --scenario     a scenario from outside mecsim (the folder, module or npm package given to
+                 \`mecsim run\`); built-in scenarios need none
   --index        which agents: one index, a range a-b (inclusive) or a list; packed into this process
   --join         ask the orchestrator for the next free index instead (repeatable with --count)
   --count        with --join: how many agents this process hosts (default 1)
@@ -83,6 +86,7 @@ function tokenFlag(flag: string, v: string, what: string): string | undefined {
 export const AGENT_OPTIONS = {
   run: { type: 'string' },
   role: { type: 'string' },
+  scenario: { type: 'string' },
   index: { type: 'string' },
   join: { type: 'boolean', default: false },
   count: { type: 'string' },
@@ -100,7 +104,8 @@ export const AGENT_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
-export const AGENT_ROLES: readonly RoleName[] = ['ue', 'mec', 'cloud', 'broker'];
+/** The roles of the built-in scenarios (a scenario loaded with --scenario declares its own). */
+export const AGENT_ROLES: readonly RoleName[] = [...new Set(catalog.all().flatMap((s) => s.roles))];
 
 /** Default host id: role, host name and pid — containers all run as pid 1, so the host name tells them apart. */
 export function defaultHostId(role: string, host = hostname(), pid = process.pid): string {
@@ -160,7 +165,15 @@ export async function agentMain(argv: string[]): Promise<number> {
   if (args.run === undefined) return fail('--run is required');
   const badRun = tokenFlag('--run', args.run, 'the run id the orchestrator printed');
   if (badRun) return fail(badRun);
-  if (!args.role || !AGENT_ROLES.includes(args.role as RoleName)) return fail(`--role must be one of ${AGENT_ROLES.join(', ')}`);
+  if (!args.role) return fail(`--role is required (${AGENT_ROLES.join(', ')} for the built-in scenarios)`);
+  if (!ROLE_NAME.test(args.role)) return fail(`--role ${JSON.stringify(args.role)} is not a role name (a lower-case token of at most 32 characters, e.g. ${AGENT_ROLES.join(', ')})`);
+  if (args.scenario !== undefined) {
+    try {
+      await catalog.load(args.scenario);
+    } catch (e) {
+      return fail(`--scenario: ${(e as Error).message}`);
+    }
+  }
   const nats = args.nats ?? process.env.NATS_URL;
   if (!nats) return fail('no NATS server: pass --nats nats://host:4222 or set NATS_URL');
   try {
@@ -245,8 +258,8 @@ export async function agentMain(argv: string[]): Promise<number> {
   return code;
 }
 
-// Run when executed directly (spawned by the orchestrator).
-if (isMain()) {
+/** Runs `mecsim agent` with this process's arguments and exits with its code: an agent process's whole life. */
+export function runAgentProcess(): void {
   agentMain(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e) => {
@@ -254,19 +267,4 @@ if (isMain()) {
       process.exit(1);
     },
   );
-}
-
-/**
- * Whether this module is the process's entry. Compared as real paths: the agent bundle is spawned by
- * a path through node_modules, which may be a symbolic link (npm link, a shared node_modules), while
- * import.meta.url is the resolved file.
- */
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
 }

@@ -44,6 +44,7 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, type Body } from './codec.ts';
 import type { AnyDropReason, Counters, CountersSnapshot, FamilyCount } from './counters.ts';
 import { familyOf, type Family } from './subjects.ts';
+import { ROLE_NAME } from '../scenarios/contract.ts';
 import type { AgentSpec, JsonObject, RoleName, SlotOutcome } from '../scenarios/types.ts';
 
 // ---- bodies ----
@@ -66,6 +67,8 @@ export interface Welcome {
   role: RoleName;
   index: number;
   scenario: string;
+  /** the run's mechanism (the agent creates that mechanism's leader or follower) */
+  mechanism?: string;
   init: JsonObject;
   leader: string;
   /** the leader's followers (only sent to the leader) */
@@ -182,6 +185,8 @@ export const shape = {
     (min = -Infinity): Check =>
     (x) =>
       typeof x !== 'number' || !Number.isFinite(x) ? 'not a finite number' : x < min ? `${x} < ${min}` : undefined,
+  /** a role's name (scenarios/contract.ts ROLE_NAME) */
+  role: (): Check => (x) => (typeof x === 'string' && ROLE_NAME.test(x) ? undefined : 'not a role name (a lower-case token)'),
   bool: (): Check => (x) => (typeof x === 'boolean' ? undefined : 'not a boolean'),
   map: (): Check => (x) => (isMap(x) ? undefined : 'not a map'),
   oneOf:
@@ -256,12 +261,13 @@ const CHECKS: { [K in ControlKind]: Check } = {
   join: s.fields({ role: s.str(), index: s.int(-1), pid: s.int(), host: s.str(255, 0), worker: s.str(), 'nonce?': s.str(512) }),
   welcome: s.fields({
     id: s.str(),
-    role: s.oneOf('ue', 'mec', 'cloud', 'broker'),
+    role: s.role(),
     index: s.int(),
     scenario: s.str(),
+    'mechanism?': s.str(),
     init: s.map(),
     leader: s.str(),
-    'roster?': s.list(s.fields({ id: s.str(), role: s.oneOf('ue', 'mec', 'cloud', 'broker'), index: s.int() })),
+    'roster?': s.list(s.fields({ id: s.str(), role: s.role(), index: s.int() })),
     roundTimeoutMs: s.int(1),
     maxBytes: s.int(1),
     'resume?': s.fields({ slot: s.int(), snapshot: s.map() }),

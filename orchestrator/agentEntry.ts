@@ -10,31 +10,49 @@
  * 18.1 s against 20.2 and 24.6 s, in two interleaved pairs). The same sources, so the same protocol
  * and results. If the bundle cannot be built or written (a read-only install), agents start through
  * tsx as before. MECSIM_AGENT_TSX=1 forces tsx.
+ *
+ * A scenario loaded from outside the repository is bundled in with it: the entry imports the
+ * scenario's module, adds it to the agent's catalog and starts the agent, so the agent process runs
+ * one module graph (one copy of mecsim's classes) exactly as a built-in scenario's agent does.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+const AGENT_BIN = fileURLToPath(new URL('../agents/bin.ts', import.meta.url));
 const AGENT_MAIN = fileURLToPath(new URL('../agents/main.ts', import.meta.url));
+const CATALOG = fileURLToPath(new URL('../catalog/catalog.ts', import.meta.url));
 const PROJECT = fileURLToPath(new URL('..', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
-let entry: Promise<string[]> | undefined;
+const entries = new Map<string, Promise<string[]>>();
 
-/** node arguments that start agents/main.ts: [bundle] or ['--import', tsx, main.ts] */
-export function agentEntry(): Promise<string[]> {
-  entry ??= build().catch(() => ['--import', TSX_LOADER, AGENT_MAIN]);
-  return entry;
+/**
+ * node arguments that start an agent process: [bundle], or ['--import', tsx, bin.ts] (then
+ * `--scenario <file>` for a scenario from outside, which the caller passes).
+ */
+export function agentEntry(scenarioFile?: string): Promise<string[]> {
+  const key = scenarioFile ?? '';
+  let e = entries.get(key);
+  if (!e) entries.set(key, (e = build(scenarioFile).catch(() => ['--import', TSX_LOADER, AGENT_BIN])));
+  return e;
 }
 
-async function build(): Promise<string[]> {
-  if (process.env.MECSIM_AGENT_TSX === '1') return ['--import', TSX_LOADER, AGENT_MAIN];
+/** The entry's source when a scenario from outside is bundled in. */
+function entrySource(scenarioFile: string): string {
+  const q = JSON.stringify;
+  return `import { catalog } from ${q(CATALOG)};\nimport * as scenario from ${q(scenarioFile)};\nimport { runAgentProcess } from ${q(AGENT_MAIN)};\ncatalog.addModule(scenario, ${q(scenarioFile)});\nrunAgentProcess();\n`;
+}
+
+async function build(scenarioFile?: string): Promise<string[]> {
+  if (process.env.MECSIM_AGENT_TSX === '1') return ['--import', TSX_LOADER, AGENT_BIN];
   const { build: esbuild } = await import('esbuild');
   const dir = join(PROJECT, 'node_modules', '.cache', 'mecsim');
   // packages are bundled too; the CommonJS ones among them call require() for node's built-in modules
   const banner = "import { createRequire as __mecsimRequire } from 'node:module'; const require = __mecsimRequire(import.meta.url);";
-  const r = await esbuild({ entryPoints: [AGENT_MAIN], bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: banner }, write: false, outfile: join(dir, 'agent.mjs'), logLevel: 'silent' });
+  const input = scenarioFile ? { stdin: { contents: entrySource(scenarioFile), resolveDir: PROJECT, sourcefile: 'agent-entry.ts', loader: 'ts' as const } } : { entryPoints: [AGENT_BIN] };
+  const r = await esbuild({ ...input, bundle: true, platform: 'node', format: 'esm', target: 'node20', banner: { js: banner }, write: false, outfile: join(dir, 'agent.mjs'), logLevel: 'silent' });
   const text = r.outputFiles[0].text;
   const file = join(dir, `agent-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
   if (!existsSync(file)) {

@@ -15,9 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { getScenario, scenarios } from '../scenarios/index.ts';
+import { catalog } from '../catalog/catalog.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
-import type { JsonObject, Scenario } from '../scenarios/types.ts';
+import type { BenchVariant, JsonObject, Scenario } from '../scenarios/types.ts';
+import { mechanismOf, partsOf } from '../scenarios/contract.ts';
 import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
@@ -28,35 +29,6 @@ const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url))
 const TSX_LOADER = import.meta.resolve('tsx');
 /** extra node flags for the floor's worker processes, e.g. MECSIM_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (as MECSIM_AGENT_NODE_ARGS for agents) */
 const FLOOR_NODE_ARGS = (process.env.MECSIM_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-
-/** Default sizes and placement per scenario (issue 2: 10, 100, 1000; 1000 packed into 4 workers). */
-const DEFAULT_SIZES: Record<string, number[]> = { stackelberg: [10, 100, 1000], 'futures-spot': [30, 300, 3000], 'budget-nash': [10, 100, 1000], 'wholesale-buyback': [40, 400], ping: [10, 100, 1000] };
-
-/** Scenario-specific figures an issue asks the benchmark for, computed from the run and its config. */
-const EXTRAS: Record<string, (cfg: JsonObject, summary: Record<string, any>, roundMs: number, slotMetrics: any[]) => Promise<Record<string, number | string>>> = {
-  'offload-energy': async (_cfg, summary): Promise<Record<string, number | string>> => (summary.mechanism === 'nash' ? { 'decision slots': summary.perSlot[0].extra?.decisionSlots ?? summary.equilibrium.decisionSlots ?? '', status: summary.equilibrium.status ?? '' } : {}),
-  'wholesale-buyback': async (_cfg, summary, _roundMs, slotMetrics) => {
-    // time spent in each phase, from the leader's per-round latencies and kinds
-    const phase = (kinds: string[]) => slotMetrics.reduce((a, m) => a + m.roundLatencyMs.reduce((b: number, t: number, i: number) => b + (kinds.includes(m.roundKinds[i]) ? t : 0), 0), 0);
-    const pricingMs = phase(['price']);
-    const intervalMs = phase(['interval', 'grant']);
-    const iv = summary.equilibrium.intervals;
-    const buybackMsgs = iv.requestMessages + iv.grantMessages;
-    return { 'pricing rounds': summary.perSlot[0].extra.pricingRounds, 'pricing ms': r3(pricingMs), 'interval ms': r3(intervalMs), 'buyback msgs': buybackMsgs, 'buyback msgs/s': r3(buybackMsgs / (intervalMs / 1000)) };
-  },
-  'futures-spot': async (cfg, summary, roundMs) => {
-    const { referenceIteration, bookOf } = await import('../scenarios/futures-spot/reference.ts');
-    const { greedyComplete, mcafee } = await import('../scenarios/futures-spot/auctions.ts');
-    const c = cfg as never as import('../scenarios/futures-spot/model.ts').FuturesSpotConfig;
-    const auction = String(cfg.mechanism) as 'complete' | 'incomplete';
-    const spot = referenceIteration(c, auction, 0).spot;
-    const books = spot.map((r) => bookOf(c, r.bidders, r.rem));
-    const t0 = performance.now();
-    for (const b of books) (auction === 'complete' ? greedyComplete(b.completeBids, b.asks) : mcafee(b.unitBids, b.asks));
-    const auctionMs = books.length ? (performance.now() - t0) / books.length : 0;
-    return { iterations: summary.equilibrium.iterations, rStar: r3(summary.equilibrium.rStar), Umax: r3(summary.equilibrium.Umax), 'auction ms/round': r3(auctionMs), 'auction/message': r3(auctionMs / roundMs) };
-  },
-};
 
 export interface BenchRow {
   scenario: string;
@@ -108,44 +80,8 @@ export function benchPlacement(followers: number): Placement {
   return followers <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(followers / 4) };
 }
 
-/** What is benchmarked per scenario: mechanisms, or other variants (default: the default mechanism). */
-interface Variant {
-  label?: string;
-  mechanism?: string;
-  options?: Record<string, string | number>;
-  /** sizes for this variant (default: the scenario's) */
-  sizes?: number[];
-  /** placement (default: one process per follower up to 32, else 4 workers) */
-  placement?: Placement;
-}
-const BENCH_VARIANTS: Record<string, Variant[]> = {
-  'futures-spot': [{ mechanism: 'complete' }, { mechanism: 'incomplete' }],
-  'budget-nash': [{ mechanism: 'sequential' }, { mechanism: 'simultaneous' }],
-  'wholesale-buyback': ['low', 'middle', 'high'].map((load) => ({ label: `optimal-pricing/${load}`, options: { load } })),
-  'offload-energy': [
-    { label: 'pricing/semi-distributed', mechanism: 'pricing', options: { pricing: 'semi-distributed', claims: 'false' }, sizes: [5, 50, 500, 5000] },
-    { label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [5, 50, 500, 5000] },
-    { label: 'nash', mechanism: 'nash', options: { claims: 'false' }, sizes: [10, 20, 50] },
-  ],
-};
-/**
- * `--scale` (issue 7): N ∈ {100, 1000, 10000} where the scenario allows it, one variant per scenario.
- * budget-nash stops at 1000 (sequential rounds address one UE at a time: 10,000 UEs take minutes per
- * slot by definition) and wholesale-buyback at 1000 MEC servers (its N is servers, and each interval
- * gathers every server's answer).
- */
-const SCALE_VARIANTS: Record<string, Variant[]> = {
-  // the second row: 100 agents one process each (target: all joined within 20 s); --sizes leaves it at 100
-  stackelberg: [{ sizes: [100, 1000, 10000] }, { label: 'gsrp-search/process', placement: { kind: 'process' }, sizes: [100] }],
-  'offload-energy': [{ label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [100, 1000, 10000] }],
-  'futures-spot': [{ mechanism: 'incomplete', sizes: [100, 1000, 10000] }],
-  'budget-nash': [{ mechanism: 'simultaneous', sizes: [100, 1000] }],
-  'wholesale-buyback': [{ label: 'optimal-pricing/middle', options: { load: 'middle' }, sizes: [100, 1000] }],
-};
-/** How a size N enters the scenario's input (default: N users). */
-const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Record<string, number> }> = {
-  'wholesale-buyback': (n) => ({ options: { mecs: n } }),
-};
+type Variant = BenchVariant;
+
 /**
  * Slots per benchmark run (per-slot figures are then medians over slots). With two or more, the
  * first slot is the warm-up: per-round times are taken from the later slots ("warm"), and the
@@ -157,10 +93,6 @@ const SIZE_INPUT: Record<string, (n: number) => { users?: number; options?: Reco
  * run (the default, as in earlier reports) therefore compares a mostly cold framework with a mostly
  * cold floor; `--slots 3` or more also shows the warm comparison.
  */
-const BENCH_SLOTS: Record<string, number> = { 'budget-nash': 5 };
-/** Mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply. */
-const ONE_TO_ONE = new Set(['budget-nash:sequential']);
-
 /** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
 export interface FloorShape {
   /** broadcast payload bytes (default 8) */
@@ -312,13 +244,17 @@ interface Measured {
  * worst over the repeats, as their targets are limits.
  */
 export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1, signal?: AbortSignal): Promise<BenchRow> {
-  const slots = slotsOverride ?? BENCH_SLOTS[scenario.id] ?? 1;
+  const plan = scenario.bench ?? {};
+  const slots = slotsOverride ?? plan.slots ?? 1;
   const warmSlots = slots > 1 ? 1 : 0;
-  const size = SIZE_INPUT[scenario.id]?.(users) ?? { users };
+  const size = plan.sizeInput?.(users) ?? { users };
   const cfg: JsonObject = scenario.resolve({ seed: 1, slots, users: size.users, mechanism: variant.mechanism, options: { ...(size.options ?? {}), ...(variant.options ?? {}) } });
-  const placement = variant.placement ?? benchPlacement(scenario.agents(cfg as never).length - 1);
-  const single = ONE_TO_ONE.has(`${scenario.id}:${cfg.mechanism}`);
-  const groups = planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement)
+  const mechanism = mechanismOf(scenario, cfg);
+  const parts = partsOf(scenario, mechanism);
+  const agents = parts.agents(cfg);
+  const placement = variant.placement ?? benchPlacement(agents.length - 1);
+  const single = plan.oneToOne?.includes(mechanism) ?? false;
+  const groups = planWorkers(agents, parts.leaderId(cfg), placement, scenario.roles)
     .slice(1)
     .map((g) => g.length);
   const reps: Measured[] = [];
@@ -350,7 +286,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const outcomes = [];
   for (let t = 0; t < slots; t++) outcomes.push((await inproc.runSlot(t)).outcome);
   const t1 = performance.now();
-  const ref = scenario.createReference(cfg as never);
+  const ref = parts.createReference(cfg);
   outcomes.forEach((o, t) => ref.slot(t, o));
   const t2 = performance.now();
   // the median over the repeats of a per-repeat figure
@@ -358,7 +294,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const allRounds = (m: Measured) => Math.max(1, m.coldTimes.length + m.roundTimes.length);
   const ratios = reps.map((m) => mean(m.roundTimes) / mean(m.floor));
   const last = reps[reps.length - 1];
-  const extra = EXTRAS[scenario.id] ? await EXTRAS[scenario.id](cfg, last.summary, mean(last.roundTimes), last.full) : undefined;
+  const extra = plan.extras ? await plan.extras({ config: cfg, summary: last.summary, roundMs: mean(last.roundTimes), slotMetrics: last.full }) : undefined;
   return {
     extra,
     scenario: scenario.id,
@@ -431,9 +367,9 @@ export function formatTable(rows: BenchRow[]): string {
 
 /** `signal` (Ctrl-C, SIGTERM) stops the run or floor under way, its processes and the private server; the bench then fails with exit code 130. */
 export async function benchMain(ids: string[], o: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
-  const list = ids.length ? ids : Object.keys(scenarios).filter((id) => id !== 'ping');
-  for (const id of list) if (!getScenario(id)) {
-    process.stderr.write(`mecsim bench: unknown scenario "${id}"; known: ${Object.keys(scenarios).join(', ')}\n`);
+  const list = ids.length ? ids : catalog.all().filter((s) => !s.bench?.onlyWhenNamed).map((s) => s.id);
+  for (const id of list) if (!catalog.get(id)) {
+    process.stderr.write(`mecsim bench: unknown scenario "${id}"; known: ${catalog.ids().join(', ')}\n`);
     return 2;
   }
   let sizes: number[] | undefined;
@@ -454,19 +390,21 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
   try {
     log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}${FLOOR_CLIENT === 'mecsim' ? "; the floor uses mecsim's protocol reader and publish (MECSIM_FLOOR_CLIENT=mecsim)" : ''}`);
     for (const id of list) {
-      const scenario = getScenario(id)!;
-      for (const variant of (o.scale ? SCALE_VARIANTS[id] : undefined) ?? BENCH_VARIANTS[id] ?? [{}])
-        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? DEFAULT_SIZES[id] ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats, signal));
+      const scenario = catalog.get(id)!;
+      const plan = scenario.bench ?? {};
+      for (const variant of (o.scale ? plan.scale : undefined) ?? plan.variants ?? [{}])
+        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? plan.sizes ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats, signal));
     }
   } finally {
     await nats.stop();
   }
   // claims that need measurements from several runs
   const claims: unknown[] = [];
-  const oe = rows.filter((r) => r.scenario === 'offload-energy' && r.mechanism.startsWith('pricing/'));
-  if (oe.length) {
-    const { serverLoadClaim } = await import('../scenarios/offload-energy/claims.ts');
-    claims.push(serverLoadClaim(oe.map((r) => ({ N: r.users, mechanism: r.mechanism.slice('pricing/'.length), serverCpuMs: r.leaderCpuMs })) as Parameters<typeof serverLoadClaim>[0]));
+  for (const ref of list) {
+    const s = catalog.get(ref)!;
+    const own = rows.filter((r) => r.scenario === s.id);
+    const more = s.bench?.claims?.(own);
+    if (own.length && more) claims.push(...more);
   }
   const targets = targetChecks(rows);
   if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', floorClient: FLOOR_CLIENT, rows, claims, targets }, null, 2) + '\n');

@@ -5,7 +5,8 @@
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { scenarios, getScenario } from '../scenarios/index.ts';
+import { catalog } from '../catalog/catalog.ts';
+import { mechanismOf, partsOf } from '../scenarios/contract.ts';
 import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
@@ -43,13 +44,13 @@ const timeoutArg = (flag: string) => intArg(flag, 1, MAX_TIMER_MS, TIMER_LIMIT);
 /** Every scenario-specific option, so `run` and `params` accept them; each is checked against the chosen scenario. */
 function scenarioOptionNames(): Map<string, string[]> {
   const m = new Map<string, string[]>();
-  for (const s of Object.values(scenarios)) for (const o of s.options) m.set(o.name, [...(m.get(o.name) ?? []), s.id]);
+  for (const s of catalog.all()) for (const o of s.options) m.set(o.name, [...(m.get(o.name) ?? []), s.id]);
   return m;
 }
 
 function addScenarioOptions(cmd: Command): void {
   const seen = new Set<string>();
-  for (const s of Object.values(scenarios)) {
+  for (const s of catalog.all()) {
     for (const o of s.options) {
       if (seen.has(o.name)) continue;
       seen.add(o.name);
@@ -109,8 +110,8 @@ export function parseSweep(s: string): { key: string; values: number[] } {
 
 /** Resolve the scenario's full configuration from the CLI flags and an optional config file. */
 export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Scenario; cfg: JsonObject } {
-  const scenario = getScenario(scenarioId);
-  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${Object.keys(scenarios).join(', ')} (see mecsim list)`);
+  const scenario = catalog.get(scenarioId);
+  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${catalog.ids().join(', ')} (see mecsim list)`);
   if (o.mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === o.mechanism)) {
     throw new UsageError(`--mechanism: "${o.mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
   }
@@ -358,7 +359,10 @@ export function buildProgram(): Command {
     if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, { ...o, out: outDirOption(o.out) }, json);
     const natsAuth = natsAuthOption(o);
     // the process plan is checked before the output folder, so a plan that cannot fit creates nothing
-    if (!external) checkProcessBudget(planWorkers(scenario.agents(cfg as never), scenario.leaderId(cfg as never), placement).length, placement);
+    if (!external) {
+      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      checkProcessBudget(planWorkers(parts.agents(cfg), parts.leaderId(cfg), placement, scenario.roles).length, placement);
+    }
     const outDir = outDirOption(o.out);
     const progress = progressRenderer(!json && Boolean(process.stderr.isTTY));
     const interrupt = onInterrupt();
@@ -431,7 +435,7 @@ export function buildProgram(): Command {
     const natsUrl = natsUrlOption(o.nats);
     const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, ...rest } = o;
     const configs = sizes.map((v) => ({ users: Number(v), cfg: resolveInput(scenarioId, { ...rest, users: Number(v) } as CommonOpts).cfg }));
-    const scenario = getScenario(scenarioId)!;
+    const scenario = catalog.get(scenarioId)!;
     const outDir = outDirOption(out);
     const interrupt = onInterrupt();
     try {
@@ -485,7 +489,7 @@ export function buildProgram(): Command {
     .description('list the scenarios, their mechanisms and options')
     .option('--json', 'as JSON')
     .action((o: { json?: boolean }) => {
-      const list = Object.values(scenarios).map((s) => ({ id: s.id, title: s.title, spec: s.spec, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
+      const list = catalog.all().map((s) => ({ id: s.id, title: s.title, spec: s.spec, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
       if (o.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       for (const s of list) {
         process.stdout.write(`${s.id} — ${s.title} (spec: ${s.spec})\n`);
@@ -565,7 +569,30 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placemen
 }
 
 /** Entry: returns the process exit code. */
+/** Commands whose first argument names a scenario, which may be one to load from outside. */
+const SCENARIO_COMMANDS = new Set(['run', 'params', 'sweep', 'bench']);
+
+/**
+ * A scenario from outside (a path or an npm package) is loaded before the command line is parsed:
+ * its own options (`--weights`, …) are then options of `run` and `params` like a built-in one's.
+ */
+async function preloadScenario(argv: string[]): Promise<void> {
+  const [command, ref] = argv;
+  if (!SCENARIO_COMMANDS.has(command) || ref === undefined || ref.startsWith('-') || catalog.get(ref)) return;
+  try {
+    await catalog.load(ref);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  try {
+    await preloadScenario(argv);
+  } catch (e) {
+    process.stderr.write(`mecsim: ${(e as Error).message}\n`);
+    return 2;
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });

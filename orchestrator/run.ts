@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { ControlChannel, ORCHESTRATOR } from '../bus/control.ts';
 import { Counters } from '../bus/counters.ts';
 import { subjects } from '../bus/subjects.ts';
-import { sortRoster } from '../scenarios/inprocess.ts';
+import { catalog, moduleOf } from '../catalog/catalog.ts';
+import { mechanismOf, partsOf, sortRoster } from '../scenarios/contract.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { RunBus } from './run/bus.ts';
 import { RunState, type Parts, type RunInfo } from './run/context.ts';
@@ -39,11 +40,13 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const { scenario, cfg } = opts;
   const seed = Number(cfg.seed ?? 0);
   const slots = Number(cfg.slots ?? 1);
-  const agents = scenario.agents(cfg as never);
-  const leaderId = scenario.leaderId(cfg as never);
+  const mechanism = mechanismOf(scenario, cfg);
+  const parts = partsOf(scenario, mechanism);
+  const agents = parts.agents(cfg);
+  const leaderId = parts.leaderId(cfg);
   const external = opts.agents === 'external';
   // the processes to spawn, planned before anything starts: a plan that cannot fit in memory is refused here
-  const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
+  const groups = external ? [] : planWorkers(agents, leaderId, opts.placement, scenario.roles);
   if (!external) checkProcessBudget(groups.length, opts.placement);
   const planned = Supervisor.plan(groups, leaderId);
   const nice = workerNice();
@@ -56,8 +59,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const logs = openRunLogs(dir, { runId, verbose: opts.verbose, onError: (e) => state.fail(new RunError(e.message)) });
   const { log } = logs;
   const subj = subjects(runId);
-  const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
-  const info: RunInfo = { opts, scenario, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
+  const roster = sortRoster(agents.filter((a) => a.id !== leaderId), scenario.roles);
+  const info: RunInfo = { opts, scenario, parts, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
   const results = new ResultsWriter(
     dir,
     {
@@ -66,7 +69,9 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       // every subject of this run starts with this (the run id's 8-character token, see bus/subjects.ts)
       subjects: subj.all,
       scenario: scenario.id,
-      mechanism: String(cfg.mechanism ?? scenario.defaultMechanism),
+      // an outside scenario's module, so `mecsim report` can draw its figures later
+      scenarioSource: catalog.sourceOf(scenario.id)?.kind === 'module' ? catalog.sourceOf(scenario.id) : undefined,
+      mechanism,
       seed,
       slotsPlanned: slots,
       agents: { total: agents.length, followers: roster.length, leader: leaderId },
@@ -183,7 +188,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
 async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, results: ResultsWriter, logs: RunLogs): Promise<unknown> {
   const { scenario, cfg, opts, log } = p.info;
   const slots = Number(cfg.slots ?? 1);
-  const reference = scenario.createReference(cfg as never);
+  const reference = p.info.parts.createReference(cfg);
   for (let slot = 0; slot < slots; slot++) {
     p.state.currentSlot = slot;
     opts.onProgress?.({ phase: 'slot', slot, slots });
@@ -224,7 +229,7 @@ function throwIfDiskFailed(logs: RunLogs): void {
 
 /** With external agents, the run says which to start and how (summary.json, the log, the progress callback). */
 function announceExternal(info: RunInfo, natsUrl: string, joinTimeoutMs: number, summary: Record<string, unknown>): void {
-  const ext: ExternalAgents = { runId: info.runId, natsUrl, joinTimeoutMs, ...externalAgentCommands(info.runId, natsUrl, info.agents, info.leaderId) };
+  const ext: ExternalAgents = { runId: info.runId, natsUrl, joinTimeoutMs, ...externalAgentCommands(info.runId, natsUrl, info.agents, info.leaderId, info.scenario.roles, moduleOf(info.scenario.id)) };
   summary.external = { roles: ext.roles, commands: ext.commands };
   info.log.info(ext, 'waiting for external agents');
   info.opts.onProgress?.({ phase: 'external', ...ext });

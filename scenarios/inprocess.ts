@@ -5,6 +5,7 @@
  * distributed run must reproduce its trajectory exactly. Used as the test oracle for protocol
  * equality and as the in-process timing baseline of the benchmarks.
  */
+import { mechanismOf, partsOf, sortRoster } from './contract.ts';
 import type { AgentSpec, Follower, JsonObject, Leader, RoundRequest, RoundResult, Scenario, SlotOutcome } from './types.ts';
 
 export interface InProcessSlot {
@@ -19,19 +20,21 @@ export class InProcessRun {
   private readonly followers = new Map<string, Follower>();
   private readonly roster: AgentSpec[];
   private readonly leader: Leader;
+  private readonly leaderId: string;
 
   constructor(
     private readonly scenario: Scenario,
     private readonly cfg: JsonObject,
   ) {
-    const agents = scenario.agents(cfg as never);
-    const leaderId = scenario.leaderId(cfg as never);
+    const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+    const agents = parts.agents(cfg);
+    const leaderId = (this.leaderId = parts.leaderId(cfg));
     const leader = agents.find((a) => a.id === leaderId);
     if (!leader) throw new Error(`scenario ${scenario.id}: leader ${leaderId} is not among its agents`);
-    this.leader = scenario.createLeader(scenario.agentInit(cfg as never, leader));
-    this.roster = sortRoster(agents.filter((a) => a.id !== leaderId));
+    this.leader = parts.createLeader(parts.agentInit(cfg, leader));
+    this.roster = sortRoster(agents.filter((a) => a.id !== leaderId), scenario.roles);
     for (const a of this.roster) {
-      this.followers.set(a.id, scenario.createFollower(scenario.agentInit(cfg as never, a), { id: a.id, role: a.role, index: a.index }));
+      this.followers.set(a.id, parts.createFollower(parts.agentInit(cfg, a), { id: a.id, role: a.role, index: a.index }));
     }
   }
 
@@ -39,7 +42,7 @@ export class InProcessRun {
     const trajectory: InProcessSlot['trajectory'] = [];
     let round = 0;
     let messages = 0;
-    const leaderId = this.scenario.leaderId(this.cfg as never);
+    const leaderId = this.leaderId;
     const outcome = await this.leader.runSlot({
       slot,
       roster: this.roster,
@@ -68,10 +71,8 @@ export class InProcessRun {
   }
 }
 
-export function sortRoster(agents: AgentSpec[]): AgentSpec[] {
-  const order: Record<string, number> = { cloud: 0, broker: 1, mec: 2, ue: 3 };
-  return [...agents].sort((a, b) => (order[a.role] ?? 9) - (order[b.role] ?? 9) || a.index - b.index);
-}
+/** Followers in roster order: see contract.ts. */
+export { sortRoster } from './contract.ts';
 
 /** Each roster's id → agent index, built once: a roster is fixed for a run. */
 const rosterIndexes = new WeakMap<AgentSpec[], Map<string, AgentSpec>>();

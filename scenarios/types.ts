@@ -15,14 +15,19 @@
  */
 
 import type { TObject } from '@sinclair/typebox';
+import type { Figure, RunData } from './common/figures.ts';
 
 /** Plain data that msgpack and JSON both carry losslessly. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: Json };
 
-export type RoleName = 'ue' | 'mec' | 'cloud' | 'broker';
+/**
+ * A role's name, declared by its scenario (`Scenario.roles`): a lower-case token (letters, digits,
+ * `-`), since it appears in subjects, agent ids and `mecsim agent --role`.
+ */
+export type RoleName = string;
 
-/** One agent of a run. `id` is `${role}-${index}` except singleton roles (`cloud`, `broker`). */
+/** One agent of a run. `id` is `${role}-${index}`, or the role's name alone for a singleton role. */
 export interface AgentSpec {
   id: string;
   role: RoleName;
@@ -172,9 +177,103 @@ export interface ReferenceRun {
   finish?(): JsonObject;
 }
 
-export interface MechanismInfo {
+/**
+ * One mechanism of a scenario. A scenario with one mechanism, or whose mechanisms differ only in
+ * parameters, implements the parts on the scenario itself and lists its mechanisms by id and summary;
+ * one whose mechanisms have their own agents, leader, followers or reference gives them here, and
+ * the framework uses a mechanism's part where it has one and the scenario's otherwise (so the
+ * scenario never branches on the mechanism's name).
+ */
+export interface Mechanism<Resolved extends JsonObject = JsonObject> {
   id: string;
   summary: string;
+  agents?(cfg: Resolved): AgentSpec[];
+  leaderId?(cfg: Resolved): string;
+  agentInit?(cfg: Resolved, agent: AgentSpec): JsonObject;
+  createLeader?(init: JsonObject, resume?: JsonObject): Leader;
+  createFollower?(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
+  createReference?(cfg: Resolved): ReferenceRun;
+}
+/** @deprecated the name before mechanisms could carry their parts */
+export type MechanismInfo = Mechanism;
+
+/** The parts of a scenario that one mechanism runs with: the mechanism's own, or the scenario's. */
+export type MechanismParts<Resolved extends JsonObject = JsonObject> = Required<Omit<Mechanism<Resolved>, 'id' | 'summary'>>;
+
+/**
+ * A claim of the source paper, checked on a run: one shape for every scenario, so the report and
+ * the console print claims as a table. `numbers` are what the verdict rests on, each with its unit.
+ */
+export interface Claim {
+  id: string;
+  /** the claim in words, e.g. "the equilibrium price rises with the users' budget" */
+  statement: string;
+  verdict: 'holds' | 'fails' | 'not-evaluable';
+  numbers: ClaimNumber[];
+  /** why not evaluable, or what the verdict depends on */
+  note?: string;
+}
+export interface ClaimNumber {
+  label: string;
+  value: number | string | null;
+  unit?: string;
+}
+
+/** One benchmarked variant of a scenario: a mechanism, or other options (default: the default mechanism). */
+export interface BenchVariant {
+  label?: string;
+  mechanism?: string;
+  options?: Record<string, string | number>;
+  /** sizes for this variant (default: the scenario's `bench.sizes`) */
+  sizes?: number[];
+  /** placement (default: one process per follower up to 32, else 4 workers) */
+  placement?: { kind: 'process' } | { kind: 'packed'; k: number };
+}
+
+/** What `mecsim bench` runs for a scenario; every part optional. */
+export interface BenchPlan {
+  /** sizes N when `--sizes` is not given (default 100, 1000) */
+  sizes?: number[];
+  /** the variants of a plain `bench` (default: the default mechanism) */
+  variants?: BenchVariant[];
+  /** the variants of `bench --scale` (default: `variants`) */
+  scale?: BenchVariant[];
+  /** how a size N enters the input (default: N users) */
+  sizeInput?(n: number): { users?: number; options?: Record<string, number> };
+  /** slots per benchmark run (default 1) */
+  slots?: number;
+  /** mechanisms whose rounds address one agent at a time: their floor is a one-to-one request/reply */
+  oneToOne?: string[];
+  /** extra columns of a row, computed from the run (e.g. time per phase) */
+  extras?(run: BenchRun): Promise<Record<string, number | string>> | Record<string, number | string>;
+  /** claims that need the rows of several runs (e.g. server load against N) */
+  claims?(rows: BenchRowView[]): unknown[];
+  /** benchmarked only when named on the command line (a diagnostic scenario) */
+  onlyWhenNamed?: boolean;
+}
+/** What a bench row's `extras` are computed from. */
+export interface BenchRun {
+  config: JsonObject;
+  summary: Record<string, any>;
+  roundMs: number;
+  slotMetrics: any[];
+}
+/** The part of a bench row a scenario's `bench.claims` reads. */
+export interface BenchRowView {
+  mechanism: string;
+  users: number;
+  leaderCpuMs: number;
+  frameworkRoundMs: number;
+}
+
+/** A source paper, cited as fully as its text allows (never an invented DOI). */
+export interface Citation {
+  title: string;
+  authors?: string;
+  venue?: string;
+  year?: number;
+  doi?: string;
+  note?: string;
 }
 
 export interface ScenarioOption {
@@ -194,8 +293,13 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   id: string;
   title: string;
   /** the spec file under shared/spec */
-  spec: string;
-  mechanisms: MechanismInfo[];
+  spec?: string;
+  /**
+   * The roles of its agents, in roster order: replies reach the leader in this order of roles, then
+   * of index. Each a lower-case token (`RoleName`).
+   */
+  roles: readonly RoleName[];
+  mechanisms: Mechanism<Resolved>[];
   defaultMechanism: string;
   /** scenario-specific CLI options accepted by `run` and `params` */
   options: ScenarioOption[];
@@ -217,24 +321,35 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
    */
   resolve(input: RunInput): Resolved;
 
+  /*
+   * The parts below may be given per mechanism instead (`Mechanism`); each must exist on the
+   * scenario or on every mechanism (checked when the scenario is loaded).
+   */
   /** every agent of the run, leader first */
-  agents(cfg: Resolved): AgentSpec[];
+  agents?(cfg: Resolved): AgentSpec[];
   /** the id of the leader agent */
-  leaderId(cfg: Resolved): string;
+  leaderId?(cfg: Resolved): string;
 
   /**
    * The small per-agent blob sent in the join reply (must not grow with N for a follower):
    * from it alone the agent derives its parameters for every slot.
    */
-  agentInit(cfg: Resolved, agent: AgentSpec): JsonObject;
+  agentInit?(cfg: Resolved, agent: AgentSpec): JsonObject;
 
   /** the leader, created once per run from its init (and a snapshot to resume from, if any) */
-  createLeader(init: JsonObject, resume?: JsonObject): Leader;
+  createLeader?(init: JsonObject, resume?: JsonObject): Leader;
   /** a follower's handler, created once per agent per run (it may keep state across slots) */
-  createFollower(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
+  createFollower?(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
 
   /** the centralized reference solver and baselines, created once per run */
-  createReference(cfg: Resolved): ReferenceRun;
+  createReference?(cfg: Resolved): ReferenceRun;
+
+  /** the scenario's own figures for a run's report (generic ones are added by the report) */
+  figures?(run: RunData): (Figure | undefined)[];
+  /** what `mecsim bench` runs for it */
+  bench?: BenchPlan;
+  /** the source paper(s) of the model */
+  paper?: Citation | Citation[];
 
   /**
    * Optional: the configuration with one parameter set to `value` for a `--sweep key=v1,v2,…`
@@ -248,3 +363,6 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
    */
   describeSlot?(distributed: SlotOutcome, ref: ReferenceSlot): string;
 }
+
+/** A scenario that gives every part itself (none per mechanism): what a one-mechanism scenario usually is. */
+export type CompleteScenario<Resolved extends JsonObject = JsonObject> = Scenario<Resolved> & MechanismParts<Resolved>;

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ControlChannel, Welcome } from '../../bus/control.ts';
 import type { Counters } from '../../bus/counters.ts';
 import type { subjects } from '../../bus/subjects.ts';
-import type { AgentSpec, JsonObject, Scenario } from '../../scenarios/types.ts';
+import type { AgentSpec, JsonObject, MechanismParts, Scenario } from '../../scenarios/types.ts';
 import { RunError, type RunOptions } from './plan.ts';
 
 export interface Restart {
@@ -27,6 +27,8 @@ export interface Restart {
 export interface RunInfo {
   opts: RunOptions;
   scenario: Scenario;
+  /** the parts of the scenario the run's mechanism runs with */
+  parts: MechanismParts;
   cfg: JsonObject;
   runId: string;
   dir: string;

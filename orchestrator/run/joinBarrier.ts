@@ -18,6 +18,7 @@ import type { Msg } from '@nats-io/transport-node';
 import { serverMaxPayload } from '../../bus/chunks.ts';
 import { Speakers, type JoinBody, type Welcome } from '../../bus/control.ts';
 import { hostOfSubject, ORCH } from '../../bus/subjects.ts';
+import { mechanismOf } from '../../scenarios/contract.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
 import type { Parts } from './context.ts';
 import { RunError } from './plan.ts';
@@ -139,7 +140,8 @@ export class JoinBarrier {
       role: agent.role,
       index: agent.index,
       scenario: scenario.id,
-      init: scenario.agentInit(cfg as never, agent),
+      mechanism: mechanismOf(scenario, cfg),
+      init: this.p.info.parts.agentInit(cfg, agent),
       leader: leaderId,
       roster: leader ? roster : undefined,
       roundTimeoutMs: opts.roundTimeoutMs ?? 30_000,

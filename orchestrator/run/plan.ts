@@ -5,7 +5,7 @@
 import { getPriority, setPriority, totalmem } from 'node:os';
 import type { BusOptions } from '../../bus/connection.ts';
 import type { SlotMetrics } from '../../bus/control.ts';
-import { sortRoster } from '../../scenarios/inprocess.ts';
+import { sortRoster } from '../../scenarios/contract.ts';
 import type { AgentSpec, JsonObject, ReferenceSlot, Scenario } from '../../scenarios/types.ts';
 import type { latencyStats } from '../results.ts';
 
@@ -125,9 +125,9 @@ export function newRunId(scenario: string, seed: number): string {
 }
 
 /** Groups followers into worker processes according to the placement; the leader is always alone. */
-export function planWorkers(agents: AgentSpec[], leaderId: string, placement: Placement): AgentSpec[][] {
+export function planWorkers(agents: AgentSpec[], leaderId: string, placement: Placement, roles: readonly string[]): AgentSpec[][] {
   const leader = agents.filter((a) => a.id === leaderId);
-  const followers = sortRoster(agents.filter((a) => a.id !== leaderId));
+  const followers = sortRoster(agents.filter((a) => a.id !== leaderId), roles);
   let k: number;
   if (placement.kind === 'process') k = 1;
   else if (placement.kind === 'packed') k = placement.k;
@@ -146,15 +146,15 @@ export function planWorkers(agents: AgentSpec[], leaderId: string, placement: Pl
 }
 
 /** The roles a run needs (the leader's first) and the `mecsim agent … --join` command for each. */
-export function externalAgentCommands(runId: string, natsUrl: string, agents: AgentSpec[], leaderId: string): Pick<ExternalAgents, 'roles' | 'commands'> {
+export function externalAgentCommands(runId: string, natsUrl: string, agents: AgentSpec[], leaderId: string, roleOrder: readonly string[], scenarioFile?: string): Pick<ExternalAgents, 'roles' | 'commands'> {
   const leader = agents.find((a) => a.id === leaderId);
   const roles: ExternalAgents['roles'] = [];
-  for (const a of [...(leader ? [leader] : []), ...sortRoster(agents.filter((x) => x.id !== leaderId))]) {
+  for (const a of [...(leader ? [leader] : []), ...sortRoster(agents.filter((x) => x.id !== leaderId), roleOrder)]) {
     const r = roles.find((x) => x.role === a.role);
     if (r) r.count++;
     else roles.push({ role: a.role, count: 1, leader: a.id === leaderId });
   }
-  const commands = roles.map((r) => `mecsim agent --run ${runId} --role ${r.role} --join${r.count > 1 ? ` --count ${r.count}` : ''} --nats ${natsUrl}`);
+  const commands = roles.map((r) => `mecsim agent --run ${runId} --role ${r.role} --join${r.count > 1 ? ` --count ${r.count}` : ''} --nats ${natsUrl}${scenarioFile ? ` --scenario ${JSON.stringify(scenarioFile)}` : ''}`);
   return { roles, commands };
 }
 

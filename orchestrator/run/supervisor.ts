@@ -16,6 +16,7 @@ import type { CountersSnapshot } from '../../bus/counters.ts';
 import { hostOfSubject } from '../../bus/subjects.ts';
 import { tieringArgs } from '../../agents/tiering.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
+import { catalog, moduleOf } from '../../catalog/catalog.ts';
 import { agentEntry } from '../agentEntry.ts';
 import type { RunAuth } from '../permissions.ts';
 import type { Parts } from './context.ts';
@@ -90,7 +91,11 @@ export class Supervisor implements BarrierHooks {
 
   /** Starts every planned process (none with external agents). */
   async start(planned: { id: string; agents: AgentSpec[] }[]): Promise<void> {
-    this.entryArgs = planned.length ? await agentEntry() : [];
+    const source = catalog.sourceOf(this.p.info.scenario.id);
+    const file = source?.kind === 'module' ? source.file : undefined;
+    this.entryArgs = planned.length ? await agentEntry(file) : [];
+    // started through tsx (no bundle), the agent loads the scenario's module itself
+    if (file && this.entryArgs[0] === '--import') this.entryArgs = [...this.entryArgs, '--scenario', file];
     for (const { id, agents } of planned) this.d.barrier.speakers.grant(id, agents.map((a) => a.id));
     for (const { id, agents } of planned) this.startWorker(id, agents);
     if (this.p.info.external) {
@@ -192,7 +197,7 @@ export class Supervisor implements BarrierHooks {
       const reason = `no heartbeat for ${Math.round((now - seen) / 1000)} s`;
       state.restarts.push({ worker: key, agents: ids.length, leader: isLeader, slot: state.currentSlot, reason, ids, at: now });
       barrier.free(ids);
-      const { commands } = externalAgentCommands(info.runId, this.d.natsUrl, ids.map((id) => info.byId.get(id)!), info.leaderId);
+      const { commands } = externalAgentCommands(info.runId, this.d.natsUrl, ids.map((id) => info.byId.get(id)!), info.leaderId, info.scenario.roles, moduleOf(info.scenario.id));
       info.log.warn({ host: key, agents: ids.length, leader: isLeader }, `external agent host ${key} is silent (${reason}): waiting for a replacement; start: ${commands.join(' ; ')}`);
       if (isLeader) {
         this.checking = true;

@@ -9,19 +9,24 @@
  * broker's rounds, the UE and MEC handlers) → reference.ts (the same game centrally, the deviation
  * check, the baselines) → config.ts (parameters and validation).
  */
-import type { AgentSpec, JsonObject, Scenario } from '../types.ts';
+import type { CompleteScenario, AgentSpec, JsonObject, Scenario } from '../types.ts';
 import { resolveConfig, CONFIG_SCHEMA, DEFAULTS, type BudgetNashConfig } from './config.ts';
 import { serverCoord } from './model.ts';
 import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type UeInit } from './protocol.ts';
 import { commonOf, createBudgetNashReference } from './reference.ts';
+import { bench } from './bench.ts';
+import { figures } from './figures.ts';
 
 export type { BudgetNashConfig } from './config.ts';
 export const defaultSlots = DEFAULTS.slots;
 
-export const budgetNash: Scenario<BudgetNashConfig> = {
+export const budgetNash: CompleteScenario<BudgetNashConfig> = {
   id: 'budget-nash',
   title: 'budget-constrained service allocation: Lyapunov budget queue and an N-player Nash game among moving UEs',
   spec: 'shared/spec/budget-nash.md',
+  bench,
+  figures,
+  roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'sequential', summary: "the seed's NE rounds: one UE at a time in index order, each seeing the loads updated by the previous ones (N request/replies per round)" },
     { id: 'simultaneous', summary: 'all UEs answer one load broadcast per round, damped λ ← (1−κ)λ + κ·BR after an undamped first round' },

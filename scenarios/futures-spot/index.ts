@@ -10,12 +10,14 @@
  * Mechanisms are the spot auctions, `complete` and `incomplete`; `--auction` is accepted as an alias
  * of `--mechanism`. The resolved configuration carries both keys (`mechanism` and `auction`).
  */
-import { ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput, type Scenario } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type JsonObject, type RunInput, type Scenario } from '../types.ts';
 import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
 import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
 import { createFuturesSpotReference, feesOf } from './reference.ts';
 import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
+import { bench } from './bench.ts';
+import { figures } from './figures.ts';
 
 export type { FuturesSpotConfig } from './model.ts';
 export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
@@ -88,10 +90,13 @@ function resolveUser(seed: number, i: number, M: number, given: unknown): UserPa
   return { D, v, rho };
 }
 
-export const futuresSpot: Scenario<FuturesSpotConfig> = {
+export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
   id: 'futures-spot',
   title: 'contract (futures) and spot markets through a broker: registration-fee search, complete- vs incomplete-information spot auction',
   spec: 'shared/spec/futures-spot.md',
+  bench,
+  figures,
+  roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'complete', summary: 'spot market under complete information: greedy assignment of the largest v_ij, users pay their value' },
     { id: 'incomplete', summary: "spot market under incomplete information: McAfee's double auction on homogeneous unit bids and asks" },

@@ -12,12 +12,14 @@
  * One orchestrator slot is one whole game / pricing / drive: slot 0 uses the configured parameters; later slots
  * draw new tasks (nash: s_i; pricing: C_i) or new noise and task arrivals (mobility) from the seed.
  */
-import { ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type Scenario, type SlotOutcome } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type Scenario, type SlotOutcome } from '../types.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow, type RoundsRow } from './claims.ts';
 import { configSchemaOf, resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
 import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from './pricing.ts';
+import { bench } from './bench.ts';
+import { figures } from './figures.ts';
 
 export type { MobilityConfig, NashConfig, OffloadConfig, PricingConfig } from './config.ts';
 
@@ -37,10 +39,13 @@ const nashOptions = (cfg: NashConfig): NashOptions => ({ epsilon: cfg.epsilon, g
 export const nashUsersAt = (cfg: NashConfig, slot: number): NashUser[] => cfg.users.map((u, i) => nashUserAt(cfg.seed, i, u, slot));
 export const pricingUsersAt = (cfg: PricingConfig, slot: number): PricingUser[] => cfg.users.map((u, i) => pricingUserAt(cfg.seed, i, u, slot));
 
-export const offloadEnergy: Scenario<OffloadConfig> = {
+export const offloadEnergy: CompleteScenario<OffloadConfig> = {
   id: 'offload-energy',
   title: 'energy-efficient offloading: offloading × power Nash game, decentralized vs semi-distributed pricing, mobility',
   spec: 'shared/spec/offload-energy.md',
+  bench,
+  figures,
+  roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'nash', summary: 'offloading decision × transmit power game; one granted update per decision slot (or all); ODPC baseline' },
     { id: 'pricing', summary: 'Stackelberg pricing of load migration: semi-distributed (2 rounds) or decentralized (fixed ~60 rounds)' },

@@ -6,8 +6,9 @@
  * runtime (placement, drops, deadlines) independently of any scenario's math.
  */
 import { stream } from '../common/rng.ts';
-import { ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
 import { configSchema, Count, COUNT, Int, isCount, ListOf, Num } from '../common/schema.ts';
+import { bench } from './bench.ts';
 
 export interface PingConfig extends JsonObject {
   scenario: 'ping';
@@ -28,10 +29,12 @@ export const answer = (w: number, x: number, slot: number) => w * x + slot;
 /** The config file's shape (types and keys; the ranges are checked by resolve). */
 const CONFIG_SCHEMA = configSchema('ping', ['echo'], { rounds: Int('an integer in [1, 100000]'), users: Count('the number of users'), weights: ListOf(Num('a finite number'), 'a list of weights, one per user') });
 
-export const ping: Scenario<PingConfig> = {
+export const ping: CompleteScenario<PingConfig> = {
   id: 'ping',
   title: 'diagnostic: broadcast and echo (runtime overhead, no economics)',
   spec: '(none: diagnostic)',
+  bench,
+  roles: ['mec', 'ue'],
   mechanisms: [{ id: 'echo', summary: 'R rounds of one broadcast and N replies; the leader sums the replies' }],
   defaultMechanism: 'echo',
   options: [{ name: 'rounds', arg: '<r>', description: 'rounds per slot', default: 10 }],

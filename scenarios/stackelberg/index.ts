@@ -7,12 +7,14 @@
  * global optimum), baselines.ts (pricing and purchasing baselines), and below: configuration, the
  * agents' roles, and the comparison with the reference.
  */
-import { ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
 import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
+import { bench } from './bench.ts';
+import { figures } from './figures.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -138,10 +140,13 @@ export function compareSlot(cfg: StackelbergConfig, thetas: number[], ks: number
   };
 }
 
-export const stackelberg: Scenario<StackelbergConfig> = {
+export const stackelberg: CompleteScenario<StackelbergConfig> = {
   id: 'stackelberg',
   title: 'resource purchasing (GURP) and pricing (GSRP) between an edge server and its users',
   spec: 'shared/spec/stackelberg.md',
+  bench,
+  figures,
+  roles: ['mec', 'ue'],
   mechanisms: [
     { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)' },
     { id: 'gsrp-step', summary: "the seed's GSRP: the price rises by a fixed step until the profit has fallen `patience` times" },

@@ -10,12 +10,14 @@
  * configuration, roles, and the reference side.
  */
 import { stream } from '../common/rng.ts';
-import { ConfigError, type AgentSpec, type Json, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
 import { BUYBACK_DRAINS, intervalStep, missesFor, newIntervalState, type BuybackDrain, type MecIntervalState, type MissTail } from './intervals.ts';
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { bench } from './bench.ts';
+import { figures } from './figures.ts';
 
 export type Load = 'low' | 'middle' | 'high';
 export const LOADS: Load[] = ['low', 'middle', 'high'];
@@ -156,10 +158,13 @@ function against(cfg: WholesaleConfig, eq: JsonObject, ref: { a2: number; profit
   }
 }
 
-export const wholesaleBuyback: Scenario<WholesaleConfig> = {
+export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
   id: 'wholesale-buyback',
   title: 'edge–cloud wholesale pricing and per-interval buyback between MEC servers and a cloud',
   spec: 'shared/spec/wholesale-buyback.md',
+  bench,
+  figures,
+  roles: ['cloud', 'mec'],
   mechanisms: [
     { id: 'optimal-pricing', summary: "the seed's Algorithm 2: price rounds with Brent's method on the marginal-cost balance p_e(a2) = p_c(C_c)" },
     { id: 'social-welfare', summary: 'one owner (Algorithm 1): every MEC pools its capacity; the owner picks C_c' },

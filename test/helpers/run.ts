@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import { getScenario } from '../../scenarios/index.ts';
+import { catalog } from '../../catalog/catalog.ts';
+import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
 import type { JsonObject, RunInput } from '../../scenarios/types.ts';
 import { parsePlacement, planWorkers, runScenario, type RunOptions } from '../../orchestrator/run.ts';
 import { joinTimeoutMs, scaledMs } from '../../bus/timeouts.ts';
@@ -12,7 +13,7 @@ import { joinTimeoutMs, scaledMs } from '../../bus/timeouts.ts';
 export const outDir = mkdtempSync(join(tmpdir(), 'mecsim-test-runs-'));
 
 export function resolveCfg(scenarioId: string, input: Partial<RunInput>): JsonObject {
-  const s = getScenario(scenarioId);
+  const s = catalog.get(scenarioId);
   if (!s) throw new Error(`no scenario ${scenarioId}`);
   return s.resolve({ seed: 1, slots: 1, options: {}, ...input });
 }
@@ -23,9 +24,10 @@ export function resolveCfg(scenarioId: string, input: Partial<RunInput>): JsonOb
  * with the machine's load and, for the join, with the processes to start (orchestrator/timeouts.ts).
  */
 export async function runDistributed(scenarioId: string, cfg: JsonObject, placement = 'process', extra: Partial<RunOptions> = {}) {
-  const scenario = getScenario(scenarioId)!;
-  const agents = scenario.agents(cfg as never);
-  const processes = planWorkers(agents, scenario.leaderId(cfg as never), parsePlacement(placement)).length;
+  const scenario = catalog.get(scenarioId)!;
+  const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+  const agents = parts.agents(cfg);
+  const processes = planWorkers(agents, parts.leaderId(cfg), parsePlacement(placement), scenario.roles).length;
   const joinMs = joinTimeoutMs({ agents: agents.length, processes, external: false });
   return runScenario({ scenario, cfg, placement: parsePlacement(placement), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: scaledMs(20_000), joinTimeoutMs: joinMs, report: false, ...extra }) as Promise<Record<string, any>>;
 }

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
 import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
 import { dockerAnswers } from '../setup/nats.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
@@ -228,8 +229,9 @@ describe('docker-compose.yml', () => {
       const { scenarioId, opts } = await parseRun(commandArgs(services.orchestrator, d.env));
       const { scenario, cfg } = resolveInput(scenarioId, opts as Parameters<typeof resolveInput>[1]);
       const need = new Map<string, number>();
-      for (const a of scenario.agents(cfg as never)) need.set(a.role, (need.get(a.role) ?? 0) + 1);
-      const leaderRole = scenario.agents(cfg as never).find((a) => a.id === scenario.leaderId(cfg as never))!.role;
+      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      for (const a of parts.agents(cfg)) need.set(a.role, (need.get(a.role) ?? 0) + 1);
+      const leaderRole = parts.agents(cfg).find((a) => a.id === parts.leaderId(cfg))!.role;
       const started = new Map<string, number>();
       for (const [name, svc] of agentServices) {
         if (!svc.profiles?.includes(d.profile)) continue;

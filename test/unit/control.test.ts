@@ -37,7 +37,7 @@ const GOOD: { [K in ControlKind]: ControlBodies[K] } = {
 /** malformed bodies of every kind: wrong types, missing fields, non-finite numbers, bad array elements, long strings */
 const BAD: { [K in ControlKind]: unknown[] } = {
   join: [{}, { ...GOOD.join, index: -2 }, { ...GOOD.join, index: 1.5 }, { ...GOOD.join, role: 7 }, { ...GOOD.join, worker: 'x'.repeat(65) }, { ...GOOD.join, pid: '42' }],
-  welcome: [{ ...GOOD.welcome, role: 'king' }, { ...GOOD.welcome, init: [] }, { ...GOOD.welcome, roster: [{ id: 'ue-0', role: 'ue' }] }, { ...GOOD.welcome, roundTimeoutMs: 0 }, { ...GOOD.welcome, resume: { slot: 1 } }, { ...GOOD.welcome, rejoin: 'yes' }],
+  welcome: [{ ...GOOD.welcome, role: 'King!' }, { ...GOOD.welcome, init: [] }, { ...GOOD.welcome, roster: [{ id: 'ue-0', role: 'ue' }] }, { ...GOOD.welcome, roundTimeoutMs: 0 }, { ...GOOD.welcome, resume: { slot: 1 } }, { ...GOOD.welcome, rejoin: 'yes' }],
   reject: [{}, { reason: 1 }, { reason: 'x'.repeat(5000) }],
   retry: [{}, { reason: null }],
   ready: [{}, { id: '' }, { id: 3 }],

@@ -174,7 +174,7 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
   it('a missing reply is counted and the last strategy (or the broker\'s own profit computation) is used', async () => {
     const cfg = resolve({ seed: 2, options: { auction: 'incomplete' } });
     const agents = futuresSpot.agents(cfg);
-    const roster = sortRoster(agents.filter((a) => a.id !== 'broker'));
+    const roster = sortRoster(agents.filter((a) => a.id !== 'broker'), futuresSpot.roles);
     const followers = new Map(roster.map((a) => [a.id, futuresSpot.createFollower(futuresSpot.agentInit(cfg, a), { id: a.id, role: a.role, index: a.index })]));
     const leader = futuresSpot.createLeader(futuresSpot.agentInit(cfg, agents[0]));
     let round = 0;

@@ -28,7 +28,8 @@ import { scaledMs } from '../../bus/timeouts.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
-import type { AgentSpec, Follower, JsonObject, LeaderContext, RoundRequest, RoundResult, Scenario, SlotOutcome } from '../../scenarios/types.ts';
+import { partsOf } from '../../scenarios/contract.ts';
+import type { AgentSpec, Follower, JsonObject, LeaderContext, RoundRequest, RoundResult, CompleteScenario, Scenario as AnyScenario, SlotOutcome } from '../../scenarios/types.ts';
 
 const RUN = 'run-h';
 const REASONS: DropReason[] = ['oversized', 'malformed', 'version', 'wrong-type', 'non-finite', 'wrong-run', 'too-deep'];
@@ -401,6 +402,8 @@ interface Captured {
   meta: { slot: number; round: number; from: string };
 }
 
+type Scenario = CompleteScenario;
+
 interface Setup {
   scenario: Scenario;
   cfg: JsonObject;
@@ -416,12 +419,14 @@ interface Setup {
 }
 
 /** One clean in-process slot with every follower's messages and replies recorded. */
-async function setup(scenario: Scenario, mechanism: string): Promise<Setup> {
+async function setup(s: AnyScenario, mechanism: string): Promise<Setup> {
+  // the mechanism's own parts where it has them: one complete scenario per mechanism
+  const scenario: Scenario = { ...s, ...partsOf(s, mechanism) };
   const cfg = scenario.resolve({ seed: 1, slots: 1, mechanism, options: {} });
   const agents = scenario.agents(cfg as never);
   const leaderId = scenario.leaderId(cfg as never);
   const leader = agents.find((a) => a.id === leaderId)!;
-  const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
+  const roster = sortRoster(agents.filter((a) => a.id !== leaderId), scenario.roles);
   const inbox = new Map<string, Captured[]>(roster.map((a) => [a.id, []]));
   const replies = new Map<string, JsonObject[]>();
   const followers = new Map(roster.map((a) => [a.id, scenario.createFollower(scenario.agentInit(cfg as never, a), a)]));

@@ -8,14 +8,14 @@ describe('placement', () => {
   const leader = stackelberg.leaderId(cfg);
 
   it('plans the leader alone, then workers of K followers (auto: 4 workers above 32 followers)', () => {
-    const sizes = (p: string) => planWorkers(agents, leader, parsePlacement(p)).map((g) => g.length);
+    const sizes = (p: string) => planWorkers(agents, leader, parsePlacement(p), stackelberg.roles).map((g) => g.length);
     expect(sizes('packed:300')).toEqual([1, 300, 300, 300, 100]);
     expect(sizes('auto')).toEqual([1, 250, 250, 250, 250]);
     expect(sizes('process')).toHaveLength(1001);
   });
 
   it('refuses more agent processes than the memory holds, before anything starts, and says what to use', () => {
-    const processes = planWorkers(agents, leader, { kind: 'process' }).length;
+    const processes = planWorkers(agents, leader, { kind: 'process' }, stackelberg.roles).length;
     const fits = (processes * PROCESS_MIB) / 0.8;
     expect(() => checkProcessBudget(processes, { kind: 'process' }, fits)).not.toThrow();
     let err: unknown;

@@ -359,7 +359,7 @@ describe('interval phase', () => {
 async function runCounting(cfg: WholesaleConfig, slot: number) {
   const agents = S.agents(cfg);
   const leader = S.createLeader(S.agentInit(cfg, agents[0]));
-  const roster = sortRoster(agents.slice(1));
+  const roster = sortRoster(agents.slice(1), S.roles);
   const followers = new Map(roster.map((a) => [a.id, S.createFollower(S.agentInit(cfg, a), { id: a.id, role: a.role, index: a.index })]));
   const byKind: Record<string, number> = {};
   let round = 0;

@@ -1,0 +1,31 @@
+import { barsFigure, linesFigure, seriesFigure, type Figure, type RunData, type Row } from '../common/figures.ts';
+type S = Record<string, any>;
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/** This scenario's own figures (its spec's "What a run must show"), from a run's files; a field a run lacks gives no figure. */
+export function figures(run: RunData): (Figure | undefined)[] {
+  const r = run.summary.results;
+  const out: (Figure | undefined)[] = [];
+  const pol = r?.policies as S | undefined;
+  if (pol) {
+    const rows = Object.entries(pol).flatMap(([k, v]: [string, S]) => [
+      { group: k, series: 'time-average energy', value: v.energy },
+      { group: k, series: 'average latency (s)', value: v.latency },
+      { group: k, series: 'migrations', value: v.migrations },
+    ]);
+    out.push(barsFigure('policies', `NE against the baselines (the seed’s Fig. 5): time-average energy against the budget C̄ = ${r.cbar}, latency, migrations`, rows));
+  }
+  // Z and the running average of energy against the budget (the seed's Fig. 7/8)
+  const slots = run.slots.filter((x) => isNum(x.Z) || isNum(x['eq.Z']));
+  if (slots.length) {
+    let sum = 0;
+    const rows: Row[] = slots.map((x, i) => {
+      const C = Number(x.C ?? x['eq.C']);
+      sum += C;
+      return { slot: x.slot, Z: Number(x.Z ?? x['eq.Z']), 'time-average energy': sum / (i + 1), budget: isNum(r?.cbar) ? r.cbar : null };
+    });
+    out.push(linesFigure('budget', 'Virtual queue Z and the time-average energy against the budget C̄ (the seed’s Fig. 7/8)', rows, 'slot', ['time-average energy', 'budget'], { yTitle: 'energy per slot' }));
+    out.push(seriesFigure('queue', 'Lyapunov queue Z per slot', rows, 'slot', ['Z']));
+  }
+  return out;
+}
