@@ -19,7 +19,7 @@ import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
-import { clusterConfig, parseHosts, writeClusterConfig } from './cluster.ts';
+import { clusterConfig, existingPasswords, parseHosts, writeClusterConfig } from './cluster.ts';
 
 export class UsageError extends Error {}
 
@@ -519,12 +519,13 @@ export function buildProgram(): Command {
     .option('--out <dir>', 'where to write the node configs, accounts.conf and creds/', 'cluster')
     .option('--hosts <list>', 'the nodes: host names (routes go to <host>:6222) or host:clientPort:clusterPort:httpPort', 'nats-1,nats-2,nats-3')
     .option('--store-dir <dir>', 'JetStream store directory of each node', '/data/jetstream')
+    .option('--keep-passwords', 'reuse the passwords of an earlier init in --out (the servers\' files stay the same when the run does)')
     .option('--tls-ca <file>', 'TLS for clients and routes: CA certificate (path as the servers see it)')
     .option('--tls-cert <file>', 'TLS: the servers\' certificate')
     .option('--tls-key <file>', 'TLS: the servers\' key')
     .exitOverride()
     .action((scenarioId: string, o: Record<string, unknown>) => {
-      const { runId, out, hosts, storeDir, tlsCa, tlsCert, tlsKey, ...scenarioOpts } = o;
+      const { runId, out, hosts, storeDir, keepPasswords, tlsCa, tlsCert, tlsKey, ...scenarioOpts } = o;
       const tls = [tlsCa, tlsCert, tlsKey];
       if (tls.some((x) => x !== undefined) && !tls.every((x) => x !== undefined)) throw new UsageError('--tls-ca, --tls-cert and --tls-key go together');
       const id = assertToken('--run-id', String(runId));
@@ -535,7 +536,7 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const c = clusterConfig({ runs: [{ runId: id, leaderId: scenario.leaderId(cfg as never), agents: scenario.agents(cfg as never) }], nodes, tls: tlsCa ? { ca: String(tlsCa), cert: String(tlsCert), key: String(tlsKey) } : undefined });
+      const c = clusterConfig({ runs: [{ runId: id, leaderId: scenario.leaderId(cfg as never), agents: scenario.agents(cfg as never) }], nodes, tls: tlsCa ? { ca: String(tlsCa), cert: String(tlsCert), key: String(tlsKey) } : undefined }, keepPasswords ? existingPasswords(String(out)) : {});
       writeClusterConfig(String(out), c);
       process.stdout.write(`cluster for run ${id} (${scenario.id}) in ${out}/: ${nodes.map((n) => `${n.name}.conf`).join(', ')}, accounts.conf, creds/\n`);
       for (const u of c.users) process.stdout.write(`  creds/${u.user}.env  ${u.about}\n`);

@@ -33,9 +33,10 @@
  * says so.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AgentSpec } from '../scenarios/types.ts';
+import { AGENT_ROLES } from '../agents/main.ts';
 import { runToken } from '../bus/subjects.ts';
 import { RunPermissions, type Credential, type Rules } from './permissions.ts';
 
@@ -94,8 +95,8 @@ const ANY_HOST = '*';
 const q = (s: string) => JSON.stringify(s);
 const list = (xs: string[]) => `[${xs.map(q).join(', ')}]`;
 
-function credential(user: string): Credential {
-  return { user, pass: randomBytes(18).toString('base64url') };
+function newCredential(user: string, keep: Record<string, string>): Credential {
+  return { user, pass: keep[user] ?? randomBytes(18).toString('base64url') };
 }
 
 /** Union of several runs' (or parts') rules, keeping each pattern once. */
@@ -118,8 +119,9 @@ export class ClusterUsers {
     if (new Set(ids).size !== ids.length) throw new Error(`run id given twice: ${ids.join(', ')}`);
   }
 
+  /** the runs' roles, and every other agent role: a generic compose or Kubernetes deployment starts them all */
   roles(): string[] {
-    return [...new Set(this.runs.flatMap((r) => r.agents.map((a) => a.role)))].sort();
+    return [...new Set([...AGENT_ROLES, ...this.runs.flatMap((r) => r.agents.map((a) => a.role))])].sort();
   }
 
   orchestrator(): RoleRules {
@@ -130,7 +132,7 @@ export class ClusterUsers {
   }
 
   /** The rules of role `role`'s credential, and whether it holds the leader's rights. */
-  role(role: string): { rules: RoleRules; leads: string[]; follows: boolean } {
+  role(role: string): { rules: RoleRules; leads: string[]; follows: boolean; joinOnly: boolean } {
     const parts: Rules[] = [];
     const deny: string[] = [];
     const leads: string[] = [];
@@ -151,7 +153,16 @@ export class ClusterUsers {
       // `inbox.*.>` (any host's request inbox) would include the orchestrator's own inboxes
       deny.push(`mecsim.${runToken(r.runId)}.inbox.orch.>`);
     }
-    return { rules: merge(parts, deny), leads, follows };
+    if (!parts.length) {
+      // a role none of the runs has: it may ask to join and hear the answer (the orchestrator says the
+      // run has no such agents, and the process exits saying so), and nothing else
+      for (const r of this.runs) {
+        const base = `mecsim.${runToken(r.runId)}`;
+        parts.push({ publish: [`${base}.join.*`], subscribe: [`${base}.inbox.*.>`] });
+        deny.push(`${base}.inbox.orch.>`);
+      }
+    }
+    return { rules: merge(parts, deny), leads, follows, joinOnly: !follows && !leads.length };
   }
 }
 
@@ -161,16 +172,17 @@ function permissionsText(r: RoleRules): string {
 }
 
 /** The whole configuration: node configs, the accounts file, credentials. Pure: writes nothing. */
-export function clusterConfig(plan: ClusterPlan): ClusterConfig {
+export function clusterConfig(plan: ClusterPlan, keep: Record<string, string> = {}): ClusterConfig {
   if (plan.nodes.length < 1) throw new Error('a cluster needs at least one node');
   const names = plan.nodes.map((n) => n.name);
   if (new Set(names).size !== names.length) throw new Error(`node names must differ: ${names.join(', ')}`);
   const users = new ClusterUsers(plan.runs);
+  const credential = (user: string) => newCredential(user, keep);
   const out: ClusterUser[] = [{ ...credential('orchestrator'), rules: users.orchestrator(), about: "the orchestrator: every subject of the run, the run's JetStream KV bucket" }];
   const notes: string[] = [];
   for (const role of users.roles()) {
-    const { rules, leads, follows } = users.role(role);
-    const about = leads.length ? `role ${role}: the leader ${leads.join(', ')}${follows ? ' and its followers' : ''}` : `role ${role}: followers (replies of its own agents only)`;
+    const { rules, leads, follows, joinOnly } = users.role(role);
+    const about = joinOnly ? `role ${role}: no agent of the run has it — may only ask to join (and be told so)` : leads.length ? `role ${role}: the leader ${leads.join(', ')}${follows ? ' and its followers' : ''}` : `role ${role}: followers (replies of its own agents only)`;
     if (leads.length && follows) notes.push(`role ${role} both leads and follows: its credential carries the leader's rights, so its followers could publish broadcasts`);
     out.push({ ...credential(role), rules, about });
   }
@@ -218,6 +230,7 @@ export function clusterConfig(plan: ClusterPlan): ClusterConfig {
     ].join('\n');
   }
   for (const u of out) files[`creds/${u.user}.env`] = `# ${u.about}\nMECSIM_NATS_USER=${u.user}\nMECSIM_NATS_PASS=${u.pass}\n`;
+  files['creds/route.env'] = `# the nodes' route credential (only nats-server uses it; kept here so --keep-passwords can reuse it)\nMECSIM_NATS_USER=${route.user}\nMECSIM_NATS_PASS=${route.pass}\n`;
   return { files, users: out, route, notes };
 }
 
@@ -248,6 +261,24 @@ export function writeClusterConfig(dir: string, c: ClusterConfig): string[] {
     written.push(join(dir, name));
   }
   return written;
+}
+
+/**
+ * The passwords of an earlier init in `dir` (creds/<user>.env), by user: `--keep-passwords` reuses
+ * them, so running again (a second `docker compose up`) leaves the servers' files as they were.
+ */
+export function existingPasswords(dir: string): Record<string, string> {
+  const credsDir = join(dir, 'creds');
+  if (!existsSync(credsDir)) return {};
+  const out: Record<string, string> = {};
+  for (const f of readdirSync(credsDir)) {
+    if (!f.endsWith('.env')) continue;
+    const text = readFileSync(join(credsDir, f), 'utf8');
+    const user = /^MECSIM_NATS_USER=(.+)$/m.exec(text)?.[1];
+    const pass = /^MECSIM_NATS_PASS=(.+)$/m.exec(text)?.[1];
+    if (user && pass && `${user}.env` === f) out[user] = pass;
+  }
+  return out;
 }
 
 /**
