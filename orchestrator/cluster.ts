@@ -213,7 +213,6 @@ export function clusterConfig(plan: ClusterPlan, keep: Record<string, string> = 
       `server_name: ${q(n.name)}`,
       `listen: ${q(`${n.listen}:${n.clientPort}`)}`,
       `http: ${q(`${n.listen}:${n.httpPort}`)}`,
-      'max_payload: 8388608',
       ...(n.logFile ? [`log_file: ${q(n.logFile)}`] : []),
       `jetstream { store_dir: ${q(n.storeDir)} }`,
       ...tlsBlock(''),
@@ -283,7 +282,9 @@ export function existingPasswords(dir: string): Record<string, string> {
 
 /**
  * `--hosts` entries: `host` or `host:client:cluster:http` (ports default to 4222, 6222, 8222). A
- * bare host name is also the node's name (compose services, pods); an address gets `nats-<i>`.
+ * host name's first label is the node's name and config file (`nats-1` in compose; the pod
+ * `mecsim-nats-0` of `mecsim-nats-0.mecsim-nats-headless` in Kubernetes, which picks its file by its
+ * pod name); an address gets `nats-<i>`.
  */
 export function parseHosts(spec: string, storeDir: string): ClusterNodeSpec[] {
   const hosts = spec.split(',').map((s) => s.trim()).filter(Boolean);
@@ -296,7 +297,7 @@ export function parseHosts(spec: string, storeDir: string): ClusterNodeSpec[] {
     for (const p of ports) if (!(p >= 1 && p <= 65535)) throw new Error(`--hosts: "${h}": port ${p} is not 1–65535`);
     const isAddress = /^[\d.]+$/.test(host) || host === 'localhost';
     return {
-      name: isAddress ? `nats-${i + 1}` : host,
+      name: isAddress ? `nats-${i + 1}` : host.split('.')[0],
       listen: isAddress ? host : '0.0.0.0',
       clientPort: ports[0],
       clusterPort: ports[1],
