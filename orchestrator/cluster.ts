@@ -67,6 +67,12 @@ export interface ClusterPlan {
   clusterName?: string;
   /** TLS for clients and routes: the same server certificate on every node, verified against `ca` */
   tls?: TlsFiles;
+  /**
+   * Tell neither clients nor other nodes the addresses this node knows (`no_advertise`): for nodes
+   * that reach each other through addresses of their own (a relay, a NAT), where the advertised
+   * ones would lead around them.
+   */
+  noAdvertise?: boolean;
 }
 
 /** Rules with deny lists (NATS `allow`/`deny`). */
@@ -222,6 +228,7 @@ export function clusterConfig(plan: ClusterPlan, keep: Record<string, string> = 
       // routes are authenticated: a process that is not a node of this cluster cannot join it as one
       `  authorization { user: ${q(route.user)}, password: ${q(route.pass)} }`,
       `  routes: ${list(others.map((o) => `nats-route://${route.user}:${route.pass}@${o.routeAddress}`))}`,
+      ...(plan.noAdvertise ? ['  no_advertise: true'] : []),
       ...routeTls('  '),
       '}',
       'include ./accounts.conf',
