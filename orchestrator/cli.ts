@@ -515,7 +515,7 @@ export function buildProgram(): Command {
   const init = addCommonScenarioFlags(cluster.command('init').argument('<scenario>', 'scenario id: its roles and leader decide the per-role users').description('write a 3-node NATS cluster configuration: authenticated routes, JetStream, one user per role of the run with the per-role subject permissions of the private server, a credentials file per user'));
   addScenarioOptions(init);
   init
-    .option('--run-id <id>', 'the run the cluster serves (permissions are per run: subjects mecsim.<token of the id>.…)', 'compose')
+    .option('--run-id <id>', 'a run the cluster serves (permissions are per run: subjects mecsim.<token of the id>.…); repeat it for several runs of the same scenario (default: compose)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--out <dir>', 'where to write the node configs, accounts.conf and creds/', 'cluster')
     .option('--hosts <list>', 'the nodes: host names (routes go to <host>:6222) or host:clientPort:clusterPort:httpPort', 'nats-1,nats-2,nats-3')
     .option('--store-dir <dir>', 'JetStream store directory of each node', '/data/jetstream')
@@ -528,7 +528,13 @@ export function buildProgram(): Command {
       const { runId, out, hosts, storeDir, keepPasswords, tlsCa, tlsCert, tlsKey, ...scenarioOpts } = o;
       const tls = [tlsCa, tlsCert, tlsKey];
       if (tls.some((x) => x !== undefined) && !tls.every((x) => x !== undefined)) throw new UsageError('--tls-ca, --tls-cert and --tls-key go together');
-      const id = assertToken('--run-id', String(runId));
+      const ids = ((runId as string[] | undefined) ?? ['compose']).map((id) => {
+        try {
+          return assertToken('--run-id', id);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      });
       const { scenario, cfg } = resolveInput(scenarioId, scenarioOpts as CommonOpts);
       let nodes;
       try {
@@ -536,9 +542,19 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const c = clusterConfig({ runs: [{ runId: id, leaderId: scenario.leaderId(cfg as never), agents: scenario.agents(cfg as never) }], nodes, tls: tlsCa ? { ca: String(tlsCa), cert: String(tlsCert), key: String(tlsKey) } : undefined }, keepPasswords ? existingPasswords(String(out)) : {});
-      writeClusterConfig(String(out), c);
-      process.stdout.write(`cluster for run ${id} (${scenario.id}) in ${out}/: ${nodes.map((n) => `${n.name}.conf`).join(', ')}, accounts.conf, creds/\n`);
+      const runs = ids.map((id) => ({ runId: id, leaderId: scenario.leaderId(cfg as never), agents: scenario.agents(cfg as never) }));
+      let c;
+      try {
+        c = clusterConfig({ runs, nodes, tls: tlsCa ? { ca: String(tlsCa), cert: String(tlsCert), key: String(tlsKey) } : undefined }, keepPasswords ? existingPasswords(String(out)) : {});
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      try {
+        writeClusterConfig(String(out), c);
+      } catch (e) {
+        throw new UsageError(`--out ${out}: ${(e as Error).message}`);
+      }
+      process.stdout.write(`cluster for run${ids.length > 1 ? 's' : ''} ${ids.join(', ')} (${scenario.id}) in ${out}/: ${nodes.map((n) => `${n.name}.conf`).join(', ')}, accounts.conf, creds/\n`);
       for (const u of c.users) process.stdout.write(`  creds/${u.user}.env  ${u.about}\n`);
       for (const n of c.notes) process.stdout.write(`  note: ${n}\n`);
     });

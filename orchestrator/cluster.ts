@@ -161,10 +161,11 @@ export class ClusterUsers {
     }
     if (!parts.length) {
       // a role none of the runs has: it may ask to join and hear the answer (the orchestrator says the
-      // run has no such agents, and the process exits saying so), and nothing else
+      // run has no such agents, and the process exits saying so) — with `ctl.all`, which every agent
+      // host listens to from its start — and nothing else
       for (const r of this.runs) {
         const base = `mecsim.${runToken(r.runId)}`;
-        parts.push({ publish: [`${base}.join.*`], subscribe: [`${base}.inbox.*.>`] });
+        parts.push({ publish: [`${base}.join.*`], subscribe: [`${base}.ctl.all`, `${base}.inbox.*.>`] });
         deny.push(`${base}.inbox.orch.>`);
       }
     }
@@ -240,33 +241,40 @@ export function clusterConfig(plan: ClusterPlan, keep: Record<string, string> = 
   return { files, users: out, route, notes };
 }
 
-/** A file that holds passwords: written whole or not at all, readable by its owner only. */
-function writeSecret(path: string, data: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(tmp, data, { mode: 0o600 });
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${path}: ${(e as Error).message}`);
-  }
-}
-
-/** Write every file (each atomically; every one holds a password, so each is its owner's only). */
+/**
+ * Write every file; each holds a password, so each is its owner's only. The files go together (node
+ * configs, accounts and credentials name the same passwords), so all are written and synced under
+ * temporary names first, and renamed into place only once every one is complete: a full disk or a
+ * bad folder leaves the previous set as it was, and no half-written file.
+ */
 export function writeClusterConfig(dir: string, c: ClusterConfig): string[] {
-  const written: string[] = [];
-  for (const [name, text] of Object.entries(c.files)) {
-    writeSecret(join(dir, name), text);
-    written.push(join(dir, name));
+  const staged: { tmp: string; path: string }[] = [];
+  try {
+    for (const [name, text] of Object.entries(c.files)) {
+      const path = join(dir, name);
+      const tmp = `${path}.tmp-${process.pid}`;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      staged.push({ tmp, path });
+      writeFileSync(tmp, text, { mode: 0o600 });
+      const fd = openSync(tmp, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (e) {
+    for (const { tmp } of staged) {
+      try {
+        rmSync(tmp, { force: true });
+      } catch {
+        /* its folder is not there or not writable: nothing was created in it */
+      }
+    }
+    throw new Error(`cannot write the cluster's files in ${dir}: ${(e as Error).message}`);
   }
-  return written;
+  for (const { tmp, path } of staged) renameSync(tmp, path);
+  return staged.map((s) => s.path);
 }
 
 /**

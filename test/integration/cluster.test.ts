@@ -179,18 +179,24 @@ describe('secured NATS cluster (mecsim cluster init)', () => {
       return mecsim(['agent', '--run', runId, '--role', role, '--join', '--count', String(count), '--nats', url(node)], { MECSIM_NATS_USER: c.user, MECSIM_NATS_PASS: c.pass });
     };
     const agents = [agent('mec', 1), agent('ue', 2, 2), agent('ue', 0, 2)];
+    // what docker compose does for every scenario: start a role the run lacks, whose join-only credential gets it told so
+    const cloud = agent('cloud', 2);
     const code = await run.exited;
     expect(code, run.err()).toBe(0);
     for (const a of agents) expect(await a.exited, a.err()).toBe(0);
+    expect(await cloud.exited).toBe(1);
+    expect(cloud.err()).toMatch(/has no cloud agents/);
     const ext = JSON.parse(run.out());
     expect(ext.status).toBe('complete');
     expect(ext.compare.ok).toBe(true);
+    // the leader's state went to the cluster's JetStream (enabled in the account the users live in), on all three nodes
+    expect(ext.stateStore).toMatchObject({ kind: 'jetstream-kv', replicas: 3 });
     const spawned = await runDistributed('stackelberg', cfg, 'process');
     expect(ext.equilibrium).toEqual(spawned.equilibrium);
     expect(ext.metrics.rounds).toBe(spawned.metrics.rounds);
     expect(ext.metrics.messages).toBe(spawned.metrics.messages);
     // nothing the run's own processes sent was refused
-    expect(violations()).toEqual(before);
+    expect(violations(), cluster!.nodes.map((n) => n.log().split("\n").filter((l) => /Violation/.test(l)).join("\n")).join("\n")).toEqual(before);
   }, scaledMs(240_000));
 });
 
