@@ -257,7 +257,7 @@ describe('docker-compose.yml', () => {
       const run = await parseRun(commandArgs(services.orchestrator, env));
       const init = await parseWith(['cluster', 'init'], commandArgs(services['cluster-init'], env));
       expect(init.scenarioId).toBe(run.scenarioId);
-      expect(init.opts.runId).toBe(run.opts.runId);
+      expect(init.opts.runId).toEqual([run.opts.runId]);
       for (const k of ['users', 'mecs', 'mechanism', 'config']) expect(init.opts[k], k).toEqual(run.opts[k]);
       expect(init.opts.keepPasswords).toBe(true); // a second `up` of the same run leaves the servers' files unchanged
     }

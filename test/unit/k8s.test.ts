@@ -199,7 +199,7 @@ describe('deploy/kubernetes', () => {
     const run = await parseWith(['run'], oc.args);
     expect(run.opts.agents).toBe('external');
     expect(run.scenarioId).toBe(init.scenarioId);
-    expect(run.opts.runId).toBe(init.opts.runId);
+    expect([run.opts.runId]).toEqual(init.opts.runId);
     expect(run.opts.users).toBe(init.opts.users);
     expect(run.opts.nats).toBe(`nats://${named('Service', 'mecsim-nats')!.metadata.name}:4222`);
     expect(oc.volumeMounts.find((m: Obj) => m.mountPath === run.opts.out)?.name).toBe('results');
