@@ -240,7 +240,7 @@ interface Proc {
   exited: Promise<number | null>;
 }
 
-describe.skipIf(Boolean(skipWhy))('three hosts as network namespaces, a NATS node on each, delaying links between them', () => {
+describe.skipIf(Boolean(skipWhy))(`three hosts as network namespaces, a NATS node on each, delaying links between them${skipWhy ? ` (skipped: ${skipWhy})` : ''}`, () => {
   const net = new NamespaceHosts();
   const relays: DelayRelay[] = [];
   const procs: Proc[] = [];
