@@ -23,9 +23,9 @@ COPY bus ./bus
 COPY catalog ./catalog
 COPY orchestrator ./orchestrator
 COPY scenarios ./scenarios
-# run folders go to /results (a volume in docker-compose.yml); a new named volume takes this
-# directory's owner, so the non-root user can write to it
-RUN mkdir -p /results && chown node:node /results
+# run folders go to /results, `mecsim cluster init` writes to /cluster (volumes in docker-compose.yml);
+# a new named volume takes this directory's owner, so the non-root user can write to it
+RUN mkdir -p /results /cluster && chown node:node /results /cluster
 # the sources stay root-owned and read-only to the process; tsx caches its transforms under /tmp
 USER node
 ENTRYPOINT ["node", "bin/mecsim.js"]

@@ -20,6 +20,7 @@ import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
+import { clusterConfig, existingPasswords, parseHosts, writeClusterConfig } from './cluster.ts';
 
 export class UsageError extends Error {}
 
@@ -266,7 +267,10 @@ function outDirOption(v: unknown): string {
 
 /** --user/--pass/--token/--creds/--tls-*: only with an external server (a private one gets generated per-role users) */
 function natsAuthOption(o: Record<string, unknown>): NatsAuth | undefined {
-  const a: NatsAuth = { user: o.user as string | undefined, pass: o.pass as string | undefined, token: o.token as string | undefined, creds: o.creds as string | undefined, tlsCa: o.tlsCa as string | undefined, tlsCert: o.tlsCert as string | undefined, tlsKey: o.tlsKey as string | undefined };
+  // with an external server, MECSIM_NATS_USER / _PASS stand in for --user / --pass, as for `mecsim agent`
+  // (how a credentials file of `mecsim cluster init` reaches a container: node --env-file=creds/orchestrator.env)
+  const env = o.nats || process.env.NATS_URL ? process.env : {};
+  const a: NatsAuth = { user: (o.user ?? env.MECSIM_NATS_USER) as string | undefined, pass: (o.pass ?? env.MECSIM_NATS_PASS) as string | undefined, token: o.token as string | undefined, creds: o.creds as string | undefined, tlsCa: o.tlsCa as string | undefined, tlsCert: o.tlsCert as string | undefined, tlsKey: o.tlsKey as string | undefined };
   const given = Object.entries(a).filter(([, v]) => v !== undefined).map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   if (!given.length) return undefined;
   if (!o.nats && !process.env.NATS_URL) throw new UsageError(`${given.join(', ')} apply to an external server: add --nats URL (a private server gets generated per-role users)`);
@@ -508,6 +512,56 @@ export function buildProgram(): Command {
     .action(async (args: string[]) => {
       const code = await agentMain(args);
       process.exitCode = code;
+    });
+
+  // `mecsim cluster init <scenario>`: a secured NATS cluster's configuration for one run (orchestrator/cluster.ts)
+  const cluster = program.command('cluster').description('configuration of a secured NATS cluster (see `mecsim cluster init --help`)');
+  const init = addCommonScenarioFlags(cluster.command('init').argument('<scenario>', 'scenario id: its roles and leader decide the per-role users').description('write a 3-node NATS cluster configuration: authenticated routes, JetStream, one user per role of the run with the per-role subject permissions of the private server, a credentials file per user'));
+  addScenarioOptions(init);
+  init
+    .option('--run-id <id>', 'a run the cluster serves (permissions are per run: subjects mecsim.<token of the id>.…); repeat it for several runs of the same scenario (default: compose)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--out <dir>', 'where to write the node configs, accounts.conf and creds/', 'cluster')
+    .option('--hosts <list>', 'the nodes: host names (routes go to <host>:6222) or host:clientPort:clusterPort:httpPort', 'nats-1,nats-2,nats-3')
+    .option('--store-dir <dir>', 'JetStream store directory of each node', '/data/jetstream')
+    .option('--keep-passwords', 'reuse the passwords of an earlier init in --out (the servers\' files stay the same when the run does)')
+    .option('--tls-ca <file>', 'TLS for clients and routes: CA certificate (path as the servers see it)')
+    .option('--tls-cert <file>', 'TLS: the servers\' certificate')
+    .option('--tls-key <file>', 'TLS: the servers\' key')
+    .exitOverride()
+    .action((scenarioId: string, o: Record<string, unknown>) => {
+      const { runId, out, hosts, storeDir, keepPasswords, tlsCa, tlsCert, tlsKey, ...scenarioOpts } = o;
+      const tls = [tlsCa, tlsCert, tlsKey];
+      if (tls.some((x) => x !== undefined) && !tls.every((x) => x !== undefined)) throw new UsageError('--tls-ca, --tls-cert and --tls-key go together');
+      const ids = ((runId as string[] | undefined) ?? ['compose']).map((id) => {
+        try {
+          return assertToken('--run-id', id);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+      });
+      const { scenario, cfg } = resolveInput(scenarioId, scenarioOpts as CommonOpts);
+      let nodes;
+      try {
+        nodes = parseHosts(String(hosts), String(storeDir));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      const runs = ids.map((id) => ({ runId: id, leaderId: parts.leaderId(cfg), agents: parts.agents(cfg) }));
+      let c;
+      try {
+        c = clusterConfig({ runs, nodes, tls: tlsCa ? { ca: String(tlsCa), cert: String(tlsCert), key: String(tlsKey) } : undefined }, keepPasswords ? existingPasswords(String(out)) : {});
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      try {
+        writeClusterConfig(String(out), c);
+      } catch (e) {
+        throw new UsageError(`--out ${out}: ${(e as Error).message}`);
+      }
+      process.stdout.write(`cluster for run${ids.length > 1 ? 's' : ''} ${ids.join(', ')} (${scenario.id}) in ${out}/: ${nodes.map((n) => `${n.name}.conf`).join(', ')}, accounts.conf, creds/\n`);
+      for (const u of c.users) process.stdout.write(`  creds/${u.user}.env  ${u.about}\n`);
+      for (const n of c.notes) process.stdout.write(`  note: ${n}\n`);
     });
 
   program

@@ -1,12 +1,15 @@
 /**
  * docker-compose.yml, Dockerfile and .dockerignore, checked without a Docker engine: the NATS
- * cluster's routes, and every mecsim service's command parsed by the real CLI (`run` by the
- * commander program of orchestrator/cli.ts with its action replaced, `agent` by the parseArgs
- * options of agents/main.ts) for every scenario command documented at the top of the compose file.
+ * cluster as `cluster-init` configures it (its command run by the real CLI into a temporary folder),
+ * and every mecsim service's command parsed by the real CLI (`run` and `cluster init` by the
+ * commander program of orchestrator/cli.ts with their actions replaced, `agent` by the parseArgs
+ * options of agents/main.ts) for every scenario command documented at the top of the compose file
+ * and every scenario in the tree, each service's credential checked against its role's part.
  * Where a Docker engine answers, `docker compose config` validates the file too.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +22,7 @@ import { dockerAnswers } from '../setup/nats.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
+import { subjects } from '../../bus/subjects.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const composeText = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -30,6 +34,7 @@ interface Service {
   build?: unknown;
   command?: string | string[];
   profiles?: string[];
+  entrypoint?: string[];
   volumes?: string[];
   deploy?: { replicas?: number };
   depends_on?: Record<string, { condition?: string }>;
@@ -115,67 +120,117 @@ const natsServices = Object.entries(services).filter(([, s]) => /^nats:/.test(s.
 const mecsimServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const agentServices = mecsimServices.filter(([, s]) => commandArgs(s, {})[0] === 'agent');
 
-/** Parse `mecsim run …` with the real commander program, its action replaced so nothing runs. */
-async function parseRun(args: string[]): Promise<{ scenarioId: string; opts: Record<string, unknown> }> {
+/** Parse a mecsim command with the real commander program, the action of `path` (e.g. ['run'], ['cluster', 'init']) replaced so nothing runs. */
+async function parseWith(path: string[], args: string[]): Promise<{ scenarioId: string; opts: Record<string, unknown> }> {
   const program = buildProgram();
-  program.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  const run = program.commands.find((c) => c.name() === 'run') as Command;
-  run.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+  const quiet = (c: Command) => c.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+  quiet(program);
+  let cmd: Command = program;
+  for (const name of path) cmd = quiet(cmd.commands.find((c) => c.name() === name) as Command);
   let got: { scenarioId: string; opts: Record<string, unknown> } | undefined;
-  run.action((scenarioId: string, opts: Record<string, unknown>) => {
+  cmd.action((scenarioId: string, opts: Record<string, unknown>) => {
     got = { scenarioId, opts };
   });
   await program.parseAsync(args, { from: 'user' });
-  if (!got) throw new Error(`not a run command: ${args.join(' ')}`);
+  if (!got) throw new Error(`not a ${path.join(' ')} command: ${args.join(' ')}`);
   return got;
 }
+const parseRun = (args: string[]) => parseWith(['run'], args);
 
-/** Every `docker compose … up` command documented in the file's header. */
-function documentedCommands(): { line: string; env: Env; profile: string; scale: Record<string, number> }[] {
+/**
+ * What the `cluster-init` service writes, for real: its command run by the real CLI, with the
+ * volume's /cluster replaced by a temporary folder. Returns the files by path relative to /cluster.
+ */
+async function clusterInitFiles(env: Env): Promise<Record<string, string>> {
+  const args = commandArgs(services['cluster-init'], env);
+  const tmp = mkdtempSync(join(tmpdir(), 'mecsim-compose-cluster-'));
+  try {
+    const i = args.indexOf('--out');
+    expect(args[i + 1]).toBe('/cluster');
+    const program = buildProgram();
+    program.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      await program.parseAsync([...args.slice(0, i + 1), tmp, ...args.slice(i + 2)], { from: 'user' });
+    } finally {
+      process.stdout.write = write;
+    }
+    const files: Record<string, string> = {};
+    for (const f of readdirSync(tmp, { recursive: true }) as string[]) if (statSync(join(tmp, f)).isFile()) files[f] = readFileSync(join(tmp, f), 'utf8');
+    return files;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** The credentials file a service's entrypoint loads (`node --env-file=/cluster/creds/<user>.env bin/mecsim.js`). */
+function envFileOf(svc: Service): string {
+  const ep = svc.entrypoint ?? [];
+  expect(ep[0]).toBe('node');
+  expect(ep[ep.length - 1]).toBe('bin/mecsim.js');
+  const f = ep.find((w) => w.startsWith('--env-file='));
+  expect(f, 'an --env-file').toBeDefined();
+  return f!.slice('--env-file='.length);
+}
+
+/** One user's permissions line in accounts.conf. */
+const userLine = (accounts: string, user: string) => accounts.split('\n').find((l) => l.includes(`user: "${user}"`)) ?? '';
+
+/** Every `docker compose up` command documented in the file's header. */
+function documentedCommands(): { line: string; env: Env; scale: Record<string, number> }[] {
   return composeText
     .split('\n')
-    .filter((l) => /^#.*docker compose --profile/.test(l))
+    .filter((l) => /^#.*docker compose up/.test(l))
     .map((l) => {
-      const line = l.replace(/^#\s*/, '');
+      const line = l.replace(/^#\s*/, '').replace(/\s{2,}.*$/, '');
       const [assign, rest] = line.split(/docker compose /);
       const env: Env = {};
       for (const m of assign.matchAll(/([A-Z_][A-Z0-9_]*)=(?:"([^"]*)"|'([^']*)'|(\S*))/g)) env[m[1]] = m[2] ?? m[3] ?? m[4];
       const scale: Record<string, number> = {};
       for (const m of rest.matchAll(/--scale (\w[\w-]*)=(\d+)/g)) scale[m[1]] = Number(m[2]);
-      return { line, env, profile: /--profile (\S+)/.exec(rest)![1], scale };
+      return { line, env, scale };
     });
 }
 
 describe('docker-compose.yml', () => {
-  it('has a 3-node NATS cluster: JetStream on, each node with its own store, routes to the two others', () => {
+  it('has a 3-node NATS cluster configured by cluster-init: JetStream on, each node with its own store, authenticated routes to the two others', async () => {
     expect(natsServices.map(([n]) => n).sort()).toEqual(['nats-1', 'nats-2', 'nats-3']);
+    const files = await clusterInitFiles({});
     const stores = new Set<string>();
     const clusterNames = new Set<string>();
+    const routePass = /MECSIM_NATS_PASS=(.+)/.exec(files['creds/route.env'])![1];
     for (const [name, svc] of natsServices) {
       expect(svc.image).toBe('nats:2.10-alpine');
+      expect(svc.depends_on?.['cluster-init']?.condition).toBe('service_completed_successfully');
       const args = commandArgs(svc, {});
-      expect(args.includes('-js') || args.includes('--jetstream'), name).toBe(true);
-      expect(flag(args, '--server_name', '-n', '--name')).toBe(name); // JetStream in a cluster needs unique server names
-      clusterNames.add(flag(args, '--cluster_name')!);
-      const port = /:(\d+)$/.exec(flag(args, '--cluster')!)![1];
-      const routes = flag(args, '--routes')!.split(',').map((r) => r.trim());
+      expect(args).toEqual(['nats-server', '-c', `/cluster/${name}.conf`]);
+      expect((svc.volumes ?? []).map((v) => v.split(':'))).toContainEqual(['cluster', '/cluster', 'ro']);
+      const conf = files[`${name}.conf`];
+      expect(conf, `${name}.conf is generated`).toBeDefined();
+      expect(conf).toContain(`server_name: "${name}"`); // JetStream in a cluster needs unique server names
+      expect(conf).toContain('include ./accounts.conf');
+      clusterNames.add(/name: "([^"]+)"/.exec(conf.slice(conf.indexOf('cluster {')))![1]);
+      const port = /listen: "0\.0\.0\.0:(\d+)"/.exec(conf.slice(conf.indexOf('cluster {')))![1];
+      expect(conf).toContain(`authorization { user: "route", password: "${routePass}" }`);
+      const routes = JSON.parse(/routes: (\[.*\])/.exec(conf)![1]) as string[];
       const others = natsServices.map(([n]) => n).filter((n) => n !== name);
-      expect(routes.sort()).toEqual(others.map((n) => `nats://${n}:${port}`).sort());
+      expect(routes.sort()).toEqual(others.map((n) => `nats-route://route:${routePass}@${n}:${port}`).sort());
       // the store directory lies on a volume of this node only
-      const store = flag(args, '--store_dir', '-sd')!;
+      const store = /jetstream \{ store_dir: "([^"]+)" \}/.exec(conf)![1];
       const mount = (svc.volumes ?? []).map((v) => v.split(':')).find(([, target]) => store === target || store.startsWith(`${target}/`));
       expect(mount, `${name}: ${store} on a volume`).toBeDefined();
       expect(stores.has(mount![0])).toBe(false);
       stores.add(mount![0]);
       expect(compose.volumes).toHaveProperty(mount![0]);
-      expect(flag(args, '-m', '--http_port')).toBe('8222'); // the healthcheck reads /healthz
+      expect(conf).toContain('http: "0.0.0.0:8222"'); // the healthcheck reads /healthz
       expect(svc.healthcheck?.test?.join(' ')).toContain('8222/healthz');
     }
     expect(clusterNames.size).toBe(1);
-    expect([...clusterNames][0]).toBeTruthy();
+    expect(compose.volumes).toHaveProperty('cluster');
   });
 
-  it('the orchestrator command parses with the real CLI: external agents, the cluster, results on a named volume', async () => {
+  it('the orchestrator command parses with the real CLI: external agents, the cluster, its own credential, results on a named volume', async () => {
     const args = commandArgs(services.orchestrator, {});
     expect(args[0]).toBe('run');
     const { scenarioId, opts } = await parseRun(args);
@@ -190,15 +245,28 @@ describe('docker-compose.yml', () => {
     expect(vol, '/results is a volume').toBeDefined();
     expect(compose.volumes).toHaveProperty(vol![0]); // a named volume, declared at the top level
     expect(services.orchestrator.profiles).toBeUndefined(); // always started
+    expect(envFileOf(services.orchestrator)).toBe('/cluster/creds/orchestrator.env');
     // RUN_ID, USERS and extra flags reach the command
-    const custom = await parseRun(commandArgs(services.orchestrator, { RUN_ID: 'r42', USERS: '50', RUN_ARGS: '--mechanism gsrp-step --slots 3' }));
+    const custom = await parseRun(commandArgs(services.orchestrator, { RUN_ID: 'r42', USERS: '50', RUN_ARGS: '--slots 3', SCENARIO_ARGS: '--mechanism gsrp-step' }));
     expect(custom.opts).toMatchObject({ runId: 'r42', users: 50, mechanism: 'gsrp-step', slots: 3 });
     // an unknown flag would be refused by the same parser
     await expect(parseRun([...args, '--no-such-flag'])).rejects.toThrow();
   });
 
-  it('every agent command parses with the agent CLI options and joins the orchestrator’s run on the same cluster', async () => {
+  it('cluster-init and the orchestrator describe the same run: same scenario, size, scenario flags and run id', async () => {
+    for (const env of [{}, { SCENARIO: 'wholesale-buyback', SIZE_ARGS: '--mecs 40', RUN_ID: 'r9' }, { SCENARIO: 'offload-energy', SCENARIO_ARGS: '--mechanism mobility', USERS: '20' }] as Env[]) {
+      const run = await parseRun(commandArgs(services.orchestrator, env));
+      const init = await parseWith(['cluster', 'init'], commandArgs(services['cluster-init'], env));
+      expect(init.scenarioId).toBe(run.scenarioId);
+      expect(init.opts.runId).toEqual([run.opts.runId]);
+      for (const k of ['users', 'mecs', 'mechanism', 'config']) expect(init.opts[k], k).toEqual(run.opts[k]);
+      expect(init.opts.keepPasswords).toBe(true); // a second `up` of the same run leaves the servers' files unchanged
+    }
+  });
+
+  it('every agent service runs for any scenario (no profiles), parses with the agent CLI options, and joins with its own role’s credential', async () => {
     expect(agentServices.map(([n]) => n).sort()).toEqual(['broker', 'cloud', 'mec', 'ue']);
+    for (const [name, svc] of Object.entries(services)) expect(svc.profiles, name).toBeUndefined();
     const orch = await parseRun(commandArgs(services.orchestrator, {}));
     for (const env of [{}, { RUN_ID: 'r42', UE_PER_CONTAINER: '100', MEC_PER_CONTAINER: '50' }] as Env[]) {
       const runId = env.RUN_ID ?? 'compose';
@@ -215,32 +283,46 @@ describe('docker-compose.yml', () => {
         expect(Number(values.count ?? 1)).toBeGreaterThanOrEqual(1);
         expect(Number(values['join-timeout'])).toBeGreaterThanOrEqual(30_000);
         expect(Object.keys(svc.depends_on ?? {}).sort()).toEqual(natsServices.map(([n]) => n).sort());
+        expect(envFileOf(svc)).toBe(`/cluster/creds/${name}.env`);
+        expect((svc.volumes ?? []).map((v) => v.split(':'))).toContainEqual(['cluster', '/cluster', 'ro']);
       }
     }
   });
 
-  it('each documented profile starts exactly the roles its scenario needs, as many agents as the orchestrator waits for', async () => {
+  it('`docker compose up --scale ue=50` and every documented command start the roles each scenario needs, each with a credential for exactly its part', async () => {
     const docs = documentedCommands();
-    // every scenario (except the diagnostic ping) has a documented command
-    const documented = new Set(docs.map((d) => d.env.SCENARIO ?? 'stackelberg'));
-    for (const id of Object.keys(scenarios)) if (id !== 'ping') expect(documented, id).toContain(id);
-    // plus the plain `docker compose --profile stackelberg up` with every default
-    for (const d of [...docs, { line: 'defaults', env: {}, profile: 'stackelberg', scale: {} }]) {
+    expect(docs.map((d) => d.line)).toContain('docker compose up --scale ue=50'); // the literal command works as written
+    // every scenario (the diagnostic ping too) runs on the same services, documented or not
+    // (the sizes a scenario needs are the user's --scale; the documented commands give them)
+    const cases = [...docs.map((d) => ({ ...d, counted: true })), ...Object.keys(scenarios).map((id) => ({ line: `SCENARIO=${id} SIZE_ARGS=' ' docker compose up`, env: { SCENARIO: id, SIZE_ARGS: ' ' } as Env, scale: {} as Record<string, number>, counted: false }))];
+    for (const id of Object.keys(scenarios)) if (id !== 'ping') expect(docs.map((d) => d.env.SCENARIO ?? 'stackelberg'), id).toContain(id);
+    for (const d of cases) {
       const { scenarioId, opts } = await parseRun(commandArgs(services.orchestrator, d.env));
       const { scenario, cfg } = resolveInput(scenarioId, opts as Parameters<typeof resolveInput>[1]);
-      const need = new Map<string, number>();
       const parts = partsOf(scenario, mechanismOf(scenario, cfg));
-      for (const a of parts.agents(cfg)) need.set(a.role, (need.get(a.role) ?? 0) + 1);
-      const leaderRole = parts.agents(cfg).find((a) => a.id === parts.leaderId(cfg))!.role;
-      const started = new Map<string, number>();
+      const agents = parts.agents(cfg);
+      const leaderId = parts.leaderId(cfg);
+      const need = new Map<string, number>();
+      for (const a of agents) need.set(a.role, (need.get(a.role) ?? 0) + 1);
+      for (const role of need.keys()) expect(agentServices.map(([n]) => n), `${d.line}: a service for role ${role}`).toContain(role);
+      const accounts = (await clusterInitFiles(d.env))['accounts.conf'];
+      const base = subjects(String(opts.runId)).base;
       for (const [name, svc] of agentServices) {
-        if (!svc.profiles?.includes(d.profile)) continue;
         const replicas = d.scale[name] ?? svc.deploy?.replicas ?? 1;
         const { values } = parseArgs({ args: commandArgs(svc, d.env).slice(1), options: AGENT_OPTIONS, strict: true });
-        started.set(String(values.role), replicas * Number(values.count ?? 1));
+        const started = replicas * Number(values.count ?? 1);
+        const line = userLine(accounts, name);
+        expect(line, `${d.line}: a ${name} user`).not.toBe('');
+        if (!need.has(name)) {
+          // a role the scenario does not use may only ask to join (and be told the run has none)
+          expect(line, d.line).toContain(`publish: ["${base}.join.*"]`);
+          continue;
+        }
+        if (d.counted) expect(started, `${d.line}: ${name} agents started`).toBeGreaterThanOrEqual(need.get(name)!); // extra replicas wait as spares
+        const leads = agents.find((a) => a.id === leaderId)!.role === name;
+        expect(line.includes(`"${base}.bc.>"`), `${d.line}: ${name} publishes broadcasts iff it leads`).toBe(leads);
+        for (const a of agents.filter((x) => x.role !== name).slice(0, 3)) expect(line, `${d.line}: ${name} may not answer for ${a.id}`).not.toContain(`"${base}.rep.${leaderId}.${a.id}"`);
       }
-      expect(Object.fromEntries(started), d.line).toEqual(Object.fromEntries(need));
-      expect(started.has(leaderRole), d.line).toBe(true);
     }
   });
 
