@@ -12,7 +12,7 @@ import { NatsUnavailable } from './natsServer.ts';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { assertToken } from '../bus/subjects.ts';
 import { BadServerUrl, parseServers } from '../bus/connection.ts';
-import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenarios/common/schema.ts';
+import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS, stampConfig } from '../scenarios/common/schema.ts';
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
@@ -398,11 +398,22 @@ export function buildProgram(): Command {
   });
 
   const params = addCommonScenarioFlags(program.command('params').argument('<scenario>', 'scenario id').description('print every parameter of a run (drawn from the seed, or from --config) as JSON; feed it back with --config'));
+  params.option('--schema', 'print the JSON Schema of the config file instead (for --mechanism only, if given); the same as schemas/config/<scenario>.schema.json');
   addScenarioOptions(params);
-  params.exitOverride().action((scenarioId: string, o: Record<string, unknown>) => {
+  params.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
+    if (o.schema) return printConfigSchema(scenarioId, o.mechanism as string | undefined);
     const { cfg } = resolveInput(scenarioId, o as CommonOpts);
-    process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(stampConfig(cfg), null, 2) + '\n');
   });
+
+  program
+    .command('schemas')
+    .description('write the JSON Schemas of config files (one per scenario) and of summary.json: what schemas/ holds (npm run schemas)')
+    .option('-o, --out <dir>', 'the folder to write into', 'schemas')
+    .action(async (o: { out: string }) => {
+      const { writeSchemas } = await import('./schemas.ts');
+      for (const path of writeSchemas(outDirOption(o.out))) process.stdout.write(`${path}\n`);
+    });
 
   const sweep = program
     .command('sweep')
@@ -469,11 +480,13 @@ export function buildProgram(): Command {
     .argument('<run-dir...>', 'run folder(s), e.g. runs/stackelberg-20261127-101500-s1-ab12')
     .description('write report.html (figures rendered by Vega-Lite, metrics, claims) for run folders; every run already writes one at its end')
     .action(async (dirs: string[]) => {
-      const { writeReport } = await import('./report.ts');
+      const { writeReport, loadRun } = await import('./report.ts');
+      const { provenanceLines } = await import('./provenance.ts');
       for (const d of dirs) {
         try {
           const r = await writeReport(d);
           process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})${r.status === 'complete' ? '' : ` — run ${r.statusLine}`}\n`);
+          for (const line of provenanceLines(loadRun(d).summary.provenance)) process.stdout.write(`  ${line}\n`);
         } catch (e) {
           throw new UsageError(`report: ${(e as Error).message}`);
         }
@@ -562,6 +575,15 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placemen
     for (const r of rows) process.stdout.write(cols.map((c) => (typeof r[c] === 'number' ? fmt(r[c]) : String(r[c]))).join('\t') + '\n');
     process.stdout.write(`sweep table: ${file}\n`);
   }
+}
+
+/** `mecsim params <scenario> --schema [-m mechanism]` */
+async function printConfigSchema(scenarioId: string, mechanism: string | undefined): Promise<void> {
+  const scenario = getScenario(scenarioId);
+  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${Object.keys(scenarios).join(', ')} (see mecsim list)`);
+  if (mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === mechanism)) throw new UsageError(`--mechanism: "${mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
+  const { configJsonSchema } = await import('./schemas.ts');
+  process.stdout.write(JSON.stringify(configJsonSchema(scenario, mechanism), null, 2) + '\n');
 }
 
 /** Entry: returns the process exit code. */
