@@ -32,17 +32,22 @@ function forMechanism(scenario: Scenario, mechanism: string): TObject {
 
 /**
  * The JSON Schema of a config file (`--config`, config.json, what `mecsim params` prints) of a
- * scenario: for one mechanism if given, else for all of them — one schema where every mechanism has
- * the same keys, else one branch per mechanism (`anyOf`, told apart by `mechanism`).
+ * scenario: for one mechanism if given (`mechanism` fixed to it), else for all of them — one schema
+ * where every mechanism has the same keys, else one branch per mechanism (`anyOf`, told apart by
+ * `mechanism`).
  */
 export function configJsonSchema(scenario: Scenario, mechanism?: string): Record<string, unknown> {
-  const ids = mechanism ? [mechanism] : scenario.mechanisms.map((m) => m.id);
+  const ids = scenario.mechanisms.map((m) => m.id);
   const shared = new Set(ids.map((m) => JSON.stringify(plain(scenario.configSchema(m))))).size === 1;
   const head = {
     $schema: DRAFT,
-    title: `mecsim ${scenario.id} config (schemaVersion ${SCHEMA_VERSION})`,
+    title: `mecsim ${scenario.id}${mechanism ? ` · ${mechanism}` : ''} config (schemaVersion ${SCHEMA_VERSION})`,
     description: `Parameters of one ${scenario.id} run (${scenario.title}): the form \`mecsim params ${scenario.id}\` prints and \`--config\` reads; every key is optional (what a file leaves out is drawn from the run seed or defaulted). The model and units: docs/scenarios/${scenario.id}.md.`,
   };
+  if (mechanism) {
+    const { title: _t, ...body } = plain(forMechanism(scenario, mechanism));
+    return { ...head, ...body };
+  }
   if (shared) {
     const { description: _d, ...body } = plain(scenario.configSchema(ids[0]));
     return { ...head, ...body };
