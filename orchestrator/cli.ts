@@ -18,6 +18,7 @@ import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
+import { cite } from '../scenarios/common/paper.ts';
 import { Interrupt } from './interrupt.ts';
 
 export class UsageError extends Error {}
@@ -498,10 +499,11 @@ export function buildProgram(): Command {
     .description('list the scenarios, their mechanisms and options')
     .option('--json', 'as JSON')
     .action((o: { json?: boolean }) => {
-      const list = Object.values(scenarios).map((s) => ({ id: s.id, title: s.title, spec: s.spec, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
+      const list = Object.values(scenarios).map((s) => ({ id: s.id, title: s.title, spec: s.spec, paper: s.paper, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
       if (o.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       for (const s of list) {
-        process.stdout.write(`${s.id} — ${s.title} (spec: ${s.spec})\n`);
+        process.stdout.write(`${s.id} — ${s.title} (model: ${s.spec})\n`);
+        if (s.paper) process.stdout.write(`  paper: ${cite(s.paper)}\n`);
         for (const m of s.mechanisms) process.stdout.write(`  --mechanism ${m.id}${m.id === s.defaultMechanism ? ' (default)' : ''}: ${m.summary}\n`);
         for (const op of s.options) process.stdout.write(`  --${op.name}${op.arg ? ` ${op.arg}` : ''}: ${op.description}${op.default !== undefined ? ` (default ${op.default})` : ''}\n`);
       }

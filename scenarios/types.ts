@@ -172,6 +172,20 @@ export interface ReferenceRun {
   finish?(): JsonObject;
 }
 
+/**
+ * The paper a scenario's model comes from, cited as fully as the source text allows: a field the
+ * text does not give is left out, never guessed (`note` says what is missing and where a field
+ * comes from).
+ */
+export interface PaperRef {
+  title: string;
+  authors?: string;
+  venue?: string;
+  year?: number;
+  doi?: string;
+  note?: string;
+}
+
 export interface MechanismInfo {
   id: string;
   summary: string;
@@ -193,8 +207,10 @@ export interface ScenarioOption {
 export interface Scenario<Resolved extends JsonObject = JsonObject> {
   id: string;
   title: string;
-  /** the spec file under shared/spec */
+  /** the scenario's model: its doc under docs/scenarios */
   spec: string;
+  /** the source paper, if the scenario has one */
+  paper?: PaperRef;
   mechanisms: MechanismInfo[];
   defaultMechanism: string;
   /** scenario-specific CLI options accepted by `run` and `params` */
