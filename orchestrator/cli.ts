@@ -502,7 +502,7 @@ export function buildProgram(): Command {
       const list = Object.values(scenarios).map((s) => ({ id: s.id, title: s.title, spec: s.spec, paper: s.paper, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
       if (o.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       for (const s of list) {
-        process.stdout.write(`${s.id} — ${s.title} (model: ${s.spec})\n`);
+        process.stdout.write(`${s.id} — ${s.title}${s.spec.startsWith('docs/') ? ` (model: ${s.spec})` : ''}\n`);
         if (s.paper) process.stdout.write(`  paper: ${cite(s.paper)}\n`);
         for (const m of s.mechanisms) process.stdout.write(`  --mechanism ${m.id}${m.id === s.defaultMechanism ? ' (default)' : ''}: ${m.summary}\n`);
         for (const op of s.options) process.stdout.write(`  --${op.name}${op.arg ? ` ${op.arg}` : ''}: ${op.description}${op.default !== undefined ? ` (default ${op.default})` : ''}\n`);
