@@ -3,7 +3,9 @@
  * TypeBox compiler the CLI uses reads them), and say the same as the CLI's checks: every config
  * `mecsim params` prints validates; a wrong type, an unknown key or a foreign mechanism's key does not.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
@@ -80,5 +82,30 @@ describe('published schemas', () => {
       expect(validate({ ...core, status: 'done' })).toBe(false);
       expect(validate({ ...core, provenance: { mecsim: { version: '0.1.0' }, node: 'v20', natsServer: { version: null }, host: { cpus: 2, totalMemoryBytes: 1 }, command: { argv: [] }, configSha256: 'abc' } })).toBe(false);
     });
+  });
+
+  // the point of publishing JSON Schema: another language reads the same files (skipped where Python's jsonschema is missing)
+  const python = spawnSync('python3', ['-c', 'import jsonschema'], { stdio: 'ignore' }).status === 0;
+  it.skipIf(!python)('Python’s jsonschema (Draft 7) accepts every config `mecsim params` prints and refuses a wrong type', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mecsim-pyschema-'));
+    const cases: [string, string, boolean][] = [];
+    for (const s of Object.values(scenarios))
+      for (const m of s.mechanisms) {
+        const f = join(dir, `${s.id}-${m.id}.json`);
+        writeFileSync(f, JSON.stringify(paramsOf(s.id, m.id)));
+        cases.push([join(SCHEMAS, 'config', `${s.id}.schema.json`), f, true]);
+      }
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify({ ...paramsOf('stackelberg', 'gsrp-step'), slots: '3' }));
+    cases.push([join(SCHEMAS, 'config', 'stackelberg.schema.json'), bad, false]);
+    const script = `import json, sys, jsonschema
+for schema, doc, want in json.load(sys.stdin):
+    s = json.load(open(schema))
+    jsonschema.Draft7Validator.check_schema(s)
+    ok = jsonschema.Draft7Validator(s).is_valid(json.load(open(doc)))
+    print(doc, ok)
+    assert ok == want, doc`;
+    const r = spawnSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' });
+    expect(r.status, r.stderr + r.stdout).toBe(0);
   });
 });
