@@ -481,13 +481,14 @@ export function buildProgram(): Command {
     .argument('<run-dir...>', 'run folder(s), e.g. runs/stackelberg-20261127-101500-s1-ab12')
     .description('write report.html (figures rendered by Vega-Lite, metrics, claims) for run folders; every run already writes one at its end')
     .action(async (dirs: string[]) => {
-      const { writeReport, loadRun } = await import('./report.ts');
+      const { writeReport } = await import('./report.ts');
       const { provenanceLines } = await import('./provenance.ts');
       for (const d of dirs) {
         try {
           const r = await writeReport(d);
           process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})${r.status === 'complete' ? '' : ` — run ${r.statusLine}`}\n`);
-          for (const line of provenanceLines(loadRun(d).summary.provenance)) process.stdout.write(`  ${line}\n`);
+          // what produced the run (summary.json's provenance; absent in runs made before it was recorded)
+          for (const line of provenanceLines(JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')).provenance)) process.stdout.write(`  ${line}\n`);
         } catch (e) {
           throw new UsageError(`report: ${(e as Error).message}`);
         }
