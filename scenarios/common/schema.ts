@@ -75,6 +75,8 @@ export function stampConfig<T extends JsonObject>(cfg: T): JsonObject {
  */
 export function configSchema(scenario: string, mechanisms: readonly string[], props: TProperties): TObject {
   return Strict({
+    // an editor finds the file's JSON Schema here (e.g. "../schemas/config/stackelberg.schema.json"); mecsim ignores it
+    $schema: Type.String({ description: "the file's JSON Schema, for editors (ignored by mecsim)" }),
     schemaVersion: Type.Literal(SCHEMA_VERSION, { description: `${SCHEMA_VERSION} (the version of this file's format; optional)` }),
     scenario: Type.Literal(scenario, { description: `"${scenario}"` }),
     mechanism: OneOf(mechanisms),

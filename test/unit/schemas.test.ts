@@ -14,8 +14,10 @@ import { schemaFiles } from '../../orchestrator/schemas.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { checkConfig, SCHEMA_VERSION, stampConfig } from '../../scenarios/common/schema.ts';
 import type { JsonObject } from '../../scenarios/types.ts';
+import { resolveInput } from '../../orchestrator/cli.ts';
 
 const SCHEMAS = fileURLToPath(new URL('../../schemas/', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const ajv = new Ajv({ allErrors: true, strict: true });
 const published = (rel: string) => ajv.compile(JSON.parse(readFileSync(join(SCHEMAS, rel), 'utf8')));
 const paramsOf = (id: string, mechanism: string, seed = 1): JsonObject => stampConfig(scenarios[id].resolve({ mechanism, seed, slots: 1, options: {} }));
@@ -68,6 +70,16 @@ describe('published schemas', () => {
     expect(validate(noMechanism)).toBe(false); // pricing's keys under the default (nash)
     const { mechanism: _n, ...nash } = paramsOf('offload-energy', 'nash');
     expect(validate(nash)).toBe(true);
+  });
+
+  const examples = readdirSync(EXAMPLES).filter((f) => f.endsWith('.json'));
+  it.each(examples)('examples/%s validates against its published schema and resolves as a --config file', (f) => {
+    const path = join(EXAMPLES, f);
+    const cfg = JSON.parse(readFileSync(path, 'utf8'));
+    const validate = published(`config/${cfg.scenario}.schema.json`);
+    expect(validate(cfg), JSON.stringify(validate.errors)).toBe(true);
+    expect(cfg.$schema).toBe(`../schemas/config/${cfg.scenario}.schema.json`);
+    expect(() => resolveInput(cfg.scenario, { config: path })).not.toThrow();
   });
 
   describe('summary.json', () => {
