@@ -4,7 +4,7 @@
  * produced the run, `mecsim report` shows it, and config.json fed back reproduces the run.
  * Real agent processes over the tests' real nats-server.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +12,15 @@ import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { configSha256 } from '../../orchestrator/provenance.ts';
+import { findNatsServer } from '../../orchestrator/natsServer.ts';
 import { runFileErrors } from '../helpers/schemas.ts';
 
 const pexec = promisify(execFile);
 const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 
-async function mecsim(args: string[]) {
+async function mecsim(args: string[], env: Record<string, string> = {}) {
   try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl') }, timeout: scaledMs(120_000) });
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: scaledMs(120_000) });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code: number; stdout: string; stderr: string };
@@ -67,6 +68,18 @@ describe('provenance and schemas of a real run', () => {
     expect(second.provenance.configSha256).toBe(p.configSha256);
     expect(second.equilibrium).toEqual(first.equilibrium);
     expect(second.metrics.rounds).toBe(first.metrics.rounds);
+  });
+
+  const natsServer = findNatsServer();
+  it.skipIf(!natsServer)('a run on the private server mecsim starts records that server’s version', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-prov-'));
+    // NATS_URL empty counts as unset: mecsim starts its own nats-server
+    const r = await mecsim(['run', 'ping', '--users', '2', '--out', out, '--json'], { NATS_URL: '' });
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(runFileErrors(join(out, s.runId))).toEqual([]);
+    const version = /v?(\d+\.\d+\.\d+)/.exec(execFileSync(natsServer!, ['--version'], { encoding: 'utf8' }))![1];
+    expect(s.provenance.natsServer).toEqual({ version, owned: true });
   });
 
   it('`mecsim params --schema` prints the published schema', async () => {
