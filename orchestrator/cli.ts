@@ -13,12 +13,13 @@ import { NatsUnavailable } from './natsServer.ts';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { assertToken } from '../bus/subjects.ts';
 import { BadServerUrl, parseServers } from '../bus/connection.ts';
-import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS } from '../scenarios/common/schema.ts';
+import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS, stampConfig } from '../scenarios/common/schema.ts';
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
+import { cite } from '../scenarios/common/paper.ts';
 import { Interrupt } from './interrupt.ts';
 import { clusterConfig, existingPasswords, parseHosts, writeClusterConfig } from './cluster.ts';
 
@@ -406,11 +407,22 @@ export function buildProgram(): Command {
   });
 
   const params = addCommonScenarioFlags(program.command('params').argument('<scenario>', 'scenario id').description('print every parameter of a run (drawn from the seed, or from --config) as JSON; feed it back with --config'));
+  params.option('--schema', 'print the JSON Schema of the config file instead (for --mechanism only, if given); the same as schemas/config/<scenario>.schema.json');
   addScenarioOptions(params);
-  params.exitOverride().action((scenarioId: string, o: Record<string, unknown>) => {
+  params.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
+    if (o.schema) return printConfigSchema(scenarioId, o.mechanism as string | undefined);
     const { cfg } = resolveInput(scenarioId, o as CommonOpts);
-    process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(stampConfig(cfg), null, 2) + '\n');
   });
+
+  program
+    .command('schemas')
+    .description('write the JSON Schemas of config files (one per scenario) and of summary.json: what schemas/ holds (npm run schemas)')
+    .option('-o, --out <dir>', 'the folder to write into', 'schemas')
+    .action(async (o: { out: string }) => {
+      const { writeSchemas } = await import('./schemas.ts');
+      for (const path of writeSchemas(outDirOption(o.out))) process.stdout.write(`${path}\n`);
+    });
 
   const sweep = program
     .command('sweep')
@@ -478,10 +490,13 @@ export function buildProgram(): Command {
     .description('write report.html (figures rendered by Vega-Lite, metrics, claims) for run folders; every run already writes one at its end')
     .action(async (dirs: string[]) => {
       const { writeReport } = await import('./report.ts');
+      const { provenanceLines } = await import('./provenance.ts');
       for (const d of dirs) {
         try {
           const r = await writeReport(d);
           process.stdout.write(`${r.path} (${r.figures.length} figures: ${r.figures.join(', ')})${r.status === 'complete' ? '' : ` — run ${r.statusLine}`}\n`);
+          // what produced the run (summary.json's provenance; absent in runs made before it was recorded)
+          for (const line of provenanceLines(JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')).provenance)) process.stdout.write(`  ${line}\n`);
         } catch (e) {
           throw new UsageError(`report: ${(e as Error).message}`);
         }
@@ -493,10 +508,11 @@ export function buildProgram(): Command {
     .description('list the scenarios, their mechanisms and options')
     .option('--json', 'as JSON')
     .action((o: { json?: boolean }) => {
-      const list = catalog.all().map((s) => ({ id: s.id, title: s.title, spec: s.spec, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
+      const list = catalog.all().map((s) => ({ id: s.id, title: s.title, spec: s.spec, paper: s.paper, mechanisms: s.mechanisms, defaultMechanism: s.defaultMechanism, defaultUsers: s.defaultUsers, options: s.options }));
       if (o.json) return void process.stdout.write(JSON.stringify(list, null, 2) + '\n');
       for (const s of list) {
-        process.stdout.write(`${s.id} — ${s.title} (spec: ${s.spec})\n`);
+        process.stdout.write(`${s.id} — ${s.title}${s.spec?.startsWith('docs/') ? ` (model: ${s.spec})` : ''}\n`);
+        if (s.paper) process.stdout.write(`  paper: ${cite(s.paper)}\n`);
         for (const m of s.mechanisms) process.stdout.write(`  --mechanism ${m.id}${m.id === s.defaultMechanism ? ' (default)' : ''}: ${m.summary}\n`);
         for (const op of s.options) process.stdout.write(`  --${op.name}${op.arg ? ` ${op.arg}` : ''}: ${op.description}${op.default !== undefined ? ` (default ${op.default})` : ''}\n`);
       }
@@ -620,6 +636,15 @@ async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placemen
     for (const r of rows) process.stdout.write(cols.map((c) => (typeof r[c] === 'number' ? fmt(r[c]) : String(r[c]))).join('\t') + '\n');
     process.stdout.write(`sweep table: ${file}\n`);
   }
+}
+
+/** `mecsim params <scenario> --schema [-m mechanism]` */
+async function printConfigSchema(scenarioId: string, mechanism: string | undefined): Promise<void> {
+  const scenario = catalog.get(scenarioId);
+  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${catalog.ids().join(', ')} (see mecsim list)`);
+  if (mechanism !== undefined && !scenario.mechanisms.some((m) => m.id === mechanism)) throw new UsageError(`--mechanism: "${mechanism}" is not a mechanism of ${scenario.id}; choose one of ${scenario.mechanisms.map((m) => m.id).join(', ')}`);
+  const { configJsonSchema } = await import('./schemas.ts');
+  process.stdout.write(JSON.stringify(configJsonSchema(scenario, mechanism), null, 2) + '\n');
 }
 
 /** Entry: returns the process exit code. */

@@ -14,6 +14,7 @@ import { barsFigure, linesFigure, seriesFigure, numericCols, thin, type Figure, 
 import { scenarioFigures } from './figures.ts';
 export { barsFigure, linesFigure, seriesFigure, thin, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { againstOf, optimumClause, runVerdict } from './verdict.ts';
+import { provenanceHtml } from './provenance.ts';
 
 
 /** Parses the CSV files mecsim writes (RFC 4180 quoting; numbers, booleans and empty cells typed). */
@@ -225,6 +226,7 @@ td{max-width:640px;overflow-wrap:anywhere}
 <h1>mecsim · ${esc(s.scenario)} · ${esc(s.mechanism)} · seed ${esc(s.seed)}</h1>
 <p class="status">${esc(status)}</p>
 <p>run <code>${esc(s.runId)}</code> · ${esc(s.agents?.followers)} followers + leader ${esc(s.agents?.leader)} · placement ${esc(s.placement)} (${esc(s.workers)} processes) · started ${esc(s.startedAt)}, finished ${esc(s.finishedAt ?? '—')}</p>
+${provenanceHtml(s.provenance)}
 ${claimsRows(s).length ? `<h2>Claims</h2>${table(claimsRows(s), ['claim', 'holds', 'numbers'])}` : ''}
 <h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
 <h2>Slots</h2>${table(slotRows)}${per.length > 30 ? `<p class="muted">… ${per.length - 30} more slots in slots.csv</p>` : ''}

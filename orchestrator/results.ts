@@ -76,7 +76,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 /** the fields a summary keeps when the disk has room for nothing more */
-const SUMMARY_CORE = ['status', 'runId', 'scenario', 'mechanism', 'seed', 'error', 'startedAt', 'finishedAt', 'host'];
+const SUMMARY_CORE = ['schemaVersion', 'status', 'runId', 'scenario', 'mechanism', 'seed', 'error', 'startedAt', 'finishedAt', 'host'];
 
 /**
  * Write a run's summary.json. On a full disk, where the atomic write (a new file) cannot get a block,

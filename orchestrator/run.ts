@@ -32,6 +32,8 @@ import { openRunLogs, type RunLogs } from './runLogs.ts';
 import { markAbandonedIn, RunFolderBusy, RunLock } from './runLock.ts';
 import { DiskError } from './results.ts';
 import { joinTimeoutMs as defaultJoinTimeoutMs } from '../bus/timeouts.ts';
+import { SCHEMA_VERSION, stampConfig } from '../scenarios/common/schema.ts';
+import { provenance } from './provenance.ts';
 
 export * from './run/plan.ts';
 export type { HostReport } from '../bus/control.ts';
@@ -61,9 +63,13 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const subj = subjects(runId);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId), scenario.roles);
   const info: RunInfo = { opts, scenario, parts, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
+  // config.json as written, and its hash in the provenance
+  const configFile = stampConfig(cfg);
+  const prov = provenance(configFile);
   const results = new ResultsWriter(
     dir,
     {
+      schemaVersion: SCHEMA_VERSION,
       status: 'running',
       runId,
       // every subject of this run starts with this (the run id's 8-character token, see bus/subjects.ts)
@@ -81,13 +87,14 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       strict: opts.strict === true,
       startedAt,
       host: hostname(),
+      provenance: prov,
     },
     log,
   );
   try {
     const opened = logs.failed();
     if (opened) throw opened;
-    results.start(cfg);
+    results.start(configFile);
   } catch (e) {
     logs.close();
     lock.release();
@@ -110,6 +117,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     summary.nats = bus.describe();
     await bus.connect();
     const nc = bus.nc;
+    // the version of the server this run used, private or external, as it announced itself
+    prov.natsServer = { version: nc.info?.version ?? null, owned: bus.owned };
     // before any agent starts: a second orchestrator with this run id on this server is refused
     claim = await RunIdClaim.claim(nc, runId, subj.owner).catch((e) => {
       throw e instanceof RunIdInUse ? new RunError(e.message, 2) : e;

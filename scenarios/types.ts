@@ -178,6 +178,20 @@ export interface ReferenceRun {
 }
 
 /**
+ * The paper a scenario's model comes from, cited as fully as the source text allows: a field the
+ * text does not give is left out, never guessed (`note` says what is missing and where a field
+ * comes from).
+ */
+export interface PaperRef {
+  title: string;
+  authors?: string;
+  venue?: string;
+  year?: number;
+  doi?: string;
+  note?: string;
+}
+
+/**
  * One mechanism of a scenario. A scenario with one mechanism, or whose mechanisms differ only in
  * parameters, implements the parts on the scenario itself and lists its mechanisms by id and summary;
  * one whose mechanisms have their own agents, leader, followers or reference gives them here, and
@@ -266,16 +280,6 @@ export interface BenchRowView {
   frameworkRoundMs: number;
 }
 
-/** A source paper, cited as fully as its text allows (never an invented DOI). */
-export interface Citation {
-  title: string;
-  authors?: string;
-  venue?: string;
-  year?: number;
-  doi?: string;
-  note?: string;
-}
-
 export interface ScenarioOption {
   /** long flag name without dashes, e.g. `mecs` */
   name: string;
@@ -292,8 +296,10 @@ export interface ScenarioOption {
 export interface Scenario<Resolved extends JsonObject = JsonObject> {
   id: string;
   title: string;
-  /** the spec file under shared/spec */
+  /** the scenario's model: its doc under docs/scenarios */
   spec?: string;
+  /** the source paper, if the scenario has one */
+  paper?: PaperRef;
   /**
    * The roles of its agents, in roster order: replies reach the leader in this order of roles, then
    * of index. Each a lower-case token (`RoleName`).
@@ -348,8 +354,6 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   figures?(run: RunData): (Figure | undefined)[];
   /** what `mecsim bench` runs for it */
   bench?: BenchPlan;
-  /** the source paper(s) of the model */
-  paper?: Citation | Citation[];
 
   /**
    * Optional: the configuration with one parameter set to `value` for a `--sweep key=v1,v2,…`

@@ -2,7 +2,7 @@
  * Scenario `budget-nash` — budget-constrained service allocation: a Lyapunov virtual queue Z kept by
  * the MSP (`broker`) and, every slot, an N-player Nash game among moving UEs (`ue-i`) that split
  * their tasks over the eligible MEC servers (`mec-j`, which publish their loads and execution costs
- * at each slot's end). Spec: shared/spec/budget-nash.md (seed 004).
+ * at each slot's end). Model: docs/scenarios/budget-nash.md.
  *
  * Read in this order: model.ts (parameters, movement, eligibility, ξ_i and eq. 26, reported costs,
  * the queue) → br.ts (best responses: `fl` sub-gradient, `exact` water-filling) → protocol.ts (the
@@ -14,6 +14,7 @@ import { resolveConfig, CONFIG_SCHEMA, DEFAULTS, type BudgetNashConfig } from '.
 import { serverCoord } from './model.ts';
 import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type UeInit } from './protocol.ts';
 import { commonOf, createBudgetNashReference } from './reference.ts';
+import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -23,12 +24,13 @@ export const defaultSlots = DEFAULTS.slots;
 export const budgetNash: CompleteScenario<BudgetNashConfig> = {
   id: 'budget-nash',
   title: 'budget-constrained service allocation: Lyapunov budget queue and an N-player Nash game among moving UEs',
-  spec: 'shared/spec/budget-nash.md',
+  spec: 'docs/scenarios/budget-nash.md',
+  paper: PAPER,
   bench,
   figures,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
-    { id: 'sequential', summary: "the seed's NE rounds: one UE at a time in index order, each seeing the loads updated by the previous ones (N request/replies per round)" },
+    { id: 'sequential', summary: "the paper's NE rounds: one UE at a time in index order, each seeing the loads updated by the previous ones (N request/replies per round)" },
     { id: 'simultaneous', summary: 'all UEs answer one load broadcast per round, damped λ ← (1−κ)λ + κ·BR after an undamped first round' },
   ],
   defaultMechanism: DEFAULTS.mechanism,
@@ -36,7 +38,7 @@ export const budgetNash: CompleteScenario<BudgetNashConfig> = {
   defaultSlots: DEFAULTS.slots,
   options: [
     { name: 'mecs', arg: '<M>', description: 'number of MEC servers M', default: DEFAULTS.M },
-    { name: 'br', arg: '<fl|exact>', description: "best response: the seed's FL sub-gradient or exact water-filling", default: DEFAULTS.br },
+    { name: 'br', arg: '<fl|exact>', description: "best response: the paper's FL sub-gradient or exact water-filling", default: DEFAULTS.br },
     { name: 'order', arg: '<sequential|simultaneous>', description: 'alias of --mechanism' },
     { name: 'cbar', arg: '<J>', description: 'energy budget C̄ per slot', default: DEFAULTS.cbar },
     { name: 'v', arg: '<V>', description: 'Lyapunov weight V', default: DEFAULTS.V },

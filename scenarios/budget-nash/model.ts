@@ -1,5 +1,5 @@
 /**
- * budget-nash model (spec: shared/spec/budget-nash.md, seed 004): parameters drawn from the seed,
+ * budget-nash model (docs/scenarios/budget-nash.md): parameters drawn from the run seed,
  * positions and movement, eligibility and rate decay, the smooth own-cost ξ_i and its gradient
  * (eq. 26), the reported per-slot costs and the Lyapunov queue update.
  *

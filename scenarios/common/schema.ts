@@ -57,11 +57,27 @@ export function Strict(props: TProperties, required: readonly string[] = []): TO
 export const ListOf = (item: TSchema, what: string) => Type.Array(item, { description: what, maxItems: MAX_AGENTS });
 
 /**
- * A scenario's config-file schema: the keys every scenario has (scenario, mechanism, seed, slots)
+ * The version of the file formats mecsim writes (config.json, summary.json) and reads (`--config`),
+ * as published in schemas/. Every such file says it (`schemaVersion`); a change that makes an old
+ * file invalid, or gives a key a new meaning, raises it.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** The configuration as mecsim writes it (config.json, `mecsim params`): `schemaVersion` first. */
+export function stampConfig<T extends JsonObject>(cfg: T): JsonObject {
+  const { schemaVersion: _ignored, ...rest } = cfg;
+  return { schemaVersion: SCHEMA_VERSION, ...rest };
+}
+
+/**
+ * A scenario's config-file schema: the keys every scenario has (schemaVersion, scenario, mechanism, seed, slots)
  * and its own, every key optional (what the file leaves out is drawn from the seed or defaulted).
  */
 export function configSchema(scenario: string, mechanisms: readonly string[], props: TProperties): TObject {
   return Strict({
+    // an editor finds the file's JSON Schema here (e.g. "../schemas/config/stackelberg.schema.json"); mecsim ignores it
+    $schema: Type.String({ description: "the file's JSON Schema, for editors (ignored by mecsim)" }),
+    schemaVersion: Type.Literal(SCHEMA_VERSION, { description: `${SCHEMA_VERSION} (the version of this file's format; optional)` }),
     scenario: Type.Literal(scenario, { description: `"${scenario}"` }),
     mechanism: OneOf(mechanisms),
     seed: Int('an integer (the run seed)', { minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),

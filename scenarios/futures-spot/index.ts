@@ -1,6 +1,6 @@
 /**
  * `futures-spot` — contract (futures) and spot markets for MEC resources through a broker
- * (spec: shared/spec/futures-spot.md, seed 001).
+ * (model: docs/scenarios/futures-spot.md).
  *
  * Read in this order: model.ts (parameters, valuations, registration decision, futures allocation,
  * server profit) → auctions.ts (complete-information greedy, McAfee double auction, property checks,
@@ -16,6 +16,7 @@ import { createBroker, createMec, createUe, type IterationSummary, type LeaderIn
 import { createFuturesSpotReference, feesOf } from './reference.ts';
 import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
+import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -93,7 +94,8 @@ function resolveUser(seed: number, i: number, M: number, given: unknown): UserPa
 export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
   id: 'futures-spot',
   title: 'contract (futures) and spot markets through a broker: registration-fee search, complete- vs incomplete-information spot auction',
-  spec: 'shared/spec/futures-spot.md',
+  spec: 'docs/scenarios/futures-spot.md',
+  paper: PAPER,
   bench,
   figures,
   roles: ['broker', 'mec', 'ue'],

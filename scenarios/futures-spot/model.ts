@@ -1,5 +1,5 @@
 /**
- * futures-spot — the model (spec: shared/spec/futures-spot.md).
+ * futures-spot — the model (docs/scenarios/futures-spot.md).
  *
  * Parameters drawn by agent index, the spot valuations, the users' registration decision, the
  * futures (contract) allocation with shortfall and indemnity, and a server's profit. Everything here

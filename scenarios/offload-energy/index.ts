@@ -1,5 +1,5 @@
 /**
- * Scenario `offload-energy` — energy-efficient offloading (spec: shared/spec/offload-energy.md, seed 000).
+ * Scenario `offload-energy` — energy-efficient offloading (model: docs/scenarios/offload-energy.md).
  * Three mechanisms:
  * - `nash`: offloading decision × transmit power game, one granted update per decision slot (`grant: one|all`),
  *   ODPC (power fixed at p_max) as baseline — nash.ts. Leader `mec-0`, followers `ue-i`.
@@ -18,6 +18,7 @@ import { configSchemaOf, resolveConfig, withUsers, type MobilityConfig, type Nas
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
 import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from './pricing.ts';
+import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -42,7 +43,8 @@ export const pricingUsersAt = (cfg: PricingConfig, slot: number): PricingUser[] 
 export const offloadEnergy: CompleteScenario<OffloadConfig> = {
   id: 'offload-energy',
   title: 'energy-efficient offloading: offloading × power Nash game, decentralized vs semi-distributed pricing, mobility',
-  spec: 'shared/spec/offload-energy.md',
+  spec: 'docs/scenarios/offload-energy.md',
+  paper: PAPER,
   bench,
   figures,
   roles: ['broker', 'mec', 'ue'],
@@ -64,7 +66,7 @@ export const offloadEnergy: CompleteScenario<OffloadConfig> = {
     { name: 'pricemax', arg: '<P>', description: 'pricing: top of the decentralized price range P_max (default 3)' },
     { name: 'predictor', arg: '<pa|kalman>', description: 'mobility: server choice (default kalman)' },
     { name: 'servers', arg: '<M>', description: 'mobility: number of servers on the road (default 10)' },
-    { name: 'claims', arg: '<true|false>', description: "compute the seed's claims by small in-process sweeps at the end (default true)" },
+    { name: 'claims', arg: '<true|false>', description: "compute the paper's claims by small in-process sweeps at the end (default true)" },
   ],
 
   configSchema: configSchemaOf,

@@ -53,7 +53,7 @@ export function baselines(seed: number, slot: number, server: ServerParams, user
       historical: {
         price: historicalPrice,
         profit: historical.profit,
-        source: previousPrice === undefined ? "reference optimal price of a population drawn from the seed's historical stream" : "previous slot's equilibrium price",
+        source: previousPrice === undefined ? "reference optimal price of a population drawn from the run seed's historical stream" : "previous slot's equilibrium price",
       },
       gsrpBeatsBoth: atLeast(gsrp.profit, random.profit) && atLeast(gsrp.profit, historical.profit),
     },

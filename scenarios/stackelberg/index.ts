@@ -1,6 +1,6 @@
 /**
  * Scenario `stackelberg` — resource purchasing (GURP) and pricing (GSRP) between one edge server
- * (`mec-0`, leader) and N users (`ue-i`). Spec: shared/spec/stackelberg.md (seed 003).
+ * (`mec-0`, leader) and N users (`ue-i`). Model: docs/scenarios/stackelberg.md.
  *
  * Read top to bottom: model.ts (parameters, T_i, k_i, utility, best response, capacity, profit),
  * mechanisms.ts (the server's pricing protocols as message rounds), reference.ts (the centralized
@@ -13,6 +13,7 @@ import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
+import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -143,13 +144,14 @@ export function compareSlot(cfg: StackelbergConfig, thetas: number[], ks: number
 export const stackelberg: CompleteScenario<StackelbergConfig> = {
   id: 'stackelberg',
   title: 'resource purchasing (GURP) and pricing (GSRP) between an edge server and its users',
-  spec: 'shared/spec/stackelberg.md',
+  spec: 'docs/scenarios/stackelberg.md',
+  paper: PAPER,
   bench,
   figures,
   roles: ['mec', 'ue'],
   mechanisms: [
     { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)' },
-    { id: 'gsrp-step', summary: "the seed's GSRP: the price rises by a fixed step until the profit has fallen `patience` times" },
+    { id: 'gsrp-step', summary: "the paper's GSRP: the price rises by a fixed step until the profit has fallen `patience` times" },
   ],
   defaultMechanism: 'gsrp-search',
   defaultUsers: 6,

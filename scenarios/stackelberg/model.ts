@@ -1,5 +1,5 @@
 /**
- * `stackelberg` model (shared/spec/stackelberg.md): one edge server prices resource units, N users
+ * `stackelberg` model (docs/scenarios/stackelberg.md): one edge server prices resource units, N users
  * decide how many to buy (GURP best response). Pure functions only.
  *
  * Units: s in bits, c in cycles/bit, r in bit/s, f in Hz (cycles/s per unit), tmax in seconds;

@@ -1,7 +1,6 @@
 /**
  * Scenario `wholesale-buyback` — edge–cloud resource sharing by wholesale and buyback between N1
- * MEC servers (`mec-e`) and a cloud (`cloud`, leader). Spec: shared/spec/wholesale-buyback.md
- * (seed 002).
+ * MEC servers (`mec-e`) and a cloud (`cloud`, leader). Model: docs/scenarios/wholesale-buyback.md.
  *
  * Read top to bottom: model.ts (MEC best response, M/M/n delay, the cloud's local problem),
  * protocol.ts (the cloud's slot as message rounds: price search, commit, interval phase),
@@ -16,6 +15,7 @@ import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams,
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -161,12 +161,13 @@ function against(cfg: WholesaleConfig, eq: JsonObject, ref: { a2: number; profit
 export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
   id: 'wholesale-buyback',
   title: 'edge–cloud wholesale pricing and per-interval buyback between MEC servers and a cloud',
-  spec: 'shared/spec/wholesale-buyback.md',
+  spec: 'docs/scenarios/wholesale-buyback.md',
+  paper: PAPER,
   bench,
   figures,
   roles: ['cloud', 'mec'],
   mechanisms: [
-    { id: 'optimal-pricing', summary: "the seed's Algorithm 2: price rounds with Brent's method on the marginal-cost balance p_e(a2) = p_c(C_c)" },
+    { id: 'optimal-pricing', summary: "the paper's Algorithm 2: price rounds with Brent's method on the marginal-cost balance p_e(a2) = p_c(C_c)" },
     { id: 'social-welfare', summary: 'one owner (Algorithm 1): every MEC pools its capacity; the owner picks C_c' },
     { id: 'no-sharing', summary: 'no wholesale; MECs buy back from the cloud when needed' },
     { id: 'constant-price', summary: 'wholesale at the fixed price a2const' },

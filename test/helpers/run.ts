@@ -9,6 +9,7 @@ import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
 import type { JsonObject, RunInput } from '../../scenarios/types.ts';
 import { parsePlacement, planWorkers, runScenario, type RunOptions } from '../../orchestrator/run.ts';
 import { joinTimeoutMs, scaledMs } from '../../bus/timeouts.ts';
+import { runFileErrors } from './schemas.ts';
 
 export const outDir = mkdtempSync(join(tmpdir(), 'mecsim-test-runs-'));
 
@@ -29,7 +30,11 @@ export async function runDistributed(scenarioId: string, cfg: JsonObject, placem
   const agents = parts.agents(cfg);
   const processes = planWorkers(agents, parts.leaderId(cfg), parsePlacement(placement), scenario.roles).length;
   const joinMs = joinTimeoutMs({ agents: agents.length, processes, external: false });
-  return runScenario({ scenario, cfg, placement: parsePlacement(placement), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: scaledMs(20_000), joinTimeoutMs: joinMs, report: false, ...extra }) as Promise<Record<string, any>>;
+  const summary = (await runScenario({ scenario, cfg, placement: parsePlacement(placement), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: scaledMs(20_000), joinTimeoutMs: joinMs, report: false, ...extra })) as Record<string, any>;
+  // every run an integration test makes also checks its files against the published schemas
+  const invalid = runFileErrors(join(extra.outDir ?? outDir, String(summary.runId)));
+  if (invalid.length) throw new Error(invalid.join('\n'));
+  return summary;
 }
 
 /** pids of live processes whose command line mentions the run id */

@@ -13,6 +13,7 @@ import { afterEach, describe, expect, inject, it, onTestFailed, onTestFinished }
 import { startNatsCluster } from '../../orchestrator/natsServer.ts';
 import { logWaiter, outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
+import { stampConfig } from '../../scenarios/common/schema.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/mecsim.js');
@@ -94,7 +95,7 @@ describe('dynamic join (--agents external)', () => {
     expect(ext.stateStore).toMatchObject({ kind: 'jetstream-kv', replicas: 3 });
 
     const cfg = resolveCfg('stackelberg', { seed: 2, users: 6 });
-    expect(JSON.parse(readFileSync(join(outDir, runId, 'config.json'), 'utf8'))).toEqual(cfg);
+    expect(JSON.parse(readFileSync(join(outDir, runId, 'config.json'), 'utf8'))).toEqual(stampConfig(cfg));
     const spawned = await runDistributed('stackelberg', cfg, 'process');
     expect(ext.equilibrium).toEqual(spawned.equilibrium);
     expect(ext.reference).toEqual(spawned.reference);

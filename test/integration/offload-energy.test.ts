@@ -82,7 +82,7 @@ describe('offload-energy over NATS', () => {
     }
   });
 
-  it('reports the seed’s claims with their numbers', async () => {
+  it('reports the paper’s claims with their numbers', async () => {
     const cfg = resolveCfg('offload-energy', { seed: 1, mechanism: 'nash' });
     const s = await runDistributed('offload-energy', cfg, 'packed:5');
     const claims = s.results.claims as { id: string; statement: string; holds: boolean | null; numbers: Record<string, unknown> }[];
