@@ -499,6 +499,20 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('new')
+    .argument('<name>', 'the scenario id: a–z, 0–9, ".", "_", "-" (it names the folder and its run folders)')
+    .option('--dir <D>', 'the folder to create it in', '.')
+    .description('scaffold a working scenario folder <D>/<name> (package.json, index.ts, its own test; see docs/guide.md); never overwrites a folder')
+    .action(async (name: string, o: { dir: string }) => {
+      const { scaffold, nextSteps, ScaffoldError } = await import('./scaffold.ts');
+      try {
+        process.stdout.write(nextSteps(scaffold(name, o.dir, catalog.ids())));
+      } catch (e) {
+        throw e instanceof ScaffoldError ? new UsageError(e.message) : e;
+      }
+    });
+
+  program
     .command('agent')
     .description('start agent(s) of a run and join the waiting orchestrator (see `mecsim agent --help`)')
     .helpOption(false)
