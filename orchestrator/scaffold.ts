@@ -25,13 +25,23 @@ export interface Scaffolded {
   files: string[];
 }
 
+/**
+ * How the new folder depends on this mecsim: by path to a checkout (`file:`), or on its version
+ * when this mecsim is itself an installed package (under node_modules).
+ */
+function dependency(): string {
+  const root = ROOT.replace(/\/$/, '');
+  if (!root.split('/').includes('node_modules')) return `file:${root}`;
+  return `^${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
+}
+
 /** The files of a new scenario called `name`, by relative path. */
 export function scaffoldFiles(name: string): Record<string, string> {
   const read = (f: string) => readFileSync(join(TEMPLATE, f), 'utf8');
   const fill = (s: string) =>
     s
       .replaceAll(TEMPLATE_ID, name)
-      .replaceAll('MECSIM_DEPENDENCY', `file:${ROOT.replace(/\/$/, '')}`)
+      .replaceAll('MECSIM_DEPENDENCY', dependency())
       .replaceAll('MECSIM_GUIDE', join(ROOT, 'docs', 'guide.md'));
   return {
     'package.json': fill(read('package.json.template')),
