@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { catalog } from './catalog/catalog.ts';
 import { resolveConfig, type RunInputs } from './scenarios/harness.ts';
 import type { Scenario } from './scenarios/types.ts';
-import { parsePlacement, runScenario, type Placement } from './orchestrator/run.ts';
+import { parsePlacement, RunError, runScenario, type Placement } from './orchestrator/run.ts';
 
 export { acquireNats, startNatsServer, NatsUnavailable, type NatsHandle } from './orchestrator/natsServer.ts';
 export { RunError, type Placement } from './orchestrator/run.ts';
@@ -43,12 +43,15 @@ export function loadScenario(ref: string, cwd = process.cwd()): Promise<Scenario
 }
 
 /**
- * One distributed run of the scenario `ref` names (see `loadScenario`); resolves to its summary
- * (`summary.json`: `ok` says whether every slot equals its reference, `perSlot` has each slot's
- * outcome, reference and comparison). Rejects with RunError when the run fails.
+ * One distributed run of a scenario: `ref` names it (see `loadScenario`), or is a scenario object
+ * loaded that way — the agent processes load it from its module, so an object built in the caller's
+ * memory only is refused. Resolves to its summary (`summary.json`: `ok` says whether every slot
+ * equals its reference, `perSlot` has each slot's outcome, reference and comparison). Rejects with
+ * RunError when the run fails.
  */
-export async function runDistributed(ref: string, o: DistributedOptions = {}): Promise<Record<string, any>> {
-  const scenario = await loadScenario(ref);
+export async function runDistributed(ref: string | Scenario, o: DistributedOptions = {}): Promise<Record<string, any>> {
+  const scenario = typeof ref === 'string' ? await loadScenario(ref) : ref;
+  if (typeof ref !== 'string' && catalog.get(ref.id) !== ref) throw new RunError(`runDistributed: scenario ${ref.id} was not loaded from a module; pass its folder, file or package name (the agent processes load it from there), or load it first with loadScenario()`, 2);
   const cfg = resolveConfig(scenario, o);
   const placement = typeof o.placement === 'object' ? o.placement : parsePlacement(o.placement ?? 'auto');
   return runScenario({

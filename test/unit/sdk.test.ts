@@ -51,6 +51,11 @@ describe('mecsim as a library', () => {
     o.allocation.forEach((x, i) => (x > 0 ? expect(w[i] / (1 + x)).toBeCloseTo(o.price, 10) : expect(w[i]).toBeLessThanOrEqual(o.price)));
   });
 
+  it('mecsim/run refuses a scenario object the agents could not load (before anything starts)', async () => {
+    const { runDistributed } = await import('../../run.ts');
+    await expect(runDistributed({ ...example, id: 'kelly-copy' })).rejects.toThrow(/not loaded from a module/);
+  });
+
   it('rejects bad parameters of the example with the key named', () => {
     expect(() => mecsim.resolveConfig(example, { options: { gain: 2 } })).toThrow(/gain: must be a number in \(0, 2\)/);
     expect(() => mecsim.resolveConfig(example, { config: { weights: [1, -2] } })).toThrow(/weights\[1\]/);
