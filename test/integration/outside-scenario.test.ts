@@ -39,7 +39,7 @@ async function run(cmd: string, args: string[], cwd: string, ms: number) {
 }
 
 describe('a scenario from outside the repository', () => {
-  it('examples/kelly, copied out with its own package.json, runs distributed in process and packed placements, equal to its reference and the same in both', async () => {
+  it('examples/kelly, copied out with its own package.json, runs distributed in process and packed placements, equal to its reference and the same in both; and by package name from another project', async () => {
     const root = authorFolder('mecsim-kelly-');
     const dir = join(root, 'kelly');
     cpSync(join(REPO, 'examples', 'kelly'), dir, { recursive: true });
@@ -72,6 +72,17 @@ describe('a scenario from outside the repository', () => {
     expect(b.perSlot.map((x: any) => [x.equilibrium, x.extra])).toEqual(a.perSlot.map((x: any) => [x.equilibrium, x.extra]));
     const trajectory = (s: Record<string, any>) => readFileSync(join(out, s.runId, 'trajectory.csv'), 'utf8');
     expect(trajectory(b)).toBe(trajectory(a));
+
+    // the same folder installed as an npm package in another project: `mecsim run <package name>`
+    const app = join(root, 'app');
+    linkMecsim(app);
+    symlinkSync(dir, join(app, 'node_modules', 'kelly-edge'), 'dir');
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { mecsim: `file:${REPO}`, 'kelly-edge': 'file:../kelly' } }));
+    const byName = await run(process.execPath, [bin, 'run', 'kelly-edge', '--users', '5', '--slots', '2', '--placement', 'packed:5', '--out', out, '--json'], app, 240_000);
+    expect(byName.code, byName.stderr).toBe(0);
+    const c = JSON.parse(byName.stdout);
+    expect(c).toMatchObject({ scenario: 'kelly', ok: true, workers: 2 });
+    expect(c.perSlot.map((x: any) => x.equilibrium)).toEqual(a.perSlot.map((x: any) => x.equilibrium));
     rmSync(root, { recursive: true, force: true }); // kept when a check failed, to look at
   });
 
