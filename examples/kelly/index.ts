@@ -10,13 +10,13 @@
  * same equilibrium centrally (bisection on the price), which is also the welfare optimum.
  * README.md has the math, the convergence argument and the check's tolerance.
  */
-import { configSchema, ConfigError, Count, isCount, COUNT, ListOf, Num, Int, param, stream, type AgentSpec, type Claim, type CompleteScenario, type JsonObject, type SlotOutcome } from 'mecsim';
-import { bestBid, equalSplitWelfare, optimum, stepOf, utility } from './model.ts';
+import { configSchema, ConfigError, Count, isCount, COUNT, ListOf, Num, Int, param, stream, type AgentSpec, type Claim, type CompleteScenario, type JsonObject, type SlotOutcome, type Follower, type ReferenceRun } from 'mecsim';
+import { anticipatingBid, bestBid, equalSplitWelfare, nash, optimum, stepOf, utility } from './model.ts';
 import { figures } from './figures.ts';
 
 export interface KellyConfig extends JsonObject {
   scenario: 'kelly';
-  mechanism: 'price-taking';
+  mechanism: (typeof MECHANISMS)[number];
   seed: number;
   slots: number;
   users: number;
@@ -40,7 +40,9 @@ export const capacityOf = (seed: number, capacity: number, slot: number) => capa
 /** How many users' bids each trajectory row carries (the figure of bids per round). */
 const TRACED = 5;
 
-const CONFIG_SCHEMA = configSchema('kelly', ['price-taking'], {
+const MECHANISMS = ['price-taking', 'price-anticipating'] as const;
+
+const CONFIG_SCHEMA = configSchema('kelly', MECHANISMS, {
   users: Count('the number of users'),
   capacity: Num('a positive number of capacity units'),
   gain: Num('a number in (0, 2)'),
@@ -55,11 +57,133 @@ const CONFIG_SCHEMA = configSchema('kelly', ['price-taking'], {
  */
 export const CHECK = 1e-6;
 
+/** What a user bids next, toward: its best reply to the posted price (and its own last bid). */
+type BestReply = (w: number, price: number, capacity: number, ownBid: number) => number;
+/** A price taker treats p as given: (w − p)⁺. */
+const priceTaking: BestReply = (w, p) => bestBid(w, p);
+/** A price anticipator answers the others' total B = p·C − b (README.md: the quadratic). */
+const priceAnticipating: BestReply = (w, p, C, own) => anticipatingBid(w, p * C - own, C);
+
+/** A user: its damped bid toward `reply`, and its share and utility when the server allocates. */
+function bidder(reply: BestReply) {
+  return (init: JsonObject): Follower => {
+    const w = Number(init.w);
+    let bid = 0;
+    return {
+      handle(kind, body): JsonObject | undefined {
+        if (kind === 'bid') {
+          const { step, price, capacity } = body;
+          if (typeof step !== 'number' || !(step > 0 && step <= 1)) return undefined;
+          if (price === null) bid = w / 2; // the opening bid of a slot
+          else if (typeof price === 'number' && price > 0 && typeof capacity === 'number' && capacity > 0) bid += step * (reply(w, price, capacity, bid) - bid);
+          else return undefined;
+          return { bid };
+        }
+        if (kind === 'allocate' && typeof body.price === 'number' && body.price > 0) {
+          const x = bid / body.price;
+          return { x, u: utility(w, x) };
+        }
+        return undefined;
+      },
+    };
+  };
+}
+
+/** What a mechanism's run is checked against, and the claim about its efficiency. */
+interface Solution {
+  solve(weights: readonly number[], capacity: number): { price: number; welfare: number };
+  against: string;
+  efficiency(worst: number | null, converged: number): Claim;
+}
+
+const PRICE_TAKING: Solution = {
+  solve: optimum,
+  against: 'the price-taking equilibrium solved centrally (bisection on the price), which is the welfare optimum',
+  efficiency: (worst, converged) => ({
+    id: 'efficient',
+    statement: 'the price-taking equilibrium of proportional share is efficient: its welfare equals the optimum of max Σ w_i·log(1 + x_i) s.t. Σ x_i = C',
+    verdict: worst === null ? 'not-evaluable' : worst >= 1 - CHECK ? 'holds' : 'fails',
+    numbers: [
+      { label: 'worst welfare / optimum over the converged slots', value: worst },
+      { label: 'converged slots', value: converged },
+    ],
+    note: worst === null ? 'no slot converged' : undefined,
+  }),
+};
+
+const PRICE_ANTICIPATING: Solution = {
+  solve: nash,
+  against: 'the price-anticipating Nash equilibrium solved centrally (the Johari–Tsitsiklis conditions, bisection on the price)',
+  efficiency: (worst, converged) => ({
+    id: 'johari-tsitsiklis-75',
+    statement: 'price-anticipating users keep at least 75 % of the optimal welfare (Johari–Tsitsiklis 2004)',
+    verdict: worst === null ? 'not-evaluable' : worst >= 0.75 ? 'holds' : 'fails',
+    numbers: [
+      { label: 'worst welfare / optimum over the converged slots', value: worst },
+      { label: 'converged slots', value: converged },
+    ],
+    note: worst === null ? 'no slot converged' : undefined,
+  }),
+};
+
+/** The reference of a mechanism: its equilibrium solved centrally, the optimum and the equal split beside it. */
+function reference(cfg: KellyConfig, solution: Solution): ReferenceRun {
+  const seen: { welfare: number; optimum: number; equal: number; converged: boolean }[] = [];
+  return {
+    slot(slot, d) {
+      const C = capacityOf(cfg.seed, cfg.capacity, slot);
+      const eq = solution.solve(cfg.weights, C);
+      const opt = optimum(cfg.weights, C);
+      const equal = equalSplitWelfare(cfg.weights, C);
+      const price = Number(d.equilibrium.price);
+      const welfare = Number(d.equilibrium.welfare);
+      const priceGap = Math.abs(price - eq.price) / eq.price;
+      const welfareGap = Math.abs(welfare - eq.welfare) / eq.welfare;
+      const gap = Math.max(priceGap, welfareGap);
+      seen.push({ welfare, optimum: opt.welfare, equal, converged: d.converged });
+      return {
+        reference: { price: eq.price, welfare: eq.welfare, allocated: C, capacity: C },
+        baselines: { optimum: { price: opt.price, welfare: opt.welfare }, equalSplit: { welfare: equal } },
+        compare: {
+          ok: d.converged && gap <= CHECK,
+          gap,
+          against: solution.against,
+          note: `price gap ${priceGap.toExponential(2)}, welfare gap ${welfareGap.toExponential(2)} (equal within ${CHECK}); welfare / optimum ${(welfare / opt.welfare).toFixed(6)}`,
+        },
+      };
+    },
+    finish() {
+      const conv = seen.filter((s) => s.converged);
+      const worst = conv.length ? Math.min(...conv.map((s) => s.welfare / s.optimum)) : null;
+      const claims: Claim[] = [
+        solution.efficiency(worst, conv.length),
+        {
+          id: 'beats-equal-split',
+          statement: 'proportional share gives at least the welfare of an equal split C/N in every slot',
+          verdict: !conv.length ? 'not-evaluable' : conv.every((s) => s.welfare >= s.equal * (1 - 1e-12)) ? 'holds' : 'fails',
+          numbers: [{ label: 'mean welfare gain over the equal split', value: conv.length ? (100 * conv.reduce((a, s) => a + s.welfare / s.equal - 1, 0)) / conv.length : null, unit: '%' }],
+        },
+      ];
+      return { claims: claims as unknown as JsonObject[] };
+    },
+  };
+}
+
 export const kelly: CompleteScenario<KellyConfig> = {
   id: 'kelly',
   title: 'proportional share (Kelly) of edge capacity: price-taking users bid until the price settles',
   roles: ['mec', 'ue'],
-  mechanisms: [{ id: 'price-taking', summary: 'users best-respond to the posted price with damped bids; x_i = C·b_i/Σb' }],
+  // the mechanisms share the server's rounds and differ in the users' replies and the equilibrium
+  // they reach: the second one gives its own parts, so nothing here branches on a mechanism's name
+  mechanisms: [
+    { id: 'price-taking', summary: 'users best-respond to the posted price with damped bids; x_i = C·b_i/Σb; equilibrium = the welfare optimum' },
+    {
+      id: 'price-anticipating',
+      summary: 'users best-respond to the others\' total bid, knowing theirs moves the price (Johari–Tsitsiklis); equilibrium = the Nash equilibrium',
+      createFollower: bidder(priceAnticipating),
+      createReference: (cfg) => reference(cfg, PRICE_ANTICIPATING),
+    },
+  ],
   defaultMechanism: 'price-taking',
   options: [
     { name: 'capacity', arg: '<c>', description: 'mean server capacity per slot, in units (default: one per user)' },
@@ -81,11 +205,15 @@ export const kelly: CompleteScenario<KellyConfig> = {
     const given = Array.isArray(c.weights) ? (c.weights as number[]) : undefined;
     const n = input.users ?? given?.length ?? (typeof c.users === 'number' ? c.users : 8);
     if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
+    const mechanism = input.mechanism ?? (typeof c.mechanism === 'string' ? c.mechanism : 'price-taking');
+    if (!MECHANISMS.includes(mechanism as never)) throw new ConfigError('--mechanism', `must be one of ${MECHANISMS.join(', ')}, not ${mechanism}`);
+    // a price anticipator facing no other bid has no best reply (any bid > 0 takes everything)
+    if (mechanism === 'price-anticipating' && n < 2) throw new ConfigError('--users', 'price-anticipating users need at least 2 users');
     if (given && given.length !== n) throw new ConfigError('weights', `has ${given.length} entries for ${n} users`);
     given?.forEach((w, i) => param(`weights[${i}]`, w, (v) => v > 0, 'a positive number'));
     return {
       scenario: 'kelly',
-      mechanism: 'price-taking',
+      mechanism: mechanism as KellyConfig['mechanism'],
       seed: input.seed,
       slots: input.slots,
       users: n,
@@ -120,7 +248,7 @@ export const kelly: CompleteScenario<KellyConfig> = {
         // settles faster than the bids (bids that move in opposite directions leave Σb unchanged)
         while (rounds < maxRounds && !(change <= tolerance)) {
           rounds++;
-          const res = await ctx.round<{ bid: number }>({ kind: 'bid', body: { price, step: beta } });
+          const res = await ctx.round<{ bid: number }>({ kind: 'bid', body: { price, capacity: C, step: beta } });
           const next = bidsOf(res.replies);
           const total = sum(next);
           change = next.reduce((m, b, i) => Math.max(m, Math.abs(b - bids[i])), 0) / (total / next.length);
@@ -147,84 +275,15 @@ export const kelly: CompleteScenario<KellyConfig> = {
     };
   },
 
-  createFollower(init) {
-    const w = Number(init.w);
-    let bid = 0;
-    return {
-      handle(kind, body): JsonObject | undefined {
-        if (kind === 'bid') {
-          const step = body.step;
-          if (typeof step !== 'number' || !(step > 0 && step <= 1)) return undefined;
-          if (body.price === null) bid = w / 2; // the opening bid of a slot
-          else if (typeof body.price === 'number' && body.price > 0) bid += step * (bestBid(w, body.price) - bid);
-          else return undefined;
-          return { bid };
-        }
-        if (kind === 'allocate' && typeof body.price === 'number' && body.price > 0) {
-          const x = bid / body.price;
-          return { x, u: utility(w, x) };
-        }
-        return undefined;
-      },
-    };
-  },
-
-  createReference(cfg) {
-    const seen: { welfare: number; optimum: number; equal: number; converged: boolean }[] = [];
-    return {
-      slot(slot, d) {
-        const C = capacityOf(cfg.seed, cfg.capacity, slot);
-        const opt = optimum(cfg.weights, C);
-        const equal = equalSplitWelfare(cfg.weights, C);
-        const price = Number(d.equilibrium.price);
-        const welfare = Number(d.equilibrium.welfare);
-        const gap = Math.max(Math.abs(price - opt.price) / opt.price, Math.abs(welfare - opt.welfare) / opt.welfare);
-        const ok = d.converged && gap <= CHECK;
-        seen.push({ welfare, optimum: opt.welfare, equal, converged: d.converged });
-        return {
-          reference: { price: opt.price, welfare: opt.welfare, allocated: C, capacity: C },
-          baselines: { equalSplit: { welfare: equal } },
-          compare: {
-            ok,
-            gap,
-            against: 'the price-taking equilibrium solved centrally (bisection on the price), which is the welfare optimum',
-            note: `price gap ${(Math.abs(price - opt.price) / opt.price).toExponential(2)}, welfare gap ${(Math.abs(welfare - opt.welfare) / opt.welfare).toExponential(2)} (equal within ${CHECK})`,
-          },
-        };
-      },
-      finish() {
-        const conv = seen.filter((s) => s.converged);
-        const ratios = conv.map((s) => s.welfare / s.optimum);
-        const worst = ratios.length ? Math.min(...ratios) : null;
-        const claims: Claim[] = [
-          {
-            id: 'efficient',
-            statement: 'the price-taking equilibrium of proportional share is efficient: its welfare equals the optimum of max Σ w_i·log(1 + x_i) s.t. Σ x_i = C',
-            verdict: worst === null ? 'not-evaluable' : worst >= 1 - CHECK ? 'holds' : 'fails',
-            numbers: [
-              { label: 'worst welfare / optimum over the converged slots', value: worst },
-              { label: 'converged slots', value: conv.length },
-            ],
-            note: worst === null ? 'no slot converged' : undefined,
-          },
-          {
-            id: 'beats-equal-split',
-            statement: 'proportional share gives at least the welfare of an equal split C/N in every slot',
-            verdict: !conv.length ? 'not-evaluable' : conv.every((s) => s.welfare >= s.equal * (1 - 1e-12)) ? 'holds' : 'fails',
-            numbers: [{ label: 'mean welfare gain over the equal split', value: conv.length ? (100 * conv.reduce((a, s) => a + s.welfare / s.equal - 1, 0)) / conv.length : null, unit: '%' }],
-          },
-        ];
-        return { claims: claims as unknown as JsonObject[] };
-      },
-    };
-  },
+  createFollower: bidder(priceTaking),
+  createReference: (cfg) => reference(cfg, PRICE_TAKING),
 
   sweep(cfg, key, value) {
     if (key === 'capacity' || key === 'gain' || key === 'tolerance') return kelly.resolve({ seed: cfg.seed, slots: cfg.slots, options: {}, config: { ...cfg, [key]: value } });
     throw new ConfigError('--sweep', `kelly sweeps capacity, gain or tolerance, not ${key}`);
   },
 
-  describeSlot: (d, r) => `price ${fmt(d.equilibrium.price)} (reference ${fmt(r.reference.price)})  welfare ${fmt(d.equilibrium.welfare)} (optimum ${fmt(r.reference.welfare)})  rounds ${d.extra?.rounds}`,
+  describeSlot: (d, r) => `price ${fmt(d.equilibrium.price)} (reference ${fmt(r.reference.price)})  welfare ${fmt(d.equilibrium.welfare)} (reference ${fmt(r.reference.welfare)})  rounds ${d.extra?.rounds}`,
 };
 
 const fmt = (x: unknown) => (typeof x === 'number' ? x.toPrecision(9) : String(x));

@@ -31,16 +31,7 @@ export function stepOf(gain: number, users: number, capacity: number): { beta: n
  * (0, max w), from +∞ to 0, so bisection on p finds the unique root (to the last bit).
  */
 export function clearingPrice(weights: readonly number[], capacity: number): number {
-  const excess = (p: number) => weights.reduce((s, w) => s + demand(w, p), 0) - capacity;
-  let lo = 0;
-  let hi = Math.max(...weights);
-  for (let i = 0; i < 2000 && hi - lo > 0; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (mid <= lo || mid >= hi) break;
-    if (excess(mid) > 0) lo = mid;
-    else hi = mid;
-  }
-  return 0.5 * (lo + hi);
+  return bisectDown((p) => weights.reduce((s, w) => s + demand(w, p), 0) - capacity, Math.max(...weights));
 }
 
 /** The optimum: its price, allocation and welfare Σ w_i·log(1 + x_i). */
@@ -52,3 +43,42 @@ export function optimum(weights: readonly number[], capacity: number): { price: 
 
 /** The welfare of splitting C equally, the baseline a proportional share should beat. */
 export const equalSplitWelfare = (weights: readonly number[], capacity: number): number => weights.reduce((s, w) => s + utility(w, capacity / weights.length), 0);
+
+/*
+ * Price-anticipating users (Johari & Tsitsiklis 2004) see that their own bid moves the price: user i
+ * maximises U_i(C·b/(b + B)) − b against the others' total B. With U_i = w_i·log(1 + x) the first-order
+ * condition w·C·B = s·((1 + C)·s − C·B), s = b + B, is a quadratic in s.
+ */
+
+/** A price-anticipating user's best bid against the others' total B (B > 0). */
+export function anticipatingBid(w: number, others: number, capacity: number): number {
+  if (!(others > 0)) return 0;
+  const [C, B] = [capacity, others];
+  const s = (C * B + Math.sqrt(C * C * B * B + 4 * (1 + C) * w * C * B)) / (2 * (1 + C));
+  return Math.max(0, s - B);
+}
+
+/**
+ * At the Nash equilibrium with price p = Σb/C, user i's share solves (1 − x/C)·U_i'(x) = p
+ * (Johari–Tsitsiklis), i.e. x_i = C·(w_i − p)/(w_i + p·C) where w_i > p, else 0.
+ */
+export const anticipatingDemand = (w: number, p: number, capacity: number): number => (w > p ? (capacity * (w - p)) / (w + p * capacity) : 0);
+
+/** The Nash equilibrium of price-anticipating users: its price, allocation and welfare. */
+export function nash(weights: readonly number[], capacity: number): { price: number; allocation: number[]; welfare: number } {
+  const price = bisectDown((p) => weights.reduce((s, w) => s + anticipatingDemand(w, p, capacity), 0) - capacity, Math.max(...weights));
+  const allocation = weights.map((w) => anticipatingDemand(w, price, capacity));
+  return { price, allocation, welfare: weights.reduce((s, w, i) => s + utility(w, allocation[i]), 0) };
+}
+
+/** The root in (0, hi) of a function that falls from positive to negative, to the last bit. */
+export function bisectDown(excess: (p: number) => number, hi: number): number {
+  let lo = 0;
+  for (let i = 0; i < 2000 && hi - lo > 0; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (mid <= lo || mid >= hi) break;
+    if (excess(mid) > 0) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}

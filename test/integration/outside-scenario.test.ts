@@ -39,7 +39,7 @@ async function run(cmd: string, args: string[], cwd: string, ms: number) {
 }
 
 describe('a scenario from outside the repository', () => {
-  it('examples/kelly, copied out with its own package.json, runs distributed in process and packed placements, equal to its reference and the same in both; and by package name from another project', async () => {
+  it('examples/kelly, copied out with its own package.json, runs distributed in process and packed placements, equal to its reference and the same in both; and by package name from another project, with its other mechanism', async () => {
     const root = authorFolder('mecsim-kelly-');
     const dir = join(root, 'kelly');
     cpSync(join(REPO, 'examples', 'kelly'), dir, { recursive: true });
@@ -78,11 +78,18 @@ describe('a scenario from outside the repository', () => {
     linkMecsim(app);
     symlinkSync(dir, join(app, 'node_modules', 'kelly-edge'), 'dir');
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { mecsim: `file:${REPO}`, 'kelly-edge': 'file:../kelly' } }));
-    const byName = await run(process.execPath, [bin, 'run', 'kelly-edge', '--users', '5', '--slots', '2', '--placement', 'packed:5', '--out', out, '--json'], app, 240_000);
+    // with its other mechanism, whose users' replies and reference are that mechanism's own parts
+    const byName = await run(process.execPath, [bin, 'run', 'kelly-edge', '--mechanism', 'price-anticipating', '--users', '5', '--slots', '2', '--placement', 'packed:5', '--out', out, '--json'], app, 240_000);
     expect(byName.code, byName.stderr).toBe(0);
     const c = JSON.parse(byName.stdout);
-    expect(c).toMatchObject({ scenario: 'kelly', ok: true, workers: 2 });
-    expect(c.perSlot.map((x: any) => x.equilibrium)).toEqual(a.perSlot.map((x: any) => x.equilibrium));
+    expect(c).toMatchObject({ scenario: 'kelly', mechanism: 'price-anticipating', ok: true, workers: 2 });
+    expect(c.perSlot.every((x: any) => x.converged && x.compare.against.includes('Nash'))).toBe(true);
+    // a different equilibrium from the price takers' (their welfare is the optimum), within Johari–Tsitsiklis' bound
+    c.perSlot.forEach((x: any, i: number) => {
+      expect(x.equilibrium.welfare).toBeLessThan(a.perSlot[i].equilibrium.welfare);
+      expect(x.equilibrium.welfare / a.perSlot[i].equilibrium.welfare).toBeGreaterThanOrEqual(0.75);
+    });
+    expect(c.results.claims.map((x: any) => [x.id, x.verdict])).toContainEqual(['johari-tsitsiklis-75', 'holds']);
     rmSync(root, { recursive: true, force: true }); // kept when a check failed, to look at
   });
 

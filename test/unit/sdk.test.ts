@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as mecsim from '../../mod.ts';
 import { kelly } from '../../examples/kelly/index.ts';
-import { optimum } from '../../examples/kelly/model.ts';
+import { anticipatingBid, nash, optimum } from '../../examples/kelly/model.ts';
 import { scaffold, ScaffoldError } from '../../orchestrator/scaffold.ts';
 import { catalog } from '../../catalog/catalog.ts';
 import type { Scenario } from '../../scenarios/types.ts';
@@ -43,6 +43,15 @@ describe('mecsim as a library', () => {
     expect(short.slots.every((s) => !s.outcome.converged && !s.reference.compare.ok)).toBe(true);
   });
 
+  it('the example\'s second mechanism (its own followers and reference) reaches the Nash equilibrium, within 75 % of the optimum', async () => {
+    const r = await mecsim.runInProcess(example, { users: 3, slots: 3, seed: 5, mechanism: 'price-anticipating' });
+    expect(r.ok).toBe(true);
+    const taking = await mecsim.runInProcess(example, { users: 3, slots: 3, seed: 5 });
+    r.slots.forEach((s, i) => expect(Number(s.outcome.equilibrium.welfare)).toBeLessThan(Number(taking.slots[i].outcome.equilibrium.welfare)));
+    expect((r.results?.claims as { id: string; verdict: string }[])[0]).toMatchObject({ id: 'johari-tsitsiklis-75', verdict: 'holds' });
+    expect(() => mecsim.resolveConfig(example, { users: 1, mechanism: 'price-anticipating' })).toThrow(/at least 2 users/);
+  });
+
   it("the example's optimum satisfies the equilibrium conditions it solves", () => {
     const w = [1, 2, 5, 9, 9.5];
     const o = optimum(w, 4);
@@ -54,6 +63,16 @@ describe('mecsim as a library', () => {
   it('mecsim/run refuses a scenario object the agents could not load (before anything starts)', async () => {
     const { runDistributed } = await import('../../run.ts');
     await expect(runDistributed({ ...example, id: 'kelly-copy' })).rejects.toThrow(/not loaded from a module/);
+  });
+
+  it("the example's Nash equilibrium: every bid is a best reply to the others' total", () => {
+    const w = [1, 2, 5, 9, 9.5];
+    const C = 4;
+    const e = nash(w, C);
+    const bids = e.allocation.map((x) => x * e.price);
+    const total = bids.reduce((a, b) => a + b, 0);
+    bids.forEach((b, i) => expect(anticipatingBid(w[i], total - b, C)).toBeCloseTo(b, 9));
+    expect(e.welfare).toBeLessThan(optimum(w, C).welfare);
   });
 
   it('rejects bad parameters of the example with the key named', () => {
