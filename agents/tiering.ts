@@ -4,7 +4,7 @@
  *
  * A packed worker does one thing many times — decode a message, answer it, encode the answer — and
  * so does the leader for every reply. With V8's default interrupt budget (67,584 bytecode-weighted
- * ticks) that path runs unoptimized for the first few slots: in a one-slot stackelberg run at
+ * ticks) that path runs unoptimized for the first few slots: in a one-slot price-search run at
  * N = 1000 (43 rounds), a budget of 16,000 used 14–28 % less agent CPU (3 interleaved A/B pairs;
  * 16,000 also beat 4,000, 8,000 and 32,000). It changes when code is compiled, never what it computes.
  *

@@ -5,7 +5,7 @@
  * a state machine whose every step is a `switch` over some thirty states read from an object (so a
  * chain of property loads and comparisons per byte), and it builds each message's subject, sid and
  * size through three Buffer views and an array. A leader gathering 10,000 replies a round spent about
- * a quarter of its CPU in that parser alone (CPU profile of a 1000-user stackelberg run: 161 ms of
+ * a quarter of its CPU in that parser alone (CPU profile of a 1000-user price-search run: 161 ms of
  * 667 ms busy in `Parser.parse`, 3.7 µs per reply).
  *
  * What: `installFastParser()` replaces `Parser.prototype.parse` in the process that calls it (the

@@ -3,7 +3,7 @@
  * run's subject token (runToken: 8 characters derived from the run id), so several runs can share
  * one NATS cluster, and per-role permissions can be written as subject patterns.
  *
- * Why a token and not the run id itself: the run id (`stackelberg-20261127-204843-s1-4g24`) is a
+ * Why a token and not the run id itself: the run id (`<scenario>-20261127-204843-s1-4g24`) is a
  * readable folder name of 35 characters, and a subject travels in every message — twice through the
  * server and through both clients' protocol parsers. At 1000 agents per round that was a measurable
  * share of the per-round time (the raw NATS floor with 42- vs 10-character prefixes: ~12 %).

@@ -1,5 +1,5 @@
 /**
- * `mecsim bench [scenario…]` (`npm run bench -- stackelberg`): for each scenario and size N, in
+ * `mecsim bench [scenario…]` (`npm run bench -- <scenario>`): for each scenario and size N, in
  * one process and against one NATS server:
  *   - the framework: a real distributed run (agent processes, the scenario's mechanism), its
  *     rounds, time-to-equilibrium and mean time per round (measured by the leader);
@@ -87,7 +87,7 @@ type Variant = BenchVariant;
  * first slot is the warm-up: per-round times are taken from the later slots ("warm"), and the
  * floor runs as many warm-up rounds first; the first slot's figures are reported apart ("cold").
  * Why both: processes start slow. The floor reaches its steady per-round time within ~40 rounds;
- * mecsim's agents take about four stackelberg slots (~170 rounds at N = 1000), with GC-like pauses
+ * mecsim's agents take about four slots of a price-search scenario (~170 rounds at N = 1000), with GC-like pauses
  * early on. The cause is not pinned down: V8 flags for earlier tiering (agents/tiering.ts) shorten
  * the first slot but not the pattern, and heap-sizing flags did not remove it either. A one-slot
  * run (the default, as in earlier reports) therefore compares a mostly cold framework with a mostly

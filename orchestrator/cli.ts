@@ -486,7 +486,7 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .argument('<run-dir...>', 'run folder(s), e.g. runs/stackelberg-20261127-101500-s1-ab12')
+    .argument('<run-dir...>', 'run folder(s), e.g. runs/<scenario>-20261127-101500-s1-ab12')
     .description('write report.html (figures rendered by Vega-Lite, metrics, claims) for run folders; every run already writes one at its end')
     .action(async (dirs: string[]) => {
       const { writeReport } = await import('./report.ts');
@@ -515,6 +515,20 @@ export function buildProgram(): Command {
         if (s.paper) process.stdout.write(`  paper: ${cite(s.paper)}\n`);
         for (const m of s.mechanisms) process.stdout.write(`  --mechanism ${m.id}${m.id === s.defaultMechanism ? ' (default)' : ''}: ${m.summary}\n`);
         for (const op of s.options) process.stdout.write(`  --${op.name}${op.arg ? ` ${op.arg}` : ''}: ${op.description}${op.default !== undefined ? ` (default ${op.default})` : ''}\n`);
+      }
+    });
+
+  program
+    .command('new')
+    .argument('<name>', 'the scenario id: a–z, 0–9, ".", "_", "-" (it names the folder and its run folders)')
+    .option('--dir <D>', 'the folder to create it in', '.')
+    .description('scaffold a working scenario folder <D>/<name> (package.json, index.ts, its own test; see docs/guide.md); never overwrites a folder')
+    .action(async (name: string, o: { dir: string }) => {
+      const { scaffold, nextSteps, ScaffoldError } = await import('./scaffold.ts');
+      try {
+        process.stdout.write(nextSteps(scaffold(name, o.dir, catalog.ids())));
+      } catch (e) {
+        throw e instanceof ScaffoldError ? new UsageError(e.message) : e;
       }
     });
 
@@ -587,7 +601,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the results as JSON')
     .option('--sizes <list>', 'comma-separated user counts (default per scenario; the --scale row with one process per agent stays at 100)')
     .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
-    .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
+    .option('--slots <n>', 'slots per framework run (default 1, or the scenario’s bench plan); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
     .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1, 1000))
     .option('--nats <url>', 'use this NATS server')
     .action(async (ids: string[], o: Record<string, unknown>) => {

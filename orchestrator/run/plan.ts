@@ -177,7 +177,7 @@ export function checkProcessBudget(processes: number, placement: Placement, tota
  * the leader reading every reply. When the followers' processes outnumber the cores (10,000 users in
  * 4 workers on this 2-vCPU machine), the leader waits for a core while it has replies to read, and
  * the round ends when it has caught up. At a lower priority the workers yield the core to it. In
- * `bench stackelberg --sizes 1000,10000 --repeat 3` the round at N = 10,000 fell from 88–94 to 59 ms
+ * `bench <a price-search scenario> --sizes 1000,10000 --repeat 3` the round at N = 10,000 fell from 88–94 to 59 ms
  * (framework CPU per round 125–131 → 83 ms). The bench's raw floor gives its workers the same
  * niceness (its driver, like the leader, runs at the orchestrator's), so the comparison stays like
  * for like. A positive niceness needs no privilege; a process the orchestrator cannot renice runs on
