@@ -16,7 +16,7 @@ export type {
   BenchRowView,
   BenchRun,
   BenchVariant,
-  Citation,
+  PaperRef,
   Claim,
   ClaimNumber,
   CompleteScenario,
