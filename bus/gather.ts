@@ -31,11 +31,13 @@
  * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
+import { decode, decodeFrom, encodeEnvelope, idBytes, type Body, type Envelope } from './codec.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeData } from './fastparse.ts';
 import { subjects } from './subjects.ts';
+import type { RtoEstimator } from './link.ts';
+import type { LinkArrivals } from './linkHold.ts';
 
 export interface GatherTarget {
   id: string;
@@ -82,6 +84,18 @@ export interface GatherResult {
   startedAt: number;
   /** requests re-sent to agents whose reply was missing (not counted in `published`) */
   resent: number;
+  /** requests re-sent by the link model's retransmission timer (not counted in `published` nor `resent`) */
+  linkResent: number;
+}
+
+/**
+ * The link model at the leader (bus/link.ts): each follower's replies arrive through its link
+ * (held for their drawn delay, or lost), and a round re-sends its missing requests after the
+ * retransmission timeout estimated from the modelled round trip, doubling each time.
+ */
+export interface GatherLink {
+  arrivals: Map<string, LinkArrivals>;
+  rto: RtoEstimator;
 }
 
 /** the first retransmission waits at least this long (ms) … */
@@ -108,6 +122,8 @@ interface Pending {
   resentTo?: Set<string>;
   /** the deadline has passed: the connection is being flushed before the missing are counted */
   closing?: boolean;
+  /** the link model's retransmission timer */
+  linkTimer?: NodeJS.Timeout;
 }
 
 export class Gatherer {
@@ -122,6 +138,8 @@ export class Gatherer {
   private readonly sentLog: { slot: number; round: number; sent: Map<string, Uint8Array> }[] = [];
   /** a follower's state at a slot's start (`state` messages), for a restarted process of that agent */
   onState?: (from: string, slot: number, snapshot: Body) => void;
+  /** the run's link model, if it has one */
+  link?: GatherLink;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -147,10 +165,12 @@ export class Gatherer {
     this.subs = [];
     if (this.pending?.timer) clearTimeout(this.pending.timer);
     if (this.pending?.retryTimer) clearTimeout(this.pending.retryTimer);
+    if (this.pending?.linkTimer) clearTimeout(this.pending.linkTimer);
+    for (const a of this.link?.arrivals.values() ?? []) a.clear();
   }
 
-  /** Re-send the pending round's request to every agent whose reply is still missing, now. */
-  resendMissing(): number {
+  /** Re-send the pending round's request to every agent whose reply is still missing, now (`link`: by the link model's timer). */
+  resendMissing(reason: 'fault' | 'link' = 'fault'): number {
     const p = this.pending;
     if (!p) return 0;
     let n = 0;
@@ -159,12 +179,13 @@ export class Gatherer {
       const data = p.sentBytes.get(t.id) ?? p.sentBytes.get(t.role);
       if (!data) continue;
       this.nc.publish(this.subj.direct(t.id), data);
-      this.counters.sent('direct', 'resent', data.byteLength);
+      this.counters.sent('direct', reason === 'link' ? 'link-resent' : 'resent', data.byteLength);
       (p.resentTo ??= new Set()).add(t.id);
       n++;
     }
     if (n) {
-      p.result.resent += n;
+      if (reason === 'link') p.result.linkResent += n;
+      else p.result.resent += n;
       const key = `${p.req.slot}:${p.req.round}`;
       if (this.resentRounds[this.resentRounds.length - 1] !== key) this.resentRounds.push(key);
       if (this.resentRounds.length > 64) this.resentRounds.shift();
@@ -212,6 +233,17 @@ export class Gatherer {
     }, delay);
   }
 
+  /** The link model's retransmissions of `p`: after the RTO, then at doubling intervals until the deadline. */
+  private scheduleLinkRetry(p: Pending, delay: number): void {
+    const left = p.result.startedAt + p.req.deadlineMs - performance.now();
+    if (delay >= left) return;
+    p.linkTimer = setTimeout(() => {
+      if (this.pending !== p || p.closing) return;
+      this.resendMissing('link');
+      this.scheduleLinkRetry(p, delay * 2);
+    }, delay);
+  }
+
   round(req: GatherRequest): Promise<GatherResult> {
     if (this.pending) throw new Error('a round is already in flight');
     const expected = req.expectIndex ?? new Map(req.expect.map((t) => [t.id, t.slotIndex]));
@@ -227,6 +259,7 @@ export class Gatherer {
       closedAt: 0,
       startedAt: performance.now(),
       resent: 0,
+      linkResent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
       const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map() };
@@ -246,6 +279,7 @@ export class Gatherer {
       if (p.remaining === 0) return this.finish(p);
       p.timer = setTimeout(() => this.deadline(p), req.deadlineMs);
       this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
+      if (this.link) this.scheduleLinkRetry(p, this.link.rto.rtoMs());
     });
   }
 
@@ -258,6 +292,7 @@ export class Gatherer {
     p.closing = true;
     if (p.retryTimer) clearTimeout(p.retryTimer);
     p.retryTimer = undefined;
+    if (p.linkTimer) clearTimeout(p.linkTimer);
     // a late PONG (connection down) must not hold the round: close it after one more poll of the socket
     p.timer = setTimeout(() => setImmediate(() => this.finish(p)), DEADLINE_FLUSH_MS);
     let flushed: Promise<void>;
@@ -277,6 +312,7 @@ export class Gatherer {
     this.pending = undefined;
     if (p.timer) clearTimeout(p.timer);
     if (p.retryTimer) clearTimeout(p.retryTimer);
+    if (p.linkTimer) clearTimeout(p.linkTimer);
     const now = performance.now();
     if (p.remaining > 0) {
       for (const [id, idx] of p.expected) if (!p.got[idx]) p.result.missing.push(id);
@@ -301,6 +337,13 @@ export class Gatherer {
     const env = d.env;
     if (env.from !== sender) return this.counters.drop('forged-sender', subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
     if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
+    const arrivals = this.link?.arrivals.get(sender);
+    if (!arrivals) return this.accept(env, subject, sender, bytes);
+    if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, subject, sender, bytes))) this.counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
+  }
+
+  /** A decoded reply from `sender`, as it reaches the leader. */
+  private accept(env: Envelope, subject: string, sender: string, bytes: number): void {
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
       if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
@@ -312,6 +355,8 @@ export class Gatherer {
     if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
     if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
+    // Karn: only a reply to a request sent once measures the round trip
+    if (this.link && !p.resentTo?.has(sender)) this.link.rto.sample(performance.now() - p.result.startedAt);
     p.result.received++;
     p.result.bytesIn += bytes;
     if (env.kind === 'nil') {

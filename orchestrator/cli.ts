@@ -17,6 +17,8 @@ import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError,
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
+import { LinkConfigError, mergeLinkFlags, type LinkSection } from '../bus/link.ts';
+import { withLink } from './run/linkPlan.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
 
@@ -97,7 +99,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey', 'rtt', 'jitter', 'loss', 'link']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -136,11 +138,23 @@ export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Sce
     options,
   };
   try {
-    return { scenario, cfg: scenario.resolve(input) };
+    const cfg = scenario.resolve(input);
+    const link = mergeLinkFlags(config?.link as LinkSection | undefined, { rtt: o.rtt as string | undefined, jitter: o.jitter as string | undefined, loss: o.loss as string | undefined, link: o.link as string[] | undefined });
+    return { scenario, cfg: withLink(scenario, cfg, link) };
   } catch (e) {
+    if (e instanceof LinkConfigError) throw new UsageError(o.config && !e.key.startsWith('--') ? `--config ${o.config}: ${e.message}` : e.message);
     if (e instanceof ConfigError) throw new UsageError(e.message.startsWith('--') ? e.message : `${/^[a-z]/.test(e.flag) && own.has(e.flag) ? '--' : ''}${e.message}`);
     throw e;
   }
+}
+
+/** The link model's flags (bus/link.ts); they lay over a config file's `link` section. */
+export function addLinkFlags(cmd: Command): Command {
+  return cmd
+    .option('--rtt <duration>', 'link model: round trip between agents, e.g. 20ms (every role pair: constant one-way delay rtt/2; a number is ms)')
+    .option('--jitter <duration>', 'link model: each message\'s delay moves by a uniform draw in [−jitter, +jitter], e.g. 2ms')
+    .option('--loss <p>', 'link model: probability a message is lost (recovered by retransmission), e.g. 0.01')
+    .option('--link <A>B=spec>', 'link model: one directed role pair, e.g. ue>mec=lognormal(10ms,0.5),jitter=1ms,loss=0.01; delays: 10ms, uniform(a,b), normal(mean,sd), lognormal(mean,sigma), pareto(mean,alpha); * is any role; repeatable', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
 }
 
 function addCommonScenarioFlags(cmd: Command): Command {
@@ -345,6 +359,7 @@ export function buildProgram(): Command {
     .option('--strict', 'fail the run if any reply is missing at a round deadline (by default the sender\'s last strategy is used, and the summary and the console say so)')
     .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0, 1000, 'a process that dies that often will not recover; 0 fails the run at the first death'), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
+  addLinkFlags(run);
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
@@ -398,6 +413,7 @@ export function buildProgram(): Command {
   });
 
   const params = addCommonScenarioFlags(program.command('params').argument('<scenario>', 'scenario id').description('print every parameter of a run (drawn from the seed, or from --config) as JSON; feed it back with --config'));
+  addLinkFlags(params);
   addScenarioOptions(params);
   params.exitOverride().action((scenarioId: string, o: Record<string, unknown>) => {
     const { cfg } = resolveInput(scenarioId, o as CommonOpts);

@@ -19,6 +19,7 @@ import { subjects } from '../bus/subjects.ts';
 import { sortRoster } from '../scenarios/inprocess.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { RunBus } from './run/bus.ts';
+import { LinkPlan } from './run/linkPlan.ts';
 import { RunState, type Parts, type RunInfo } from './run/context.ts';
 import { JoinBarrier } from './run/joinBarrier.ts';
 import { LeaderStateStore } from './run/leaderState.ts';
@@ -41,6 +42,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const slots = Number(cfg.slots ?? 1);
   const agents = scenario.agents(cfg as never);
   const leaderId = scenario.leaderId(cfg as never);
+  // checked before anything starts: a bad link section is refused like a bad flag
+  const link = LinkPlan.of(scenario, cfg, agents, leaderId);
   const external = opts.agents === 'external';
   // the processes to spawn, planned before anything starts: a plan that cannot fit in memory is refused here
   const groups = external ? [] : planWorkers(agents, leaderId, opts.placement);
@@ -57,7 +60,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const { log } = logs;
   const subj = subjects(runId);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId));
-  const info: RunInfo = { opts, scenario, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
+  const info: RunInfo = { opts, scenario, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external, link };
   const results = new ResultsWriter(
     dir,
     {
@@ -76,6 +79,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       strict: opts.strict === true,
       startedAt,
       host: hostname(),
+      // the link model's parameters (bus/link.ts); null: none, messages cross loopback as they are
+      link: link ? link.describe() : null,
     },
     log,
   );
