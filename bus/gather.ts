@@ -134,6 +134,8 @@ export class Gatherer {
   private readonly recent: number[] = [];
   /** rounds (`slot:round`) that had retransmissions: a late second copy of their replies is an echo */
   private readonly resentRounds: string[] = [];
+  /** those of them re-sent for a fault, not only by the link model's timer (the echo's drop says which) */
+  private readonly faultRounds: string[] = [];
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
   private readonly sentLog: { slot: number; round: number; sent: Map<string, Uint8Array> }[] = [];
   /** a follower's state at a slot's start (`state` messages), for a restarted process of that agent */
@@ -189,6 +191,8 @@ export class Gatherer {
       const key = `${p.req.slot}:${p.req.round}`;
       if (this.resentRounds[this.resentRounds.length - 1] !== key) this.resentRounds.push(key);
       if (this.resentRounds.length > 64) this.resentRounds.shift();
+      if (reason === 'fault' && this.faultRounds[this.faultRounds.length - 1] !== key) this.faultRounds.push(key);
+      if (this.faultRounds.length > 64) this.faultRounds.shift();
     }
     return n;
   }
@@ -346,13 +350,14 @@ export class Gatherer {
   private accept(env: Envelope, subject: string, sender: string, bytes: number): void {
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
-      if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
+      const key = `${env.slot}:${env.round}`;
+      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
       return this.counters.drop('stale', subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
     // the subscription's id (== env.from, checked above): a string whose hash V8 has already computed
     const idx = p.expected.get(sender);
     if (idx === undefined) return this.counters.drop('unexpected-sender', subject, env.from, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
+    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
     if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip

@@ -489,10 +489,11 @@ export function mergeLinkFlags(section: LinkSection | undefined, flags: { rtt?: 
 
 /**
  * TCP's retransmission timer (RFC 6298), its first estimate taken from the model instead of a
- * fixed 1 s: SRTT = the modelled mean round trip, RTTVAR = its mean deviation; every reply's time
- * from the round's start (Karn: only replies to requests sent once) updates both, so the real
- * processing time the model does not know is learnt. RTO = SRTT + max(G, 4·RTTVAR), doubled on each
- * retransmission of a round.
+ * fixed 1 s: the modelled mean round trip R counts as the first measurement (SRTT = R, RTTVAR =
+ * R/2, RFC 6298 2.2) plus the model's mean deviation, so the first RTO is 3R + 4·dev. Every reply's
+ * time from the round's start (Karn: only replies to requests sent once) then updates both, so the
+ * real processing time, which the model does not know, is learnt. RTO = SRTT + max(G, 4·RTTVAR),
+ * doubled on each retransmission of a round.
  */
 export class RtoEstimator {
   private srtt: number;
@@ -503,7 +504,7 @@ export class RtoEstimator {
     private readonly granularityMs: number,
   ) {
     this.srtt = initial.meanMs;
-    this.rttvar = initial.devMs;
+    this.rttvar = initial.meanMs / 2 + initial.devMs;
   }
 
   sample(ms: number): void {

@@ -184,15 +184,28 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal ${comparedWith(per)})`);
   const t = rm.timeToEquilibriumMs;
   out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
+  const link = linkLine(summary);
+  if (link) out(link);
   const srv = rm.counters.server;
   if (rm.restarts?.length || rm.resent) out(`  faults survived: ${(rm.restarts ?? []).map((r: any) => `${r.worker}${r.leader ? ' (leader)' : ''} ${r.reason} in slot ${r.slot}, rejoined in ${r.rejoinMs ?? '?'} ms`).join('; ') || 'no process restarted'} · ${rm.resent} requests re-sent`);
-  out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
+  out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)}${rm.linkRetransmissions !== undefined ? ` (${(rm.drops['link-lost'] ?? 0) + (rm.drops['link-echo'] ?? 0)} of them the link model's)` : ''} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
   for (const c of claimsRows(summary as Record<string, any>)) {
     const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
     out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
   }
   const verdict = runVerdict(per, Boolean(summary.ok));
   out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);
+}
+
+/** The link model's line: its parameters, and what it cost (retransmissions, losses, spurious resends); undefined without a model. */
+export function linkLine(summary: Record<string, unknown>): string | undefined {
+  const l = summary.link as { default: { delay: string; jitterMs: number; loss: number }; classes: Record<string, { delay: string; jitterMs: number; loss: number }>; modelledRtt?: Record<string, { meanMs: number }> } | null | undefined;
+  if (!l) return undefined;
+  const f = (summary.faults ?? {}) as Faults;
+  const cls = (c: { delay: string; jitterMs: number; loss: number }) => `${c.delay}${c.jitterMs ? ` ±${fmt(c.jitterMs)}ms` : ''}${c.loss ? ` loss ${fmt(c.loss)}` : ''}`;
+  const classes = Object.entries(l.classes).map(([k, c]) => ` · ${k} ${cls(c)}`).join('');
+  const rtt = Object.entries(l.modelledRtt ?? {}).map(([k, v]) => `${k} ${fmt(v.meanMs)} ms`).join(', ');
+  return `  link model: one-way ${cls(l.default)}${classes}${rtt ? ` · modelled round trip ${rtt}` : ''} · ${f.linkRetransmissions ?? 0} retransmissions (${f.linkLost ?? 0} messages lost, ${f.linkEchoes ?? 0} late replies answered twice)`;
 }
 
 /** ", with 3 replies missing at round deadlines, …": what the outcome went through, so "equals the reference" never stands alone when it was not clean */

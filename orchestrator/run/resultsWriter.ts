@@ -151,9 +151,14 @@ export interface Faults {
   /** messages dropped, the link model's losses aside */
   drops: number;
   clean: boolean;
-  /** with a link model: its retransmissions and the messages it lost (neither makes a run unclean: they are the model) */
+  /**
+   * With a link model: its retransmissions, the messages it lost, and the second copies of replies
+   * its retransmissions brought (a reply that was only late: a spurious retransmission). None makes
+   * a run unclean: they are the model's, and none is in `drops`.
+   */
   linkRetransmissions?: number;
   linkLost?: number;
+  linkEchoes?: number;
 }
 
 export function faultsOf(rm: Record<string, unknown>): Faults {
@@ -162,9 +167,10 @@ export function faultsOf(rm: Record<string, unknown>): Faults {
   const restarts = Array.isArray(rm.restarts) ? rm.restarts.length : 0;
   const byReason = (rm.drops ?? {}) as Record<string, number>;
   const linkLost = byReason['link-lost'] ?? 0;
-  const drops = sum(Object.values(byReason)) - linkLost;
+  const linkEchoes = byReason['link-echo'] ?? 0;
+  const drops = sum(Object.values(byReason)) - linkLost - linkEchoes;
   const f: Faults = { missingReplies, resent, restarts, drops, clean: missingReplies === 0 && resent === 0 && restarts === 0 };
-  if (rm.linkRetransmissions !== undefined) Object.assign(f, { linkRetransmissions: Number(rm.linkRetransmissions), linkLost });
+  if (rm.linkRetransmissions !== undefined) Object.assign(f, { linkRetransmissions: Number(rm.linkRetransmissions), linkLost, linkEchoes });
   return f;
 }
 
