@@ -90,12 +90,14 @@ export interface GatherResult {
 
 /**
  * The link model at the leader (bus/link.ts): each follower's replies arrive through its link
- * (held for their drawn delay, or lost), and a round re-sends its missing requests after the
- * retransmission timeout estimated from the modelled round trip, doubling each time.
+ * (held for their drawn delay, or lost), and a round re-sends a follower's request when its reply
+ * is later than that follower's retransmission timeout (each its own, as each TCP connection has:
+ * estimated from the modelled round trip and learnt from its replies), doubling each time.
  */
 export interface GatherLink {
   arrivals: Map<string, LinkArrivals>;
-  rto: RtoEstimator;
+  /** per roster position */
+  rto: RtoEstimator[];
 }
 
 /** the first retransmission waits at least this long (ms) … */
@@ -122,8 +124,11 @@ interface Pending {
   resentTo?: Set<string>;
   /** the deadline has passed: the connection is being flushed before the missing are counted */
   closing?: boolean;
-  /** the link model's retransmission timer */
+  /** the link model's retransmission timer, and when each roster position's next retransmission is due (performance.now()) */
   linkTimer?: NodeJS.Timeout;
+  linkDue?: Float64Array;
+  /** … and its current timeout (the RTO, doubled at each retransmission) */
+  linkWait?: Float64Array;
 }
 
 export class Gatherer {
@@ -171,13 +176,17 @@ export class Gatherer {
     for (const a of this.link?.arrivals.values() ?? []) a.clear();
   }
 
-  /** Re-send the pending round's request to every agent whose reply is still missing, now (`link`: by the link model's timer). */
-  resendMissing(reason: 'fault' | 'link' = 'fault'): number {
+  /**
+   * Re-send the pending round's request to every agent whose reply is still missing, now (`link`: by
+   * the link model's timer, to those of them whose own RTO has passed at `due`).
+   */
+  resendMissing(reason: 'fault' | 'link' = 'fault', due?: (t: GatherTarget) => boolean): number {
     const p = this.pending;
     if (!p) return 0;
     let n = 0;
     for (const t of p.req.expect) {
       if (p.got[t.slotIndex]) continue;
+      if (due && !due(t)) continue;
       const data = p.sentBytes.get(t.id) ?? p.sentBytes.get(t.role);
       if (!data) continue;
       this.nc.publish(this.subj.direct(t.id), data);
@@ -237,15 +246,39 @@ export class Gatherer {
     }, delay);
   }
 
-  /** The link model's retransmissions of `p`: after the RTO, then at doubling intervals until the deadline. */
-  private scheduleLinkRetry(p: Pending, delay: number): void {
-    const left = p.result.startedAt + p.req.deadlineMs - performance.now();
-    if (delay >= left) return;
+  /**
+   * The link model's retransmissions of `p`: a follower's request goes again once its RTO has passed
+   * without its reply, then after twice as long (RFC 6298 back-off), until the round's deadline. One
+   * timer, for the earliest follower due.
+   */
+  private scheduleLinkRetry(p: Pending): void {
+    const link = this.link!;
+    if (!p.linkDue || !p.linkWait) {
+      p.linkDue = new Float64Array(p.req.rosterSize);
+      p.linkWait = new Float64Array(p.req.rosterSize);
+      for (const t of p.req.expect) {
+        p.linkWait[t.slotIndex] = link.rto[t.slotIndex].rtoMs();
+        p.linkDue[t.slotIndex] = p.result.startedAt + p.linkWait[t.slotIndex];
+      }
+    }
+    const due = p.linkDue;
+    const wait = p.linkWait;
+    let next = Infinity;
+    for (const t of p.req.expect) if (!p.got[t.slotIndex] && due[t.slotIndex] < next) next = due[t.slotIndex];
+    if (next >= p.result.startedAt + p.req.deadlineMs) return;
     p.linkTimer = setTimeout(() => {
       if (this.pending !== p || p.closing) return;
-      this.resendMissing('link');
-      this.scheduleLinkRetry(p, delay * 2);
-    }, delay);
+      const now = performance.now();
+      // a timer may fire up to 1 ms early (whole milliseconds)
+      this.resendMissing('link', (t) => due[t.slotIndex] <= now + 1);
+      for (const t of p.req.expect) {
+        const i = t.slotIndex;
+        if (p.got[i] || due[i] > now + 1) continue;
+        wait[i] *= 2;
+        due[i] = now + wait[i];
+      }
+      this.scheduleLinkRetry(p);
+    }, Math.max(0, next - performance.now()));
   }
 
   round(req: GatherRequest): Promise<GatherResult> {
@@ -283,7 +316,7 @@ export class Gatherer {
       if (p.remaining === 0) return this.finish(p);
       p.timer = setTimeout(() => this.deadline(p), req.deadlineMs);
       this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
-      if (this.link) this.scheduleLinkRetry(p, this.link.rto.rtoMs());
+      if (this.link) this.scheduleLinkRetry(p);
     });
   }
 
@@ -361,7 +394,7 @@ export class Gatherer {
     if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip
-    if (this.link && !p.resentTo?.has(sender)) this.link.rto.sample(performance.now() - p.result.startedAt);
+    if (this.link && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
     p.result.received++;
     p.result.bytesIn += bytes;
     if (env.kind === 'nil') {

@@ -121,24 +121,23 @@ export function arrivalsFor(lw: LinkWelcome | undefined, from: { id: string; rol
 }
 
 /**
- * The leader's side of the link model: each roster follower's arrivals, and the retransmission
- * timer's estimator, its first estimate the slowest modelled round trip to any follower (mean and
- * mean deviation; 4096 draws per distinct role and factor).
+ * The leader's side of the link model: each roster follower's arrivals, and each one's
+ * retransmission timer estimator (RFC 6298 per follower, as per TCP connection), its first estimate
+ * the modelled round trip to that follower (mean and mean deviation; 4096 draws per distinct role
+ * and factor).
  */
-export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }, roster: readonly { id: string; role: string }[], onError?: (e: unknown) => void): { arrivals: Map<string, LinkArrivals>; rto: RtoEstimator } {
+export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }, roster: readonly { id: string; role: string }[], onError?: (e: unknown) => void): { arrivals: Map<string, LinkArrivals>; rto: RtoEstimator[] } {
   const model = LinkModel.parse(lw.section);
   const me = { ...leader, factor: lw.factor };
   const arrivals = new Map<string, LinkArrivals>();
   const stats = new Map<string, RttStats>();
-  let worst: RttStats = { meanMs: 0, devMs: 0 };
-  roster.forEach((a, i) => {
+  const rto = roster.map((a, i) => {
     const factor = lw.rosterFactors?.[i] ?? 1;
     arrivals.set(a.id, new LinkArrivals(model.link(lw.seed, { id: a.id, role: a.role, factor }, me), onError));
     const key = `${a.role}|${factor}`;
-    if (stats.has(key)) return;
-    const st = model.rtt(leader.role, a.role, factor * (lw.factor ?? 1));
-    stats.set(key, st);
-    if (st.meanMs + 4 * st.devMs > worst.meanMs + 4 * worst.devMs) worst = st;
+    let st = stats.get(key);
+    if (!st) stats.set(key, (st = model.rtt(leader.role, a.role, factor * (lw.factor ?? 1))));
+    return new RtoEstimator(st, model.rtoMinMs);
   });
-  return { arrivals, rto: new RtoEstimator(worst, model.rtoMinMs) };
+  return { arrivals, rto };
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { JsonObject } from '../../scenarios/types.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 const trajectoryCsv = (runId: string) => readFileSync(join(outDir, runId, 'trajectory.csv'), 'utf8');
@@ -13,7 +14,7 @@ const roundLatencies = (runId: string): number[] => JSON.parse(readFileSync(join
 
 describe('link model over NATS', () => {
   const base = resolveCfg('stackelberg', { seed: 3, users: 6 });
-  const withLink = (link: Record<string, unknown>) => ({ ...base, link });
+  const withLink = (link: JsonObject): JsonObject => ({ ...base, link });
 
   it('a 20 ms round trip: every round takes at least 20 ms, and the outcome, rounds and messages are those without the model', async () => {
     const plain = await runDistributed('stackelberg', base, 'process');
