@@ -96,8 +96,8 @@ export interface GatherResult {
  */
 export interface GatherLink {
   arrivals: Map<string, LinkArrivals>;
-  /** per roster position */
-  rto: RtoEstimator[];
+  /** per roster position; none when the model loses nothing (no retransmission timer then) */
+  rto?: RtoEstimator[];
 }
 
 /** the first retransmission waits at least this long (ms) … */
@@ -251,13 +251,12 @@ export class Gatherer {
    * without its reply, then after twice as long (RFC 6298 back-off), until the round's deadline. One
    * timer, for the earliest follower due.
    */
-  private scheduleLinkRetry(p: Pending): void {
-    const link = this.link!;
+  private scheduleLinkRetry(p: Pending, rto: RtoEstimator[]): void {
     if (!p.linkDue || !p.linkWait) {
       p.linkDue = new Float64Array(p.req.rosterSize);
       p.linkWait = new Float64Array(p.req.rosterSize);
       for (const t of p.req.expect) {
-        p.linkWait[t.slotIndex] = link.rto[t.slotIndex].rtoMs();
+        p.linkWait[t.slotIndex] = rto[t.slotIndex].rtoMs();
         p.linkDue[t.slotIndex] = p.result.startedAt + p.linkWait[t.slotIndex];
       }
     }
@@ -277,7 +276,7 @@ export class Gatherer {
         wait[i] *= 2;
         due[i] = now + wait[i];
       }
-      this.scheduleLinkRetry(p);
+      this.scheduleLinkRetry(p, rto);
     }, Math.max(0, next - performance.now()));
   }
 
@@ -316,7 +315,7 @@ export class Gatherer {
       if (p.remaining === 0) return this.finish(p);
       p.timer = setTimeout(() => this.deadline(p), req.deadlineMs);
       this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
-      if (this.link) this.scheduleLinkRetry(p);
+      if (this.link?.rto) this.scheduleLinkRetry(p, this.link.rto);
     });
   }
 
@@ -394,7 +393,7 @@ export class Gatherer {
     if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip
-    if (this.link && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
+    if (this.link?.rto && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
     p.result.received++;
     p.result.bytesIn += bytes;
     if (env.kind === 'nil') {

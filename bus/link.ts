@@ -64,8 +64,14 @@ export interface LinkSection {
 
 /** The longest one-way delay or jitter accepted, ms: beyond it a round cannot finish within any sane deadline. */
 export const MAX_DELAY_MS = 60_000;
-/** the default RTO granularity G, ms: a reply later than the smoothed round trip by less than this is not retransmitted */
-export const DEFAULT_RTO_MIN_MS = 10;
+/**
+ * The default RTO granularity G, ms: a reply later than its smoothed round trip by less than this is
+ * not retransmitted. 25 ms is QUIC's default max_ack_delay (RFC 9000 §18.2), its allowance for a
+ * peer that answers after its own work: here a follower's best response, on a machine whose load
+ * moves that by tens of ms (with G = 10 ms, a loaded 2-core machine re-sent ~10 % of requests whose
+ * replies were merely late).
+ */
+export const DEFAULT_RTO_MIN_MS = 25;
 const MAX_FACTOR = 1000;
 
 /** `20ms`, `1.5s`, `500us`, `20` (ms) or a number (ms) → ms. */
@@ -430,7 +436,12 @@ export class LinkModel {
     return new DirectedLink(this.classOf(from.role, to.role), (from.factor ?? 1) * (to.factor ?? 1), seed, from.id, to.id);
   }
 
-  /** whether no message is delayed or lost: the runtimes then leave the model out entirely */
+  /** whether some class may lose a message: only then does the leader run a retransmission timer for the model */
+  get lossy(): boolean {
+    return this.top.loss > 0 || [...this.classes.values()].some((c) => c.loss > 0);
+  }
+
+  /** whether no message is delayed or lost */
   get off(): boolean {
     const instant = (c: LinkClass) => c.loss === 0 && c.jitterMs === 0 && delayMean(c.delay) === 0;
     return instant(this.top) && [...this.classes.values()].every(instant);

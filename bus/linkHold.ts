@@ -121,12 +121,12 @@ export function arrivalsFor(lw: LinkWelcome | undefined, from: { id: string; rol
 }
 
 /**
- * The leader's side of the link model: each roster follower's arrivals, and each one's
- * retransmission timer estimator (RFC 6298 per follower, as per TCP connection), its first estimate
+ * The leader's side of the link model: each roster follower's arrivals, and, when the model may
+ * lose messages, each one's retransmission timer estimator (RFC 6298 per follower, as per TCP connection), its first estimate
  * the modelled round trip to that follower (mean and mean deviation; 4096 draws per distinct role
  * and factor).
  */
-export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }, roster: readonly { id: string; role: string }[], onError?: (e: unknown) => void): { arrivals: Map<string, LinkArrivals>; rto: RtoEstimator[] } {
+export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }, roster: readonly { id: string; role: string }[], onError?: (e: unknown) => void): { arrivals: Map<string, LinkArrivals>; rto?: RtoEstimator[] } {
   const model = LinkModel.parse(lw.section);
   const me = { ...leader, factor: lw.factor };
   const arrivals = new Map<string, LinkArrivals>();
@@ -139,5 +139,6 @@ export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }
     if (!st) stats.set(key, (st = model.rtt(leader.role, a.role, factor * (lw.factor ?? 1))));
     return new RtoEstimator(st, model.rtoMinMs);
   });
-  return { arrivals, rto };
+  // a model that loses nothing needs no timer to recover its losses (a process's faults are the fault timer's)
+  return { arrivals, rto: model.lossy ? rto : undefined };
 }

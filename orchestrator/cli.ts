@@ -545,11 +545,17 @@ export function buildProgram(): Command {
     .option('--slots <n>', 'slots per framework run (default 1; budget-nash 5); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
     .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1, 1000))
     .option('--nats <url>', 'use this NATS server')
+    .option('--link-cost', 'what the link model costs by itself: runs without it and with it at zero latency, interleaved (default stackelberg, N 100, 3 slots, 5 repeats); ms per round and their ratio')
     .action(async (ids: string[], o: Record<string, unknown>) => {
       natsUrlOption(o.nats);
       const { benchMain } = await import('./bench.ts');
       const interrupt = onInterrupt();
       try {
+        if (o.linkCost) {
+          const { linkCostMain } = await import('./linkBench.ts');
+          process.exitCode = await linkCostMain(ids, o, interrupt.signal);
+          return;
+        }
         process.exitCode = await benchMain(ids, o, interrupt.signal);
       } finally {
         interrupt.dispose();

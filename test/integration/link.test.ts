@@ -34,7 +34,8 @@ describe('link model over NATS', () => {
     expect(plain.link).toBeNull();
     expect(s.link.default).toEqual({ delay: '10ms', meanDelayMs: 10, jitterMs: 0, loss: 0 });
     expect(s.link.modelledRtt['mec>ue>mec'].meanMs).toBe(20);
-    expect(s.runMetrics.linkRetransmissions).toBeGreaterThanOrEqual(0);
+    // a model that loses nothing runs no retransmission timer
+    expect(s.runMetrics.linkRetransmissions).toBe(0);
     expect(s.faults.linkLost).toBe(0);
     expect(s.faults.missingReplies).toBe(0);
   });

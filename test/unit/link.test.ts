@@ -192,6 +192,8 @@ describe('link model: draws', () => {
     expect(ln.meanMs).toBeLessThan(21);
     expect(ln.devMs).toBeGreaterThan(2);
     const rto = new RtoEstimator({ meanMs: 20, devMs: 0 }, 1);
+    expect(LinkModel.parse({ rtt: 5 }).lossy).toBe(false);
+    expect(LinkModel.parse({ classes: { "a>b": { loss: 0.1 } } }).lossy).toBe(true);
     // the model's mean is taken as the first measurement R: RTO = R + 4·R/2 = 3R
     expect(rto.rtoMs()).toBe(60);
     for (let i = 0; i < 200; i++) rto.sample(25);

@@ -1,0 +1,113 @@
+/**
+ * `mecsim bench --link-cost [scenario…]`: what the link model costs by itself. Each scenario runs
+ * without the model and with a model of zero latency and zero loss (`link: {rtt: 0}`: every message
+ * still goes through its draw and its receiver's link, but is held for nothing), interleaved
+ * (A, B, A, B, …) against one NATS server, so the shared machine's drift falls on both alike. The
+ * figure is the median over the pairs of (mean time per round with the model) / (without), over the
+ * slots after the first (the warm-up). The issue's target: within 5 %.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getScenario } from '../scenarios/index.ts';
+import type { JsonObject } from '../scenarios/types.ts';
+import { benchPlacement } from './bench.ts';
+import { acquireNats } from './natsServer.ts';
+import { placementLabel, RunError, runScenario } from './run.ts';
+
+export interface LinkCostRow {
+  scenario: string;
+  mechanism: string;
+  users: number;
+  placement: string;
+  slots: number;
+  repeats: number;
+  rounds: number;
+  /** mean ms per round over the warm slots, median over the repeats */
+  withoutMs: number;
+  withMs: number;
+  /** median, min and max over the repeats of with/without */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** every run with the model had the equilibria and rounds of the runs without */
+  sameOutcome: boolean;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** mean ms per round over the slots after the first (all of them for a one-slot run) */
+function roundMs(summary: Record<string, any>): number {
+  const slots: any[] = summary.perSlot.length > 1 ? summary.perSlot.slice(1) : summary.perSlot;
+  const ms = slots.reduce((a, s) => a + s.metrics.timeToEquilibriumMs, 0);
+  const rounds = slots.reduce((a, s) => a + s.metrics.rounds, 0);
+  return ms / Math.max(1, rounds);
+}
+
+export async function linkCost(scenarioId: string, users: number, opts: { slots: number; repeats: number; natsUrl: string; outDir: string; signal?: AbortSignal; log: (s: string) => void }): Promise<LinkCostRow> {
+  const scenario = getScenario(scenarioId);
+  if (!scenario) throw new RunError(`unknown scenario ${scenarioId}`, 2);
+  const cfg = scenario.resolve({ seed: 1, slots: opts.slots, users, options: {} });
+  const withModel: JsonObject = { ...cfg, link: { rtt: 0 } };
+  const placement = benchPlacement(scenario.agents(cfg as never).length - 1);
+  const run = async (c: JsonObject) => (await runScenario({ scenario, cfg: c, placement, outDir: opts.outDir, natsUrl: opts.natsUrl, roundTimeoutMs: 60_000, report: false, signal: opts.signal })) as Record<string, any>;
+  const without: number[] = [];
+  const withM: number[] = [];
+  const ratios: number[] = [];
+  let same = true;
+  let rounds = 0;
+  for (let i = 0; i < opts.repeats; i++) {
+    const a = await run(cfg);
+    const b = await run(withModel);
+    const ta = roundMs(a);
+    const tb = roundMs(b);
+    without.push(ta);
+    withM.push(tb);
+    ratios.push(tb / ta);
+    rounds = a.runMetrics.rounds;
+    same &&= JSON.stringify(a.perSlot.map((s: any) => [s.equilibrium, s.metrics.rounds])) === JSON.stringify(b.perSlot.map((s: any) => [s.equilibrium, s.metrics.rounds]));
+    opts.log(`  ${scenarioId} N=${users} repeat ${i + 1}/${opts.repeats}: ${r3(ta)} ms/round without the model, ${r3(tb)} ms with it at zero latency (×${r3(tb / ta)})`);
+  }
+  return {
+    scenario: scenarioId,
+    mechanism: String(cfg.mechanism ?? scenario.defaultMechanism),
+    users,
+    placement: placementLabel(placement),
+    slots: opts.slots,
+    repeats: opts.repeats,
+    rounds,
+    withoutMs: r3(median(without)),
+    withMs: r3(median(withM)),
+    ratio: r3(median(ratios)),
+    ratioMin: r3(Math.min(...ratios)),
+    ratioMax: r3(Math.max(...ratios)),
+    sameOutcome: same,
+  };
+}
+
+export async function linkCostMain(ids: string[], o: Record<string, unknown>, signal?: AbortSignal): Promise<number> {
+  const json = Boolean(o.json);
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const sizes = typeof o.sizes === 'string' ? o.sizes.split(',').map(Number) : [100];
+  const slots = typeof o.slots === 'number' ? o.slots : 3;
+  const repeats = typeof o.repeat === 'number' ? o.repeat : 5;
+  const nats = await acquireNats((o.nats as string | undefined) ?? process.env.NATS_URL, { maxPayloadBytes: 8 * 1024 * 1024 });
+  const outDir = mkdtempSync(join(tmpdir(), 'mecsim-linkcost-'));
+  const rows: LinkCostRow[] = [];
+  try {
+    for (const id of ids.length ? ids : ['stackelberg']) for (const n of sizes) rows.push(await linkCost(id, n, { slots, repeats, natsUrl: nats.url, outDir, signal, log }));
+  } finally {
+    await nats.stop();
+  }
+  if (json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+  else {
+    process.stdout.write('scenario\tmechanism\tN\tplacement\trounds\tms/round without\tms/round with model (0 ms)\tratio (min–max)\tsame outcome\n');
+    for (const r of rows) process.stdout.write(`${r.scenario}\t${r.mechanism}\t${r.users}\t${r.placement}\t${r.rounds}\t${r.withoutMs}\t${r.withMs}\t${r.ratio} (${r.ratioMin}–${r.ratioMax})\t${r.sameOutcome}\n`);
+  }
+  return rows.every((r) => r.sameOutcome) ? 0 : 1;
+}
