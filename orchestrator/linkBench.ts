@@ -9,6 +9,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LinkModel } from '../bus/link.ts';
 import { getScenario } from '../scenarios/index.ts';
 import type { JsonObject } from '../scenarios/types.ts';
 import { benchPlacement } from './bench.ts';
@@ -30,8 +31,29 @@ export interface LinkCostRow {
   ratio: number;
   ratioMin: number;
   ratioMax: number;
+  /**
+   * CPU time per round of every agent process (since ready: mostly the rounds), median over the
+   * repeats, and the median of the pairs' ratios: the model's work, less at the mercy of a loaded
+   * machine than wall time
+   */
+  cpuWithoutMs: number;
+  cpuWithMs: number;
+  cpuRatio: number;
   /** every run with the model had the equilibria and rounds of the runs without */
   sameOutcome: boolean;
+  /** the model's own work per message, timed in a loop apart from any run: a draw of a lossy, jittered log-normal class, ns */
+  drawNsPerMessage: number;
+}
+
+/** ns per draw of a class that takes the whole path (hash, log-normal, jitter, loss), over 200,000 draws. */
+export function drawCostNs(): number {
+  const link = LinkModel.parse({ jitter: '1ms', loss: 0.01, classes: { '*>*': { delay: 'lognormal(10ms,0.5)' } } }).link(1, { id: 'mec', role: 'mec' }, { id: 'ue-1', role: 'ue' });
+  let sink = 0;
+  const n = 200_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) sink += link.draw({ slot: 0, round: i, kind: 'price', attempt: 1 }).delayMs;
+  const ns = ((performance.now() - t0) * 1e6) / n;
+  return sink > 0 ? Math.round(ns) : Math.round(ns);
 }
 
 const median = (xs: number[]) => {
@@ -59,6 +81,10 @@ export async function linkCost(scenarioId: string, users: number, opts: { slots:
   const without: number[] = [];
   const withM: number[] = [];
   const ratios: number[] = [];
+  const cpuA: number[] = [];
+  const cpuB: number[] = [];
+  const cpuRatios: number[] = [];
+  const cpu = (s: Record<string, any>) => s.runMetrics.processes.cpuSinceReadyMs / Math.max(1, s.runMetrics.rounds);
   let same = true;
   let rounds = 0;
   for (let i = 0; i < opts.repeats; i++) {
@@ -69,9 +95,12 @@ export async function linkCost(scenarioId: string, users: number, opts: { slots:
     without.push(ta);
     withM.push(tb);
     ratios.push(tb / ta);
+    cpuA.push(cpu(a));
+    cpuB.push(cpu(b));
+    cpuRatios.push(cpu(b) / cpu(a));
     rounds = a.runMetrics.rounds;
     same &&= JSON.stringify(a.perSlot.map((s: any) => [s.equilibrium, s.metrics.rounds])) === JSON.stringify(b.perSlot.map((s: any) => [s.equilibrium, s.metrics.rounds]));
-    opts.log(`  ${scenarioId} N=${users} repeat ${i + 1}/${opts.repeats}: ${r3(ta)} ms/round without the model, ${r3(tb)} ms with it at zero latency (×${r3(tb / ta)})`);
+    opts.log(`  ${scenarioId} N=${users} repeat ${i + 1}/${opts.repeats}: ${r3(ta)} ms/round without the model, ${r3(tb)} ms with it at zero latency (×${r3(tb / ta)}); CPU ${r3(cpu(a))} vs ${r3(cpu(b))} ms/round (×${r3(cpu(b) / cpu(a))})`);
   }
   return {
     scenario: scenarioId,
@@ -86,7 +115,11 @@ export async function linkCost(scenarioId: string, users: number, opts: { slots:
     ratio: r3(median(ratios)),
     ratioMin: r3(Math.min(...ratios)),
     ratioMax: r3(Math.max(...ratios)),
+    cpuWithoutMs: r3(median(cpuA)),
+    cpuWithMs: r3(median(cpuB)),
+    cpuRatio: r3(median(cpuRatios)),
     sameOutcome: same,
+    drawNsPerMessage: drawCostNs(),
   };
 }
 
@@ -106,8 +139,8 @@ export async function linkCostMain(ids: string[], o: Record<string, unknown>, si
   }
   if (json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
   else {
-    process.stdout.write('scenario\tmechanism\tN\tplacement\trounds\tms/round without\tms/round with model (0 ms)\tratio (min–max)\tsame outcome\n');
-    for (const r of rows) process.stdout.write(`${r.scenario}\t${r.mechanism}\t${r.users}\t${r.placement}\t${r.rounds}\t${r.withoutMs}\t${r.withMs}\t${r.ratio} (${r.ratioMin}–${r.ratioMax})\t${r.sameOutcome}\n`);
+    process.stdout.write('scenario\tmechanism\tN\tplacement\trounds\tms/round without\tms/round with model (0 ms)\tratio (min–max)\tCPU ms/round without\twith\tCPU ratio\tsame outcome\tns per draw (full path)\n');
+    for (const r of rows) process.stdout.write(`${r.scenario}\t${r.mechanism}\t${r.users}\t${r.placement}\t${r.rounds}\t${r.withoutMs}\t${r.withMs}\t${r.ratio} (${r.ratioMin}–${r.ratioMax})\t${r.cpuWithoutMs}\t${r.cpuWithMs}\t${r.cpuRatio}\t${r.sameOutcome}\t${r.drawNsPerMessage}\n`);
   }
   return rows.every((r) => r.sameOutcome) ? 0 : 1;
 }
