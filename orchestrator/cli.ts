@@ -18,7 +18,7 @@ import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
 import { LinkConfigError, mergeLinkFlags, type LinkSection } from '../bus/link.ts';
-import { withLink } from './run/linkPlan.ts';
+import { linkLine, withLink } from './run/linkPlan.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { Interrupt } from './interrupt.ts';
 
@@ -195,17 +195,6 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   }
   const verdict = runVerdict(per, Boolean(summary.ok));
   out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);
-}
-
-/** The link model's line: its parameters, and what it cost (retransmissions, losses, spurious resends); undefined without a model. */
-export function linkLine(summary: Record<string, unknown>): string | undefined {
-  const l = summary.link as { default: { delay: string; jitterMs: number; loss: number }; classes: Record<string, { delay: string; jitterMs: number; loss: number }>; modelledRtt?: Record<string, { meanMs: number }> } | null | undefined;
-  if (!l) return undefined;
-  const f = (summary.faults ?? {}) as Faults;
-  const cls = (c: { delay: string; jitterMs: number; loss: number }) => `${c.delay}${c.jitterMs ? ` ±${fmt(c.jitterMs)}ms` : ''}${c.loss ? ` loss ${fmt(c.loss)}` : ''}`;
-  const classes = Object.entries(l.classes).map(([k, c]) => ` · ${k} ${cls(c)}`).join('');
-  const rtt = Object.entries(l.modelledRtt ?? {}).map(([k, v]) => `${k} ${fmt(v.meanMs)} ms`).join(', ');
-  return `  link model: one-way ${cls(l.default)}${classes}${rtt ? ` · modelled round trip ${rtt}` : ''} · ${f.linkRetransmissions ?? 0} retransmissions (${f.linkLost ?? 0} messages lost, ${f.linkEchoes ?? 0} late replies answered twice)`;
 }
 
 /** ", with 3 replies missing at round deadlines, …": what the outcome went through, so "equals the reference" never stands alone when it was not clean */

@@ -12,6 +12,7 @@ import { writeAtomic } from './results.ts';
 import { runStatus } from './runLock.ts';
 import { scenarioFigures } from './figures.ts';
 import { againstOf, optimumClause, runVerdict } from './verdict.ts';
+import { linkLine } from './run/linkPlan.ts';
 
 // Vega-Lite specs are plain JSON objects; the library validates them when it compiles.
 export type VlSpec = Record<string, unknown>;
@@ -277,6 +278,9 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
     { metric: 'peak RSS of agent processes, summed (MiB)', value: m.processes?.peakRssBytesSum !== undefined ? num(m.processes.peakRssBytesSum / 2 ** 20) : '' },
   ];
   if (m.processes?.peakRssBytesTotal !== undefined) rows.push({ metric: 'peak RSS of every process incl. orchestrator and nats-server (MiB)', value: num(m.processes.peakRssBytesTotal / 2 ** 20) });
+  // the link model (bus/link.ts): its parameters and what it cost
+  const link = linkLine(s);
+  if (link) rows.push({ metric: 'link model', value: link.replace(/^\s*link model: /, '') });
   return rows;
 }
 

@@ -6,6 +6,7 @@
  */
 import { checkFactor, LinkConfigError, LinkModel, type LinkSection, type LinkWelcome } from '../../bus/link.ts';
 import type { AgentSpec, JsonObject, Scenario } from '../../scenarios/types.ts';
+import type { Faults } from './resultsWriter.ts';
 import { RunError } from './plan.ts';
 
 export class LinkPlan {
@@ -67,4 +68,19 @@ export function withLink(scenario: Scenario, cfg: JsonObject, section: LinkSecti
   const roles = [...new Set(scenario.agents(cfg as never).map((a) => a.role))];
   LinkModel.parse(section, roles);
   return { ...cfg, link: section as JsonObject };
+}
+
+/** The link model's line: its parameters, and what it cost (retransmissions, losses, spurious resends); undefined without a model. */
+export function linkLine(summary: Record<string, unknown>): string | undefined {
+  const l = summary.link as { default: { delay: string; jitterMs: number; loss: number }; classes: Record<string, { delay: string; jitterMs: number; loss: number }>; modelledRtt?: Record<string, { meanMs: number }> } | null | undefined;
+  if (!l) return undefined;
+  const f = (summary.faults ?? {}) as Faults;
+  const cls = (c: { delay: string; jitterMs: number; loss: number }) => `${c.delay}${c.jitterMs ? ` ±${fmtNum(c.jitterMs)}ms` : ''}${c.loss ? ` loss ${fmtNum(c.loss)}` : ''}`;
+  const classes = Object.entries(l.classes).map(([k, c]) => ` · ${k} ${cls(c)}`).join('');
+  const rtt = Object.entries(l.modelledRtt ?? {}).map(([k, v]) => `${k} ${fmtNum(v.meanMs)} ms`).join(', ');
+  return `  link model: one-way ${cls(l.default)}${classes}${rtt ? ` · modelled round trip ${rtt}` : ''} · ${f.linkRetransmissions ?? 0} retransmissions (${f.linkLost ?? 0} messages lost, ${f.linkEchoes ?? 0} late replies answered twice)`;
+}
+
+function fmtNum(x: number): string {
+  return Number.isInteger(x) ? String(x) : String(+x.toPrecision(6));
 }
