@@ -5,8 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import type { JsonObject } from '../../scenarios/types.ts';
+import { describe, expect, inject, it } from 'vitest';
+import { scaledMs } from '../../bus/timeouts.ts';
+import { parsePlacement, runScenario } from '../../orchestrator/run.ts';
+import { stackelberg } from '../../scenarios/stackelberg/index.ts';
+import type { JsonObject, Scenario } from '../../scenarios/types.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 const trajectoryCsv = (runId: string) => readFileSync(join(outDir, runId, 'trajectory.csv'), 'utf8');
@@ -63,5 +66,15 @@ describe('link model over NATS', () => {
     }
     expect(b.metrics.rounds).toBe(a.metrics.rounds);
     expect(b.equilibrium).toEqual(a.equilibrium);
+  });
+
+  it("a scenario's per-agent factor: the farthest follower sets every round's pace, the outcome is unchanged", async () => {
+    // ue-5 is three times as far as the others: its round trip is 60 ms, and every round waits for it
+    const far: Scenario = { ...stackelberg, linkFactor: (_cfg, a) => (a.id === 'ue-5' ? 3 : 1) };
+    const s = (await runScenario({ scenario: far, cfg: withLink({ rtt: '20ms' }), placement: parsePlacement('packed:3'), outDir, natsUrl: inject('natsUrl'), roundTimeoutMs: scaledMs(20_000), report: false })) as Record<string, any>;
+    const plain = await runDistributed('stackelberg', base, 'packed:3');
+    expect(s.equilibrium).toEqual(plain.equilibrium);
+    expect(s.metrics.rounds).toBe(plain.metrics.rounds);
+    expect(Math.min(...roundLatencies(s.runId))).toBeGreaterThanOrEqual(60);
   });
 });
