@@ -129,6 +129,8 @@ interface Pending {
   linkDue?: Float64Array;
   /** … and its current timeout (the RTO, doubled at each retransmission) */
   linkWait?: Float64Array;
+  /** the targets whose reply was still missing when the link timer last looked (it only ever shrinks) */
+  linkMissing?: GatherTarget[];
 }
 
 export class Gatherer {
@@ -178,15 +180,14 @@ export class Gatherer {
 
   /**
    * Re-send the pending round's request to every agent whose reply is still missing, now (`link`: by
-   * the link model's timer, to those of them whose own RTO has passed at `due`).
+   * the link model's timer, to those of `only` whose own RTO has passed).
    */
-  resendMissing(reason: 'fault' | 'link' = 'fault', due?: (t: GatherTarget) => boolean): number {
+  resendMissing(reason: 'fault' | 'link' = 'fault', only?: GatherTarget[]): number {
     const p = this.pending;
     if (!p) return 0;
     let n = 0;
-    for (const t of p.req.expect) {
+    for (const t of only ?? p.req.expect) {
       if (p.got[t.slotIndex]) continue;
-      if (due && !due(t)) continue;
       const data = p.sentBytes.get(t.id) ?? p.sentBytes.get(t.role);
       if (!data) continue;
       this.nc.publish(this.subj.direct(t.id), data);
@@ -262,19 +263,20 @@ export class Gatherer {
     }
     const due = p.linkDue;
     const wait = p.linkWait;
+    // each look scans only the targets still missing at the last one: a large round costs O(N) once
+    const missing = (p.linkMissing = (p.linkMissing ?? p.req.expect).filter((t) => !p.got[t.slotIndex]));
     let next = Infinity;
-    for (const t of p.req.expect) if (!p.got[t.slotIndex] && due[t.slotIndex] < next) next = due[t.slotIndex];
+    for (const t of missing) if (due[t.slotIndex] < next) next = due[t.slotIndex];
     if (next >= p.result.startedAt + p.req.deadlineMs) return;
     p.linkTimer = setTimeout(() => {
       if (this.pending !== p || p.closing) return;
       const now = performance.now();
       // a timer may fire up to 1 ms early (whole milliseconds)
-      this.resendMissing('link', (t) => due[t.slotIndex] <= now + 1);
-      for (const t of p.req.expect) {
-        const i = t.slotIndex;
-        if (p.got[i] || due[i] > now + 1) continue;
-        wait[i] *= 2;
-        due[i] = now + wait[i];
+      const late = p.linkMissing!.filter((t) => !p.got[t.slotIndex] && due[t.slotIndex] <= now + 1);
+      this.resendMissing('link', late);
+      for (const t of late) {
+        wait[t.slotIndex] *= 2;
+        due[t.slotIndex] = now + wait[t.slotIndex];
       }
       this.scheduleLinkRetry(p, rto);
     }, Math.max(0, next - performance.now()));
