@@ -123,8 +123,8 @@ export function arrivalsFor(lw: LinkWelcome | undefined, from: { id: string; rol
 /**
  * The leader's side of the link model: each roster follower's arrivals, and, when the model may
  * lose messages, each one's retransmission timer estimator (RFC 6298 per follower, as per TCP connection), its first estimate
- * the modelled round trip to that follower (mean and mean deviation; 4096 draws per distinct role
- * and factor).
+ * the modelled round trip to that follower (mean and mean deviation; 4096 draws per role, scaled
+ * by the link's factor).
  */
 export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }, roster: readonly { id: string; role: string }[], onError?: (e: unknown) => void): { arrivals: Map<string, LinkArrivals>; rto?: RtoEstimator[] } {
   const model = LinkModel.parse(lw.section);
@@ -134,10 +134,11 @@ export function leaderLink(lw: LinkWelcome, leader: { id: string; role: string }
   const rto = roster.map((a, i) => {
     const factor = lw.rosterFactors?.[i] ?? 1;
     arrivals.set(a.id, new LinkArrivals(model.link(lw.seed, { id: a.id, role: a.role, factor }, me), onError));
-    const key = `${a.role}|${factor}`;
-    let st = stats.get(key);
-    if (!st) stats.set(key, (st = model.rtt(leader.role, a.role, factor * (lw.factor ?? 1))));
-    return new RtoEstimator(st, model.rtoMinMs);
+    // a factor scales every delay of the link, so the round trip's mean and deviation scale with it
+    let st = stats.get(a.role);
+    if (!st) stats.set(a.role, (st = model.rtt(leader.role, a.role)));
+    const f = factor * (lw.factor ?? 1);
+    return new RtoEstimator({ meanMs: st.meanMs * f, devMs: st.devMs * f }, model.rtoMinMs);
   });
   // a model that loses nothing needs no timer to recover its losses (a process's faults are the fault timer's)
   return { arrivals, rto: model.lossy ? rto : undefined };
