@@ -40,7 +40,7 @@ export type Delay =
   | { dist: 'normal'; meanMs: number; sdMs: number }
   /** log-normal with this mean and log-space standard deviation sigma */
   | { dist: 'lognormal'; meanMs: number; sigma: number }
-  /** Pareto (type I) with this mean and tail index alpha > 1: heavy-tailed (infinite variance for alpha ≤ 2) */
+  /** Pareto (type I) with this mean and tail index alpha > 1: heavy-tailed (infinite variance for alpha ≤ 2); every draw is capped at MAX_DELAY_MS */
   | { dist: 'pareto'; meanMs: number; alpha: number };
 
 export interface LinkClass {
@@ -303,7 +303,7 @@ export function sampleDelay(d: Delay, u: Draws): number {
     }
     case 'pareto': {
       const xm = (d.meanMs * (d.alpha - 1)) / d.alpha;
-      return Math.min(MAX_DELAY_MS, xm / Math.pow(u.next(), 1 / d.alpha));
+      return xm / Math.pow(u.next(), 1 / d.alpha);
     }
   }
 }
@@ -376,7 +376,8 @@ export class DirectedLink {
     const lost = !lossless && c.loss > 0 && u.next() < c.loss;
     let ms = sampleDelay(c.delay, u);
     if (c.jitterMs > 0) ms = Math.max(0, ms + c.jitterMs * (2 * u.next() - 1));
-    return { delayMs: ms * this.factor, lost };
+    // a tail draw (log-normal, Pareto) beyond any round's deadline would only turn the model into a fault
+    return { delayMs: Math.min(MAX_DELAY_MS, ms) * this.factor, lost };
   }
 }
 
