@@ -12,13 +12,14 @@
 import { partsOf } from '../scenarios/contract.ts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { decode, encodeEnvelopeScratch, type Body } from '../bus/codec.ts';
+import { decode, encodeEnvelopeScratch, type Body, type Envelope } from '../bus/codec.ts';
 import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
+import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
 import { LastReply } from './lastReply.ts';
 
 /**
@@ -64,6 +65,8 @@ export class FollowerRuntime {
   /** its state at the slot's start was lost with the leader: it said so and stays silent */
   private stateLost = false;
   private readonly subj: ReturnType<typeof subjects>;
+  /** the link model's arrivals from the leader (bus/linkHold.ts): requests held for their drawn delay, or lost */
+  private readonly link?: LinkArrivals;
 
   constructor(
     private readonly d: FollowerDeps,
@@ -75,6 +78,8 @@ export class FollowerRuntime {
     this.subj = subjects(d.run);
     this.replySubject = this.subj.reply(w.leader, w.id);
     this.awaitingReplay = w.rejoin === true;
+    const lw = w.link;
+    if (lw) this.link = arrivalsFor(lw, { id: w.leader, role: lw.leaderRole, factor: lw.leaderFactor }, { id: w.id, role: w.role, factor: lw.factor }, (e) => d.log.error({ agent: w.id, err: String(e) }, 'a held request failed'));
   }
 
   /** Subscribes to the agent's role's broadcasts and its direct subject. */
@@ -101,13 +106,24 @@ export class FollowerRuntime {
       if (!env.noreply) return counters.drop('unknown-kind', subject, env.from, `${env.kind} must be a notification`);
       const v = validate(env.kind, env.body);
       if (!v.ok) return counters.drop('bad-body', subject, env.from, v.reason);
-      if (env.kind === 'replayed') this.onReplayed();
-      else if (env.kind === 'rerun') this.onRerun(env.slot);
-      else this.onRestore(env.slot, (v.body as { snapshot?: JsonObject }).snapshot);
-      return;
+      const apply = () => {
+        if (env.kind === 'replayed') this.onReplayed();
+        else if (env.kind === 'rerun') this.onRerun(env.slot);
+        else this.onRestore(env.slot, (v.body as { snapshot?: JsonObject }).snapshot);
+      };
+      // not delayed by the link model, but never ahead of the requests it holds
+      return this.link ? this.link.after(apply) : apply();
     }
+    if (!this.link) return this.onRequest(env, data.byteLength, subject);
+    const size = data.byteLength;
+    if (!this.link.arrive(env.slot, env.round, env.kind, env.noreply === true, () => this.onRequest(env, size, subject))) counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
+  }
+
+  /** A request (or notification) from the leader, as it reaches the agent. */
+  private onRequest(env: Envelope<unknown>, size: number, subject: string): void {
+    const { counters } = this.d;
     if (this.awaitingReplay && !env.noreply) return counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
-    const again = this.last.replyTo(env.slot, env.round, env.kind, data.byteLength);
+    const again = this.last.replyTo(env.slot, env.round, env.kind, size);
     if (again) return this.d.channel.publish(this.replySubject, 'resent', again, undefined, 'reply');
     if (env.slot !== this.slot) this.enterSlot(env.slot);
     let reply: JsonObject | undefined;
@@ -119,11 +135,11 @@ export class FollowerRuntime {
       counters.drop('handler-error', subject, env.from, message);
       if (env.noreply) return;
       this.d.log.error({ agent: this.w.id, kind: env.kind, err: e instanceof Error ? e.stack : message }, 'handler failed');
-      this.answer(env.slot, env.round, env.kind, data.byteLength, 'error', { message: message.slice(0, 200) });
+      this.answer(env.slot, env.round, env.kind, size, 'error', { message: message.slice(0, 200) });
       return;
     }
-    if (reply === undefined) this.answer(env.slot, env.round, env.kind, data.byteLength, 'nil', {});
-    else this.answer(env.slot, env.round, env.kind, data.byteLength, replyKind(env.kind), reply);
+    if (reply === undefined) this.answer(env.slot, env.round, env.kind, size, 'nil', {});
+    else this.answer(env.slot, env.round, env.kind, size, replyKind(env.kind), reply);
   }
 
   /** A new slot: its state at the start is kept, and sent to the leader for a restart of this process. */

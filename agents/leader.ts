@@ -12,6 +12,7 @@ import type { Body } from '../bus/codec.ts';
 import { MAX_SLOT_ANSWER_BYTES, ORCHESTRATOR, validate, type ControlChannel, type SlotDone, type SlotMetrics, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
+import { leaderLink } from '../bus/linkHold.ts';
 import { subjects } from '../bus/subjects.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, Leader, LeaderContext, RoundRequest, RoundResult, Scenario } from '../scenarios/types.ts';
@@ -52,6 +53,7 @@ class SlotMeter {
     m.roundKinds.push(kind);
     m.missingReplies += r.missing.length;
     m.resent += r.resent;
+    if (m.linkRetransmissions !== undefined) m.linkRetransmissions += r.linkResent;
     m.nilReplies += r.nil;
     m.messagesByKind[kind] = (m.messagesByKind[kind] ?? 0) + r.published;
     const re = replyKind(kind);
@@ -127,6 +129,7 @@ export class LeaderRuntime {
     this.announceRerun = w.restarted === true;
     this.gatherer = new Gatherer(d.nc, d.run, w.id, d.counters, w.maxBytes);
     this.gatherer.onState = (from, slot, body) => this.onState(from, slot, body);
+    if (w.link) this.gatherer.link = leaderLink(w.link, w, this.roster, (e) => d.log.error({ err: String(e) }, 'a held reply failed'));
     this.gatherer.start(this.roster.map((a) => a.id));
   }
 
@@ -221,6 +224,7 @@ export class LeaderRuntime {
     }
     const trajectory: SlotDone['trajectory'] = [];
     const meter = new SlotMeter();
+    if (this.w.link) meter.metrics.linkRetransmissions = 0;
     const ctx: LeaderContext = {
       slot,
       roster: this.roster,

@@ -45,6 +45,7 @@ import { decode, encodeEnvelope, type Body } from './codec.ts';
 import type { AnyDropReason, Counters, CountersSnapshot, FamilyCount } from './counters.ts';
 import { familyOf, type Family } from './subjects.ts';
 import { ROLE_NAME } from '../scenarios/contract.ts';
+import type { LinkWelcome } from './link.ts';
 import type { AgentSpec, JsonObject, RoleName, SlotOutcome } from '../scenarios/types.ts';
 
 // ---- bodies ----
@@ -83,6 +84,8 @@ export interface Welcome {
   restarted?: boolean;
   /** agents started elsewhere (`--agents external`): say `alive` on the join subject this often (ms) */
   heartbeatMs?: number;
+  /** the run's link model (bus/link.ts), when it has one that delays or loses messages */
+  link?: LinkWelcome;
 }
 
 export interface SlotMetrics {
@@ -103,6 +106,8 @@ export interface SlotMetrics {
   roundKinds: string[];
   /** requests re-sent to agents whose reply was missing (lost messages, restarted agents); not in `messages` */
   resent: number;
+  /** with a link model: requests re-sent by its retransmission timer (RTO from the modelled round trip); not in `messages` nor `resent` */
+  linkRetransmissions?: number;
 }
 
 export interface SlotDone {
@@ -255,6 +260,7 @@ const metrics = s.fields({
   leaderCpuMs: s.num(),
   roundKinds: s.list(s.str()),
   resent: s.int(),
+  'linkRetransmissions?': s.int(),
 });
 
 const CHECKS: { [K in ControlKind]: Check } = {
@@ -274,6 +280,7 @@ const CHECKS: { [K in ControlKind]: Check } = {
     'rejoin?': s.bool(),
     'restarted?': s.bool(),
     'heartbeatMs?': s.int(1),
+    'link?': s.fields({ section: s.map(), seed: s.num(), leaderRole: s.str(), 'factor?': s.num(0), 'leaderFactor?': s.num(0), 'rosterFactors?': s.list(s.num(0)) }),
   }),
   reject: s.fields({ reason: s.str(MAX_TEXT, 0) }),
   retry: s.fields({ reason: s.str(MAX_TEXT, 0) }),

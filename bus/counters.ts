@@ -12,7 +12,7 @@ export interface FamilyCount {
   bytes: number;
 }
 
-export type ExtraDropReason = 'stale' | 'unexpected-sender' | 'duplicate' | 'retransmit-echo' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
+export type ExtraDropReason = 'link-lost' | 'link-echo' | 'stale' | 'unexpected-sender' | 'duplicate' | 'retransmit-echo' | 'forged-sender' | 'handler-error' | 'bad-body' | 'unknown-kind';
 /** every reason a message is dropped: its envelope's (codec), its receiver's, and a chunked message's reassembly (chunks) */
 export type AnyDropReason = DropReason | ExtraDropReason | ChunkDropReason;
 

@@ -31,11 +31,13 @@
  * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, decodeFrom, encodeEnvelope, idBytes, type Body } from './codec.ts';
+import { decode, decodeFrom, encodeEnvelope, idBytes, type Body, type Envelope } from './codec.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeData } from './fastparse.ts';
 import { subjects } from './subjects.ts';
+import type { RtoEstimator } from './link.ts';
+import type { LinkArrivals } from './linkHold.ts';
 
 export interface GatherTarget {
   id: string;
@@ -82,6 +84,20 @@ export interface GatherResult {
   startedAt: number;
   /** requests re-sent to agents whose reply was missing (not counted in `published`) */
   resent: number;
+  /** requests re-sent by the link model's retransmission timer (not counted in `published` nor `resent`) */
+  linkResent: number;
+}
+
+/**
+ * The link model at the leader (bus/link.ts): each follower's replies arrive through its link
+ * (held for their drawn delay, or lost), and a round re-sends a follower's request when its reply
+ * is later than that follower's retransmission timeout (each its own, as each TCP connection has:
+ * estimated from the modelled round trip and learnt from its replies), doubling each time.
+ */
+export interface GatherLink {
+  arrivals: Map<string, LinkArrivals>;
+  /** per roster position; none when the model loses nothing (no retransmission timer then) */
+  rto?: RtoEstimator[];
 }
 
 /** the first retransmission waits at least this long (ms) … */
@@ -108,6 +124,13 @@ interface Pending {
   resentTo?: Set<string>;
   /** the deadline has passed: the connection is being flushed before the missing are counted */
   closing?: boolean;
+  /** the link model's retransmission timer, and when each roster position's next retransmission is due (performance.now()) */
+  linkTimer?: NodeJS.Timeout;
+  linkDue?: Float64Array;
+  /** … and its current timeout (the RTO, doubled at each retransmission) */
+  linkWait?: Float64Array;
+  /** the targets whose reply was still missing when the link timer last looked (it only ever shrinks) */
+  linkMissing?: GatherTarget[];
 }
 
 export class Gatherer {
@@ -118,10 +141,14 @@ export class Gatherer {
   private readonly recent: number[] = [];
   /** rounds (`slot:round`) that had retransmissions: a late second copy of their replies is an echo */
   private readonly resentRounds: string[] = [];
+  /** those of them re-sent for a fault, not only by the link model's timer (the echo's drop says which) */
+  private readonly faultRounds: string[] = [];
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
   private readonly sentLog: { slot: number; round: number; sent: Map<string, Uint8Array> }[] = [];
   /** a follower's state at a slot's start (`state` messages), for a restarted process of that agent */
   onState?: (from: string, slot: number, snapshot: Body) => void;
+  /** the run's link model, if it has one */
+  link?: GatherLink;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -147,27 +174,35 @@ export class Gatherer {
     this.subs = [];
     if (this.pending?.timer) clearTimeout(this.pending.timer);
     if (this.pending?.retryTimer) clearTimeout(this.pending.retryTimer);
+    if (this.pending?.linkTimer) clearTimeout(this.pending.linkTimer);
+    for (const a of this.link?.arrivals.values() ?? []) a.clear();
   }
 
-  /** Re-send the pending round's request to every agent whose reply is still missing, now. */
-  resendMissing(): number {
+  /**
+   * Re-send the pending round's request to every agent whose reply is still missing, now (`link`: by
+   * the link model's timer, to those of `only` whose own RTO has passed).
+   */
+  resendMissing(reason: 'fault' | 'link' = 'fault', only?: GatherTarget[]): number {
     const p = this.pending;
     if (!p) return 0;
     let n = 0;
-    for (const t of p.req.expect) {
+    for (const t of only ?? p.req.expect) {
       if (p.got[t.slotIndex]) continue;
       const data = p.sentBytes.get(t.id) ?? p.sentBytes.get(t.role);
       if (!data) continue;
       this.nc.publish(this.subj.direct(t.id), data);
-      this.counters.sent('direct', 'resent', data.byteLength);
+      this.counters.sent('direct', reason === 'link' ? 'link-resent' : 'resent', data.byteLength);
       (p.resentTo ??= new Set()).add(t.id);
       n++;
     }
     if (n) {
-      p.result.resent += n;
+      if (reason === 'link') p.result.linkResent += n;
+      else p.result.resent += n;
       const key = `${p.req.slot}:${p.req.round}`;
       if (this.resentRounds[this.resentRounds.length - 1] !== key) this.resentRounds.push(key);
       if (this.resentRounds.length > 64) this.resentRounds.shift();
+      if (reason === 'fault' && this.faultRounds[this.faultRounds.length - 1] !== key) this.faultRounds.push(key);
+      if (this.faultRounds.length > 64) this.faultRounds.shift();
     }
     return n;
   }
@@ -212,6 +247,41 @@ export class Gatherer {
     }, delay);
   }
 
+  /**
+   * The link model's retransmissions of `p`: a follower's request goes again once its RTO has passed
+   * without its reply, then after twice as long (RFC 6298 back-off), until the round's deadline. One
+   * timer, for the earliest follower due.
+   */
+  private scheduleLinkRetry(p: Pending, rto: RtoEstimator[]): void {
+    if (!p.linkDue || !p.linkWait) {
+      p.linkDue = new Float64Array(p.req.rosterSize);
+      p.linkWait = new Float64Array(p.req.rosterSize);
+      for (const t of p.req.expect) {
+        p.linkWait[t.slotIndex] = rto[t.slotIndex].rtoMs();
+        p.linkDue[t.slotIndex] = p.result.startedAt + p.linkWait[t.slotIndex];
+      }
+    }
+    const due = p.linkDue;
+    const wait = p.linkWait;
+    // each look scans only the targets still missing at the last one: a large round costs O(N) once
+    const missing = (p.linkMissing = (p.linkMissing ?? p.req.expect).filter((t) => !p.got[t.slotIndex]));
+    let next = Infinity;
+    for (const t of missing) if (due[t.slotIndex] < next) next = due[t.slotIndex];
+    if (next >= p.result.startedAt + p.req.deadlineMs) return;
+    p.linkTimer = setTimeout(() => {
+      if (this.pending !== p || p.closing) return;
+      const now = performance.now();
+      // a timer may fire up to 1 ms early (whole milliseconds)
+      const late = p.linkMissing!.filter((t) => !p.got[t.slotIndex] && due[t.slotIndex] <= now + 1);
+      this.resendMissing('link', late);
+      for (const t of late) {
+        wait[t.slotIndex] *= 2;
+        due[t.slotIndex] = now + wait[t.slotIndex];
+      }
+      this.scheduleLinkRetry(p, rto);
+    }, Math.max(0, next - performance.now()));
+  }
+
   round(req: GatherRequest): Promise<GatherResult> {
     if (this.pending) throw new Error('a round is already in flight');
     const expected = req.expectIndex ?? new Map(req.expect.map((t) => [t.id, t.slotIndex]));
@@ -227,6 +297,7 @@ export class Gatherer {
       closedAt: 0,
       startedAt: performance.now(),
       resent: 0,
+      linkResent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
       const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map() };
@@ -246,6 +317,7 @@ export class Gatherer {
       if (p.remaining === 0) return this.finish(p);
       p.timer = setTimeout(() => this.deadline(p), req.deadlineMs);
       this.scheduleRetry(p, Math.max(RETRY_MIN_MS, RETRY_FACTOR * Math.max(0, ...this.recent)));
+      if (this.link?.rto) this.scheduleLinkRetry(p, this.link.rto);
     });
   }
 
@@ -258,6 +330,7 @@ export class Gatherer {
     p.closing = true;
     if (p.retryTimer) clearTimeout(p.retryTimer);
     p.retryTimer = undefined;
+    if (p.linkTimer) clearTimeout(p.linkTimer);
     // a late PONG (connection down) must not hold the round: close it after one more poll of the socket
     p.timer = setTimeout(() => setImmediate(() => this.finish(p)), DEADLINE_FLUSH_MS);
     let flushed: Promise<void>;
@@ -277,6 +350,7 @@ export class Gatherer {
     this.pending = undefined;
     if (p.timer) clearTimeout(p.timer);
     if (p.retryTimer) clearTimeout(p.retryTimer);
+    if (p.linkTimer) clearTimeout(p.linkTimer);
     const now = performance.now();
     if (p.remaining > 0) {
       for (const [id, idx] of p.expected) if (!p.got[idx]) p.result.missing.push(id);
@@ -301,17 +375,27 @@ export class Gatherer {
     const env = d.env;
     if (env.from !== sender) return this.counters.drop('forged-sender', subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
     if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
+    const arrivals = this.link?.arrivals.get(sender);
+    if (!arrivals) return this.accept(env, subject, sender, bytes);
+    if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, subject, sender, bytes))) this.counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
+  }
+
+  /** A decoded reply from `sender`, as it reaches the leader. */
+  private accept(env: Envelope, subject: string, sender: string, bytes: number): void {
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
-      if (this.resentRounds.includes(`${env.slot}:${env.round}`)) return this.counters.drop('retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
+      const key = `${env.slot}:${env.round}`;
+      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
       return this.counters.drop('stale', subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
     // the subscription's id (== env.from, checked above): a string whose hash V8 has already computed
     const idx = p.expected.get(sender);
     if (idx === undefined) return this.counters.drop('unexpected-sender', subject, env.from, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop('retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
+    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
     if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
     p.got[idx] = 1;
+    // Karn: only a reply to a request sent once measures the round trip
+    if (this.link?.rto && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
     p.result.received++;
     p.result.bytesIn += bytes;
     if (env.kind === 'nil') {

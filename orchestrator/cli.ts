@@ -18,6 +18,8 @@ import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError,
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
 import type { Faults } from './run/resultsWriter.ts';
+import { LinkConfigError, mergeLinkFlags, type LinkSection } from '../bus/link.ts';
+import { linkLine, withLink } from './run/linkPlan.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { cite } from '../scenarios/common/paper.ts';
 import { Interrupt } from './interrupt.ts';
@@ -100,7 +102,7 @@ interface CommonOpts {
   [k: string]: unknown;
 }
 
-const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey']);
+const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey', 'rtt', 'jitter', 'loss', 'link']);
 
 /** `--sweep key=v1,v2,…` */
 export function parseSweep(s: string): { key: string; values: number[] } {
@@ -139,11 +141,23 @@ export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Sce
     options,
   };
   try {
-    return { scenario, cfg: scenario.resolve(input) };
+    const cfg = scenario.resolve(input);
+    const link = mergeLinkFlags(config?.link as LinkSection | undefined, { rtt: o.rtt as string | undefined, jitter: o.jitter as string | undefined, loss: o.loss as string | undefined, link: o.link as string[] | undefined });
+    return { scenario, cfg: withLink(scenario, cfg, link) };
   } catch (e) {
+    if (e instanceof LinkConfigError) throw new UsageError(o.config && !e.key.startsWith('--') ? `--config ${o.config}: ${e.message}` : e.message);
     if (e instanceof ConfigError) throw new UsageError(e.message.startsWith('--') ? e.message : `${/^[a-z]/.test(e.flag) && own.has(e.flag) ? '--' : ''}${e.message}`);
     throw e;
   }
+}
+
+/** The link model's flags (bus/link.ts); they lay over a config file's `link` section. */
+export function addLinkFlags(cmd: Command): Command {
+  return cmd
+    .option('--rtt <duration>', 'link model: round trip between agents, e.g. 20ms (every role pair: constant one-way delay rtt/2; a number is ms)')
+    .option('--jitter <duration>', 'link model: each message\'s delay moves by a uniform draw in [−jitter, +jitter], e.g. 2ms')
+    .option('--loss <p>', 'link model: probability a message is lost (recovered by retransmission), e.g. 0.01')
+    .option('--link <A>B=spec>', 'link model: one directed role pair, e.g. ue>mec=lognormal(10ms,0.5),jitter=1ms,loss=0.01; delays: 10ms, uniform(a,b), normal(mean,sd), lognormal(mean,sigma), pareto(mean,alpha); * is any role; repeatable', (v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
 }
 
 function addCommonScenarioFlags(cmd: Command): Command {
@@ -173,9 +187,11 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   if (per.length > 10) out(`  … ${per.length - 10} more slots in slots.csv (${per.filter((r) => r.compare.ok).length}/${per.length} equal ${comparedWith(per)})`);
   const t = rm.timeToEquilibriumMs;
   out(`  rounds ${rm.rounds} · messages ${rm.messages} · ${(rm.bytes / 1024).toFixed(1)} KiB · time to equilibrium ${per.length > 1 ? `median ${fmt(t.p50)} ms, max ${fmt(t.max)} ms` : `${fmt(t.max)} ms`} · round p50 ${fmt(rm.roundLatencyMs.p50)} ms, p95 ${fmt(rm.roundLatencyMs.p95)} ms, max ${fmt(rm.roundLatencyMs.max)} ms`);
+  const link = linkLine(summary);
+  if (link) out(link);
   const srv = rm.counters.server;
   if (rm.restarts?.length || rm.resent) out(`  faults survived: ${(rm.restarts ?? []).map((r: any) => `${r.worker}${r.leader ? ' (leader)' : ''} ${r.reason} in slot ${r.slot}, rejoined in ${r.rejoinMs ?? '?'} ms`).join('; ') || 'no process restarted'} · ${rm.resent} requests re-sent`);
-  out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
+  out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)}${rm.linkRetransmissions !== undefined ? ` (${(rm.drops['link-lost'] ?? 0) + (rm.drops['link-echo'] ?? 0)} of them the link model's)` : ''} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
   for (const c of claimsRows(summary as Record<string, any>)) {
     const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
     out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
@@ -351,6 +367,7 @@ export function buildProgram(): Command {
     .option('--strict', 'fail the run if any reply is missing at a round deadline (by default the sender\'s last strategy is used, and the summary and the console say so)')
     .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0, 1000, 'a process that dies that often will not recover; 0 fails the run at the first death'), 3)
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
+  addLinkFlags(run);
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
@@ -408,6 +425,7 @@ export function buildProgram(): Command {
 
   const params = addCommonScenarioFlags(program.command('params').argument('<scenario>', 'scenario id').description('print every parameter of a run (drawn from the seed, or from --config) as JSON; feed it back with --config'));
   params.option('--schema', 'print the JSON Schema of the config file instead (for --mechanism only, if given); the same as schemas/config/<scenario>.schema.json');
+  addLinkFlags(params);
   addScenarioOptions(params);
   params.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     if (o.schema) return printConfigSchema(scenarioId, o.mechanism as string | undefined);
@@ -604,11 +622,17 @@ export function buildProgram(): Command {
     .option('--slots <n>', 'slots per framework run (default 1, or the scenario’s bench plan); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
     .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1, 1000))
     .option('--nats <url>', 'use this NATS server')
+    .option('--link-cost', 'what the link model costs by itself: runs without it and with it at zero latency, interleaved (default: the first scenario of mecsim list, N 100, 3 slots, 5 repeats); ms per round and their ratio')
     .action(async (ids: string[], o: Record<string, unknown>) => {
       natsUrlOption(o.nats);
       const { benchMain } = await import('./bench.ts');
       const interrupt = onInterrupt();
       try {
+        if (o.linkCost) {
+          const { linkCostMain } = await import('./linkBench.ts');
+          process.exitCode = await linkCostMain(ids, o, interrupt.signal);
+          return;
+        }
         process.exitCode = await benchMain(ids, o, interrupt.signal);
       } finally {
         interrupt.dispose();

@@ -15,6 +15,7 @@ import { scenarioFigures } from './figures.ts';
 export { barsFigure, linesFigure, seriesFigure, thin, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { againstOf, optimumClause, runVerdict } from './verdict.ts';
 import { provenanceHtml } from './provenance.ts';
+import { linkLine } from './run/linkPlan.ts';
 
 
 /** Parses the CSV files mecsim writes (RFC 4180 quoting; numbers, booleans and empty cells typed). */
@@ -159,6 +160,9 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
     { metric: 'peak RSS of agent processes, summed (MiB)', value: m.processes?.peakRssBytesSum !== undefined ? num(m.processes.peakRssBytesSum / 2 ** 20) : '' },
   ];
   if (m.processes?.peakRssBytesTotal !== undefined) rows.push({ metric: 'peak RSS of every process incl. orchestrator and nats-server (MiB)', value: num(m.processes.peakRssBytesTotal / 2 ** 20) });
+  // the link model (bus/link.ts): its parameters and what it cost
+  const link = linkLine(s);
+  if (link) rows.push({ metric: 'link model', value: link.replace(/^\s*link model: /, '') });
   return rows;
 }
 

@@ -20,6 +20,7 @@ import { catalog, moduleOf } from '../catalog/catalog.ts';
 import { mechanismOf, partsOf, sortRoster } from '../scenarios/contract.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { RunBus } from './run/bus.ts';
+import { LinkPlan } from './run/linkPlan.ts';
 import { RunState, type Parts, type RunInfo } from './run/context.ts';
 import { JoinBarrier } from './run/joinBarrier.ts';
 import { LeaderStateStore } from './run/leaderState.ts';
@@ -46,6 +47,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const parts = partsOf(scenario, mechanism);
   const agents = parts.agents(cfg);
   const leaderId = parts.leaderId(cfg);
+  // checked before anything starts: a bad link section is refused like a bad flag
+  const link = LinkPlan.of(scenario, cfg, agents, leaderId);
   const external = opts.agents === 'external';
   // the processes to spawn, planned before anything starts: a plan that cannot fit in memory is refused here
   const groups = external ? [] : planWorkers(agents, leaderId, opts.placement, scenario.roles);
@@ -62,7 +65,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
   const { log } = logs;
   const subj = subjects(runId);
   const roster = sortRoster(agents.filter((a) => a.id !== leaderId), scenario.roles);
-  const info: RunInfo = { opts, scenario, parts, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external };
+  const info: RunInfo = { opts, scenario, parts, cfg, runId, dir, subj, log, counters: new Counters(log), agents, byId: new Map(agents.map((a) => [a.id, a])), leaderId, roster, external, link };
   // config.json as written, and its hash in the provenance
   const configFile = stampConfig(cfg);
   const prov = provenance(configFile);
@@ -88,6 +91,8 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       startedAt,
       host: hostname(),
       provenance: prov,
+      // the link model's parameters (bus/link.ts); null: none, messages cross loopback as they are
+      link: link ? link.describe() : null,
     },
     log,
   );

@@ -362,6 +362,13 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   sweep?(cfg: Resolved, key: string, value: number): Resolved;
 
   /**
+   * Optional: a factor on the link model's delays to and from `agent` (e.g. by its distance from
+   * its server), positive; a message's delay is multiplied by its sender's and its receiver's
+   * factors. Absent: every factor is 1. Used only when the run has a `link` section.
+   */
+  linkFactor?(cfg: Resolved, agent: AgentSpec): number;
+
+  /**
    * Optional: a one-line human summary of one slot, for the console
    * (e.g. `price 12.3 (reference 12.3)  profit 456 (reference 456)`).
    */

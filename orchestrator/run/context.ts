@@ -9,6 +9,7 @@ import type { ControlChannel, Welcome } from '../../bus/control.ts';
 import type { Counters } from '../../bus/counters.ts';
 import type { subjects } from '../../bus/subjects.ts';
 import type { AgentSpec, JsonObject, MechanismParts, Scenario } from '../../scenarios/types.ts';
+import type { LinkPlan } from './linkPlan.ts';
 import { RunError, type RunOptions } from './plan.ts';
 
 export interface Restart {
@@ -41,6 +42,8 @@ export interface RunInfo {
   /** the leader's followers, in roster order */
   roster: AgentSpec[];
   external: boolean;
+  /** the link model (orchestrator/run/linkPlan.ts), when the config has a `link` section */
+  link?: LinkPlan;
 }
 
 /** The state several parts read and write, and the run's failure. */

@@ -150,6 +150,7 @@ export class JoinBarrier {
       rejoin: !leader && this.rejoining.has(agent.id) ? true : undefined,
       heartbeatMs: external ? HEARTBEAT_MS : undefined,
       restarted: leader && this.rejoining.has(agent.id) ? true : undefined,
+      link: this.p.info.link?.welcomeFor(agent, roster),
     };
   }
 

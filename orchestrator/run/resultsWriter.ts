@@ -76,6 +76,8 @@ export class ResultsWriter {
       roundLatencyMs: latencyStats(allLatencies),
       agentStartToJoinedMs: latencyStats(m.startToJoined),
       resent: sum(slots.map((r) => r.metrics.resent ?? 0)),
+      // with a link model: its retransmissions (RTO from the modelled round trip), apart from `resent`
+      ...(this.summary.link ? { linkRetransmissions: sum(slots.map((r) => r.metrics.linkRetransmissions ?? 0)) } : {}),
       missingReplies: sum(slots.map((r) => r.metrics.missingReplies ?? 0)),
       restarts: m.restarts,
       workers: m.hosts,
@@ -146,16 +148,30 @@ export interface Faults {
   missingReplies: number;
   resent: number;
   restarts: number;
+  /** messages dropped, the link model's losses aside */
   drops: number;
   clean: boolean;
+  /**
+   * With a link model: its retransmissions, the messages it lost, and the second copies of replies
+   * its retransmissions brought (a reply that was only late: a spurious retransmission). None makes
+   * a run unclean: they are the model's, and none is in `drops`.
+   */
+  linkRetransmissions?: number;
+  linkLost?: number;
+  linkEchoes?: number;
 }
 
 export function faultsOf(rm: Record<string, unknown>): Faults {
   const missingReplies = Number(rm.missingReplies ?? 0);
   const resent = Number(rm.resent ?? 0);
   const restarts = Array.isArray(rm.restarts) ? rm.restarts.length : 0;
-  const drops = sum(Object.values((rm.drops ?? {}) as Record<string, number>));
-  return { missingReplies, resent, restarts, drops, clean: missingReplies === 0 && resent === 0 && restarts === 0 };
+  const byReason = (rm.drops ?? {}) as Record<string, number>;
+  const linkLost = byReason['link-lost'] ?? 0;
+  const linkEchoes = byReason['link-echo'] ?? 0;
+  const drops = sum(Object.values(byReason)) - linkLost - linkEchoes;
+  const f: Faults = { missingReplies, resent, restarts, drops, clean: missingReplies === 0 && resent === 0 && restarts === 0 };
+  if (rm.linkRetransmissions !== undefined) Object.assign(f, { linkRetransmissions: Number(rm.linkRetransmissions), linkLost, linkEchoes });
+  return f;
 }
 
 function sum(xs: number[]): number {

@@ -56,6 +56,10 @@ export function Strict(props: TProperties, required: readonly string[] = []): TO
 /** A list of `item`s. */
 export const ListOf = (item: TSchema, what: string) => Type.Array(item, { description: what, maxItems: MAX_AGENTS });
 
+/** A duration: a number of ms or a string with a unit (bus/link.ts parseDuration checks the value). */
+const Duration = Type.Union([Type.Number({ minimum: 0 }), Type.String()], { description: 'a duration such as 20ms, 1.5s, 500us or a number of ms' });
+const Loss = Type.Number({ minimum: 0, exclusiveMaximum: 1, description: 'a probability in [0, 1)' });
+
 /**
  * The version of the file formats mecsim writes (config.json, summary.json) and reads (`--config`),
  * as published in schemas/. Every such file says it (`schemaVersion`); a change that makes an old
@@ -70,8 +74,24 @@ export function stampConfig<T extends JsonObject>(cfg: T): JsonObject {
 }
 
 /**
- * A scenario's config-file schema: the keys every scenario has (schemaVersion, scenario, mechanism, seed, slots)
- * and its own, every key optional (what the file leaves out is drawn from the seed or defaulted).
+ * The link model's section (bus/link.ts), the same for every scenario: its values' forms (delay
+ * distributions, units, role names) are checked by the model itself, which names the key.
+ */
+export const LINK_SCHEMA = Strict({
+  rtt: Duration,
+  jitter: Duration,
+  loss: Loss,
+  rtoMin: Duration,
+  classes: Type.Record(
+    Type.String({ pattern: '^[^>\\s]+>[^>\\s]+$' }),
+    Strict({ delay: Type.Union([Type.Number({ minimum: 0 }), Type.String()], { description: 'a delay such as 10ms, uniform(5ms,15ms), normal(10ms,2ms), lognormal(10ms,0.5) or pareto(10ms,2.5)' }), jitter: Duration, loss: Loss }),
+    { description: 'an object {"A>B": {delay, jitter, loss}, …} with A and B roles or *' },
+  ),
+});
+
+/**
+ * A scenario's config-file schema: the keys every scenario has (schemaVersion, scenario, mechanism, seed, slots,
+ * link) and its own, every key optional (what the file leaves out is drawn from the seed or defaulted).
  */
 export function configSchema(scenario: string, mechanisms: readonly string[], props: TProperties): TObject {
   return Strict({
@@ -82,6 +102,7 @@ export function configSchema(scenario: string, mechanisms: readonly string[], pr
     mechanism: OneOf(mechanisms),
     seed: Int('an integer (the run seed)', { minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER }),
     slots: Int(`an integer in [1, ${MAX_SLOTS}]`, { minimum: 1, maximum: MAX_SLOTS }),
+    link: LINK_SCHEMA,
     ...props,
   });
 }

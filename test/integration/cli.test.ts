@@ -110,7 +110,7 @@ describe('mecsim CLI', () => {
     [['run', 'stackelberg', '--out', bad, '--nats', 'not a url'], 2, /--nats: "not a url" is not a server URL/],
     [['run', 'stackelberg', '--config', cfg('slots', { slots: '3' })], 2, /--config .*slots\.json: slots: must be an integer/],
     [['run', 'stackelberg', '--config', cfg('seed', { seed: '42' })], 2, /--config .*: seed: must be an integer/],
-    [['params', 'stackelberg', '--config', cfg('top', { seed: 1, color: 'red' })], 2, /--config .*: color: unknown key \(known here: \$schema, schemaVersion, scenario, mechanism, seed, slots, server, users\)/],
+    [['params', 'stackelberg', '--config', cfg('top', { seed: 1, color: 'red' })], 2, /--config .*: color: unknown key \(known here: \$schema, schemaVersion, scenario, mechanism, seed, slots, link, server, users\)/],
     [['params', 'wholesale-buyback', '--config', cfg('nested', { cloud: { n: 10, Cbarr: 200 } })], 2, /--config .*: cloud\.Cbarr: unknown key \(known here: n, Cbar, lambda, Dbar\)/],
     [['params', 'stackelberg', '--users', '0'], 2, /--users must be an integer ≥ 1/],
     [['params', 'stackelberg', '--users', '1e12'], 2, /--users must be at most 1000000.*mecsim sweep/],

@@ -32,7 +32,7 @@ describe('config schemas', () => {
     ['stackelberg', { slots: '3' }, 'slots', /must be an integer in \[1, 1000000\], not "3"/],
     ['stackelberg', { seed: '42' }, 'seed', /must be an integer/],
     ['stackelberg', { seed: 1.5 }, 'seed', /must be an integer/],
-    ['stackelberg', { frobnicate: 1 }, 'frobnicate', /unknown key \(known here: \$schema, schemaVersion, scenario, mechanism, seed, slots, server, users\)/],
+    ['stackelberg', { frobnicate: 1 }, 'frobnicate', /unknown key \(known here: \$schema, schemaVersion, scenario, mechanism, seed, slots, link, server, users\)/],
     ['stackelberg', { server: { fq: 1 } }, 'server.fq', /unknown key \(known here: f, m, X/],
     ['stackelberg', { server: { f: '4e9' } }, 'server.f', /must be a positive CPU frequency in Hz, not "4e9"/],
     ['stackelberg', { users: [{ theta: 1, s: 1, c: 1, r: 1, tmax: 1 }, { theta: 1, s: 1, c: 1, r: 1, tmax: '2' }] }, 'users[1].tmax', /must be a positive deadline/],
