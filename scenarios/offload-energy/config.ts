@@ -157,10 +157,15 @@ export function resolveConfig(input: RunInput): OffloadConfig {
   const o = input.options;
   const claims = bool('claims', pick(o, 'claims', c, 'claims'), true);
   const base = { scenario: 'offload-energy' as const, seed, slots, claims };
-  if (mechanism === 'nash') return resolveNash(input, c, base);
-  if (mechanism === 'pricing') return resolvePricing(input, c, base);
-  return resolveMobility(input, c, base);
+  return RESOLVE[mechanism](input, c, base);
 }
+
+/** each mechanism's own parameters, resolved on top of the common ones */
+const RESOLVE: Record<Mechanism, (input: RunInput, c: Record<string, unknown>, base: Base) => OffloadConfig> = {
+  nash: (input, c, base) => resolveNash(input, c, base),
+  pricing: (input, c, base) => resolvePricing(input, c, base),
+  mobility: (input, c, base) => resolveMobility(input, c, base),
+};
 
 function resolveNash(input: RunInput, c: Record<string, unknown>, base: Base): NashConfig {
   const o = input.options;
@@ -270,7 +275,13 @@ function resolveMobility(input: RunInput, c: Record<string, unknown>, base: Base
 export function withUsers(cfg: OffloadConfig, n: number): OffloadConfig {
   if (!Number.isInteger(n) || n < 1) throw new ConfigError('--sweep', `N must be an integer ≥ 1, not ${n}`);
   const keep = <T>(xs: T[], draw: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => (i < xs.length ? xs[i] : draw(i)));
-  if (cfg.mechanism === 'nash') return { ...cfg, users: keep(cfg.users, (i) => drawNashUser(cfg.seed, i) as NashUser & JsonObject) };
-  if (cfg.mechanism === 'pricing') return { ...cfg, users: keep(cfg.users, (i) => drawPricingUser(cfg.seed, i) as PricingUser & JsonObject) };
-  return { ...cfg, users: keep(cfg.users, (i) => drawMobilityUser(cfg.seed, i, cfg.world.L) as MobilityUser & JsonObject) };
+  const draw = DRAW_USER[cfg.mechanism] as (cfg: OffloadConfig, i: number) => OffloadConfig['users'][number];
+  return { ...cfg, users: keep<OffloadConfig['users'][number]>(cfg.users, (i) => draw(cfg, i)) } as OffloadConfig;
 }
+
+/** user i of a mechanism's population, drawn from the seed */
+const DRAW_USER: { [M in Mechanism]: (cfg: Extract<OffloadConfig, { mechanism: M }>, i: number) => JsonObject } = {
+  nash: (cfg, i) => drawNashUser(cfg.seed, i) as NashUser & JsonObject,
+  pricing: (cfg, i) => drawPricingUser(cfg.seed, i) as PricingUser & JsonObject,
+  mobility: (cfg, i) => drawMobilityUser(cfg.seed, i, cfg.world.L) as MobilityUser & JsonObject,
+};
