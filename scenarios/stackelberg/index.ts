@@ -7,7 +7,7 @@
  * global optimum), baselines.ts (pricing and purchasing baselines), and below: configuration, the
  * agents' roles, and the comparison with the reference.
  */
-import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { ConfigError, type AgentSpec, type JsonObject, type Leader, type LeaderContext, type MechanismParts, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
 import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
@@ -140,16 +140,24 @@ export function compareSlot(cfg: StackelbergConfig, thetas: number[], ks: number
   };
 }
 
-export const stackelberg: CompleteScenario<StackelbergConfig> = {
+/** a leader that walks the price with `walk` on the server its init carries */
+function leaderOf(walk: (ctx: LeaderContext, server: ServerParams) => Promise<SlotOutcome>, init: JsonObject): Leader {
+  const server = init.server as unknown as ServerParams;
+  return { runSlot: (ctx) => walk(ctx, server) };
+}
+
+/** Every part is the scenario's except the leader, which is each mechanism's own. */
+export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<StackelbergConfig>, 'createLeader'> = {
   id: 'stackelberg',
   title: 'resource purchasing (GURP) and pricing (GSRP) between an edge server and its users',
   spec: 'shared/spec/stackelberg.md',
   bench,
   figures,
   roles: ['mec', 'ue'],
+  // the two differ in the leader's price walk only: each gives its own leader, the rest is the scenario's
   mechanisms: [
-    { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)' },
-    { id: 'gsrp-step', summary: "the seed's GSRP: the price rises by a fixed step until the profit has fallen `patience` times" },
+    { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)', createLeader: (init) => leaderOf(gsrpSearch, init) },
+    { id: 'gsrp-step', summary: "the seed's GSRP: the price rises by a fixed step until the profit has fallen `patience` times", createLeader: (init) => leaderOf(gsrpStep, init) },
   ],
   defaultMechanism: 'gsrp-search',
   defaultUsers: 6,
@@ -188,12 +196,6 @@ export const stackelberg: CompleteScenario<StackelbergConfig> = {
   leaderId: () => 'mec-0',
   // the leader knows only the server; a user knows its slot-0 request, f and the seed (constant size)
   agentInit: (cfg, a): JsonObject => (a.role === 'mec' ? { mechanism: cfg.mechanism, server: cfg.server } : { seed: cfg.seed, index: a.index, f: cfg.server.f, user: cfg.users[a.index] }),
-
-  createLeader(init) {
-    const server = init.server as unknown as ServerParams;
-    const run = init.mechanism === 'gsrp-step' ? gsrpStep : gsrpSearch;
-    return { runSlot: (ctx) => run(ctx, server) };
-  },
 
   /** A user answers `price`/`final` {p} with {x, u}: its GURP demand and utility (plus θ, k under a capacity). */
   createFollower(init) {
