@@ -35,6 +35,57 @@ export function param(key: string, x: unknown, ok: (v: number) => boolean, what:
   return v;
 }
 
+/** Tests for `param`, so every scenario says "positive" or "≥ 0" the same way. */
+export const positive = (v: number) => v > 0;
+export const nonNegative = (v: number) => v >= 0;
+export const intAtLeast = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
+export const intIn = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
+
+/** A plain object (not null, not a list). */
+export const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** `x` as an object, or a ConfigError naming `key` and its keys (`shape`, e.g. `{C, lambda, D}`). */
+export function objectParam(key: string, x: unknown, shape = ''): JsonObject {
+  if (!isObject(x)) throw new ConfigError(key, `must be an object${shape ? ` ${shape}` : ''}`);
+  return x;
+}
+
+/** One of `allowed`, or undefined when not given (undefined or null); else a ConfigError naming `key`. */
+export function oneOf<T extends string>(key: string, x: unknown, allowed: readonly T[]): T | undefined {
+  if (x === undefined || x === null) return undefined;
+  if (typeof x !== 'string' || !allowed.includes(x as T)) throw new ConfigError(key, `must be one of ${allowed.join(', ')}, not ${JSON.stringify(x)}`);
+  return x as T;
+}
+
+/** A switch from a flag (`true`/`false`/`1`/`0`) or a config file (a boolean); `dflt` when not given. */
+export function boolParam(key: string, x: unknown, dflt: boolean): boolean {
+  if (x === undefined || x === null) return dflt;
+  if (typeof x === 'boolean') return x;
+  if (x === 'true' || x === '1' || x === 1) return true;
+  if (x === 'false' || x === '0' || x === 0) return false;
+  throw new ConfigError(key, `must be true or false, not ${JSON.stringify(x)}`);
+}
+
+/** The run seed (`--seed`): an integer, since every draw is named by it. */
+export const seedParam = (x: unknown) => param('--seed', x, Number.isSafeInteger, 'an integer');
+/** The number of slots (`--slots`). */
+export const slotsParam = (x: unknown) => param('--slots', x, intIn(1, MAX_SLOTS), `an integer in [1, ${MAX_SLOTS}]`);
+
+/**
+ * How many users a run has: the config's list (`given`, which `--users` must not contradict), else
+ * `--users`, else `dflt`. `list` is the config's list when it gave one.
+ */
+export function userCount(users: number | undefined, given: unknown, dflt: number): { list: unknown[] | undefined; n: number } {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
+    if (users !== undefined && users !== given.length) throw new ConfigError('--users', `${users} conflicts with the ${given.length} users listed in --config`);
+    return { list: given, n: given.length };
+  }
+  const n = users ?? dflt;
+  if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
+  return { list: undefined, n };
+}
+
 /** A number; `what` is said in the error (e.g. "a positive CPU frequency in Hz"). */
 export const Num = (what: string, o: { minimum?: number; maximum?: number } = {}) => Type.Number({ description: what, ...o });
 /** An integer; `what` is said in the error. */

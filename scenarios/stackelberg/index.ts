@@ -12,7 +12,7 @@ import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
-import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
+import { configSchema, Int, ListOf, Num, NumOrNull, objectParam, oneOf, param, seedParam, slotsParam, Strict, userCount } from '../common/schema.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
 
@@ -49,8 +49,7 @@ const CONFIG_SCHEMA = configSchema('stackelberg', MECHANISMS, {
 });
 
 function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['server'] {
-  if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new ConfigError('server', 'must be an object {f, m, X, p0, step, patience, epsilon}');
-  const src: Record<string, unknown> = { ...((c as Record<string, unknown>) ?? {}) };
+  const src: Record<string, unknown> = c === undefined ? {} : { ...objectParam('server', c, '{f, m, X, p0, step, patience, epsilon}') };
   for (const k of Object.keys(src)) if (!(SERVER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`server.${k}`, `unknown key (known: ${SERVER_KEYS.join(', ')})`);
   const key: Record<string, string> = {};
   for (const k of SERVER_KEYS) {
@@ -75,8 +74,7 @@ function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['s
 }
 
 function resolveUser(u: unknown, i: number): StackelbergConfig['users'][number] {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`users[${i}]`, 'must be an object {theta, s, c, r, tmax}');
-  const o = u as Record<string, unknown>;
+  const o = objectParam(`users[${i}]`, u, '{theta, s, c, r, tmax}');
   for (const k of Object.keys(o)) if (!(USER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`users[${i}].${k}`, `unknown key (known: ${USER_KEYS.join(', ')})`);
   const pos = (k: string, what: string) => param(`users[${i}].${k}`, o[k], (x) => x > 0, what);
   return {
@@ -174,22 +172,13 @@ export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<Stac
 
   resolve(input) {
     const c = input.config ?? {};
-    const mechanism = (input.mechanism ?? (c.mechanism as string | undefined) ?? 'gsrp-search') as StackelbergConfig['mechanism'];
-    if (!MECHANISMS.includes(mechanism)) throw new ConfigError('--mechanism', `"${mechanism}" is not one of ${MECHANISMS.join(', ')}`);
+    const mechanism = oneOf('--mechanism', input.mechanism ?? c.mechanism, MECHANISMS) ?? 'gsrp-search';
     const server = resolveServer(c.server, input.options);
-    let users: StackelbergConfig['users'];
-    if (c.users !== undefined) {
-      if (!Array.isArray(c.users) || c.users.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
-      if (input.users !== undefined && input.users !== c.users.length) throw new ConfigError('--users', `${input.users} conflicts with the ${c.users.length} users listed in --config`);
-      users = c.users.map(resolveUser);
-    } else {
-      const n = input.users ?? 6;
-      if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
-      users = Array.from({ length: n }, (_, i) => drawUser(input.seed, i, 0) as StackelbergConfig['users'][number]);
-    }
-    if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
-    if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
-    return { scenario: 'stackelberg', mechanism, seed: input.seed, slots: input.slots, server, users };
+    const seed = seedParam(input.seed);
+    const slots = slotsParam(input.slots);
+    const { list, n } = userCount(input.users, c.users, 6);
+    const users = list ? list.map(resolveUser) : Array.from({ length: n }, (_, i) => drawUser(seed, i, 0) as StackelbergConfig['users'][number]);
+    return { scenario: 'stackelberg', mechanism, seed, slots, server, users };
   },
 
   agents: (cfg) => [{ id: 'mec-0', role: 'mec', index: 0 }, ...cfg.users.map((_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i }))],
