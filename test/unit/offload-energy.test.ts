@@ -10,9 +10,9 @@ import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../.
 
 type Opts = RunInput['options'];
 const resolve = (mechanism: string | undefined, options: Opts = {}, extra: Partial<RunInput> = {}) => offloadEnergy.resolve({ seed: 1, slots: 1, mechanism, options: { claims: false, ...options }, ...extra });
-const run = (cfg: OffloadConfig) => new InProcessRun(offloadEnergy as unknown as Scenario, cfg);
+const run = (cfg: OffloadConfig) => new InProcessRun(offloadEnergy, cfg);
 /** the parts of the mechanism `cfg` names (each mechanism has its own leader, followers and reference) */
-const parts = (cfg: OffloadConfig) => partsOf(offloadEnergy as unknown as Scenario, cfg.mechanism);
+const parts = (cfg: OffloadConfig) => partsOf(offloadEnergy, cfg.mechanism);
 
 describe('offload-energy config', () => {
   it('defaults per mechanism, with the spec’s parameters', () => {
