@@ -128,9 +128,9 @@ export function resolveConfig(input: RunInput): OffloadConfig {
 
 /** each mechanism's own parameters, resolved on top of the common ones */
 const RESOLVE: Record<Mechanism, (input: RunInput, c: Record<string, unknown>, base: Base) => OffloadConfig> = {
-  nash: (input, c, base) => resolveNash(input, c, base),
-  pricing: (input, c, base) => resolvePricing(input, c, base),
-  mobility: (input, c, base) => resolveMobility(input, c, base),
+  nash: resolveNash,
+  pricing: resolvePricing,
+  mobility: resolveMobility,
 };
 
 function resolveNash(input: RunInput, c: Record<string, unknown>, base: Base): NashConfig {
