@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, serverLoadClaim, type Claim, type NashClaimRow } from '../../scenarios/offload-energy/claims.ts';
 import { NASH_CLAIM_NS, NASH_CLAIM_SEEDS, offloadEnergy, nashUsersAt, pricingUsersAt, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from '../../scenarios/offload-energy/index.ts';
+import { bench } from '../../scenarios/offload-energy/bench.ts';
 import { simulateNash } from '../../scenarios/offload-energy/nash.ts';
 import { exactOptimum } from '../../scenarios/offload-energy/pricing.ts';
 import { simulateMobility } from '../../scenarios/offload-energy/mobility.ts';
@@ -107,6 +108,20 @@ describe('offload-energy config', () => {
     }
     expect(() => offloadEnergy.sweep!(resolve('pricing'), 'M', 4)).toThrow(ConfigError);
     expect((offloadEnergy.sweep!(resolve('mobility'), 'M', 40) as MobilityConfig).world.M).toBe(40);
+  });
+});
+
+describe('bench', () => {
+  it("a nash row reports the game's decision slots and status from the run's summary; a pricing row adds nothing", async () => {
+    const summaryOf = async (cfg: OffloadConfig) => {
+      const s = await run(cfg).runSlot(0);
+      return { eq: s.outcome.equilibrium, summary: { mechanism: cfg.mechanism, perSlot: [{ slot: 0, equilibrium: s.outcome.equilibrium, extra: s.outcome.extra }] } };
+    };
+    const extras = (summary: Record<string, unknown>) => bench.extras!({ config: {}, summary, roundMs: 1, slotMetrics: [] });
+    const n = await summaryOf(resolve('nash', {}, { users: 8 }));
+    expect(await extras(n.summary)).toEqual({ 'decision slots': n.eq.decisionSlots, status: n.eq.status });
+    expect(n.eq.decisionSlots).toBeGreaterThan(0);
+    expect(await extras((await summaryOf(resolve('pricing'))).summary)).toEqual({});
   });
 });
 
