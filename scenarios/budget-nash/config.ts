@@ -7,7 +7,7 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import type { BrKind } from './br.ts';
 import { drawEta, drawServerF } from './model.ts';
 import type { Order } from './protocol.ts';
-import { configSchema, Count, COUNT, Int, intAtLeast, isCount, ListOf, Num, OneOf, oneOf, param, positive, seedParam, slotsParam } from '../common/schema.ts';
+import { configSchema, Count, COUNT, Int, intAtLeast, isCount, ListOf, mechanismWithAlias, Num, OneOf, oneOf, param, positive, seedParam, slotsParam } from '../common/schema.ts';
 
 export interface BudgetNashConfig extends JsonObject {
   scenario: 'budget-nash';
@@ -81,12 +81,7 @@ function pick(input: RunInput, key: string, flag: string): { v: unknown; key: st
 export function resolveConfig(input: RunInput): BudgetNashConfig {
   const c = input.config ?? {};
   // update order: --mechanism (or its alias --order) over the config's mechanism
-  const fromConfig = oneOf('mechanism', c.mechanism, ORDERS);
-  const mech = oneOf('--mechanism', input.mechanism, ORDERS);
-  const cliMech = mech !== undefined && mech !== fromConfig ? mech : undefined;
-  const order = oneOf('--order', input.options.order, ORDERS);
-  if (cliMech && order && cliMech !== order) throw new ConfigError('--order', `conflicts with --mechanism ${cliMech}`);
-  const mechanism = cliMech ?? order ?? mech ?? DEFAULTS.mechanism;
+  const mechanism = mechanismWithAlias(input, ORDERS, { flag: 'order' }, DEFAULTS.mechanism);
   const br = oneOf('br', input.options.br ?? c.br, BRS) ?? DEFAULTS.br;
 
   const slots = slotsParam(input.slots);

@@ -11,7 +11,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type TypeCheck, type ValueError } from '@sinclair/typebox/compiler';
-import { ConfigError, type JsonObject } from '../types.ts';
+import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 
 /** The most agents of one kind a run may have: every agent's parameters live in the orchestrator's memory. */
 export const MAX_AGENTS = 1_000_000;
@@ -55,6 +55,24 @@ export function oneOf<T extends string>(key: string, x: unknown, allowed: readon
   if (x === undefined || x === null) return undefined;
   if (typeof x !== 'string' || !allowed.includes(x as T)) throw new ConfigError(key, `must be one of ${allowed.join(', ')}, not ${JSON.stringify(x)}`);
   return x as T;
+}
+
+/**
+ * The mechanism of a scenario that also takes it under an alias (`--order`, `--auction`; `alias.key`:
+ * the same in a config file). The CLI passes `--mechanism`, or else the config's mechanism, as
+ * `input.mechanism`; a `--mechanism` typed on the command line wins, then the alias flag, then the
+ * config's mechanism or alias key, then `dflt`. Contradictions are refused, naming the alias.
+ */
+export function mechanismWithAlias<T extends string>(input: RunInput, allowed: readonly T[], alias: { flag: string; key?: string }, dflt: T): T {
+  const c = input.config ?? {};
+  const fromConfig = oneOf('mechanism', c.mechanism, allowed);
+  const fromConfigAlias = alias.key === undefined ? undefined : oneOf(alias.key, c[alias.key], allowed);
+  if (fromConfig && fromConfigAlias && fromConfig !== fromConfigAlias) throw new ConfigError(alias.key!, `the config says mechanism ${fromConfig} but ${alias.key} ${fromConfigAlias}`);
+  const mech = oneOf('--mechanism', input.mechanism, allowed);
+  const cliMech = mech !== undefined && mech !== fromConfig ? mech : undefined;
+  const fromFlag = oneOf(`--${alias.flag}`, input.options[alias.flag], allowed);
+  if (cliMech && fromFlag && cliMech !== fromFlag) throw new ConfigError(`--${alias.flag}`, `conflicts with --mechanism ${cliMech}`);
+  return cliMech ?? fromFlag ?? mech ?? fromConfigAlias ?? fromConfig ?? dflt;
 }
 
 /** A switch from a flag (`true`/`false`/`1`/`0`) or a config file (a boolean); `dflt` when not given. */

@@ -14,7 +14,7 @@ import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type Jso
 import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
 import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
 import { createFuturesSpotReference, feesOf } from './reference.ts';
-import { configSchema, Count, Int, intIn, ListOf, nonNegative, Num, objectParam, OneOf, param, positive, seedParam, slotsParam, Strict } from '../common/schema.ts';
+import { configSchema, Count, Int, intIn, ListOf, mechanismWithAlias, nonNegative, Num, objectParam, OneOf, param, positive, seedParam, slotsParam, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
@@ -40,23 +40,8 @@ const CONFIG_SCHEMA = configSchema('futures-spot', AUCTIONS, {
   users: ListOf(Type.Union([USER, Type.Null()], { description: 'an object {D, v, rho} or null' }), 'a list of users {D, v, rho}'),
 });
 
-function auctionOf(input: RunInput): Auction {
-  const c = input.config ?? {};
-  const check = (flag: string, x: unknown): Auction | undefined => {
-    if (x === undefined || x === null) return undefined;
-    if (typeof x !== 'string' || !(AUCTIONS as string[]).includes(x)) throw new ConfigError(flag, `unknown auction ${JSON.stringify(x)}; choose complete or incomplete`);
-    return x as Auction;
-  };
-  const fromConfigMech = check('mechanism', c.mechanism);
-  const fromConfigAuction = check('auction', c.auction);
-  if (fromConfigMech && fromConfigAuction && fromConfigMech !== fromConfigAuction) throw new ConfigError('auction', `the config says mechanism ${fromConfigMech} but auction ${fromConfigAuction}`);
-  // The CLI passes --mechanism, or else the config's mechanism, as input.mechanism.
-  const mech = check('--mechanism', input.mechanism);
-  const cliMech = mech !== undefined && mech !== fromConfigMech ? mech : undefined;
-  const alias = check('--auction', input.options.auction);
-  if (cliMech && alias && cliMech !== alias) throw new ConfigError('--auction', `conflicts with --mechanism ${cliMech}`);
-  return cliMech ?? alias ?? mech ?? fromConfigAuction ?? fromConfigMech ?? 'complete';
-}
+/** the spot auction: --mechanism, or its alias --auction (the config's `auction` key likewise) */
+const auctionOf = (input: RunInput): Auction => mechanismWithAlias(input, AUCTIONS, { flag: 'auction', key: 'auction' }, 'complete');
 
 function resolveServer(seed: number, j: number, given: unknown): ServerParams {
   const d = drawServer(seed, j);
