@@ -7,7 +7,7 @@ import { simulateNash } from '../../scenarios/offload-energy/nash.ts';
 import { exactOptimum } from '../../scenarios/offload-energy/pricing.ts';
 import { simulateMobility } from '../../scenarios/offload-energy/mobility.ts';
 import { partsOf } from '../../scenarios/contract.ts';
-import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../../scenarios/types.ts';
+import { ConfigError, type JsonObject, type RunInput } from '../../scenarios/types.ts';
 
 type Opts = RunInput['options'];
 const resolve = (mechanism: string | undefined, options: Opts = {}, extra: Partial<RunInput> = {}) => offloadEnergy.resolve({ seed: 1, slots: 1, mechanism, options: { claims: false, ...options }, ...extra });
