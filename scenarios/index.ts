@@ -8,12 +8,12 @@ import { wholesaleBuyback } from './wholesale-buyback/index.ts';
 import { offloadEnergy } from './offload-energy/index.ts';
 
 export const scenarios: Record<string, Scenario> = {
-  [stackelberg.id]: stackelberg as unknown as Scenario,
-  [futuresSpot.id]: futuresSpot as unknown as Scenario,
-  [budgetNash.id]: budgetNash as unknown as Scenario,
-  [wholesaleBuyback.id]: wholesaleBuyback as unknown as Scenario,
-  [offloadEnergy.id]: offloadEnergy as unknown as Scenario,
-  [ping.id]: ping as unknown as Scenario,
+  [stackelberg.id]: stackelberg,
+  [futuresSpot.id]: futuresSpot,
+  [budgetNash.id]: budgetNash,
+  [wholesaleBuyback.id]: wholesaleBuyback,
+  [offloadEnergy.id]: offloadEnergy,
+  [ping.id]: ping,
 };
 
 export function getScenario(id: string): Scenario | undefined {

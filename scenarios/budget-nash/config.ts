@@ -7,7 +7,7 @@ import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 import type { BrKind } from './br.ts';
 import { drawEta, drawServerF } from './model.ts';
 import type { Order } from './protocol.ts';
-import { configSchema, Count, COUNT, Int, isCount, ListOf, Num, OneOf, param } from '../common/schema.ts';
+import { configSchema, Count, COUNT, Int, intAtLeast, isCount, ListOf, mechanismWithAlias, Num, OneOf, oneOf, param, positive, seedParam, slotsParam } from '../common/schema.ts';
 
 export interface BudgetNashConfig extends JsonObject {
   scenario: 'budget-nash';
@@ -51,9 +51,6 @@ export const ORDERS: Order[] = ['sequential', 'simultaneous'];
 export const BRS: BrKind[] = ['fl', 'exact'];
 export const DEFAULTS = { N: 10, M: 50, slots: 1000, V: 2000, cbar: 20000, b: 5e-17, alpha: 0.5, psi: 0.1, gamma: 0.5, epsilon: 1e-2, Phi: 200, kappa: 0.5, area: 50, spacing: 2, br: 'fl' as BrKind, mechanism: 'sequential' as Order };
 
-const pos = (v: number) => v > 0;
-const intMin = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
-
 /** The config file's shape (types and keys; the ranges are checked by resolveConfig). */
 export const CONFIG_SCHEMA = configSchema('budget-nash', ORDERS, {
   br: OneOf(BRS),
@@ -81,25 +78,14 @@ function pick(input: RunInput, key: string, flag: string): { v: unknown; key: st
   return { v: c, key };
 }
 
-function choice<T extends string>(key: string, v: unknown, allowed: T[]): T | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !(allowed as string[]).includes(v)) throw new ConfigError(key, `must be one of ${allowed.join(', ')}, not ${JSON.stringify(v)}`);
-  return v as T;
-}
-
 export function resolveConfig(input: RunInput): BudgetNashConfig {
   const c = input.config ?? {};
   // update order: --mechanism (or its alias --order) over the config's mechanism
-  const fromConfig = choice('mechanism', c.mechanism, ORDERS);
-  const mech = choice('--mechanism', input.mechanism, ORDERS);
-  const cliMech = mech !== undefined && mech !== fromConfig ? mech : undefined;
-  const order = choice('--order', input.options.order, ORDERS);
-  if (cliMech && order && cliMech !== order) throw new ConfigError('--order', `conflicts with --mechanism ${cliMech}`);
-  const mechanism = cliMech ?? order ?? mech ?? DEFAULTS.mechanism;
-  const br = choice('br', input.options.br ?? c.br, BRS) ?? DEFAULTS.br;
+  const mechanism = mechanismWithAlias(input, ORDERS, { flag: 'order' }, DEFAULTS.mechanism);
+  const br = oneOf('br', input.options.br ?? c.br, BRS) ?? DEFAULTS.br;
 
-  if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
-  if (!Number.isSafeInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
+  const slots = slotsParam(input.slots);
+  const seed = seedParam(input.seed);
 
   const scalar = (key: string, flag: string, dflt: number, ok: (v: number) => boolean, what: string) => {
     const p = pick(input, key, flag);
@@ -118,20 +104,20 @@ export function resolveConfig(input: RunInput): BudgetNashConfig {
   const M = mp.v !== undefined ? param(mp.key, mp.v, isCount, COUNT) : Array.isArray(fGiven) ? fGiven.length : DEFAULTS.M;
   if (Array.isArray(fGiven) && fGiven.length !== M) throw new ConfigError(mp.key === 'mecs' ? 'mecs' : 'f', `${M} servers but the config lists ${fGiven.length} frequencies`);
 
-  const V = scalar('V', 'v', DEFAULTS.V, pos, 'a positive weight');
-  const cbar = scalar('cbar', 'cbar', DEFAULTS.cbar, pos, 'a positive energy budget in J per slot');
-  const b = scalar('b', 'b', DEFAULTS.b, pos, 'a positive chip constant');
+  const V = scalar('V', 'v', DEFAULTS.V, positive, 'a positive weight');
+  const cbar = scalar('cbar', 'cbar', DEFAULTS.cbar, positive, 'a positive energy budget in J per slot');
+  const b = scalar('b', 'b', DEFAULTS.b, positive, 'a positive chip constant');
   const alpha = scalar('alpha', 'alpha', DEFAULTS.alpha, (v) => v >= 0 && v <= 1, 'in [0, 1]');
   const psi = scalar('psi', 'psi', DEFAULTS.psi, (v) => v > 0 && v < 3, 'in (0, 3) tasks (below the smallest λ_i = 3.1)');
   const gamma = scalar('gamma', 'gamma', DEFAULTS.gamma, (v) => v > 0 && v < 1, 'in (0, 1)');
-  const epsilon = scalar('epsilon', 'epsilon', DEFAULTS.epsilon, pos, 'a positive tolerance');
-  const Phi = scalar('Phi', 'phi', DEFAULTS.Phi, intMin(1), 'an integer ≥ 1');
+  const epsilon = scalar('epsilon', 'epsilon', DEFAULTS.epsilon, positive, 'a positive tolerance');
+  const Phi = scalar('Phi', 'phi', DEFAULTS.Phi, intAtLeast(1), 'an integer ≥ 1');
   const kappa = scalar('kappa', 'kappa', DEFAULTS.kappa, (v) => v > 0 && v <= 1, 'in (0, 1]');
-  const area = scalar('area', 'area', DEFAULTS.area, pos, 'a positive half-width in m');
-  const spacing = scalar('spacing', 'spacing', DEFAULTS.spacing, pos, 'a positive server spacing in m');
+  const area = scalar('area', 'area', DEFAULTS.area, positive, 'a positive half-width in m');
+  const spacing = scalar('spacing', 'spacing', DEFAULTS.spacing, positive, 'a positive server spacing in m');
 
-  const f = Array.from({ length: M }, (_, j) => (Array.isArray(fGiven) ? param(`f[${j}]`, fGiven[j], pos, 'a positive CPU frequency in cycles/s') : drawServerF(input.seed, j)));
-  const eta = Array.from({ length: N }, (_, i) => (Array.isArray(etaGiven) ? param(`eta[${i}]`, etaGiven[i], (v) => v >= 0, 'a speed ≥ 0 in m/s') : drawEta(input.seed, i)));
+  const f = Array.from({ length: M }, (_, j) => (Array.isArray(fGiven) ? param(`f[${j}]`, fGiven[j], positive, 'a positive CPU frequency in cycles/s') : drawServerF(seed, j)));
+  const eta = Array.from({ length: N }, (_, i) => (Array.isArray(etaGiven) ? param(`eta[${i}]`, etaGiven[i], (v) => v >= 0, 'a speed ≥ 0 in m/s') : drawEta(seed, i)));
 
-  return { scenario: 'budget-nash', mechanism, br, seed: input.seed, slots: input.slots, N, M, V, cbar, b, alpha, psi, gamma, epsilon, Phi, kappa, area, spacing, f, eta };
+  return { scenario: 'budget-nash', mechanism, br, seed, slots, N, M, V, cbar, b, alpha, psi, gamma, epsilon, Phi, kappa, area, spacing, f, eta };
 }

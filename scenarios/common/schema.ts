@@ -11,7 +11,7 @@
  */
 import { Type, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, ValueErrorType, type TypeCheck, type ValueError } from '@sinclair/typebox/compiler';
-import { ConfigError, type JsonObject } from '../types.ts';
+import { ConfigError, type JsonObject, type RunInput } from '../types.ts';
 
 /** The most agents of one kind a run may have: every agent's parameters live in the orchestrator's memory. */
 export const MAX_AGENTS = 1_000_000;
@@ -33,6 +33,75 @@ export function param(key: string, x: unknown, ok: (v: number) => boolean, what:
   const v = typeof x === 'string' && x.trim() !== '' ? Number(x) : x;
   if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw new ConfigError(key, `must be ${what}, not ${JSON.stringify(x)}`);
   return v;
+}
+
+/** Tests for `param`, so every scenario says "positive" or "≥ 0" the same way. */
+export const positive = (v: number) => v > 0;
+export const nonNegative = (v: number) => v >= 0;
+export const intAtLeast = (lo: number) => (v: number) => Number.isInteger(v) && v >= lo;
+export const intIn = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
+
+/** A plain object (not null, not a list). */
+export const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** `x` as an object, or a ConfigError naming `key` and its keys (`shape`, e.g. `{C, lambda, D}`). */
+export function objectParam(key: string, x: unknown, shape = ''): JsonObject {
+  if (!isObject(x)) throw new ConfigError(key, `must be an object${shape ? ` ${shape}` : ''}`);
+  return x;
+}
+
+/** One of `allowed`, or undefined when not given (undefined or null); else a ConfigError naming `key`. */
+export function oneOf<T extends string>(key: string, x: unknown, allowed: readonly T[]): T | undefined {
+  if (x === undefined || x === null) return undefined;
+  if (typeof x !== 'string' || !allowed.includes(x as T)) throw new ConfigError(key, `must be one of ${allowed.join(', ')}, not ${JSON.stringify(x)}`);
+  return x as T;
+}
+
+/**
+ * The mechanism of a scenario that also takes it under an alias (`--order`, `--auction`; `alias.key`:
+ * the same in a config file). The CLI passes `--mechanism`, or else the config's mechanism, as
+ * `input.mechanism`; a `--mechanism` typed on the command line wins, then the alias flag, then the
+ * config's mechanism or alias key, then `dflt`. Contradictions are refused, naming the alias.
+ */
+export function mechanismWithAlias<T extends string>(input: RunInput, allowed: readonly T[], alias: { flag: string; key?: string }, dflt: T): T {
+  const c = input.config ?? {};
+  const fromConfig = oneOf('mechanism', c.mechanism, allowed);
+  const fromConfigAlias = alias.key === undefined ? undefined : oneOf(alias.key, c[alias.key], allowed);
+  if (fromConfig && fromConfigAlias && fromConfig !== fromConfigAlias) throw new ConfigError(alias.key!, `the config says mechanism ${fromConfig} but ${alias.key} ${fromConfigAlias}`);
+  const mech = oneOf('--mechanism', input.mechanism, allowed);
+  const cliMech = mech !== undefined && mech !== fromConfig ? mech : undefined;
+  const fromFlag = oneOf(`--${alias.flag}`, input.options[alias.flag], allowed);
+  if (cliMech && fromFlag && cliMech !== fromFlag) throw new ConfigError(`--${alias.flag}`, `conflicts with --mechanism ${cliMech}`);
+  return cliMech ?? fromFlag ?? mech ?? fromConfigAlias ?? fromConfig ?? dflt;
+}
+
+/** A switch from a flag (`true`/`false`/`1`/`0`) or a config file (a boolean); `dflt` when not given. */
+export function boolParam(key: string, x: unknown, dflt: boolean): boolean {
+  if (x === undefined || x === null) return dflt;
+  if (typeof x === 'boolean') return x;
+  if (x === 'true' || x === '1' || x === 1) return true;
+  if (x === 'false' || x === '0' || x === 0) return false;
+  throw new ConfigError(key, `must be true or false, not ${JSON.stringify(x)}`);
+}
+
+/** The run seed (`--seed`): an integer, since every draw is named by it. */
+export const seedParam = (x: unknown) => param('--seed', x, Number.isSafeInteger, 'an integer');
+/** The number of slots (`--slots`). */
+export const slotsParam = (x: unknown) => param('--slots', x, intIn(1, MAX_SLOTS), `an integer in [1, ${MAX_SLOTS}]`);
+
+/**
+ * How many users a run has: the config's list (`given`, which `--users` must not contradict), else
+ * `--users`, else `dflt`. `list` is the config's list when it gave one.
+ */
+export function userCount(users: number | undefined, given: unknown, dflt: number): { list: unknown[] | undefined; n: number } {
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
+    if (users !== undefined && users !== given.length) throw new ConfigError('--users', `${users} conflicts with the ${given.length} users listed in --config`);
+    return { list: given, n: given.length };
+  }
+  const n = users ?? dflt;
+  if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
+  return { list: undefined, n };
 }
 
 /** A number; `what` is said in the error (e.g. "a positive CPU frequency in Hz"). */

@@ -14,7 +14,7 @@ import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type Jso
 import { AUCTIONS, DEFAULTS, drawServer, drawUser, type Auction, type FuturesSpotConfig, type ServerParams, type UserParams } from './model.ts';
 import { createBroker, createMec, createUe, type IterationSummary, type LeaderInit, type MecInit, type UeInit } from './protocol.ts';
 import { createFuturesSpotReference, feesOf } from './reference.ts';
-import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { configSchema, Count, Int, intIn, ListOf, mechanismWithAlias, nonNegative, Num, objectParam, OneOf, param, positive, seedParam, slotsParam, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
@@ -22,11 +22,6 @@ import { figures } from './figures.ts';
 
 export type { FuturesSpotConfig } from './model.ts';
 export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
-
-const isObj = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-const nonNeg = (v: number) => v >= 0;
-const intIn = (lo: number, hi: number) => (v: number) => Number.isInteger(v) && v >= lo && v <= hi;
 
 const SERVER = Strict({ R: Int('an integer ≥ 0 (units)'), kappa: Num('a number ≥ 0'), a: Num('a number ≥ 0'), zeta: Num('a number > 0') });
 const USER = Strict({ D: Int('an integer ≥ 1 (units)'), v: Num('a number ≥ 0'), rho: ListOf(Num('a number ≥ 0'), 'a list of M numbers ≥ 0') });
@@ -46,47 +41,32 @@ const CONFIG_SCHEMA = configSchema('futures-spot', AUCTIONS, {
   users: ListOf(Type.Union([USER, Type.Null()], { description: 'an object {D, v, rho} or null' }), 'a list of users {D, v, rho}'),
 });
 
-function auctionOf(input: RunInput): Auction {
-  const c = input.config ?? {};
-  const check = (flag: string, x: unknown): Auction | undefined => {
-    if (x === undefined || x === null) return undefined;
-    if (typeof x !== 'string' || !(AUCTIONS as string[]).includes(x)) throw new ConfigError(flag, `unknown auction ${JSON.stringify(x)}; choose complete or incomplete`);
-    return x as Auction;
-  };
-  const fromConfigMech = check('mechanism', c.mechanism);
-  const fromConfigAuction = check('auction', c.auction);
-  if (fromConfigMech && fromConfigAuction && fromConfigMech !== fromConfigAuction) throw new ConfigError('auction', `the config says mechanism ${fromConfigMech} but auction ${fromConfigAuction}`);
-  // The CLI passes --mechanism, or else the config's mechanism, as input.mechanism.
-  const mech = check('--mechanism', input.mechanism);
-  const cliMech = mech !== undefined && mech !== fromConfigMech ? mech : undefined;
-  const alias = check('--auction', input.options.auction);
-  if (cliMech && alias && cliMech !== alias) throw new ConfigError('--auction', `conflicts with --mechanism ${cliMech}`);
-  return cliMech ?? alias ?? mech ?? fromConfigAuction ?? fromConfigMech ?? 'complete';
-}
+/** the spot auction: --mechanism, or its alias --auction (the config's `auction` key likewise) */
+const auctionOf = (input: RunInput): Auction => mechanismWithAlias(input, AUCTIONS, { flag: 'auction', key: 'auction' }, 'complete');
 
 function resolveServer(seed: number, j: number, given: unknown): ServerParams {
   const d = drawServer(seed, j);
   if (given === undefined || given === null) return { R: d.R, kappa: d.kappa, a: d.a, zeta: d.zeta };
-  if (!isObj(given)) throw new ConfigError(`servers[${j}]`, 'must be an object {R, kappa, a, zeta}');
   const k = `servers[${j}]`;
-  const R = given.R === undefined ? d.R : param(`${k}.R`, given.R, intIn(0, 1e9), 'an integer ≥ 0 (units)');
-  const kappa = given.kappa === undefined ? d.kappa : param(`${k}.kappa`, given.kappa, nonNeg, 'a number ≥ 0');
-  const a = given.a === undefined ? (given.kappa === undefined ? d.a : kappa * (1 + d.u)) : param(`${k}.a`, given.a, nonNeg, 'a number ≥ 0');
-  const zeta = given.zeta === undefined ? d.zeta : param(`${k}.zeta`, given.zeta, (v) => v > 0, 'a number > 0');
+  const g = objectParam(k, given, '{R, kappa, a, zeta}');
+  const R = g.R === undefined ? d.R : param(`${k}.R`, g.R, intIn(0, 1e9), 'an integer ≥ 0 (units)');
+  const kappa = g.kappa === undefined ? d.kappa : param(`${k}.kappa`, g.kappa, nonNegative, 'a number ≥ 0');
+  const a = g.a === undefined ? (g.kappa === undefined ? d.a : kappa * (1 + d.u)) : param(`${k}.a`, g.a, nonNegative, 'a number ≥ 0');
+  const zeta = g.zeta === undefined ? d.zeta : param(`${k}.zeta`, g.zeta, positive, 'a number > 0');
   return { R, kappa, a, zeta };
 }
 
 function resolveUser(seed: number, i: number, M: number, given: unknown): UserParams {
   const d = drawUser(seed, i, M);
   if (given === undefined || given === null) return d;
-  if (!isObj(given)) throw new ConfigError(`users[${i}]`, 'must be an object {D, v, rho}');
   const k = `users[${i}]`;
-  const D = given.D === undefined ? d.D : param(`${k}.D`, given.D, intIn(1, 1e9), 'an integer ≥ 1 (units)');
-  const v = given.v === undefined ? d.v : param(`${k}.v`, given.v, nonNeg, 'a number ≥ 0');
+  const g = objectParam(k, given, '{D, v, rho}');
+  const D = g.D === undefined ? d.D : param(`${k}.D`, g.D, intIn(1, 1e9), 'an integer ≥ 1 (units)');
+  const v = g.v === undefined ? d.v : param(`${k}.v`, g.v, nonNegative, 'a number ≥ 0');
   let rho = d.rho;
-  if (given.rho !== undefined) {
-    if (!Array.isArray(given.rho) || given.rho.length !== M) throw new ConfigError(`${k}.rho`, `must be an array of M = ${M} numbers`);
-    rho = given.rho.map((x, j) => param(`${k}.rho[${j}]`, x, nonNeg, 'a number ≥ 0'));
+  if (g.rho !== undefined) {
+    if (!Array.isArray(g.rho) || g.rho.length !== M) throw new ConfigError(`${k}.rho`, `must be an array of M = ${M} numbers`);
+    rho = g.rho.map((x, j) => param(`${k}.rho[${j}]`, x, nonNegative, 'a number ≥ 0'));
   }
   return { D, v, rho };
 }
@@ -116,8 +96,8 @@ export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
   resolve(input: RunInput): FuturesSpotConfig {
     const c = input.config ?? {};
     const auction = auctionOf(input);
-    const seed = param('--seed', input.seed, Number.isSafeInteger, 'an integer');
-    const slots = param('--slots', input.slots, intIn(1, 1e6), 'an integer ≥ 1');
+    const seed = seedParam(input.seed);
+    const slots = slotsParam(input.slots);
     if (c.servers !== undefined && !Array.isArray(c.servers)) throw new ConfigError('servers', 'must be an array of {R, kappa, a, zeta}');
     if (c.users !== undefined && !Array.isArray(c.users)) throw new ConfigError('users', 'must be an array of {D, v, rho}');
     const gs = (c.servers as Json[] | undefined) ?? [];
@@ -127,15 +107,15 @@ export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
     const servers = Array.from({ length: M }, (_, j) => resolveServer(seed, j, gs[j]));
     if (!(servers.reduce((s, x) => s + x.R, 0) > 0)) throw new ConfigError('servers', 'the total capacity ΣR must be > 0');
     const users = Array.from({ length: N }, (_, i) => resolveUser(seed, i, M, gu[i]));
-    const P = c.P === undefined ? DEFAULTS.P : param('P', c.P, nonNeg, 'a number ≥ 0');
-    const l = c.l === undefined ? DEFAULTS.lFactor * P : param('l', c.l, nonNeg, 'a number ≥ 0');
-    const c0 = c.c0 === undefined ? DEFAULTS.c0 : param('c0', c.c0, nonNeg, 'a number ≥ 0');
-    const tau = c.tau === undefined ? DEFAULTS.tau : param('tau', c.tau, (v) => v > 0, 'a number > 0');
+    const P = c.P === undefined ? DEFAULTS.P : param('P', c.P, nonNegative, 'a number ≥ 0');
+    const l = c.l === undefined ? DEFAULTS.lFactor * P : param('l', c.l, nonNegative, 'a number ≥ 0');
+    const c0 = c.c0 === undefined ? DEFAULTS.c0 : param('c0', c.c0, nonNegative, 'a number ≥ 0');
+    const tau = c.tau === undefined ? DEFAULTS.tau : param('tau', c.tau, positive, 'a number > 0');
     const maxIterations = c.maxIterations === undefined ? DEFAULTS.maxIterations : param('maxIterations', c.maxIterations, intIn(1, 100_000), 'an integer in [1, 100000]');
     // --fee sets both fees (over the config's); they are resolved under either auction, since the reference runs both
-    const fee = input.options.fee === undefined ? undefined : param('--fee', input.options.fee, nonNeg, 'a number ≥ 0');
-    const phiA = fee ?? (c.phiA === undefined ? DEFAULTS.fee : param('phiA', c.phiA, nonNeg, 'a number ≥ 0'));
-    const phiB = fee ?? (c.phiB === undefined ? DEFAULTS.fee : param('phiB', c.phiB, nonNeg, 'a number ≥ 0'));
+    const fee = input.options.fee === undefined ? undefined : param('--fee', input.options.fee, nonNegative, 'a number ≥ 0');
+    const phiA = fee ?? (c.phiA === undefined ? DEFAULTS.fee : param('phiA', c.phiA, nonNegative, 'a number ≥ 0'));
+    const phiB = fee ?? (c.phiB === undefined ? DEFAULTS.fee : param('phiB', c.phiB, nonNegative, 'a number ≥ 0'));
     return { scenario: 'futures-spot', mechanism: auction, auction, seed, slots, M, N, P, l, c0, tau, maxIterations, phiA, phiB, servers, users };
   },
 

@@ -9,7 +9,11 @@ export const bench: BenchPlan = {
     { label: 'nash', mechanism: 'nash', options: { claims: 'false' }, sizes: [10, 20, 50] },
   ],
   scale: [{ label: 'pricing/decentralized', mechanism: 'pricing', options: { pricing: 'decentralized', claims: 'false' }, sizes: [100, 1000, 10000] }],
-  extras: ({ summary }): Record<string, number | string> => (summary.mechanism === 'nash' ? { 'decision slots': summary.perSlot[0].extra?.decisionSlots ?? summary.equilibrium.decisionSlots ?? '', status: summary.equilibrium.status ?? '' } : {}),
+  /** a Nash game's length and how it ended (the outcome of a game has `decisionSlots`; a pricing one has none) */
+  extras({ summary }): Record<string, number | string> {
+    const eq = summary.perSlot?.[0]?.equilibrium;
+    return eq && typeof eq.decisionSlots === 'number' ? { 'decision slots': eq.decisionSlots, status: String(eq.status ?? '') } : {};
+  },
   claims(rows) {
     const pricing = rows.filter((r) => r.mechanism.startsWith('pricing/'));
     if (!pricing.length) return [];

@@ -7,7 +7,7 @@
  */
 import { stream } from '../common/rng.ts';
 import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type Scenario } from '../types.ts';
-import { configSchema, Count, COUNT, Int, isCount, ListOf, Num } from '../common/schema.ts';
+import { configSchema, Count, COUNT, Int, isCount, ListOf, Num, seedParam, slotsParam } from '../common/schema.ts';
 import { bench } from './bench.ts';
 
 export interface PingConfig extends JsonObject {
@@ -44,13 +44,15 @@ export const ping: CompleteScenario<PingConfig> = {
 
   resolve(input) {
     const c = input.config ?? {};
+    const seed = seedParam(input.seed);
+    const slots = slotsParam(input.slots);
     const n = input.users ?? (Array.isArray(c.weights) ? c.weights.length : typeof c.users === 'number' ? c.users : 10);
     if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
     const rounds = Number(input.options.rounds ?? c.rounds ?? 10);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100_000) throw new ConfigError('--rounds', `must be an integer in [1, 100000], not ${input.options.rounds ?? c.rounds}`);
     const given = Array.isArray(c.weights) && c.weights.length === n ? (c.weights as number[]) : undefined;
     if (given && !given.every((w) => typeof w === 'number' && Number.isFinite(w))) throw new ConfigError('weights', 'must be finite numbers');
-    return { scenario: 'ping', mechanism: 'echo', seed: input.seed, slots: input.slots, rounds, users: n, weights: given ?? Array.from({ length: n }, (_, i) => userWeight(input.seed, i)) };
+    return { scenario: 'ping', mechanism: 'echo', seed, slots, rounds, users: n, weights: given ?? Array.from({ length: n }, (_, i) => userWeight(seed, i)) };
   },
   agents: (cfg) => [{ id: 'mec-0', role: 'mec', index: 0 }, ...Array.from({ length: cfg.users }, (_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i }))],
   leaderId: () => 'mec-0',

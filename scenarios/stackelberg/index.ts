@@ -7,12 +7,12 @@
  * global optimum), baselines.ts (pricing and purchasing baselines), and below: configuration, the
  * agents' roles, and the comparison with the reference.
  */
-import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
+import { ConfigError, type AgentSpec, type JsonObject, type Leader, type LeaderContext, type MechanismParts, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
 import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
 import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
-import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
+import { configSchema, Int, ListOf, Num, NumOrNull, objectParam, oneOf, param, seedParam, slotsParam, Strict, userCount } from '../common/schema.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
@@ -50,8 +50,7 @@ const CONFIG_SCHEMA = configSchema('stackelberg', MECHANISMS, {
 });
 
 function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['server'] {
-  if (c !== undefined && (typeof c !== 'object' || c === null || Array.isArray(c))) throw new ConfigError('server', 'must be an object {f, m, X, p0, step, patience, epsilon}');
-  const src: Record<string, unknown> = { ...((c as Record<string, unknown>) ?? {}) };
+  const src: Record<string, unknown> = c === undefined ? {} : { ...objectParam('server', c, '{f, m, X, p0, step, patience, epsilon}') };
   for (const k of Object.keys(src)) if (!(SERVER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`server.${k}`, `unknown key (known: ${SERVER_KEYS.join(', ')})`);
   const key: Record<string, string> = {};
   for (const k of SERVER_KEYS) {
@@ -76,8 +75,7 @@ function resolveServer(c: unknown, o: RunInput['options']): StackelbergConfig['s
 }
 
 function resolveUser(u: unknown, i: number): StackelbergConfig['users'][number] {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`users[${i}]`, 'must be an object {theta, s, c, r, tmax}');
-  const o = u as Record<string, unknown>;
+  const o = objectParam(`users[${i}]`, u, '{theta, s, c, r, tmax}');
   for (const k of Object.keys(o)) if (!(USER_KEYS as readonly string[]).includes(k)) throw new ConfigError(`users[${i}].${k}`, `unknown key (known: ${USER_KEYS.join(', ')})`);
   const pos = (k: string, what: string) => param(`users[${i}].${k}`, o[k], (x) => x > 0, what);
   return {
@@ -141,7 +139,14 @@ export function compareSlot(cfg: StackelbergConfig, thetas: number[], ks: number
   };
 }
 
-export const stackelberg: CompleteScenario<StackelbergConfig> = {
+/** a leader that walks the price with `walk` on the server its init carries */
+function leaderOf(walk: (ctx: LeaderContext, server: ServerParams) => Promise<SlotOutcome>, init: JsonObject): Leader {
+  const server = init.server as unknown as ServerParams;
+  return { runSlot: (ctx) => walk(ctx, server) };
+}
+
+/** Every part is the scenario's except the leader, which is each mechanism's own. */
+export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<StackelbergConfig>, 'createLeader'> = {
   id: 'stackelberg',
   title: 'resource purchasing (GURP) and pricing (GSRP) between an edge server and its users',
   spec: 'docs/scenarios/stackelberg.md',
@@ -149,9 +154,10 @@ export const stackelberg: CompleteScenario<StackelbergConfig> = {
   bench,
   figures,
   roles: ['mec', 'ue'],
+  // the two differ in the leader's price walk only: each gives its own leader, the rest is the scenario's
   mechanisms: [
-    { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)' },
-    { id: 'gsrp-step', summary: "the paper's GSRP: the price rises by a fixed step until the profit has fallen `patience` times" },
+    { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)', createLeader: (init) => leaderOf(gsrpSearch, init) },
+    { id: 'gsrp-step', summary: "the paper's GSRP: the price rises by a fixed step until the profit has fallen `patience` times", createLeader: (init) => leaderOf(gsrpStep, init) },
   ],
   defaultMechanism: 'gsrp-search',
   defaultUsers: 6,
@@ -168,34 +174,19 @@ export const stackelberg: CompleteScenario<StackelbergConfig> = {
 
   resolve(input) {
     const c = input.config ?? {};
-    const mechanism = (input.mechanism ?? (c.mechanism as string | undefined) ?? 'gsrp-search') as StackelbergConfig['mechanism'];
-    if (!MECHANISMS.includes(mechanism)) throw new ConfigError('--mechanism', `"${mechanism}" is not one of ${MECHANISMS.join(', ')}`);
+    const mechanism = oneOf('--mechanism', input.mechanism ?? c.mechanism, MECHANISMS) ?? 'gsrp-search';
     const server = resolveServer(c.server, input.options);
-    let users: StackelbergConfig['users'];
-    if (c.users !== undefined) {
-      if (!Array.isArray(c.users) || c.users.length === 0) throw new ConfigError('users', 'must be a non-empty list of users');
-      if (input.users !== undefined && input.users !== c.users.length) throw new ConfigError('--users', `${input.users} conflicts with the ${c.users.length} users listed in --config`);
-      users = c.users.map(resolveUser);
-    } else {
-      const n = input.users ?? 6;
-      if (!isCount(n)) throw new ConfigError('--users', `must be ${COUNT}, not ${n}`);
-      users = Array.from({ length: n }, (_, i) => drawUser(input.seed, i, 0) as StackelbergConfig['users'][number]);
-    }
-    if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
-    if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
-    return { scenario: 'stackelberg', mechanism, seed: input.seed, slots: input.slots, server, users };
+    const seed = seedParam(input.seed);
+    const slots = slotsParam(input.slots);
+    const { list, n } = userCount(input.users, c.users, 6);
+    const users = list ? list.map(resolveUser) : Array.from({ length: n }, (_, i) => drawUser(seed, i, 0) as StackelbergConfig['users'][number]);
+    return { scenario: 'stackelberg', mechanism, seed, slots, server, users };
   },
 
   agents: (cfg) => [{ id: 'mec-0', role: 'mec', index: 0 }, ...cfg.users.map((_, i): AgentSpec => ({ id: `ue-${i}`, role: 'ue', index: i }))],
   leaderId: () => 'mec-0',
   // the leader knows only the server; a user knows its slot-0 request, f and the seed (constant size)
   agentInit: (cfg, a): JsonObject => (a.role === 'mec' ? { mechanism: cfg.mechanism, server: cfg.server } : { seed: cfg.seed, index: a.index, f: cfg.server.f, user: cfg.users[a.index] }),
-
-  createLeader(init) {
-    const server = init.server as unknown as ServerParams;
-    const run = init.mechanism === 'gsrp-step' ? gsrpStep : gsrpSearch;
-    return { runSlot: (ctx) => run(ctx, server) };
-  },
 
   /** A user answers `price`/`final` {p} with {x, u}: its GURP demand and utility (plus θ, k under a capacity). */
   createFollower(init) {

@@ -14,7 +14,7 @@ import { BUYBACK_DRAINS, intervalStep, missesFor, newIntervalState, type Buyback
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
 import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
-import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
+import { configSchema, COUNT, Int, intAtLeast, isCount, ListOf, nonNegative, Num, objectParam, OneOf, oneOf, param, positive, seedParam, slotsParam, Strict } from '../common/schema.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
 import { figures } from './figures.ts';
@@ -70,9 +70,7 @@ const DEFAULTS = { R: 0.2, taskGbit: 1e-4, K: 60, dt: 1, c1: 0.2736, c2: 0.2736,
 const CLOUD_DEFAULTS: CloudParams = { n: 10, Cbar: 200, lambda: 500, Dbar: 4 };
 const MEC_DEFAULTS = { C: 3.2, D: 2 };
 
-const positive = (x: number) => x > 0;
-const nonneg = (x: number) => x >= 0;
-const posInt = (x: number) => Number.isInteger(x) && x >= 1;
+const posInt = intAtLeast(1);
 
 /**
  * The arrival rates of a Table I load state for N1 servers: the counts scaled to N1 (largest
@@ -121,8 +119,7 @@ const CONFIG_SCHEMA = configSchema('wholesale-buyback', MECHANISMS, {
 });
 
 function resolveMec(u: unknown, i: number, R: number): WholesaleConfig['mecs'][number] {
-  if (typeof u !== 'object' || u === null || Array.isArray(u)) throw new ConfigError(`mecs[${i}]`, 'must be an object {C, lambda, D}');
-  const o = u as Record<string, unknown>;
+  const o = objectParam(`mecs[${i}]`, u, '{C, lambda, D}');
   const C = param(`mecs[${i}].C`, o.C ?? MEC_DEFAULTS.C, positive, 'a positive capacity in GHz');
   const lambda = param(`mecs[${i}].lambda`, o.lambda, positive, 'a positive arrival rate in tasks/s');
   const D = param(`mecs[${i}].D`, o.D ?? MEC_DEFAULTS.D, positive, 'a positive deadline in s');
@@ -188,30 +185,26 @@ export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
   resolve(input: RunInput): WholesaleConfig {
     const c = (input.config ?? {}) as Record<string, unknown>;
     const o = input.options;
-    const mechanism = (input.mechanism ?? (c.mechanism as string | undefined) ?? 'optimal-pricing') as Mechanism;
-    if (!MECHANISMS.includes(mechanism)) throw new ConfigError('--mechanism', `must be one of ${MECHANISMS.join(', ')}, not ${JSON.stringify(mechanism)}`);
-    if (!Number.isInteger(input.seed)) throw new ConfigError('--seed', `must be an integer, not ${input.seed}`);
-    if (!Number.isInteger(input.slots) || input.slots < 1) throw new ConfigError('--slots', `must be an integer ≥ 1, not ${input.slots}`);
+    const mechanism: Mechanism = oneOf('--mechanism', input.mechanism ?? c.mechanism, MECHANISMS) ?? 'optimal-pricing';
+    const seed = seedParam(input.seed);
+    const slots = slotsParam(input.slots);
     const pick = (k: keyof typeof DEFAULTS, opt?: string) => (opt !== undefined && o[opt] !== undefined ? o[opt] : c[k] !== undefined ? c[k] : DEFAULTS[k]);
     const R = param('R', pick('R'), positive, 'a positive mean workload in Gcycles');
-    const taskGbit = param('taskGbit', pick('taskGbit'), nonneg, 'a data size per task in Gbit, ≥ 0');
+    const taskGbit = param('taskGbit', pick('taskGbit'), nonNegative, 'a data size per task in Gbit, ≥ 0');
     const K = param(o.intervals !== undefined ? '--intervals' : 'K', pick('K', 'intervals'), posInt, 'an integer ≥ 1');
     const dt = param(o.dt !== undefined ? '--dt' : 'dt', pick('dt', 'dt'), positive, 'a positive interval length in s');
-    const c1 = param('c1', pick('c1'), nonneg, '≥ 0');
-    const c2 = param('c2', pick('c2'), nonneg, '≥ 0');
+    const c1 = param('c1', pick('c1'), nonNegative, '≥ 0');
+    const c2 = param('c2', pick('c2'), nonNegative, '≥ 0');
     if (c1 + c2 <= 0) throw new ConfigError('c1', 'c1 + c2 must be positive (buyback must cost something)');
-    const c3 = param('c3', pick('c3'), nonneg, '≥ 0');
-    const c4 = param('c4', pick('c4'), nonneg, '≥ 0');
-    const a1 = param('a1', pick('a1'), nonneg, 'a service fee ≥ 0');
-    const w = param('w', pick('w'), nonneg, 'a QoS weight ≥ 0');
-    const a2const = param('a2const', pick('a2const'), nonneg, 'a price ≥ 0');
+    const c3 = param('c3', pick('c3'), nonNegative, '≥ 0');
+    const c4 = param('c4', pick('c4'), nonNegative, '≥ 0');
+    const a1 = param('a1', pick('a1'), nonNegative, 'a service fee ≥ 0');
+    const w = param('w', pick('w'), nonNegative, 'a QoS weight ≥ 0');
+    const a2const = param('a2const', pick('a2const'), nonNegative, 'a price ≥ 0');
     const tol = param('tol', pick('tol'), (x) => x > 0 && x < 1e-3, 'a relative tolerance in (0, 1e-3)');
     const batch = param(o.batch !== undefined ? '--batch' : 'batch', pick('batch', 'batch'), posInt, 'an integer ≥ 1');
-    const drain = pick('drain', 'drain') as BuybackDrain;
-    if (!BUYBACK_DRAINS.includes(drain)) throw new ConfigError(o.drain !== undefined ? '--drain' : 'drain', `must be ${BUYBACK_DRAINS.join(' or ')}, not ${JSON.stringify(drain)}`);
-    const cc = c.cloud === undefined ? {} : c.cloud;
-    if (typeof cc !== 'object' || cc === null || Array.isArray(cc)) throw new ConfigError('cloud', 'must be an object {n, Cbar, lambda, Dbar}');
-    const co = cc as Record<string, unknown>;
+    const drain = oneOf<BuybackDrain>(o.drain !== undefined ? '--drain' : 'drain', pick('drain', 'drain'), BUYBACK_DRAINS) ?? DEFAULTS.drain;
+    const co = c.cloud === undefined ? {} : objectParam('cloud', c.cloud, '{n, Cbar, lambda, Dbar}');
     const cloud = {
       n: param('cloud.n', co.n ?? CLOUD_DEFAULTS.n, posInt, 'an integer number of servers ≥ 1'),
       Cbar: param('cloud.Cbar', co.Cbar ?? CLOUD_DEFAULTS.Cbar, positive, 'a positive capacity in GHz'),
@@ -229,13 +222,12 @@ export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
       if (optLoad !== undefined && optLoad !== load) throw new ConfigError('--load', `${optLoad} conflicts with the MEC servers listed in --config (load ${load})`);
       mecs = c.mecs.map((m, i) => resolveMec(m, i, R));
     } else {
-      load = optLoad ?? (c.load === undefined ? 'middle' : String(c.load));
-      if (!LOADS.includes(load as Load)) throw new ConfigError(optLoad !== undefined ? '--load' : 'load', `must be one of ${LOADS.join(', ')}, not ${JSON.stringify(load)}`);
+      load = oneOf(optLoad !== undefined ? '--load' : 'load', optLoad ?? (c.load === undefined ? 'middle' : String(c.load)), LOADS)!;
       const n1 = param('--mecs', o.mecs ?? 40, isCount, COUNT);
-      mecs = loadLambdas(load as Load, n1, input.seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
+      mecs = loadLambdas(load as Load, n1, seed).map((lambda, i) => resolveMec({ C: MEC_DEFAULTS.C, lambda, D: MEC_DEFAULTS.D }, i, R));
     }
     if (input.users !== undefined && input.users !== mecs.length) throw new ConfigError('--users', `this scenario has no user agents; its followers are the ${mecs.length} MEC servers (use --mecs)`);
-    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed: input.seed, slots: input.slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, drain, cloud, mecs };
+    const cfg: WholesaleConfig = { scenario: 'wholesale-buyback', mechanism, seed, slots, load, R, taskGbit, K, dt, c1, c2, c3, c4, a1, w, a2const, tol, batch, drain, cloud, mecs };
     // even with every MEC's spare capacity pooled and C_c = C̄_c, the cloud must meet its delay bound
     let spare = 0;
     for (const m of mecs) spare += m.C - m.lambda * R;

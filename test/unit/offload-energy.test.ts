@@ -2,14 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, serverLoadClaim, type Claim, type NashClaimRow } from '../../scenarios/offload-energy/claims.ts';
 import { NASH_CLAIM_NS, NASH_CLAIM_SEEDS, offloadEnergy, nashUsersAt, pricingUsersAt, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from '../../scenarios/offload-energy/index.ts';
+import { bench } from '../../scenarios/offload-energy/bench.ts';
 import { simulateNash } from '../../scenarios/offload-energy/nash.ts';
 import { exactOptimum } from '../../scenarios/offload-energy/pricing.ts';
 import { simulateMobility } from '../../scenarios/offload-energy/mobility.ts';
-import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../../scenarios/types.ts';
+import { partsOf } from '../../scenarios/contract.ts';
+import { ConfigError, type JsonObject, type RunInput } from '../../scenarios/types.ts';
 
 type Opts = RunInput['options'];
 const resolve = (mechanism: string | undefined, options: Opts = {}, extra: Partial<RunInput> = {}) => offloadEnergy.resolve({ seed: 1, slots: 1, mechanism, options: { claims: false, ...options }, ...extra });
-const run = (cfg: OffloadConfig) => new InProcessRun(offloadEnergy as unknown as Scenario, cfg);
+const run = (cfg: OffloadConfig) => new InProcessRun(offloadEnergy, cfg);
+/** the parts of the mechanism `cfg` names (each mechanism has its own leader, followers and reference) */
+const parts = (cfg: OffloadConfig) => partsOf(offloadEnergy, cfg.mechanism);
 
 describe('offload-energy config', () => {
   it('defaults per mechanism, with the spec’s parameters', () => {
@@ -32,8 +36,8 @@ describe('offload-energy config', () => {
     expect(m.users).toHaveLength(20);
     expect(m.world).toMatchObject({ L: 2000, R: 150, sigma: 5, lambda: 0.2 });
     expect(m.predictor).toBe('kalman');
-    expect(offloadEnergy.leaderId(m)).toBe('broker');
-    expect(offloadEnergy.leaderId(n)).toBe('mec-0');
+    expect(parts(m).leaderId(m)).toBe('broker');
+    expect(parts(n).leaderId(n)).toBe('mec-0');
   });
 
   it('round trip: the resolved config read back as --config gives the identical config', () => {
@@ -97,7 +101,7 @@ describe('offload-energy config', () => {
       const small = resolve(mech, {}, { users: 5 });
       const big = resolve(mech, {}, { users: 500 });
       const ue = { id: 'ue-3', role: 'ue' as const, index: 3 };
-      expect(JSON.stringify(offloadEnergy.agentInit(big, ue)).length).toBe(JSON.stringify(offloadEnergy.agentInit(small, ue)).length);
+      expect(JSON.stringify(parts(big).agentInit(big, ue)).length).toBe(JSON.stringify(parts(small).agentInit(small, ue)).length);
       const swept = offloadEnergy.sweep!(small, 'N', 50);
       expect((swept.users as unknown[]).slice(0, 5)).toEqual(small.users);
       expect(swept.users).toEqual(big.users.slice(0, 50));
@@ -107,12 +111,26 @@ describe('offload-energy config', () => {
   });
 });
 
+describe('bench', () => {
+  it("a nash row reports the game's decision slots and status from the run's summary; a pricing row adds nothing", async () => {
+    const summaryOf = async (cfg: OffloadConfig) => {
+      const s = await run(cfg).runSlot(0);
+      return { eq: s.outcome.equilibrium, summary: { mechanism: cfg.mechanism, perSlot: [{ slot: 0, equilibrium: s.outcome.equilibrium, extra: s.outcome.extra }] } };
+    };
+    const extras = (summary: Record<string, unknown>) => bench.extras!({ config: {}, summary, roundMs: 1, slotMetrics: [] });
+    const n = await summaryOf(resolve('nash', {}, { users: 8 }));
+    expect(await extras(n.summary)).toEqual({ 'decision slots': n.eq.decisionSlots, status: n.eq.status });
+    expect(n.eq.decisionSlots).toBeGreaterThan(0);
+    expect(await extras((await summaryOf(resolve('pricing'))).summary)).toEqual({});
+  });
+});
+
 describe('nash in process', () => {
   it('ends in an ε-equilibrium that the reference confirms, with the outcome’s totals recomputed', async () => {
     const cfg = resolve('nash') as NashConfig;
     const s = await run(cfg).runSlot(0);
     const eq = s.outcome.equilibrium as Record<string, never>;
-    const ref = offloadEnergy.createReference(cfg).slot(0, s.outcome);
+    const ref = parts(cfg).createReference(cfg).slot(0, s.outcome);
     expect(eq.status).toBe('equilibrium');
     expect(s.outcome.converged).toBe(true);
     expect(ref.compare.ok).toBe(true);
@@ -139,7 +157,7 @@ describe('nash in process', () => {
     const eq = s.outcome.equilibrium as Record<string, never>;
     expect(eq.status).toBe('no-equilibrium');
     expect(s.outcome.converged).toBe(false);
-    const ref = offloadEnergy.createReference(cfg).slot(0, s.outcome);
+    const ref = parts(cfg).createReference(cfg).slot(0, s.outcome);
     expect(ref.compare.ok).toBe(true);
     expect(ref.reference.period).toBe(eq.period);
     const sim = simulateNash(nashUsersAt(cfg, 0), cfg.server, { epsilon: 1e-9, grant: 'one', power: 'joint', maxSlots: 5000 });
@@ -148,7 +166,7 @@ describe('nash in process', () => {
     expect(eq.period as number).toBeGreaterThanOrEqual(2);
     expect(sim.decisionSlots).toBe(eq.decisionSlots);
     // "the same reported cycle": another period, or the same period found at another slot, is a mismatch
-    const refRun = offloadEnergy.createReference(cfg);
+    const refRun = parts(cfg).createReference(cfg);
     const forged = (e: Record<string, unknown>) => refRun.slot(0, { ...s.outcome, equilibrium: { ...(eq as JsonObject), ...e } as JsonObject }).compare.ok;
     expect(forged({ period: (eq.period as number) + 1 })).toBe(false);
     expect(forged({ decisionSlots: (eq.decisionSlots as number) + 1 })).toBe(false);
@@ -160,7 +178,7 @@ describe('nash in process', () => {
       for (const grant of ['one', 'all']) {
         const cfg = offloadEnergy.resolve({ seed, slots: 1, mechanism: 'nash', users: 10, options: { grant, claims: false } });
         const s = await run(cfg).runSlot(0);
-        const ref = offloadEnergy.createReference(cfg).slot(0, s.outcome);
+        const ref = parts(cfg).createReference(cfg).slot(0, s.outcome);
         const st = (s.outcome.equilibrium as { status: string }).status;
         expect(['equilibrium', 'no-equilibrium'], `seed ${seed} ${grant}`).toContain(st);
         expect(ref.compare.ok, `seed ${seed} ${grant}: ${ref.compare.note}`).toBe(true);
@@ -176,13 +194,13 @@ describe('nash in process', () => {
     const eq = s.outcome.equilibrium as { status: string; decisions: number[]; powers: number[] };
     expect(eq.status).toBe('equilibrium');
     eq.decisions.forEach((o, i) => expect(eq.powers[i]).toBe(o > 0 ? cfg.server.pmax : 0));
-    expect(offloadEnergy.createReference(cfg).slot(0, s.outcome).compare.ok).toBe(true);
+    expect(parts(cfg).createReference(cfg).slot(0, s.outcome).compare.ok).toBe(true);
   });
 
   it('later slots draw new task sizes; the follower resets to local', async () => {
     const cfg = offloadEnergy.resolve({ seed: 3, slots: 2, mechanism: 'nash', users: 8, options: { claims: false } }) as NashConfig;
     const r = run(cfg);
-    const ref = offloadEnergy.createReference(cfg);
+    const ref = parts(cfg).createReference(cfg);
     await r.runSlot(0);
     const s1 = await r.runSlot(1);
     expect(nashUsersAt(cfg, 1)[0].s).not.toBe(cfg.users[0].s);
@@ -206,7 +224,7 @@ describe('pricing in process', () => {
       expect(Math.abs(eq.price - exact.price)).toBeLessThanOrEqual(1e-9 * exact.price);
       expect(Math.abs(eq.profit - exact.profit)).toBeLessThanOrEqual(1e-9 * exact.profit);
       expect(eq.x).toHaveLength(N);
-      const ref = offloadEnergy.createReference(cfg).slot(0, s.outcome);
+      const ref = parts(cfg).createReference(cfg).slot(0, s.outcome);
       expect(ref.compare.ok).toBe(true);
       expect(ref.reference.withinBounds).toBe(true);
     }
@@ -230,7 +248,7 @@ describe('pricing in process', () => {
 
   it('the reference reports the curves, the bounds and how often the decentralized search hits the optimum', () => {
     const cfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'pricing', options: { pricing: 'decentralized' } }) as PricingConfig;
-    const ref = offloadEnergy.createReference(cfg);
+    const ref = parts(cfg).createReference(cfg);
     const fin = ref.finish!() as { claims: Claim[]; decentralizedHitRate: { rate: number; hits: number; seeds: number } };
     const rc = fin.claims.find((c) => c.id === 'decentralized-rounds-independent-of-n')!;
     expect(rc.holds).toBe(true);
@@ -246,7 +264,7 @@ describe('mobility in process', () => {
     for (const predictor of ['pa', 'kalman']) {
       const cfg = offloadEnergy.resolve({ seed: 2, slots: 2, mechanism: 'mobility', users: 8, options: { predictor, claims: false } }) as MobilityConfig;
       const r = run(cfg);
-      const ref = offloadEnergy.createReference(cfg);
+      const ref = parts(cfg).createReference(cfg);
       for (const slot of [0, 1]) {
         const s = await r.runSlot(slot);
         const eq = s.outcome.equilibrium as { tasks: number; successes: number; delivered: number; byOrder: { tasks: number[] } };
@@ -316,7 +334,7 @@ describe('claims', () => {
 
   it('finish() computes the claims from its own in-process runs (numbers consistent with the runs it reports)', () => {
     const cfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'nash', options: {} }) as NashConfig;
-    const fin = offloadEnergy.createReference(cfg).finish!() as unknown as { claims: Claim[]; claimRuns: NashClaimRow[] };
+    const fin = parts(cfg).createReference(cfg).finish!() as unknown as { claims: Claim[]; claimRuns: NashClaimRow[] };
     // every N for each of NASH_CLAIM_SEEDS populations (the spec: the comparison over converged seeds)
     expect(fin.claimRuns).toHaveLength(NASH_CLAIM_NS.length * NASH_CLAIM_SEEDS);
     expect(fin.claimRuns.filter((r) => r.seed === 1).map((r) => r.N)).toEqual(NASH_CLAIM_NS);
@@ -333,7 +351,7 @@ describe('claims', () => {
     expect(r.mqoOffloading).toBe(mqo.metrics.offloading);
     expect(r.mqoConverged).toBe(mqo.status === 'equilibrium');
     const mcfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'mobility', options: {} }) as MobilityConfig;
-    const mfin = offloadEnergy.createReference(mcfg).finish!() as unknown as { claims: Claim[]; claimRuns: Parameters<typeof mobilityClaims>[0] };
+    const mfin = parts(mcfg).createReference(mcfg).finish!() as unknown as { claims: Claim[]; claimRuns: Parameters<typeof mobilityClaims>[0] };
     expect(mfin.claimRuns).toHaveLength(8);
     expect(mfin.claims).toEqual(mobilityClaims(mfin.claimRuns));
     const r5 = mfin.claimRuns.find((r) => r.M === 5 && r.predictor === 'kalman')!;
@@ -354,7 +372,7 @@ describe('claims', () => {
     expect(r5.rateByOrder![0]).toBe(first.successes / first.tasks);
     // the pricing claim: a decentralized run adds its own round count (measured) to the in-process ones
     const pcfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'pricing', users: 7, options: { pricing: 'decentralized' } }) as PricingConfig;
-    const pref = offloadEnergy.createReference(pcfg);
+    const pref = parts(pcfg).createReference(pcfg);
     const outcome = { equilibrium: { price: 1, profit: 1, rounds: 61 }, converged: true };
     pref.slot(0, outcome as never);
     const pfin = pref.finish!() as unknown as { claims: Claim[] };
@@ -369,7 +387,7 @@ describe('what a slot is compared with', () => {
   it('nash: the ε-Nash condition (not a cost minimum); pricing: the optimum P*; mobility: the same predictor simulated centrally', async () => {
     const against = async (mechanism: string, options: Opts) => {
       const cfg = resolve(mechanism, options, { users: 8 });
-      const c = offloadEnergy.createReference(cfg).slot(0, (await run(cfg).runSlot(0)).outcome).compare;
+      const c = parts(cfg).createReference(cfg).slot(0, (await run(cfg).runSlot(0)).outcome).compare;
       expect(c.ok, c.note).toBe(true);
       expect(c.optimum).toBeUndefined();
       return c.against;
