@@ -169,8 +169,19 @@ export function installFastParser(): boolean {
       }
     }
   };
-  proto.parse = Object.assign(fast, { mecsimFast: true });
+  proto.parse = Object.assign(fast, { mecsimFast: true, mecsimStockParse: stock });
   return true;
+}
+
+/**
+ * Put the client's own parser back (the bench measures its NATS floor through mecsim's reader, then
+ * runs the framework's orchestrator as `mecsim run` does: with the stock one). Only for a process
+ * with no open connection that read with the fast parser: a frame it kept half-read would be lost.
+ */
+export function uninstallFastParser(): void {
+  const proto = (Parser as unknown as { prototype: { parse?: StockParse & { mecsimFast?: boolean; mecsimStockParse?: StockParse } } }).prototype;
+  const stock = proto?.parse?.mecsimStockParse;
+  if (proto?.parse?.mecsimFast && stock) proto.parse = stock;
 }
 
 /** The frame at `i` is not complete: keep its bytes for the next read, or hand a large one to the stock parser. */
