@@ -11,10 +11,16 @@
  *
  * Retransmission: core NATS delivers at most once, so a request (or its reply) is lost when the
  * agent's process dies and is restarted, or its server node dies and the client reconnects to
- * another. A round whose replies are still missing after a quiet period re-sends the request
- * directly (`to.<agent>`) to each missing agent — the same bytes, the same slot and round — first
- * after max(RETRY_MIN_MS, RETRY_FACTOR × the slowest of the recent rounds), then at doubling
- * intervals until the deadline. A follower answers a repeated request with its cached reply (see
+ * another. A lost message shows as replies that stop coming; a round that is merely slow (100,000
+ * agents, a loaded machine, a cold start) shows as replies that keep coming. So the request is
+ * re-sent directly (`to.<agent>`) to each missing agent — the same bytes, the same slot and round —
+ * only once no reply at all has arrived for a quiet period of max(RETRY_MIN_MS, RETRY_FACTOR × the
+ * slowest of the recent rounds), and after each retransmission the quiet period doubles, until the
+ * deadline. Progress is sampled, not timed per reply (a clock read per reply is a cost at 10,000
+ * replies a round): every quiet/RETRY_TICKS ms the count of replies received is compared with the
+ * last sample's, so a re-send comes between one and 1 + 1/RETRY_TICKS quiet periods after the last
+ * reply. A leader whose loop was stalled reads what its socket holds before it samples (one poll of
+ * the socket first), and replies read then count as progress: a stall never looks like a loss. A follower answers a repeated request with its cached reply (see
  * agents/host.ts), so a retransmission never changes an answer; a second copy that arrives is
  * dropped and counted as `retransmit-echo`. Retransmissions are counted apart from the mechanism's
  * messages (`resent`), so message counts stay comparable with the in-process run.
@@ -88,6 +94,8 @@ export interface GatherResult {
 export const RETRY_MIN_MS = 2000;
 /** … and at least this many times the slowest of the last RECENT rounds */
 const RETRY_FACTOR = 8;
+/** progress is sampled this many times per quiet period */
+const RETRY_TICKS = 4;
 const RECENT = 16;
 /** at a round's deadline, wait at most this long (ms) for the PONG of the flush that reads what already arrived */
 export const DEADLINE_FLUSH_MS = 2000;
@@ -106,6 +114,9 @@ interface Pending {
   sentBytes: Map<string, Uint8Array>;
   /** agents a request was re-sent to */
   resentTo?: Set<string>;
+  /** replies received at the last progress sample, and when (performance.now()) that count last grew */
+  sampled: number;
+  progressAt: number;
   /** the deadline has passed: the connection is being flushed before the missing are counted */
   closing?: boolean;
 }
@@ -199,17 +210,31 @@ export class Gatherer {
     return n;
   }
 
-  private scheduleRetry(p: Pending, delay: number): void {
-    const left = p.result.startedAt + p.req.deadlineMs - performance.now();
-    if (delay >= left) return;
+  /**
+   * Samples the round's progress every quiet/RETRY_TICKS ms: replies still coming (a slow round)
+   * re-send nothing; none for `quiet` ms (a lost request or reply) re-send to the missing, after
+   * which the quiet period doubles. Stops when a re-send could no longer come before the deadline.
+   */
+  private scheduleRetry(p: Pending, quiet: number): void {
+    const deadlineAt = p.result.startedAt + p.req.deadlineMs;
+    const tick = quiet / RETRY_TICKS;
+    if (p.progressAt + quiet >= deadlineAt) return;
     p.retryTimer = setTimeout(() => {
       // after one poll of the socket: a stalled loop runs this timer before it reads replies already there
       setImmediate(() => {
         if (this.pending !== p || p.closing) return;
-        this.resendMissing();
-        this.scheduleRetry(p, delay * 2);
+        const now = performance.now();
+        if (p.result.received !== p.sampled) {
+          p.sampled = p.result.received;
+          p.progressAt = now;
+        } else if (now - p.progressAt >= quiet - 1) {
+          this.resendMissing();
+          p.progressAt = now;
+          quiet *= 2;
+        }
+        this.scheduleRetry(p, quiet);
       });
-    }, delay);
+    }, tick);
   }
 
   round(req: GatherRequest): Promise<GatherResult> {
@@ -229,7 +254,7 @@ export class Gatherer {
       resent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
-      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map() };
+      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map(), sampled: 0, progressAt: result.startedAt };
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', key: string, body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
