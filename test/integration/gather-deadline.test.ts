@@ -149,6 +149,19 @@ describe('gatherer deadline over a real nats-server', () => {
     g.stop();
   }, scaledMs(60_000));
 
+  it('one wildcard subscription takes every roster reply; a reply on a subject no roster agent owns is dropped and counted', async () => {
+    const counters = new Counters();
+    const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
+    g.start(targets.map((t) => t.id));
+    await nc.flush();
+    const done = g.round(request(11, 60_000));
+    worker.postMessage([reply('ue-9', 11, 1, { x: 9 }), reply('ue-1', 11, 1, { x: 1 }), reply('ue-0', 11, 1, { x: 0 })]);
+    const r = await done;
+    expect(r.replies).toEqual([{ x: 0 }, { x: 1 }]);
+    expect(counters.drops).toEqual({ 'unexpected-sender': 1 });
+    g.stop();
+  });
+
   it('a round whose replies all arrive before the deadline never flushes', async () => {
     const g = new Gatherer(nc, RUN, LEADER, new Counters(), 1 << 20);
     g.start(targets.map((t) => t.id));
