@@ -35,12 +35,58 @@ export interface JoinDeps {
   heard?: () => void;
 }
 
+/**
+ * Flushes shared by the agents of one host. A flush (PING, answered by PONG once the server has
+ * processed everything sent before it) proves that every subscription made before the PING is live;
+ * so the agents that ask while a flush is out wait for the next one, which starts as soon as that
+ * one is answered and covers all of them. One round trip for many agents instead of one each
+ * (25,000 agents in a worker at N = 100,000 made 25,000 PINGs).
+ */
+export class SharedFlush {
+  private waiting: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private inFlight = false;
+
+  constructor(private readonly nc: Pick<NatsConnection, 'flush'>) {}
+
+  /** Resolves once a flush started after this call has been answered. */
+  after(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    if (this.inFlight || this.waiting.length === 0) return;
+    const batch = this.waiting;
+    this.waiting = [];
+    this.inFlight = true;
+    let flushed: Promise<void>;
+    try {
+      flushed = this.nc.flush();
+    } catch (e) {
+      flushed = Promise.reject(e);
+    }
+    flushed
+      .then(
+        () => batch.forEach((w) => w.resolve()),
+        (e) => batch.forEach((w) => w.reject(e)),
+      )
+      .finally(() => {
+        this.inFlight = false;
+        this.next();
+      });
+  }
+}
+
 export class Joiner {
   private readonly subject: string;
   private heartbeat?: NodeJS.Timeout;
+  private readonly flushes: SharedFlush;
 
   constructor(private readonly d: JoinDeps) {
     this.subject = subjects(d.run).hostJoin(d.hostId);
+    this.flushes = new SharedFlush(d.nc);
   }
 
   /**
@@ -78,7 +124,7 @@ export class Joiner {
 
   /** The agent's subscriptions are live at the server: say so. */
   async ready(id: string): Promise<void> {
-    await this.d.nc.flush(); // subscriptions are live at the server before we say we are ready
+    await this.flushes.after(); // subscriptions are live at the server before we say we are ready
     this.d.channel.send(this.subject, 'ready', { id }, { from: id });
   }
 

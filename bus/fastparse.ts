@@ -39,6 +39,8 @@ interface RawSub {
   received: number;
   max?: number;
   mecsimRaw?: (data: Uint8Array) => void;
+  /** as mecsimRaw, with the message's subject (a wildcard subscription's) */
+  mecsimRawSubject?: (data: Uint8Array, subject: Uint8Array) => void;
 }
 
 interface ParserState {
@@ -133,6 +135,13 @@ export function installFastParser(): boolean {
           sub.mecsimRaw(new Uint8Array(ab, base + start, size));
           continue;
         }
+        if (sub !== undefined && sub.mecsimRawSubject !== undefined && f === 3) {
+          d.inMsgs++;
+          d.inBytes += size;
+          sub.received += 1;
+          sub.mecsimRawSubject(new Uint8Array(ab, base + start, size), new Uint8Array(ab, base + s0, e0 - s0));
+          continue;
+        }
         const msg = {
           sid,
           hdr: -1,
@@ -169,8 +178,19 @@ export function installFastParser(): boolean {
       }
     }
   };
-  proto.parse = Object.assign(fast, { mecsimFast: true });
+  proto.parse = Object.assign(fast, { mecsimFast: true, mecsimStockParse: stock });
   return true;
+}
+
+/**
+ * Put the client's own parser back (the bench measures its NATS floor through mecsim's reader, then
+ * runs the framework's orchestrator as `mecsim run` does: with the stock one). Only for a process
+ * with no open connection that read with the fast parser: a frame it kept half-read would be lost.
+ */
+export function uninstallFastParser(): void {
+  const proto = (Parser as unknown as { prototype: { parse?: StockParse & { mecsimFast?: boolean; mecsimStockParse?: StockParse } } }).prototype;
+  const stock = proto?.parse?.mecsimStockParse;
+  if (proto?.parse?.mecsimFast && stock) proto.parse = stock;
 }
 
 /** The frame at `i` is not complete: keep its bytes for the next read, or hand a large one to the stock parser. */
@@ -204,5 +224,20 @@ export function subscribeData(nc: NatsConnection, subject: string, onData: (data
   const raw = sub as unknown as RawSub;
   const stockClient = (nc as unknown as { protocol?: { mecsimStock?: boolean } }).protocol?.mecsimStock === true;
   if (!stockClient && raw.max === undefined && typeof raw.received === 'number') raw.mecsimRaw = onData;
+  return sub;
+}
+
+const subjectEncoder = new TextEncoder();
+
+/**
+ * subscribeData for a wildcard subscription: the callback also gets the message's subject, as bytes
+ * (a view valid only during the call). With the stock parser the client's message is taken apart
+ * the same way (its subject encoded), so the callback sees the same either way.
+ */
+export function subscribeDataWithSubject(nc: NatsConnection, subject: string, onData: (data: Uint8Array, subject: Uint8Array) => void): Subscription {
+  const sub = nc.subscribe(subject, { callback: (err, msg) => (err ? undefined : onData(msg.data, subjectEncoder.encode(msg.subject))) });
+  const raw = sub as unknown as RawSub;
+  const stockClient = (nc as unknown as { protocol?: { mecsimStock?: boolean } }).protocol?.mecsimStock === true;
+  if (!stockClient && raw.max === undefined && typeof raw.received === 'number') raw.mecsimRawSubject = onData;
   return sub;
 }

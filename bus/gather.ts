@@ -3,18 +3,26 @@
  * message per target), then every expected reply is gathered concurrently until all are in or the
  * deadline passes. Replies are returned in roster order, whatever order they arrived in.
  *
- * The leader subscribes to each roster agent's reply subject `mecsim.<r>.rep.<leader>.<agent>`
- * (not to one wildcard): the subscription names the sender, so no reply's subject is decoded, and a
- * reply on a subject no roster agent owns is never delivered. The sender must equal the envelope's
- * `from` (so one agent cannot answer for another when server permissions pin each agent to its own
- * reply subject).
+ * The leader takes every reply on one wildcard subscription, `mecsim.<r>.rep.<leader>.*`: the
+ * subject's last token names the sender, looked up among the roster's ids from the subject's bytes
+ * (bus/senders.ts; no string is built). A reply on a subject no roster agent owns is dropped and
+ * counted (`unexpected-sender`). The sender must equal the envelope's `from` (so one agent cannot
+ * answer for another when server permissions pin each agent to its own reply subject). One
+ * subscription, not one per agent: at 100,000 agents those held about 2 KB each in the leader and
+ * made its join send 100,000 SUBs.
  *
  * Retransmission: core NATS delivers at most once, so a request (or its reply) is lost when the
  * agent's process dies and is restarted, or its server node dies and the client reconnects to
- * another. A round whose replies are still missing after a quiet period re-sends the request
- * directly (`to.<agent>`) to each missing agent — the same bytes, the same slot and round — first
- * after max(RETRY_MIN_MS, RETRY_FACTOR × the slowest of the recent rounds), then at doubling
- * intervals until the deadline. A follower answers a repeated request with its cached reply (see
+ * another. A lost message shows as replies that stop coming; a round that is merely slow (100,000
+ * agents, a loaded machine, a cold start) shows as replies that keep coming. So the request is
+ * re-sent directly (`to.<agent>`) to each missing agent — the same bytes, the same slot and round —
+ * only once no reply at all has arrived for a quiet period of max(RETRY_MIN_MS, RETRY_FACTOR × the
+ * slowest of the recent rounds), and after each retransmission the quiet period doubles, until the
+ * deadline. Progress is sampled, not timed per reply (a clock read per reply is a cost at 10,000
+ * replies a round): every quiet/RETRY_TICKS ms the count of replies received is compared with the
+ * last sample's, so a re-send comes between one and 1 + 1/RETRY_TICKS quiet periods after the last
+ * reply. A leader whose loop was stalled reads what its socket holds before it samples (one poll of
+ * the socket first), and replies read then count as progress: a stall never looks like a loss. A follower answers a repeated request with its cached reply (see
  * agents/host.ts), so a retransmission never changes an answer; a second copy that arrives is
  * dropped and counted as `retransmit-echo`. Retransmissions are counted apart from the mechanism's
  * messages (`resent`), so message counts stay comparable with the in-process run.
@@ -34,7 +42,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, decodeFrom, encodeEnvelope, idBytes, type Body, type Envelope } from './codec.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
-import { subscribeData } from './fastparse.ts';
+import { subscribeDataWithSubject } from './fastparse.ts';
+import { SenderTable } from './senders.ts';
 import { subjects } from './subjects.ts';
 import type { RtoEstimator } from './link.ts';
 import type { LinkArrivals } from './linkHold.ts';
@@ -104,6 +113,8 @@ export interface GatherLink {
 export const RETRY_MIN_MS = 2000;
 /** … and at least this many times the slowest of the last RECENT rounds */
 const RETRY_FACTOR = 8;
+/** progress is sampled this many times per quiet period */
+const RETRY_TICKS = 4;
 const RECENT = 16;
 /** at a round's deadline, wait at most this long (ms) for the PONG of the flush that reads what already arrived */
 export const DEADLINE_FLUSH_MS = 2000;
@@ -122,6 +133,9 @@ interface Pending {
   sentBytes: Map<string, Uint8Array>;
   /** agents a request was re-sent to */
   resentTo?: Set<string>;
+  /** replies received at the last progress sample, and when (performance.now()) that count last grew */
+  sampled: number;
+  progressAt: number;
   /** the deadline has passed: the connection is being flushed before the missing are counted */
   closing?: boolean;
   /** the link model's retransmission timer, and when each roster position's next retransmission is due (performance.now()) */
@@ -136,6 +150,11 @@ interface Pending {
 export class Gatherer {
   private subs: Subscription[] = [];
   private pending?: Pending;
+  /** the roster's ids, their bytes for decodeFrom, and the table that finds them in a subject */
+  private ids: string[] = [];
+  private idBytesOf: (Uint8Array | undefined)[] = [];
+  private senders = new SenderTable([]);
+  private prefixBytes = 0;
   private readonly subj: ReturnType<typeof subjects>;
   /** latencies of the last rounds (ms), for the retransmission delay */
   private readonly recent: number[] = [];
@@ -160,13 +179,24 @@ export class Gatherer {
     this.subj = subjects(run);
   }
 
-  /** Subscribe to the reply subject of every agent in `ids` (the roster). */
+  /** Subscribe to the replies of every agent in `ids` (the roster). */
   start(ids: string[]): void {
-    for (const id of ids) {
-      const bytes = idBytes(id);
-      const subject = this.subj.reply(this.leaderId, id);
-      this.subs.push(subscribeData(this.nc, subject, (data) => this.onReply(data, subject, id, bytes)));
+    this.ids = ids;
+    this.idBytesOf = ids.map(idBytes);
+    this.senders = new SenderTable(ids);
+    // the subscription's subject up to the sender's token (`….rep.<leader>.`), as bytes
+    this.prefixBytes = new TextEncoder().encode(this.subj.reply(this.leaderId, '')).length;
+    this.subs.push(subscribeDataWithSubject(this.nc, this.subj.replyWildcard(this.leaderId), (data, subject) => this.onSubject(data, subject)));
+  }
+
+  /** A message on a reply subject: its sender is the subject's last token, if a roster agent's. */
+  private onSubject(data: Uint8Array, subject: Uint8Array): void {
+    const i = subject.length > this.prefixBytes ? this.senders.find(subject, this.prefixBytes, subject.length) : -1;
+    if (i < 0) {
+      this.counters.received('reply', data.byteLength);
+      return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject), undefined, 'a reply subject no roster agent owns');
     }
+    this.onReply(data, this.ids[i], this.idBytesOf[i]);
   }
 
   stop(): void {
@@ -234,17 +264,31 @@ export class Gatherer {
     return n;
   }
 
-  private scheduleRetry(p: Pending, delay: number): void {
-    const left = p.result.startedAt + p.req.deadlineMs - performance.now();
-    if (delay >= left) return;
+  /**
+   * Samples the round's progress every quiet/RETRY_TICKS ms: replies still coming (a slow round)
+   * re-send nothing; none for `quiet` ms (a lost request or reply) re-send to the missing, after
+   * which the quiet period doubles. Stops when a re-send could no longer come before the deadline.
+   */
+  private scheduleRetry(p: Pending, quiet: number): void {
+    const deadlineAt = p.result.startedAt + p.req.deadlineMs;
+    const tick = quiet / RETRY_TICKS;
+    if (p.progressAt + quiet >= deadlineAt) return;
     p.retryTimer = setTimeout(() => {
       // after one poll of the socket: a stalled loop runs this timer before it reads replies already there
       setImmediate(() => {
         if (this.pending !== p || p.closing) return;
-        this.resendMissing();
-        this.scheduleRetry(p, delay * 2);
+        const now = performance.now();
+        if (p.result.received !== p.sampled) {
+          p.sampled = p.result.received;
+          p.progressAt = now;
+        } else if (now - p.progressAt >= quiet - 1) {
+          this.resendMissing();
+          p.progressAt = now;
+          quiet *= 2;
+        }
+        this.scheduleRetry(p, quiet);
       });
-    }, delay);
+    }, tick);
   }
 
   /**
@@ -300,7 +344,7 @@ export class Gatherer {
       linkResent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
-      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map() };
+      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map(), sampled: 0, progressAt: result.startedAt };
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', key: string, body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
@@ -366,33 +410,33 @@ export class Gatherer {
     p.resolve(p.result);
   }
 
-  /** A message on `sender`'s reply subject (`subject`). */
-  private onReply(data: Uint8Array, subject: string, sender: string, senderBytes: Uint8Array | undefined): void {
+  /** A message on `sender`'s reply subject. */
+  private onReply(data: Uint8Array, sender: string, senderBytes: Uint8Array | undefined): void {
     const bytes = data.byteLength;
     this.counters.received('reply', bytes);
     const d = decodeFrom(data, this.run, this.maxBytes, sender, senderBytes);
-    if (!d.ok) return this.counters.drop(d.reason, subject, d.from ?? sender, d.detail);
+    if (!d.ok) return this.counters.drop(d.reason, this.subj.reply(this.leaderId, sender), d.from ?? sender, d.detail);
     const env = d.env;
-    if (env.from !== sender) return this.counters.drop('forged-sender', subject, env.from, `envelope says ${env.from}, subject says ${sender}`);
+    if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);
     if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
     const arrivals = this.link?.arrivals.get(sender);
-    if (!arrivals) return this.accept(env, subject, sender, bytes);
-    if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, subject, sender, bytes))) this.counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
+    if (!arrivals) return this.accept(env, sender, bytes);
+    if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, sender, bytes))) this.counters.drop('link-lost', this.subj.reply(this.leaderId, sender), env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
   }
 
   /** A decoded reply from `sender`, as it reaches the leader. */
-  private accept(env: Envelope, subject: string, sender: string, bytes: number): void {
+  private accept(env: Envelope, sender: string, bytes: number): void {
     const p = this.pending;
     if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
       const key = `${env.slot}:${env.round}`;
-      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', subject, env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
-      return this.counters.drop('stale', subject, env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
+      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
+      return this.counters.drop('stale', this.subj.reply(this.leaderId, sender), env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
-    // the subscription's id (== env.from, checked above): a string whose hash V8 has already computed
+    // the roster's id string (== env.from, checked above): its hash V8 has already computed
     const idx = p.expected.get(sender);
-    if (idx === undefined) return this.counters.drop('unexpected-sender', subject, env.from, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', subject, env.from, 'second copy of a reply to a re-sent request');
-    if (p.got[idx]) return this.counters.drop('duplicate', subject, env.from, 'second reply in one round');
+    if (idx === undefined) return this.counters.drop('unexpected-sender', this.subj.reply(this.leaderId, sender), env.from, 'not addressed in this round');
+    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), env.from, 'second copy of a reply to a re-sent request');
+    if (p.got[idx]) return this.counters.drop('duplicate', this.subj.reply(this.leaderId, sender), env.from, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip
     if (this.link?.rto && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
@@ -404,7 +448,7 @@ export class Gatherer {
     } else if (env.kind === 'error') {
       // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
       const message = (env.body as { message?: unknown }).message;
-      this.counters.drop('handler-error', subject, env.from, typeof message === 'string' ? message : 'error');
+      this.counters.drop('handler-error', this.subj.reply(this.leaderId, sender), env.from, typeof message === 'string' ? message : 'error');
     } else p.result.replies[idx] = env.body;
     p.remaining--;
     if (p.remaining === 0) {

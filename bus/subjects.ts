@@ -55,7 +55,17 @@ export function runToken(run: string): string {
 }
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 
-export function subjects(run: string) {
+/** the last run's subjects: every agent of a packed worker asks for the same run's (a hash and some twenty closures each) */
+let lastSubjects: { run: string; subj: ReturnType<typeof makeSubjects> } | undefined;
+
+export function subjects(run: string): ReturnType<typeof makeSubjects> {
+  if (lastSubjects?.run === run) return lastSubjects.subj;
+  const subj = makeSubjects(run);
+  lastSubjects = { run, subj };
+  return subj;
+}
+
+function makeSubjects(run: string) {
   assertToken('run id', run);
   const base = `${ROOT}.${runToken(run)}`;
   return {
@@ -81,7 +91,7 @@ export function subjects(run: string) {
     orchByeAll: `${base}.inbox.${ORCH}.bye.*`,
     /** the run's orchestrator answers here while it runs: a second one with the same run id is refused (orchestrator/runClaim.ts) */
     owner: `${base}.owner`,
-  };
+  } as const;
 }
 
 export type Family = 'join' | 'ctl' | 'bcast' | 'direct' | 'reply' | 'inbox' | 'other';

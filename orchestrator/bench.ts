@@ -23,7 +23,9 @@ import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
 import { planWorkers, renice, RunError, runScenario, workerNice, type Placement } from './run.ts';
-import { installFastParser } from '../bus/fastparse.ts';
+import { installFastParser, subscribeData, uninstallFastParser } from '../bus/fastparse.ts';
+import { publishFast } from '../bus/fastpublish.ts';
+import { scaledMs } from '../bus/timeouts.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -59,10 +61,16 @@ export interface BenchRow {
   /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
   floorMatchedMs: number;
   ratioMatched: number;
+  /** the same floor through the NATS client as it comes (its ratio and CPU per round): the second column */
+  floorStockRoundMs: number;
+  ratioStock: number;
+  floorStockCpuPerRoundMs: number;
   /** CPU time per round (every round, the warm-up's included) of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
   cpuPerRoundMs: number;
   floorCpuPerRoundMs: number;
   floorMatchedCpuPerRoundMs: number;
+  /** the median of the per-repeat ratios CPU per round / the floor's CPU per round */
+  cpuRatio: number;
   /** CPU time of the leader's process per slot (median), ms */
   leaderCpuMs: number;
   inProcessMs: number;
@@ -72,6 +80,16 @@ export interface BenchRow {
   peakMemoryMiB: number;
   /** slowest agent's spawn-to-joined time, ms; with repeats, the slowest of every run */
   joinMaxMs: number;
+  /** agents joined per second: N / the slowest agent's spawn-to-joined time (with repeats, the slowest run) */
+  joinPerSec: number;
+  /** requests re-sent (retransmissions), and of those the spurious ones: a second copy of the reply came, so nothing had been lost (the leader's `retransmit-echo` drops); with repeats, the largest */
+  resent: number;
+  spuriousResent: number;
+  /** peak RSS per agent of the leader's process and of the orchestrator's (the bench process: its peak so far), bytes; with repeats, the largest */
+  leaderBytesPerAgent: number | null;
+  orchestratorBytesPerAgent: number | null;
+  /** nats-server's memory at the run's end, MiB (with repeats, the largest) */
+  natsServerMiB: number | null;
   extra?: Record<string, number | string>;
 }
 
@@ -107,6 +125,8 @@ export interface FloorShape {
   single?: boolean;
   /** rounds run first and not timed (the warm-up; their times are returned apart) */
   warmup?: number;
+  /** the client path (default 'mecsim') */
+  client?: FloorClient;
 }
 
 export interface FloorResult {
@@ -121,12 +141,15 @@ export interface FloorResult {
 let floorCalls = 0;
 
 /**
- * The client the floor's processes use: 'stock' (the NATS client as it comes: the default, the floor
- * the targets are stated against) or, with MECSIM_FLOOR_CLIENT=mecsim, mecsim's own protocol reader
- * and publish (bus/fastparse.ts, bus/fastpublish.ts), to see how much of the framework's figure is
- * the client path. The bench process's parser is replaced then (its orchestrator connection too).
+ * The NATS client path a floor's processes (its workers and its driver) read and send with:
+ * 'mecsim' — mecsim's own protocol reader, handing payloads straight to subscribers, and its
+ * one-buffer publish (bus/fastparse.ts, bus/fastpublish.ts), the fastest path there is and the one
+ * mecsim's agents use: the default floor, the one the targets are stated against; 'stock' — the NATS
+ * client as it comes (the second column). The framework's own processes are not affected: the bench
+ * process reads with mecsim's parser only while a 'mecsim' floor runs (its orchestrator, as in
+ * `mecsim run`, reads with the stock one).
  */
-export const FLOOR_CLIENT: 'stock' | 'mecsim' = process.env.MECSIM_FLOOR_CLIENT === 'mecsim' ? 'mecsim' : 'stock';
+export type FloorClient = 'mecsim' | 'stock';
 
 /** A promise that rejects with an interruption when `signal` aborts (never settles without one). */
 function whenAborted(signal: AbortSignal | undefined): { promise: Promise<never>; dispose: () => void } {
@@ -144,13 +167,16 @@ function whenAborted(signal: AbortSignal | undefined): { promise: Promise<never>
 
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}, signal?: AbortSignal): Promise<FloorResult> {
   if (signal?.aborted) throw new RunError('interrupted', 130);
-  if (FLOOR_CLIENT === 'mecsim') installFastParser();
+  const client = shape.client ?? 'mecsim';
+  if (client === 'mecsim' && !installFastParser()) throw new RunError("the NATS client is not the version bus/fastparse.ts reads: the floor through mecsim's client path cannot be measured");
+  if (client === 'stock') uninstallFastParser();
   const nice = workerNice();
   // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
   let prefix = `fl${process.pid.toString(36)}${(floorCalls++).toString(36)}${(Date.now() % 46656).toString(36)}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
   const n = groups.reduce((a, b) => a + b, 0);
   const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
+  const publish = client === 'mecsim' ? (subject: string, data: Uint8Array) => publishFast(nc, subject, data) : (subject: string, data: Uint8Array) => nc.publish(subject, data);
   const children: ChildProcess[] = [];
   const times: number[] = [];
   const warmupTimes: number[] = [];
@@ -164,11 +190,14 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     let got = 0;
     let onRound: () => void = () => undefined;
     const expected = shape.single ? 1 : n;
-    nc.subscribe(shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`, { callback: () => void (++got === expected && onRound()) });
+    const onReply = () => void (++got === expected && onRound());
+    const replies = shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`;
+    if (client === 'mecsim') subscribeData(nc, replies, onReply);
+    else nc.subscribe(replies, { callback: onReply });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0', client], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
@@ -176,7 +205,9 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     }
     let startTimer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([allReady, aborted.promise, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error('floor workers did not start in 60 s')), 60_000)))]);
+      // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
+      const startMs = scaledMs(60_000);
+      await Promise.race([allReady, aborted.promise, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`)), startMs)))]);
     } finally {
       clearTimeout(startTimer); // a pending timer kept the bench process alive for up to a minute after its last row
     }
@@ -187,7 +218,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
-      nc.publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
+      publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
       await Promise.race([done, aborted.promise]);
       (r < warmup ? warmupTimes : times).push(performance.now() - t0);
     }
@@ -210,6 +241,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       ),
     );
     await nc.close();
+    if (client === 'mecsim') uninstallFastParser();
   }
   return { times, warmupTimes, cpuMs };
 }
@@ -232,6 +264,8 @@ interface Measured {
   floorCpuMs: number;
   floorMatched: number[];
   floorMatchedCpuMs: number;
+  floorStock: number[];
+  floorStockCpuMs: number;
   metrics: { rounds: number; messages: number; bytes: number; timeToEquilibriumMs: number };
 }
 
@@ -243,7 +277,7 @@ interface Measured {
  * to back), and `ratioMin`/`ratioMax` give their spread. Peak memory and the slowest join are the
  * worst over the repeats, as their targets are limits.
  */
-export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1, signal?: AbortSignal): Promise<BenchRow> {
+export async function benchOne(scenario: Scenario, users: number, natsUrl: string, outDir: string, log: (s: string) => void, variant: Variant = {}, slotsOverride?: number, repeats = 1, signal?: AbortSignal, natsPid?: number): Promise<BenchRow> {
   const plan = scenario.bench ?? {};
   const slots = slotsOverride ?? plan.slots ?? 1;
   const warmSlots = slots > 1 ? 1 : 0;
@@ -275,10 +309,20 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     };
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
     const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length }, signal);
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor through the stock client …`);
+    const { times: floorStock, cpuMs: floorStockCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, client: 'stock' }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
     const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
-    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, metrics });
+    // the run was given the bench's server, so its summary has no server memory: the bench's own server's peak so far stands in (an upper bound)
+    if (summary.runMetrics.processes.natsServerRssBytes == null) {
+      const peak = serverPeakBytes(natsPid);
+      if (peak !== undefined) {
+        summary.runMetrics.processes.natsServerRssBytes = peak;
+        summary.runMetrics.processes.peakRssBytesTotal += peak;
+      }
+    }
+    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, floorStock, floorStockCpuMs, metrics });
   }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
@@ -323,14 +367,42 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     cpuPerRoundMs: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / allRounds(m)),
     floorCpuPerRoundMs: med((m) => m.floorCpuMs / allRounds(m)),
     floorMatchedCpuPerRoundMs: med((m) => m.floorMatchedCpuMs / allRounds(m)),
+    floorStockRoundMs: med((m) => mean(m.floorStock)),
+    ratioStock: med((m) => mean(m.roundTimes) / mean(m.floorStock)),
+    floorStockCpuPerRoundMs: med((m) => m.floorStockCpuMs / allRounds(m)),
+    cpuRatio: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorCpuMs),
     leaderCpuMs: med((m) => median(m.summary.perSlot.map((r: any) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
     equalsReference: reps.every((m) => m.summary.perSlot.every((r: any) => r.compare.ok)),
     peakMemoryMiB: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.processes.peakRssBytesTotal ?? m.summary.runMetrics.processes.peakRssBytesSum)) / 2 ** 20),
     joinMaxMs: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.agentStartToJoinedMs.max))),
+    joinPerSec: Math.round(Math.min(...reps.map((m) => agentsOf(m.summary) / (m.summary.runMetrics.agentStartToJoinedMs.max / 1000)))),
+    resent: Math.max(...reps.map((m) => m.summary.runMetrics.resent ?? 0)),
+    spuriousResent: Math.max(...reps.map((m) => m.summary.runMetrics.drops?.['retransmit-echo'] ?? 0)),
+    leaderBytesPerAgent: maxOrNull(reps.map((m) => perAgent(leaderHost(m.summary)?.maxRssBytes, m.summary))),
+    orchestratorBytesPerAgent: maxOrNull(reps.map((m) => perAgent(m.summary.runMetrics.processes.orchestratorPeakRssBytes, m.summary))),
+    natsServerMiB: maxOrNull(reps.map((m) => (typeof m.summary.runMetrics.processes.natsServerRssBytes === 'number' ? Math.round(m.summary.runMetrics.processes.natsServerRssBytes / 2 ** 20) : null))),
   };
 }
+
+/** The peak RSS of the process `pid` so far (Linux: VmHWM), bytes; undefined where it cannot be read. */
+function serverPeakBytes(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** every agent of the run, the leader included */
+const agentsOf = (summary: Record<string, any>): number => (summary.runMetrics.processes.hosts as { agents: number }[]).reduce((a, h) => a + h.agents, 0);
+/** the leader's process (spawned runs name it `leader`) */
+const leaderHost = (summary: Record<string, any>): { maxRssBytes: number } | undefined => (summary.runMetrics.processes.hosts as { host: string; maxRssBytes: number }[]).find((h) => h.host === 'leader');
+const perAgent = (bytes: number | undefined, summary: Record<string, any>): number | null => (typeof bytes === 'number' ? Math.round(bytes / agentsOf(summary)) : null);
+const maxOrNull = (xs: (number | null)[]): number | null => (xs.every((x) => x === null) ? null : Math.max(...(xs.filter((x) => x !== null) as number[])));
 
 export interface TargetCheck {
   target: string;
@@ -340,26 +412,48 @@ export interface TargetCheck {
   met: boolean;
 }
 
+/** The --scale row's size (issue 21): 100,000 agents on one machine. */
+export const SCALE_N = 100_000;
 /**
- * The scale targets (issue 7) checked on the rows that measure them: per-round time ≤ 1.5× the raw
- * floor at N = 1000 and 10,000; peak memory of all processes ≤ 3 GiB at 10,000; 100 agents in
- * `process` placement joined within 20 s. Rows that measure none of them give nothing.
+ * Bytes of peak RSS per agent allowed to the leader's and to the orchestrator's process at N =
+ * 100,000: what the roster needs (an agent's spec, its index entry, the leader's subscription to
+ * its reply subject and its place in each round's reply arrays, a few hundred bytes) with room to
+ * spare, and the process's fixed cost spread over the agents (about 1 KiB each at 100,000); the
+ * 734 MiB the leader held in issue 21's run is 7.7 KiB an agent.
+ */
+export const BYTES_PER_AGENT_LIMIT = 4096;
+
+/**
+ * The targets (issues 7 and 21) checked on the rows that measure them: per-round time and CPU per
+ * round ≤ 1.5× the raw floor through mecsim's client path at N = 1000 and 10,000; peak memory of
+ * all processes ≤ 3 GiB at 10,000; 100 agents in `process` placement joined within 20 s; and at N
+ * = 100,000 (the --scale row): all joined at ≥ 10,000 agents/s, no spurious retransmission,
+ * per-round time ≤ 1.5× the floor, memory of all processes ≤ 3 GiB, the leader's and the
+ * orchestrator's peak RSS ≤ BYTES_PER_AGENT_LIMIT an agent. Rows that measure none give nothing.
  */
 export function targetChecks(rows: BenchRow[]): TargetCheck[] {
   const out: TargetCheck[] = [];
   for (const r of rows) {
     const row = `${r.scenario} ${r.mechanism} N=${r.users}`;
-    if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000)) out.push({ target: 'per-round time ≤ 1.5 × the raw NATS floor', row, value: r.ratio, limit: 1.5, met: r.ratio <= 1.5 });
-    if (r.users === 10_000) out.push({ target: 'peak memory of all processes ≤ 3 GiB (MiB)', row, value: r.peakMemoryMiB, limit: 3072, met: r.peakMemoryMiB <= 3072 });
-    if (r.placement === 'process' && r.users === 100) out.push({ target: '100 agents in process placement joined within 20 s (ms)', row, value: r.joinMaxMs, limit: 20_000, met: r.joinMaxMs <= 20_000 });
+    const add = (target: string, value: number | null, limit: number, atLeast = false) => value !== null && Number.isFinite(value) && out.push({ target, row, value, limit, met: atLeast ? value >= limit : value <= limit });
+    if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000 || r.users === SCALE_N)) add("per-round time ≤ 1.5 × the raw NATS floor (mecsim's client path)", r.ratio, 1.5);
+    if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000)) add("CPU per round ≤ 1.5 × the floor's (mecsim's client path)", r.cpuRatio, 1.5);
+    if (r.users === 10_000 || r.users === SCALE_N) add('peak memory of all processes ≤ 3 GiB (MiB)', r.peakMemoryMiB, 3072);
+    if (r.placement === 'process' && r.users === 100) add('100 agents in process placement joined within 20 s (ms)', r.joinMaxMs, 20_000);
+    if (r.users === SCALE_N) {
+      add('agents joined per second ≥ 10,000 (N / slowest join)', r.joinPerSec, 10_000, true);
+      add('spurious retransmissions (a re-sent request whose first reply came too) = 0', r.spuriousResent, 0);
+      add(`leader's peak RSS per agent ≤ ${BYTES_PER_AGENT_LIMIT} bytes`, r.leaderBytesPerAgent, BYTES_PER_AGENT_LIMIT);
+      add(`orchestrator's peak RSS per agent ≤ ${BYTES_PER_AGENT_LIMIT} bytes`, r.orchestratorBytesPerAgent, BYTES_PER_AGENT_LIMIT);
+    }
   }
   return out;
 }
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'stock cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, r.floorStockCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -388,12 +482,12 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
   const outDir = mkdtempSync(join(tmpdir(), 'mecsim-bench-'));
   const rows: BenchRow[] = [];
   try {
-    log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}${FLOOR_CLIENT === 'mecsim' ? "; the floor uses mecsim's protocol reader and publish (MECSIM_FLOOR_CLIENT=mecsim)" : ''}`);
+    log(`mecsim bench on ${nats.url}${nats.owned ? ' (private server)' : ''}; run folders in ${outDir}; the floor reads and sends through mecsim's client path, the stock-client floor is the second column`);
     for (const id of list) {
       const scenario = catalog.get(id)!;
       const plan = scenario.bench ?? {};
       for (const variant of (o.scale ? plan.scale : undefined) ?? plan.variants ?? [{}])
-        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? plan.sizes ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats, signal));
+        for (const n of (variant.placement?.kind === 'process' ? variant.sizes : undefined) ?? sizes ?? variant.sizes ?? plan.sizes ?? [100, 1000]) rows.push(await benchOne(scenario, n, nats.url, outDir, log, variant, slots, repeats, signal, nats.owned ? nats.pid : undefined));
     }
   } finally {
     await nats.stop();
@@ -407,12 +501,12 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     if (own.length && more) claims.push(...more);
   }
   const targets = targetChecks(rows);
-  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', floorClient: FLOOR_CLIENT, rows, claims, targets }, null, 2) + '\n');
+  if (json) process.stdout.write(JSON.stringify({ nats: nats.owned ? 'private' : 'external', floorClient: 'mecsim', secondFloorClient: 'stock', rows, claims, targets }, null, 2) + '\n');
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies (the NATS client as it comes, unless MECSIM_FLOOR_CLIENT=mecsim), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000 and 10,000); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times)' + (FLOOR_CLIENT === 'mecsim' ? "; the floor used mecsim's protocol reader and publish (MECSIM_FLOOR_CLIENT=mecsim), not the stock client" : '') + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

@@ -2,24 +2,28 @@
  * The raw NATS floor's worker: K plain subscribers on one connection, each answering every
  * broadcast with a tiny raw payload — no envelope, no validation, no decision logic. The benchmark
  * compares mecsim's per-round time with this, on the same server and the same process layout.
- * With MECSIM_FLOOR_CLIENT=mecsim it reads and sends with mecsim's own protocol code (bus/fastparse.ts,
- * bus/fastpublish.ts) instead of the client's: the floor then measures what NATS costs through the
- * same client path as mecsim's agents, not the stock client (an experiment; the default is stock).
- *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1)]
+ *
+ * `client` says how it reads and sends: `mecsim` (the bench's default floor) with mecsim's own
+ * protocol path — the fast reader handing each payload straight to the subscriber (bus/fastparse.ts
+ * `subscribeData`) and the one-buffer publish (bus/fastpublish.ts) — so the floor is NATS through
+ * the fastest client path there is, the one mecsim's agents use; `stock` with the NATS client as it
+ * comes (the second column).
+ *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1) client(mecsim|stock)]
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { installFastParser } from '../bus/fastparse.ts';
+import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 
-const [url, prefix, fromS, toS, replyBytesS, perAgentS] = process.argv.slice(2);
+const [url, prefix, fromS, toS, replyBytesS, perAgentS, clientS] = process.argv.slice(2);
 /** matched mode: replies of this many bytes, each agent on its own reply subject (like mecsim's) */
 const replyBytes = Number(replyBytesS ?? 0);
 const perAgent = perAgentS === '1';
 const from = Number(fromS);
 const to = Number(toS);
-const mecsimClient = process.env.MECSIM_FLOOR_CLIENT === 'mecsim';
+const mecsimClient = (clientS ?? 'mecsim') === 'mecsim';
 if (mecsimClient) installFastParser();
 const send = mecsimClient ? (nc: NatsConnection, s: string, d: Uint8Array) => publishFast(nc, s, d) : (nc: NatsConnection, s: string, d: Uint8Array) => nc.publish(s, d);
+const on = mecsimClient ? (nc: NatsConnection, s: string, cb: () => void) => subscribeData(nc, s, cb) : (nc: NatsConnection, s: string, cb: () => void) => nc.subscribe(s, { callback: cb });
 // the bench gone (even killed, or mid-connect), this worker goes too; a channel closed before this line gives no event
 if (process.send) {
   process.on('disconnect', () => process.exit(0));
@@ -29,8 +33,8 @@ const nc = await connect({ servers: url, name: `mecsim-floor-${from}` });
 for (let i = from; i <= to; i++) {
   const payload = replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i));
   const reply = perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`;
-  nc.subscribe(`${prefix}.bc`, { callback: () => send(nc, reply, payload) });
-  nc.subscribe(`${prefix}.to.${i}`, { callback: () => send(nc, reply, payload) }); // one-to-one rounds
+  on(nc, `${prefix}.bc`, () => send(nc, reply, payload));
+  on(nc, `${prefix}.to.${i}`, () => send(nc, reply, payload)); // one-to-one rounds
 }
 let cpu0 = process.cpuUsage();
 // on stop: tell the driver the CPU time spent since ready (the rounds), like mecsim's agents report theirs

@@ -216,6 +216,11 @@ describe('mecsim bench', () => {
     const row = rows[0];
     expect(row).toMatchObject({ scenario: 'stackelberg', users: 8, repeats: 2, equalsReference: true });
     expect(row.floorRoundMs).toBeGreaterThan(0);
+    // the floor through mecsim's client path, and the stock client's beside it
+    expect(JSON.parse(stdout)).toMatchObject({ floorClient: 'mecsim', secondFloorClient: 'stock' });
+    expect(row.floorStockRoundMs).toBeGreaterThan(0);
+    expect(row.cpuRatio).toBeGreaterThan(0);
+    expect(row.spuriousResent).toBe(0);
     expect(row.ratioMin).toBeLessThanOrEqual(row.ratio);
     expect(row.ratio).toBeLessThanOrEqual(row.ratioMax);
     expect(targets).toEqual([]); // N = 8 measures none of the scale targets

@@ -17,6 +17,7 @@ import { Counters } from '../../bus/counters.ts';
 import { installFastParser } from '../../bus/fastparse.ts';
 import { Gatherer, RETRY_MIN_MS } from '../../bus/gather.ts';
 import { subjects } from '../../bus/subjects.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const RUN = `gd-${process.pid}`;
 const LEADER = 'mec-0';
@@ -101,8 +102,9 @@ describe('gatherer deadline over a real nats-server', () => {
     g.stop();
   });
 
-  it('a leader stalled past the first retransmission re-sends only to the agents whose reply is not in its socket', async () => {
-    const g = new Gatherer(nc, RUN, LEADER, new Counters(), 1 << 20);
+  it('a leader stalled past the first retransmission re-sends only to the agents whose reply is not in its socket, once replies stop', async () => {
+    const counters = new Counters();
+    const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
     g.start(targets.map((t) => t.id));
     await nc.flush();
     Atomics.store(flag, 0, 0);
@@ -111,12 +113,52 @@ describe('gatherer deadline over a real nats-server', () => {
     worker.postMessage([reply('ue-0', 5, 1, { x: 0 })]);
     expect(Atomics.wait(flag, 0, 0, 30_000)).not.toBe('timed-out');
     spinUntil(Math.max(performance.now() + 150, started + RETRY_MIN_MS + 300));
-    // let the retransmission go out, then answer for ue-1 too
+    // ue-0's reply, read after the stall, is progress: nothing is re-sent until a quiet period without replies has passed
+    const resent = () => counters.outByKind.resent?.msgs ?? 0;
     await new Promise((r) => setTimeout(r, 100));
+    expect(resent()).toBe(0);
+    const waitUntil = performance.now() + scaledMs(20_000);
+    while (resent() === 0 && performance.now() < waitUntil) await new Promise((r) => setTimeout(r, 50));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(2 * RETRY_MIN_MS);
+    // the retransmission went out (to ue-1 alone); then ue-1 answers
+    expect(resent()).toBe(1);
     worker.postMessage([reply('ue-1', 5, 1, { x: 1 })]);
     const r = await done;
     expect(r.missing).toEqual([]);
     expect(r.resent).toBe(1);
+    g.stop();
+  }, scaledMs(60_000));
+
+  it('a slow round whose replies keep coming, each within the quiet period, re-sends nothing though it lasts longer than that period', async () => {
+    const four = ['ue-0', 'ue-1', 'ue-2', 'ue-3'].map((id, i) => ({ id, role: 'ue', slotIndex: i }));
+    const counters = new Counters();
+    const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
+    g.start(four.map((t) => t.id));
+    await nc.flush();
+    const done = g.round({ ...request(7, 60_000), expect: four, rosterSize: 4 });
+    const started = performance.now();
+    for (const [i, t] of four.entries()) {
+      if (i) await new Promise((r) => setTimeout(r, RETRY_MIN_MS / 2));
+      worker.postMessage([reply(t.id, 7, 1, { x: i })]);
+    }
+    const r = await done;
+    expect(performance.now() - started).toBeGreaterThan(RETRY_MIN_MS);
+    expect(r.missing).toEqual([]);
+    expect(r.resent).toBe(0);
+    expect(counters.drops['retransmit-echo'] ?? 0).toBe(0);
+    g.stop();
+  }, scaledMs(60_000));
+
+  it('one wildcard subscription takes every roster reply; a reply on a subject no roster agent owns is dropped and counted', async () => {
+    const counters = new Counters();
+    const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
+    g.start(targets.map((t) => t.id));
+    await nc.flush();
+    const done = g.round(request(11, 60_000));
+    worker.postMessage([reply('ue-9', 11, 1, { x: 9 }), reply('ue-1', 11, 1, { x: 1 }), reply('ue-0', 11, 1, { x: 0 })]);
+    const r = await done;
+    expect(r.replies).toEqual([{ x: 0 }, { x: 1 }]);
+    expect(counters.drops).toEqual({ 'unexpected-sender': 1 });
     g.stop();
   });
 

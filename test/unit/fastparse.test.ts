@@ -131,4 +131,26 @@ describe('subscribeData', () => {
     expect(dispatcher.inMsgs).toBe(2);
     expect(dispatcher.inBytes).toBe(7);
   });
+
+  it('a wildcard data subscription gets each plain message with its subject; one with a reply subject keeps its message', () => {
+    const got: string[] = [];
+    const raw = { received: 0, mecsimRawSubject: (d: Uint8Array, subject: Uint8Array) => void got.push(`${td.decode(subject)} ${td.decode(d)}`) };
+    const pushed: string[] = [];
+    const dispatcher = {
+      inMsgs: 0,
+      inBytes: 0,
+      subscriptions: { get: (sid: number) => (sid === 7 ? raw : undefined) },
+      push(e: { kind: number; msg?: { sid: number }; data?: Uint8Array }) {
+        pushed.push(`${e.kind === Kind.MSG ? `MSG sid ${e.msg!.sid}` : e.kind} ${e.data ? td.decode(e.data) : ''}`);
+      },
+    };
+    const p = new (Parser as unknown as new (d: unknown) => object)(dispatcher);
+    const stream = te.encode('MSG r.rep.m.ue-1 7 3\r\none\r\nMSG r.rep.m.ue-22 7 _INBOX.x 3\r\ntwo\r\nMSG r.rep.m.ue-333 7 5\r\nthree\r\n');
+    for (const c of cutAt(stream, [5, 21, 40])) fastParse.call(p, Buffer.from(c));
+    expect(got).toEqual(['r.rep.m.ue-1 one', 'r.rep.m.ue-333 three']);
+    expect(pushed).toEqual(['MSG sid 7 two']);
+    expect(raw.received).toBe(2);
+    expect(dispatcher.inMsgs).toBe(2);
+    expect(dispatcher.inBytes).toBe(8);
+  });
 });

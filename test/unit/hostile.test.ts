@@ -301,8 +301,9 @@ describe('decode: hostile bytes and values (property-based)', () => {
 describe('gatherer: hostile replies (property-based)', () => {
   /**
    * A Gatherer over a fake connection whose reply subscriptions we drive by hand. Like the server, it
-   * delivers a message only to a subscribed subject: the leader subscribes to its roster's reply
-   * subjects (ue-0, ue-1), so a reply on ue-9's subject never reaches it (`feed` returns false).
+   * delivers a message only to a subscription whose subject matches (a trailing `*` matches one
+   * token): the leader subscribes to `rep.mec-0.*`, so a reply on ue-9's subject (no roster agent's)
+   * reaches it too, and must be dropped and counted (`feed` returns whether it was delivered).
    */
   function harness() {
     type Cb = (err: Error | null, msg: Msg) => void;
@@ -311,10 +312,11 @@ describe('gatherer: hostile replies (property-based)', () => {
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, 'mec-0', counters, 1 << 20);
     g.start(['ue-0', 'ue-1']);
+    const matches = (pattern: string, subject: string) => pattern === subject || (pattern.endsWith('.*') && subject.startsWith(pattern.slice(0, -1)) && !subject.slice(pattern.length - 1).includes('.'));
     const feed = (subject: string, data: Uint8Array): boolean => {
-      const cb = cbs.get(subject);
-      cb?.(null, { subject, data } as Msg);
-      return cb !== undefined;
+      let delivered = false;
+      for (const [pattern, cb] of cbs) if (matches(pattern, subject)) (cb(null, { subject, data } as Msg), (delivered = true));
+      return delivered;
     };
     return { g, counters, feed };
   }
@@ -351,8 +353,10 @@ describe('gatherer: hostile replies (property-based)', () => {
         g.stop();
         expect(r.replies).toEqual([b0, b1]);
         expect(r.missing).toEqual([]);
-        expect(delivered).toBe(bad.filter((m) => m.to !== 'ue-9').length);
+        expect(delivered).toBe(bad.length);
         expect(counters.totalDrops()).toBe(delivered + 1);
+        // a reply on a subject no roster agent owns is an unexpected sender, whatever its bytes
+        expect(counters.drops['unexpected-sender'] ?? 0).toBe(bad.filter((m) => m.to === 'ue-9').length);
       }),
       { numRuns: 300 },
     );

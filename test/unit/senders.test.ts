@@ -1,0 +1,25 @@
+/** The leader's lookup of a reply's sender from its subject's bytes. */
+import { describe, expect, it } from 'vitest';
+import { SenderTable } from '../../bus/senders.ts';
+
+const te = new TextEncoder();
+const find = (t: SenderTable, subject: string, prefix: number) => {
+  const b = te.encode(subject);
+  return t.find(b, prefix, b.length);
+};
+
+describe('SenderTable', () => {
+  it('finds every roster id at its position, in a subject after the prefix, and nothing else', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => `ue-${i}`).concat(['mec-0', 'x', 'ü-1']);
+    const t = new SenderTable(ids);
+    const prefix = 'mecsim.abcdefgh.rep.mec-0.';
+    ids.forEach((id, i) => expect(find(t, prefix + id, prefix.length)).toBe(i));
+    // near misses: a prefix or extension of an id, another case, an id not in the roster, nothing
+    for (const other of ['ue-', 'ue-50000', 'ue-12a', 'UE-1', 'ue-5000', 'mec-1', 'xx', '', 'u-1']) expect(find(t, prefix + other, prefix.length)).toBe(-1);
+  });
+
+  it('an empty roster finds nothing; a repeated id keeps its first position', () => {
+    expect(find(new SenderTable([]), 'ue-1', 0)).toBe(-1);
+    expect(find(new SenderTable(['a', 'b', 'a']), 'a', 0)).toBe(0);
+  });
+});
