@@ -174,9 +174,12 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   const srv = rm.counters.server;
   if (rm.restarts?.length || rm.resent) out(`  faults survived: ${(rm.restarts ?? []).map((r: any) => `${r.worker}${r.leader ? ' (leader)' : ''} ${r.reason} in slot ${r.slot}, rejoined in ${r.rejoinMs ?? '?'} ms`).join('; ') || 'no process restarted'} · ${rm.resent} requests re-sent`);
   out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
-  for (const c of claimsRows(summary as Record<string, any>)) {
-    const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
-    out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
+  const claims = claimsRows(summary as Record<string, any>);
+  if (claims.length) out(`  the paper's claims:`);
+  for (const c of claims) {
+    out(`    ${c.verdict === 'fails' ? 'FAILS' : c.verdict || '?'}  ${c.claim}`);
+    if (c.numbers) out(`          ${c.numbers.length > 400 ? `${c.numbers.slice(0, 400)} … (summary.json results.claims)` : c.numbers}`);
+    if (c.note) out(`          note: ${c.note}`);
   }
   const verdict = runVerdict(per, Boolean(summary.ok));
   out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);

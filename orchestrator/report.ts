@@ -161,17 +161,37 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
   return rows;
 }
 
-export function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
+/** A number rounded to about 4 significant digits for a table (integers as they are; tiny or huge ones in exponent form). */
+export function sig4(x: unknown): string {
+  if (typeof x !== 'number') return x === null || x === undefined ? '—' : String(x);
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
+  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e9)) return x.toExponential(3).replace(/\.?0+e/, 'e');
+  return String(Number(x.toPrecision(4)));
+}
+
+/** One claim's numbers as text: "label value unit; …" (unitless ratios and counts say so). */
+export function claimNumbersText(numbers: { label: string; value: unknown; unit?: string }[]): string {
+  return numbers.map((x) => `${x.label} ${sig4(x.value)}${x.unit ? ` ${x.unit}` : ''}`).join('; ');
+}
+
+/**
+ * The paper's claims of a run as table rows {claim, verdict, numbers, note}. The summary holds them in
+ * the typed shape (scenarios/types.ts `Claim`); a summary written before that shape (an object keyed by
+ * claim, or rows with `holds`) is still shown, its numbers as JSON.
+ */
+export function claimsRows(s: Record<string, any>): { id: string; claim: string; verdict: string; numbers: string; note: string }[] {
   const c = s.results?.claims;
   if (!c) return [];
-  const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { value: v }) }));
+  const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { holds: v }) }));
   return list.map((x) => {
-    if (typeof x.value === 'boolean') return { claim: x.id, holds: x.value, numbers: '' };
-    if ('value' in x && Object.keys(x).length === 2) return { claim: x.id, holds: '', numbers: JSON.stringify(x.value) };
-    if (Object.keys(x).every((k) => k === 'id' || /^\d+$/.test(k))) return { claim: x.id, holds: '', numbers: Object.keys(x).filter((k) => k !== 'id').map((k) => x[k]).join(', ') };
-    const { id, claim, name, statement, holds, verdict, ...rest } = x;
-    const numbers = rest.numbers ?? rest.detail ?? rest;
-    return { claim: claim ?? statement ?? name ?? id, holds: holds ?? verdict ?? '', numbers: typeof numbers === 'string' ? numbers : JSON.stringify(numbers) };
+    const verdict = typeof x.verdict === 'string' ? x.verdict : x.holds === true ? 'holds' : x.holds === false ? 'fails' : x.holds === null ? 'not-evaluable' : '';
+    const numbers = Array.isArray(x.numbers) && x.numbers.every((y: any) => y && typeof y.label === 'string') ? claimNumbersText(x.numbers) : (() => {
+      const { id, claim, name, statement, holds, verdict: _v, note, ...rest } = x;
+      const raw = rest.numbers ?? rest.detail ?? rest;
+      return typeof raw === 'string' ? raw : JSON.stringify(raw);
+    })();
+    return { id: String(x.id ?? ''), claim: String(x.statement ?? x.claim ?? x.name ?? x.id), verdict, numbers, note: typeof x.note === 'string' ? x.note : '' };
   });
 }
 
@@ -225,7 +245,7 @@ td{max-width:640px;overflow-wrap:anywhere}
 <h1>mecsim · ${esc(s.scenario)} · ${esc(s.mechanism)} · seed ${esc(s.seed)}</h1>
 <p class="status">${esc(status)}</p>
 <p>run <code>${esc(s.runId)}</code> · ${esc(s.agents?.followers)} followers + leader ${esc(s.agents?.leader)} · placement ${esc(s.placement)} (${esc(s.workers)} processes) · started ${esc(s.startedAt)}, finished ${esc(s.finishedAt ?? '—')}</p>
-${claimsRows(s).length ? `<h2>Claims</h2>${table(claimsRows(s), ['claim', 'holds', 'numbers'])}` : ''}
+${claimsRows(s).length ? `<h2>The paper's claims</h2>${table(claimsRows(s), ['claim', 'verdict', 'numbers', 'note'])}` : ''}
 <h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
 <h2>Slots</h2>${table(slotRows)}${per.length > 30 ? `<p class="muted">… ${per.length - 30} more slots in slots.csv</p>` : ''}
 <h2>Figures</h2>

@@ -7,12 +7,12 @@
  *   Leader `mec-0`, followers `ue-i`.
  * - `mobility`: result delivery along a ring road of M servers, predictor `pa` or `kalman` — mobility.ts.
  *   Leader `broker` (it chooses the server, as the spec's roles say); the servers are passive parameters.
- * claims.ts computes the seed's claims from run numbers; config.ts resolves and validates the configuration.
+ * claims.ts computes the paper's claims from run numbers; config.ts resolves and validates the configuration.
  *
  * One orchestrator slot is one whole game / pricing / drive: slot 0 uses the configured parameters; later slots
  * draw new tasks (nash: s_i; pricing: C_i) or new noise and task arrivals (mobility) from the seed.
  */
-import { type CompleteScenario, ConfigError, type AgentSpec, type JsonObject, type ReferenceSlot, type Scenario, type SlotOutcome } from '../types.ts';
+import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type JsonObject, type ReferenceSlot, type Scenario, type SlotOutcome } from '../types.ts';
 import { mobilityClaims, nashClaims, roundsIndependentClaim, type Claim, type MobilityClaimRow, type NashClaimRow, type RoundsRow } from './claims.ts';
 import { configSchemaOf, resolveConfig, withUsers, type MobilityConfig, type NashConfig, type OffloadConfig, type PricingConfig } from './config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from './mobility.ts';
@@ -64,7 +64,7 @@ export const offloadEnergy: CompleteScenario<OffloadConfig> = {
     { name: 'pricemax', arg: '<P>', description: 'pricing: top of the decentralized price range P_max (default 3)' },
     { name: 'predictor', arg: '<pa|kalman>', description: 'mobility: server choice (default kalman)' },
     { name: 'servers', arg: '<M>', description: 'mobility: number of servers on the road (default 10)' },
-    { name: 'claims', arg: '<true|false>', description: "compute the seed's claims by small in-process sweeps at the end (default true)" },
+    { name: 'claims', arg: '<true|false>', description: "compute the paper's claims by small in-process sweeps at the end (default true)" },
   ],
 
   configSchema: configSchemaOf,
@@ -213,7 +213,7 @@ function nashReference(cfg: NashConfig) {
       if (!cfg.claims) return out;
       const rows = nashClaimRows(cfg, NASH_CLAIM_NS, NASH_CLAIM_SEEDS);
       out.claimRuns = rows as unknown as JsonObject[];
-      out.claims = nashClaims(rows);
+      out.claims = nashClaims(rows) as unknown as Json;
       return out;
     },
   };
@@ -284,7 +284,8 @@ function pricingReference(cfg: PricingConfig) {
       // a decentralized run adds its own round count, measured over the bus
       if (cfg.pricing === 'decentralized') for (const s of slots) rows.push({ N: Number(s.N), rounds: Number(s.rounds), source: `this run (slot ${s.slot})` });
       const claims: Claim[] = [roundsIndependentClaim(rows)];
-      out.claims = claims;
+      out.claimRuns = rows as unknown as JsonObject[];
+      out.claims = claims as unknown as Json;
       out.decentralizedRoundsFormula = decentralizedRounds(srv.grid, srv.tol);
       out.decentralizedHitRate = decentralizedHitRate(cfg.seed, Math.min(cfg.users.length, 500), 100, srv) as unknown as JsonObject;
       return out;
@@ -328,7 +329,7 @@ function mobilityReference(cfg: MobilityConfig) {
     finish(): JsonObject {
       if (!cfg.claims) return {};
       const rows = mobilityClaimRows(cfg, MOBILITY_CLAIM_MS, MOBILITY_CLAIM_REPLICATES);
-      return { claimRuns: rows as unknown as JsonObject[], claims: mobilityClaims(rows) };
+      return { claimRuns: rows as unknown as JsonObject[], claims: mobilityClaims(rows) as unknown as Json };
     },
   };
 }
