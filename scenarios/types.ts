@@ -350,6 +350,12 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   bench?: BenchPlan;
   /** the source paper(s) of the model */
   paper?: Citation | Citation[];
+  /**
+   * Units of its config keys and recorded values, for the report's tables and axes: by dotted key
+   * with indices dropped (`users.r`), or by last part (`r`); e.g. `{ r: 'bit/s', price: 'money/unit' }`.
+   * A quantity without a physical unit names what it counts (`count`, `rounds`) or is a `ratio`.
+   */
+  units?: Record<string, string>;
 
   /**
    * Optional: the configuration with one parameter set to `value` for a `--sweep key=v1,v2,…`

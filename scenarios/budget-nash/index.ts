@@ -15,7 +15,7 @@ import { serverCoord } from './model.ts';
 import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type UeInit } from './protocol.ts';
 import { commonOf, createBudgetNashReference } from './reference.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { BudgetNashConfig } from './config.ts';
 export const defaultSlots = DEFAULTS.slots;
@@ -26,6 +26,7 @@ export const budgetNash: CompleteScenario<BudgetNashConfig> = {
   spec: 'shared/spec/budget-nash.md',
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'sequential', summary: "the seed's NE rounds: one UE at a time in index order, each seeing the loads updated by the previous ones (N request/replies per round)" },

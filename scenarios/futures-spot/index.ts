@@ -17,7 +17,7 @@ import { createFuturesSpotReference, feesOf } from './reference.ts';
 import { configSchema, Count, Int, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import { Type } from '@sinclair/typebox';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { FuturesSpotConfig } from './model.ts';
 export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
@@ -96,6 +96,7 @@ export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
   spec: 'shared/spec/futures-spot.md',
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'complete', summary: 'spot market under complete information: greedy assignment of the largest v_ij, users pay their value' },

@@ -19,7 +19,7 @@ import { createMobilityFollower, runMobilitySlot, simulateMobility, type Mobilit
 import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from './nash.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from './pricing.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { MobilityConfig, NashConfig, OffloadConfig, PricingConfig } from './config.ts';
 
@@ -45,6 +45,7 @@ export const offloadEnergy: CompleteScenario<OffloadConfig> = {
   spec: 'shared/spec/offload-energy.md',
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'nash', summary: 'offloading decision × transmit power game; one granted update per decision slot (or all); ODPC baseline' },

@@ -14,7 +14,7 @@ import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, t
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, NumOrNull, param, Strict } from '../common/schema.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -146,6 +146,7 @@ export const stackelberg: CompleteScenario<StackelbergConfig> = {
   spec: 'shared/spec/stackelberg.md',
   bench,
   figures,
+  units,
   roles: ['mec', 'ue'],
   mechanisms: [
     { id: 'gsrp-search', summary: 'bracketing + golden-section search on observed profits (rounds ~ log 1/ε)' },

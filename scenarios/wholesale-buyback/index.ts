@@ -17,7 +17,7 @@ import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, typ
 import { allSchemes, evaluateClaims, typedClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
 import { configSchema, COUNT, Int, isCount, ListOf, Num, OneOf, param, Strict } from '../common/schema.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type Load = 'low' | 'middle' | 'high';
 export const LOADS: Load[] = ['low', 'middle', 'high'];
@@ -164,6 +164,7 @@ export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
   spec: 'shared/spec/wholesale-buyback.md',
   bench,
   figures,
+  units,
   roles: ['cloud', 'mec'],
   mechanisms: [
     { id: 'optimal-pricing', summary: "the seed's Algorithm 2: price rounds with Brent's method on the marginal-cost balance p_e(a2) = p_c(C_c)" },

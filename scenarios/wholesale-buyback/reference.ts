@@ -254,6 +254,7 @@ export function evaluateClaims(x: ClaimInputs): ClaimCheck[] {
 }
 
 /** Units of the numbers behind the claims (spec: capacity in GHz, money in $ per hour, prices in $ per GHz·h). */
+const CLAIM_LABELS: Record<string, string> = { maxRounds: 'most pricing rounds in a slot', ratio: 'Σb / ΣC^C', sumCC: 'ΣC^C', sumB: 'Σb' };
 const CLAIM_UNITS: Record<string, string> = { maxRounds: 'rounds', rounds: 'rounds', a2: '$/GHz·h', Cc: 'GHz', CC9: 'GHz', b9: 'GHz', total: '$/h', profitCloud: '$/h', profitMecs: '$/h', meanCC: 'GHz', sumCC: 'GHz', sumB: 'GHz', ratio: 'ratio', lambda: 'tasks/s', unstableServers: 'count' };
 
 /**
@@ -272,7 +273,8 @@ export function typedClaims(checks: ClaimCheck[]): Claim[] {
     for (const [k, v] of Object.entries(nums)) {
       if (k === 'loads' || k === 'lambda' || k === 'verdict' || k === 'reason' || typeof v === 'boolean') continue;
       const unit = CLAIM_UNITS[k];
-      if (typeof v === 'number' || v === null || typeof v === 'string') rows.push(n(k, v, unit));
+      if ((MECHANISMS as readonly string[]).includes(k) && typeof v === 'number') rows.push(n(`C_c, ${k}`, v, 'GHz'));
+      else if (typeof v === 'number' || v === null || typeof v === 'string') rows.push(n(CLAIM_LABELS[k] ?? k, v, unit));
       else if (Array.isArray(v)) {
         const at = (i: number) => (loads && loads.length === v.length ? `${loads[i]} load` : lambdas && lambdas.length === v.length ? `λ = ${lambdas[i]}` : `slot ${i}`);
         if (k === 'rounds') rows.push(n('slots', v.length, 'count'));
