@@ -17,7 +17,7 @@ const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', process.env.CHROMIUM_PATH].find((p) => p && existsSync(p));
 
 /** Opens a page in headless Chromium; returns the console errors, page errors and the figures it shows. */
-async function openInBrowser(file: string): Promise<{ errors: string[]; figures: { id: string; svgs: number; width: number; height: number }[] }> {
+async function openInBrowser(file: string): Promise<{ errors: string[]; figures: { id: string; svgs: number; width: number; height: number }[]; axes: string[]; pageWidth: number; overflow: (string | null)[] }> {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {
@@ -34,7 +34,11 @@ async function openInBrowser(file: string): Promise<{ errors: string[]; figures:
         return { id: f.getAttribute('data-figure') ?? '', svgs: f.querySelectorAll(':scope > svg').length, width: box?.width ?? 0, height: box?.height ?? 0 };
       }),
     );
-    return { errors, figures };
+    // every axis of every figure (Vega writes its title into the axis's aria-label), and the page's width
+    const axes = await page.$$eval('figure[data-figure] g[aria-label]', (gs) => gs.map((g) => g.getAttribute('aria-label') ?? '').filter((l) => /^[XY]-axis/.test(l)));
+    const pageWidth = await page.$eval('body', (b) => b.clientWidth);
+    const overflow = await page.$$eval('figure[data-figure] > svg', (svgs) => svgs.filter((s) => Number(s.getAttribute('width')) > document.body.clientWidth).map((s) => s.closest('figure')!.getAttribute('data-figure')));
+    return { errors, figures, axes, pageWidth, overflow };
   } finally {
     await browser.close();
   }
@@ -68,6 +72,24 @@ describe('report.html', () => {
     // the slot table says what each slot was compared with, and gsrp-search (the default) is compared with the optimum
     expect(html).toContain('<th>comparedWith</th>');
     if (scenario === 'stackelberg') expect(again.statusLine).toBe('complete — the distributed run equals the reference optimum');
+    // every quantitative axis is titled with a unit, a declared one (never "unit not declared"); a
+    // categorical axis (policies, schemes) names its categories and needs none
+    const axes = [...html.matchAll(/aria-label="([XY]-axis[^"]*)"/g)].map((m) => m[1].replace(/&#39;/g, "'"));
+    expect(axes.length).toBeGreaterThan(0);
+    for (const a of axes.filter((l) => !/for a discrete scale/.test(l))) expect(a, 'axis title with a unit').toMatch(/^[XY]-axis titled '.*\([^()]+\)'/);
+    expect(axes.filter((a) => /unit not declared/.test(a))).toEqual([]);
+    // no figure wider than the page's column (1100 px less its padding)
+    for (const w of [...html.matchAll(/<figure [^>]*><figcaption>.*?<\/figcaption><svg[^>]*width="([\d.]+)"/g)].map((m) => Number(m[1]))) expect(w).toBeLessThanOrEqual(1068);
+    // each figure also on its own, as SVG and CSV, beside the report
+    for (const f of again.figures) {
+      expect(readFileSync(join(dir, 'figures', `${f}.svg`), 'utf8').startsWith('<svg')).toBe(true);
+      expect(parseCsv(readFileSync(join(dir, 'figures', `${f}.csv`), 'utf8')).length).toBeGreaterThan(0);
+    }
+    // the tables a paper quotes: parameters, the outcome beside the reference, with units
+    expect(html).toContain('<h2>Parameters</h2>');
+    expect(html).toContain('<th>unit</th>');
+    expect(html).toMatch(/<h2>Outcome<\/h2>.*<th>reference<\/th>/s);
+    expect(html).not.toMatch(/seed['’]s claims/);
     if (!CHROMIUM) {
       console.warn('report test: no chromium on this machine (apt-get install chromium); checked the HTML only');
       return;
@@ -75,7 +97,10 @@ describe('report.html', () => {
     const b = await openInBrowser(file);
     expect(b.errors).toEqual([]);
     expect(b.figures.map((f) => f.id)).toEqual(again.figures);
+    expect(b.overflow, 'figures wider than the page').toEqual([]);
+    for (const a of b.axes.filter((l) => !/for a discrete scale/.test(l))) expect(a).toMatch(/^[XY]-axis titled '.*\([^()]+\)'/);
     for (const f of b.figures) {
+      expect(f.width, `figure ${f.id} fits the page`).toBeLessThanOrEqual(b.pageWidth);
       expect(f.svgs, `figure ${f.id} has one SVG`).toBe(1);
       expect(f.width * f.height, `figure ${f.id} is drawn`).toBeGreaterThan(100 * 100);
     }
