@@ -354,7 +354,7 @@ export function buildProgram(): Command {
     if (o.sweep !== undefined) {
       // `run --sweep key=…` is `mecsim sweep <scenario> --vary key=…` with this run's flags
       const { sweep: vary, placement: _p, out, json: _j, nats: _n, roundTimeout, agents: _a, verbose: _v, restarts: _r, strict: _s, runId: _i, joinTimeout: _jt, ...rest } = o;
-      const { points, key } = await sweepPoints(scenario.id, { vary: String(vary) }, rest as CommonOpts);
+      const { points, key } = await sweepPoints(scenario.id, { vary: String(vary), flag: '--sweep' }, rest as CommonOpts);
       return executeSweep(scenario, key, points, { placement, outDir: outDirOption(out), natsUrl, natsAuth: natsAuthOption(o), roundTimeoutMs: roundTimeout as number, json });
     }
     const natsAuth = natsAuthOption(o);
@@ -521,18 +521,19 @@ export function buildProgram(): Command {
  * The points of a sweep, every one resolved and checked before any run starts (a bad key or value is
  * a usage error naming it, and nothing is created): mechanisms × varied values × users × seeds.
  */
-async function sweepPoints(scenarioId: string, s: { vary?: string; users?: string; seeds?: string; mechanisms?: string }, rest: CommonOpts): Promise<{ scenario: Scenario; key?: string; points: import('./sweep.ts').SweepPoint[] }> {
+async function sweepPoints(scenarioId: string, s: { vary?: string; users?: string; seeds?: string; mechanisms?: string; flag?: string }, rest: CommonOpts): Promise<{ scenario: Scenario; key?: string; points: import('./sweep.ts').SweepPoint[] }> {
   const { parseVary, parseSeeds, setDotted } = await import('./sweep.ts');
   const scenario = catalog.get(scenarioId);
   if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${catalog.ids().join(', ')} (see mecsim list)`);
+  const flag = s.flag ?? '--vary';
   const wrap = <T>(f: () => T): T => {
     try {
       return f();
     } catch (e) {
-      throw new UsageError((e as Error).message);
+      throw new UsageError((e as Error).message.replace(/^--vary/, flag));
     }
   };
-  const vary = s.vary !== undefined ? wrap(() => parseVary(s.vary!)) : undefined;
+  const vary = s.vary !== undefined ? wrap(() => parseVary(s.vary!, flag)) : undefined;
   let sizes: (number | undefined)[] = [rest.users as number | undefined];
   if (s.users !== undefined) {
     const list = String(s.users).split(',').map((v) => v.trim());
@@ -564,11 +565,12 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
               cfg = setDotted(base, vary!.key, value);
             } catch (e) {
               // a scenario's own sweep names (e.g. stackelberg's `r` for every user) before the generic error
-              if (!scenario.sweep || typeof value !== 'number') throw new UsageError((e as Error).message);
+              const generic = (e as Error).message.replace(/^--vary/, flag);
+              if (!scenario.sweep || typeof value !== 'number') throw new UsageError(generic);
               try {
                 cfg = scenario.sweep(base as never, vary!.key, value);
               } catch {
-                throw new UsageError((e as Error).message);
+                throw new UsageError(generic);
               }
             }
             // the changed config is checked and resolved again like a --config file: a value of the wrong type or out of range is refused
@@ -576,7 +578,7 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
               checkConfig(scenario.configSchema(mech), cfg);
               cfg = scenario.resolve({ mechanism: mech, seed, slots: Number(cfg.slots ?? base.slots ?? 1), config: cfg, options: {} });
             } catch (e) {
-              throw new UsageError(`--vary ${vary!.key}=${String(value)}: ${(e as Error).message}`);
+              throw new UsageError(`${flag} ${vary!.key}=${String(value)}: ${(e as Error).message}`);
             }
           }
           points.push({ mechanism: mech, seed, users, value: value ?? (key === 'users' ? users : undefined), cfg });
