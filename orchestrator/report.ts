@@ -204,7 +204,7 @@ export function sig4(x: unknown): string {
   if (typeof x !== 'number') return x === null || x === undefined ? '—' : String(x);
   if (!Number.isFinite(x)) return String(x);
   if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
-  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e9)) return x.toExponential(3).replace(/\.?0+e/, 'e');
+  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e9)) return x.toExponential(3).replace(/\.?0+e/, 'e').replace('e+', 'e');
   return String(Number(x.toPrecision(4)));
 }
 
