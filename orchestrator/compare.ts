@@ -5,6 +5,7 @@
  * Written as compare-<time>.html (self-contained, no script), .csv (the same table) and .svg (the
  * equilibrium's numbers per run, one panel per quantity, one colour per mechanism).
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { claimsRows, flattenForTable, loadRun, renderSvg, sig4 } from './report.ts';
 import { barsFigure, GENERIC_UNITS, unitOf } from '../scenarios/common/figures.ts';
@@ -15,6 +16,15 @@ import { humanStamp } from './sweep.ts';
 interface Compared {
   label: string;
   values: Map<string, unknown>;
+}
+
+/** The run's resolved config (config.json), or undefined if it is missing or damaged. */
+function configOf(dir: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -33,7 +43,7 @@ export async function writeComparison(dirs: string[], outDir: string): Promise<{
     v.set('seed', s.seed);
     v.set('users', s.agents?.followers);
     v.set('status', s.status === 'complete' ? `complete, ${s.ok ? 'equals' : 'DIFFERS from'} its reference` : s.status);
-    for (const f of flattenForTable(s.config ?? {})) v.set(`param: ${f.key}`, f.value);
+    for (const f of flattenForTable(configOf(r.dir) ?? s.config ?? {})) v.set(`param: ${f.key}`, f.value);
     const p = s.perSlot?.[0];
     for (const f of flattenForTable(p?.equilibrium ?? {})) v.set(`outcome: ${f.key}`, f.value);
     for (const f of flattenForTable(p?.reference ?? {})) v.set(`reference: ${f.key}`, f.value);
