@@ -214,15 +214,18 @@ export function linesFigure(id: string, title: string, rows: Row[], x: string, c
 
 /**
  * Grouped bars: one panel per quantity (`series`), one bar per group (policy, scheme, baseline) in
- * the group's colour, panels wrapped three to a row so the figure fits the page. Each panel's y axis
+ * the group's colour, panels wrapped three to a row so the figure fits the page. Rows with a
+ * `variant` (realized / expected) put the variants of a quantity side by side on its one axis. Each panel's y axis
  * is titled with its quantity and unit (from `units`, or written in the series name).
  */
-export function barsFigure(id: string, title: string, rows: { group: string; series: string; value: number }[], opts: { caption?: string; units?: Record<string, string>; groupTitle?: string; yTitle?: string; independent?: boolean } = {}): Figure | undefined {
+export function barsFigure(id: string, title: string, rows: { group: string; series: string; value: number; variant?: string }[], opts: { caption?: string; units?: Record<string, string>; groupTitle?: string; yTitle?: string; independent?: boolean } = {}): Figure | undefined {
   const data = rows.filter((r) => Number.isFinite(r.value));
   if (!data.length) return undefined;
   const series = [...new Set(data.map((r) => r.series))];
   const groups = [...new Set(data.map((r) => r.group))];
-  const width = Math.max(90, Math.min(220, 34 * groups.length));
+  // variants (e.g. realized and expected) of one quantity share its panel and axis, side by side, one colour each
+  const variants = [...new Set(data.map((r) => r.variant).filter((v): v is string => v !== undefined))];
+  const width = Math.max(90, Math.min(220, 34 * groups.length * Math.max(1, variants.length)));
   const panel = (s: string) => {
     const unit = opts.units?.[s] ?? unitOf(s, opts.units);
     return {
@@ -233,7 +236,9 @@ export function barsFigure(id: string, title: string, rows: { group: string; ser
       encoding: {
         x: { field: 'group', type: 'nominal', title: opts.groupTitle ?? null, sort: groups, axis: { labelAngle: -35, labelLimit: 110 } },
         y: { field: 'value', type: 'quantitative', title: axisTitle(opts.yTitle && series.length === 1 ? opts.yTitle : s, unit), axis: axisFor(unit) },
-        color: { field: 'group', type: 'nominal', legend: null, scale: paletteScale(groups) },
+        ...(variants.length
+          ? { xOffset: { field: 'variant', sort: variants }, color: { field: 'variant', type: 'nominal', title: null, sort: variants, scale: paletteScale(variants) } }
+          : { color: { field: 'group', type: 'nominal', legend: null, scale: paletteScale(groups) } }),
       },
     };
   };

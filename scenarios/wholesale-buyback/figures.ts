@@ -19,11 +19,11 @@ export function figures(run: RunData): (Figure | undefined)[] {
     const iv = Object.entries(sch).flatMap(([k, v]: [string, S]) =>
       v.intervals
         ? [
-            { group: k, series: 'buyback, realized (GHz)', value: v.intervals.buybackRealized },
-            { group: k, series: 'buyback, expected (GHz)', value: v.intervals.buybackExpected },
-            { group: k, series: 'buyback cost, realized ($/h)', value: v.intervals.costRealized },
-            { group: k, series: 'buyback cost, expected ($/h)', value: v.intervals.costExpected },
-            { group: k, series: 'deadline misses (count)', value: v.intervals.misses },
+            { group: k, series: 'buyback per interval (GHz)', variant: 'realized', value: v.intervals.buybackRealized },
+            { group: k, series: 'buyback per interval (GHz)', variant: 'expected', value: v.intervals.buybackExpected },
+            { group: k, series: 'buyback cost ($/h)', variant: 'realized', value: v.intervals.costRealized },
+            { group: k, series: 'buyback cost ($/h)', variant: 'expected', value: v.intervals.costExpected },
+            { group: k, series: 'deadline misses (count)', variant: 'realized', value: v.intervals.misses },
           ]
         : [],
     );
