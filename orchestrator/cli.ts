@@ -550,7 +550,8 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
   const seeds = s.seeds !== undefined ? wrap(() => parseSeeds(s.seeds!)) : [rest.seed ?? 1];
   const mechs = s.mechanisms !== undefined ? String(s.mechanisms).split(',').map((m) => m.trim()) : [rest.mechanism];
   for (const m of mechs) if (m !== undefined && !scenario.mechanisms.some((x) => x.id === m)) throw new UsageError(`--mechanisms: "${m}" is not a mechanism of ${scenario.id}; choose from ${scenario.mechanisms.map((x) => x.id).join(', ')}`);
-  const key = vary && vary.key !== 'users' ? vary.key : s.users !== undefined || vary ? 'users' : undefined;
+  // users count as the varied key when more than one count is given (one count is just the size of every run)
+  const key = vary && vary.key !== 'users' ? vary.key : sizes.length > 1 || vary ? 'users' : undefined;
   const values = vary && vary.key !== 'users' ? vary.values : [undefined];
   const points: import('./sweep.ts').SweepPoint[] = [];
   for (const mechanism of mechs)

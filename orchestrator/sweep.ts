@@ -174,7 +174,7 @@ export const humanStamp = (d = new Date()) => d.toISOString().replace(/[-:]/g, '
 const idCols = (key: string | undefined) => ['mechanism', ...(key && key !== 'users' ? [key] : []), 'users'];
 
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
-  const keyName = o.key ?? 'seed';
+  const keyName = o.key ?? (new Set(o.points.map((p) => p.mechanism)).size > 1 ? 'mechanism' : 'seed');
   const stamp = humanStamp();
   const base = `sweep-${o.scenario.id}-${keyName.replace(/[^\w.-]/g, '_')}-${stamp}`;
   const dir = join(o.outDir, base);
@@ -295,7 +295,7 @@ export function sweepSpec(scenario: string, key: string | undefined, summary: Ro
   const panel = (m: string) => {
     const f = m.replace(/\./g, '·');
     const title = axisTitle(m, unitOf(m, units));
-    const x = { field: 'x', type: numericX ? 'quantitative' : 'ordinal', title: axisTitle(xKey, xUnit), ...(logX ? { scale: { type: 'log' } } : {}) };
+    const x = { field: 'x', type: numericX ? 'quantitative' : 'ordinal', title: numericX ? axisTitle(xKey, xUnit) : xKey, ...(logX ? { scale: { type: 'log' } } : {}) };
     const color = { field: 'mechanism', type: 'nominal', title: 'mechanism', scale: paletteScale(series) };
     return {
       width: 560,

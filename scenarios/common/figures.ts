@@ -65,6 +65,7 @@ export const GENERIC_UNITS: Record<string, string> = {
   roundP95Ms: 'ms',
   roundMaxMs: 'ms',
   gap: 'ratio',
+  users: 'users',
 };
 /** Units whose values are whole numbers: their axes tick at integers. */
 const INTEGER_UNITS = new Set(['count', 'rounds', 'index', 'users', 'servers', 'iterations', 'agents', 'messages', 'slots']);
