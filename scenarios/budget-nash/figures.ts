@@ -33,5 +33,5 @@ export function figures(run: RunData): (Figure | undefined)[] {
 /** Units of the config keys and recorded values (the spec: energy in J per slot, times in s). */
 export const units: Record<string, string> = {
   N: 'users', M: 'servers', cbar: 'J', alpha: 'ratio', psi: 'ratio', epsilon: 'ratio', Phi: 'rounds', area: 'm', spacing: 'm', f: 'cycles/s', eta: 'm/s', seed: 'index', slots: 'count',
-  Z: 'J', Znext: 'J', C: 'J', Cexec: 'J', latency: 's', latencySmooth: 's', xi: 's', migrations: 'count', serversPerUe: 'servers', loops: 'count', loopsPerBr: 'count', neGap: 'tasks', gameRounds: 'rounds', energy: 'J',
+  Z: 'J', Znext: 'J', C: 'J', Cexec: 'J', latency: 's', latencySmooth: 's', xi: 'V·s + Z·J', loads: 'tasks', migrations: 'count', serversPerUe: 'servers', loops: 'count', loopsPerBr: 'count', neGap: 'tasks', gameRounds: 'rounds', energy: 'J',
 };
