@@ -391,7 +391,7 @@ export function buildProgram(): Command {
       if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else {
         printHuman(summary, scenario);
-        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
+        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html with figures/*.svg and *.csv, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
       }
       // a distributed result that differs from its reference is a failed run for whoever checks the exit code
       if (summary.ok === false) process.exitCode = 1;

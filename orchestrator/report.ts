@@ -1,10 +1,16 @@
 /**
  * `mecsim report runs/<id>` (also written at the end of every run): one self-contained HTML file,
  * `report.html`, with the run's figures rendered to inline SVG by Vega-Lite in Node (no script in
- * the page, nothing fetched), the claims and the metrics tables.
+ * the page, nothing fetched), and the tables a paper quotes: the outcome beside the reference, the
+ * paper's claims (statement, verdict, numbers with units), the resolved parameters with units, the
+ * metrics and the slots. Each figure is also written on its own, `figures/<id>.svg`, with the data
+ * behind it, `figures/<id>.csv`. `reportHeaderExtras` lets another part add to the header (e.g.
+ * provenance).
  *
  * Figures: the generic ones every run has (convergence per message round, utilities per round,
- * per-slot series, round latencies) and the scenario's own figures (orchestrator/figures.ts).
+ * per-slot series, round latencies) and the scenario's own figures (orchestrator/figures.ts). Every
+ * quantitative axis is titled with its unit (scenarios/common/figures.ts `unitOf`: the scenario's
+ * `units`, else the generic ones).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
