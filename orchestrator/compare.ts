@@ -72,7 +72,7 @@ export async function writeComparison(dirs: string[], outDir: string): Promise<{
   const bars = cols.flatMap((c, i) =>
     [...c.values]
       .filter(([k, v]) => k.startsWith('outcome: ') && typeof v === 'number' && Number.isFinite(v))
-      .map(([k, v]) => ({ group: `${i + 1}: ${c.values.get('mechanism')}`, series: `${k.slice('outcome: '.length)} (${unitFor(k) || 'unit not declared'})`, value: v as number })),
+      .map(([k, v]) => ({ group: `${c.values.get('mechanism')} #${i + 1}`, series: `${k.slice('outcome: '.length)} (${unitFor(k) || 'unit not declared'})`, value: v as number })),
   );
   // only the quantities every run has (the same scenario's), at most 9 panels
   const common = [...new Set(bars.map((b) => b.series))].filter((s) => bars.filter((b) => b.series === s).length === cols.length).slice(0, 9);

@@ -110,7 +110,7 @@ export function genericFigures(run: RunData): Figure[] {
       }),
     );
     if (utilCols.length)
-      figs.push(linesFigure('utilities', 'Each user’s utility per round', rows, 'step', utilCols, { xTitle: 'message round', xUnit: 'count', yTitle: 'utility', yUnit: units.utility ?? units.u ?? 'utility units', units, legend: utilCols.length <= 10, caption: `${utilCols.length} users (trajectory.csv keeps up to 50).` }));
+      figs.push(linesFigure('utilities', 'Each user’s utility per round', rows, 'step', utilCols, { xTitle: 'message round', xUnit: 'count', yTitle: 'utility', yUnit: units.utility ?? 'utils', units, legend: utilCols.length <= 10, caption: `${utilCols.length} users (trajectory.csv keeps up to 50).` }));
   }
   if (run.slots.length > 1) {
     const cols = numericCols(run.slots, (c) => BOOKKEEPING.has(c) || c.startsWith('ref.') || c === 'messages' || c === 'timeToEquilibriumMs' || c === 'rounds')

@@ -34,7 +34,7 @@ export function figures(run: RunData): (Figure | undefined)[] {
         encoding: {
           x: { field: 'user', type: 'nominal', title: 'user', sort: users },
           xOffset: { field: 'scheme', sort: schemes },
-          y: { field: 'utility', type: 'quantitative', title: 'utility (utility)' },
+          y: { field: 'utility', type: 'quantitative', title: 'utility (utils)' },
           color: { field: 'scheme', type: 'nominal', title: 'purchasing', sort: schemes, scale: paletteScale(schemes) },
         },
       },
@@ -62,6 +62,6 @@ export function figures(run: RunData): (Figure | undefined)[] {
 /** Units of the config keys and recorded values (the spec's, in SI: bits, Hz, seconds). */
 export const units: Record<string, string> = {
   'server.f': 'Hz', 'server.m': 'money/unit', 'server.X': 'units', 'server.p0': 'money/unit', 'server.step': 'money/unit', 'server.patience': 'rounds', 'server.epsilon': 'ratio',
-  'users.theta': 'utility', 'users.s': 'bit', 'users.c': 'cycles/bit', 'users.r': 'bit/s', 'users.tmax': 's',
-  price: 'money/unit', profit: 'money', buyers: 'users', demand: 'units', purchases: 'units', utility: 'utility', utilities: 'utility', seed: 'index', slots: 'count',
+  'users.theta': 'utils', 'users.s': 'bit', 'users.c': 'cycles/bit', 'users.r': 'bit/s', 'users.tmax': 's',
+  price: 'money/unit', profit: 'money', buyers: 'users', demand: 'units', purchases: 'units', utility: 'utils', utilities: 'utils', seed: 'index', slots: 'count',
 };
