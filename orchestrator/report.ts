@@ -286,12 +286,17 @@ export function parameterRows(cfg: Record<string, unknown> | undefined, units: R
 }
 
 /** A slot's outcome beside its reference, as rows {quantity, distributed, reference, unit}. */
-export function outcomeRows(slot: Record<string, any> | undefined, units: Record<string, string>): Record<string, string>[] {
+export function outcomeRows(slot: Record<string, any> | undefined, units: Record<string, string>, allSlots: Record<string, any>[] = []): Record<string, string>[] {
   if (!slot?.equilibrium) return [];
   const eq = new Map(flattenForTable(slot.equilibrium).map((f) => [f.key, f.value]));
   const ref = new Map(flattenForTable(slot.reference ?? {}).map((f) => [f.key, f.value]));
   const keys = [...eq.keys(), ...[...ref.keys()].filter((k) => !eq.has(k))].filter((k) => k !== '');
-  return keys.map((k) => ({ quantity: k, distributed: eq.has(k) ? cell(eq.get(k)) : '', reference: ref.has(k) ? cell(ref.get(k)) : '', unit: unitOf(k.replace(/\[\d+\]/g, ''), units) ?? '' }));
+  // with several slots, the mean over them of each number of the equilibrium
+  const meanOf = (k: string) => {
+    const xs = allSlots.map((r) => r.equilibrium?.[k]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    return xs.length === allSlots.length && xs.length > 1 ? sig4(xs.reduce((a, b) => a + b, 0) / xs.length) : '';
+  };
+  return keys.map((k) => ({ quantity: k, distributed: eq.has(k) ? cell(eq.get(k)) : '', reference: ref.has(k) ? cell(ref.get(k)) : '', ...(allSlots.length > 1 ? { 'distributed, mean over slots': meanOf(k) } : {}), unit: unitOf(k.replace(/\[\d+\]/g, ''), units) ?? '' }));
 }
 
 /**
@@ -329,7 +334,7 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
     // a damaged config.json: the summary's copy, if any, stands
   }
   const params = parameterRows(cfg, run.units);
-  const outcome = outcomeRows(s.perSlot?.[0], run.units);
+  const outcome = outcomeRows(s.perSlot?.[0], run.units, s.perSlot ?? []);
   const extras = reportHeaderExtras.map((f) => {
     try {
       return f(s);
@@ -338,15 +343,19 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
     }
   });
   const per: any[] = s.perSlot ?? [];
+  // the outcome in the slot table: the equilibrium's numbers that change from slot to slot (up to 4), with units
+  const eqCols = per.length > 1 ? Object.keys(per[0]?.equilibrium ?? {}).filter((k) => per.some((r) => typeof r.equilibrium?.[k] === 'number') && new Set(per.map((r) => r.equilibrium?.[k])).size > 1).slice(0, 4) : [];
+  const eqHead = (k: string) => `${k}${unitOf(k, run.units) ? ` (${unitOf(k, run.units)})` : ''}`;
   const slotRows = per.slice(0, 30).map((r) => ({
     slot: r.slot,
+    ...Object.fromEntries(eqCols.map((k) => [eqHead(k), typeof r.equilibrium?.[k] === 'number' ? sig4(r.equilibrium[k]) : ''])),
     comparedWith: againstOf(r.compare ?? {}),
     equals: r.compare?.ok,
-    gap: r.compare?.gap,
+    gap: typeof r.compare?.gap === 'number' ? sig4(r.compare.gap) : '',
     optimum: r.compare ? optimumClause(r.compare) : '',
     rounds: r.metrics?.rounds,
     messages: r.metrics?.messages,
-    timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs,
+    'time to equilibrium (ms)': typeof r.metrics?.timeToEquilibriumMs === 'number' ? sig4(r.metrics.timeToEquilibriumMs) : '',
     note: r.compare?.note ?? '',
   }));
   const { status: state, line: status } = statusLine(dir, s);
@@ -364,7 +373,7 @@ td{max-width:640px;overflow-wrap:anywhere}
 <p class="status">${esc(status)}</p>
 <p>run <code>${esc(s.runId)}</code> · ${esc(s.agents?.followers)} followers + leader ${esc(s.agents?.leader)} · placement ${esc(s.placement)} (${esc(s.workers)} processes) · started ${esc(s.startedAt)}, finished ${esc(s.finishedAt ?? '—')}</p>
 <!-- header extras -->${extras.join('\n')}
-<h2>Outcome</h2>${outcome.length ? `<p class="muted">Slot 0: the distributed run's equilibrium beside the centralized reference${(s.perSlot?.length ?? 0) > 1 ? `; the other ${s.perSlot.length - 1} slots are in slots.csv and the figures` : ''}. Lists of more than 6 items are summarised (min · median · max).</p>${table(outcome, ['quantity', 'distributed', 'reference', 'unit'])}` : '<p class="muted">no slot finished</p>'}
+<h2>Outcome</h2>${outcome.length ? `<p class="muted">Slot 0: the distributed run's equilibrium beside the centralized reference${(s.perSlot?.length ?? 0) > 1 ? `; the other ${s.perSlot.length - 1} slots are in slots.csv and the figures` : ''}. Lists of more than 6 items are summarised (min · median · max).</p>${table(outcome, ['quantity', 'distributed', 'reference', ...((s.perSlot?.length ?? 0) > 1 ? ['distributed, mean over slots'] : []), 'unit'])}` : '<p class="muted">no slot finished</p>'}
 ${claimsRows(s).length ? `<h2>The paper's claims</h2>${table(claimsRows(s), ['claim', 'verdict', 'numbers', 'note'])}` : ''}
 <h2>Parameters</h2><p class="muted">The resolved configuration (config.json; feed it back with <code>--config</code>). Lists of more than 6 items are summarised.</p>${table(params, ['parameter', 'value', 'unit'])}
 <h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
