@@ -10,7 +10,7 @@
  */
 import { join } from 'node:path';
 import type { Json, JsonObject, Scenario } from '../scenarios/types.ts';
-import { axisTitle, paletteScale, unitOf, GENERIC_UNITS, type Row, type VlSpec } from '../scenarios/common/figures.ts';
+import { axisFor, axisTitle, paletteScale, unitOf, GENERIC_UNITS, type Row, type VlSpec } from '../scenarios/common/figures.ts';
 import { renderSvg, sig4 } from './report.ts';
 import { quantile, scalars, toCsv, writeAtomic } from './results.ts';
 import { RunError, runScenario, type NatsAuth, type Placement } from './run.ts';
@@ -295,14 +295,15 @@ export function sweepSpec(scenario: string, key: string | undefined, summary: Ro
   const panel = (m: string) => {
     const f = m.replace(/\./g, '·');
     const title = axisTitle(m, unitOf(m, units));
-    const x = { field: 'x', type: numericX ? 'quantitative' : 'ordinal', title: numericX ? axisTitle(xKey, xUnit) : xKey, ...(logX ? { scale: { type: 'log' } } : {}) };
+    const yAxis = axisFor(unitOf(m, units));
+    const x = { field: 'x', type: numericX ? 'quantitative' : 'ordinal', title: numericX ? axisTitle(xKey, xUnit) : xKey, ...(logX ? { scale: { type: 'log' } } : {}), ...(numericX ? { axis: axisFor(xUnit) } : {}) };
     const color = { field: 'mechanism', type: 'nominal', title: 'mechanism', scale: paletteScale(series) };
     return {
       width: 560,
       height: 140,
       layer: [
-        { mark: { type: 'rule' }, encoding: { x, y: { field: `${f}·lo`, type: 'quantitative', title, scale: { zero: false } }, y2: { field: `${f}·hi` }, color } },
-        { mark: { type: 'line', point: true }, encoding: { x, y: { field: `${f}·median`, type: 'quantitative', title }, color } },
+        { mark: { type: 'rule' }, encoding: { x, y: { field: `${f}·lo`, type: 'quantitative', title, scale: { zero: false }, axis: yAxis }, y2: { field: `${f}·hi` }, color } },
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: `${f}·median`, type: 'quantitative', title, axis: yAxis }, color } },
       ],
     };
   };

@@ -91,7 +91,7 @@ export function axisTitle(name: string, unit: string | undefined): string {
 }
 
 /** Axis options: whole-number quantities tick at integers. */
-const axisFor = (unit: string | undefined) => (unit && INTEGER_UNITS.has(unit) ? { tickMinStep: 1, format: 'd' } : {});
+export const axisFor = (unit: string | undefined) => (unit && INTEGER_UNITS.has(unit) ? { tickMinStep: 1, format: 'd' } : {});
 
 /**
  * One colour per policy, mechanism, scheme or predictor, the same in every figure of every report,
