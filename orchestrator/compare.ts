@@ -5,7 +5,7 @@
  * Written as compare-<time>.html (self-contained, no script), .csv (the same table) and .svg (the
  * equilibrium's numbers per run, one panel per quantity, one colour per mechanism).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { claimsRows, flattenForTable, loadRun, renderSvg, sig4 } from './report.ts';
 import { barsFigure, GENERIC_UNITS, unitOf } from '../scenarios/common/figures.ts';
@@ -16,6 +16,16 @@ import { humanStamp } from './sweep.ts';
 interface Compared {
   label: string;
   values: Map<string, unknown>;
+}
+
+function claimFile(path: string): boolean {
+  try {
+    closeSync(openSync(path, 'wx'));
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
 }
 
 /** The run's resolved config (config.json), or undefined if it is missing or damaged. */
@@ -67,29 +77,38 @@ export async function writeComparison(dirs: string[], outDir: string): Promise<{
   };
   const table = keys.map((k) => ({ quantity: k, unit: unitFor(k), ...Object.fromEntries(cols.map((c, i) => [`${i + 1}: ${c.label}`, cell(c.values.get(k))])) }));
   const stamp = humanStamp();
-  const base = join(outDir, `compare-${stamp}`);
-  writeAtomic(`${base}.csv`, toCsv(table));
-  const bars = cols.flatMap((c, i) =>
-    [...c.values]
-      .filter(([k, v]) => k.startsWith('outcome: ') && typeof v === 'number' && Number.isFinite(v))
-      .map(([k, v]) => ({ group: `${c.values.get('mechanism')} #${i + 1}`, series: `${k.slice('outcome: '.length)} (${unitFor(k) || 'unit not declared'})`, value: v as number })),
-  );
-  // only the quantities every run has (the same scenario's), at most 9 panels
-  const common = [...new Set(bars.map((b) => b.series))].filter((s) => bars.filter((b) => b.series === s).length === cols.length).slice(0, 9);
-  const fig = barsFigure('compare', 'Slot 0 outcome per run', bars.filter((b) => common.includes(b.series)), { groupTitle: 'run' });
-  let svg: string | undefined;
-  if (fig) {
-    svg = await renderSvg(fig.spec);
-    writeAtomic(`${base}.svg`, svg);
+  // the page's name is claimed by creating it (fails if another comparison in the same second has it)
+  mkdirSync(outDir, { recursive: true });
+  let base = join(outDir, `compare-${stamp}`);
+  for (let n = 2; !claimFile(`${base}.html`); n++) base = join(outDir, `compare-${stamp}-${n}`);
+  // an empty claimed page never stays behind: on any failure it is removed
+  try {
+    writeAtomic(`${base}.csv`, toCsv(table));
+    const bars = cols.flatMap((c, i) =>
+      [...c.values]
+        .filter(([k, v]) => k.startsWith('outcome: ') && typeof v === 'number' && Number.isFinite(v))
+        .map(([k, v]) => ({ group: `${c.values.get('mechanism')} #${i + 1}`, series: `${k.slice('outcome: '.length)} (${unitFor(k) || 'unit not declared'})`, value: v as number })),
+    );
+    // only the quantities every run has (the same scenario's), at most 9 panels
+    const common = [...new Set(bars.map((b) => b.series))].filter((s) => bars.filter((b) => b.series === s).length === cols.length).slice(0, 9);
+    const fig = barsFigure('compare', 'Slot 0 outcome per run', bars.filter((b) => common.includes(b.series)), { groupTitle: 'run' });
+    let svg: string | undefined;
+    if (fig) {
+      svg = await renderSvg(fig.spec);
+      writeAtomic(`${base}.svg`, svg);
+    }
+    const head = ['quantity', 'unit', ...cols.map((c, i) => `${i + 1}: ${c.label}`)];
+    const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mecsim compare</title><style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}th{background:#f4f4f4}figure{margin:1.5rem 0;max-width:100%;overflow:hidden}.muted{color:#777}</style></head><body>
+  <h1>mecsim compare · ${cols.length} runs</h1>
+  <p class="muted">Parameters are listed only where the runs differ; outcomes are slot 0's (each run's report.html has every slot). Runs: ${dirs.map(esc).join(', ')}.</p>
+  <table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${table.map((r) => `<tr>${head.map((h) => `<td>${esc((r as Record<string, string>)[h] ?? '')}</td>`).join('')}</tr>`).join('')}</table>
+  ${svg ? `<figure data-figure="compare">${svg}</figure>` : ''}
+  </body></html>
+  `;
+    writeAtomic(`${base}.html`, html);
+    return { html: `${base}.html`, csv: `${base}.csv`, svg: svg ? `${base}.svg` : undefined };
+  } catch (e) {
+    rmSync(`${base}.html`, { force: true });
+    throw e;
   }
-  const head = ['quantity', 'unit', ...cols.map((c, i) => `${i + 1}: ${c.label}`)];
-  const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mecsim compare</title><style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}th{background:#f4f4f4}figure{margin:1.5rem 0;max-width:100%;overflow:hidden}.muted{color:#777}</style></head><body>
-<h1>mecsim compare · ${cols.length} runs</h1>
-<p class="muted">Parameters are listed only where the runs differ; outcomes are slot 0's (each run's report.html has every slot). Runs: ${dirs.map(esc).join(', ')}.</p>
-<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${table.map((r) => `<tr>${head.map((h) => `<td>${esc((r as Record<string, string>)[h] ?? '')}</td>`).join('')}</tr>`).join('')}</table>
-${svg ? `<figure data-figure="compare">${svg}</figure>` : ''}
-</body></html>
-`;
-  writeAtomic(`${base}.html`, html);
-  return { html: `${base}.html`, csv: `${base}.csv`, svg: svg ? `${base}.svg` : undefined };
 }

@@ -8,6 +8,7 @@
  * - a comparison figure (SVG) and page (HTML) with those medians and intervals.
  * `run --sweep key=…` and `sweep --users …` are this, with one seed or with users as the varied key.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Json, JsonObject, Scenario } from '../scenarios/types.ts';
 import { axisFor, axisTitle, paletteScale, unitOf, GENERIC_UNITS, type Row, type VlSpec } from '../scenarios/common/figures.ts';
@@ -176,7 +177,12 @@ const idCols = (key: string | undefined) => ['mechanism', ...(key && key !== 'us
 export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const keyName = o.key ?? (new Set(o.points.map((p) => p.mechanism)).size > 1 ? 'mechanism' : 'seed');
   const stamp = humanStamp();
-  const base = `sweep-${o.scenario.id}-${keyName.replace(/[^\w.-]/g, '_')}-${stamp}`;
+  // two sweeps started in the same second get their own folders (-2, -3 …), never one shared file:
+  // a folder is claimed by creating it, which fails if another process created it first
+  const stem = `sweep-${o.scenario.id}-${keyName.replace(/[^\w.-]/g, '_')}-${stamp}`;
+  mkdirSync(o.outDir, { recursive: true });
+  let base = stem;
+  for (let n = 2; !claimDir(join(o.outDir, base)); n++) base = `${stem}-${n}`;
   const dir = join(o.outDir, base);
   const csv = join(dir, `${base}.csv`);
   const rows: Row[] = [];
@@ -242,6 +248,17 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   if (svg) writeAtomic(files[2], svg);
   writeAtomic(files[3], sweepHtml(o.scenario.id, o.key, summary, runs, svg, units));
   return { dir, csv, rows, runs, summary, files: svg ? files : files.filter((f) => !f.endsWith('.svg')) };
+}
+
+/** Creates `dir`; false if it already exists (someone else's). */
+function claimDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
