@@ -26,6 +26,7 @@ import { planWorkers, renice, RunError, runScenario, workerNice, type Placement 
 import { installFastParser, subscribeData, uninstallFastParser } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { scaledMs } from '../bus/timeouts.ts';
+import { claimsRows } from './report.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -505,7 +506,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
   else {
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
-    for (const c of claims as { statement: string; holds: boolean | null; numbers: unknown }[]) process.stdout.write(`claim: ${c.statement}: ${c.holds === null ? 'not computed' : c.holds ? 'holds' : 'fails'} ${JSON.stringify(c.numbers)}\n`);
+    for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
     process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);

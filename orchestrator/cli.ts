@@ -104,14 +104,6 @@ interface CommonOpts {
 
 const GENERIC = new Set(['mechanism', 'users', 'seed', 'slots', 'config', 'placement', 'agents', 'out', 'json', 'verbose', 'nats', 'roundTimeout', 'joinTimeout', 'runId', 'sweep', 'restarts', 'strict', 'user', 'pass', 'token', 'creds', 'tlsCa', 'tlsCert', 'tlsKey', 'rtt', 'jitter', 'loss', 'link']);
 
-/** `--sweep key=v1,v2,…` */
-export function parseSweep(s: string): { key: string; values: number[] } {
-  const m = /^([A-Za-z]\w*)=(.+)$/.exec(s.trim());
-  const values = m ? m[2].split(',').map((v) => Number(v.trim())) : [];
-  if (!m || !values.length || !values.every((v) => Number.isFinite(v))) throw new UsageError(`--sweep must look like key=v1,v2,… with numbers, not "${s}"`);
-  return { key: m[1], values };
-}
-
 /** Resolve the scenario's full configuration from the CLI flags and an optional config file. */
 export function resolveInput(scenarioId: string, o: CommonOpts): { scenario: Scenario; cfg: JsonObject } {
   const scenario = catalog.get(scenarioId);
@@ -192,9 +184,12 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   const srv = rm.counters.server;
   if (rm.restarts?.length || rm.resent) out(`  faults survived: ${(rm.restarts ?? []).map((r: any) => `${r.worker}${r.leader ? ' (leader)' : ''} ${r.reason} in slot ${r.slot}, rejoined in ${r.rejoinMs ?? '?'} ms`).join('; ') || 'no process restarted'} · ${rm.resent} requests re-sent`);
   out(`  all traffic: ${rm.counters.ours.published} messages published by mecsim${srv ? `, ${srv.inMsgs} received by the server (${srv.outMsgs} delivered)` : ' (server counts need a private server)'} · drops ${Object.values(rm.drops as Record<string, number>).reduce((a, b) => a + b, 0)}${rm.linkRetransmissions !== undefined ? ` (${(rm.drops['link-lost'] ?? 0) + (rm.drops['link-echo'] ?? 0)} of them the link model's)` : ''} · agents joined in p50 ${fmt(rm.agentStartToJoinedMs.p50)} ms, max ${fmt(rm.agentStartToJoinedMs.max)} ms`);
-  for (const c of claimsRows(summary as Record<string, any>)) {
-    const verdict = c.holds === true ? 'holds' : c.holds === false ? 'FAILS' : '';
-    out(`  claim: ${String(c.claim)}${verdict ? ` — ${verdict}` : ''}${c.numbers ? ` (${String(c.numbers).slice(0, 220)})` : ''}`);
+  const claims = claimsRows(summary as Record<string, any>);
+  if (claims.length) out(`  the paper's claims:`);
+  for (const c of claims) {
+    out(`    ${c.verdict === 'fails' ? 'FAILS' : c.verdict || '?'}  ${c.claim}`);
+    if (c.numbers) out(`          ${c.numbers.length > 400 ? `${c.numbers.slice(0, 400)} … (summary.json results.claims)` : c.numbers}`);
+    if (c.note) out(`          note: ${c.note}`);
   }
   const verdict = runVerdict(per, Boolean(summary.ok));
   out(`  ${summary.ok ? `distributed run ${verdict}` : `WARNING: the distributed run ${verdict} (see summary.json)`}${faultsClause(summary.faults as Faults | undefined)}`);
@@ -366,7 +361,7 @@ export function buildProgram(): Command {
     .option('--run-id <id>', 'run id (default: generated; with --agents external the agents join it with --run <id>)')
     .option('--strict', 'fail the run if any reply is missing at a round deadline (by default the sender\'s last strategy is used, and the summary and the console say so)')
     .option('--restarts <n>', 'restart an agent process that dies during the run up to n times (a follower rejoins and gets its slot replayed; the leader resumes from its state in JetStream KV); 0: a death fails the run', intArg('--restarts', 0, 1000, 'a process that dies that often will not recover; 0 fails the run at the first death'), 3)
-    .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter (e.g. r=1e6,1e7 for every user, f=1e9,4e9); writes a sweep CSV');
+    .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter: the same as `mecsim sweep <scenario> --vary key=v1,v2,…` (e.g. users.r=1e7,2e7 for every user)');
   addLinkFlags(run);
   addScenarioOptions(run);
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
@@ -378,7 +373,12 @@ export function buildProgram(): Command {
     if (external && o.sweep !== undefined) throw new UsageError('--sweep cannot be combined with --agents external (every run of a sweep needs its own agents)');
     const runId = runIdOption(o.runId);
     const natsUrl = natsUrlOption(o.nats);
-    if (o.sweep !== undefined) return runSweep(scenario, cfg, placement, { ...o, out: outDirOption(o.out) }, json);
+    if (o.sweep !== undefined) {
+      // `run --sweep key=…` is `mecsim sweep <scenario> --vary key=…` with this run's flags
+      const { sweep: vary, placement: _p, out, json: _j, nats: _n, roundTimeout, agents: _a, verbose: _v, restarts: _r, strict: _s, runId: _i, joinTimeout: _jt, ...rest } = o;
+      const { points, key } = await sweepPoints(scenario.id, { vary: String(vary), flag: '--sweep' }, rest as CommonOpts);
+      return executeSweep(scenario, key, points, { placement, outDir: outDirOption(out), natsUrl, natsAuth: natsAuthOption(o), roundTimeoutMs: roundTimeout as number, json });
+    }
     const natsAuth = natsAuthOption(o);
     // the process plan is checked before the output folder, so a plan that cannot fit creates nothing
     if (!external) {
@@ -413,7 +413,7 @@ export function buildProgram(): Command {
       if (json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
       else {
         printHuman(summary, scenario);
-        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
+        process.stdout.write(`  results: ${String(o.out)}/${summary.runId}/ (report.html with figures/*.svg and *.csv, summary.json, trajectory.csv, slots.csv, metrics.json, config.json, run.log, agents.log)\n`);
       }
       // a distributed result that differs from its reference is a failed run for whoever checks the exit code
       if (summary.ok === false) process.exitCode = 1;
@@ -445,62 +445,46 @@ export function buildProgram(): Command {
   const sweep = program
     .command('sweep')
     .argument('<scenario>', 'scenario id (see mecsim list)')
-    .description('one distributed run per user count (and repeat); writes a CSV and a figure of rounds, messages, time-to-equilibrium and peak memory against N')
-    .requiredOption('-n, --users <list>', 'comma-separated user counts, e.g. 10,100,1000,10000')
-    .option('-r, --repeat <R>', 'runs per size (the figure shows the median and the min–max spread)', intArg('--repeat', 1, 1000), 1)
+    .description('one distributed run per value × mechanism × users × seed; writes a tidy CSV (one row per run and slot), a summary CSV and a comparison page and figure with medians and 95 % intervals across seeds')
+    .option('--vary <key=v1,v2,…>', 'a config key (dotted, as `mecsim params` prints it; a per-user key such as users.r applies to every user) and its values')
+    .option('-n, --users <list>', 'comma-separated user counts, e.g. 10,100,1000 (users varied like a key)')
+    .option('--seeds <list>', 'seeds, e.g. 1-20 or 1,2,5 (default: --seed, else 1)')
+    .option('--mechanisms <list>', 'comma-separated mechanisms to compare (default: --mechanism, else the default one)')
+    .option('-r, --repeat <R>', 'runs per point and seed (the same config: for timing spread)', intArg('--repeat', 1, 1000), 1)
     .option('-m, --mechanism <id>', 'mechanism (see mecsim list)')
     .option('-s, --seed <s>', 'run seed (default 1)', intArg('--seed', 0))
     .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', slotsArg)
-    .option('-c, --config <file.json>', 'explicit parameters; its users are replaced by the first N drawn ones only if the scenario supports it')
+    .option('-c, --config <file.json>', 'explicit parameters; --vary changes one key of it')
     .option('-p, --placement <p>', 'process, packed:K or auto', 'auto')
     .option('-o, --out <dir>', 'where the sweep folder is written', 'runs')
-    .option('--json', 'print the rows and the aggregate as JSON on stdout')
+    .option('--json', 'print the rows and the summary as JSON on stdout')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server per run)')
     .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000);
   addScenarioOptions(sweep);
   sweep.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
-    const sizes = String(o.users)
-      .split(',')
-      .map((v) => v.trim());
-    if (!sizes.length || !sizes.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(o.users)}"`);
-    const big = sizes.find((v) => Number(v) > MAX_AGENTS);
-    if (big !== undefined) throw new UsageError(`--users: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})`);
+    const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, vary, seeds, mechanisms, ...rest } = o;
     const placement = placementOption(o.placement);
     const natsUrl = natsUrlOption(o.nats);
-    const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, ...rest } = o;
-    const configs = sizes.map((v) => ({ users: Number(v), cfg: resolveInput(scenarioId, { ...rest, users: Number(v) } as CommonOpts).cfg }));
-    const scenario = catalog.get(scenarioId)!;
+    const { scenario, points, key } = await sweepPoints(scenarioId, { vary: vary as string | undefined, users: o.users as string | undefined, seeds: seeds as string | undefined, mechanisms: mechanisms as string | undefined }, rest as CommonOpts);
     const outDir = outDirOption(out);
-    const interrupt = onInterrupt();
-    try {
-      const { runUserSweep } = await import('./sweep.ts');
-      const res = await runUserSweep({
-        scenario,
-        configs,
-        repeat: repeat as number,
-        placement,
-        outDir,
-        natsUrl,
-        roundTimeoutMs: roundTimeout as number,
-        signal: interrupt.signal,
-        onRun: (i, total, users, r, row, verdict) => {
-          if (json) return;
-          if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — N = ${users}${(repeat as number) > 1 ? `, repeat ${r + 1}` : ''} …\n`);
-          else process.stderr.write(`  N = ${users}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${row.rounds} · messages ${row.messages} · time to equilibrium ${fmt(row.timeToEquilibriumMs)} ms · peak memory ${row.peakMemoryMiB} MiB · wall ${(row.wallMs / 1000).toFixed(1)} s\n`);
-        },
-      });
-      if (json) process.stdout.write(JSON.stringify({ dir: res.dir, rows: res.rows, aggregate: res.aggregate, files: res.files }, null, 2) + '\n');
-      else {
-        const cols = ['users', 'ok', 'rounds.median', 'messages.median', 'timeToEquilibriumMs.median', 'timeToEquilibriumMs.min', 'timeToEquilibriumMs.max', 'peakMemoryMiB.median'];
-        process.stdout.write(cols.join('\t') + '\n');
-        for (const a of res.aggregate) process.stdout.write(cols.map((c) => (c === 'ok' ? `${a.ok}/${a.repeats}` : fmt(a[c]))).join('\t') + '\n');
-        process.stdout.write(`sweep: ${res.dir}/ (sweep.csv, sweep-summary.csv, sweep.svg, sweep.html; one run folder per size and repeat)\n`);
-      }
-      if (res.rows.some((r) => !r.ok)) process.exitCode = 1;
-    } finally {
-      interrupt.dispose();
-    }
+    await executeSweep(scenario, key, points, { placement, outDir, natsUrl, roundTimeoutMs: roundTimeout as number, repeat: repeat as number, json: Boolean(json) });
   });
+
+  program
+    .command('compare')
+    .argument('<run-dir...>', 'finished run folders, e.g. runs/<scenario>-20261202-101500-s1-ab12 runs/<scenario>-…-s2-…')
+    .description('put finished runs side by side: a table of their parameters that differ, outcomes, claims and costs, and a figure (compare-<time>.html, .svg, .csv)')
+    .option('-o, --out <dir>', 'where the comparison is written', 'runs')
+    .action(async (dirs: string[], o: { out: string }) => {
+      const { writeComparison } = await import('./compare.ts');
+      const outDir = outDirOption(o.out);
+      try {
+        const r = await writeComparison(dirs, outDir);
+        process.stdout.write(`${r.html} (${dirs.length} runs; table ${r.csv}${r.svg ? `, figure ${r.svg}` : ''})\n`);
+      } catch (e) {
+        throw new UsageError(`compare: ${(e as Error).message}`);
+      }
+    });
 
   program
     .command('report')
@@ -641,38 +625,103 @@ export function buildProgram(): Command {
   return program;
 }
 
-async function runSweep(scenario: Scenario, cfg: JsonObject, placement: Placement, o: Record<string, unknown>, json: boolean): Promise<void> {
-  const { key, values } = parseSweep(String(o.sweep));
-  if (!scenario.sweep) throw new UsageError(`--sweep: scenario ${scenario.id} has no sweepable parameters`);
-  const cfgs = values.map((v) => {
+/**
+ * The points of a sweep, every one resolved and checked before any run starts (a bad key or value is
+ * a usage error naming it, and nothing is created): mechanisms × varied values × users × seeds.
+ */
+async function sweepPoints(scenarioId: string, s: { vary?: string; users?: string; seeds?: string; mechanisms?: string; flag?: string }, rest: CommonOpts): Promise<{ scenario: Scenario; key?: string; points: import('./sweep.ts').SweepPoint[] }> {
+  const { parseVary, parseSeeds, setDotted } = await import('./sweep.ts');
+  const scenario = catalog.get(scenarioId);
+  if (!scenario) throw new UsageError(`unknown scenario "${scenarioId}"; known: ${catalog.ids().join(', ')} (see mecsim list)`);
+  const flag = s.flag ?? '--vary';
+  const wrap = <T>(f: () => T): T => {
     try {
-      return scenario.sweep!(cfg as never, key, v);
+      return f();
     } catch (e) {
-      throw new UsageError((e as Error).message.startsWith('--') ? (e as Error).message : `--sweep: ${(e as Error).message}`);
+      throw new UsageError((e as Error).message.replace(/^--vary/, flag));
     }
-  });
-  const rows: Record<string, string | number | boolean | null>[] = [];
+  };
+  const vary = s.vary !== undefined ? wrap(() => parseVary(s.vary!, flag)) : undefined;
+  let sizes: (number | undefined)[] = [rest.users as number | undefined];
+  if (s.users !== undefined) {
+    const list = String(s.users).split(',').map((v) => v.trim());
+    if (!list.length || !list.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(s.users)}"`);
+    const big = list.find((v) => Number(v) > MAX_AGENTS);
+    if (big !== undefined) throw new UsageError(`--users: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})`);
+    sizes = list.map(Number);
+  }
+  if (vary?.key === 'users') {
+    if (s.users !== undefined) throw new UsageError('--vary users=… and --users … say the same thing: give one');
+    if (!vary.values.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_AGENTS)) throw new UsageError(`--vary users= needs user counts from 1 to ${MAX_AGENTS}`);
+    sizes = vary.values as number[];
+  }
+  const seeds = s.seeds !== undefined ? wrap(() => parseSeeds(s.seeds!)) : [rest.seed ?? 1];
+  const mechs = s.mechanisms !== undefined ? String(s.mechanisms).split(',').map((m) => m.trim()) : [rest.mechanism];
+  for (const m of mechs) if (m !== undefined && !scenario.mechanisms.some((x) => x.id === m)) throw new UsageError(`--mechanisms: "${m}" is not a mechanism of ${scenario.id}; choose from ${scenario.mechanisms.map((x) => x.id).join(', ')}`);
+  // users count as the varied key when more than one count is given (one count is just the size of every run)
+  const key = vary && vary.key !== 'users' ? vary.key : sizes.length > 1 || vary ? 'users' : undefined;
+  const values = vary && vary.key !== 'users' ? vary.values : [undefined];
+  const points: import('./sweep.ts').SweepPoint[] = [];
+  for (const mechanism of mechs)
+    for (const value of values)
+      for (const users of sizes)
+        for (const seed of seeds) {
+          const { cfg: base } = resolveInput(scenario.id, { ...rest, mechanism, seed, users } as CommonOpts);
+          const mech = String(base.mechanism ?? mechanism ?? scenario.defaultMechanism);
+          let cfg = base;
+          if (value !== undefined) {
+            try {
+              cfg = setDotted(base, vary!.key, value);
+            } catch (e) {
+              // a scenario's own sweep names (e.g. a per-user `r` for every user) before the generic error
+              const generic = (e as Error).message.replace(/^--vary/, flag);
+              if (!scenario.sweep || typeof value !== 'number') throw new UsageError(generic);
+              try {
+                cfg = scenario.sweep(base as never, vary!.key, value);
+              } catch {
+                throw new UsageError(generic);
+              }
+            }
+            // the changed config is checked and resolved again like a --config file: a value of the wrong type or out of range is refused
+            try {
+              checkConfig(scenario.configSchema(mech), cfg);
+              cfg = scenario.resolve({ mechanism: mech, seed, slots: Number(cfg.slots ?? base.slots ?? 1), config: cfg, options: {} });
+            } catch (e) {
+              throw new UsageError(`${flag} ${vary!.key}=${String(value)}: ${(e as Error).message}`);
+            }
+          }
+          points.push({ mechanism: mech, seed, users, value: value ?? (key === 'users' ? users : undefined), cfg });
+        }
+  return { scenario, key, points };
+}
+
+async function executeSweep(scenario: Scenario, key: string | undefined, points: import('./sweep.ts').SweepPoint[], o: { placement: Placement; outDir: string; natsUrl?: string; natsAuth?: NatsAuth; roundTimeoutMs?: number; repeat?: number; json: boolean }): Promise<void> {
+  const { runSweep } = await import('./sweep.ts');
   const interrupt = onInterrupt();
   try {
-    for (let i = 0; i < values.length; i++) {
-      // a signal between two runs stops the sweep before the next one starts
-      if (interrupt.signal.aborted) throw new RunError('interrupted', 130);
-      if (!json) process.stderr.write(`sweep ${key}=${values[i]} (${i + 1}/${values.length}) …\n`);
-      const s = (await runScenario({ scenario, cfg: cfgs[i], placement, outDir: String(o.out), natsUrl: (o.nats as string | undefined) ?? process.env.NATS_URL, natsAuth: natsAuthOption(o), roundTimeoutMs: o.roundTimeout as number, signal: interrupt.signal })) as Record<string, any>;
-      const r = s.perSlot[0];
-      rows.push({ [key]: values[i], runId: s.runId, ok: s.ok, ...scalars('eq.', r.equilibrium), ...scalars('ref.', r.reference), rounds: r.metrics.rounds, messages: r.metrics.messages, timeToEquilibriumMs: r.metrics.timeToEquilibriumMs });
-    }
+    const res = await runSweep({
+      scenario,
+      key,
+      points,
+      repeat: o.repeat,
+      placement: o.placement,
+      outDir: o.outDir,
+      natsUrl: o.natsUrl,
+      natsAuth: o.natsAuth,
+      roundTimeoutMs: o.roundTimeoutMs,
+      signal: interrupt.signal,
+      onRun: (i, total, p, row, verdict) => {
+        if (o.json) return;
+        const what = `${p.mechanism}${key && key !== 'users' ? ` ${key}=${String(p.value)}` : ''}${p.users !== undefined ? ` N=${p.users}` : ''} seed ${p.seed}`;
+        if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — ${what} …\n`);
+        else process.stderr.write(`  ${what}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${fmt(row.rounds)} · messages ${fmt(row.messages)} · wall ${(Number(row.wallMs) / 1000).toFixed(1)} s\n`);
+      },
+    });
+    if (o.json) process.stdout.write(JSON.stringify({ dir: res.dir, csv: res.csv, key, rows: res.rows, runs: res.runs, summary: res.summary, files: res.files }, null, 2) + '\n');
+    else process.stdout.write(`sweep: ${res.dir}/\n  ${res.files.map((f) => f.slice(res.dir.length + 1)).join(', ')} (one run folder per run)\n`);
+    if (res.runs.some((r) => r.ok !== true)) process.exitCode = 1;
   } finally {
     interrupt.dispose();
-  }
-  const file = join(String(o.out), `sweep-${scenario.id}-${key}-${Date.now()}.csv`);
-  writeAtomic(file, toCsv(rows));
-  if (json) process.stdout.write(JSON.stringify({ key, rows, csv: file }, null, 2) + '\n');
-  else {
-    const cols = [key, 'eq.price', 'eq.profit', 'ref.price', 'ref.profit', 'rounds', 'ok'].filter((c) => rows.some((r) => c in r));
-    process.stdout.write(cols.join('\t') + '\n');
-    for (const r of rows) process.stdout.write(cols.map((c) => (typeof r[c] === 'number' ? fmt(r[c]) : String(r[c]))).join('\t') + '\n');
-    process.stdout.write(`sweep table: ${file}\n`);
   }
 }
 

@@ -6,12 +6,19 @@
 import { existsSync } from 'node:fs';
 import { catalog } from '../catalog/catalog.ts';
 import type { Figure, RunData } from '../scenarios/common/figures.ts';
+import type { Scenario } from '../scenarios/types.ts';
 
-export async function scenarioFigures(run: RunData): Promise<Figure[]> {
+/** The run's scenario: built in, or the outside module the run recorded; undefined if neither is at hand. */
+export async function scenarioOf(run: RunData): Promise<Scenario | undefined> {
   const id = String(run.summary.scenario);
   let scenario = catalog.get(id);
   const file = run.summary.scenarioSource?.file;
   if (!scenario && typeof file === 'string' && existsSync(file)) scenario = await catalog.load(file).catch(() => undefined);
+  return scenario;
+}
+
+export async function scenarioFigures(run: RunData): Promise<Figure[]> {
+  const scenario = await scenarioOf(run);
   if (!scenario?.figures) return [];
   try {
     return scenario.figures(run).filter((x): x is Figure => x !== undefined);

@@ -1,17 +1,24 @@
 /**
  * `mecsim report runs/<id>` (also written at the end of every run): one self-contained HTML file,
  * `report.html`, with the run's figures rendered to inline SVG by Vega-Lite in Node (no script in
- * the page, nothing fetched), the claims and the metrics tables.
+ * the page, nothing fetched), and the tables a paper quotes: the outcome beside the reference, the
+ * paper's claims (statement, verdict, numbers with units), the resolved parameters with units, the
+ * metrics and the slots. Each figure is also written on its own, `figures/<id>.svg`, with the data
+ * behind it, `figures/<id>.csv`. `reportHeaderExtras` lets another part add to the header (e.g.
+ * provenance).
  *
  * Figures: the generic ones every run has (convergence per message round, utilities per round,
- * per-slot series, round latencies) and the scenario's own figures (orchestrator/figures.ts).
+ * per-slot series, round latencies) and the scenario's own figures (orchestrator/figures.ts). Every
+ * quantitative axis is titled with its unit (scenarios/common/figures.ts `unitOf`: the scenario's
+ * `units`, else the generic ones).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomic } from './results.ts';
 import { runStatus } from './runLock.ts';
-import { barsFigure, linesFigure, seriesFigure, numericCols, thin, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
-import { scenarioFigures } from './figures.ts';
+import { barsFigure, linesFigure, seriesFigure, numericCols, thin, SUMMARISE_ABOVE, GENERIC_UNITS, unitOf, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
+import { scenarioFigures, scenarioOf } from './figures.ts';
+import { toCsv } from './results.ts';
 export { barsFigure, linesFigure, seriesFigure, thin, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { againstOf, optimumClause, runVerdict } from './verdict.ts';
 import { provenanceHtml } from './provenance.ts';
@@ -70,33 +77,70 @@ export function loadRun(dir: string): RunData {
 
 const BOOKKEEPING = new Set(['slot', 'round', 'ok', 'gap', 'converged', 'missing', 'bytes', 'roundP50Ms', 'roundP95Ms', 'roundMaxMs']);
 
+/**
+ * Whether a recorded column says something about convergence: not constant, not a bookkeeping
+ * counter (a whole-number column that only ever steps up by one or stays, like an interval index or a
+ * miss count), and not empty.
+ */
+export function meaningfulSeries(rows: Row[], c: string): boolean {
+  const v = rows.map((r) => r[c]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  if (v.length < 2) return v.length === 1 && rows.length === 1;
+  if (v.every((x) => x === v[0])) return false;
+  const counter = v.every((x, i) => Number.isInteger(x) && (i === 0 || x === v[i - 1] || x === v[i - 1] + 1));
+  return !counter;
+}
+
 /** The figures every run has, from its trajectory, slots and metrics. */
 export function genericFigures(run: RunData): Figure[] {
   const figs: (Figure | undefined)[] = [];
   const traj = run.trajectory;
+  const units = run.units ?? {};
   const slots = new Set(traj.map((r) => r.slot));
   const utilCols = numericCols(traj, (c) => !c.startsWith('u_'));
-  const trajCols = numericCols(traj, (c) => BOOKKEEPING.has(c) || c.startsWith('u_'));
+  const allCols = numericCols(traj, (c) => BOOKKEEPING.has(c) || c.startsWith('u_'));
+  const trajCols = allCols.filter((c) => meaningfulSeries(traj, c));
+  const dropped = allCols.filter((c) => !trajCols.includes(c));
   if (traj.length) {
     const rows = traj.map((r, i) => ({ ...r, step: i + 1 }));
     const single = slots.size <= 1;
     figs.push(
       seriesFigure('convergence', single ? 'Convergence per message round' : `Convergence per message round (${slots.size} slots, rounds numbered through the run)`, rows, 'step', trajCols, {
-        xTitle: single ? 'round' : 'round (cumulative over slots)',
-        caption: 'Every value the leader recorded at each message round (trajectory.csv).',
+        xTitle: single ? 'message round' : 'message round, cumulative over slots',
+        xUnit: 'count',
+        units,
+        caption: `The values the leader recorded at each message round that change from round to round (trajectory.csv)${dropped.length ? `; left out as constant or counters: ${dropped.join(', ')}` : ''}.`,
       }),
     );
     if (utilCols.length)
-      figs.push(linesFigure('utilities', 'Each user’s utility per round', rows, 'step', utilCols, { xTitle: 'round', yTitle: 'utility', caption: `${utilCols.length} users (trajectory.csv keeps up to 50).` }));
+      figs.push(linesFigure('utilities', 'Each user’s utility per round', rows, 'step', utilCols, { xTitle: 'message round', xUnit: 'count', yTitle: 'utility', yUnit: units.utility ?? 'utils', units, legend: utilCols.length <= 10, caption: `${utilCols.length} users (trajectory.csv keeps up to 50).` }));
   }
   if (run.slots.length > 1) {
-    const cols = numericCols(run.slots, (c) => BOOKKEEPING.has(c) || c.startsWith('ref.') || c === 'messages' || c === 'timeToEquilibriumMs').slice(0, 12);
-    figs.push(seriesFigure('per-slot', 'Per-slot outcomes', run.slots, 'slot', cols, { caption: 'One point per slot (slots.csv).' }));
-    figs.push(seriesFigure('per-slot-cost', 'Per-slot protocol cost', run.slots, 'slot', ['rounds', 'messages', 'timeToEquilibriumMs'].filter((c) => run.slots.some((r) => typeof r[c] === 'number'))));
+    const cols = numericCols(run.slots, (c) => BOOKKEEPING.has(c) || c.startsWith('ref.') || c === 'messages' || c === 'timeToEquilibriumMs' || c === 'rounds')
+      .filter((c) => meaningfulSeries(run.slots, c))
+      .slice(0, 12);
+    figs.push(seriesFigure('per-slot', 'Per-slot outcomes', run.slots, 'slot', cols, { xUnit: 'index', units, caption: 'One point per slot (slots.csv).' }));
+    figs.push(seriesFigure('per-slot-cost', 'Per-slot protocol cost', run.slots, 'slot', ['rounds', 'messages', 'timeToEquilibriumMs'], { xUnit: 'index', units }));
   }
   const lat: Row[] = [];
   for (const s of run.metrics?.perSlot ?? []) (s.roundLatencyMs ?? []).forEach((ms: number, i: number) => lat.push({ step: lat.length + 1, slot: s.slot, kind: s.roundKinds?.[i] ?? 'round', latencyMs: ms }));
-  if (lat.length)
+  if (lat.length > SUMMARISE_ABOVE)
+    figs.push({
+      id: 'round-latency',
+      title: `Message round latency: distribution over the run's ${lat.length} rounds, per kind of round`,
+      caption: 'Wall time of every round, from the leader’s request to the last reply (metrics.json): box = quartiles, whiskers = 1.5 IQR, dots beyond.',
+      spec: {
+        width: 620,
+        height: 200,
+        data: { values: lat },
+        mark: { type: 'boxplot', extent: 1.5 },
+        encoding: {
+          x: { field: 'kind', type: 'nominal', title: 'kind of round' },
+          y: { field: 'latencyMs', type: 'quantitative', title: 'round latency (ms)', scale: { type: 'symlog' } },
+          color: { field: 'kind', type: 'nominal', legend: null },
+        },
+      },
+    });
+  else if (lat.length)
     figs.push({
       id: 'round-latency',
       title: 'Message round latency',
@@ -107,8 +151,8 @@ export function genericFigures(run: RunData): Figure[] {
         data: { values: thin(lat, 4000) },
         mark: { type: 'point', filled: true, size: 18 },
         encoding: {
-          x: { field: 'step', type: 'quantitative', title: 'round (cumulative)' },
-          y: { field: 'latencyMs', type: 'quantitative', title: 'ms', scale: { type: 'symlog' } },
+          x: { field: 'step', type: 'quantitative', title: 'message round, cumulative (count)', axis: { tickMinStep: 1, format: 'd' } },
+          y: { field: 'latencyMs', type: 'quantitative', title: 'round latency (ms)', scale: { type: 'symlog' } },
           color: { field: 'kind', type: 'nominal', title: 'kind' },
         },
       },
@@ -166,17 +210,37 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
   return rows;
 }
 
-export function claimsRows(s: Record<string, any>): Record<string, unknown>[] {
+/** A number rounded to about 4 significant digits for a table (integers as they are; tiny or huge ones in exponent form). */
+export function sig4(x: unknown): string {
+  if (typeof x !== 'number') return x === null || x === undefined ? '—' : String(x);
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
+  if (x !== 0 && (Math.abs(x) < 1e-3 || Math.abs(x) >= 1e9)) return x.toExponential(3).replace(/\.?0+e/, 'e').replace('e+', 'e');
+  return String(Number(x.toPrecision(4)));
+}
+
+/** One claim's numbers as text: "label value unit; …" (unitless ratios and counts say so). */
+export function claimNumbersText(numbers: { label: string; value: unknown; unit?: string }[]): string {
+  return numbers.map((x) => `${x.label} ${sig4(x.value)}${x.unit ? ` ${x.unit}` : ''}`).join('; ');
+}
+
+/**
+ * The paper's claims of a run as table rows {claim, verdict, numbers, note}. The summary holds them in
+ * the typed shape (scenarios/types.ts `Claim`); a summary written before that shape (an object keyed by
+ * claim, or rows with `holds`) is still shown, its numbers as JSON.
+ */
+export function claimsRows(s: Record<string, any>): { id: string; claim: string; verdict: string; numbers: string; note: string }[] {
   const c = s.results?.claims;
   if (!c) return [];
-  const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { value: v }) }));
+  const list: any[] = Array.isArray(c) ? c : Object.entries(c).map(([id, v]) => ({ id, ...(typeof v === 'object' && v !== null ? v : { holds: v }) }));
   return list.map((x) => {
-    if (typeof x.value === 'boolean') return { claim: x.id, holds: x.value, numbers: '' };
-    if ('value' in x && Object.keys(x).length === 2) return { claim: x.id, holds: '', numbers: JSON.stringify(x.value) };
-    if (Object.keys(x).every((k) => k === 'id' || /^\d+$/.test(k))) return { claim: x.id, holds: '', numbers: Object.keys(x).filter((k) => k !== 'id').map((k) => x[k]).join(', ') };
-    const { id, claim, name, statement, holds, verdict, ...rest } = x;
-    const numbers = rest.numbers ?? rest.detail ?? rest;
-    return { claim: claim ?? statement ?? name ?? id, holds: holds ?? verdict ?? '', numbers: typeof numbers === 'string' ? numbers : JSON.stringify(numbers) };
+    const verdict = typeof x.verdict === 'string' ? x.verdict : x.holds === true ? 'holds' : x.holds === false ? 'fails' : x.holds === null ? 'not-evaluable' : '';
+    const numbers = Array.isArray(x.numbers) && x.numbers.every((y: any) => y && typeof y.label === 'string') ? claimNumbersText(x.numbers) : (() => {
+      const { id, claim, name, statement, holds, verdict: _v, note, ...rest } = x;
+      const raw = rest.numbers ?? rest.detail ?? rest;
+      return typeof raw === 'string' ? raw : JSON.stringify(raw);
+    })();
+    return { id: String(x.id ?? ''), claim: String(x.statement ?? x.claim ?? x.name ?? x.id), verdict, numbers, note: typeof x.note === 'string' ? x.note : '' };
   });
 }
 
@@ -189,31 +253,114 @@ export function statusLine(dir: string, s: Record<string, any>): { status: strin
   return { status: st.status, line: `${s.status}${s.error ? `: ${s.error}` : ''}${note}` };
 }
 
+type Flat = { key: string; value: unknown };
+
+/**
+ * A nested config or outcome flattened to dotted keys for a table. A long list (more than 6 items,
+ * e.g. the users) is summarised per field as min / median / max over its items, so the table stays
+ * readable at 10,000 users; the full values are in config.json and summary.json.
+ */
+export function flattenForTable(x: unknown, prefix = ''): Flat[] {
+  if (x === null || typeof x !== 'object') return [{ key: prefix, value: x }];
+  if (Array.isArray(x)) {
+    if (x.length <= 6) return x.flatMap((v, i) => flattenForTable(v, `${prefix}[${i}]`));
+    const leaves = new Map<string, unknown[]>();
+    for (const item of x) for (const f of flattenForTable(item, '')) leaves.set(f.key, [...(leaves.get(f.key) ?? []), f.value]);
+    return [...leaves].map(([k, vs]) => ({ key: `${prefix}[${x.length}]${k && !k.startsWith('[') ? '.' : ''}${k}`, value: spread(vs) }));
+  }
+  return Object.entries(x).flatMap(([k, v]) => flattenForTable(v, prefix ? `${prefix}.${k}` : k));
+}
+
+/** min / median / max of numbers (or the distinct values of anything else) */
+function spread(vs: unknown[]): string {
+  const nums = vs.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
+  if (nums.length === vs.length && nums.length) {
+    if (nums[0] === nums[nums.length - 1]) return `all ${sig4(nums[0])}`;
+    return `min ${sig4(nums[0])} · median ${sig4(nums[Math.floor(nums.length / 2)])} · max ${sig4(nums[nums.length - 1])}`;
+  }
+  const distinct = [...new Set(vs.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))))];
+  return distinct.length <= 4 ? distinct.join(' / ') : `${distinct.length} distinct values`;
+}
+
+const cell = (v: unknown) => (typeof v === 'number' ? sig4(v) : v === null || v === undefined ? '—' : String(v));
+
+/** The resolved config as rows {parameter, value, unit}. */
+export function parameterRows(cfg: Record<string, unknown> | undefined, units: Record<string, string>): Record<string, string>[] {
+  if (!cfg) return [];
+  return flattenForTable(cfg).map((f) => ({ parameter: f.key, value: cell(f.value), unit: unitOf(f.key.replace(/\[\d+\]/g, ''), units) ?? '' }));
+}
+
+/** A slot's outcome beside its reference, as rows {quantity, distributed, reference, unit}. */
+export function outcomeRows(slot: Record<string, any> | undefined, units: Record<string, string>, allSlots: Record<string, any>[] = []): Record<string, string>[] {
+  if (!slot?.equilibrium) return [];
+  const eq = new Map(flattenForTable(slot.equilibrium).map((f) => [f.key, f.value]));
+  const ref = new Map(flattenForTable(slot.reference ?? {}).map((f) => [f.key, f.value]));
+  const keys = [...eq.keys(), ...[...ref.keys()].filter((k) => !eq.has(k))].filter((k) => k !== '');
+  // with several slots, the mean over them of each number of the equilibrium
+  const meanOf = (k: string) => {
+    const xs = allSlots.map((r) => r.equilibrium?.[k]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+    return xs.length === allSlots.length && xs.length > 1 ? sig4(xs.reduce((a, b) => a + b, 0) / xs.length) : '';
+  };
+  return keys.map((k) => ({ quantity: k, distributed: eq.has(k) ? cell(eq.get(k)) : '', reference: ref.has(k) ? cell(ref.get(k)) : '', ...(allSlots.length > 1 ? { 'distributed, mean over slots': meanOf(k) } : {}), unit: unitOf(k.replace(/\[\d+\]/g, ''), units) ?? '' }));
+}
+
+/**
+ * Extra HTML for the report's header, one function per contributor (e.g. the provenance block:
+ * versions, commit, host, command line). Each gets the summary and returns HTML, or '' for nothing.
+ */
+export const reportHeaderExtras: ((summary: Record<string, any>) => string)[] = [];
+
 /** Builds report.html for a run folder; returns its path, the figures it holds and the run's status. */
 export async function writeReport(dir: string): Promise<{ path: string; figures: string[]; status: string; statusLine: string }> {
   const run = loadRun(dir);
   const s = run.summary;
+  const scenario = await scenarioOf(run);
+  run.units = { ...GENERIC_UNITS, ...(scenario?.units ?? {}) };
   const figs = [...genericFigures(run), ...(await scenarioFigures(run))];
   const rendered: string[] = [];
   for (const f of figs) {
     let svg: string;
     try {
       svg = await renderSvg(f.spec);
+      // each figure on its own, as SVG with the data behind it as CSV, to go into a paper as is
+      writeAtomic(join(dir, 'figures', `${f.id}.svg`), svg);
+      const values = (f.spec.data as { values?: Row[] } | undefined)?.values;
+      if (Array.isArray(values)) writeAtomic(join(dir, 'figures', `${f.id}.csv`), toCsv(values));
     } catch (e) {
       svg = `<p class="error">figure could not be rendered: ${esc((e as Error).message)}</p>`;
     }
-    rendered.push(`<figure id="fig-${esc(f.id)}" data-figure="${esc(f.id)}"><figcaption><b>${esc(f.title)}</b>${f.caption ? ` — ${esc(f.caption)}` : ''}</figcaption>${svg}</figure>`);
+    rendered.push(`<figure id="fig-${esc(f.id)}" data-figure="${esc(f.id)}"><figcaption><b>${esc(f.title)}</b>${f.caption ? ` — ${esc(f.caption)}` : ''} <span class="muted">(figures/${esc(f.id)}.svg, data figures/${esc(f.id)}.csv)</span></figcaption>${svg}</figure>`);
   }
+  const cfgText = existsSync(join(dir, 'config.json')) ? readFileSync(join(dir, 'config.json'), 'utf8') : undefined;
+  let cfg: Record<string, unknown> | undefined = s.config;
+  try {
+    if (cfgText !== undefined) cfg = JSON.parse(cfgText);
+  } catch {
+    // a damaged config.json: the summary's copy, if any, stands
+  }
+  const params = parameterRows(cfg, run.units);
+  const outcome = outcomeRows(s.perSlot?.[0], run.units, s.perSlot ?? []);
+  const extras = reportHeaderExtras.map((f) => {
+    try {
+      return f(s);
+    } catch {
+      return '';
+    }
+  });
   const per: any[] = s.perSlot ?? [];
+  // the outcome in the slot table: the equilibrium's numbers that change from slot to slot (up to 4), with units
+  const eqCols = per.length > 1 ? Object.keys(per[0]?.equilibrium ?? {}).filter((k) => per.some((r) => typeof r.equilibrium?.[k] === 'number') && new Set(per.map((r) => r.equilibrium?.[k])).size > 1).slice(0, 4) : [];
+  const eqHead = (k: string) => `${k}${unitOf(k, run.units) ? ` (${unitOf(k, run.units)})` : ''}`;
   const slotRows = per.slice(0, 30).map((r) => ({
     slot: r.slot,
+    ...Object.fromEntries(eqCols.map((k) => [eqHead(k), typeof r.equilibrium?.[k] === 'number' ? sig4(r.equilibrium[k]) : ''])),
     comparedWith: againstOf(r.compare ?? {}),
     equals: r.compare?.ok,
-    gap: r.compare?.gap,
+    gap: typeof r.compare?.gap === 'number' ? sig4(r.compare.gap) : '',
     optimum: r.compare ? optimumClause(r.compare) : '',
     rounds: r.metrics?.rounds,
     messages: r.metrics?.messages,
-    timeToEquilibriumMs: r.metrics?.timeToEquilibriumMs,
+    'time to equilibrium (ms)': typeof r.metrics?.timeToEquilibriumMs === 'number' ? sig4(r.metrics.timeToEquilibriumMs) : '',
     note: r.compare?.note ?? '',
   }));
   const { status: state, line: status } = statusLine(dir, s);
@@ -223,7 +370,7 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
-th{background:#f4f4f4}figure{margin:1.5rem 0}figcaption{margin-bottom:.4rem}.muted{color:#777}.error{color:#b00}
+th{background:#f4f4f4}figure{margin:1.5rem 0;max-width:100%;overflow:hidden}figure svg{max-width:100%;height:auto}figcaption{margin-bottom:.4rem}.muted{color:#777}.error{color:#b00}
 .status{padding:.4rem .6rem;background:${s.status === 'complete' && s.ok ? '#e8f5e9' : '#fff3e0'};display:inline-block}
 td{max-width:640px;overflow-wrap:anywhere}
 </style></head><body>
@@ -231,11 +378,14 @@ td{max-width:640px;overflow-wrap:anywhere}
 <p class="status">${esc(status)}</p>
 <p>run <code>${esc(s.runId)}</code> · ${esc(s.agents?.followers)} followers + leader ${esc(s.agents?.leader)} · placement ${esc(s.placement)} (${esc(s.workers)} processes) · started ${esc(s.startedAt)}, finished ${esc(s.finishedAt ?? '—')}</p>
 ${provenanceHtml(s.provenance)}
-${claimsRows(s).length ? `<h2>Claims</h2>${table(claimsRows(s), ['claim', 'holds', 'numbers'])}` : ''}
-<h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
-<h2>Slots</h2>${table(slotRows)}${per.length > 30 ? `<p class="muted">… ${per.length - 30} more slots in slots.csv</p>` : ''}
+<!-- header extras -->${extras.join('\n')}
+<h2>Outcome</h2>${outcome.length ? `<p class="muted">Slot 0: the distributed run's equilibrium beside the centralized reference${(s.perSlot?.length ?? 0) > 1 ? `; the other ${s.perSlot.length - 1} slots are in slots.csv and the figures` : ''}. Lists of more than 6 items are summarised (min · median · max).</p>${table(outcome, ['quantity', 'distributed', 'reference', ...((s.perSlot?.length ?? 0) > 1 ? ['distributed, mean over slots'] : []), 'unit'])}` : '<p class="muted">no slot finished</p>'}
+${claimsRows(s).length ? `<h2>The paper's claims</h2>${table(claimsRows(s), ['claim', 'verdict', 'numbers', 'note'])}` : ''}
 <h2>Figures</h2>
 ${rendered.join('\n')}
+<h2>Parameters</h2><p class="muted">The resolved configuration (config.json; feed it back with <code>--config</code>). Lists of more than 6 items are summarised.</p>${table(params, ['parameter', 'value', 'unit'])}
+<h2>Slots</h2>${table(slotRows)}${per.length > 30 ? `<p class="muted">… ${per.length - 30} more slots in slots.csv</p>` : ''}
+<h2>Metrics</h2>${table(metricsRows(s), ['metric', 'value'])}
 <p class="muted">Generated by <code>mecsim report ${esc(dir)}</code> from summary.json, trajectory.csv, slots.csv and metrics.json in the same folder.</p>
 </body></html>
 `;

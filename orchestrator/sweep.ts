@@ -1,142 +1,350 @@
 /**
- * `mecsim sweep <scenario> --users 10,100,1000,10000 [--repeat R]`: one distributed run per size and
- * repeat, then a CSV (one row per run), a per-size CSV (median, min and max over repeats) and a
- * figure of rounds, messages, time-to-equilibrium and peak memory against N (sweep.svg and
- * sweep.html, rendered by Vega-Lite).
+ * `mecsim sweep`: the one sweep implementation. One distributed run per point of
+ * (mechanism × varied value × users × seed × repeat), then
+ * - a tidy CSV, one row per run and slot, every scalar parameter and outcome a column
+ *   (`sweep-<scenario>-<key>-<YYYYMMDD-HHMMSS>.csv`);
+ * - a summary CSV: per (mechanism, value, users) the median of every outcome across the seeds and a
+ *   distribution-free 95 % interval for that median (order statistics; see `medianInterval`);
+ * - a comparison figure (SVG) and page (HTML) with those medians and intervals.
+ * `run --sweep key=…` and `sweep --users …` are this, with one seed or with users as the varied key.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject, Scenario } from '../scenarios/types.ts';
-import { renderSvg, type VlSpec } from './report.ts';
-import { quantile, toCsv, writeAtomic } from './results.ts';
-import { RunError, runScenario, type Placement } from './run.ts';
+import type { Json, JsonObject, Scenario } from '../scenarios/types.ts';
+import { axisFor, axisTitle, paletteScale, unitOf, GENERIC_UNITS, type Row, type VlSpec } from '../scenarios/common/figures.ts';
+import { renderSvg, sig4 } from './report.ts';
+import { quantile, scalars, toCsv, writeAtomic } from './results.ts';
+import { RunError, runScenario, type NatsAuth, type Placement } from './run.ts';
 import { runVerdict } from './verdict.ts';
 
-export interface SweepRow {
-  users: number;
-  repeat: number;
-  runId: string;
-  ok: boolean;
-  agents: number;
-  processes: number;
-  slots: number;
-  rounds: number;
-  messages: number;
-  bytes: number;
-  /** median over the run's slots */
-  timeToEquilibriumMs: number;
-  roundP50Ms: number;
-  agentsJoinedMaxMs: number;
-  peakMemoryMiB: number;
-  wallMs: number;
+export type SweepValue = number | string | boolean;
+
+/** One run of a sweep: what identifies it, and its resolved configuration. */
+export interface SweepPoint {
+  mechanism: string;
+  seed: number;
+  users?: number;
+  /** the varied key's value (absent when nothing but seeds, mechanisms or users vary) */
+  value?: SweepValue;
+  cfg: JsonObject;
 }
 
-export const SWEEP_METRICS: { key: keyof SweepRow; title: string }[] = [
-  { key: 'rounds', title: 'message rounds' },
-  { key: 'messages', title: 'messages' },
-  { key: 'timeToEquilibriumMs', title: 'time to equilibrium (ms)' },
-  { key: 'peakMemoryMiB', title: 'peak memory, all processes (MiB)' },
-];
+/** `key=v1,v2,…`: a dotted config key and its values. A unit written on the last value only (`0,5,20ms`) applies to all. */
+export function parseVary(s: string, flag = '--vary'): { key: string; values: SweepValue[] } {
+  const m = /^([A-Za-z_][\w-]*(?:\.[\w-]+)*)=(.+)$/.exec(s.trim());
+  const raw = m ? m[2].split(',').map((v) => v.trim()) : [];
+  if (!m || !raw.length || raw.some((v) => v === '')) throw new Error(`${flag} must look like key=v1,v2,… (a dotted config key, e.g. users.r=1e7,2e7 or server.f=1e9,4e9), not "${s}"`);
+  const unit = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?([A-Za-z%µ/]+)$/i.exec(raw[raw.length - 1])?.[1];
+  const values = raw.map((v): SweepValue => {
+    const withUnit = unit && /^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i.test(v) ? `${v}${unit}` : v;
+    if (withUnit !== v) return withUnit;
+    if (v === 'true' || v === 'false') return v === 'true';
+    const n = Number(v);
+    return /^[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?$/i.test(v) && Number.isFinite(n) ? n : v;
+  });
+  return { key: m[1], values };
+}
 
-export function sweepRow(users: number, repeat: number, s: Record<string, any>, wallMs: number): SweepRow {
-  const m = s.runMetrics;
-  const p = m.processes ?? {};
-  return {
-    users,
-    repeat,
-    runId: s.runId,
-    ok: Boolean(s.ok),
-    agents: s.agents?.total ?? 0,
-    processes: m.workers,
-    slots: m.slots,
-    rounds: m.rounds,
-    messages: m.messages,
-    bytes: m.bytes,
-    timeToEquilibriumMs: m.timeToEquilibriumMs.p50,
-    roundP50Ms: m.roundLatencyMs.p50,
-    agentsJoinedMaxMs: m.agentStartToJoinedMs.max,
-    peakMemoryMiB: Math.round(((p.peakRssBytesTotal ?? p.peakRssBytesSum ?? 0) / 2 ** 20) * 10) / 10,
-    wallMs: Math.round(wallMs),
+/** `--seeds 1-20` or `1,2,5` (or both: `1-3,7`) */
+export function parseSeeds(s: string): number[] {
+  const out: number[] = [];
+  for (const part of s.split(',').map((x) => x.trim())) {
+    const r = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!r) throw new Error(`--seeds must be a list of seeds or ranges like 1-20 or 1,2,5, not "${s}"`);
+    const [a, b] = [Number(r[1]), Number(r[2] ?? r[1])];
+    if (b < a || b - a >= 10_000) throw new Error(`--seeds: "${part}" is not a range from low to high of at most 10,000 seeds`);
+    for (let x = a; x <= b; x++) out.push(x);
+  }
+  return [...new Set(out)];
+}
+
+/** Every dotted path of a resolved config with a scalar at its end, arrays stepped through as `[]` (`users.r`). */
+export function configKeys(cfg: Json, prefix = ''): string[] {
+  if (Array.isArray(cfg)) return [...new Set(cfg.flatMap((v) => configKeys(v, prefix)))];
+  if (cfg !== null && typeof cfg === 'object') return Object.entries(cfg).flatMap(([k, v]) => configKeys(v, prefix ? `${prefix}.${k}` : k));
+  return [prefix];
+}
+
+/**
+ * The config with `key` set to `value`: a dotted path into the resolved config; where the path meets
+ * a list and the next part is not an index, every item gets the value (`users.r` sets every user's
+ * r; `users.3.r` only the fourth's). Throws when the path does not exist.
+ */
+export function setDotted(cfg: JsonObject, key: string, value: SweepValue): JsonObject {
+  const parts = key.split('.');
+  const copy = structuredClone(cfg) as Json;
+  let hits = 0;
+  const walk = (node: Json, i: number): void => {
+    if (node === null || typeof node !== 'object') return;
+    const part = parts[i];
+    const last = i === parts.length - 1;
+    if (Array.isArray(node)) {
+      if (/^\d+$/.test(part)) {
+        const k = Number(part);
+        if (k >= node.length) return;
+        if (last) (node[k] = value as Json), hits++;
+        else walk(node[k], i + 1);
+      } else for (const item of node) walk(item, i);
+      return;
+    }
+    if (!(part in node)) return;
+    if (last) {
+      const old = node[part];
+      if (old !== null && typeof old === 'object') return; // a list or object is not one parameter
+      node[part] = value as Json;
+      hits++;
+    } else walk(node[part], i + 1);
   };
+  walk(copy, 0);
+  if (!hits) {
+    const keys = configKeys(cfg).filter((k) => !['scenario', 'mechanism', 'seed'].includes(k));
+    const near = keys.filter((k) => k.endsWith(`.${parts[parts.length - 1]}`) || k === parts[parts.length - 1]);
+    throw new Error(`--vary: "${key}" is not a parameter of this configuration${near.length ? `; did you mean ${near.join(' or ')}?` : ''} (mecsim params <scenario> prints every key; e.g. ${keys.slice(0, 8).join(', ')})`);
+  }
+  return copy as JsonObject;
 }
 
-/** Per size: median, min and max of every metric over the repeats. */
-export function aggregate(rows: SweepRow[]): Record<string, number>[] {
-  const sizes = [...new Set(rows.map((r) => r.users))].sort((a, b) => a - b);
-  return sizes.map((n) => {
-    const rs = rows.filter((r) => r.users === n);
-    const out: Record<string, number> = { users: n, repeats: rs.length, ok: rs.filter((r) => r.ok).length };
-    for (const { key } of [...SWEEP_METRICS, { key: 'wallMs' as const }, { key: 'roundP50Ms' as const }]) {
-      const xs = rs.map((r) => Number(r[key]));
-      out[`${key}.median`] = quantile(xs, 0.5);
-      out[`${key}.min`] = Math.min(...xs);
-      out[`${key}.max`] = Math.max(...xs);
+/** The distribution-free interval for a median: order statistics x_(j) ≤ median ≤ x_(n+1−j) with coverage ≥ 95 %. */
+export function medianInterval(xs: number[]): { median: number; lo: number; hi: number; coverage: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  if (!n) return { median: NaN, lo: NaN, hi: NaN, coverage: 0 };
+  const median = quantile(s, 0.5);
+  // P(x_(j) ≤ m ≤ x_(n+1−j)) = 1 − 2·P(Binomial(n, ½) ≤ j − 1)
+  const pmf = Array.from({ length: n + 1 }, (_, k) => Math.exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1) - n * Math.LN2));
+  let j = 1;
+  let coverage = 1 - 2 * pmf[0];
+  for (let c = 2; c <= Math.floor(n / 2); c++) {
+    const cov = 1 - 2 * pmf.slice(0, c).reduce((a, b) => a + b, 0);
+    if (cov < 0.95) break;
+    j = c;
+    coverage = cov;
+  }
+  // fewer than 6 values: no interval reaches 95 %; the full range is given with its coverage
+  return { median, lo: s[j - 1], hi: s[n - j], coverage: n === 1 ? 0 : coverage };
+}
+function lgamma(x: number): number {
+  let r = 0;
+  for (let k = 2; k < x; k++) r += Math.log(k);
+  return r;
+}
+
+/** The scalar, non-list parameters of a config as `param.<key>` columns (lists such as users stay in each run's config.json). */
+function paramColumns(cfg: JsonObject): Record<string, SweepValue | null> {
+  const out: Record<string, SweepValue | null> = {};
+  const walk = (x: Json, p: string) => {
+    if (Array.isArray(x)) return;
+    if (x !== null && typeof x === 'object') for (const [k, v] of Object.entries(x)) walk(v, p ? `${p}.${k}` : k);
+    else if (!['scenario', 'mechanism', 'seed'].includes(p)) out[`param.${p}`] = x;
+  };
+  walk(cfg, '');
+  return out;
+}
+
+export interface SweepOptions {
+  scenario: Scenario;
+  /** the varied key ('users' for a users sweep; undefined when only seeds or mechanisms vary) */
+  key?: string;
+  points: SweepPoint[];
+  repeat?: number;
+  placement: Placement;
+  outDir: string;
+  natsUrl?: string;
+  natsAuth?: NatsAuth;
+  roundTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** before each run (no row) and after it, with its per-run row and the run's verdict */
+  onRun?: (i: number, total: number, p: SweepPoint, row?: Row, verdict?: string) => void;
+}
+
+export interface SweepResult {
+  dir: string;
+  csv: string;
+  /** one row per run and slot */
+  rows: Row[];
+  /** one row per run (outcomes averaged over its slots) */
+  runs: Row[];
+  summary: Row[];
+  files: string[];
+}
+
+/** `20261202-093512`: a timestamp a person reads (UTC), not epoch milliseconds. */
+export const humanStamp = (d = new Date()) => d.toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+
+/** The columns that identify a point of the sweep (summaries group by them, seeds aside). */
+const idCols = (key: string | undefined) => ['mechanism', ...(key && key !== 'users' ? [key] : []), 'users'];
+
+export async function runSweep(o: SweepOptions): Promise<SweepResult> {
+  const keyName = o.key ?? (new Set(o.points.map((p) => p.mechanism)).size > 1 ? 'mechanism' : 'seed');
+  const stamp = humanStamp();
+  // two sweeps started in the same second get their own folders (-2, -3 …), never one shared file:
+  // a folder is claimed by creating it, which fails if another process created it first
+  const stem = `sweep-${o.scenario.id}-${keyName.replace(/[^\w.-]/g, '_')}-${stamp}`;
+  mkdirSync(o.outDir, { recursive: true });
+  let base = stem;
+  for (let n = 2; !claimDir(join(o.outDir, base)); n++) base = `${stem}-${n}`;
+  const dir = join(o.outDir, base);
+  const csv = join(dir, `${base}.csv`);
+  const rows: Row[] = [];
+  const runs: Row[] = [];
+  const repeat = o.repeat ?? 1;
+  const total = o.points.length * repeat;
+  let i = 0;
+  for (const p of o.points) {
+    for (let r = 0; r < repeat; r++) {
+      // a signal that came between two runs (or as one finished) stops the sweep before the next starts
+      if (o.signal?.aborted) throw new RunError('interrupted', 130);
+      o.onRun?.(i, total, p);
+      const t0 = performance.now();
+      const s = (await runScenario({ scenario: o.scenario, cfg: p.cfg, placement: o.placement, outDir: dir, natsUrl: o.natsUrl, natsAuth: o.natsAuth, roundTimeoutMs: o.roundTimeoutMs, signal: o.signal })) as Record<string, any>;
+      const wallMs = Math.round(performance.now() - t0);
+      const m = s.runMetrics ?? {};
+      const proc = m.processes ?? {};
+      const ident: Row = {
+        scenario: o.scenario.id,
+        mechanism: p.mechanism,
+        ...(o.key && o.key !== 'users' ? { [o.key]: p.value as SweepValue } : {}),
+        users: s.agents?.followers ?? p.users ?? null,
+        seed: p.seed,
+        repeat: r,
+        runId: s.runId,
+        ok: Boolean(s.ok),
+      };
+      const runLevel: Row = {
+        peakMemoryMiB: Math.round(((proc.peakRssBytesTotal ?? proc.peakRssBytesSum ?? 0) / 2 ** 20) * 10) / 10,
+        wallMs,
+        processes: m.workers ?? null,
+      };
+      const mine: Row[] = (s.perSlot ?? []).map((x: any) => ({
+        ...ident,
+        slot: x.slot,
+        'compare.ok': x.compare?.ok ?? null,
+        'compare.gap': x.compare?.gap ?? null,
+        rounds: x.metrics?.rounds ?? null,
+        messages: x.metrics?.messages ?? null,
+        timeToEquilibriumMs: x.metrics?.timeToEquilibriumMs ?? null,
+        ...(scalars('eq.', x.equilibrium) as Row),
+        ...(scalars('ref.', x.reference) as Row),
+        ...runLevel,
+        ...paramColumns(p.cfg),
+      }));
+      rows.push(...mine);
+      const run: Row = { ...ident };
+      for (const c of numericOutcomes(mine)) run[c] = mean(mine.map((x) => x[c]).filter((v): v is number => typeof v === 'number'));
+      Object.assign(run, runLevel);
+      runs.push(run);
+      i++;
+      o.onRun?.(i, total, p, run, runVerdict(s.perSlot ?? [], Boolean(s.ok)));
+      // partial results are on disk after every run: an interrupted sweep keeps what it measured
+      writeAtomic(csv, toCsv(rows as never));
+    }
+  }
+  const summary = summarise(runs, o.key);
+  const units = { ...GENERIC_UNITS, ...(o.scenario.units ?? {}) };
+  const spec = sweepSpec(o.scenario.id, o.key, summary, units);
+  const svg = spec ? await renderSvg(spec) : '';
+  const files = [csv, join(dir, 'summary.csv'), join(dir, 'sweep.svg'), join(dir, 'sweep.html')];
+  writeAtomic(files[1], toCsv(summary as never));
+  if (svg) writeAtomic(files[2], svg);
+  writeAtomic(files[3], sweepHtml(o.scenario.id, o.key, summary, runs, svg, units));
+  return { dir, csv, rows, runs, summary, files: svg ? files : files.filter((f) => !f.endsWith('.svg')) };
+}
+
+/** Creates `dir`; false if it already exists (someone else's). */
+function claimDir(dir: string): boolean {
+  try {
+    mkdirSync(dir);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const OUTCOME = /^(eq\.|ref\.|compare\.gap$|rounds$|messages$|timeToEquilibriumMs$)/;
+function numericOutcomes(rows: Row[]): string[] {
+  const cols = new Set<string>();
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (OUTCOME.test(k) && typeof v === 'number') cols.add(k);
+  return [...cols];
+}
+
+/** Per sweep point (mechanism, value, users): across seeds and repeats, the median of every outcome and its 95 % interval. */
+export function summarise(runs: Row[], key: string | undefined): Row[] {
+  const ids = idCols(key);
+  const groups = new Map<string, Row[]>();
+  for (const r of runs) {
+    const k = JSON.stringify(ids.map((c) => r[c]));
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  const metrics = [...new Set(runs.flatMap((r) => Object.keys(r).filter((c) => (OUTCOME.test(c) || c === 'wallMs' || c === 'peakMemoryMiB') && typeof r[c] === 'number')))];
+  return [...groups.values()].map((rs) => {
+    const out: Row = Object.fromEntries(ids.map((c) => [c, rs[0][c]]));
+    out.runs = rs.length;
+    out.seeds = new Set(rs.map((r) => r.seed)).size;
+    out.ok = rs.filter((r) => r.ok === true).length;
+    for (const m of metrics) {
+      const xs = rs.map((r) => r[m]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      if (!xs.length) continue;
+      const ci = medianInterval(xs);
+      Object.assign(out, { [`${m}.median`]: ci.median, [`${m}.lo`]: ci.lo, [`${m}.hi`]: ci.hi, [`${m}.coverage`]: Number(ci.coverage.toFixed(4)) });
     }
     return out;
   });
 }
 
-export function sweepSpec(scenario: string, mechanism: string, rows: SweepRow[]): VlSpec {
-  const data = rows.flatMap((r) => SWEEP_METRICS.map((m) => ({ users: r.users, repeat: r.repeat, metric: m.title, value: Number(r[m.key]) })));
-  return {
-    title: `mecsim ${scenario} · ${mechanism}: cost against the number of users (median over repeats, bars: min–max)`,
-    data: { values: data },
-    facet: { row: { field: 'metric', type: 'nominal', title: null, sort: SWEEP_METRICS.map((m) => m.title) } },
-    spec: {
+/** The outcomes a comparison figure shows: the equilibrium's numbers (up to 6) and the protocol's cost. */
+function figureMetrics(summary: Row[]): string[] {
+  const has = (m: string) => summary.some((r) => typeof r[`${m}.median`] === 'number');
+  const eq = [...new Set(summary.flatMap((r) => Object.keys(r)))].filter((c) => c.startsWith('eq.') && c.endsWith('.median')).map((c) => c.slice(0, -'.median'.length));
+  const varying = eq.filter((m) => new Set(summary.map((r) => r[`${m}.median`])).size > 1 || summary.length === 1);
+  return [...varying.slice(0, 6), 'rounds', 'messages', 'timeToEquilibriumMs'].filter(has);
+}
+
+export function sweepSpec(scenario: string, key: string | undefined, summary: Row[], units: Record<string, string>): VlSpec | undefined {
+  if (!summary.length) return undefined;
+  const xKey = key ?? 'mechanism';
+  const numericX = summary.every((r) => typeof r[xKey] === 'number');
+  const logX = numericX && xKey === 'users' && summary.every((r) => Number(r[xKey]) > 0) && new Set(summary.map((r) => r[xKey])).size > 2;
+  const series = [...new Set(summary.map((r) => String(r.mechanism)))];
+  const xUnit = unitOf(xKey, units);
+  const data = summary.map((r) => ({ ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/\./g, '·'), v])), x: r[xKey] }));
+  const panel = (m: string) => {
+    const f = m.replace(/\./g, '·');
+    const title = axisTitle(m, unitOf(m, units));
+    const yAxis = axisFor(unitOf(m, units));
+    const x = { field: 'x', type: numericX ? 'quantitative' : 'ordinal', title: numericX ? axisTitle(xKey, xUnit) : xKey, ...(logX ? { scale: { type: 'log' } } : {}), ...(numericX ? { axis: axisFor(xUnit) } : {}) };
+    const color = { field: 'mechanism', type: 'nominal', title: 'mechanism', scale: paletteScale(series) };
+    return {
       width: 560,
-      height: 150,
+      height: 140,
       layer: [
-        { mark: { type: 'errorbar', extent: 'min-max', ticks: true }, encoding: { x: { field: 'users', type: 'quantitative', scale: { type: 'log' }, title: 'users N' }, y: { field: 'value', type: 'quantitative', title: null, scale: { type: 'log' } } } },
-        { mark: { type: 'line', point: true }, encoding: { x: { field: 'users', type: 'quantitative', scale: { type: 'log' }, title: 'users N' }, y: { field: 'value', type: 'quantitative', aggregate: 'median', title: null, scale: { type: 'log' } } } },
+        { mark: { type: 'rule' }, encoding: { x, y: { field: `${f}·lo`, type: 'quantitative', title, scale: { zero: false }, axis: yAxis }, y2: { field: `${f}·hi` }, color } },
+        { mark: { type: 'line', point: true }, encoding: { x, y: { field: `${f}·median`, type: 'quantitative', title, axis: yAxis }, color } },
       ],
-    },
-    resolve: { scale: { y: 'independent' } },
+    };
   };
+  const ms = figureMetrics(summary);
+  if (!ms.length) return undefined;
+  return { title: `mecsim ${scenario}: median across seeds against ${xKey}, bars: 95 % interval of the median`, data: { values: data }, vconcat: ms.map(panel) };
 }
 
-export interface SweepOptions {
-  scenario: Scenario;
-  /** one resolved configuration per size */
-  configs: { users: number; cfg: JsonObject }[];
-  repeat: number;
-  placement: Placement;
-  outDir: string;
-  natsUrl?: string;
-  roundTimeoutMs?: number;
-  signal?: AbortSignal;
-  /** before each run (no row) and after it, with its row and the run's verdict (verdict.ts: what its slots equal) */
-  onRun?: (i: number, total: number, users: number, repeat: number, row?: SweepRow, verdict?: string) => void;
-}
+const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-export async function runUserSweep(o: SweepOptions): Promise<{ dir: string; rows: SweepRow[]; aggregate: Record<string, number>[]; files: string[] }> {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  const dir = join(o.outDir, `sweep-${o.scenario.id}-users-${stamp}`);
-  const rows: SweepRow[] = [];
-  const total = o.configs.length * o.repeat;
-  let i = 0;
-  for (const { users, cfg } of o.configs) {
-    for (let r = 0; r < o.repeat; r++) {
-      // a signal that came between two runs (or as one finished) stops the sweep before the next starts
-      if (o.signal?.aborted) throw new RunError('interrupted', 130);
-      o.onRun?.(i, total, users, r);
-      const t0 = performance.now();
-      const s = (await runScenario({ scenario: o.scenario, cfg, placement: o.placement, outDir: dir, natsUrl: o.natsUrl, roundTimeoutMs: o.roundTimeoutMs, signal: o.signal })) as Record<string, any>;
-      const row = sweepRow(users, r, s, performance.now() - t0);
-      rows.push(row);
-      i++;
-      o.onRun?.(i, total, users, r, row, runVerdict(s.perSlot ?? [], row.ok));
-      // partial results are on disk after every run: an interrupted sweep keeps what it measured
-      writeAtomic(join(dir, 'sweep.csv'), toCsv(rows as never));
-    }
-  }
-  const agg = aggregate(rows);
-  const mechanism = String(o.configs[0]?.cfg.mechanism ?? o.scenario.defaultMechanism);
-  const svg = await renderSvg(sweepSpec(o.scenario.id, mechanism, rows));
-  const files = ['sweep.csv', 'sweep-summary.csv', 'sweep.svg', 'sweep.html'].map((f) => join(dir, f));
-  writeAtomic(files[1], toCsv(agg));
-  writeAtomic(files[2], svg);
-  writeAtomic(
-    files[3],
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mecsim sweep ${o.scenario.id}</title><style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem}</style></head><body><h1>mecsim sweep · ${o.scenario.id} · ${mechanism}</h1><figure data-figure="sweep">${svg}</figure><h2>Per size (median over ${o.repeat} repeat${o.repeat > 1 ? 's' : ''})</h2><table><tr><th>users</th><th>ok</th>${SWEEP_METRICS.map((m) => `<th>${m.title}</th>`).join('')}</tr>${agg.map((a) => `<tr><td>${a.users}</td><td>${a.ok}/${a.repeats}</td>${SWEEP_METRICS.map((m) => `<td>${Number(a[`${m.key}.median`].toPrecision(6))}</td>`).join('')}</tr>`).join('')}</table><p>Runs: ${rows.map((r) => r.runId).join(', ')} (each folder has its own report.html).</p></body></html>\n`,
-  );
-  return { dir, rows, aggregate: agg, files };
+function sweepHtml(scenario: string, key: string | undefined, summary: Row[], runs: Row[], svg: string, units: Record<string, string>): string {
+  const ids = idCols(key);
+  const ms = figureMetrics(summary);
+  const head = [...ids, 'runs', 'ok', ...ms.map((m) => `${m}${unitOf(m, units) ? ` (${unitOf(m, units)})` : ''}: median [95 % interval]`)];
+  const body = summary
+    .map((r) => `<tr>${[...ids.map((c) => esc(r[c] ?? '')), esc(r.runs), `${esc(r.ok)}/${esc(r.runs)}`, ...ms.map((m) => (typeof r[`${m}.median`] === 'number' ? `${sig4(r[`${m}.median`])} [${sig4(r[`${m}.lo`])}, ${sig4(r[`${m}.hi`])}]${Number(r[`${m}.coverage`]) < 0.95 ? `<sup>*</sup>` : ''}` : ''))].map((c) => `<td>${c}</td>`).join('')}</tr>`)
+    .join('');
+  const thin = summary.some((r) => ms.some((m) => Number(r[`${m}.coverage`]) < 0.95));
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>mecsim sweep ${esc(scenario)}</title><style>body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem}table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left}th{background:#f4f4f4}figure{margin:1.5rem 0;max-width:100%;overflow:hidden}.muted{color:#777}</style></head><body>
+<h1>mecsim sweep · ${esc(scenario)}${key ? ` · ${esc(key)}` : ''}</h1>
+<p>${runs.length} runs. Each cell: the median across seeds (and repeats) and a distribution-free 95 % interval for the median (order statistics x<sub>(j)</sub>, x<sub>(n+1−j)</sub>).${thin ? ' <sup>*</sup> fewer than 6 seeds: no interval reaches 95 %; the range of the values is shown (its coverage is in summary.csv).' : ''}</p>
+<table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${body}</table>
+${svg ? `<figure data-figure="sweep">${svg}</figure>` : ''}
+<p class="muted">Runs: ${runs.map((r) => esc(r.runId)).join(', ')} (each folder has its own report.html). Data: the tidy CSV (one row per run and slot) and summary.csv beside this page.</p>
+</body></html>
+`;
 }

@@ -354,6 +354,12 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
   figures?(run: RunData): (Figure | undefined)[];
   /** what `mecsim bench` runs for it */
   bench?: BenchPlan;
+  /**
+   * Units of its config keys and recorded values, for the report's tables and axes: by dotted key
+   * with indices dropped (`users.r`), or by last part (`r`); e.g. `{ r: 'bit/s', price: 'money/unit' }`.
+   * A quantity without a physical unit names what it counts (`count`, `rounds`) or is a `ratio`.
+   */
+  units?: Record<string, string>;
 
   /**
    * Optional: the configuration with one parameter set to `value` for a `--sweep key=v1,v2,…`

@@ -16,7 +16,7 @@ import { createBroker, createMec, createUe, type BrokerInit, type MecInit, type 
 import { commonOf, createBudgetNashReference } from './reference.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { BudgetNashConfig } from './config.ts';
 export const defaultSlots = DEFAULTS.slots;
@@ -28,6 +28,7 @@ export const budgetNash: CompleteScenario<BudgetNashConfig> = {
   paper: PAPER,
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'sequential', summary: "the paper's NE rounds: one UE at a time in index order, each seeing the loads updated by the previous ones (N request/replies per round)" },

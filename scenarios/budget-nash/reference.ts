@@ -10,7 +10,8 @@
  * line searches) for an actual improving deviation.
  */
 import { stream } from '../common/rng.ts';
-import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
+import type { Claim, Json, JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
+import { claim, n } from '../common/claims.ts';
 import { bestResponse } from './br.ts';
 import type { BudgetNashConfig } from './config.ts';
 import { applyRow, brProblem, columnsOf, cyclesPerTask, damp, distance, othersOf, queueUpdate, serveColumn, settle, ueAccount, ueSlot, usedSet, xi, type Common, type UeSlot } from './model.ts';
@@ -474,11 +475,14 @@ export function createBudgetNashReference(cfg: BudgetNashConfig, opts: Reference
       if (withBaselines) {
         const ne = tracks.NE.energy;
         const others = POLICIES.filter((p) => p !== 'NE');
-        out.claims = {
-          neLowestEnergy: others.every((p) => ne <= tracks[p].energy),
-          neHighestLatency: others.every((p) => tracks.NE.latency >= tracks[p].latency),
-          overBudget: POLICIES.filter((p) => tracks[p].energy / T > cfg.cbar),
-        };
+        const overBudget = POLICIES.filter((p) => tracks[p].energy / T > cfg.cbar);
+        const perPolicy = (k: 'energy' | 'latency', unit: string) => POLICIES.map((p) => n(`${p} mean ${k} per slot`, tracks[p][k] / T, unit));
+        const claims: Claim[] = [
+          claim('ne-lowest-energy', 'the Nash-equilibrium policy (NE) spends the least energy of the six policies', others.every((p) => ne <= tracks[p].energy), [...perPolicy('energy', 'J'), n('budget C̄', cfg.cbar, 'J')], overBudget.length ? `over the budget on average: ${overBudget.join(', ')}` : 'every policy meets the budget on average'),
+          claim('ne-highest-latency', 'NE has the highest latency of the six policies (it trades latency for energy)', others.every((p) => tracks.NE.latency >= tracks[p].latency), perPolicy('latency', 's')),
+        ];
+        out.claims = claims as unknown as Json;
+        out.overBudget = overBudget;
       }
       // Fig. 7/8: the same game over the same slots at each budget of the sweep
       if (withSweep && slots > 0) out.budgetSweep = CBAR_SWEEP.map((cbar) => budgetSweepRow(cfg, cbar, slots));

@@ -18,7 +18,7 @@ import { configSchema, Count, Int, intIn, ListOf, mechanismWithAlias, nonNegativ
 import { Type } from '@sinclair/typebox';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { FuturesSpotConfig } from './model.ts';
 export { checkSpotRecord, referenceIteration, checkSummary } from './reference.ts';
@@ -78,6 +78,7 @@ export const futuresSpot: CompleteScenario<FuturesSpotConfig> = {
   paper: PAPER,
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [
     { id: 'complete', summary: 'spot market under complete information: greedy assignment of the largest v_ij, users pay their value' },

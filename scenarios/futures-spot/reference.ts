@@ -13,7 +13,8 @@
  * assignment for complete-information rounds of ≤ EXACT_LIMIT bidders), and runs the other auction
  * too, so both auctions' outcomes are reported side by side.
  */
-import type { JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
+import type { Claim, Json, JsonObject, ReferenceRun, ReferenceSlot, SlotOutcome } from '../types.ts';
+import { claim, n } from '../common/claims.ts';
 import { checkComplete, checkIncomplete, greedyComplete, mcafee, perServer, meanBuyerPrice, spread, type Ask, type CompleteBid, type SpotCheck, type SpotResult, type Trade, type UnitBid } from './auctions.ts';
 import { choosesContract, feeAt, futuresAllocate, homogeneousBid, meanOf, serverProfit, sum, tieCoin, valuations, NO_FEES, type Auction, type Fees, type FuturesSpotConfig } from './model.ts';
 import { summarize, type IterationSummary, type SpotRecord, type TrajectoryRow } from './protocol.ts';
@@ -224,7 +225,10 @@ export function createFuturesSpotReference(cfg: FuturesSpotConfig): ReferenceRun
     finish() {
       const c = Umax.complete.length ? sum(Umax.complete) / Umax.complete.length : null;
       const i = Umax.incomplete.length ? sum(Umax.incomplete) / Umax.incomplete.length : null;
-      return { claims: { completeExtractsMore: { UmaxComplete: c, UmaxIncomplete: i, holds: c !== null && i !== null ? c > i : null } } };
+      const claims: Claim[] = [
+        claim('complete-extracts-more', "complete information extracts more for the servers than incomplete information (higher mean U_max)", c !== null && i !== null ? c > i : null, [n('mean U_max, complete', c, 'money'), n('mean U_max, incomplete', i, 'money'), n('slots', Umax.complete.length, 'count')], c === null || i === null ? 'no slot reached a U_max under one of the auctions' : undefined),
+      ];
+      return { claims: claims as unknown as Json };
     },
   };
 }

@@ -1,19 +1,13 @@
 /**
- * The seed's claims, computed from per-run numbers by pure functions. Each returns its verdict with the numbers
+ * The paper's claims, computed from per-run numbers by pure functions. Each returns its verdict with the numbers
  * it rests on; the verdict is whatever the numbers say (the spec warns which claims our model does not support).
  * The reference side feeds them from small in-process sweeps; a benchmark or a multi-seed sweep can feed them the
  * same rows.
  */
-import type { JsonObject } from '../types.ts';
+import type { Claim } from '../types.ts';
+import { claim, n } from '../common/claims.ts';
 
-export interface Claim extends JsonObject {
-  id: string;
-  statement: string;
-  /** null when the rows cannot decide (e.g. no converged run) */
-  holds: boolean | null;
-  numbers: JsonObject;
-  note: string | null;
-}
+export type { Claim };
 
 /** one `nash` run and its ODPC baseline on the same users */
 export interface NashClaimRow {
@@ -39,32 +33,27 @@ export function nashClaims(rows: NashClaimRow[]): Claim[] {
   const both = rows.filter((r) => r.mqoConverged && r.odpcConverged);
   const rel = both.map((r) => (r.mqoCost - r.odpcCost) / r.odpcCost);
   const cheaper = rel.filter((d) => d < -1e-12).length;
-  const c1: Claim = {
-    id: 'mqo-cost-below-odpc',
-    statement: 'the joint offloading-and-power game (MQO) has lower total energy-plus-delay cost than ODPC (power fixed at p_max)',
-    holds: both.length ? cheaper > both.length / 2 && mean(rel) < 0 : null,
-    numbers: {
-      runs: rows.length,
-      converged: both.length,
-      mqoCheaper: cheaper,
-      meanRelativeDifference: both.length ? mean(rel) : null,
-      perRun: both.map((r) => ({ N: r.N, seed: r.seed, mqoCost: r.mqoCost, odpcCost: r.odpcCost })),
-    },
-    note: rows.length > both.length ? `${rows.length - both.length} runs without convergence of MQO or ODPC left out` : null,
-  };
+  // the per-run costs are in the reference's claimRuns
+  const c1 = claim(
+    'mqo-cost-below-odpc',
+    'the joint offloading-and-power game (MQO) has lower total energy-plus-delay cost than ODPC (power fixed at p_max)',
+    both.length ? cheaper > both.length / 2 && mean(rel) < 0 : null,
+    [n('runs', rows.length, 'count'), n('runs where both converged', both.length, 'count'), n('runs where MQO is cheaper', cheaper, 'count'), n('mean relative cost difference (MQO − ODPC) / ODPC', both.length ? mean(rel) : null, 'ratio')],
+    rows.length > both.length ? `${rows.length - both.length} runs without convergence of MQO or ODPC left out` : null,
+  );
   const Ns = [...new Set(both.map((r) => r.N))].sort((a, b) => a - b);
   const perN = Ns.map((N) => {
     const rs = both.filter((r) => r.N === N);
     return { N, runs: rs.length, mqo: mean(rs.map((r) => r.mqoOffloading)), odpc: mean(rs.map((r) => r.odpcOffloading)) };
   });
   const last = perN[perN.length - 1];
-  const c2: Claim = {
-    id: 'mqo-more-offloading-as-n-grows',
-    statement: 'MQO lets at least as many users offload as ODPC at every N, and more at the largest N',
-    holds: perN.length ? perN.every((p) => p.mqo >= p.odpc) && last.mqo > last.odpc : null,
-    numbers: { perN },
-    note: perN.length >= 2 ? `MQO's mean offloading count goes from ${perN[0].mqo} at N = ${perN[0].N} to ${last.mqo} at N = ${last.N} (ODPC: ${perN[0].odpc} to ${last.odpc})` : null,
-  };
+  const c2 = claim(
+    'mqo-more-offloading-as-n-grows',
+    'MQO lets at least as many users offload as ODPC at every N, and more at the largest N',
+    perN.length ? perN.every((p) => p.mqo >= p.odpc) && last.mqo > last.odpc : null,
+    perN.flatMap((p) => [n(`users offloading, MQO, N = ${p.N} (mean of ${p.runs})`, p.mqo, 'users'), n(`users offloading, ODPC, N = ${p.N} (mean of ${p.runs})`, p.odpc, 'users')]),
+    perN.length >= 2 ? `MQO's mean offloading count goes from ${perN[0].mqo} at N = ${perN[0].N} to ${last.mqo} at N = ${last.N} (ODPC: ${perN[0].odpc} to ${last.odpc})` : null,
+  );
   return [c1, c2];
 }
 
@@ -79,13 +68,13 @@ export interface RoundsRow {
 /** the decentralized mechanism needs a number of rounds independent of N: holds iff all rows have the same count */
 export function roundsIndependentClaim(rows: RoundsRow[]): Claim {
   const counts = [...new Set(rows.map((r) => r.rounds))];
-  return {
-    id: 'decentralized-rounds-independent-of-n',
-    statement: 'the decentralized pricing mechanism needs the same number of rounds whatever the number of users',
-    holds: rows.length >= 2 ? counts.length === 1 : null,
-    numbers: { perN: rows.map((r) => ({ N: r.N, rounds: r.rounds, ...(r.source !== undefined ? { source: r.source } : {}) })) },
-    note: rows.length < 2 ? 'needs runs at two or more N' : null,
-  };
+  return claim(
+    'decentralized-rounds-independent-of-n',
+    'the decentralized pricing mechanism needs the same number of rounds whatever the number of users',
+    rows.length >= 2 ? counts.length === 1 : null,
+    rows.map((r) => n(`rounds at N = ${r.N}${r.source !== undefined ? ` (${r.source})` : ''}`, r.rounds, 'rounds')),
+    rows.length < 2 ? 'needs runs at two or more N' : null,
+  );
 }
 
 /** the server's measured CPU time of one pricing run */
@@ -103,13 +92,13 @@ export interface ServerLoadRow {
 export function serverLoadClaim(rows: ServerLoadRow[]): Claim {
   const semi = rows.filter((r) => r.mechanism === 'semi-distributed').sort((a, b) => a.N - b.N);
   const ok = semi.length >= 2 && semi[semi.length - 1].serverCpuMs > semi[0].serverCpuMs && semi.every((r, j) => j === 0 || r.serverCpuMs >= 0.9 * semi[j - 1].serverCpuMs);
-  return {
-    id: 'semi-distributed-server-load-grows-with-n',
-    statement: "the semi-distributed mechanism's work at the base station grows with the number of users",
-    holds: semi.length >= 2 ? ok : null,
-    numbers: { perN: rows.map((r) => ({ N: r.N, mechanism: r.mechanism, serverCpuMs: r.serverCpuMs })) },
-    note: semi.length < 2 ? 'needs measured server CPU times at two or more N' : null,
-  };
+  return claim(
+    'semi-distributed-server-load-grows-with-n',
+    "the semi-distributed mechanism's work at the base station grows with the number of users",
+    semi.length >= 2 ? ok : null,
+    rows.map((r) => n(`server CPU time, ${r.mechanism}, N = ${r.N}`, r.serverCpuMs, 'ms')),
+    semi.length < 2 ? 'needs measured server CPU times at two or more N' : null,
+  );
 }
 
 /** one mobility run */
@@ -124,7 +113,7 @@ export interface MobilityClaimRow {
 }
 
 /**
- * (1) success rises with M — a claim about the seed's scheme, the predictor (`kalman`): its pooled success rate is
+ * (1) success rises with M — a claim about the paper's scheme, the predictor (`kalman`): its pooled success rate is
  *     non-decreasing in M and higher at the largest M than at the smallest. PA's trend is reported beside it.
  * (2) the Kalman predictor beats PA: holds iff its pooled success rate is strictly higher at every M.
  */
@@ -142,19 +131,19 @@ export function mobilityClaims(rows: MobilityClaimRow[]): Claim[] {
     const rs = Ms.map((M) => rateOf(M, p));
     return rs.length >= 2 && rs.every((r, j) => j === 0 || r >= rs[j - 1]) && rs[rs.length - 1] > rs[0];
   };
-  const c1: Claim = {
-    id: 'success-rises-with-m',
-    statement: 'the success rate of result delivery with the predictor (kalman) rises with the number of servers M',
-    holds: Ms.length >= 2 && has('kalman') ? rising('kalman') : null,
-    numbers: { perM: table, risingFor: preds.filter(rising) },
-    note: has('pa') ? `pa's success rate ${rising('pa') ? 'also rises' : 'does not rise'} with M` : null,
-  };
-  const c2: Claim = {
-    id: 'kalman-beats-pa',
-    statement: 'predicting the movement (Kalman) delivers more results than the nearest-server choice (PA)',
-    holds: preds.length === 2 && Ms.length ? Ms.every((M) => rateOf(M, 'kalman') > rateOf(M, 'pa')) : null,
-    numbers: { perM: table },
-    note: null,
-  };
+  const perM = table.flatMap((t) => preds.map((p) => n(`success rate, ${p}, M = ${t.M}`, (t as Record<string, number>)[p], 'fraction')));
+  const c1 = claim(
+    'success-rises-with-m',
+    'the success rate of result delivery with the predictor (kalman) rises with the number of servers M',
+    Ms.length >= 2 && has('kalman') ? rising('kalman') : null,
+    perM,
+    has('pa') ? `pa's success rate ${rising('pa') ? 'also rises' : 'does not rise'} with M` : null,
+  );
+  const c2 = claim(
+    'kalman-beats-pa',
+    'predicting the movement (Kalman) delivers more results than the nearest-server choice (PA)',
+    preds.length === 2 && Ms.length ? Ms.every((M) => rateOf(M, 'kalman') > rateOf(M, 'pa')) : null,
+    perM,
+  );
   return [c1, c2];
 }

@@ -6,7 +6,7 @@
  * - `pricing`: Stackelberg pricing of load migration, `semi-distributed` or `decentralized`. Leader `mec-0`,
  *   followers `ue-i`.
  * - `mobility`: result delivery along a ring road of M servers, predictor `pa` or `kalman`. Leader `broker`.
- * The models are nash.ts, pricing.ts and mobility.ts; claims.ts computes the seed's claims from run numbers;
+ * The models are nash.ts, pricing.ts and mobility.ts; claims.ts computes the paper's claims from run numbers;
  * config.ts resolves and validates the configuration.
  *
  * One orchestrator slot is one whole game / pricing / drive: slot 0 uses the configured parameters; later slots
@@ -20,7 +20,7 @@ import { pricing } from './mechanisms/pricing.ts';
 import { sweepCheck, type OffloadMechanism } from './mechanisms/mechanism.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type { MobilityConfig, NashConfig, OffloadConfig, PricingConfig } from './config.ts';
 export { NASH_CLAIM_NS, NASH_CLAIM_SEEDS, nashClaimRows, nashUsersAt } from './mechanisms/nash.ts';
@@ -38,6 +38,7 @@ export const offloadEnergy: Scenario<OffloadConfig> = {
   paper: PAPER,
   bench,
   figures,
+  units,
   roles: ['broker', 'mec', 'ue'],
   mechanisms: [nash, pricing, mobility],
   defaultMechanism: 'nash',

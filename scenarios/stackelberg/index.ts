@@ -15,7 +15,7 @@ import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 import { configSchema, Int, ListOf, Num, NumOrNull, objectParam, oneOf, param, seedParam, slotsParam, Strict, userCount } from '../common/schema.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export interface StackelbergConfig extends JsonObject {
   scenario: 'stackelberg';
@@ -153,6 +153,7 @@ export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<Stac
   paper: PAPER,
   bench,
   figures,
+  units,
   roles: ['mec', 'ue'],
   // the two differ in the leader's price walk only: each gives its own leader, the rest is the scenario's
   mechanisms: [

@@ -13,11 +13,11 @@ import { type CompleteScenario, ConfigError, type AgentSpec, type Json, type Jso
 import { BUYBACK_DRAINS, intervalStep, missesFor, newIntervalState, type BuybackDrain, type MecIntervalState, type MissTail } from './intervals.ts';
 import { mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type Tariffs } from './model.ts';
 import { cloudSlot, MECHANISMS, mecFinal, type LeaderParams, type Mechanism, type Mode } from './protocol.ts';
-import { allSchemes, evaluateClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
+import { allSchemes, evaluateClaims, typedClaims, referenceOptimum, referenceProfitAt, schemeOutcome, type LoadPoint, type Market } from './reference.ts';
 import { configSchema, COUNT, Int, intAtLeast, isCount, ListOf, nonNegative, Num, objectParam, OneOf, oneOf, param, positive, seedParam, slotsParam, Strict } from '../common/schema.ts';
 import { PAPER } from './paper.ts';
 import { bench } from './bench.ts';
-import { figures } from './figures.ts';
+import { figures, units } from './figures.ts';
 
 export type Load = 'low' | 'middle' | 'high';
 export const LOADS: Load[] = ['low', 'middle', 'high'];
@@ -162,6 +162,7 @@ export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
   paper: PAPER,
   bench,
   figures,
+  units,
   roles: ['cloud', 'mec'],
   mechanisms: [
     { id: 'optimal-pricing', summary: "the paper's Algorithm 2: price rounds with Brent's method on the marginal-cost balance p_e(a2) = p_c(C_c)" },
@@ -395,7 +396,8 @@ export const wholesaleBuyback: CompleteScenario<WholesaleConfig> = {
         const claims = evaluateClaims({ rounds, schemes: last, lambdas: cfg.mecs.map((m) => m.lambda), loads, smallRatio: SMALL_BUYBACK_RATIO });
         const seedPrices = { low: 0.054, middle: 0.068, high: 0.079 };
         return {
-          claims: claims as unknown as Json,
+          claims: typedClaims(claims) as unknown as Json,
+          claimDetails: claims as unknown as Json,
           claimsHold: claims.every((c) => c.holds !== false),
           priceCalibration: {
             a2: Object.fromEntries(loads.map((p) => [p.load, p.a2])),

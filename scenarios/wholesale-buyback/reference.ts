@@ -9,7 +9,8 @@
  * the interval phase replayed centrally), and the spec's qualitative claims.
  */
 import { goldenMax } from '../common/roots.ts';
-import type { Json, JsonObject } from '../types.ts';
+import type { Claim, ClaimNumber, Json, JsonObject } from '../types.ts';
+import { n, verdictOf } from '../common/claims.ts';
 import { simulateIntervals, type BuybackDrain } from './intervals.ts';
 import { buybackCost, cloudDelay, incomeRate, localCost, localMarginal, mecBestResponse, minCapacityForDelay, type CloudParams, type MecParams, type MecResponse, type Tariffs } from './model.ts';
 import { assemble, MECHANISMS, mecFinal, modeOf, type Mechanism } from './protocol.ts';
@@ -165,7 +166,8 @@ export interface ClaimInputs {
   smallRatio: number;
 }
 
-export interface Claim {
+/** One claim as evaluated, with every number it rests on (arrays and per-scheme maps); `typedClaims` turns it into the summary's table shape. */
+export interface ClaimCheck {
   claim: string;
   holds: boolean | null;
   /** holds, fails, or not-evaluable (holds null: the numbers it needs do not exist; `note` says why) */
@@ -177,9 +179,9 @@ export interface Claim {
 const num = (o: JsonObject, k: string) => o[k] as number;
 
 /** The spec's claims (1)–(5), each with its numbers; `holds` null where it cannot be evaluated. */
-export function evaluateClaims(x: ClaimInputs): Claim[] {
+export function evaluateClaims(x: ClaimInputs): ClaimCheck[] {
   const s = x.schemes;
-  const claims: Omit<Claim, 'verdict'>[] = [];
+  const claims: Omit<ClaimCheck, 'verdict'>[] = [];
   const maxRounds = x.rounds.length ? Math.max(...x.rounds) : null;
   claims.push({
     claim: '(1) optimal-pricing converges within 15 pricing rounds',
@@ -248,5 +250,37 @@ export function evaluateClaims(x: ClaimInputs): Claim[] {
     holds: falling && ratio <= x.smallRatio,
     numbers: { lambda: ls, meanCC, wholesaleFalls: falling, sumCC, sumB, ratio },
   });
-  return claims.map((c) => ({ claim: c.claim, holds: c.holds, verdict: c.holds === null ? 'not-evaluable' : c.holds ? 'holds' : 'fails', numbers: c.numbers, ...(c.note !== undefined ? { note: c.note } : {}) }));
+  return claims.map((c) => ({ claim: c.claim, holds: c.holds, verdict: verdictOf(c.holds), numbers: c.numbers, ...(c.note !== undefined ? { note: c.note } : {}) }));
+}
+
+/** Units of the numbers behind the claims (spec: capacity in GHz, money in $ per hour, prices in $ per GHz·h). */
+const CLAIM_LABELS: Record<string, string> = { maxRounds: 'most pricing rounds in a slot', ratio: 'Σb / ΣC^C', sumCC: 'ΣC^C', sumB: 'Σb' };
+const CLAIM_UNITS: Record<string, string> = { maxRounds: 'rounds', rounds: 'rounds', a2: '$/GHz·h', Cc: 'GHz', CC9: 'GHz', b9: 'GHz', total: '$/h', profitCloud: '$/h', profitMecs: '$/h', meanCC: 'GHz', sumCC: 'GHz', sumB: 'GHz', ratio: 'ratio', lambda: 'tasks/s', unstableServers: 'count' };
+
+/**
+ * The claims in the summary's typed shape (scenarios/types.ts `Claim`): the id is the spec's number,
+ * the verdict the one `evaluateClaims` gave, and every number flattened into a labelled row with its
+ * unit (a series by load state or by λ, a map by scheme); booleans stay in the rich form only.
+ */
+export function typedClaims(checks: ClaimCheck[]): Claim[] {
+  return checks.map((c) => {
+    const id = /^\((\d+)\)/.exec(c.claim)?.[1] ?? c.claim;
+    const statement = c.claim.replace(/^\(\d+\)\s*/, '');
+    const nums = c.numbers;
+    const loads = Array.isArray(nums.loads) ? (nums.loads as string[]) : undefined;
+    const lambdas = Array.isArray(nums.lambda) ? (nums.lambda as number[]) : undefined;
+    const rows: ClaimNumber[] = [];
+    for (const [k, v] of Object.entries(nums)) {
+      if (k === 'loads' || k === 'lambda' || k === 'verdict' || k === 'reason' || typeof v === 'boolean') continue;
+      const unit = CLAIM_UNITS[k];
+      if ((MECHANISMS as readonly string[]).includes(k) && typeof v === 'number') rows.push(n(`C_c, ${k}`, v, 'GHz'));
+      else if (typeof v === 'number' || v === null || typeof v === 'string') rows.push(n(CLAIM_LABELS[k] ?? k, v, unit));
+      else if (Array.isArray(v)) {
+        const at = (i: number) => (loads && loads.length === v.length ? `${loads[i]} load` : lambdas && lambdas.length === v.length ? `λ = ${lambdas[i]}` : `slot ${i}`);
+        if (k === 'rounds') rows.push(n('slots', v.length, 'count'));
+        else v.forEach((x, i) => rows.push(n(`${k}, ${at(i)}`, typeof x === 'number' || x === null || typeof x === 'string' ? x : JSON.stringify(x), unit)));
+      } else if (typeof v === 'object') for (const [m, x] of Object.entries(v)) if (typeof x === 'number') rows.push(n(`${k}, ${m}`, x, unit ?? (CLAIM_UNITS[m] ? CLAIM_UNITS[m] : undefined)));
+    }
+    return { id, statement, verdict: c.verdict, numbers: rows, ...(c.note !== undefined ? { note: c.note } : {}) };
+  });
 }

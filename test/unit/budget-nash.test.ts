@@ -6,7 +6,7 @@ import { budgetNash, type BudgetNashConfig } from '../../scenarios/budget-nash/i
 import { brProblem, columnsOf, costsOf, cyclesPerTask, decay, distance, eligibleServers, queueUpdate, serveColumn, serverCoord, settle, ueAccount, ueCoord, xi, xiGradient, type UeSlot } from '../../scenarios/budget-nash/model.ts';
 import { ROWS_MAX_N } from '../../scenarios/budget-nash/protocol.ts';
 import { commonOf, createBudgetNashReference, deviationCheck, evaluate, playGame, slotParams, staticBaseline, DEVIATION_TOLERANCE } from '../../scenarios/budget-nash/reference.ts';
-import { ConfigError, type JsonObject, type LeaderContext, type RoundRequest, type SlotOutcome } from '../../scenarios/types.ts';
+import { ConfigError, type Claim, type JsonObject, type LeaderContext, type RoundRequest, type SlotOutcome } from '../../scenarios/types.ts';
 
 const resolve = (o: Partial<Parameters<typeof budgetNash.resolve>[0]> = {}) => budgetNash.resolve({ seed: 1, slots: 50, options: {}, ...o }) as BudgetNashConfig;
 
@@ -612,7 +612,7 @@ describe('budget-nash long run (in-process fast path, 1000 slots)', () => {
     const fake: SlotOutcome = { equilibrium: {}, converged: true };
     const Z: number[] = [];
     for (let s = 0; s < 1000; s++) Z.push((ref.slot(s, fake).reference as JsonObject).Znext as number);
-    return { fin: ref.finish!() as { policies: Record<string, Record<string, number>>; game: Record<string, number>; claims?: Record<string, unknown>; budgetSweep?: JsonObject[] }, Z };
+    return { fin: ref.finish!() as unknown as { policies: Record<string, Record<string, number>>; game: Record<string, number>; claims?: Claim[]; budgetSweep?: JsonObject[] }, Z };
   };
 
   for (const cbar of [20000, 25000]) {
@@ -643,7 +643,7 @@ describe('budget-nash long run (in-process fast path, 1000 slots)', () => {
     const p = fin.policies;
     for (const k of ['NE', 'ES', 'RS', 'NS', 'PS', 'NoG']) expect(Number.isFinite(p[k].energy) && Number.isFinite(p[k].latency)).toBe(true);
     // Fig. 5 at the defaults: NE spends the least energy; RS, NS and PS exceed the budget
-    expect(fin.claims!.neLowestEnergy).toBe(true);
+    expect(fin.claims!.find((c) => c.id === 'ne-lowest-energy')!.verdict).toBe('holds');
     for (const k of ['RS', 'NS', 'PS']) expect(p[k].energy).toBeGreaterThan(20000);
     // Fig. 7/8: the C̄ sweep reruns the NE game over the same slots; the run's own budget reappears in it
     const sweep = fin.budgetSweep as unknown as Record<string, number | boolean>[];

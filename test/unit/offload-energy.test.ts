@@ -249,10 +249,11 @@ describe('pricing in process', () => {
   it('the reference reports the curves, the bounds and how often the decentralized search hits the optimum', () => {
     const cfg = offloadEnergy.resolve({ seed: 1, slots: 1, mechanism: 'pricing', options: { pricing: 'decentralized' } }) as PricingConfig;
     const ref = parts(cfg).createReference(cfg);
-    const fin = ref.finish!() as { claims: Claim[]; decentralizedHitRate: { rate: number; hits: number; seeds: number } };
+    const fin = ref.finish!() as unknown as { claims: Claim[]; claimRuns: { N: number }[]; decentralizedHitRate: { rate: number; hits: number; seeds: number } };
     const rc = fin.claims.find((c) => c.id === 'decentralized-rounds-independent-of-n')!;
-    expect(rc.holds).toBe(true);
-    expect((rc.numbers.perN as { N: number }[]).map((r) => r.N)).toEqual([5, 50, 500]);
+    expect(rc.verdict).toBe('holds');
+    expect(fin.claimRuns.map((r) => r.N)).toEqual([5, 50, 500]);
+    expect(rc.numbers.map((x) => [x.label, x.unit])).toEqual([5, 50, 500].map((N) => [`rounds at N = ${N} (in-process)`, 'rounds']));
     // the spec: "within 1e-4 relative of the optimum in most seeds"
     expect(fin.decentralizedHitRate.seeds).toBe(100);
     expect(fin.decentralizedHitRate.rate).toBeGreaterThan(0.5);
@@ -297,39 +298,39 @@ describe('claims', () => {
 
   it('nash claims follow their definitions', () => {
     const yes = nashClaims([row(5, 9, 10, 3, 3), row(10, 19, 20, 5, 4), row(20, 40, 39, 6, 5), row(30, 1, 1, 0, 0, false)]);
-    expect(yes[0].holds).toBe(true); // cheaper in 2 of 3 converged, mean relative difference < 0
-    expect(yes[0].numbers.converged).toBe(3);
-    expect(yes[0].numbers.mqoCheaper).toBe(2);
-    expect(yes[1].holds).toBe(true);
+    expect(yes[0].verdict).toBe('holds'); // cheaper in 2 of 3 converged, mean relative difference < 0
+    expect(yes[0].numbers.find((x) => x.label === 'runs where both converged')!.value).toBe(3);
+    expect(yes[0].numbers.find((x) => x.label === 'runs where MQO is cheaper')!.value).toBe(2);
+    expect(yes[1].verdict).toBe('holds');
     const no = nashClaims([row(5, 10, 10, 3, 3), row(10, 20, 20, 4, 4)]);
-    expect(no[0].holds).toBe(false);
-    expect(no[1].holds).toBe(false);
-    expect(nashClaims([row(5, 1, 2, 1, 1, false)])[0].holds).toBeNull();
+    expect(no[0].verdict).toBe('fails');
+    expect(no[1].verdict).toBe('fails');
+    expect(nashClaims([row(5, 1, 2, 1, 1, false)])[0].verdict).toBe('not-evaluable');
   });
 
   it('pricing and mobility claims follow their definitions', () => {
-    expect(roundsIndependentClaim([{ N: 5, rounds: 59 }, { N: 500, rounds: 59 }]).holds).toBe(true);
-    expect(roundsIndependentClaim([{ N: 5, rounds: 2 }, { N: 500, rounds: 9 }]).holds).toBe(false);
-    expect(roundsIndependentClaim([{ N: 5, rounds: 2 }]).holds).toBeNull();
-    expect(serverLoadClaim([{ N: 5, mechanism: 'semi-distributed', serverCpuMs: 0.1 }, { N: 5000, mechanism: 'semi-distributed', serverCpuMs: 3 }]).holds).toBe(true);
-    expect(serverLoadClaim([{ N: 5, mechanism: 'semi-distributed', serverCpuMs: 3 }, { N: 5000, mechanism: 'semi-distributed', serverCpuMs: 1 }]).holds).toBe(false);
+    expect(roundsIndependentClaim([{ N: 5, rounds: 59 }, { N: 500, rounds: 59 }]).verdict).toBe('holds');
+    expect(roundsIndependentClaim([{ N: 5, rounds: 2 }, { N: 500, rounds: 9 }]).verdict).toBe('fails');
+    expect(roundsIndependentClaim([{ N: 5, rounds: 2 }]).verdict).toBe('not-evaluable');
+    expect(serverLoadClaim([{ N: 5, mechanism: 'semi-distributed', serverCpuMs: 0.1 }, { N: 5000, mechanism: 'semi-distributed', serverCpuMs: 3 }]).verdict).toBe('holds');
+    expect(serverLoadClaim([{ N: 5, mechanism: 'semi-distributed', serverCpuMs: 3 }, { N: 5000, mechanism: 'semi-distributed', serverCpuMs: 1 }]).verdict).toBe('fails');
     const m = mobilityClaims([
       { M: 5, predictor: 'pa', tasks: 100, successes: 40 },
       { M: 5, predictor: 'kalman', tasks: 100, successes: 45 },
       { M: 10, predictor: 'pa', tasks: 100, successes: 35 },
       { M: 10, predictor: 'kalman', tasks: 100, successes: 60 },
     ]);
-    expect(m[0].holds).toBe(true);
+    expect(m[0].verdict).toBe('holds');
     expect(m[0].note).toMatch(/does not rise/);
-    expect(m[1].holds).toBe(true);
+    expect(m[1].verdict).toBe('holds');
     const m2 = mobilityClaims([
       { M: 5, predictor: 'pa', tasks: 100, successes: 50 },
       { M: 5, predictor: 'kalman', tasks: 100, successes: 45 },
       { M: 10, predictor: 'pa', tasks: 100, successes: 55 },
       { M: 10, predictor: 'kalman', tasks: 100, successes: 40 },
     ]);
-    expect(m2[0].holds).toBe(false);
-    expect(m2[1].holds).toBe(false);
+    expect(m2[0].verdict).toBe('fails');
+    expect(m2[1].verdict).toBe('fails');
   });
 
   it('finish() computes the claims from its own in-process runs (numbers consistent with the runs it reports)', () => {
@@ -340,7 +341,7 @@ describe('claims', () => {
     expect(fin.claimRuns.filter((r) => r.seed === 1).map((r) => r.N)).toEqual(NASH_CLAIM_NS);
     expect([...new Set(fin.claimRuns.map((r) => r.seed))]).toEqual(Array.from({ length: NASH_CLAIM_SEEDS }, (_, k) => 1 + k));
     expect(fin.claims).toEqual(nashClaims(fin.claimRuns));
-    for (const c of fin.claims) expect([true, false, null]).toContain(c.holds);
+    for (const c of fin.claims) expect(['holds', 'fails', 'not-evaluable']).toContain(c.verdict);
     // a row is the centralized dynamics on that seed's first N users, MQO and ODPC
     const r = fin.claimRuns.find((x) => x.seed === 3 && x.N === 10)!;
     const users3 = (offloadEnergy.resolve({ seed: 3, slots: 1, mechanism: 'nash', users: 10, options: { claims: false } }) as NashConfig).users;
@@ -375,11 +376,11 @@ describe('claims', () => {
     const pref = parts(pcfg).createReference(pcfg);
     const outcome = { equilibrium: { price: 1, profit: 1, rounds: 61 }, converged: true };
     pref.slot(0, outcome as never);
-    const pfin = pref.finish!() as unknown as { claims: Claim[] };
-    const perN = pfin.claims[0].numbers.perN as { N: number; rounds: number; source: string }[];
+    const pfin = pref.finish!() as unknown as { claims: Claim[]; claimRuns: unknown[] };
+    const perN = pfin.claimRuns as { N: number; rounds: number; source: string }[];
     expect(perN.map((x) => x.N)).toEqual([5, 50, 500, 7]);
     expect(perN[3]).toEqual({ N: 7, rounds: 61, source: 'this run (slot 0)' });
-    expect(pfin.claims[0].holds).toBe(false); // 61 ≠ 59: the claim is computed from the numbers, whatever they are
+    expect(pfin.claims[0].verdict).toBe('fails'); // 61 ≠ 59: the claim is computed from the numbers, whatever they are
   });
 });
 

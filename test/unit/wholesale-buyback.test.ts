@@ -22,7 +22,7 @@ import {
   type MecParams,
   type Tariffs,
 } from '../../scenarios/wholesale-buyback/model.ts';
-import { evaluateClaims, referenceOptimum, referenceProfitAt, responsesAt, type Claim } from '../../scenarios/wholesale-buyback/reference.ts';
+import { evaluateClaims, referenceOptimum, referenceProfitAt, responsesAt, typedClaims, type ClaimCheck as Claim } from '../../scenarios/wholesale-buyback/reference.ts';
 
 const T: Tariffs = { R: 0.2, taskGbit: 1e-4, c1: 0.2736, c2: 0.2736, c3: 0.02487, c4: 0.002487, a1: 0.2764, w: 1e4 };
 const CLOUD = { n: 10, Cbar: 200, lambda: 500, Dbar: 4 };
@@ -494,8 +494,11 @@ describe("the spec's claims", () => {
     const run = new InProcessRun(S as never, cfg);
     const ref = S.createReference(cfg);
     for (let slot = 0; slot < 2; slot++) ref.slot(slot, (await run.runSlot(slot)).outcome);
-    const fin = ref.finish!() as unknown as { claims: Claim[]; claimsHold: boolean; priceCalibration: { a2: Record<string, number>; inSpecRange: boolean } };
-    const [c1, c2, c3, c4, c5] = fin.claims;
+    const fin = ref.finish!() as unknown as { claims: unknown[]; claimDetails: Claim[]; claimsHold: boolean; priceCalibration: { a2: Record<string, number>; inSpecRange: boolean } };
+    // the summary's table shape carries the same verdicts as the evaluation behind it
+    expect(fin.claims).toEqual(JSON.parse(JSON.stringify(typedClaims(fin.claimDetails))));
+    expect((fin.claims as { id: string; verdict: string }[]).map((c) => [c.id, c.verdict])).toEqual(fin.claimDetails.map((c, i) => [String(i + 1), c.verdict]));
+    const [c1, c2, c3, c4, c5] = fin.claimDetails;
     const n = (c: Claim) => c.numbers as Record<string, never>;
     // (1)
     expect(n(c1).rounds).toHaveLength(2);
@@ -522,7 +525,7 @@ describe("the spec's claims", () => {
     // (5)
     expect(c5.holds).toBe((n(c5).meanCC as number[]).every((x, i, xs) => i === 0 || x < xs[i - 1]) && (n(c5).ratio as number) <= 0.1);
     // the verdicts (computed, not tuned): every claim holds with the seed's parameters
-    for (const c of fin.claims) expect(c.holds, `${c.claim}: ${JSON.stringify(c.numbers)}`).toBe(true);
+    for (const c of fin.claimDetails) expect(c.holds, `${c.claim}: ${JSON.stringify(c.numbers)}`).toBe(true);
     expect(fin.claimsHold).toBe(true);
     expect(fin.priceCalibration.inSpecRange).toBe(true);
   });

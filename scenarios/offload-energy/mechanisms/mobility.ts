@@ -3,7 +3,7 @@
  * ../mobility.ts). Its leader is the `broker` (it chooses the server, as the spec's roles say); the servers
  * are passive parameters; followers `ue-i`. The predictor (`pa` or `kalman`) is a parameter.
  */
-import type { JsonObject, SlotOutcome } from '../../types.ts';
+import type { Json, JsonObject, SlotOutcome } from '../../types.ts';
 import { mobilityClaims, type MobilityClaimRow } from '../claims.ts';
 import type { MobilityConfig } from '../config.ts';
 import { createMobilityFollower, runMobilitySlot, simulateMobility, type MobilityWorld, type Predictor } from '../mobility.ts';
@@ -63,7 +63,7 @@ function mobilityReference(cfg: MobilityConfig) {
     finish(): JsonObject {
       if (!cfg.claims) return {};
       const rows = mobilityClaimRows(cfg, MOBILITY_CLAIM_MS, MOBILITY_CLAIM_REPLICATES);
-      return { claimRuns: rows as unknown as JsonObject[], claims: mobilityClaims(rows) };
+      return { claimRuns: rows as unknown as JsonObject[], claims: mobilityClaims(rows) as unknown as Json };
     },
   };
 }

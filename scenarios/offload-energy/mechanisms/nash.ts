@@ -3,7 +3,7 @@
  * Leader `mec-0` grants one update per decision slot (or every request); followers `ue-i`; checked against
  * the ε-Nash condition, with ODPC (power fixed at p_max) as baseline.
  */
-import type { JsonObject, ReferenceSlot, SlotOutcome } from '../../types.ts';
+import type { Json, JsonObject, ReferenceSlot, SlotOutcome } from '../../types.ts';
 import { nashClaims, type NashClaimRow } from '../claims.ts';
 import { withUsers, type NashConfig } from '../config.ts';
 import { createNashFollower, drawNashUser, maxDeviationGain, nashUserAt, profileMetrics, runNashSlot, simulateNash, type NashOptions, type NashServer, type NashUser } from '../nash.ts';
@@ -107,7 +107,7 @@ function nashReference(cfg: NashConfig) {
       if (!cfg.claims) return out;
       const rows = nashClaimRows(cfg, NASH_CLAIM_NS, NASH_CLAIM_SEEDS);
       out.claimRuns = rows as unknown as JsonObject[];
-      out.claims = nashClaims(rows);
+      out.claims = nashClaims(rows) as unknown as Json;
       return out;
     },
   };

@@ -3,7 +3,7 @@
  * Leader `mec-0`, followers `ue-i`. The variant (`semi-distributed`: one report round then the optimum;
  * `decentralized`: a price search of a fixed number of rounds) is a parameter of this one mechanism.
  */
-import type { JsonObject, ReferenceSlot, SlotOutcome } from '../../types.ts';
+import type { Json, JsonObject, ReferenceSlot, SlotOutcome } from '../../types.ts';
 import { roundsIndependentClaim, type Claim, type RoundsRow } from '../claims.ts';
 import { withUsers, type PricingConfig } from '../config.ts';
 import { createPricingFollower, decentralizedRounds, drawPricingUser, exactOptimum, fractionCurves, pricingUserAt, profitAt, runDecentralizedDirect, runPricingSlot, sweepOptimum, type PricingServer, type PricingUser } from '../pricing.ts';
@@ -90,7 +90,8 @@ function pricingReference(cfg: PricingConfig) {
       // a decentralized run adds its own round count, measured over the bus
       if (cfg.pricing === 'decentralized') for (const s of slots) rows.push({ N: Number(s.N), rounds: Number(s.rounds), source: `this run (slot ${s.slot})` });
       const claims: Claim[] = [roundsIndependentClaim(rows)];
-      out.claims = claims;
+      out.claimRuns = rows as unknown as JsonObject[];
+      out.claims = claims as unknown as Json;
       out.decentralizedRoundsFormula = decentralizedRounds(srv.grid, srv.tol);
       out.decentralizedHitRate = decentralizedHitRate(cfg.seed, Math.min(cfg.users.length, 500), 100, srv) as unknown as JsonObject;
       return out;
