@@ -36,6 +36,7 @@ export type {
   RunInput,
   Scenario,
   ScenarioOption,
+  ScenarioParts,
   SlotOutcome,
 } from './scenarios/types.ts';
 export { ConfigError } from './scenarios/types.ts';

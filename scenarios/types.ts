@@ -198,21 +198,37 @@ export interface PaperRef {
  * the framework uses a mechanism's part where it has one and the scenario's otherwise (so the
  * scenario never branches on the mechanism's name).
  */
-export interface Mechanism<Resolved extends JsonObject = JsonObject> {
+export interface Mechanism<Resolved extends JsonObject = JsonObject> extends ScenarioParts<Resolved> {
   id: string;
   summary: string;
+}
+
+/**
+ * The parts that run a mechanism, given on the scenario or per mechanism (`Mechanism`); each must
+ * exist on the scenario or on every mechanism (checked when the scenario is loaded).
+ */
+export interface ScenarioParts<Resolved extends JsonObject = JsonObject> {
+  /** every agent of the run, leader first */
   agents?(cfg: Resolved): AgentSpec[];
+  /** the id of the leader agent */
   leaderId?(cfg: Resolved): string;
+  /**
+   * The small per-agent blob sent in the join reply (must not grow with N for a follower):
+   * from it alone the agent derives its parameters for every slot.
+   */
   agentInit?(cfg: Resolved, agent: AgentSpec): JsonObject;
+  /** the leader, created once per run from its init (and a snapshot to resume from, if any) */
   createLeader?(init: JsonObject, resume?: JsonObject): Leader;
+  /** a follower's handler, created once per agent per run (it may keep state across slots) */
   createFollower?(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
+  /** the centralized reference solver and baselines, created once per run */
   createReference?(cfg: Resolved): ReferenceRun;
 }
 /** @deprecated the name before mechanisms could carry their parts */
 export type MechanismInfo = Mechanism;
 
 /** The parts of a scenario that one mechanism runs with: the mechanism's own, or the scenario's. */
-export type MechanismParts<Resolved extends JsonObject = JsonObject> = Required<Omit<Mechanism<Resolved>, 'id' | 'summary'>>;
+export type MechanismParts<Resolved extends JsonObject = JsonObject> = Required<ScenarioParts<Resolved>>;
 
 /**
  * A claim of the source paper, checked on a run: one shape for every scenario, so the report and
@@ -293,7 +309,7 @@ export interface ScenarioOption {
  * A scenario. `Resolved` is the fully resolved configuration (every parameter explicit), which is
  * what `mecsim params` prints and `--config` reads back.
  */
-export interface Scenario<Resolved extends JsonObject = JsonObject> {
+export interface Scenario<Resolved extends JsonObject = JsonObject> extends ScenarioParts<Resolved> {
   id: string;
   title: string;
   /** the scenario's model: its doc under docs/scenarios */
@@ -327,28 +343,6 @@ export interface Scenario<Resolved extends JsonObject = JsonObject> {
    */
   resolve(input: RunInput): Resolved;
 
-  /*
-   * The parts below may be given per mechanism instead (`Mechanism`); each must exist on the
-   * scenario or on every mechanism (checked when the scenario is loaded).
-   */
-  /** every agent of the run, leader first */
-  agents?(cfg: Resolved): AgentSpec[];
-  /** the id of the leader agent */
-  leaderId?(cfg: Resolved): string;
-
-  /**
-   * The small per-agent blob sent in the join reply (must not grow with N for a follower):
-   * from it alone the agent derives its parameters for every slot.
-   */
-  agentInit?(cfg: Resolved, agent: AgentSpec): JsonObject;
-
-  /** the leader, created once per run from its init (and a snapshot to resume from, if any) */
-  createLeader?(init: JsonObject, resume?: JsonObject): Leader;
-  /** a follower's handler, created once per agent per run (it may keep state across slots) */
-  createFollower?(init: JsonObject, ctx: FollowerContext, resume?: JsonObject): Follower;
-
-  /** the centralized reference solver and baselines, created once per run */
-  createReference?(cfg: Resolved): ReferenceRun;
 
   /** the scenario's own figures for a run's report (generic ones are added by the report) */
   figures?(run: RunData): (Figure | undefined)[];
