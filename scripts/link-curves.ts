@@ -6,19 +6,21 @@
  * is named on stderr and the script exits 1 (the CSV still records it). N is the number of
  * followers: users, or wholesale-buyback's MEC servers.
  *
- *   npx tsx scripts/link-curves.ts [--out docs/figures/link] [--seeds 1] [--users 4]
+ *   npx tsx scripts/link-curves.ts [--out docs/figures/link] [--seeds 1] [--users 4] [--figures-only]
+ *
+ * (`--figures-only` redraws the SVGs from the CSV already in --out, running nothing.)
  *
  * The grid: rtt ∈ {0, 5, 20, 50, 100} ms at loss 0, and loss ∈ {0.01, 0.05} at rtt 20 ms (loss is
  * measured at one round trip only, to keep the grid to a quarter of an hour on a loaded 2-core box).
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { catalog } from '../catalog/catalog.ts';
 import { benchPlacement } from '../orchestrator/bench.ts';
 import { acquireNats } from '../orchestrator/natsServer.ts';
-import { linesFigure, renderSvg, type Row } from '../orchestrator/report.ts';
+import { renderSvg } from '../orchestrator/report.ts';
 import { runScenario } from '../orchestrator/run.ts';
 import { mechanismOf, partsOf } from '../scenarios/contract.ts';
 
@@ -42,11 +44,23 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+function readCsv(path: string): CurveRow[] {
+  const [head, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
+  const cols = head.split(',');
+  if (cols.join(',') !== COLUMNS.join(',')) throw new Error(`${path}: its columns are not ${COLUMNS.join(',')}`);
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], cols[i] === 'scenario' || cols[i] === 'mechanism' ? v : cols[i] === 'equals_reference' ? v === 'true' : Number(v)])) as CurveRow);
+}
+
 const r1 = (x: number) => Math.round(x * 10) / 10;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/figures/link' }, seeds: { type: 'string', default: '1' }, users: { type: 'string', default: '4' } } });
+  const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/figures/link' }, seeds: { type: 'string', default: '1' }, users: { type: 'string', default: '4' }, 'figures-only': { type: 'boolean', default: false } } });
   const out = resolve(values.out!);
+  if (values['figures-only']) {
+    // redraw the figures from the CSV a previous run wrote, running nothing
+    await writeFigures(out, readCsv(join(out, 'link-curves.csv')));
+    return 0;
+  }
   const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
   const users = Number(values.users);
   if (!seeds.length || !Number.isInteger(users) || users < 1) throw new Error('--seeds and --users must be positive integers');
@@ -102,7 +116,10 @@ async function main(): Promise<number> {
   return 0;
 }
 
-/** One figure per quantity and axis: a line per scenario, the seeds' mean at each point. */
+/**
+ * One figure per quantity and axis: a panel per scenario with its own y scale (futures-spot's 640
+ * rounds would flatten every other curve on a shared one), the seeds' mean at each point.
+ */
 async function writeFigures(out: string, rows: CurveRow[]): Promise<void> {
   const quantities = [
     { col: 'time_to_equilibrium_ms', label: 'time to equilibrium (ms)' },
@@ -116,21 +133,25 @@ async function writeFigures(out: string, rows: CurveRow[]): Promise<void> {
   for (const axis of axes)
     for (const q of quantities) {
       if (axis.id === 'rtt' && q.col === 'link_retransmissions') continue; // no loss, no retransmission
-      const byX = new Map<number, Row>();
-      const sums = new Map<string, { sum: number; n: number }>();
-      for (const r of rows.filter(axis.pick)) {
-        const x = Number(r[axis.x]);
-        const key = `${x}|${r.scenario}`;
-        const acc = sums.get(key) ?? { sum: 0, n: 0 };
-        acc.sum += Number(r[q.col]);
-        acc.n++;
-        sums.set(key, acc);
-        byX.set(x, { ...(byX.get(x) ?? { [axis.x]: x }), [`${r.scenario} (${r.mechanism})`]: acc.sum / acc.n });
-      }
-      const data = [...byX.values()].sort((a, b) => Number(a[axis.x]) - Number(b[axis.x]));
-      const series = [...new Set(rows.map((r) => `${r.scenario} (${r.mechanism})`))];
-      const fig = linesFigure(`${q.col}-vs-${axis.id}`, `${q.label} against ${axis.id === 'rtt' ? 'round trip' : 'loss'}`, data, axis.x, series, { xTitle: axis.title, yTitle: q.label });
-      if (fig) writeAtomic(join(out, `${q.col}-vs-${axis.id}.svg`), await renderSvg({ title: fig.title, ...fig.spec }));
+      const values = rows.filter(axis.pick).map((r) => ({ scenario: `${r.scenario} (${r.mechanism})`, x: Number(r[axis.x]), y: Number(r[q.col]) }));
+      const spec = {
+        title: `${q.label} against ${axis.id === 'rtt' ? 'round trip' : 'loss'} (each scenario's default mechanism, one slot)`,
+        data: { values },
+        transform: [{ aggregate: [{ op: 'mean', field: 'y', as: 'y' }], groupby: ['scenario', 'x'] }],
+        facet: { field: 'scenario', type: 'nominal', title: null, sort: SCENARIOS.map((id) => values.find((v) => v.scenario.startsWith(`${id} `))?.scenario).filter(Boolean) },
+        columns: 3,
+        resolve: { scale: { y: 'independent' } },
+        spec: {
+          width: 200,
+          height: 140,
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: { field: 'x', type: 'quantitative', title: axis.title },
+            y: { field: 'y', type: 'quantitative', title: q.label },
+          },
+        },
+      };
+      writeAtomic(join(out, `${q.col}-vs-${axis.id}.svg`), await renderSvg(spec));
     }
 }
 
