@@ -66,6 +66,13 @@ async function main(): Promise<number> {
   if (!seeds.length || !Number.isInteger(users) || users < 1) throw new Error('--seeds and --users must be positive integers');
   mkdirSync(out, { recursive: true });
   const runsDir = mkdtempSync(join(tmpdir(), 'mecsim-link-curves-'));
+  // Ctrl-C ends the run under way cleanly (its agents and the server stop, the scratch folder goes); a second exits at once
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('interrupted: stopping the run under way\n');
+    interrupt.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
   const nats = await acquireNats(undefined);
   const rows: CurveRow[] = [];
   const differ: string[] = [];
@@ -79,9 +86,10 @@ async function main(): Promise<number> {
         const mechanism = mechanismOf(scenario, base);
         const placement = benchPlacement(partsOf(scenario, mechanism).agents(base).length - 1);
         for (const { rttMs, loss } of grid()) {
+          if (interrupt.signal.aborted) throw new Error('interrupted; nothing written');
           const cfg = { ...base, link: { rtt: rttMs, ...(loss ? { loss } : {}) } };
           const t0 = performance.now();
-          const s = (await runScenario({ scenario, cfg, placement, outDir: runsDir, natsUrl: nats.url, roundTimeoutMs: 60_000, report: false })) as Record<string, any>;
+          const s = (await runScenario({ scenario, cfg, placement, outDir: runsDir, natsUrl: nats.url, roundTimeoutMs: 60_000, report: false, signal: interrupt.signal })) as Record<string, any>;
           const slots: any[] = s.perSlot;
           const equals = s.status === 'complete' && slots.every((p) => p.compare?.ok === true);
           const row: CurveRow = {
