@@ -685,7 +685,9 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
             // the changed config is checked and resolved again like a --config file: a value of the wrong type or out of range is refused
             try {
               checkConfig(scenario.configSchema(mech), cfg);
-              cfg = scenario.resolve({ mechanism: mech, seed, slots: Number(cfg.slots ?? base.slots ?? 1), config: cfg, options: {} });
+              const resolved = scenario.resolve({ mechanism: mech, seed, slots: Number(cfg.slots ?? base.slots ?? 1), config: cfg, options: {} });
+              // a scenario resolves its own parameters; the link model's section is every scenario's, kept beside them
+              cfg = withLink(scenario, resolved, cfg.link as LinkSection | undefined);
             } catch (e) {
               throw new UsageError(`${flag} ${vary!.key}=${String(value)}: ${(e as Error).message}`);
             }

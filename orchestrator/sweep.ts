@@ -8,6 +8,7 @@
  * - a comparison figure (SVG) and page (HTML) with those medians and intervals.
  * `run --sweep key=…` and `sweep --users …` are this, with one seed or with users as the varied key.
  */
+import { LINK_SCHEMA } from '../scenarios/common/schema.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Json, JsonObject, Scenario } from '../scenarios/types.ts';
@@ -72,7 +73,9 @@ export function configKeys(cfg: Json, prefix = ''): string[] {
  */
 export function setDotted(cfg: JsonObject, key: string, value: SweepValue): JsonObject {
   const parts = key.split('.');
-  const copy = structuredClone(cfg) as Json;
+  const copy = structuredClone(cfg) as JsonObject;
+  // the link model's section is optional in every configuration: a varied link key (link.rtt, link.loss, …) starts it
+  if (parts[0] === 'link' && parts.length === 2 && parts[1] in LINK_SCHEMA.properties && (copy.link === undefined || copy.link === null)) copy.link = {};
   let hits = 0;
   const walk = (node: Json, i: number): void => {
     if (node === null || typeof node !== 'object') return;
@@ -87,7 +90,8 @@ export function setDotted(cfg: JsonObject, key: string, value: SweepValue): Json
       } else for (const item of node) walk(item, i);
       return;
     }
-    if (!(part in node)) return;
+    const linkKey = i === 1 && parts[0] === 'link' && part in LINK_SCHEMA.properties;
+    if (!(part in node) && !linkKey) return;
     if (last) {
       const old = node[part];
       if (old !== null && typeof old === 'object') return; // a list or object is not one parameter
@@ -95,7 +99,7 @@ export function setDotted(cfg: JsonObject, key: string, value: SweepValue): Json
       hits++;
     } else walk(node[part], i + 1);
   };
-  walk(copy, 0);
+  walk(copy as Json, 0);
   if (!hits) {
     const keys = configKeys(cfg).filter((k) => !['scenario', 'mechanism', 'seed'].includes(k));
     const near = keys.filter((k) => k.endsWith(`.${parts[parts.length - 1]}`) || k === parts[parts.length - 1]);

@@ -67,5 +67,9 @@ describe('results', () => {
     expect(() => setDotted(cfg, 'server.g', 1)).toThrow(/not a parameter/);
     expect(() => setDotted(cfg, 'r', 1)).toThrow(/did you mean users\.r/);
     expect(() => setDotted(cfg, 'users', 1)).toThrow(/not a parameter/);
+    // the link model's section is optional everywhere: a varied link key starts it, an unknown one is refused
+    expect(setDotted(cfg, 'link.rtt', '20ms').link).toEqual({ rtt: '20ms' });
+    expect(setDotted({ ...cfg, link: { loss: 0.01 } }, 'link.rtt', 5).link).toEqual({ loss: 0.01, rtt: 5 });
+    expect(() => setDotted(cfg, 'link.speed', 1)).toThrow(/not a parameter/);
   });
 });
