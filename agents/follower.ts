@@ -16,7 +16,7 @@ import { decode, encodeEnvelopeScratch, type Body, type Envelope } from '../bus/
 import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { subscribeData } from '../bus/fastparse.ts';
-import { publishFast } from '../bus/fastpublish.ts';
+import { publishFast, publishHead } from '../bus/fastpublish.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
@@ -54,6 +54,16 @@ export class FollowerRuntime {
   private follower: Follower;
   private readonly ctx: FollowerContext;
   private readonly replySubject: string;
+  /** `PUB <reply subject> `, made once (bus/fastpublish.ts publishHead) */
+  private readonly replyHead: Uint8Array | undefined;
+  /**
+   * The welcome's fields the hot path reads, as fields of this object: a message touches this
+   * runtime anyway, and at 2,500 agents a worker each further object read per message (the decoded
+   * welcome) is another cache miss.
+   */
+  private readonly id: string;
+  private readonly leader: string;
+  private readonly maxBytes: number;
   /** the last request answered and its reply's bytes, for a request the leader re-sends */
   private readonly last = new LastReply();
   /** the slot the agent is in (-1: none yet) */
@@ -77,6 +87,10 @@ export class FollowerRuntime {
     this.follower = partsOf(scenario, w.mechanism).createFollower(w.init, this.ctx);
     this.subj = subjects(d.run);
     this.replySubject = this.subj.reply(w.leader, w.id);
+    this.replyHead = publishHead(this.replySubject);
+    this.id = w.id;
+    this.leader = w.leader;
+    this.maxBytes = w.maxBytes;
     this.awaitingReplay = w.rejoin === true;
     const lw = w.link;
     if (lw) this.link = arrivalsFor(lw, { id: w.leader, role: lw.leaderRole, factor: lw.leaderFactor }, { id: w.id, role: w.role, factor: lw.factor }, (e) => d.log.error({ agent: w.id, err: String(e) }, 'a held request failed'));
@@ -98,10 +112,10 @@ export class FollowerRuntime {
   private onMessage(data: Uint8Array, family: 'bcast' | 'direct', subject: string): void {
     const { counters } = this.d;
     counters.received(family, data.byteLength);
-    const dec = this.d.decoder.decode(data, this.w.maxBytes, family, subject);
+    const dec = this.d.decoder.decode(data, this.maxBytes, family, subject);
     if (!dec.ok) return counters.drop(dec.reason, subject, dec.from, dec.detail);
     const env = dec.env;
-    if (env.from !== this.w.leader) return counters.drop('unexpected-sender', subject, env.from, `only ${this.w.leader} sends requests`);
+    if (env.from !== this.leader) return counters.drop('unexpected-sender', subject, env.from, `only ${this.leader} sends requests`);
     if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
       if (!env.noreply) return counters.drop('unknown-kind', subject, env.from, `${env.kind} must be a notification`);
       const v = validate(env.kind, env.body);
@@ -151,8 +165,8 @@ export class FollowerRuntime {
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
     // the encoder's scratch bytes: copied into the frame by publishFast and into `last` here, then let go
-    const out = encodeEnvelopeScratch(this.d.run, slot, round, this.w.id, kind, body);
-    publishFast(this.d.nc, this.replySubject, out);
+    const out = encodeEnvelopeScratch(this.d.run, slot, round, this.id, kind, body);
+    publishFast(this.d.nc, this.replySubject, out, this.replyHead);
     this.d.counters.sent('reply', kind, out.byteLength);
     this.last.keep(slot, round, requestKind, requestSize, out);
   }

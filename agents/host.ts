@@ -17,7 +17,7 @@ import { assertToken, ORCH, subjects } from '../bus/subjects.ts';
 import { catalog } from '../catalog/catalog.ts';
 import type { Scenario } from '../scenarios/types.ts';
 import type { RoleName } from '../scenarios/types.ts';
-import { FollowerRuntime, SharedDecoder } from './follower.ts';
+import { FollowerRuntime, SharedDecoder, type FollowerDeps } from './follower.ts';
 import { Joiner, JOIN_CONCURRENCY } from './join.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
@@ -48,6 +48,8 @@ export class AgentHost {
   private channel?: ControlChannel;
   private joiner?: Joiner;
   private readonly decoder: SharedDecoder;
+  /** one deps object for every hosted follower (not a copy each: the hot path reads it per message) */
+  private followerDeps?: FollowerDeps;
   private closing = false;
   /** resolves when the host has been told to shut down (or lost its connection for good) */
   readonly done: Promise<number>;
@@ -112,7 +114,7 @@ export class AgentHost {
   private run(scenario: Scenario, w: Welcome): void {
     const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log };
     if (w.id === w.leader) this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
-    else this.subs.push(...new FollowerRuntime({ ...deps, hostId: this.opts.hostId, decoder: this.decoder }, scenario, w).subscribe());
+    else this.subs.push(...new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, decoder: this.decoder }), scenario, w).subscribe());
   }
 
   private onControl(msg: Msg): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseOptions, ProtocolHandler } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { publishFast } from '../../bus/fastpublish.ts';
+import { publishFast, publishHead } from '../../bus/fastpublish.ts';
 import { encodeEnvelope, encodeEnvelopeScratch } from '../../bus/codec.ts';
 
 /** A client protocol handler with no socket: what a publish queues stays in its outbound buffer. */
@@ -34,6 +34,27 @@ describe('publishFast', () => {
       expect(fast.ph.outMsgs).toBe(2);
       expect(fast.ph.outBytes).toBe(2 * data.length);
     }
+  });
+
+  it('queues the same bytes from a head the caller keeps (publishHead) as from the per-process table', () => {
+    for (const [subject, data] of cases) {
+      const stock = handler();
+      stock.ph.publish(subject, data);
+      const fast = handler();
+      const head = publishHead(subject);
+      expect(head).toBeDefined();
+      publishFast(fast.nc, subject, data, head);
+      publishFast(fast.nc, subject, data, head);
+      const want = stock.queued();
+      expect(fast.queued(), subject).toBe(want + want);
+      expect(fast.ph.outMsgs).toBe(2);
+    }
+    // a subject the client would refuse has no head: the publish is the client's, its error the client's
+    expect(publishHead('a b')).toBeUndefined();
+    const { ph } = handler();
+    let stockCalls = 0;
+    publishFast({ protocol: ph, publish: () => void stockCalls++ } as unknown as NatsConnection, 'a b', new Uint8Array(1), publishHead('a b'));
+    expect(stockCalls).toBe(1);
   });
 
   it('leaves what the client refuses to the client: a subject with a space, a payload over the limit, a closed connection', () => {
