@@ -126,9 +126,9 @@ export class FollowerRuntime {
         else this.onRestore(env.slot, (v.body as { snapshot?: JsonObject }).snapshot);
       };
       // not delayed by the link model, but never ahead of the requests it holds
-      return this.link ? this.link.after(apply) : apply();
+      return this.link && !this.link.instant ? this.link.after(apply) : apply();
     }
-    if (!this.link) return this.onRequest(env, data.byteLength, subject);
+    if (!this.link || this.link.instant) return this.onRequest(env, data.byteLength, subject);
     const size = data.byteLength;
     if (!this.link.arrive(env.slot, env.round, env.kind, env.noreply === true, () => this.onRequest(env, size, subject))) counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
   }

@@ -420,7 +420,7 @@ export class Gatherer {
     if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);
     if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
     const arrivals = this.link?.arrivals.get(sender);
-    if (!arrivals) return this.accept(env, sender, bytes);
+    if (!arrivals || arrivals.instant) return this.accept(env, sender, bytes);
     if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, sender, bytes))) this.counters.drop('link-lost', this.subj.reply(this.leaderId, sender), env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
   }
 

@@ -28,12 +28,20 @@ export class LinkArrivals {
   private readonly queue: Held[] = [];
   private head = 0;
   private timer?: NodeJS.Timeout;
+  /**
+   * Every message on this link arrives at once and none is lost (a zero-latency model): the receiver
+   * then hands messages straight on, with no draw and no bookkeeping — exactly what `arrive` would do,
+   * since nothing is ever held on such a link and its draws do not depend on the key.
+   */
+  readonly instant: boolean;
 
   constructor(
     readonly link: DirectedLink,
     /** a delivery that throws (its handler's own errors are caught there; this is the last resort) */
     private readonly onError?: (e: unknown) => void,
-  ) {}
+  ) {
+    this.instant = link.instant;
+  }
 
   /**
    * A message of (slot, round, kind) arrived: `deliver` runs after its drawn delay (at once when
