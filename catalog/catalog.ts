@@ -56,11 +56,6 @@ export class ScenarioCatalog {
     return this.sources.get(id);
   }
 
-  /** Whether `ref` names something to load (a path or a package) rather than a built-in id. */
-  isBuiltIn(ref: string): boolean {
-    return this.sources.get(ref)?.kind === 'builtin';
-  }
-
   /**
    * The scenario `ref` names: a built-in id, a folder or file path, or a package name resolved from
    * `cwd` (as `node` would resolve it from a script there). Loaded once per process.

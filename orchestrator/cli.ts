@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { catalog } from '../catalog/catalog.ts';
-import { mechanismOf, partsOf } from '../scenarios/contract.ts';
+import { partsFor } from '../scenarios/contract.ts';
 import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
@@ -382,7 +382,7 @@ export function buildProgram(): Command {
     const natsAuth = natsAuthOption(o);
     // the process plan is checked before the output folder, so a plan that cannot fit creates nothing
     if (!external) {
-      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      const parts = partsFor(scenario, cfg);
       checkProcessBudget(planWorkers(parts.agents(cfg), parts.leaderId(cfg), placement, scenario.roles).length, placement);
     }
     const outDir = outDirOption(o.out);
@@ -578,7 +578,7 @@ export function buildProgram(): Command {
       } catch (e) {
         throw new UsageError((e as Error).message);
       }
-      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      const parts = partsFor(scenario, cfg);
       const runs = ids.map((id) => ({ runId: id, leaderId: parts.leaderId(cfg), agents: parts.agents(cfg) }));
       let c;
       try {

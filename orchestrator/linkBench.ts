@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LinkModel } from '../bus/link.ts';
 import { catalog } from '../catalog/catalog.ts';
-import { mechanismOf, partsOf } from '../scenarios/contract.ts';
+import { partsFor } from '../scenarios/contract.ts';
 import type { JsonObject } from '../scenarios/types.ts';
 import { benchPlacement } from './bench.ts';
 import { acquireNats } from './natsServer.ts';
@@ -77,7 +77,7 @@ export async function linkCost(scenarioId: string, users: number, opts: { slots:
   if (!scenario) throw new RunError(`unknown scenario ${scenarioId}`, 2);
   const cfg = scenario.resolve({ seed: 1, slots: opts.slots, users, options: {} });
   const withModel: JsonObject = { ...cfg, link: { rtt: 0 } };
-  const placement = benchPlacement(partsOf(scenario, mechanismOf(scenario, cfg)).agents(cfg).length - 1);
+  const placement = benchPlacement(partsFor(scenario, cfg).agents(cfg).length - 1);
   const run = async (c: JsonObject) => (await runScenario({ scenario, cfg: c, placement, outDir: opts.outDir, natsUrl: opts.natsUrl, roundTimeoutMs: 60_000, report: false, signal: opts.signal })) as Record<string, any>;
   const without: number[] = [];
   const withM: number[] = [];

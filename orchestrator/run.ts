@@ -79,7 +79,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       subjects: subj.all,
       scenario: scenario.id,
       // an outside scenario's module, so `mecsim report` can draw its figures later
-      scenarioSource: catalog.sourceOf(scenario.id)?.kind === 'module' ? catalog.sourceOf(scenario.id) : undefined,
+      scenarioSource: moduleOf(scenario.id) ? catalog.sourceOf(scenario.id) : undefined,
       mechanism,
       seed,
       slotsPlanned: slots,

@@ -28,6 +28,11 @@ export function partsOf(scenario: Scenario, mechanism: string | undefined): Mech
   return out as unknown as MechanismParts;
 }
 
+/** The parts a resolved config's mechanism runs with. */
+export function partsFor(scenario: Scenario, cfg: JsonObject): MechanismParts {
+  return partsOf(scenario, mechanismOf(scenario, cfg));
+}
+
 /** Followers in roster order: by the scenario's order of roles, then by index. */
 export function sortRoster(agents: AgentSpec[], roles: readonly RoleName[]): AgentSpec[] {
   const order = new Map(roles.map((r, i) => [r, i]));

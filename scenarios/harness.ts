@@ -3,7 +3,7 @@
  * the slot protocol in this process beside the reference (what `mecsim run` checks over NATS).
  * Exported to model authors by mod.ts.
  */
-import { mechanismOf, partsOf } from './contract.ts';
+import { partsFor } from './contract.ts';
 import { InProcessRun, type InProcessSlot } from './inprocess.ts';
 import type { JsonObject, ReferenceSlot, RunInput, Scenario } from './types.ts';
 
@@ -48,7 +48,7 @@ export interface InProcessResult {
 export async function runInProcess(scenario: Scenario, inputs: RunInputs = {}): Promise<InProcessResult> {
   const cfg = resolveConfig(scenario, inputs);
   const run = new InProcessRun(scenario, cfg);
-  const reference = partsOf(scenario, mechanismOf(scenario, cfg)).createReference(cfg);
+  const reference = partsFor(scenario, cfg).createReference(cfg);
   const slots: InProcessResult['slots'] = [];
   for (let t = 0; t < Number(cfg.slots ?? 1); t++) {
     const s = await run.runSlot(t);

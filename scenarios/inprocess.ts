@@ -5,7 +5,7 @@
  * distributed run must reproduce its trajectory exactly. Used as the test oracle for protocol
  * equality and as the in-process timing baseline of the benchmarks.
  */
-import { mechanismOf, partsOf, sortRoster } from './contract.ts';
+import { partsFor, sortRoster } from './contract.ts';
 import type { AgentSpec, Follower, JsonObject, Leader, RoundRequest, RoundResult, Scenario, SlotOutcome } from './types.ts';
 
 export interface InProcessSlot {
@@ -22,11 +22,8 @@ export class InProcessRun {
   private readonly leader: Leader;
   private readonly leaderId: string;
 
-  constructor(
-    private readonly scenario: Scenario,
-    private readonly cfg: JsonObject,
-  ) {
-    const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+  constructor(scenario: Scenario, cfg: JsonObject) {
+    const parts = partsFor(scenario, cfg);
     const agents = parts.agents(cfg);
     const leaderId = (this.leaderId = parts.leaderId(cfg));
     const leader = agents.find((a) => a.id === leaderId);

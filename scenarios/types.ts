@@ -224,8 +224,6 @@ export interface ScenarioParts<Resolved extends JsonObject = JsonObject> {
   /** the centralized reference solver and baselines, created once per run */
   createReference?(cfg: Resolved): ReferenceRun;
 }
-/** @deprecated the name before mechanisms could carry their parts */
-export type MechanismInfo = Mechanism;
 
 /** The parts of a scenario that one mechanism runs with: the mechanism's own, or the scenario's. */
 export type MechanismParts<Resolved extends JsonObject = JsonObject> = Required<ScenarioParts<Resolved>>;

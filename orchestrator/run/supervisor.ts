@@ -16,7 +16,7 @@ import type { CountersSnapshot } from '../../bus/counters.ts';
 import { hostOfSubject } from '../../bus/subjects.ts';
 import { tieringArgs } from '../../agents/tiering.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
-import { catalog, moduleOf } from '../../catalog/catalog.ts';
+import { moduleOf } from '../../catalog/catalog.ts';
 import { agentEntry } from '../agentEntry.ts';
 import type { RunAuth } from '../permissions.ts';
 import type { Parts } from './context.ts';
@@ -91,8 +91,7 @@ export class Supervisor implements BarrierHooks {
 
   /** Starts every planned process (none with external agents). */
   async start(planned: { id: string; agents: AgentSpec[] }[]): Promise<void> {
-    const source = catalog.sourceOf(this.p.info.scenario.id);
-    const file = source?.kind === 'module' ? source.file : undefined;
+    const file = moduleOf(this.p.info.scenario.id);
     this.entryArgs = planned.length ? await agentEntry(file) : [];
     // started through tsx (no bundle), the agent loads the scenario's module itself
     if (file && this.entryArgs[0] === '--import') this.entryArgs = [...this.entryArgs, '--scenario', file];

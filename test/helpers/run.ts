@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { catalog } from '../../catalog/catalog.ts';
-import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
+import { partsFor } from '../../scenarios/contract.ts';
 import type { JsonObject, RunInput } from '../../scenarios/types.ts';
 import { parsePlacement, planWorkers, runScenario, type RunOptions } from '../../orchestrator/run.ts';
 import { joinTimeoutMs, scaledMs } from '../../bus/timeouts.ts';
@@ -26,7 +26,7 @@ export function resolveCfg(scenarioId: string, input: Partial<RunInput>): JsonOb
  */
 export async function runDistributed(scenarioId: string, cfg: JsonObject, placement = 'process', extra: Partial<RunOptions> = {}) {
   const scenario = catalog.get(scenarioId)!;
-  const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+  const parts = partsFor(scenario, cfg);
   const agents = parts.agents(cfg);
   const processes = planWorkers(agents, parts.leaderId(cfg), parsePlacement(placement), scenario.roles).length;
   const joinMs = joinTimeoutMs({ agents: agents.length, processes, external: false });

@@ -28,9 +28,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { clusterConfig, writeClusterConfig } from '../../orchestrator/cluster.ts';
-import { scenarios } from '../../scenarios/index.ts';
+import { catalog } from '../../catalog/catalog.ts';
 import type { AgentSpec, Scenario } from '../../scenarios/types.ts';
-const getScenario = (id: string) => scenarios[id];
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 import { readCreds, startClusterNodes, type StartedCluster } from '../helpers/secureCluster.ts';
 
@@ -254,7 +253,7 @@ describe.skipIf(Boolean(skipWhy))(`three hosts as network namespaces, a NATS nod
   /** the delayed run's summary (the first test's; the model's test makes its own when run alone) */
   let delayed: Record<string, any> | undefined;
   const cfg = resolveCfg('stackelberg', { seed: 3, users: 4 });
-  const stackelberg = partsOf(getScenario('stackelberg')!, 'gsrp-search');
+  const stackelberg = partsOf(catalog.get('stackelberg')!, 'gsrp-search');
   const cleanupOnExit = () => net.destroy();
 
   /** `mecsim <args>` on host i: its own network stack, its own node at 127.0.0.1:4222 */
@@ -393,7 +392,7 @@ describe.skipIf(Boolean(skipWhy))(`three hosts as network namespaces, a NATS nod
     // the relay's round trip except one (the last), at a thousandth of it (a factor must be > 0).
     const users = stackelberg.agents(cfg as never).filter((a) => a.role === 'ue');
     const local = users[users.length - 1].id;
-    const modelled: Scenario = { ...getScenario('stackelberg')!, linkFactor: (_cfg, a: AgentSpec) => (a.id === local ? 0.001 : 1) };
+    const modelled: Scenario = { ...catalog.get('stackelberg')!, linkFactor: (_cfg, a: AgentSpec) => (a.id === local ? 0.001 : 1) };
     const loopback = await runDistributed('stackelberg', { ...cfg, link: { rtt: 2 * ONE_WAY_MS } }, 'process', { scenario: modelled });
     expect(loopback.status).toBe('complete');
     expect(loopback.compare.ok).toBe(true);

@@ -7,20 +7,19 @@
  * and every scenario in the tree, each service's credential checked against its role's part.
  * Where a Docker engine answers, `docker compose config` validates the file too.
  */
+import { clusterInitInto, parseWith } from '../helpers/cli.ts';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
+import { partsFor } from '../../scenarios/contract.ts';
 import { AGENT_OPTIONS, AGENT_ROLES } from '../../agents/main.ts';
 import { dockerAnswers } from '../setup/nats.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
-import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
+import { resolveInput } from '../../orchestrator/cli.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { subjects } from '../../bus/subjects.ts';
 
@@ -120,21 +119,6 @@ const natsServices = Object.entries(services).filter(([, s]) => /^nats:/.test(s.
 const mecsimServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const agentServices = mecsimServices.filter(([, s]) => commandArgs(s, {})[0] === 'agent');
 
-/** Parse a mecsim command with the real commander program, the action of `path` (e.g. ['run'], ['cluster', 'init']) replaced so nothing runs. */
-async function parseWith(path: string[], args: string[]): Promise<{ scenarioId: string; opts: Record<string, unknown> }> {
-  const program = buildProgram();
-  const quiet = (c: Command) => c.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  quiet(program);
-  let cmd: Command = program;
-  for (const name of path) cmd = quiet(cmd.commands.find((c) => c.name() === name) as Command);
-  let got: { scenarioId: string; opts: Record<string, unknown> } | undefined;
-  cmd.action((scenarioId: string, opts: Record<string, unknown>) => {
-    got = { scenarioId, opts };
-  });
-  await program.parseAsync(args, { from: 'user' });
-  if (!got) throw new Error(`not a ${path.join(' ')} command: ${args.join(' ')}`);
-  return got;
-}
 const parseRun = (args: string[]) => parseWith(['run'], args);
 
 /**
@@ -143,25 +127,8 @@ const parseRun = (args: string[]) => parseWith(['run'], args);
  */
 async function clusterInitFiles(env: Env): Promise<Record<string, string>> {
   const args = commandArgs(services['cluster-init'], env);
-  const tmp = mkdtempSync(join(tmpdir(), 'mecsim-compose-cluster-'));
-  try {
-    const i = args.indexOf('--out');
-    expect(args[i + 1]).toBe('/cluster');
-    const program = buildProgram();
-    program.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      await program.parseAsync([...args.slice(0, i + 1), tmp, ...args.slice(i + 2)], { from: 'user' });
-    } finally {
-      process.stdout.write = write;
-    }
-    const files: Record<string, string> = {};
-    for (const f of readdirSync(tmp, { recursive: true }) as string[]) if (statSync(join(tmp, f)).isFile()) files[f] = readFileSync(join(tmp, f), 'utf8');
-    return files;
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  expect(args[args.indexOf('--out') + 1]).toBe('/cluster');
+  return clusterInitInto(args, 'mecsim-compose-cluster-');
 }
 
 /** The credentials file a service's entrypoint loads (`node --env-file=/cluster/creds/<user>.env bin/mecsim.js`). */
@@ -299,7 +266,7 @@ describe('docker-compose.yml', () => {
     for (const d of cases) {
       const { scenarioId, opts } = await parseRun(commandArgs(services.orchestrator, d.env));
       const { scenario, cfg } = resolveInput(scenarioId, opts as Parameters<typeof resolveInput>[1]);
-      const parts = partsOf(scenario, mechanismOf(scenario, cfg));
+      const parts = partsFor(scenario, cfg);
       const agents = parts.agents(cfg);
       const leaderId = parts.leaderId(cfg);
       const need = new Map<string, number>();

@@ -6,17 +6,16 @@
  * `mecsim cluster init` writes for the hosts deploy/README.md gives it, and every mecsim command
  * parses with mecsim's own CLI and describes the same run.
  */
-import { mechanismOf, partsOf } from '../../scenarios/contract.ts';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { clusterInitInto, parseWith } from '../helpers/cli.ts';
+import { partsFor } from '../../scenarios/contract.ts';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { AGENT_OPTIONS } from '../../agents/main.ts';
-import { buildProgram, resolveInput } from '../../orchestrator/cli.ts';
+import { resolveInput } from '../../orchestrator/cli.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = join(ROOT, 'deploy/kubernetes');
@@ -47,21 +46,6 @@ async function validate(doc: Obj): Promise<void> {
   new Model(structuredClone(doc)).validate();
 }
 
-/** Parse `mecsim <path…> …` with the real commander program, its action replaced so nothing runs. */
-async function parseWith(path: string[], args: string[]): Promise<{ scenarioId: string; opts: Record<string, unknown> }> {
-  const program = buildProgram();
-  const quiet = (c: Command) => c.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-  quiet(program);
-  let cmd: Command = program;
-  for (const name of path) cmd = quiet(cmd.commands.find((c) => c.name() === name) as Command);
-  let got: { scenarioId: string; opts: Record<string, unknown> } | undefined;
-  cmd.action((scenarioId: string, opts: Record<string, unknown>) => {
-    got = { scenarioId, opts };
-  });
-  await program.parseAsync(args, { from: 'user' });
-  if (!got) throw new Error(`not a ${path.join(' ')} command: ${args.join(' ')}`);
-  return got;
-}
 
 /** The shell command in deploy/README.md that starts with `prefix` (backslash continuations joined). */
 function readmeCommand(prefix: string): string[] {
@@ -74,24 +58,7 @@ function readmeCommand(prefix: string): string[] {
 /** What `mecsim cluster init` writes with deploy/README.md's arguments (run for real into a temporary folder). */
 async function initFiles(): Promise<{ args: string[]; files: Record<string, string> }> {
   const args = readmeCommand('mecsim cluster init').slice(1);
-  const tmp = mkdtempSync(join(tmpdir(), 'mecsim-k8s-cluster-'));
-  try {
-    const i = args.indexOf('--out');
-    const program = buildProgram();
-    program.configureOutput({ writeOut: () => undefined, writeErr: () => undefined, outputError: () => undefined });
-    const write = process.stdout.write;
-    process.stdout.write = (() => true) as typeof process.stdout.write;
-    try {
-      await program.parseAsync([...args.slice(0, i + 1), tmp, ...args.slice(i + 2)], { from: 'user' });
-    } finally {
-      process.stdout.write = write;
-    }
-    const files: Record<string, string> = {};
-    for (const f of readdirSync(tmp, { recursive: true }) as string[]) if (statSync(join(tmp, f)).isFile()) files[f] = readFileSync(join(tmp, f), 'utf8');
-    return { args, files };
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  return { args, files: await clusterInitInto(args, 'mecsim-k8s-cluster-') };
 }
 
 const podSpec = (w: Obj): Obj => w.spec.template.spec;
@@ -206,7 +173,7 @@ describe('deploy/kubernetes', () => {
     expect(oc.volumeMounts.find((m: Obj) => m.mountPath === run.opts.out)?.name).toBe('results');
     const { scenario, cfg } = resolveInput(run.scenarioId, run.opts as Parameters<typeof resolveInput>[1]);
     const need = new Map<string, number>();
-    for (const a of partsOf(scenario, mechanismOf(scenario, cfg)).agents(cfg)) need.set(a.role, (need.get(a.role) ?? 0) + 1);
+    for (const a of partsFor(scenario, cfg).agents(cfg)) need.set(a.role, (need.get(a.role) ?? 0) + 1);
     const deployments = byKind('Deployment');
     expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['mecsim-broker', 'mecsim-cloud', 'mecsim-mec', 'mecsim-ue']);
     for (const d of deployments) {
