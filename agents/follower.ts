@@ -22,31 +22,12 @@ import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenari
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
 import { LastReply } from './lastReply.ts';
 
-/**
- * Decodes requests for the followers of one host: the agents packed here receive identical
- * broadcast bytes, decoded once.
- */
-export class SharedDecoder {
-  private last?: { subject: string; data: Uint8Array; decoded: ReturnType<typeof decode> };
-
-  constructor(private readonly run: string) {}
-
-  decode(data: Uint8Array, maxBytes: number, family: 'bcast' | 'direct', subject: string): ReturnType<typeof decode> {
-    const last = this.last;
-    if (last && last.subject === subject && Buffer.compare(last.data, data) === 0) return last.decoded;
-    const decoded = decode(data, this.run, maxBytes);
-    if (family === 'bcast') this.last = { subject, data: data.slice(), decoded };
-    return decoded;
-  }
-}
-
 export interface FollowerDeps {
   nc: NatsConnection;
   run: string;
   hostId: string;
   counters: Counters;
   channel: ControlChannel;
-  decoder: SharedDecoder;
   log: Logger;
 }
 
@@ -96,12 +77,16 @@ export class FollowerRuntime {
     if (lw) this.link = arrivalsFor(lw, { id: w.leader, role: lw.leaderRole, factor: lw.leaderFactor }, { id: w.id, role: w.role, factor: lw.factor }, (e) => d.log.error({ agent: w.id, err: String(e) }, 'a held request failed'));
   }
 
-  /** Subscribes to the agent's role's broadcasts and its direct subject. */
-  subscribe(): Subscription[] {
-    const bcast = this.subj.bcast(this.w.role);
+  /** The agent's role, whose broadcasts its host hands it (agents/broadcast.ts). */
+  get role(): string {
+    return this.w.role;
+  }
+
+  /** Subscribes to the agent's direct subject (its role's broadcasts come through its host's one subscription). */
+  subscribeDirect(): Subscription {
     const direct = this.subj.direct(this.w.id);
-    // the family and subject are the subscription's: the hot path never builds or decodes a message subject
-    return [subscribeData(this.d.nc, bcast, (data) => this.onMessage(data, 'bcast', bcast)), subscribeData(this.d.nc, direct, (data) => this.onMessage(data, 'direct', direct))];
+    // the subject is the subscription's: the hot path never builds or decodes a message subject
+    return subscribeData(this.d.nc, direct, (data) => this.onDirect(data, direct));
   }
 
   private restart(snapshot: JsonObject | undefined): void {
@@ -109,12 +94,21 @@ export class FollowerRuntime {
     this.last.forget();
   }
 
-  private onMessage(data: Uint8Array, family: 'bcast' | 'direct', subject: string): void {
+  /** A message on the agent's own subject. */
+  private onDirect(data: Uint8Array, subject: string): void {
     const { counters } = this.d;
-    counters.received(family, data.byteLength);
-    const dec = this.d.decoder.decode(data, this.maxBytes, family, subject);
+    counters.received('direct', data.byteLength);
+    const dec = decode(data, this.d.run, this.maxBytes);
     if (!dec.ok) return counters.drop(dec.reason, subject, dec.from, dec.detail);
-    const env = dec.env;
+    this.onEnvelope(dec.env, data.byteLength, subject);
+  }
+
+  /**
+   * A message for this agent, decoded: from its direct subject, or a broadcast to its role (decoded
+   * once by its host for every agent of the role there; `size` is the message's size in bytes).
+   */
+  onEnvelope(env: Envelope<unknown>, size: number, subject: string): void {
+    const { counters } = this.d;
     if (env.from !== this.leader) return counters.drop('unexpected-sender', subject, env.from, `only ${this.leader} sends requests`);
     if (env.kind === 'restore' || env.kind === 'replayed' || env.kind === 'rerun') {
       if (!env.noreply) return counters.drop('unknown-kind', subject, env.from, `${env.kind} must be a notification`);
@@ -128,8 +122,7 @@ export class FollowerRuntime {
       // not delayed by the link model, but never ahead of the requests it holds
       return this.link && !this.link.instant ? this.link.after(apply) : apply();
     }
-    if (!this.link || this.link.instant) return this.onRequest(env, data.byteLength, subject);
-    const size = data.byteLength;
+    if (!this.link || this.link.instant) return this.onRequest(env, size, subject);
     if (!this.link.arrive(env.slot, env.round, env.kind, env.noreply === true, () => this.onRequest(env, size, subject))) counters.drop('link-lost', subject, env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
   }
 

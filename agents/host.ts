@@ -1,7 +1,8 @@
 /**
  * An agent host: one NATS connection carrying one agent (placement `process`) or many (placement
- * `packed:K`). Every hosted agent is still its own subscriber with its own subjects and its own
- * parameters. The host joins its agents (agents/join.ts), runs each as a follower
+ * `packed:K`). Every hosted agent has its own direct subject, its own reply subject and its own
+ * parameters; the broadcasts to a role reach the host once and are handed to each of its agents of
+ * that role (agents/broadcast.ts). The host joins its agents (agents/join.ts), runs each as a follower
  * (agents/follower.ts) or as the leader (agents/leader.ts), and answers the orchestrator's
  * `shutdown` (with a `bye` carrying its counters) and `abort` on `ctl.all`. A host of external
  * agents also watches the orchestrator's `heartbeat` there, and exits (EXIT_ORCHESTRATOR_SILENT)
@@ -17,7 +18,8 @@ import { assertToken, ORCH, subjects } from '../bus/subjects.ts';
 import { catalog } from '../catalog/catalog.ts';
 import type { Scenario } from '../scenarios/types.ts';
 import type { RoleName } from '../scenarios/types.ts';
-import { FollowerRuntime, SharedDecoder, type FollowerDeps } from './follower.ts';
+import { BroadcastFanout } from './broadcast.ts';
+import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { Joiner, JOIN_CONCURRENCY } from './join.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
@@ -47,7 +49,8 @@ export class AgentHost {
   private readonly subs: Subscription[] = [];
   private channel?: ControlChannel;
   private joiner?: Joiner;
-  private readonly decoder: SharedDecoder;
+  /** per role: the host's one subscription to its broadcasts, handed to each hosted follower of the role */
+  private readonly broadcasts = new Map<RoleName, BroadcastFanout>();
   /** one deps object for every hosted follower (not a copy each: the hot path reads it per message) */
   private followerDeps?: FollowerDeps;
   private closing = false;
@@ -61,7 +64,6 @@ export class AgentHost {
   constructor(private readonly opts: HostOptions) {
     this.counters = new Counters(opts.log);
     this.subj = subjects(opts.run);
-    this.decoder = new SharedDecoder(opts.run);
     this.done = new Promise((r) => (this.finishDone = r));
     this.watch = new OrchestratorWatch({ clock: opts.clock, onSilent: (silentMs, limitMs) => this.onOrchestratorSilent(silentMs, limitMs) });
   }
@@ -113,8 +115,13 @@ export class AgentHost {
   /** The welcomed agent's runtime: the leader's, or a follower's. */
   private run(scenario: Scenario, w: Welcome): void {
     const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log };
-    if (w.id === w.leader) this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
-    else this.subs.push(...new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, decoder: this.decoder }), scenario, w).subscribe());
+    if (w.id === w.leader) return void this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
+    const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId }), scenario, w);
+    this.subs.push(follower.subscribeDirect());
+    let fanout = this.broadcasts.get(w.role);
+    if (!fanout) this.broadcasts.set(w.role, (fanout = new BroadcastFanout(this.nc!, this.opts.run, this.counters, this.subj.bcast(w.role), w.maxBytes)));
+    const sub = fanout.add(follower);
+    if (sub) this.subs.push(sub);
   }
 
   private onControl(msg: Msg): void {

@@ -66,6 +66,15 @@ export interface BenchRow {
   floorStockRoundMs: number;
   ratioStock: number;
   floorStockCpuPerRoundMs: number;
+  /**
+   * the same floor with one broadcast subscription per process (its callback answering for each of
+   * the process's agents), as mecsim's hosts take broadcasts: its per-round time, ratio, CPU per round
+   * and CPU ratio
+   */
+  floorSharedRoundMs: number;
+  ratioShared: number;
+  floorSharedCpuPerRoundMs: number;
+  cpuRatioShared: number;
   /** CPU time per round (every round, the warm-up's included) of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
   cpuPerRoundMs: number;
   floorCpuPerRoundMs: number;
@@ -128,6 +137,8 @@ export interface FloorShape {
   warmup?: number;
   /** the client path (default 'mecsim') */
   client?: FloorClient;
+  /** one broadcast subscription per process, answering for each of its agents (as mecsim's hosts do), not one per agent */
+  sharedBroadcast?: boolean;
 }
 
 export interface FloorResult {
@@ -198,7 +209,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0', client], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
@@ -267,6 +278,8 @@ interface Measured {
   floorMatchedCpuMs: number;
   floorStock: number[];
   floorStockCpuMs: number;
+  floorShared: number[];
+  floorSharedCpuMs: number;
   metrics: { rounds: number; messages: number; bytes: number; timeToEquilibriumMs: number };
 }
 
@@ -312,6 +325,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length }, signal);
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor through the stock client …`);
     const { times: floorStock, cpuMs: floorStockCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, client: 'stock' }, signal);
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with one broadcast subscription per process …`);
+    const { times: floorShared, cpuMs: floorSharedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, sharedBroadcast: true }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
     const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
@@ -323,7 +338,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
         summary.runMetrics.processes.peakRssBytesTotal += peak;
       }
     }
-    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, floorStock, floorStockCpuMs, metrics });
+    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, floorStock, floorStockCpuMs, floorShared, floorSharedCpuMs, metrics });
   }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
@@ -371,6 +386,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     floorStockRoundMs: med((m) => mean(m.floorStock)),
     ratioStock: med((m) => mean(m.roundTimes) / mean(m.floorStock)),
     floorStockCpuPerRoundMs: med((m) => m.floorStockCpuMs / allRounds(m)),
+    floorSharedRoundMs: med((m) => mean(m.floorShared)),
+    ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared)),
+    floorSharedCpuPerRoundMs: med((m) => m.floorSharedCpuMs / allRounds(m)),
+    cpuRatioShared: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorSharedCpuMs),
     cpuRatio: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorCpuMs),
     leaderCpuMs: med((m) => median(m.summary.perSlot.map((r: any) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
@@ -439,6 +458,11 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
     const add = (target: string, value: number | null, limit: number, atLeast = false) => value !== null && Number.isFinite(value) && out.push({ target, row, value, limit, met: atLeast ? value >= limit : value <= limit });
     if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000 || r.users === SCALE_N)) add("per-round time ≤ 1.5 × the raw NATS floor (mecsim's client path)", r.ratio, 1.5);
     if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000)) add("CPU per round ≤ 1.5 × the floor's (mecsim's client path)", r.cpuRatio, 1.5);
+    // mecsim's hosts take a role's broadcasts on one subscription: the same targets against a floor that does so too
+    if (r.placement !== 'process' && (r.users === 1000 || r.users === 10_000)) {
+      add('per-round time ≤ 1.5 × the floor with one broadcast subscription per process', r.ratioShared, 1.5);
+      add("CPU per round ≤ 1.5 × that floor's", r.cpuRatioShared, 1.5);
+    }
     if (r.users === 10_000 || r.users === SCALE_N) add('peak memory of all processes ≤ 3 GiB (MiB)', r.peakMemoryMiB, 3072);
     if (r.placement === 'process' && r.users === 100) add('100 agents in process placement joined within 20 s (ms)', r.joinMaxMs, 20_000);
     if (r.users === SCALE_N) {
@@ -453,8 +477,8 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'stock cpu/rd', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, r.floorStockCpuPerRoundMs, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -507,7 +531,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

@@ -8,13 +8,18 @@
  * `subscribeData`) and the one-buffer publish (bus/fastpublish.ts) — so the floor is NATS through
  * the fastest client path there is, the one mecsim's agents use; `stock` with the NATS client as it
  * comes (the second column).
- *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1) client(mecsim|stock)]
+ *
+ * `sharedBroadcast` (1): one subscription to the broadcast subject for the whole process, whose
+ * callback answers for each of its agents in turn — as mecsim's hosts take their agents' broadcasts
+ * (agents/broadcast.ts) — instead of one subscription per agent (the server then writes the
+ * broadcast once per process, not once per agent).
+ *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1) client(mecsim|stock) sharedBroadcast(0|1)]
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 
-const [url, prefix, fromS, toS, replyBytesS, perAgentS, clientS] = process.argv.slice(2);
+const [url, prefix, fromS, toS, replyBytesS, perAgentS, clientS, sharedS] = process.argv.slice(2);
 /** matched mode: replies of this many bytes, each agent on its own reply subject (like mecsim's) */
 const replyBytes = Number(replyBytesS ?? 0);
 const perAgent = perAgentS === '1';
@@ -30,12 +35,16 @@ if (process.send) {
   if (!process.connected) process.exit(0);
 }
 const nc = await connect({ servers: url, name: `mecsim-floor-${from}` });
+const agents: { reply: string; payload: Uint8Array }[] = [];
 for (let i = from; i <= to; i++) {
-  const payload = replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i));
-  const reply = perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`;
-  on(nc, `${prefix}.bc`, () => send(nc, reply, payload));
-  on(nc, `${prefix}.to.${i}`, () => send(nc, reply, payload)); // one-to-one rounds
+  const agent = { reply: perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`, payload: replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i)) };
+  agents.push(agent);
+  if (sharedS !== '1') on(nc, `${prefix}.bc`, () => send(nc, agent.reply, agent.payload));
+  on(nc, `${prefix}.to.${i}`, () => send(nc, agent.reply, agent.payload)); // one-to-one rounds
 }
+if (sharedS === '1') on(nc, `${prefix}.bc`, () => {
+  for (const a of agents) send(nc, a.reply, a.payload);
+});
 let cpu0 = process.cpuUsage();
 // on stop: tell the driver the CPU time spent since ready (the rounds), like mecsim's agents report theirs
 nc.subscribe(`${prefix}.stop`, {

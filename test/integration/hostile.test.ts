@@ -131,7 +131,7 @@ describe('hostile traffic during a real run (property-generated)', () => {
       expect(drops[reason] ?? 0, `${reason} drops (${why}): ${JSON.stringify(drops)}`).toBeGreaterThan(0);
     }
     // every message that reached a subscriber was dropped at least once (bc.mec and to.mec-0 have none; a broadcast is
-    // dropped by each user that receives it; a replayed request is answered, and that answer dropped as stale)
+    // dropped once by each host whose users receive it; a replayed request is answered, and that answer dropped as stale)
     const delivered = sent.filter((m) => !m.subject.endsWith('.bc.mec') && !m.subject.endsWith('.to.mec-0')).length;
     const total = Object.values(drops).reduce((a, b) => a + b, 0);
     expect(total, why).toBeGreaterThanOrEqual(delivered);

@@ -5,16 +5,18 @@ import { BYTES_PER_AGENT_LIMIT, targetChecks, type BenchRow } from '../../orches
 const row = (o: Partial<BenchRow>): BenchRow => ({ scenario: 'stackelberg', mechanism: 'gsrp-search', users: 1000, placement: 'packed:250', ratio: 1.4, cpuRatio: 1.2, peakMemoryMiB: 500, joinMaxMs: 3000, joinPerSec: 300, spuriousResent: 0, leaderBytesPerAgent: null, orchestratorBytesPerAgent: null, ...o }) as BenchRow;
 
 describe('bench targets', () => {
-  it('checks time and CPU per round at N = 1000 and 10,000, memory at 10,000, and the join of 100 process-placement agents', () => {
+  it('checks time and CPU per round at N = 1000 and 10,000 (against both floors), memory at 10,000, and the join of 100 process-placement agents', () => {
     const t = targetChecks([
       row({ users: 100 }),
-      row({ users: 1000, ratio: 1.5, cpuRatio: 1.51 }),
+      row({ users: 1000, ratio: 1.5, cpuRatio: 1.51, ratioShared: 1.7, cpuRatioShared: 1.4 }),
       row({ users: 10_000, ratio: 2.1, peakMemoryMiB: 3100 }),
       row({ mechanism: 'gsrp-search/process', users: 100, placement: 'process', joinMaxMs: 20_001 }),
     ]);
     expect(t.map((x) => [x.row, x.value, x.met])).toEqual([
       ['stackelberg gsrp-search N=1000', 1.5, true],
       ['stackelberg gsrp-search N=1000', 1.51, false],
+      ['stackelberg gsrp-search N=1000', 1.7, false],
+      ['stackelberg gsrp-search N=1000', 1.4, true],
       ['stackelberg gsrp-search N=10000', 2.1, false],
       ['stackelberg gsrp-search N=10000', 1.2, true],
       ['stackelberg gsrp-search N=10000', 3100, false],
