@@ -45,6 +45,8 @@ export class FollowerRuntime {
   private readonly id: string;
   private readonly leader: string;
   private readonly maxBytes: number;
+  private lastKind = '';
+  private lastReplyKind = '';
   /** the last request answered and its reply's bytes, for a request the leader re-sends */
   private readonly last = new LastReply();
   /** the slot the agent is in (-1: none yet) */
@@ -146,7 +148,16 @@ export class FollowerRuntime {
       return;
     }
     if (reply === undefined) this.answer(env.slot, env.round, env.kind, size, 'nil', {});
-    else this.answer(env.slot, env.round, env.kind, size, replyKind(env.kind), reply);
+    else this.answer(env.slot, env.round, env.kind, size, this.replyKindOf(env.kind), reply);
+  }
+
+  /** `re:<kind>`, the last one kept (a follower answers one kind of request round after round) */
+  private replyKindOf(kind: string): string {
+    if (kind !== this.lastKind) {
+      this.lastKind = kind;
+      this.lastReplyKind = replyKind(kind);
+    }
+    return this.lastReplyKind;
   }
 
   /** A new slot: its state at the start is kept, and sent to the leader for a restart of this process. */

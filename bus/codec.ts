@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packArray, packArrayScratch, unpack, unpackAt } from './fastpack.ts';
+import { GAVE_UP, packEnvelope, unpack, unpackAt } from './fastpack.ts';
 
 export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
@@ -78,15 +78,19 @@ export function encodeEnvelopeScratch(run: string, slot: number, round: number, 
 }
 
 function encodeAs(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply: boolean, copy: boolean): Uint8Array {
+  const tag = runTag(run);
+  // plain data (nearly always) takes the fast path; anything else the library encodes
+  const fast = packEnvelope(ENVELOPE_VERSION, tag, slot, round, kind, from, body, noreply, copy);
+  if (fast) return fast;
   const w = noreply ? wireNoreply : wire;
-  w[TAG] = runTag(run);
+  w[TAG] = tag;
   w[SLOT] = slot;
   w[ROUND] = round;
   w[KIND] = kind;
   w[FROM] = from;
   w[BODY] = body;
   try {
-    return (copy ? packArray(w) : packArrayScratch(w)) ?? encoder.encode(w); // plain data (nearly always) takes the fast path
+    return encoder.encode(w);
   } finally {
     w[BODY] = null; // do not keep the body alive
   }
@@ -141,54 +145,82 @@ export function idBytes(id: string): Uint8Array | undefined {
   return Uint8Array.from(id, (c) => c.charCodeAt(0));
 }
 
-/**
- * decode() for a message whose sender the receiver already knows (the leader's reply subscriptions
- * each name one agent), the same result, faster. When the bytes have the usual shape — the 7- or
- * 8-element array, a 32-bit run tag, integer slot and round, a short ASCII kind, `from` equal byte for
- * byte to the sender's id, a plain map body — the header is read in place: no array, no strings built
- * for `from` (the caller's string is used) or for a kind seen before; only the body is decoded. Any
- * other bytes, and any that fail a check, go to decode(), so errors and drop reasons are its own.
- */
-export function decodeFrom<B = Body>(data: Uint8Array, run: string, maxBytes: number, from: string, fromBytes: Uint8Array | undefined): Decoded<B> {
-  const n = data.byteLength;
-  fast: if (fromBytes !== undefined && n <= maxBytes && n >= 12) {
-    const h0 = data[0];
-    if ((h0 !== 0x97 && h0 !== 0x98) || data[1] !== ENVELOPE_VERSION || data[2] !== 0xce) break fast;
-    if (((data[3] << 24) | (data[4] << 16) | (data[5] << 8) | data[6]) >>> 0 !== runTag(run)) break fast;
-    at = 7;
-    const slot = uintAt(data, n);
-    if (slot < 0) break fast;
-    const round = uintAt(data, n);
-    if (round < 0) break fast;
-    const kh = data[at];
-    if ((kh & 0xe0) !== 0xa0 || kh === 0xa0 || at + 1 + (kh & 0x1f) > n) break fast;
-    const kind = kindAt(data, at + 1, kh & 0x1f);
-    if (kind === undefined) break fast;
-    at += 1 + (kh & 0x1f);
-    const fn = fromBytes.length;
-    if (at + 1 + fn > n || data[at] !== (0xa0 | fn)) break fast;
-    for (let i = 0; i < fn; i++) if (data[at + 1 + i] !== fromBytes[i]) break fast;
-    at += 1 + fn;
-    let stop = n;
-    let noreply: boolean | undefined;
-    if (h0 === 0x98) {
-      const t = data[n - 1];
-      if (t !== 0xc2 && t !== 0xc3) break fast;
-      noreply = t === 0xc3;
-      stop = n - 1;
-    }
-    const b = data[at];
-    if ((b & 0xf0) !== 0x80 && b !== 0xde) break fast; // a map
-    const body = unpackAt(data, at, stop);
-    if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) break fast;
-    const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot, round, from, kind, body: body as B };
-    if (noreply !== undefined) env.noreply = noreply;
-    return { ok: true, env };
-  }
-  return decode<B>(data, run, maxBytes);
+/** A reply's header and body as readReply reads them, into an object the caller reuses. */
+export interface ReplyHead {
+  slot: number;
+  round: number;
+  kind: string;
+  body: Body;
+  noreply: boolean | undefined;
 }
 
-/** decodeFrom's read position */
+/**
+ * The fast path of decodeFrom, for a receiver that takes many replies a round (a leader): when the
+ * bytes have the usual shape — the 7- or 8-element array, this run's 32-bit tag, integer slot and
+ * round, a short ASCII kind, `from` equal byte for byte to `fromBytes` (the sender the subject names),
+ * a plain map body that passes every check — fills `out` and returns true, allocating only the body.
+ * Returns false for any other bytes, which the caller then gives to decodeFrom: errors and drop
+ * reasons are decode()'s own, and every message readReply accepts decodes to the same envelope.
+ */
+export function readReply(data: Uint8Array, run: string, maxBytes: number, fromBytes: Uint8Array | undefined, out: ReplyHead): boolean {
+  const n = data.byteLength;
+  if (fromBytes === undefined || n > maxBytes || n < 12) return false;
+  const h0 = data[0];
+  if ((h0 !== 0x97 && h0 !== 0x98) || data[1] !== ENVELOPE_VERSION || data[2] !== 0xce) return false;
+  if (((data[3] << 24) | (data[4] << 16) | (data[5] << 8) | data[6]) >>> 0 !== runTag(run)) return false;
+  at = 7;
+  const slot = uintAt(data, n);
+  if (slot < 0) return false;
+  const round = uintAt(data, n);
+  if (round < 0) return false;
+  const kh = data[at];
+  if ((kh & 0xe0) !== 0xa0 || kh === 0xa0 || at + 1 + (kh & 0x1f) > n) return false;
+  const kind = kindAt(data, at + 1, kh & 0x1f);
+  if (kind === undefined) return false;
+  at += 1 + (kh & 0x1f);
+  const fn = fromBytes.length;
+  if (at + 1 + fn > n || data[at] !== (0xa0 | fn)) return false;
+  for (let i = 0; i < fn; i++) if (data[at + 1 + i] !== fromBytes[i]) return false;
+  at += 1 + fn;
+  let stop = n;
+  let noreply: boolean | undefined;
+  if (h0 === 0x98) {
+    const t = data[n - 1];
+    if (t !== 0xc2 && t !== 0xc3) return false;
+    noreply = t === 0xc3;
+    stop = n - 1;
+  }
+  const b = data[at];
+  if ((b & 0xf0) !== 0x80 && b !== 0xde) return false; // a map
+  const body = unpackAt(data, at, stop);
+  if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) return false;
+  out.slot = slot;
+  out.round = round;
+  out.kind = kind;
+  out.body = body as Body;
+  out.noreply = noreply;
+  return true;
+}
+
+/** decodeFrom's scratch header (read and copied out at once) */
+const head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined };
+
+/**
+ * decode() for a message whose sender the receiver already knows (the subject names it), the same
+ * result, faster: bytes of the usual shape are read in place by readReply (no array, no strings built
+ * for `from` — the caller's string is used — or for a kind seen before; only the body is decoded).
+ * Any other bytes, and any that fail a check, go to decode(), so errors and drop reasons are its own.
+ */
+export function decodeFrom<B = Body>(data: Uint8Array, run: string, maxBytes: number, from: string, fromBytes: Uint8Array | undefined): Decoded<B> {
+  if (!readReply(data, run, maxBytes, fromBytes, head)) return decode<B>(data, run, maxBytes);
+  const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot: head.slot, round: head.round, from, kind: head.kind, body: head.body as B };
+  if (head.noreply !== undefined) env.noreply = head.noreply;
+  head.body = EMPTY;
+  return { ok: true, env };
+}
+const EMPTY: Body = {};
+
+/** readReply's read position */
 let at = 0;
 
 /** an unsigned integer at `at` (positive fixint, uint 8/16/32), or -1 */

@@ -29,6 +29,9 @@ export class Counters {
   readonly outByKind: Record<string, FamilyCount> = {};
   readonly drops: Record<string, number> = {};
   private readonly logged = new Set<string>();
+  /** the last kind counted and its entry: a worker's replies are nearly all of one kind in a round */
+  private lastKind = '';
+  private lastKindCount: FamilyCount = { msgs: 0, bytes: 0 };
 
   constructor(private readonly log?: Logger) {
     const zero = () => Object.fromEntries(FAMILIES.map((f) => [f, { msgs: 0, bytes: 0 }])) as Record<Family, FamilyCount>;
@@ -40,7 +43,11 @@ export class Counters {
     const f = this.out[family];
     f.msgs++;
     f.bytes += bytes;
-    const k = (this.outByKind[kind] ??= { msgs: 0, bytes: 0 });
+    let k = this.lastKindCount;
+    if (kind !== this.lastKind) {
+      k = this.lastKindCount = this.outByKind[kind] ??= { msgs: 0, bytes: 0 };
+      this.lastKind = kind;
+    }
     k.msgs++;
     k.bytes += bytes;
   }

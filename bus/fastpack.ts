@@ -175,11 +175,31 @@ export function packArray(items: unknown[]): Uint8Array | undefined {
 }
 
 /**
- * As packArray, but the bytes are a view of the encoder's scratch buffer, valid only until the next
- * encode: for a caller that copies them at once (no allocation of its own per message).
+ * packArray of an envelope `[version, tag, slot, round, kind, from, body]` (and `true` after the
+ * body for a notification), the same bytes, with the header's fields written as what they are
+ * rather than dispatched on their type one by one: a follower writes one per reply.
  */
-export function packArrayScratch(items: unknown[]): Uint8Array | undefined {
-  return packArrayAs(items, false);
+export function packEnvelope(version: number, tag: number, slot: number, round: number, kind: string, from: string, body: unknown, noreply: boolean, copy: boolean): Uint8Array | undefined {
+  if (busy) return undefined;
+  busy = true;
+  pos = 0;
+  try {
+    room(1);
+    out[pos++] = noreply ? 0x98 : 0x97;
+    writeNumber(version);
+    writeNumber(tag);
+    writeNumber(slot);
+    writeNumber(round);
+    if (!writeString(kind) || !writeString(from) || !writeValue(body, 2)) return undefined;
+    if (noreply) {
+      room(1);
+      out[pos++] = 0xc3;
+    }
+    return copy ? out.slice(0, pos) : new Uint8Array(out.buffer, 0, pos);
+  } finally {
+    busy = false;
+    if (out.length > 1 << 20) out = new Uint8Array(2048);
+  }
 }
 
 function packArrayAs(items: unknown[], copy: boolean): Uint8Array | undefined {

@@ -39,7 +39,7 @@
  * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, decodeFrom, encodeEnvelope, idBytes, type Body, type Envelope } from './codec.ts';
+import { decode, decodeFrom, encodeEnvelope, idBytes, readReply, type Body, type ReplyHead } from './codec.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeDataWithSubject } from './fastparse.ts';
@@ -122,6 +122,8 @@ export const DEADLINE_FLUSH_MS = 2000;
 interface Pending {
   req: GatherRequest;
   expected: Map<string, number>;
+  /** per roster position, 1 if that agent's reply is awaited (when every target's slotIndex is its roster position), so a reply is placed without a lookup by id */
+  expectedAt?: Uint8Array;
   /** per roster position: 1 once that agent's reply is in */
   got: Uint8Array;
   result: GatherResult;
@@ -162,6 +164,10 @@ export class Gatherer {
   private readonly resentRounds: string[] = [];
   /** those of them re-sent for a fault, not only by the link model's timer (the echo's drop says which) */
   private readonly faultRounds: string[] = [];
+  /** reply headers are read into this object, one reply at a time (no envelope allocated per reply) */
+  private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined };
+  /** per target list (the leader passes the same list for the same targets every round): its roster-position mask */
+  private readonly masks = new WeakMap<GatherTarget[], Uint8Array | null>();
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
   private readonly sentLog: { slot: number; round: number; sent: Map<string, Uint8Array> }[] = [];
   /** a follower's state at a slot's start (`state` messages), for a restarted process of that agent */
@@ -196,7 +202,7 @@ export class Gatherer {
       this.counters.received('reply', data.byteLength);
       return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject), undefined, 'a reply subject no roster agent owns');
     }
-    this.onReply(data, this.ids[i], this.idBytesOf[i]);
+    this.onReply(data, i);
   }
 
   stop(): void {
@@ -344,7 +350,7 @@ export class Gatherer {
       linkResent: 0,
     };
     return new Promise<GatherResult>((resolve) => {
-      const p: Pending = { req, expected, got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map(), sampled: 0, progressAt: result.startedAt };
+      const p: Pending = { req, expected, expectedAt: this.maskFor(req.expect, req.rosterSize), got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map(), sampled: 0, progressAt: result.startedAt };
       this.pending = p;
       const send = (subject: string, family: 'bcast' | 'direct', key: string, body: object) => {
         const data = encodeEnvelope(this.run, req.slot, req.round, this.leaderId, req.kind, body, expected.size === 0);
@@ -410,46 +416,81 @@ export class Gatherer {
     p.resolve(p.result);
   }
 
-  /** A message on `sender`'s reply subject. */
-  private onReply(data: Uint8Array, sender: string, senderBytes: Uint8Array | undefined): void {
-    const bytes = data.byteLength;
-    this.counters.received('reply', bytes);
-    const d = decodeFrom(data, this.run, this.maxBytes, sender, senderBytes);
-    if (!d.ok) return this.counters.drop(d.reason, this.subj.reply(this.leaderId, sender), d.from ?? sender, d.detail);
-    const env = d.env;
-    if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);
-    if (env.kind === 'state') return void this.onState?.(env.from, env.slot, env.body);
-    const arrivals = this.link?.arrivals.get(sender);
-    if (!arrivals || arrivals.instant) return this.accept(env, sender, bytes);
-    if (!arrivals.arrive(env.slot, env.round, env.kind, false, () => this.accept(env, sender, bytes))) this.counters.drop('link-lost', this.subj.reply(this.leaderId, sender), env.from, `lost by the link model (slot ${env.slot} round ${env.round} ${env.kind})`);
+  /**
+   * The targets' roster positions as a mask, when each target's slotIndex is its position in the
+   * roster (as the leader's are) and they are many; else none, and replies are placed through the id
+   * map. Made once per target list.
+   */
+  private maskFor(expect: GatherTarget[], rosterSize: number): Uint8Array | undefined {
+    // a round to a few agents (one-to-one rounds) is placed through the map: a mask a round would cost O(roster)
+    if (expect.length * 8 < rosterSize) return undefined;
+    let mask = this.masks.get(expect);
+    if (mask === undefined) {
+      mask = new Uint8Array(rosterSize);
+      for (const t of expect) {
+        if (this.ids[t.slotIndex] !== t.id || t.slotIndex >= rosterSize) {
+          mask = null;
+          break;
+        }
+        mask[t.slotIndex] = 1;
+      }
+      this.masks.set(expect, mask);
+    }
+    return mask ?? undefined;
   }
 
-  /** A decoded reply from `sender`, as it reaches the leader. */
-  private accept(env: Envelope, sender: string, bytes: number): void {
-    const p = this.pending;
-    if (!p || env.round !== p.req.round || env.slot !== p.req.slot) {
-      const key = `${env.slot}:${env.round}`;
-      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), env.from, `reply to slot ${env.slot} round ${env.round} after it closed (the request was re-sent)`);
-      return this.counters.drop('stale', this.subj.reply(this.leaderId, sender), env.from, `reply to slot ${env.slot} round ${env.round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
+  /** A message on the reply subject of the roster's agent at position `i`. */
+  private onReply(data: Uint8Array, i: number): void {
+    const sender = this.ids[i];
+    const bytes = data.byteLength;
+    this.counters.received('reply', bytes);
+    const h = this.head;
+    if (!readReply(data, this.run, this.maxBytes, this.idBytesOf[i], h)) {
+      // any unusual bytes: decoded in full, their errors and drop reasons decode()'s own
+      const d = decodeFrom(data, this.run, this.maxBytes, sender, this.idBytesOf[i]);
+      if (!d.ok) return this.counters.drop(d.reason, this.subj.reply(this.leaderId, sender), d.from ?? sender, d.detail);
+      const env = d.env;
+      if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);
+      h.slot = env.slot;
+      h.round = env.round;
+      h.kind = env.kind;
+      h.body = env.body;
     }
-    // the roster's id string (== env.from, checked above): its hash V8 has already computed
-    const idx = p.expected.get(sender);
-    if (idx === undefined) return this.counters.drop('unexpected-sender', this.subj.reply(this.leaderId, sender), env.from, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(env.from)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), env.from, 'second copy of a reply to a re-sent request');
-    if (p.got[idx]) return this.counters.drop('duplicate', this.subj.reply(this.leaderId, sender), env.from, 'second reply in one round');
+    // readReply accepted only `from` equal byte for byte to the sender's id
+    const { slot, round, kind, body } = h;
+    h.body = EMPTY_BODY;
+    if (kind === 'state') return void this.onState?.(sender, slot, body);
+    const arrivals = this.link?.arrivals.get(sender);
+    if (!arrivals || arrivals.instant) return this.accept(slot, round, kind, body, i, bytes);
+    if (!arrivals.arrive(slot, round, kind, false, () => this.accept(slot, round, kind, body, i, bytes))) this.counters.drop('link-lost', this.subj.reply(this.leaderId, sender), sender, `lost by the link model (slot ${slot} round ${round} ${kind})`);
+  }
+
+  /** A decoded reply from the roster's agent at position `i`, as it reaches the leader. */
+  private accept(slot: number, round: number, kind: string, body: Body, i: number, bytes: number): void {
+    const p = this.pending;
+    const sender = this.ids[i];
+    if (!p || round !== p.req.round || slot !== p.req.slot) {
+      const key = `${slot}:${round}`;
+      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), sender, `reply to slot ${slot} round ${round} after it closed (the request was re-sent)`);
+      return this.counters.drop('stale', this.subj.reply(this.leaderId, sender), sender, `reply to slot ${slot} round ${round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
+    }
+    const idx = p.expectedAt ? (p.expectedAt[i] === 1 ? i : undefined) : p.expected.get(sender);
+    if (idx === undefined) return this.counters.drop('unexpected-sender', this.subj.reply(this.leaderId, sender), sender, 'not addressed in this round');
+    if (p.got[idx] && p.resentTo?.has(sender)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), sender, 'second copy of a reply to a re-sent request');
+    if (p.got[idx]) return this.counters.drop('duplicate', this.subj.reply(this.leaderId, sender), sender, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip
     if (this.link?.rto && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
     p.result.received++;
     p.result.bytesIn += bytes;
-    if (env.kind === 'nil') {
+    if (kind === 'nil') {
       p.result.nil++;
       p.result.replies[idx] = NIL;
-    } else if (env.kind === 'error') {
+    } else if (kind === 'error') {
       // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
-      const message = (env.body as { message?: unknown }).message;
-      this.counters.drop('handler-error', this.subj.reply(this.leaderId, sender), env.from, typeof message === 'string' ? message : 'error');
-    } else p.result.replies[idx] = env.body;
+      const message = (body as { message?: unknown }).message;
+      this.counters.drop('handler-error', this.subj.reply(this.leaderId, sender), sender, typeof message === 'string' ? message : 'error');
+    } else p.result.replies[idx] = body;
     p.remaining--;
     if (p.remaining === 0) {
       p.result.closedAt = performance.now();
@@ -457,3 +498,5 @@ export class Gatherer {
     }
   }
 }
+
+const EMPTY_BODY: Body = {};

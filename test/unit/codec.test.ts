@@ -1,6 +1,6 @@
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decode, decodeFrom, encodeEnvelope, ENVELOPE_VERSION, idBytes, runTag } from '../../bus/codec.ts';
+import { decode, decodeFrom, encodeEnvelope, ENVELOPE_VERSION, idBytes, readReply, runTag, type ReplyHead } from '../../bus/codec.ts';
 import { rawEnvelope } from '../helpers/wire.ts';
 import { familyOf, runToken, subjects } from '../../bus/subjects.ts';
 import { Counters, sumSnapshots } from '../../bus/counters.ts';
@@ -134,6 +134,21 @@ describe('decodeFrom (the leader’s reply path): always the same result as deco
     }
     expect(fast).toBeGreaterThan(100); // the accepted path was exercised, not only the fallback
     expect(decodeFrom(encodeEnvelope(RUN, 0, 1, 'ue-1', 'x', { p: 1 }), RUN, 4, 'ue-1', idBytes('ue-1'))).toMatchObject({ ok: false, reason: 'oversized' });
+  });
+  it('readReply accepts only what decode accepts from that sender, and reads the same envelope', () => {
+    let read = 0;
+    const h: ReplyHead = { slot: -1, round: -1, kind: '', body: {}, noreply: undefined };
+    for (const data of cases()) {
+      for (const from of ['ue-1', 'ue-12']) {
+        const b = decode(data, RUN, 1 << 20);
+        if (!readReply(data, RUN, 1 << 20, idBytes(from), h)) continue;
+        read++;
+        expect(b.ok && b.env.from).toBe(from);
+        if (!b.ok) continue;
+        expect({ slot: h.slot, round: h.round, kind: h.kind, body: h.body, noreply: h.noreply }).toEqual({ slot: b.env.slot, round: b.env.round, kind: b.env.kind, body: b.env.body, noreply: b.env.noreply });
+      }
+    }
+    expect(read).toBeGreaterThan(50); // the accepting path was exercised
   });
   it('ids it cannot compare byte for byte go to decode', () => {
     expect(idBytes('ué-1')).toBeUndefined();

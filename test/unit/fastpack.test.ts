@@ -6,7 +6,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GAVE_UP, packArray, unpack } from '../../bus/fastpack.ts';
+import { GAVE_UP, packArray, packEnvelope, unpack } from '../../bus/fastpack.ts';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 
@@ -45,6 +45,18 @@ describe('fastpack: the same bytes in, the same values out as @msgpack/msgpack',
       }),
       { numRuns: 3000 },
     );
+  });
+  it('packEnvelope writes the bytes packArray writes for the same envelope array', () => {
+    const bodies = [{ x: 0.5, u: -1.25 }, {}, { n: [1, 2, { a: null }], s: 'ok', b: true, z: undefined }, { big: 2 ** 40, neg: -70000 }];
+    for (const slot of [0, 200, 70_000, 2 ** 32 - 1])
+      for (const round of [0, 1, 300])
+        for (const body of bodies)
+          for (const noreply of [false, true]) {
+            const items = [2, 0x9abcdef0, slot, round, 're:price', 'ue-12', body, ...(noreply ? [true] : [])];
+            expect(packEnvelope(2, 0x9abcdef0, slot, round, 're:price', 'ue-12', body, noreply, true)).toEqual(packArray(items));
+          }
+    for (const odd of [{ a: new Uint8Array(1) }, { s: 'é' }]) expect(packEnvelope(2, 1, 0, 0, 'k', 'f', odd, false, true)).toBeUndefined();
+    expect(packEnvelope(2, 1, 0, 0, 'ké', 'f', {}, false, true)).toBeUndefined();
   });
   it('packArray takes the fast path for envelope-like plain data, and gives up on what it does not cover', () => {
     expect(packArray([2, 123456789, 0, 7, 're:price', 'ue-12', { x: 0.5, u: -1.25, n: [1, 2, 3], s: 'ok' }])).toBeInstanceOf(Uint8Array);
