@@ -260,7 +260,14 @@ export function scaleSpec(scenario: string, points: ScalePoint[]): VlSpec | unde
   };
   const panels = SCALE_PANELS.map(panel).filter((x) => x !== undefined);
   return {
-    title: { text: `mecsim ${scenario}: cost against the number of users N (log–log; medians across seeds${points.some((p) => p.runs > 1) ? ', bars: 95 % interval of the median or the range' : ''})`, anchor: 'start', fontSize: 13 },
+    // short: Vega measures text by its length here, and a long title would widen the whole figure
+    title: {
+      text: `mecsim ${scenario}: cost against the number of users N`,
+      subtitle: `log–log axes; medians across runs${points.some((p) => p.runs > 1) ? '; bars: 95 % interval of the median (below 6 runs: the range)' : ''}`,
+      anchor: 'start',
+      fontSize: 13,
+      subtitleFontSize: 11,
+    },
     data: { values: points },
     columns: 2,
     concat: panels,
