@@ -459,15 +459,16 @@ export function buildProgram(): Command {
     .option('-o, --out <dir>', 'where the sweep folder is written', 'runs')
     .option('--json', 'print the rows and the summary as JSON on stdout')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server per run)')
-    .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000);
+    .option('--round-timeout <ms>', 'deadline of one message round', timeoutArg('--round-timeout'), 30_000)
+    .option('--no-floor', 'with 2 or more --users counts: do not measure the raw NATS floor after each run (scale.svg then draws no floor)');
   addScenarioOptions(sweep);
   sweep.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
-    const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, vary, seeds, mechanisms, ...rest } = o;
+    const { repeat, json, users: _u, out, nats, roundTimeout, placement: _p, vary, seeds, mechanisms, floor, ...rest } = o;
     const placement = placementOption(o.placement);
     const natsUrl = natsUrlOption(o.nats);
     const { scenario, points, key } = await sweepPoints(scenarioId, { vary: vary as string | undefined, users: o.users as string | undefined, seeds: seeds as string | undefined, mechanisms: mechanisms as string | undefined }, rest as CommonOpts);
     const outDir = outDirOption(out);
-    await executeSweep(scenario, key, points, { placement, outDir, natsUrl, roundTimeoutMs: roundTimeout as number, repeat: repeat as number, json: Boolean(json) });
+    await executeSweep(scenario, key, points, { placement, outDir, natsUrl, roundTimeoutMs: roundTimeout as number, repeat: repeat as number, json: Boolean(json), floor: floor === false ? false : undefined, command: commandLine() });
   });
 
   program
@@ -697,7 +698,13 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
   return { scenario, key, points };
 }
 
-async function executeSweep(scenario: Scenario, key: string | undefined, points: import('./sweep.ts').SweepPoint[], o: { placement: Placement; outDir: string; natsUrl?: string; natsAuth?: NatsAuth; roundTimeoutMs?: number; repeat?: number; json: boolean }): Promise<void> {
+/** This process's command line as a person would type it (`mecsim sweep …`), for the files a sweep writes. */
+function commandLine(): string {
+  const quote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+  return ['mecsim', ...process.argv.slice(2).map(quote)].join(' ');
+}
+
+async function executeSweep(scenario: Scenario, key: string | undefined, points: import('./sweep.ts').SweepPoint[], o: { placement: Placement; outDir: string; natsUrl?: string; natsAuth?: NatsAuth; roundTimeoutMs?: number; repeat?: number; json: boolean; floor?: boolean; command?: string }): Promise<void> {
   const { runSweep } = await import('./sweep.ts');
   const interrupt = onInterrupt();
   try {
@@ -712,11 +719,15 @@ async function executeSweep(scenario: Scenario, key: string | undefined, points:
       natsAuth: o.natsAuth,
       roundTimeoutMs: o.roundTimeoutMs,
       signal: interrupt.signal,
+      floor: o.floor,
+      command: o.command,
+      // long runs say what they are doing (stderr, so --json's stdout stays JSON)
+      onProgress: (line) => process.stderr.write(`    ${line}\n`),
       onRun: (i, total, p, row, verdict) => {
         if (o.json) return;
         const what = `${p.mechanism}${key && key !== 'users' ? ` ${key}=${String(p.value)}` : ''}${p.users !== undefined ? ` N=${p.users}` : ''} seed ${p.seed}`;
         if (!row) process.stderr.write(`sweep ${scenario.id}: run ${i + 1}/${total} — ${what} …\n`);
-        else process.stderr.write(`  ${what}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${fmt(row.rounds)} · messages ${fmt(row.messages)} · wall ${(Number(row.wallMs) / 1000).toFixed(1)} s\n`);
+        else process.stderr.write(`  ${what}: ${row.ok ? verdict : verdict?.replace(/^differs/, 'DIFFERS')} · rounds ${fmt(row.rounds)} · messages ${fmt(row.messages)} · wall ${(Number(row.wallMs) / 1000).toFixed(1)} s${typeof row.roundMs === 'number' ? ` · round ${Number(row.roundMs).toPrecision(3)} ms` : ''}${typeof row.floorRoundMs === 'number' ? ` (raw floor ${Number(row.floorRoundMs).toPrecision(3)} ms)` : ''}\n`);
       },
     });
     if (o.json) process.stdout.write(JSON.stringify({ dir: res.dir, csv: res.csv, key, rows: res.rows, runs: res.runs, summary: res.summary, files: res.files }, null, 2) + '\n');

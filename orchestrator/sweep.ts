@@ -7,6 +7,8 @@
  *   distribution-free 95 % interval for that median (order statistics; see `medianInterval`);
  * - a comparison figure (SVG) and page (HTML) with those medians and intervals.
  * `run --sweep key=…` and `sweep --users …` are this, with one seed or with users as the varied key.
+ * A sweep over two or more user counts also measures, after each run, the raw NATS floor on the same
+ * server, process layout and round count, and draws the scale curves (`scale.svg`, orchestrator/scale.ts).
  */
 import { LINK_SCHEMA } from '../scenarios/common/schema.ts';
 import { mkdirSync } from 'node:fs';
@@ -15,8 +17,10 @@ import type { Json, JsonObject, Scenario } from '../scenarios/types.ts';
 import { axisFor, axisTitle, paletteScale, unitOf, GENERIC_UNITS, type Row, type VlSpec } from '../scenarios/common/figures.ts';
 import { renderSvg, sig4 } from './report.ts';
 import { quantile, scalars, toCsv, writeAtomic } from './results.ts';
-import { RunError, runScenario, type NatsAuth, type Placement } from './run.ts';
+import { RunError, runScenario, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { runVerdict } from './verdict.ts';
+import { acquireNats, type NatsHandle } from './natsServer.ts';
+import { floorLayout, isScaleSweep, processPeakBytes, roundLatencies, SCALE_COLUMNS, SCALE_UNITS, scaleCsvRows, scaleMeasures, scalePoints, scaleSpec } from './scale.ts';
 
 export type SweepValue = number | string | boolean;
 
@@ -157,8 +161,18 @@ export interface SweepOptions {
   natsAuth?: NatsAuth;
   roundTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Measure the raw NATS floor after each run (default: when users vary over 2 or more counts).
+   * Without --nats the sweep then starts a private server per run, which the run and its floor
+   * share (the run's own would be gone before the floor could use it).
+   */
+  floor?: boolean;
+  /** the command line that made the sweep, kept beside its files (command.txt, sweep.html) */
+  command?: string;
   /** before each run (no row) and after it, with its per-run row and the run's verdict */
   onRun?: (i: number, total: number, p: SweepPoint, row?: Row, verdict?: string) => void;
+  /** what a long run is doing (agents joined, slots done, the floor), a line at a time */
+  onProgress?: (line: string) => void;
 }
 
 export interface SweepResult {
@@ -193,6 +207,8 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const runs: Row[] = [];
   const repeat = o.repeat ?? 1;
   const total = o.points.length * repeat;
+  const floor = o.floor ?? (o.key === 'users' && new Set(o.points.map((p) => p.users)).size >= 2);
+  if (o.command) writeAtomic(join(dir, 'command.txt'), `${o.command}\n`);
   let i = 0;
   for (const p of o.points) {
     for (let r = 0; r < repeat; r++) {
@@ -200,10 +216,26 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
       if (o.signal?.aborted) throw new RunError('interrupted', 130);
       o.onRun?.(i, total, p);
       const t0 = performance.now();
-      const s = (await runScenario({ scenario: o.scenario, cfg: p.cfg, placement: o.placement, outDir: dir, natsUrl: o.natsUrl, natsAuth: o.natsAuth, roundTimeoutMs: o.roundTimeoutMs, signal: o.signal })) as Record<string, any>;
-      const wallMs = Math.round(performance.now() - t0);
+      const server = floor ? await acquireNats(o.natsUrl, { jetstream: true }) : undefined;
+      let s: Record<string, any>;
+      let scale: ReturnType<typeof scaleMeasures>;
+      let wallMs: number;
+      try {
+        const progress = new RunProgress(o.onProgress);
+        s = (await runScenario({ scenario: o.scenario, cfg: p.cfg, placement: o.placement, outDir: dir, natsUrl: server?.url ?? o.natsUrl, natsAuth: o.natsAuth, roundTimeoutMs: o.roundTimeoutMs, signal: o.signal, onProgress: (x) => progress.update(x) })) as Record<string, any>;
+        wallMs = Math.round(performance.now() - t0);
+        // the server's peak now, before the floor adds to it
+        const serverPeak = server?.owned ? processPeakBytes(server.pid) : undefined;
+        const latencies = roundLatencies(join(dir, s.runId));
+        scale = scaleMeasures(s, latencies, serverPeak);
+        if (server && latencies.length) {
+          const floorMs = await measureFloor(o, p, server, latencies.length);
+          if (floorMs !== undefined && scale.roundMs !== null) Object.assign(scale, { floorRoundMs: floorMs, roundToFloor: Math.round((scale.roundMs / floorMs) * 1000) / 1000 });
+        }
+      } finally {
+        await server?.stop();
+      }
       const m = s.runMetrics ?? {};
-      const proc = m.processes ?? {};
       const ident: Row = {
         scenario: o.scenario.id,
         mechanism: p.mechanism,
@@ -214,10 +246,12 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         runId: s.runId,
         ok: Boolean(s.ok),
       };
+      const { peakBytesTotal, ...scaleCols } = scale;
       const runLevel: Row = {
-        peakMemoryMiB: Math.round(((proc.peakRssBytesTotal ?? proc.peakRssBytesSum ?? 0) / 2 ** 20) * 10) / 10,
+        peakMemoryMiB: Math.round(((peakBytesTotal ?? 0) / 2 ** 20) * 10) / 10,
         wallMs,
         processes: m.workers ?? null,
+        ...scaleCols,
       };
       const mine: Row[] = (s.perSlot ?? []).map((x: any) => ({
         ...ident,
@@ -244,14 +278,64 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
     }
   }
   const summary = summarise(runs, o.key);
-  const units = { ...GENERIC_UNITS, ...(o.scenario.units ?? {}) };
+  const units = { ...GENERIC_UNITS, ...SCALE_UNITS, ...(o.scenario.units ?? {}) };
   const spec = sweepSpec(o.scenario.id, o.key, summary, units);
   const svg = spec ? await renderSvg(spec) : '';
-  const files = [csv, join(dir, 'summary.csv'), join(dir, 'sweep.svg'), join(dir, 'sweep.html')];
-  writeAtomic(files[1], toCsv(summary as never));
-  if (svg) writeAtomic(files[2], svg);
-  writeAtomic(files[3], sweepHtml(o.scenario.id, o.key, summary, runs, svg, units));
-  return { dir, csv, rows, runs, summary, files: svg ? files : files.filter((f) => !f.endsWith('.svg')) };
+  const files = [csv, join(dir, 'summary.csv'), join(dir, 'sweep.html')];
+  writeAtomic(join(dir, 'summary.csv'), toCsv(summary as never));
+  if (svg) (writeAtomic(join(dir, 'sweep.svg'), svg), files.push(join(dir, 'sweep.svg')));
+  // scale curves: for a sweep over two or more user counts
+  const points = o.key === 'users' && isScaleSweep(summary) ? scalePoints(summary) : [];
+  const scaleSvgSpec = points.length ? scaleSpec(o.scenario.id, points) : undefined;
+  const scaleSvg = scaleSvgSpec ? await renderSvg(scaleSvgSpec) : '';
+  if (scaleSvg) {
+    writeAtomic(join(dir, 'scale.svg'), scaleSvg);
+    writeAtomic(join(dir, 'scale.csv'), toCsv(scaleCsvRows(points) as never));
+    files.push(join(dir, 'scale.svg'), join(dir, 'scale.csv'));
+  }
+  writeAtomic(join(dir, 'sweep.html'), sweepHtml(o.scenario.id, o.key, summary, runs, svg, units, { svg: scaleSvg, command: o.command }));
+  if (o.command) files.push(join(dir, 'command.txt'));
+  return { dir, csv, rows, runs, summary, files };
+}
+
+/**
+ * The raw NATS floor for one run: its follower processes' layout, as many rounds as the run's
+ * leader ran, on the server the run used; mean ms per round. An interruption stops the sweep; any
+ * other failure is said and leaves the column empty (the run's own figures stand).
+ */
+async function measureFloor(o: SweepOptions, p: SweepPoint, server: NatsHandle, rounds: number): Promise<number | undefined> {
+  const { groups, single } = floorLayout(o.scenario, p.cfg, o.placement);
+  o.onProgress?.(`raw NATS floor: ${groups.length} process${groups.length === 1 ? '' : 'es'}, ${rounds} round${rounds === 1 ? '' : 's'} …`);
+  const { rawFloor } = await import('./bench.ts');
+  try {
+    const { times } = await rawFloor(server.url, groups, rounds, { single }, o.signal);
+    return times.length ? Math.round((times.reduce((a, b) => a + b, 0) / times.length) * 1000) / 1000 : undefined;
+  } catch (e) {
+    if (o.signal?.aborted || (e instanceof RunError && e.exitCode === 130)) throw e;
+    o.onProgress?.(`raw NATS floor failed (${(e as Error).message}); floorRoundMs left empty`);
+    return undefined;
+  }
+}
+
+/** A run's progress as a few lines: agents joined by quarters (1,000 agents or more) and each slot done. */
+class RunProgress {
+  private quarter = 0;
+  private big = false;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly say?: (line: string) => void) {}
+
+  update(x: Progress): void {
+    if (!this.say) return;
+    if (x.phase === 'join' && x.total >= 1000) {
+      this.big = true;
+      const q = Math.floor((4 * x.joined) / x.total);
+      if (q > this.quarter) {
+        this.quarter = q;
+        this.say(`joined ${x.joined.toLocaleString('en')} of ${x.total.toLocaleString('en')} agents (${((performance.now() - this.t0) / 1000).toFixed(1)} s)`);
+      }
+    } else if (x.phase === 'slot' && 'line' in x && this.big) this.say(`slot ${x.slot} of ${x.slots} done (${((performance.now() - this.t0) / 1000).toFixed(1)} s)`);
+  }
 }
 
 /** Creates `dir`; false if it already exists (someone else's). */
@@ -281,7 +365,8 @@ export function summarise(runs: Row[], key: string | undefined): Row[] {
     const k = JSON.stringify(ids.map((c) => r[c]));
     groups.set(k, [...(groups.get(k) ?? []), r]);
   }
-  const metrics = [...new Set(runs.flatMap((r) => Object.keys(r).filter((c) => (OUTCOME.test(c) || c === 'wallMs' || c === 'peakMemoryMiB') && typeof r[c] === 'number')))];
+  const runLevel = new Set<string>(['wallMs', 'peakMemoryMiB', ...SCALE_COLUMNS]);
+  const metrics = [...new Set(runs.flatMap((r) => Object.keys(r).filter((c) => (OUTCOME.test(c) || runLevel.has(c)) && typeof r[c] === 'number')))];
   return [...groups.values()].map((rs) => {
     const out: Row = Object.fromEntries(ids.map((c) => [c, rs[0][c]]));
     out.runs = rs.length;
@@ -335,7 +420,29 @@ export function sweepSpec(scenario: string, key: string | undefined, summary: Ro
 
 const esc = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function sweepHtml(scenario: string, key: string | undefined, summary: Row[], runs: Row[], svg: string, units: Record<string, string>): string {
+/** The scale section of sweep.html: the figure and, per N, the medians it draws. */
+function scaleHtml(summary: Row[], svg: string): string {
+  if (!svg) return '';
+  const cols: [string, string][] = [
+    ['roundMs', 'round (ms)'],
+    ['floorRoundMs', 'raw floor (ms)'],
+    ['roundToFloor', 'round / floor'],
+    ['timeToEquilibriumMs', 'time to equilibrium (ms)'],
+    ['joinMaxMs', 'slowest join (ms)'],
+    ['joinPerSec', 'joined (agents/s)'],
+    ['bytesPerAgent', 'memory per agent, all processes (bytes)'],
+    ['leaderBytesPerAgent', "leader's (bytes/agent)"],
+    ['orchestratorBytesPerAgent', "orchestrator's (bytes/agent)"],
+  ];
+  const rows = summary.map((r) => `<tr>${[esc(r.mechanism), esc(r.users), ...cols.map(([c]) => (typeof r[`${c}.median`] === 'number' ? sig4(r[`${c}.median`]) : ''))].map((c) => `<td>${c}</td>`).join('')}</tr>`).join('');
+  return `<h2>Scale</h2>
+<p>Medians across seeds and repeats against the number of users N, on log–log axes. Round: the leader's mean time per round (broadcast → last reply) over every round of the run; raw floor: one publish fanned out to N plain subscribers in the same processes as the run's followers and N tiny replies gathered, on the same NATS server, for as many rounds, measured right after the run; slowest join: spawn → joined of the last agent (joined per second: agents / that time); memory per agent: the peak RSS of every process (agents, orchestrator, nats-server) over all agents, and the leader's and the orchestrator's own peak over all agents (the orchestrator is the sweep's process: its peak so far).</p>
+<table><tr>${['mechanism', 'users', ...cols.map(([, h]) => h)].map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows}</table>
+<figure data-figure="scale">${svg}</figure>
+<p class="muted">Figure: scale.svg; its data: scale.csv (one row per panel, series and N).</p>`;
+}
+
+function sweepHtml(scenario: string, key: string | undefined, summary: Row[], runs: Row[], svg: string, units: Record<string, string>, extra: { svg?: string; command?: string } = {}): string {
   const ids = idCols(key);
   const ms = figureMetrics(summary);
   const head = [...ids, 'runs', 'ok', ...ms.map((m) => `${m}${unitOf(m, units) ? ` (${unitOf(m, units)})` : ''}: median [95 % interval]`)];
@@ -348,6 +455,8 @@ function sweepHtml(scenario: string, key: string | undefined, summary: Row[], ru
 <p>${runs.length} runs. Each cell: the median across seeds (and repeats) and a distribution-free 95 % interval for the median (order statistics x<sub>(j)</sub>, x<sub>(n+1−j)</sub>).${thin ? ' <sup>*</sup> fewer than 6 seeds: no interval reaches 95 %; the range of the values is shown (its coverage is in summary.csv).' : ''}</p>
 <table><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${body}</table>
 ${svg ? `<figure data-figure="sweep">${svg}</figure>` : ''}
+${scaleHtml(summary, extra.svg ?? '')}
+${extra.command ? `<p class="muted">Made by: <code>${esc(extra.command)}</code></p>` : ''}
 <p class="muted">Runs: ${runs.map((r) => esc(r.runId)).join(', ')} (each folder has its own report.html). Data: the tidy CSV (one row per run and slot) and summary.csv beside this page.</p>
 </body></html>
 `;
