@@ -15,13 +15,14 @@ import type { Row, VlSpec } from '../scenarios/common/figures.ts';
 import { planWorkers, type Placement } from './run.ts';
 
 /** The per-run scale columns of a sweep's CSV (time to equilibrium is the per-slot `timeToEquilibriumMs`). */
-export const SCALE_COLUMNS = ['roundMs', 'floorRoundMs', 'roundToFloor', 'joinMaxMs', 'joinPerSec', 'bytesPerAgent', 'leaderBytesPerAgent', 'orchestratorBytesPerAgent'] as const;
+export const SCALE_COLUMNS = ['roundMs', 'floorRoundMs', 'roundToFloor', 'floorSharedRoundMs', 'joinMaxMs', 'joinPerSec', 'bytesPerAgent', 'leaderBytesPerAgent', 'orchestratorBytesPerAgent'] as const;
 export type ScaleColumn = (typeof SCALE_COLUMNS)[number];
 
 /** Units of the scale columns (axis titles and table heads). */
 export const SCALE_UNITS: Record<ScaleColumn | 'peakMemoryMiB' | 'wallMs', string> = {
   roundMs: 'ms',
   floorRoundMs: 'ms',
+  floorSharedRoundMs: 'ms',
   roundToFloor: 'ratio',
   joinMaxMs: 'ms',
   joinPerSec: 'agents/s',
@@ -60,6 +61,7 @@ export function scaleMeasures(summary: Record<string, any>, latencies: number[],
   return {
     roundMs: latencies.length ? r3(latencies.reduce((a, b) => a + b, 0) / latencies.length) : null,
     floorRoundMs: null,
+    floorSharedRoundMs: null,
     roundToFloor: null,
     joinMaxMs: joinMax,
     // every agent joined within the slowest one's time: the rate at which the run took them in
@@ -114,6 +116,7 @@ export const SCALE_PANELS: Panel[] = [
     series: [
       { col: 'roundMs', label: 'mecsim' },
       { col: 'floorRoundMs', label: 'raw NATS floor' },
+      { col: 'floorSharedRoundMs', label: 'floor, 1 broadcast sub per process' },
     ],
   },
   { id: 'equilibrium', title: '(b) time to equilibrium', yTitle: 'time to equilibrium', unit: 'ms', series: [{ col: 'timeToEquilibriumMs', label: 'time to equilibrium' }] },

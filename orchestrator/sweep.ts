@@ -231,6 +231,9 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
         if (server && latencies.length) {
           const floorMs = await measureFloor(o, p, server, latencies.length);
           if (floorMs !== undefined && scale.roundMs !== null) Object.assign(scale, { floorRoundMs: floorMs, roundToFloor: Math.round((scale.roundMs / floorMs) * 1000) / 1000 });
+          // mecsim's hosts take a role's broadcasts on one subscription: the floor that does so too
+          const sharedMs = await measureFloor(o, p, server, latencies.length, true);
+          if (sharedMs !== undefined) Object.assign(scale, { floorSharedRoundMs: sharedMs });
         }
       } finally {
         await server?.stop();
@@ -303,12 +306,12 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
  * leader ran, on the server the run used; mean ms per round. An interruption stops the sweep; any
  * other failure is said and leaves the column empty (the run's own figures stand).
  */
-async function measureFloor(o: SweepOptions, p: SweepPoint, server: NatsHandle, rounds: number): Promise<number | undefined> {
+async function measureFloor(o: SweepOptions, p: SweepPoint, server: NatsHandle, rounds: number, sharedBroadcast = false): Promise<number | undefined> {
   const { groups, single } = floorLayout(o.scenario, p.cfg, o.placement);
-  o.onProgress?.(`raw NATS floor: ${groups.length} process${groups.length === 1 ? '' : 'es'}, ${rounds} round${rounds === 1 ? '' : 's'} …`);
+  o.onProgress?.(`raw NATS floor${sharedBroadcast ? ' with one broadcast subscription per process' : ''}: ${groups.length} process${groups.length === 1 ? '' : 'es'}, ${rounds} round${rounds === 1 ? '' : 's'} …`);
   const { rawFloor } = await import('./bench.ts');
   try {
-    const { times } = await rawFloor(server.url, groups, rounds, { single }, o.signal);
+    const { times } = await rawFloor(server.url, groups, rounds, { single, sharedBroadcast }, o.signal);
     return times.length ? Math.round((times.reduce((a, b) => a + b, 0) / times.length) * 1000) / 1000 : undefined;
   } catch (e) {
     if (o.signal?.aborted || (e instanceof RunError && e.exitCode === 130)) throw e;
@@ -426,6 +429,7 @@ function scaleHtml(summary: Row[], svg: string): string {
   const cols: [string, string][] = [
     ['roundMs', 'round (ms)'],
     ['floorRoundMs', 'raw floor (ms)'],
+    ['floorSharedRoundMs', 'floor, one broadcast subscription per process (ms)'],
     ['roundToFloor', 'round / floor'],
     ['timeToEquilibriumMs', 'time to equilibrium (ms)'],
     ['joinMaxMs', 'slowest join (ms)'],

@@ -41,7 +41,7 @@ describe('mecsim sweep --users: scale curves', () => {
     expect(rows.map((x) => x.users)).toEqual([10, 30]);
     for (const x of rows) {
       expect(x.ok).toBe(true);
-      for (const c of ['roundMs', 'floorRoundMs', 'roundToFloor', 'joinMaxMs', 'joinPerSec', 'bytesPerAgent', 'leaderBytesPerAgent', 'orchestratorBytesPerAgent', 'timeToEquilibriumMs']) {
+      for (const c of ['roundMs', 'floorRoundMs', 'roundToFloor', 'floorSharedRoundMs', 'joinMaxMs', 'joinPerSec', 'bytesPerAgent', 'leaderBytesPerAgent', 'orchestratorBytesPerAgent', 'timeToEquilibriumMs']) {
         expect(typeof x[c], `${c} at N=${x.users}`).toBe('number');
         expect(Number.isFinite(x[c]) && (x[c] as number) > 0, `${c} at N=${x.users}: ${x[c]}`).toBe(true);
       }
