@@ -151,17 +151,26 @@ function writeArray(a: unknown[], depth: number): boolean {
   return true;
 }
 
-/** a map without its undefined values (the codec's encoder ignores them) */
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * A map without its undefined values (the codec's encoder ignores them): its own enumerable keys in
+ * Object.keys order. Walked with for…in, which reads a plain object's keys and values from its
+ * shape's caches (Object.keys built an array per map, and `m[key]` was a megamorphic lookup); an
+ * inherited enumerable key (a polluted Object.prototype) is the library's business.
+ */
 function writeMap(m: Record<string, unknown>, depth: number): boolean {
-  const keys = Object.keys(m);
   let n = 0;
-  for (let i = 0; i < keys.length; i++) if (m[keys[i]] !== undefined) n++;
+  for (const k in m) {
+    if (!hasOwn.call(m, k)) return false;
+    if (m[k] !== undefined) n++;
+  }
   if (n > 0xffff) return false;
   writeHeader(n, 0x80, 0xde);
-  for (let i = 0; i < keys.length; i++) {
-    const v = m[keys[i]];
+  for (const k in m) {
+    const v = m[k];
     if (v === undefined) continue;
-    if (!writeString(keys[i]) || !writeValue(v, depth + 1)) return false;
+    if (!writeString(k) || !writeValue(v, depth + 1)) return false;
   }
   return true;
 }

@@ -9,7 +9,8 @@ function handler() {
   const ph = new (ProtocolHandler as unknown as new (o: unknown, p: unknown) => any)(parseOptions({ servers: 'nats://127.0.0.1:1' }), {});
   ph.info = { max_payload: 1 << 20 };
   const stockNc = { protocol: ph, publish: (s: string, d: Uint8Array) => ph.publish(s, d) } as unknown as NatsConnection;
-  const queued = () => Buffer.from(ph.outbound.drain()).toString('latin1');
+  // a flush hands the connection's batch of fast frames to the client first (with no socket, it then stops)
+  const queued = () => (ph.flushPending(), Buffer.from(ph.outbound.drain()).toString('latin1'));
   return { ph, nc: stockNc, queued };
 }
 
@@ -55,6 +56,30 @@ describe('publishFast', () => {
     let stockCalls = 0;
     publishFast({ protocol: ph, publish: () => void stockCalls++ } as unknown as NatsConnection, 'a b', new Uint8Array(1), publishHead('a b'));
     expect(stockCalls).toBe(1);
+  });
+
+  it('keeps the order of the calls on the wire: a batch of fast frames goes out before what the client sends next', () => {
+    const frames: [string, Uint8Array][] = Array.from({ length: 3000 }, (_, i) => [`r.${i % 7}`, new Uint8Array(40 + (i % 30)).fill(i & 0xff)]);
+    const stock = handler();
+    const fast = handler();
+    frames.forEach(([subject, data], i) => {
+      stock.ph.publish(subject, data);
+      // every tenth through the client itself (a control message, a large payload), the rest fast: more than one batch's worth
+      if (i % 10 === 0) fast.ph.publish(subject, data);
+      else publishFast(fast.nc, subject, data);
+    });
+    publishFast(fast.nc, 'big', new Uint8Array(20_000).fill(1)); // a frame too large for the batch, after it
+    stock.ph.publish('big', new Uint8Array(20_000).fill(1));
+    expect(fast.queued()).toBe(stock.queued());
+    expect(fast.ph.outMsgs).toBe(stock.ph.outMsgs);
+  });
+
+  it('hands a batch to the client at the end of the task that wrote it', async () => {
+    const fast = handler();
+    publishFast(fast.nc, 'a', new Uint8Array(3));
+    expect(fast.ph.outbound.size()).toBe(0); // still in the batch
+    await Promise.resolve();
+    expect(fast.ph.outbound.size()).toBe('PUB a 3\r\n'.length + 3 + 2);
   });
 
   it('leaves what the client refuses to the client: a subject with a space, a payload over the limit, a closed connection', () => {
