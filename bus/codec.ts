@@ -155,20 +155,20 @@ export interface ReplyHead {
 }
 
 /**
- * The fast path of decodeFrom, for a receiver that takes many replies a round (a leader): when the
- * bytes have the usual shape — the 7- or 8-element array, this run's 32-bit tag, integer slot and
+ * The fast path of decodeFrom, for a receiver that takes many replies a round (a leader), on the
+ * message data[from, end): when the bytes have the usual shape — the 7- or 8-element array, this run's 32-bit tag, integer slot and
  * round, a short ASCII kind, `from` equal byte for byte to `fromBytes` (the sender the subject names),
  * a plain map body that passes every check — fills `out` and returns true, allocating only the body.
  * Returns false for any other bytes, which the caller then gives to decodeFrom: errors and drop
  * reasons are decode()'s own, and every message readReply accepts decodes to the same envelope.
  */
-export function readReply(data: Uint8Array, run: string, maxBytes: number, fromBytes: Uint8Array | undefined, out: ReplyHead): boolean {
-  const n = data.byteLength;
-  if (fromBytes === undefined || n > maxBytes || n < 12) return false;
-  const h0 = data[0];
-  if ((h0 !== 0x97 && h0 !== 0x98) || data[1] !== ENVELOPE_VERSION || data[2] !== 0xce) return false;
-  if (((data[3] << 24) | (data[4] << 16) | (data[5] << 8) | data[6]) >>> 0 !== runTag(run)) return false;
-  at = 7;
+export function readReply(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, fromBytes: Uint8Array | undefined, out: ReplyHead): boolean {
+  const n = end;
+  if (fromBytes === undefined || end - from > maxBytes || end - from < 12) return false;
+  const h0 = data[from];
+  if ((h0 !== 0x97 && h0 !== 0x98) || data[from + 1] !== ENVELOPE_VERSION || data[from + 2] !== 0xce) return false;
+  if (((data[from + 3] << 24) | (data[from + 4] << 16) | (data[from + 5] << 8) | data[from + 6]) >>> 0 !== runTag(run)) return false;
+  at = from + 7;
   const slot = uintAt(data, n);
   if (slot < 0) return false;
   const round = uintAt(data, n);
@@ -212,7 +212,7 @@ const head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefi
  * Any other bytes, and any that fail a check, go to decode(), so errors and drop reasons are its own.
  */
 export function decodeFrom<B = Body>(data: Uint8Array, run: string, maxBytes: number, from: string, fromBytes: Uint8Array | undefined): Decoded<B> {
-  if (!readReply(data, run, maxBytes, fromBytes, head)) return decode<B>(data, run, maxBytes);
+  if (!readReply(data, 0, data.byteLength, run, maxBytes, fromBytes, head)) return decode<B>(data, run, maxBytes);
   const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot: head.slot, round: head.round, from, kind: head.kind, body: head.body as B };
   if (head.noreply !== undefined) env.noreply = head.noreply;
   head.body = EMPTY;
@@ -225,6 +225,7 @@ let at = 0;
 
 /** an unsigned integer at `at` (positive fixint, uint 8/16/32), or -1 */
 function uintAt(d: Uint8Array, n: number): number {
+  if (at >= n) return -1; // the message may end inside a larger buffer: never read past it
   const h = d[at];
   if (h < 0x80) return (at++, h);
   if (h === 0xcc && at + 2 <= n) return ((at += 2), d[at - 1]);

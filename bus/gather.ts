@@ -192,17 +192,17 @@ export class Gatherer {
     this.senders = new SenderTable(ids);
     // the subscription's subject up to the sender's token (`….rep.<leader>.`), as bytes
     this.prefixBytes = new TextEncoder().encode(this.subj.reply(this.leaderId, '')).length;
-    this.subs.push(subscribeDataWithSubject(this.nc, this.subj.replyWildcard(this.leaderId), (data, subject) => this.onSubject(data, subject)));
+    this.subs.push(subscribeDataWithSubject(this.nc, this.subj.replyWildcard(this.leaderId), (data, start, end, subject, s0, s1) => this.onSubject(data, start, end, subject, s0, s1)));
   }
 
-  /** A message on a reply subject: its sender is the subject's last token, if a roster agent's. */
-  private onSubject(data: Uint8Array, subject: Uint8Array): void {
-    const i = subject.length > this.prefixBytes ? this.senders.find(subject, this.prefixBytes, subject.length) : -1;
+  /** A message (data[start, end)) on a reply subject (subject[s0, s1)): its sender is the subject's last token, if a roster agent's. */
+  private onSubject(data: Uint8Array, start: number, end: number, subject: Uint8Array, s0: number, s1: number): void {
+    const i = s1 - s0 > this.prefixBytes ? this.senders.find(subject, s0 + this.prefixBytes, s1) : -1;
     if (i < 0) {
-      this.counters.received('reply', data.byteLength);
-      return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject), undefined, 'a reply subject no roster agent owns');
+      this.counters.received('reply', end - start);
+      return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject no roster agent owns');
     }
-    this.onReply(data, i);
+    this.onReply(data, start, end, i);
   }
 
   stop(): void {
@@ -439,15 +439,15 @@ export class Gatherer {
     return mask ?? undefined;
   }
 
-  /** A message on the reply subject of the roster's agent at position `i`. */
-  private onReply(data: Uint8Array, i: number): void {
+  /** A message, data[start, end), on the reply subject of the roster's agent at position `i`. */
+  private onReply(data: Uint8Array, start: number, end: number, i: number): void {
     const sender = this.ids[i];
-    const bytes = data.byteLength;
+    const bytes = end - start;
     this.counters.received('reply', bytes);
     const h = this.head;
-    if (!readReply(data, this.run, this.maxBytes, this.idBytesOf[i], h)) {
+    if (!readReply(data, start, end, this.run, this.maxBytes, this.idBytesOf[i], h)) {
       // any unusual bytes: decoded in full, their errors and drop reasons decode()'s own
-      const d = decodeFrom(data, this.run, this.maxBytes, sender, this.idBytesOf[i]);
+      const d = decodeFrom(data.subarray(start, end), this.run, this.maxBytes, sender, this.idBytesOf[i]);
       if (!d.ok) return this.counters.drop(d.reason, this.subj.reply(this.leaderId, sender), d.from ?? sender, d.detail);
       const env = d.env;
       if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);

@@ -141,7 +141,14 @@ describe('decodeFrom (the leader’s reply path): always the same result as deco
     for (const data of cases()) {
       for (const from of ['ue-1', 'ue-12']) {
         const b = decode(data, RUN, 1 << 20);
-        if (!readReply(data, RUN, 1 << 20, idBytes(from), h)) continue;
+        // inside a larger buffer, with bytes of another message around it: read only its own
+        const framed = Uint8Array.from([0x97, 2, 0xce, ...data, 0x97, 2, 0xce, 1, 2, 3, 4, 5, 6]);
+        const inside = readReply(framed, 3, 3 + data.length, RUN, 1 << 20, idBytes(from), h);
+        if (!readReply(data, 0, data.length, RUN, 1 << 20, idBytes(from), h)) {
+          expect(inside).toBe(false);
+          continue;
+        }
+        expect(inside).toBe(true);
         read++;
         expect(b.ok && b.env.from).toBe(from);
         if (!b.ok) continue;

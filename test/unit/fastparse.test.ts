@@ -134,7 +134,7 @@ describe('subscribeData', () => {
 
   it('a wildcard data subscription gets each plain message with its subject; one with a reply subject keeps its message', () => {
     const got: string[] = [];
-    const raw = { received: 0, mecsimRawSubject: (d: Uint8Array, subject: Uint8Array) => void got.push(`${td.decode(subject)} ${td.decode(d)}`) };
+    const raw = { received: 0, mecsimRawSubject: (d: Uint8Array, start: number, end: number, subject: Uint8Array, s0: number, s1: number) => void got.push(`${td.decode(subject.subarray(s0, s1))} ${td.decode(d.subarray(start, end))}`) };
     const pushed: string[] = [];
     const dispatcher = {
       inMsgs: 0,
