@@ -79,11 +79,6 @@ export class FollowerRuntime {
     if (lw) this.link = arrivalsFor(lw, { id: w.leader, role: lw.leaderRole, factor: lw.leaderFactor }, { id: w.id, role: w.role, factor: lw.factor }, (e) => d.log.error({ agent: w.id, err: String(e) }, 'a held request failed'));
   }
 
-  /** The agent's role, whose broadcasts its host hands it (agents/broadcast.ts). */
-  get role(): string {
-    return this.w.role;
-  }
-
   /** Subscribes to the agent's direct subject (its role's broadcasts come through its host's one subscription). */
   subscribeDirect(): Subscription {
     const direct = this.subj.direct(this.w.id);
