@@ -37,10 +37,6 @@ export class BroadcastFanout {
     return this.sub;
   }
 
-  get size(): number {
-    return this.followers.length;
-  }
-
   private onMessage(data: Uint8Array): void {
     const size = data.byteLength;
     this.counters.received('bcast', size);
