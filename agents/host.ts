@@ -85,12 +85,21 @@ export class AgentHost {
     this.subs.push(nc.subscribe(this.subj.ctlAll, { callback: (err, msg) => (err ? undefined : this.onControl(msg)) }));
     // Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per
     // host, so 2,500 agents packed in one worker do not flood the orchestrator (and time out).
+    // A lane goes on to its next agent once the welcomed one has subscribed: its `ready` waits for
+    // the shared flush on its own (readies), not holding the lane for that round trip.
     const queue = this.opts.agents.map((a, i) => ({ ...a, seq: i }));
+    const readies: Promise<void>[] = [];
     const next = async (): Promise<void> => {
-      for (let a = queue.shift(); a; a = queue.shift()) await this.joinOne(a.role, a.index, a.seq);
+      for (let a = queue.shift(); a; a = queue.shift()) {
+        const joined = await this.joinOne(a.role, a.index, a.seq);
+        if (!joined) continue;
+        joined.ready.catch(() => undefined); // awaited below, after the lanes: not an unhandled rejection meanwhile
+        readies.push(joined.ready);
+      }
     };
     try {
       await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next));
+      await Promise.all(readies);
     } catch (e) {
       // closed meanwhile (shutdown, abort, a silent orchestrator): `done` says why
       if (!this.closing) throw e;
@@ -98,9 +107,10 @@ export class AgentHost {
     this.cpuAtReady = process.cpuUsage();
   }
 
-  private async joinOne(role: RoleName, index: number, seq: number): Promise<void> {
+  /** Joins one agent and subscribes it; `ready` resolves once it has said so (undefined: the host closed meanwhile). */
+  private async joinOne(role: RoleName, index: number, seq: number): Promise<{ ready: Promise<void> } | undefined> {
     const welcome = await this.joiner!.join(role, index, seq);
-    if (!welcome) return;
+    if (!welcome) return undefined;
     const scenario = catalog.get(welcome.scenario);
     if (!scenario) throw new Error(`the run is of scenario "${welcome.scenario}", which this agent does not know: it is not built in, so start the agent with --scenario <the folder, module or package given to mecsim run>`);
     this.run(scenario, welcome);
@@ -109,7 +119,7 @@ export class AgentHost {
       this.joiner!.startHeartbeat(welcome.heartbeatMs, welcome.id);
       this.watch.arm(welcome.heartbeatMs);
     }
-    await this.joiner!.ready(welcome.id);
+    return { ready: this.joiner!.ready(welcome.id) };
   }
 
   /** The welcomed agent's runtime: the leader's, or a follower's. */

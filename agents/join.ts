@@ -5,7 +5,7 @@
  * subject, as the welcome asks, so the orchestrator can tell a dead host from a quiet one.
  */
 import { hostname } from 'node:os';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ORCHESTRATOR, type ControlChannel, type Welcome } from '../bus/control.ts';
 import { subjects } from '../bus/subjects.ts';
@@ -79,14 +79,99 @@ export class SharedFlush {
   }
 }
 
+/** A join request's answer: its bytes and the inbox subject it came on. */
+export interface JoinAnswer {
+  data: Uint8Array;
+  subject: string;
+}
+
+interface Pending {
+  resolve: (a: JoinAnswer) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The join requests of one host and their answers. Each request gets its own reply subject,
+ * `inbox.<host>.join.<n>` (n never reused), on one wildcard subscription of the host's own inbox;
+ * an answer for a request that is no longer waiting (timed out, then asked again) is ignored, as
+ * the NATS client's `request` ignores it. That `request` also makes, per call, a random token, a
+ * race of a timer promise and the answer's, and an Error with its stack when the answered request
+ * is cancelled: at 25,000 agents in a worker that was about a tenth of the worker's join CPU.
+ * A "no responders" status (nobody listens on the join subject yet) fails the request, as the
+ * client's does, and the caller asks again.
+ */
+export class JoinRequests {
+  private readonly pending = new Map<number, Pending>();
+  private sub?: Subscription;
+  private next = 0;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    inbox: string,
+  ) {
+    this.prefix = `${inbox}.join.`;
+  }
+
+  /** Publishes `data` on `subject` (with `publish`, which counts it) and resolves with the answer, or rejects after `timeoutMs`. */
+  request(subject: string, data: Uint8Array, timeoutMs: number, publish: (subject: string, data: Uint8Array, reply: string) => void): Promise<JoinAnswer> {
+    this.sub ??= this.subscribe();
+    const n = this.next++;
+    const reply = `${this.prefix}${n}`;
+    return new Promise<JoinAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(n)?.reject(new Error('timeout')), timeoutMs);
+      this.pending.set(n, { resolve, reject, timer });
+      try {
+        publish(subject, data, reply);
+      } catch (e) {
+        this.settle(n)?.reject(e as Error);
+      }
+    });
+  }
+
+  private subscribe(): Subscription {
+    const sub = this.nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => (err ? undefined : this.onMsg(msg)) });
+    // the connection closed: nothing will answer the requests still waiting
+    void sub.closed.then(() => {
+      for (const n of [...this.pending.keys()]) this.settle(n)?.reject(new Error('connection closed'));
+    });
+    return sub;
+  }
+
+  private onMsg(msg: Msg): void {
+    const n = Number(msg.subject.slice(this.prefix.length));
+    const p = this.settle(n);
+    if (!p) return;
+    if (msg.data.byteLength === 0 && msg.headers?.code === 503) return p.reject(new Error(`no responders on ${msg.subject}`));
+    p.resolve({ data: msg.data, subject: msg.subject });
+  }
+
+  /** The waiting request `n`, no longer waiting (undefined: it was not). */
+  private settle(n: number): Pending | undefined {
+    const p = this.pending.get(n);
+    if (!p) return undefined;
+    this.pending.delete(n);
+    clearTimeout(p.timer);
+    return p;
+  }
+}
+
 export class Joiner {
   private readonly subject: string;
   private heartbeat?: NodeJS.Timeout;
   private readonly flushes: SharedFlush;
+  /** os.hostname() is a system call: asked once, not twice per agent's join */
+  private readonly hostName = hostname();
+
+  private readonly requests: JoinRequests;
+  private readonly publishJoin = (subject: string, data: Uint8Array, reply: string) => this.d.channel.publish(subject, 'join', data, reply);
 
   constructor(private readonly d: JoinDeps) {
-    this.subject = subjects(d.run).hostJoin(d.hostId);
+    const subj = subjects(d.run);
+    this.subject = subj.hostJoin(d.hostId);
     this.flushes = new SharedFlush(d.nc);
+    this.requests = new JoinRequests(d.nc, subj.inbox(d.hostId));
   }
 
   /**
@@ -94,17 +179,17 @@ export class Joiner {
    * `nonce`, so the orchestrator answers a repeat with the same welcome.
    */
   async join(role: RoleName, index: number, seq: number): Promise<Welcome | undefined> {
-    const { nc, channel, log, hostId } = this.d;
+    const { channel, log, hostId } = this.d;
     const deadline = Date.now() + this.d.joinTimeoutMs;
-    const body = { role, index, pid: process.pid, host: hostname(), worker: hostId, nonce: `${hostname()}:${process.pid}:${hostId}:${seq}` };
+    const host = this.hostName;
+    const body = { role, index, pid: process.pid, host, worker: hostId, nonce: `${host}:${process.pid}:${hostId}:${seq}` };
     const data = channel.encode('join', body, { from: `${role}-${index < 0 ? 'new' : index}` });
     let spareSaid = false;
     for (let attempt = 0; ; attempt++) {
       if (this.d.closing()) return undefined; // the run ended (or was aborted) while this agent waited as a spare
       try {
-        channel.counted(this.subject, 'join', data.byteLength);
-        const reply = await nc.request(this.subject, data, { timeout: 10_000 });
-        const r = channel.readMsg(reply, ['welcome', 'reject', 'retry'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
+        const reply = await this.requests.request(this.subject, data, 10_000, this.publishJoin);
+        const r = channel.read(reply.data, reply.subject, ['welcome', 'reject', 'retry'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
         if (!r) throw new Error('bad join reply (dropped)');
         this.d.heard?.();
         if (r.kind === 'reject') throw new JoinRejected(r.body.reason);
@@ -134,7 +219,7 @@ export class Joiner {
    */
   startHeartbeat(ms: number, from: string): void {
     if (this.heartbeat) return;
-    const body = { host: hostname(), pid: process.pid, worker: this.d.hostId };
+    const body = { host: this.hostName, pid: process.pid, worker: this.d.hostId };
     this.heartbeat = setInterval(() => {
       if (this.d.closing() || this.d.nc.isClosed()) return;
       this.d.channel.send(this.subject, 'alive', body, { from });
