@@ -27,6 +27,7 @@ import { installFastParser, subscribeData, uninstallFastParser } from '../bus/fa
 import { publishFast } from '../bus/fastpublish.ts';
 import { scaledMs } from '../bus/timeouts.ts';
 import { claimsRows } from './report.ts';
+import { processPeakBytes } from './scale.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -332,7 +333,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
     // the run was given the bench's server, so its summary has no server memory: the bench's own server's peak so far stands in (an upper bound)
     if (summary.runMetrics.processes.natsServerRssBytes == null) {
-      const peak = serverPeakBytes(natsPid);
+      const peak = processPeakBytes(natsPid);
       if (peak !== undefined) {
         summary.runMetrics.processes.natsServerRssBytes = peak;
         summary.runMetrics.processes.peakRssBytesTotal += peak;
@@ -404,17 +405,6 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     orchestratorBytesPerAgent: maxOrNull(reps.map((m) => perAgent(m.summary.runMetrics.processes.orchestratorPeakRssBytes, m.summary))),
     natsServerMiB: maxOrNull(reps.map((m) => (typeof m.summary.runMetrics.processes.natsServerRssBytes === 'number' ? Math.round(m.summary.runMetrics.processes.natsServerRssBytes / 2 ** 20) : null))),
   };
-}
-
-/** The peak RSS of the process `pid` so far (Linux: VmHWM), bytes; undefined where it cannot be read. */
-function serverPeakBytes(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** every agent of the run, the leader included */
