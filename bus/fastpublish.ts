@@ -64,11 +64,11 @@ class FrameBatch {
   private readonly limit: number;
 
   constructor(
-    private readonly ph: Protocol,
+    pendingLimit: number | undefined,
     private readonly sendCommand: (cmd: Uint8Array) => void,
     private readonly flushPending: () => void,
   ) {
-    this.limit = Math.min(ph.pendingLimit ?? 32 * 1024, SLAB);
+    this.limit = Math.min(pendingLimit ?? 32 * 1024, SLAB);
   }
 
   /** Hooks the client's connection so that whatever it sends or flushes comes after the batch. */
@@ -78,7 +78,7 @@ class FrameBatch {
     const sendCommand = ph.sendCommand;
     const flushPending = ph.flushPending;
     const batch = new FrameBatch(
-      ph,
+      ph.pendingLimit,
       (cmd) => sendCommand.call(ph, cmd),
       () => flushPending.call(ph),
     );
