@@ -16,14 +16,18 @@ import { getScenario } from '../../scenarios/index.ts';
 import { RunError, type RunOptions } from '../../orchestrator/run.ts';
 import { outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 
-/** Options that run `fn` once, `delayMs` after the orchestrator asks for slot `slot`. */
+/**
+ * Options that run `fn` once, `delayMs` after the orchestrator announces slot `slot`. With no delay it
+ * runs at once, before the slot is asked of the leader: a short slot could otherwise end first.
+ */
 function atSlot(slot: number, delayMs: number, fn: () => void): Partial<RunOptions> {
   let fired = false;
   return {
     onProgress: (p) => {
       if (p.phase !== 'slot' || p.slot !== slot || p.line !== undefined || fired) return;
       fired = true;
-      setTimeout(fn, delayMs);
+      if (delayMs > 0) setTimeout(fn, delayMs);
+      else fn();
     },
   };
 }
