@@ -69,7 +69,8 @@ export class FollowerRuntime {
     this.ctx = { id: w.id, role: w.role, index: w.index };
     this.follower = partsOf(scenario, w.mechanism).createFollower(w.init, this.ctx);
     this.subj = subjects(d.run);
-    this.replySubject = this.subj.reply(w.leader, w.id);
+    // the host's reply subject for this role (the envelope names the agent)
+    this.replySubject = this.subj.reply(w.leader, w.role, d.hostId);
     this.replyHead = publishHead(this.replySubject);
     this.id = w.id;
     this.leader = w.leader;

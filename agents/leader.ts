@@ -130,7 +130,7 @@ export class LeaderRuntime {
     this.gatherer = new Gatherer(d.nc, d.run, w.id, d.counters, w.maxBytes);
     this.gatherer.onState = (from, slot, body) => this.onState(from, slot, body);
     if (w.link) this.gatherer.link = leaderLink(w.link, w, this.roster, (e) => d.log.error({ err: String(e) }, 'a held reply failed'));
-    this.gatherer.start(this.roster.map((a) => a.id));
+    this.gatherer.start(this.roster, w.placement);
   }
 
   /** Subscribes to the leader's control subject (slot, resend). */
@@ -141,7 +141,7 @@ export class LeaderRuntime {
   private onState(from: string, slot: number, body: Body): void {
     if (!this.rosterIndex.has(from)) return;
     const v = validate('state', body);
-    if (!v.ok) return this.d.counters.drop('bad-body', this.subj.reply(this.w.id, from), from, v.reason);
+    if (!v.ok) return this.d.counters.drop('bad-body', this.subj.replyWildcard(this.w.id), from, v.reason);
     this.followerState.set(from, { slot, snapshot: v.body.snapshot as Body });
   }
 

@@ -9,6 +9,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { GAVE_UP, packEnvelope, unpack, unpackAt } from './fastpack.ts';
+import type { SenderTable } from './senders.ts';
 
 export const ENVELOPE_VERSION = 2;
 /** default largest accepted message, bytes (mechanism messages are far smaller) */
@@ -139,12 +140,6 @@ export function decode<B = Body>(data: Uint8Array, run: string, maxBytes = DEFAU
   return { ok: true, env };
 }
 
-/** The bytes of a short ASCII id, as decodeFrom compares them; undefined when it never can (then decode runs). */
-export function idBytes(id: string): Uint8Array | undefined {
-  if (id.length > 31 || !/^[\x00-\x7f]*$/.test(id)) return undefined;
-  return Uint8Array.from(id, (c) => c.charCodeAt(0));
-}
-
 /** A reply's header and body as readReply reads them, into an object the caller reuses. */
 export interface ReplyHead {
   slot: number;
@@ -152,19 +147,23 @@ export interface ReplyHead {
   kind: string;
   body: Body;
   noreply: boolean | undefined;
+  /** the sender's position among the ids readReply was given */
+  sender: number;
 }
 
 /**
- * The fast path of decodeFrom, for a receiver that takes many replies a round (a leader), on the
- * message data[from, end): when the bytes have the usual shape — the 7- or 8-element array, this run's 32-bit tag, integer slot and
- * round, a short ASCII kind, `from` equal byte for byte to `fromBytes` (the sender the subject names),
- * a plain map body that passes every check — fills `out` and returns true, allocating only the body.
- * Returns false for any other bytes, which the caller then gives to decodeFrom: errors and drop
- * reasons are decode()'s own, and every message readReply accepts decodes to the same envelope.
+ * decode() for a receiver that takes many replies a round from known senders (a leader), on the
+ * message data[from, end), faster: when the bytes have the usual shape — the 7- or 8-element array,
+ * this run's 32-bit tag, integer slot and round, a short ASCII kind, a `from` whose bytes are one of
+ * `senders`' ids, a plain map body that passes every check — it fills `out` (the sender as its
+ * position among those ids) and returns true, allocating only the body; no string is built for
+ * `from`, nor for a kind seen before. Returns false for any other bytes, which the caller then gives
+ * to decode(): errors and drop reasons are decode()'s own, and every message readReply accepts
+ * decodes to the same envelope, from the id at that position.
  */
-export function readReply(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, fromBytes: Uint8Array | undefined, out: ReplyHead): boolean {
+export function readReply(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, senders: SenderTable, out: ReplyHead): boolean {
   const n = end;
-  if (fromBytes === undefined || end - from > maxBytes || end - from < 12) return false;
+  if (end - from > maxBytes || end - from < 12) return false;
   const h0 = data[from];
   if ((h0 !== 0x97 && h0 !== 0x98) || data[from + 1] !== ENVELOPE_VERSION || data[from + 2] !== 0xce) return false;
   if (((data[from + 3] << 24) | (data[from + 4] << 16) | (data[from + 5] << 8) | data[from + 6]) >>> 0 !== runTag(run)) return false;
@@ -178,9 +177,11 @@ export function readReply(data: Uint8Array, from: number, end: number, run: stri
   const kind = kindAt(data, at + 1, kh & 0x1f);
   if (kind === undefined) return false;
   at += 1 + (kh & 0x1f);
-  const fn = fromBytes.length;
-  if (at + 1 + fn > n || data[at] !== (0xa0 | fn)) return false;
-  for (let i = 0; i < fn; i++) if (data[at + 1 + i] !== fromBytes[i]) return false;
+  const fh = data[at];
+  const fn = fh & 0x1f;
+  if ((fh & 0xe0) !== 0xa0 || at + 1 + fn > n) return false;
+  const sender = senders.find(data, at + 1, at + 1 + fn);
+  if (sender < 0) return false;
   at += 1 + fn;
   let stop = n;
   let noreply: boolean | undefined;
@@ -199,26 +200,9 @@ export function readReply(data: Uint8Array, from: number, end: number, run: stri
   out.kind = kind;
   out.body = body as Body;
   out.noreply = noreply;
+  out.sender = sender;
   return true;
 }
-
-/** decodeFrom's scratch header (read and copied out at once) */
-const head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined };
-
-/**
- * decode() for a message whose sender the receiver already knows (the subject names it), the same
- * result, faster: bytes of the usual shape are read in place by readReply (no array, no strings built
- * for `from` — the caller's string is used — or for a kind seen before; only the body is decoded).
- * Any other bytes, and any that fail a check, go to decode(), so errors and drop reasons are its own.
- */
-export function decodeFrom<B = Body>(data: Uint8Array, run: string, maxBytes: number, from: string, fromBytes: Uint8Array | undefined): Decoded<B> {
-  if (!readReply(data, 0, data.byteLength, run, maxBytes, fromBytes, head)) return decode<B>(data, run, maxBytes);
-  const env: Envelope<B> = { v: ENVELOPE_VERSION, run, slot: head.slot, round: head.round, from, kind: head.kind, body: head.body as B };
-  if (head.noreply !== undefined) env.noreply = head.noreply;
-  head.body = EMPTY;
-  return { ok: true, env };
-}
-const EMPTY: Body = {};
 
 /** readReply's read position */
 let at = 0;

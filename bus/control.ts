@@ -20,7 +20,7 @@
  * | replayed     | leader              | a restarted follower  | to.<agent> (notification, no ids)          |
  * | restore      | leader              | a restarted follower  | to.<agent> (notification)                  |
  * | rerun        | restarted leader    | followers             | bc.<role> (notification)                   |
- * | state        | follower's host     | leader                | rep.<leader>.<agent>                       |
+ * | state        | follower's host     | leader                | rep.<leader>.<role>.<host>                 |
  * | shutdown     | orchestrator        | every host            | ctl.all                                    |
  * | bye          | agent host          | orchestrator          | inbox.orch.bye.<host>                      |
  * | abort        | orchestrator        | every host            | ctl.all                                    |
@@ -62,6 +62,12 @@ export interface JoinBody {
   nonce?: string;
 }
 
+/** Which host each roster agent is on: roster agent i is on `hosts[of[i]]`. */
+export interface Placement {
+  hosts: string[];
+  of: number[];
+}
+
 /** The orchestrator's answer to a join request. */
 export interface Welcome {
   id: string;
@@ -74,6 +80,12 @@ export interface Welcome {
   leader: string;
   /** the leader's followers (only sent to the leader) */
   roster?: AgentSpec[];
+  /**
+   * The leader's only, in a run whose hosts are planned (spawned agents): the hosts, and for each
+   * roster agent the position of its host among them. The leader takes a reply only from its agent's
+   * host. Absent when agents join from anywhere (`--agents external`): then only the role is checked.
+   */
+  placement?: Placement;
   roundTimeoutMs: number;
   maxBytes: number;
   /** leader only, after a restart: the state saved after the last completed slot (from JetStream KV) */
@@ -274,6 +286,7 @@ const CHECKS: { [K in ControlKind]: Check } = {
     init: s.map(),
     leader: s.str(),
     'roster?': s.list(s.fields({ id: s.str(), role: s.role(), index: s.int() })),
+    'placement?': s.fields({ hosts: s.list(s.str()), of: s.list(s.int()) }),
     roundTimeoutMs: s.int(1),
     maxBytes: s.int(1),
     'resume?': s.fields({ slot: s.int(), snapshot: s.map() }),

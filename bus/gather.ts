@@ -3,12 +3,17 @@
  * message per target), then every expected reply is gathered concurrently until all are in or the
  * deadline passes. Replies are returned in roster order, whatever order they arrived in.
  *
- * The leader takes every reply on one wildcard subscription, `mecsim.<r>.rep.<leader>.*`: the
- * subject's last token names the sender, looked up among the roster's ids from the subject's bytes
- * (bus/senders.ts; no string is built). A reply on a subject no roster agent owns is dropped and
- * counted (`unexpected-sender`). The sender must equal the envelope's `from` (so one agent cannot
- * answer for another when server permissions pin each agent to its own reply subject). One
- * subscription, not one per agent: at 100,000 agents those held about 2 KB each in the leader and
+ * The leader takes every reply on one wildcard subscription, `mecsim.<r>.rep.<leader>.*.*`: a host
+ * sends the replies of its agents of one role on `rep.<leader>.<role>.<host>`, and the envelope's
+ * `from` names the agent, looked up among the roster's ids from the envelope's bytes (bus/senders.ts;
+ * no string is built). A reply whose subject names no role of the roster (or, when the placement is
+ * known, no host of the run), or whose `from` is no roster agent, is dropped and counted
+ * (`unexpected-sender`); one whose agent is not of the subject's role, or not on the subject's host,
+ * as `forged-sender`. The server's permissions pin each host to its own reply subjects, and the
+ * leader's welcome says which host each agent is on (spawned agents: the plan fixes it), so a host
+ * cannot answer for another host's agent. Agents that join from anywhere (`--agents external`) move
+ * between hosts and share their role's credential: there the role is checked, as the server does.
+ * One subscription, not one per agent: at 100,000 agents those held about 2 KB each in the leader and
  * made its join send 100,000 SUBs.
  *
  * Retransmission: core NATS delivers at most once, so a request (or its reply) is lost when the
@@ -39,7 +44,8 @@
  * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, decodeFrom, encodeEnvelope, idBytes, readReply, type Body, type ReplyHead } from './codec.ts';
+import { decode, encodeEnvelope, readReply, type Body, type ReplyHead } from './codec.ts';
+import type { Placement } from './control.ts';
 import { Counters } from './counters.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeDataWithSubject } from './fastparse.ts';
@@ -152,10 +158,18 @@ interface Pending {
 export class Gatherer {
   private subs: Subscription[] = [];
   private pending?: Pending;
-  /** the roster's ids, their bytes for decodeFrom, and the table that finds them in a subject */
+  /** the roster's ids, and the table that finds them from an envelope's bytes (and by string, for decode()'s) */
   private ids: string[] = [];
-  private idBytesOf: (Uint8Array | undefined)[] = [];
   private senders = new SenderTable([]);
+  private index = new Map<string, number>();
+  /** the roster's roles, each roster agent's, and the table that finds one in a reply subject */
+  private roles: string[] = [];
+  private roleOf = new Int32Array(0);
+  private roleTable = new SenderTable([]);
+  /** the run's hosts and each roster agent's (placement known), or none (agents join from anywhere) */
+  private hosts?: string[];
+  private hostOf?: Int32Array;
+  private hostTable?: SenderTable;
   private prefixBytes = 0;
   private readonly subj: ReturnType<typeof subjects>;
   /** latencies of the last rounds (ms), for the retransmission delay */
@@ -165,7 +179,7 @@ export class Gatherer {
   /** those of them re-sent for a fault, not only by the link model's timer (the echo's drop says which) */
   private readonly faultRounds: string[] = [];
   /** reply headers are read into this object, one reply at a time (no envelope allocated per reply) */
-  private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined };
+  private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined, sender: -1 };
   /** per target list (the leader passes the same list for the same targets every round): its roster-position mask */
   private readonly masks = new WeakMap<GatherTarget[], Uint8Array | null>();
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
@@ -185,24 +199,46 @@ export class Gatherer {
     this.subj = subjects(run);
   }
 
-  /** Subscribe to the replies of every agent in `ids` (the roster). */
-  start(ids: string[]): void {
-    this.ids = ids;
-    this.idBytesOf = ids.map(idBytes);
-    this.senders = new SenderTable(ids);
-    // the subscription's subject up to the sender's token (`….rep.<leader>.`), as bytes
-    this.prefixBytes = new TextEncoder().encode(this.subj.reply(this.leaderId, '')).length;
+  /** Subscribe to the replies of every agent of `roster`, on the hosts `placement` puts them on (if known). */
+  start(roster: { id: string; role: string }[], placement?: Placement): void {
+    this.ids = roster.map((a) => a.id);
+    this.senders = new SenderTable(this.ids);
+    this.index = new Map();
+    this.ids.forEach((id, i) => this.index.has(id) || this.index.set(id, i)); // a repeated id keeps its first position, as in the table
+    this.roles = [...new Set(roster.map((a) => a.role))];
+    this.roleTable = new SenderTable(this.roles);
+    this.roleOf = Int32Array.from(roster, (a) => this.roles.indexOf(a.role));
+    if (placement) {
+      if (placement.of.length !== roster.length) throw new Error(`the placement names the hosts of ${placement.of.length} agents, the roster has ${roster.length}`);
+      this.hosts = placement.hosts;
+      this.hostOf = Int32Array.from(placement.of);
+      this.hostTable = new SenderTable(placement.hosts);
+    }
+    // the subscription's subject up to the role's token (`….rep.<leader>.`), as bytes
+    this.prefixBytes = new TextEncoder().encode(`${this.subj.base}.rep.${this.leaderId}.`).length;
     this.subs.push(subscribeDataWithSubject(this.nc, this.subj.replyWildcard(this.leaderId), (data, start, end, subject, s0, s1) => this.onSubject(data, start, end, subject, s0, s1)));
   }
 
-  /** A message (data[start, end)) on a reply subject (subject[s0, s1)): its sender is the subject's last token, if a roster agent's. */
+  /**
+   * A message (data[start, end)) on a reply subject (subject[s0, s1), `….rep.<leader>.<role>.<host>`):
+   * taken if the role is one of the roster's and (placement known) the host one of the run's.
+   */
   private onSubject(data: Uint8Array, start: number, end: number, subject: Uint8Array, s0: number, s1: number): void {
-    const i = s1 - s0 > this.prefixBytes ? this.senders.find(subject, s0 + this.prefixBytes, s1) : -1;
-    if (i < 0) {
+    const r0 = s0 + this.prefixBytes;
+    let dot = r0;
+    while (dot < s1 && subject[dot] !== 0x2e) dot++;
+    const role = dot < s1 ? this.roleTable.find(subject, r0, dot) : -1;
+    const host = role < 0 || !this.hostTable ? -1 : this.hostTable.find(subject, dot + 1, s1);
+    if (role < 0 || (this.hostTable && host < 0)) {
       this.counters.received('reply', end - start);
-      return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject no roster agent owns');
+      return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject of no role of the roster, or no host of the run');
     }
-    this.onReply(data, start, end, i);
+    this.onReply(data, start, end, role, host, subject, s0, s1);
+  }
+
+  /** The subject roster agent `i`'s replies come on (`*` for its host when the placement is not known), for drop records. */
+  private subjectOf(i: number): string {
+    return this.subj.reply(this.leaderId, this.roles[this.roleOf[i]], this.hosts && this.hostOf ? this.hosts[this.hostOf[i]] : '*');
   }
 
   stop(): void {
@@ -439,30 +475,42 @@ export class Gatherer {
     return mask ?? undefined;
   }
 
-  /** A message, data[start, end), on the reply subject of the roster's agent at position `i`. */
-  private onReply(data: Uint8Array, start: number, end: number, i: number): void {
-    const sender = this.ids[i];
+  /**
+   * A message, data[start, end), on the reply subject of the roster's role at position `role` and
+   * (placement known) the run's host at position `host`: taken if its sender is a roster agent of
+   * that role, on that host.
+   */
+  private onReply(data: Uint8Array, start: number, end: number, role: number, host: number, subject: Uint8Array, s0: number, s1: number): void {
     const bytes = end - start;
     this.counters.received('reply', bytes);
     const h = this.head;
-    if (!readReply(data, start, end, this.run, this.maxBytes, this.idBytesOf[i], h)) {
+    if (!readReply(data, start, end, this.run, this.maxBytes, this.senders, h)) {
       // any unusual bytes: decoded in full, their errors and drop reasons decode()'s own
-      const d = decodeFrom(data.subarray(start, end), this.run, this.maxBytes, sender, this.idBytesOf[i]);
-      if (!d.ok) return this.counters.drop(d.reason, this.subj.reply(this.leaderId, sender), d.from ?? sender, d.detail);
+      const on = () => new TextDecoder().decode(subject.subarray(s0, s1));
+      const d = decode(data.subarray(start, end), this.run, this.maxBytes);
+      if (!d.ok) return this.counters.drop(d.reason, on(), d.from, d.detail);
       const env = d.env;
-      if (env.from !== sender) return this.counters.drop('forged-sender', this.subj.reply(this.leaderId, sender), env.from, `envelope says ${env.from}, subject says ${sender}`);
+      const i = this.index.get(env.from);
+      if (i === undefined) return this.counters.drop('unexpected-sender', on(), env.from, 'not in the roster');
       h.slot = env.slot;
       h.round = env.round;
       h.kind = env.kind;
       h.body = env.body;
+      h.sender = i;
     }
-    // readReply accepted only `from` equal byte for byte to the sender's id
+    const i = h.sender;
+    const sender = this.ids[i];
+    if (this.roleOf[i] !== role || (this.hostOf && this.hostOf[i] !== host)) {
+      h.body = EMPTY_BODY;
+      const where = this.hosts && this.hostOf ? ` on ${this.hosts[this.hostOf[i]]}` : '';
+      return this.counters.drop('forged-sender', new TextDecoder().decode(subject.subarray(s0, s1)), sender, `envelope says ${sender} (a ${this.roles[this.roleOf[i]]}${where}), on another host's or role's reply subject`);
+    }
     const { slot, round, kind, body } = h;
     h.body = EMPTY_BODY;
     if (kind === 'state') return void this.onState?.(sender, slot, body);
     const arrivals = this.link?.arrivals.get(sender);
     if (!arrivals || arrivals.instant) return this.accept(slot, round, kind, body, i, bytes);
-    if (!arrivals.arrive(slot, round, kind, false, () => this.accept(slot, round, kind, body, i, bytes))) this.counters.drop('link-lost', this.subj.reply(this.leaderId, sender), sender, `lost by the link model (slot ${slot} round ${round} ${kind})`);
+    if (!arrivals.arrive(slot, round, kind, false, () => this.accept(slot, round, kind, body, i, bytes))) this.counters.drop('link-lost', this.subjectOf(i), sender, `lost by the link model (slot ${slot} round ${round} ${kind})`);
   }
 
   /** A decoded reply from the roster's agent at position `i`, as it reaches the leader. */
@@ -471,13 +519,13 @@ export class Gatherer {
     const sender = this.ids[i];
     if (!p || round !== p.req.round || slot !== p.req.slot) {
       const key = `${slot}:${round}`;
-      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), sender, `reply to slot ${slot} round ${round} after it closed (the request was re-sent)`);
-      return this.counters.drop('stale', this.subj.reply(this.leaderId, sender), sender, `reply to slot ${slot} round ${round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
+      if (this.resentRounds.includes(key)) return this.counters.drop(this.link && !this.faultRounds.includes(key) ? 'link-echo' : 'retransmit-echo', this.subjectOf(i), sender, `reply to slot ${slot} round ${round} after it closed (the request was re-sent)`);
+      return this.counters.drop('stale', this.subjectOf(i), sender, `reply to slot ${slot} round ${round}, current ${p ? `slot ${p.req.slot} round ${p.req.round}` : 'none'}`);
     }
     const idx = p.expectedAt ? (p.expectedAt[i] === 1 ? i : undefined) : p.expected.get(sender);
-    if (idx === undefined) return this.counters.drop('unexpected-sender', this.subj.reply(this.leaderId, sender), sender, 'not addressed in this round');
-    if (p.got[idx] && p.resentTo?.has(sender)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', this.subj.reply(this.leaderId, sender), sender, 'second copy of a reply to a re-sent request');
-    if (p.got[idx]) return this.counters.drop('duplicate', this.subj.reply(this.leaderId, sender), sender, 'second reply in one round');
+    if (idx === undefined) return this.counters.drop('unexpected-sender', this.subjectOf(i), sender, 'not addressed in this round');
+    if (p.got[idx] && p.resentTo?.has(sender)) return this.counters.drop(this.link && !p.result.resent ? 'link-echo' : 'retransmit-echo', this.subjectOf(i), sender, 'second copy of a reply to a re-sent request');
+    if (p.got[idx]) return this.counters.drop('duplicate', this.subjectOf(i), sender, 'second reply in one round');
     p.got[idx] = 1;
     // Karn: only a reply to a request sent once measures the round trip
     if (this.link?.rto && !p.resentTo?.has(sender)) this.link.rto[idx].sample(performance.now() - p.result.startedAt);
@@ -489,7 +537,7 @@ export class Gatherer {
     } else if (kind === 'error') {
       // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
       const message = (body as { message?: unknown }).message;
-      this.counters.drop('handler-error', this.subj.reply(this.leaderId, sender), sender, typeof message === 'string' ? message : 'error');
+      this.counters.drop('handler-error', this.subjectOf(i), sender, typeof message === 'string' ? message : 'error');
     } else p.result.replies[idx] = body;
     p.remaining--;
     if (p.remaining === 0) {

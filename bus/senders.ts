@@ -1,9 +1,9 @@
 /**
- * The roster's agents looked up by the bytes of their id, as they stand in a reply subject's last
- * token: the leader takes every reply on one wildcard subscription (`rep.<leader>.*`) and reads the
- * sender from the subject without building a string. An open-addressing table of roster positions
- * over one buffer holding every id's bytes: at 100,000 agents a few MB, where one subscription per
- * agent held about 2 KB each in the leader (and as much again in the server).
+ * Ids looked up by their bytes, as they stand in a message: the leader reads a reply's sender from
+ * the envelope's `from` among the roster's ids, and a reply subject's role and host tokens among the
+ * roster's roles and the run's hosts, without building a string. An open-addressing table of
+ * positions over one buffer holding every id's bytes: at 100,000 agents a few MB, where one
+ * subscription per agent held about 2 KB each in the leader (and as much again in the server).
  */
 const te = new TextEncoder();
 

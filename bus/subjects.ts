@@ -16,13 +16,20 @@
  * | mecsim.<r>.ctl.all                 | ctl     | orchestrator            | every agent host         |
  * | mecsim.<r>.bc.<role>               | bcast   | the leader              | every agent of that role |
  * | mecsim.<r>.to.<agent>              | direct  | the leader              | that agent               |
- * | mecsim.<r>.rep.<leader>.<agent>    | reply   | that agent's host       | the leader               |
+ * | mecsim.<r>.rep.<leader>.<role>.<host> | reply | that host, for its agents of that role | the leader |
  * | mecsim.<r>.inbox.orch.slots        | inbox   | the leader's host       | orchestrator             |
  * | mecsim.<r>.inbox.orch.replayed     | inbox   | the leader's host       | orchestrator             |
  * | mecsim.<r>.inbox.orch.failed.<host>| inbox   | that agent host         | orchestrator (failed.*)  |
  * | mecsim.<r>.inbox.orch.bye.<host>   | inbox   | that agent host         | orchestrator (bye.*)     |
  * | mecsim.<r>.inbox.<host>.*          | inbox   | orchestrator (join replies) | that host (req/reply) |
  * | mecsim.<r>.owner                   | other   | orchestrator (run id claim) | the run's orchestrator |
+ *
+ * A reply subject names the host and the role of the agents it answers for, not the agent (the
+ * envelope's `from` does): a host's replies share one subject per role it hosts, so the server
+ * routes a few subjects, not one per agent (at 10,000 agents, one subject each missed the server's
+ * subject caches on every reply and took a quarter of each round). The permissions still pin a host
+ * to its own reply subjects, and the leader checks that the envelope's agent is of that role and, in
+ * a run whose placement is planned, on that host (bus/gather.ts).
  *
  * Every agent→orchestrator subject but the leader's answers names the publishing host, so the
  * generated permissions can confine each host to its own, and the orchestrator checks on receipt
@@ -79,8 +86,9 @@ function makeSubjects(run: string) {
     ctlAll: `${base}.ctl.all`,
     bcast: (role: string) => `${base}.bc.${role}`,
     direct: (agent: string) => `${base}.to.${agent}`,
-    reply: (leader: string, agent: string) => `${base}.rep.${leader}.${agent}`,
-    replyWildcard: (leader: string) => `${base}.rep.${leader}.*`,
+    /** where `host` sends the replies of its agents of `role` to `leader` */
+    reply: (leader: string, role: string, host: string) => `${base}.rep.${leader}.${role}.${host}`,
+    replyWildcard: (leader: string) => `${base}.rep.${leader}.*.*`,
     inbox: (agent: string) => `${base}.inbox.${agent}`,
     /** the orchestrator's inboxes: the leader's slot answers and replay confirmations, hosts' failure reports and byes */
     orchSlots: `${base}.inbox.${ORCH}.slots`,

@@ -9,19 +9,18 @@
  *     (`join.<host>`), the slot answers (`inbox.orch.slots`), the replay confirmations
  *     (`inbox.orch.replayed`) and its own `bye` (`inbox.orch.bye.<host>`); subscribes to its
  *     replies, its control subjects and its own request inbox;
- *   - each follower host: publishes only the reply subjects of the agents it hosts
- *     (`rep.<leader>.<agent>`), its own join, failure reports about its own agents
+ *   - each follower host: publishes only its own reply subjects, one per role it hosts
+ *     (`rep.<leader>.<role>.<host>`), its own join, failure reports about its own agents
  *     (`inbox.orch.failed.<host>`) and its own `bye`; subscribes to its roles' broadcasts, its
  *     agents' direct subjects, `ctl.all` and its own request inbox.
- * So a user agent that publishes a price, answers for another agent, forges a slot answer, reports
+ * So a user agent that publishes a price, answers for another host's agent, forges a slot answer, reports
  * another host's agent as failed or speaks as another host is refused by the server, which logs the
- * violation (nats-server.log in the run folder); the run is unaffected. The orchestrator still checks
- * that the host in the subject may speak for the envelope's sender: the permissions fix the host,
- * not the agent.
+ * violation (nats-server.log in the run folder); the run is unaffected. The orchestrator and the
+ * leader still check that the host in the subject may speak for the envelope's sender (the leader
+ * from the placement in its welcome): the permissions fix the host, not the agent.
  *
- * Size: a follower's lists name each of its agents twice (its reply subject and its direct subject),
- * which is the bulk of the file; everything else is a few patterns per host. At 100,000 agents in
- * 4 follower hosts the file is about 6.9 MB (test/unit/permissions.test.ts keeps it bounded).
+ * Size: a follower's subscribe list names each of its agents' direct subjects, which is the bulk of
+ * the file; everything else is a few patterns per host (test/unit/permissions.test.ts keeps it bounded).
  */
 import { randomBytes } from 'node:crypto';
 import type { AgentSpec } from '../scenarios/types.ts';
@@ -85,7 +84,7 @@ export class RunPermissions {
     const b = this.base;
     return {
       publish: [`${b}.bc.>`, `${b}.to.>`, this.join(hostId), `${b}.inbox.orch.slots`, `${b}.inbox.orch.replayed`, this.bye(hostId)],
-      subscribe: [`${b}.rep.${this.leaderId}.*`, `${b}.ctl.${this.leaderId}`, `${b}.ctl.all`, this.ownInbox(hostId)],
+      subscribe: [`${b}.rep.${this.leaderId}.*.*`, `${b}.ctl.${this.leaderId}`, `${b}.ctl.all`, this.ownInbox(hostId)],
     };
   }
 
@@ -93,7 +92,7 @@ export class RunPermissions {
     const b = this.base;
     const roles = [...new Set(agents.map((a) => a.role))];
     return {
-      publish: [this.join(hostId), `${b}.inbox.orch.failed.${hostId}`, this.bye(hostId), ...agents.map((a) => `${b}.rep.${this.leaderId}.${a.id}`)],
+      publish: [this.join(hostId), `${b}.inbox.orch.failed.${hostId}`, this.bye(hostId), ...roles.map((r) => `${b}.rep.${this.leaderId}.${r}.${hostId}`)],
       subscribe: [`${b}.ctl.all`, this.ownInbox(hostId), ...roles.map((r) => `${b}.bc.${r}`), ...agents.map((a) => `${b}.to.${a.id}`)],
     };
   }

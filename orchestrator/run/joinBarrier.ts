@@ -16,7 +16,7 @@
  */
 import type { Msg } from '@nats-io/transport-node';
 import { serverMaxPayload } from '../../bus/chunks.ts';
-import { Speakers, type JoinBody, type Welcome } from '../../bus/control.ts';
+import { Speakers, type JoinBody, type Placement, type Welcome } from '../../bus/control.ts';
 import { hostOfSubject, ORCH } from '../../bus/subjects.ts';
 import { mechanismOf } from '../../scenarios/contract.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
@@ -144,6 +144,7 @@ export class JoinBarrier {
       init: this.p.info.parts.agentInit(cfg, agent),
       leader: leaderId,
       roster: leader ? roster : undefined,
+      placement: leader && !external ? this.placement() : undefined,
       roundTimeoutMs: opts.roundTimeoutMs ?? 30_000,
       maxBytes: 4 * 1024 * 1024,
       resume: leader ? this.p.state.leaderResume : undefined,
@@ -152,6 +153,19 @@ export class JoinBarrier {
       restarted: leader && this.rejoining.has(agent.id) ? true : undefined,
       link: this.p.info.link?.welcomeFor(agent, roster),
     };
+  }
+
+  /** The planned host of every roster agent (spawned agents: the plan fixes it), for the leader's sender check. */
+  private placement(): Placement {
+    const hosts: string[] = [];
+    const at = new Map<string, number>();
+    const of = this.p.info.roster.map((a) => {
+      const h = this.speakers.host(a.id) ?? '';
+      let k = at.get(h);
+      if (k === undefined) at.set(h, (k = hosts.push(h) - 1));
+      return k;
+    });
+    return { hosts, of };
   }
 
   /**

@@ -153,12 +153,13 @@ describe('secured NATS cluster (mecsim cluster init)', () => {
     intruder.publish(s.ctlAll, encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {})); // the orchestrator's control
     intruder.publish(s.orchSlots, encodeEnvelope(runId, 0, 0, 'mec-0', 'slot-done', {})); // the leader's slot answer
     intruder.publish(`mecsim.${'a'.repeat(8)}.bc.ue`, encodeEnvelope(runId, 0, 1, 'mec-0', 'price', { p: 1 })); // another run's subjects
-    intruder.publish(s.reply('mec-0', 'ue-1'), encodeEnvelope(runId, 0, 1, 'ue-1', 're:price', { x: 1, u: 1 })); // its own role's reply: allowed
+    intruder.publish(s.reply('mec-0', 'mec', 'h1'), encodeEnvelope(runId, 0, 1, 'mec-0', 're:price', { x: 1, u: 1 })); // another role's replies
+    intruder.publish(s.reply('mec-0', 'ue', 'h1'), encodeEnvelope(runId, 0, 1, 'ue-1', 're:price', { x: 1, u: 1 })); // its own role's reply: allowed
     await intruder.flush();
     await sleep(scaledMs(1500));
     expect(got, 'no forged message reached the ue on node 3').toEqual([]);
-    expect(leaderGot).toContain(s.reply('mec-0', 'ue-1'));
-    expect(refused.seen.sort()).toEqual([`publish ${s.bcast('ue')}`, `publish ${s.ctlAll}`, `publish ${s.orchSlots}`, 'publish mecsim.aaaaaaaa.bc.ue'].sort());
+    expect(leaderGot).toEqual([s.reply('mec-0', 'ue', 'h1')]);
+    expect(refused.seen.sort()).toEqual([`publish ${s.bcast('ue')}`, `publish ${s.ctlAll}`, `publish ${s.orchSlots}`, 'publish mecsim.aaaaaaaa.bc.ue', `publish ${s.reply('mec-0', 'mec', 'h1')}`].sort());
     expect(cluster!.nodes[0].log()).toMatch(/Publish Violation - User "ue", Subject "[^"]*\.bc\.ue"/); // and logs it
     // nor may it listen to the orchestrator's inboxes (RunPermissions' `inbox.<host>.>` for any host, minus the orchestrator's)
     intruder.subscribe(`${s.base}.inbox.orch.slots`);

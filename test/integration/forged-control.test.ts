@@ -137,7 +137,7 @@ describe('forged control from a follower host’s credential (generated permissi
         { subject: `${b}.join.w1`, kind: 'alive', from: 'ue-0', body: {} },
         { subject: `${b}.inbox.orch.failed.w1`, kind: 'agent-failed', from: 'ue-1', body: { message: 'its own agent' } },
         { subject: `${b}.inbox.orch.bye.w1`, kind: 'bye', from: 'w1', body: {} },
-        { subject: `${b}.rep.mec-0.ue-2`, kind: 're:price', from: 'ue-2', body: { x: 1, u: 1 } },
+        { subject: `${b}.rep.mec-0.ue.w1`, kind: 're:price', from: 'ue-2', body: { x: 1, u: 1 } },
       ];
       for (const c of own) send(w1, runId, 0, c);
       await w1.flush();
@@ -162,7 +162,7 @@ describe('forged control from a follower host’s credential (generated permissi
         { subject: `${b}.join.w1`, kind: 'ready', from: 'ue-0', body: { id: 'ue-0' } },
         { subject: `${b}.inbox.orch.bye.w2`, kind: 'bye', from: 'w2', body: {} },
         { subject: `${b}.ctl.all`, kind: 'shutdown', from: 'orchestrator', body: {} },
-        { subject: `${b}.rep.mec-0.ue-0`, kind: 're:price', from: 'ue-0', body: { x: 1, u: 1 } },
+        { subject: `${b}.rep.mec-0.ue.w1`, kind: 're:price', from: 'ue-0', body: { x: 1, u: 1 } },
       ];
       heard.length = 0;
       for (const c of leaderForged) send(leader, runId, 0, c);

@@ -75,13 +75,13 @@ describe('gatherer deadline over a real nats-server', () => {
     await nc?.close();
   });
 
-  /** the follower's reply to (slot, round), on its reply subject */
-  const reply = (id: string, slot: number, round: number, body: object) => ({ subject: subjects(RUN).reply(LEADER, id), data: encodeEnvelope(RUN, slot, round, id, 're:price', body) });
+  /** the follower's reply to (slot, round), on its host's reply subject */
+  const reply = (id: string, slot: number, round: number, body: object) => ({ subject: subjects(RUN).reply(LEADER, 'ue', 'w1'), data: encodeEnvelope(RUN, slot, round, id, 're:price', body) });
   const request = (slot: number, deadlineMs: number) => ({ kind: 'price', body: { p: 1 }, roles: ['ue'], expect: targets, rosterSize: 2, slot, round: 1, deadlineMs });
 
   it('a reply that arrived while the leader was stalled past the deadline is counted received; an absent one missing', async () => {
     const g = new Gatherer(nc, RUN, LEADER, new Counters(), 1 << 20);
-    g.start(targets.map((t) => t.id));
+    g.start(targets);
     await nc.flush();
     for (let slot = 1; slot <= 3; slot++) {
       const deadlineMs = 200;
@@ -105,7 +105,7 @@ describe('gatherer deadline over a real nats-server', () => {
   it('a leader stalled past the first retransmission re-sends only to the agents whose reply is not in its socket, once replies stop', async () => {
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
-    g.start(targets.map((t) => t.id));
+    g.start(targets);
     await nc.flush();
     Atomics.store(flag, 0, 0);
     const done = g.round(request(5, 60_000));
@@ -133,7 +133,7 @@ describe('gatherer deadline over a real nats-server', () => {
     const four = ['ue-0', 'ue-1', 'ue-2', 'ue-3'].map((id, i) => ({ id, role: 'ue', slotIndex: i }));
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
-    g.start(four.map((t) => t.id));
+    g.start(four);
     await nc.flush();
     const done = g.round({ ...request(7, 60_000), expect: four, rosterSize: 4 });
     const started = performance.now();
@@ -152,7 +152,7 @@ describe('gatherer deadline over a real nats-server', () => {
   it('one wildcard subscription takes every roster reply; a reply on a subject no roster agent owns is dropped and counted', async () => {
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, LEADER, counters, 1 << 20);
-    g.start(targets.map((t) => t.id));
+    g.start(targets);
     await nc.flush();
     const done = g.round(request(11, 60_000));
     worker.postMessage([reply('ue-9', 11, 1, { x: 9 }), reply('ue-1', 11, 1, { x: 1 }), reply('ue-0', 11, 1, { x: 0 })]);
@@ -164,7 +164,7 @@ describe('gatherer deadline over a real nats-server', () => {
 
   it('a round whose replies all arrive before the deadline never flushes', async () => {
     const g = new Gatherer(nc, RUN, LEADER, new Counters(), 1 << 20);
-    g.start(targets.map((t) => t.id));
+    g.start(targets);
     await nc.flush();
     flushes = 0;
     const done = g.round(request(9, 60_000));
@@ -179,7 +179,7 @@ describe('gatherer deadline over a real nats-server', () => {
   it('a round on a closed connection still ends at its deadline, every reply missing', async () => {
     const dead = await connect({ servers: inject('natsUrl') });
     const g = new Gatherer(dead, RUN, LEADER, new Counters(), 1 << 20);
-    g.start(targets.map((t) => t.id));
+    g.start(targets);
     const done = g.round(request(1, 50));
     await dead.close();
     const r = await done;

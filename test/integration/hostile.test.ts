@@ -38,7 +38,7 @@ interface Hostile {
 function hostileBatch(runId: string, stale: fc.Arbitrary<[number, number]>, seed: number): Hostile[] {
   const s = subjects(runId);
   const ues = Array.from({ length: USERS }, (_, i) => `ue-${i}`);
-  const every = [s.bcast('ue'), s.bcast('mec'), ...ues.map(s.direct), s.direct('mec-0'), ...ues.map((u) => s.reply('mec-0', u)), s.join, s.ctl('mec-0'), s.ctlAll];
+  const every = [s.bcast('ue'), s.bcast('mec'), ...ues.map(s.direct), s.direct('mec-0'), s.reply('mec-0', 'ue', 'w1'), s.reply('mec-0', 'ue', 'w2'), s.reply('mec-0', 'ue', 'w9'), s.join, s.ctl('mec-0'), s.ctlAll];
   const anySubject = fc.constantFrom(...every);
   const toFollower = fc.constantFrom(s.bcast('ue'), ...ues.map(s.direct));
   const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -81,11 +81,13 @@ function hostileBatch(runId: string, stale: fc.Arbitrary<[number, number]>, seed
   const out: Hostile[] = [];
   let i = 0;
   for (const [arb, n] of parts) if (n) out.push(...fc.sample(arb, { numRuns: n, seed: seed + i++ }));
-  // replies on the leader's reply subjects: replayed (right sender, an old round) or forged (another sender)
-  const replies = fc.tuple(fc.nat({ max: USERS - 1 }), fc.nat({ max: USERS - 1 }), stale, fc.boolean(), fc.double({ min: 0, max: 1e6, noNaN: true })).map(([at, who, [sl, r], forged, x]): Hostile => {
-    const from = forged ? `ue-${(who === at ? who + 1 : who) % USERS}` : `ue-${at}`;
-    // a forged reply may even carry the current round: the subject gives the sender away
-    return { subject: s.reply('mec-0', `ue-${at}`), data: encodeEnvelope(runId, sl, forged ? 1 : r, from, 're:price', { x, u: x }), what: forged ? 'forged-reply' : 'replayed-reply' };
+  // replies on the leader's reply subjects (packed:3: ue-0..2 on w1, ue-3..5 on w2): replayed (right
+  // sender, an old round) or forged (an agent of the other host)
+  const hostOf = (k: number) => (k < 3 ? 'w1' : 'w2');
+  const replies = fc.tuple(fc.nat({ max: USERS - 1 }), stale, fc.boolean(), fc.double({ min: 0, max: 1e6, noNaN: true })).map(([at, [sl, r], forged, x]): Hostile => {
+    const from = forged ? `ue-${(at + 3) % USERS}` : `ue-${at}`;
+    // a forged reply may even carry the current round: the subject's host gives the sender away
+    return { subject: s.reply('mec-0', 'ue', hostOf(at)), data: encodeEnvelope(runId, sl, forged ? 1 : r, from, 're:price', { x, u: x }), what: forged ? 'forged-reply' : 'replayed-reply' };
   });
   out.push(...fc.sample(replies, { numRuns: 20, seed: seed + 99 }));
   return out;

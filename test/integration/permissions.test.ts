@@ -18,14 +18,15 @@ describe('per-role permissions (private server)', () => {
     expect(Object.keys(a.hosts)).toEqual(['leader', 'w1']);
     const line = (u: string) => a.config.split('\n').find((l) => l.includes(`user: "${u}"`))!;
     const r1 = subjects('r1').base; // mecsim.<r1's token>
-    expect(line('w1')).toContain(`"${r1}.rep.mec-0.ue-0", "${r1}.rep.mec-0.ue-1"`);
+    expect(line('w1')).toContain(`"${r1}.rep.mec-0.ue.w1"`);
+    expect(line('w1')).not.toContain(`${r1}.rep.mec-0.ue-`);
     expect(line('w1')).not.toContain(`${r1}.bc.>`);
     expect(line('leader')).toContain(`"${r1}.bc.>"`);
     for (const u of ['orchestrator', 'leader', 'w1']) expect(line(u).match(/"[^"]*"/g)!.filter((x) => x.startsWith('"mecsim.') && !x.startsWith(`"${r1}.`))).toEqual([]);
     expect(new Set([a.orchestrator.pass, a.hosts.leader.pass, a.hosts.w1.pass]).size).toBe(3);
   });
 
-  it('a user agent’s credential publishing a price or another agent’s reply is refused and logged; the run equals a clean run', async () => {
+  it('a user agent’s credential publishing a price or another host’s reply is refused and logged, and another host’s agent’s reply on its own subject dropped; the run equals a clean run', async () => {
     const cfg = resolveCfg('stackelberg', { seed: 4, users: 6, slots: 2 });
     const clean = await runDistributed('stackelberg', cfg, 'packed:3', { natsUrl: undefined });
     const runId = `perm-${Date.now()}`;
@@ -48,7 +49,8 @@ describe('per-role permissions (private server)', () => {
         attacked = true;
         for (let i = 0; i < 5; i++) {
           intruder.publish(s.bcast('ue'), encodeEnvelope(runId, p.slot, 1, 'mec-0', 'price', { p: 1e6 })); // a forged price
-          intruder.publish(s.reply('mec-0', 'ue-4'), encodeEnvelope(runId, p.slot, 1, 'ue-4', 're:price', { x: 0, u: 0 })); // another agent's reply
+          intruder.publish(s.reply('mec-0', 'ue', 'w2'), encodeEnvelope(runId, p.slot, 1, 'ue-4', 're:price', { x: 0, u: 0 })); // another host's reply subject
+          intruder.publish(s.reply('mec-0', 'ue', 'w1'), encodeEnvelope(runId, p.slot, 1, 'ue-4', 're:price', { x: 0, u: 0 })); // its own, for another host's agent
           intruder.publish(s.ctlAll, encodeEnvelope(runId, 0, 0, 'orchestrator', 'shutdown', {})); // the orchestrator's control
         }
       },
@@ -59,7 +61,8 @@ describe('per-role permissions (private server)', () => {
     expect(dirty.status).toBe('complete');
     expect(dirty.perSlot.map((r: any) => r.equilibrium)).toEqual(clean.perSlot.map((r: any) => r.equilibrium));
     expect(readFileSync(join(outDir, dirty.runId, 'trajectory.csv'), 'utf8')).toBe(readFileSync(join(outDir, clean.runId, 'trajectory.csv'), 'utf8'));
-    expect(dirty.runMetrics.drops).toEqual({}); // nothing forged even reached an agent
+    // the server let through only the replies on w1's own subject, and the leader dropped them: ue-4 is on w2
+    expect(dirty.runMetrics.drops).toEqual({ 'forged-sender': 5 });
     expect(errors.join('\n')).toMatch(/permissions violation/i);
     const serverLog = readFileSync(join(outDir, dirty.runId, 'nats-server.log'), 'utf8');
     expect(serverLog).toMatch(/violation/i);

@@ -61,7 +61,7 @@ describe('runtime (ping scenario)', () => {
       onProgress: (p) => {
         if (p.phase !== 'slot' || injected) return;
         injected = true;
-        const targets = [subj.bcast('ue'), subj.reply('mec-0', 'ue-1'), subj.direct('ue-2'), subj.join, subj.ctlAll, subj.ctl('mec-0')];
+        const targets = [subj.bcast('ue'), subj.reply('mec-0', 'ue', 'w1'), subj.direct('ue-2'), subj.join, subj.ctlAll, subj.ctl('mec-0')];
         const bad = [
           new Uint8Array([0xc1, 0x00, 0xff]),
           rawEncode('just a string'),
@@ -70,9 +70,9 @@ describe('runtime (ping scenario)', () => {
           encodeEnvelope('some-other-run', 0, 1, 'mec-0', 'ping', { x: 1 }),
         ];
         for (const t of targets) for (const b of bad) nc.publish(t, b);
-        // a reply forged on another agent's subject, and a stale one for a long-gone round
-        nc.publish(subj.reply('mec-0', 'ue-1'), encodeEnvelope(runId, 0, 1, 'ue-4', 're:ping', { y: 1e9 }));
-        nc.publish(subj.reply('mec-0', 'ue-1'), encodeEnvelope(runId, 0, 999_999, 'ue-1', 're:ping', { y: 1e9 }));
+        // a reply on w1's subject from ue-4 (on w2), and a stale one for a long-gone round
+        nc.publish(subj.reply('mec-0', 'ue', 'w1'), encodeEnvelope(runId, 0, 1, 'ue-4', 're:ping', { y: 1e9 }));
+        nc.publish(subj.reply('mec-0', 'ue', 'w1'), encodeEnvelope(runId, 0, 999_999, 'ue-1', 're:ping', { y: 1e9 }));
       },
     });
     await nc.drain();

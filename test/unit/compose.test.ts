@@ -288,7 +288,8 @@ describe('docker-compose.yml', () => {
         if (d.counted) expect(started, `${d.line}: ${name} agents started`).toBeGreaterThanOrEqual(need.get(name)!); // extra replicas wait as spares
         const leads = agents.find((a) => a.id === leaderId)!.role === name;
         expect(line.includes(`"${base}.bc.>"`), `${d.line}: ${name} publishes broadcasts iff it leads`).toBe(leads);
-        for (const a of agents.filter((x) => x.role !== name).slice(0, 3)) expect(line, `${d.line}: ${name} may not answer for ${a.id}`).not.toContain(`"${base}.rep.${leaderId}.${a.id}"`);
+        for (const role of need.keys()) if (role !== name) expect(line, `${d.line}: ${name} may not answer for a ${role}`).not.toContain(`"${base}.rep.${leaderId}.${role}.`);
+        if (!leads) expect(line, `${d.line}: ${name} answers on its role's reply subjects`).toContain(`"${base}.rep.${leaderId}.${name}.*"`);
       }
     }
   });

@@ -301,9 +301,10 @@ describe('decode: hostile bytes and values (property-based)', () => {
 describe('gatherer: hostile replies (property-based)', () => {
   /**
    * A Gatherer over a fake connection whose reply subscriptions we drive by hand. Like the server, it
-   * delivers a message only to a subscription whose subject matches (a trailing `*` matches one
-   * token): the leader subscribes to `rep.mec-0.*`, so a reply on ue-9's subject (no roster agent's)
-   * reaches it too, and must be dropped and counted (`feed` returns whether it was delivered).
+   * delivers a message only to a subscription whose subject matches (`*` matches one token): the
+   * leader subscribes to `rep.mec-0.*.*`, so a reply on host w9's subject (no host of the run) reaches
+   * it too, and must be dropped and counted (`feed` returns whether it was delivered). ue-0 is on w1,
+   * ue-1 on w2.
    */
   function harness() {
     type Cb = (err: Error | null, msg: Msg) => void;
@@ -311,8 +312,12 @@ describe('gatherer: hostile replies (property-based)', () => {
     const nc = { subscribe: (s: string, o: { callback: Cb }) => (cbs.set(s, o.callback), { unsubscribe: () => cbs.delete(s) }), publish() {} } as unknown as NatsConnection;
     const counters = new Counters();
     const g = new Gatherer(nc, RUN, 'mec-0', counters, 1 << 20);
-    g.start(['ue-0', 'ue-1']);
-    const matches = (pattern: string, subject: string) => pattern === subject || (pattern.endsWith('.*') && subject.startsWith(pattern.slice(0, -1)) && !subject.slice(pattern.length - 1).includes('.'));
+    g.start([{ id: 'ue-0', role: 'ue' }, { id: 'ue-1', role: 'ue' }], { hosts: ['w1', 'w2'], of: [0, 1] });
+    const matches = (pattern: string, subject: string) => {
+      const p = pattern.split('.');
+      const t = subject.split('.');
+      return p.length === t.length && p.every((x, k) => x === '*' || x === t[k]);
+    };
     const feed = (subject: string, data: Uint8Array): boolean => {
       let delivered = false;
       for (const [pattern, cb] of cbs) if (matches(pattern, subject)) (cb(null, { subject, data } as Msg), (delivered = true));
@@ -320,21 +325,24 @@ describe('gatherer: hostile replies (property-based)', () => {
     };
     return { g, counters, feed };
   }
-  const rep = (agent: string) => subjects(RUN).reply('mec-0', agent);
+  const rep = (host: string) => subjects(RUN).reply('mec-0', 'ue', host);
   const expect2 = [
     { id: 'ue-0', role: 'ue', slotIndex: 0 },
     { id: 'ue-1', role: 'ue', slotIndex: 1 },
   ];
   const req = { kind: 'price', body: { p: 1 }, roles: ['ue'], expect: expect2, rosterSize: 2, slot: 3, round: 7, deadlineMs: 60_000 };
 
-  /** a reply that must be dropped: garbage, another run, forged sender, stale slot/round, unaddressed sender */
+  /** a reply that must be dropped (`to`: the host whose subject it comes on): garbage, another run, forged sender, stale slot/round, unknown host or agent */
+  const unexpected = <T,>(r: T) => ({ ...r, unexpected: true });
   const hostileReply = fc.oneof(
-    fc.record({ to: fc.constantFrom('ue-0', 'ue-1', 'ue-9'), data: fc.uint8Array({ maxLength: 64 }) }),
-    fc.record({ to: fc.constantFrom('ue-0', 'ue-1'), data: fc.tuple(wireBody, fc.string({ maxLength: 10 })).map(([b, run]) => encodeEnvelope(run === RUN ? `${run}x` : run || 'x', 3, 7, 'ue-0', 're:price', b)) }),
-    fc.record({ to: fc.constant('ue-0'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b)) }),
-    fc.record({ to: fc.constant('ue-0'), data: fc.tuple(fc.nat(), fc.nat(), wireBody).filter(([sl, r]) => sl !== 3 || r !== 7).map(([sl, r, b]) => encodeEnvelope(RUN, sl, r, 'ue-0', 're:price', b)) }),
-    fc.record({ to: fc.constant('ue-9'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-9', 're:price', b)) }),
-    fc.record({ to: fc.constantFrom('ue-0', 'ue-1'), data: fc.tuple(wireBody, path, nonFinite).map(([b, at, bad]) => rawEnvelope({ ...base, from: 'ue-0', body: plant(b, at, bad) })) }),
+    fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.uint8Array({ maxLength: 64 }) }),
+    fc.record({ to: fc.constant('w9'), data: fc.uint8Array({ maxLength: 64 }) }).map(unexpected),
+    fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.tuple(wireBody, fc.string({ maxLength: 10 })).map(([b, run]) => encodeEnvelope(run === RUN ? `${run}x` : run || 'x', 3, 7, 'ue-0', 're:price', b)) }),
+    // ue-1 is on w2: on w1's subject, a forged sender
+    fc.record({ to: fc.constant('w1'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b)) }),
+    fc.record({ to: fc.constant('w1'), data: fc.tuple(fc.nat(), fc.nat(), wireBody).filter(([sl, r]) => sl !== 3 || r !== 7).map(([sl, r, b]) => encodeEnvelope(RUN, sl, r, 'ue-0', 're:price', b)) }),
+    fc.record({ to: fc.constantFrom('w1', 'w9'), data: wireBody.map((b) => encodeEnvelope(RUN, 3, 7, 'ue-9', 're:price', b)) }).map(unexpected),
+    fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.tuple(wireBody, path, nonFinite).map(([b, at, bad]) => rawEnvelope({ ...base, from: 'ue-0', body: plant(b, at, bad) })) }),
   );
 
   it('every hostile reply is dropped and counted; the round returns exactly the genuine replies', async () => {
@@ -345,29 +353,57 @@ describe('gatherer: hostile replies (property-based)', () => {
         const at = Math.min(split, bad.length);
         let delivered = 0;
         for (const m of bad.slice(0, at)) expect(() => (delivered += Number(feed(rep(m.to), m.data)))).not.toThrow();
-        feed(rep('ue-1'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b1));
+        feed(rep('w2'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', b1));
         for (const m of bad.slice(at)) expect(() => (delivered += Number(feed(rep(m.to), m.data)))).not.toThrow();
-        feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b0));
-        feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b1)); // after the round: stale
+        feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b0));
+        feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', b1)); // after the round: stale
         const r = await done;
         g.stop();
         expect(r.replies).toEqual([b0, b1]);
         expect(r.missing).toEqual([]);
         expect(delivered).toBe(bad.length);
         expect(counters.totalDrops()).toBe(delivered + 1);
-        // a reply on a subject no roster agent owns is an unexpected sender, whatever its bytes
-        expect(counters.drops['unexpected-sender'] ?? 0).toBe(bad.filter((m) => m.to === 'ue-9').length);
+        // a reply on a subject of no host of the run, whatever its bytes, or from no roster agent, is an unexpected sender
+        expect(counters.drops['unexpected-sender'] ?? 0).toBe(bad.filter((m) => 'unexpected' in m).length);
       }),
       { numRuns: 300 },
     );
   });
 
+  it('a host answers only for its own agents of the subject’s role; without a placement (external agents) only the role is checked', async () => {
+    const { g, counters, feed } = harness();
+    const done = g.round(req);
+    feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 9 })); // ue-1 is on w2
+    feed(subjects(RUN).reply('mec-0', 'bs', 'w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 9 })); // no bs in the roster
+    feed(subjects(RUN).reply('mec-0', 'ue', 'w1') + '.x', encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 9 })); // not delivered: one token too many
+    feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 1 }));
+    feed(rep('w2'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 2 }));
+    expect((await done).replies).toEqual([{ x: 1 }, { x: 2 }]);
+    g.stop();
+    expect(counters.drops).toEqual({ 'forged-sender': 1, 'unexpected-sender': 1 });
+
+    // agents that join from anywhere: the subject's host is not checked, its role is
+    const cbs = new Map<string, (err: Error | null, msg: Msg) => void>();
+    const nc = { subscribe: (sub: string, o: { callback: (err: Error | null, msg: Msg) => void }) => (cbs.set(sub, o.callback), { unsubscribe: () => cbs.delete(sub) }), publish() {} } as unknown as NatsConnection;
+    const c2 = new Counters();
+    const g2 = new Gatherer(nc, RUN, 'mec-0', c2, 1 << 20);
+    g2.start([{ id: 'ue-0', role: 'ue' }, { id: 'ue-1', role: 'bs' }]);
+    const cb = [...cbs.values()][0];
+    const r2 = g2.round({ ...req, roles: ['ue', 'bs'] });
+    cb(null, { subject: subjects(RUN).reply('mec-0', 'ue', 'anyhost'), data: encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 9 }) } as Msg); // ue-1 is a bs
+    cb(null, { subject: subjects(RUN).reply('mec-0', 'ue', 'anyhost'), data: encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 1 }) } as Msg);
+    cb(null, { subject: subjects(RUN).reply('mec-0', 'bs', 'other'), data: encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 2 }) } as Msg);
+    expect((await r2).replies).toEqual([{ x: 1 }, { x: 2 }]);
+    g2.stop();
+    expect(c2.drops).toEqual({ 'forged-sender': 1 });
+  });
+
   it('an `error` reply whose message is a hostile map is counted as handler-error without throwing', async () => {
     const { g, counters, feed } = harness();
     const done = g.round(req);
-    expect(() => feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 'error', { message: { toString: 1 } }))).not.toThrow();
-    feed(rep('ue-0'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 1 })); // a second reply in the round
-    feed(rep('ue-1'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 2 }));
+    expect(() => feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 'error', { message: { toString: 1 } }))).not.toThrow();
+    feed(rep('w1'), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 1 })); // a second reply in the round
+    feed(rep('w2'), encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 2 }));
     const r = await done;
     g.stop();
     expect(r.replies).toEqual([undefined, { x: 2 }]);

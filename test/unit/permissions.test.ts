@@ -88,23 +88,23 @@ describe('generated per-role permissions', () => {
     for (const s of [`${b}.bc.ue`, `${b}.bc.bs`, `${b}.to.ue-0`, `${b}.join.leader`, `${b}.inbox.orch.slots`, `${b}.inbox.orch.replayed`, `${b}.inbox.orch.bye.leader`]) expect(mayPublish('leader', s), s).toBe(true);
     const refused = [
       `${b}.join`, `${b}.join.w1`, `${b}.inbox.orch.bye.w1`, `${b}.inbox.orch.failed.leader`, `${b}.inbox.orch.failed.w1`, `${b}.inbox.orch.slots.x`, `${b}.inbox.orch.abc123`, `${b}.inbox.orch`,
-      `${b}.ctl.mec-0`, `${b}.ctl.ue-0`, `${b}.ctl.all`, `${b}.rep.mec-0.ue-0`, `${b}.inbox.w1.x`, `${b}.owner`, `${other}.bc.ue`, '$JS.API.INFO', 'x',
+      `${b}.ctl.mec-0`, `${b}.ctl.ue-0`, `${b}.ctl.all`, `${b}.rep.mec-0.ue.w1`, `${b}.inbox.w1.x`, `${b}.owner`, `${other}.bc.ue`, '$JS.API.INFO', 'x',
     ];
     for (const s of refused) expect(mayPublish('leader', s), s).toBe(false);
   });
 
-  it('a follower’s host publishes only its agents’ replies, its own join, failure reports and bye', () => {
-    for (const s of [`${b}.join.w1`, `${b}.rep.mec-0.ue-0`, `${b}.rep.mec-0.ue-1`, `${b}.inbox.orch.failed.w1`, `${b}.inbox.orch.bye.w1`]) expect(mayPublish('w1', s), s).toBe(true);
+  it('a follower’s host publishes only its own reply subject for each role it hosts, its own join, failure reports and bye', () => {
+    for (const s of [`${b}.join.w1`, `${b}.rep.mec-0.ue.w1`, `${b}.inbox.orch.failed.w1`, `${b}.inbox.orch.bye.w1`]) expect(mayPublish('w1', s), s).toBe(true);
     const refused = [
-      // another host's agents, joins, failures and byes
-      `${b}.rep.mec-0.ue-2`, `${b}.rep.mec-0.bs-0`, `${b}.rep.other.ue-0`, `${b}.join.w2`, `${b}.join.leader`, `${b}.join`, `${b}.inbox.orch.failed.w2`, `${b}.inbox.orch.failed.leader`, `${b}.inbox.orch.bye.w2`, `${b}.inbox.orch.bye.leader`,
+      // another host's replies, a role it does not host, the old per-agent subjects; other hosts' joins, failures and byes
+      `${b}.rep.mec-0.ue.w2`, `${b}.rep.mec-0.bs.w1`, `${b}.rep.mec-0.bs.w3`, `${b}.rep.mec-0.ue.*`, `${b}.rep.mec-0.ue-0`, `${b}.rep.mec-0.ue.w1.x`, `${b}.rep.other.ue.w1`, `${b}.join.w2`, `${b}.join.leader`, `${b}.join`, `${b}.inbox.orch.failed.w2`, `${b}.inbox.orch.failed.leader`, `${b}.inbox.orch.bye.w2`, `${b}.inbox.orch.bye.leader`,
       // the leader's answers, the orchestrator's control, the leader's prices
       `${b}.inbox.orch.slots`, `${b}.inbox.orch.replayed`, `${b}.inbox.orch.failed`, `${b}.inbox.orch.bye`, `${b}.inbox.orch.abc123.def`, `${b}.ctl.mec-0`, `${b}.ctl.ue-0`, `${b}.ctl.all`, `${b}.bc.ue`, `${b}.to.ue-1`,
-      `${b}.inbox.w2.x`, `${b}.owner`, `${other}.rep.mec-0.ue-0`, `${other}.join.w1`, '$JS.API.INFO',
+      `${b}.inbox.w2.x`, `${b}.owner`, `${other}.rep.mec-0.ue.w1`, `${other}.join.w1`, '$JS.API.INFO',
     ];
     for (const s of refused) expect(mayPublish('w1', s), s).toBe(false);
-    expect(mayPublish('w3', `${b}.rep.mec-0.bs-0`)).toBe(true);
-    expect(mayPublish('w3', `${b}.rep.mec-0.ue-0`)).toBe(false);
+    expect(mayPublish('w3', `${b}.rep.mec-0.bs.w3`)).toBe(true);
+    expect(mayPublish('w3', `${b}.rep.mec-0.ue.w3`)).toBe(false);
   });
 
   it('nobody but the orchestrator publishes control, join replies or any other subject under inbox.orch', () => {
@@ -125,10 +125,10 @@ describe('generated per-role permissions', () => {
       expect(maySubscribe('orchestrator', s), s).toBe(true);
       for (const h of hosts) expect(maySubscribe(h, s), `${h} on ${s}`).toBe(false);
     }
-    for (const s of [`${b}.rep.mec-0.*`, `${b}.rep.mec-0.ue-3`, `${b}.ctl.mec-0`, `${b}.ctl.all`, `${b}.inbox.leader.>`]) expect(maySubscribe('leader', s), s).toBe(true);
+    for (const s of [`${b}.rep.mec-0.*.*`, `${b}.rep.mec-0.ue.w2`, `${b}.ctl.mec-0`, `${b}.ctl.all`, `${b}.inbox.leader.>`]) expect(maySubscribe('leader', s), s).toBe(true);
     for (const s of [`${b}.bc.ue`, `${b}.to.ue-0`, `${b}.ctl.ue-0`, `${b}.inbox.w1.>`]) expect(maySubscribe('leader', s), s).toBe(false);
     for (const s of [`${b}.bc.ue`, `${b}.to.ue-0`, `${b}.to.ue-1`, `${b}.ctl.all`, `${b}.inbox.w1.>`, `${b}.inbox.w1.abc.1`]) expect(maySubscribe('w1', s), s).toBe(true);
-    for (const s of [`${b}.bc.bs`, `${b}.bc.*`, `${b}.to.ue-2`, `${b}.to.*`, `${b}.ctl.mec-0`, `${b}.ctl.ue-0`, `${b}.rep.mec-0.ue-0`, `${b}.rep.mec-0.*`, `${b}.inbox.w2.>`, `${b}.inbox.leader.x`]) expect(maySubscribe('w1', s), s).toBe(false);
+    for (const s of [`${b}.bc.bs`, `${b}.bc.*`, `${b}.to.ue-2`, `${b}.to.*`, `${b}.ctl.mec-0`, `${b}.ctl.ue-0`, `${b}.rep.mec-0.ue.w1`, `${b}.rep.mec-0.*.*`, `${b}.inbox.w2.>`, `${b}.inbox.leader.x`]) expect(maySubscribe('w1', s), s).toBe(false);
     expect(maySubscribe('w3', `${b}.bc.bs`)).toBe(true);
     expect(maySubscribe('w3', `${b}.bc.ue`)).toBe(false);
   });
@@ -152,17 +152,15 @@ describe('generated per-role permissions', () => {
 });
 
 describe('size of the generated config at 100,000 agents', () => {
-  it('stays at the per-agent cost of before: two subjects per agent, a few patterns per host', () => {
+  it('names one subject per agent (its direct subject) and a few patterns per host', () => {
     // 100,000 users packed in 4 follower hosts (planWorkers with packed:25000) and the leader alone
     const N = 100_000;
     const users = Array.from({ length: N }, (_, i) => spec(`ue-${i}`, 'ue', i));
     const workers = [{ id: 'leader', agents: [spec('mec-0', 'mec', 0)] }, ...[0, 1, 2, 3].map((k) => ({ id: `w${k + 1}`, agents: users.slice(k * 25_000, (k + 1) * 25_000) }))];
     const bytes = Buffer.byteLength(runAuth('stackelberg-20261202-055500-s1-abcd', 'mec-0', workers).config);
-    // The generator before the control subjects had host ids gave 6,879,431 bytes for this plan. Per
-    // agent nothing is added (its reply and direct subject, as before); per host a few patterns
-    // (its join, failure and bye subjects; the leader's two answer subjects), less the allow maps
-    // that the lists no longer need.
-    expect(bytes).toBeLessThanOrEqual(6_879_431 + 100 * workers.length);
+    // Per agent only its direct subject (`"mecsim.<r>.to.ue-12345", `: about 30 bytes); a reply
+    // subject per host and role, not per agent.
+    expect(bytes).toBeLessThanOrEqual(32 * N + 1000 * workers.length);
     console.log(`generated permissions at ${N} agents in 4 follower hosts: ${bytes} bytes`);
   });
 });
