@@ -60,7 +60,7 @@ export interface BenchRow {
   coldRoundMs: number | null;
   coldFloorMs: number | null;
   coldRatio: number | null;
-  /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, per-agent reply subjects) */
+  /** the floor moving the same bytes on the same subject shapes as the framework (mean message size, one broadcast subscription and one reply subject per process) */
   floorMatchedMs: number;
   ratioMatched: number;
   /** the same floor through the NATS client as it comes (its ratio and CPU per round): the second column */
@@ -128,8 +128,8 @@ export interface FloorShape {
   bcastBytes?: number;
   /** reply payload bytes (default: the agent's index as text, 1–4 bytes) */
   replyBytes?: number;
-  /** each agent replies on its own subject `<prefix>.rep.mec-0.ue-<i>`, like mecsim (default: one shared subject) */
-  perAgentSubjects?: boolean;
+  /** each process replies on its own subject `<prefix>.rep.mec-0.ue.w<first agent>`, like mecsim's hosts (default: one subject for all) */
+  hostSubjects?: boolean;
   /** make the subject prefix this long (mecsim's is `mecsim.<run token>`, 15 characters) */
   prefixLength?: number;
   /** one-to-one rounds: each round sends to one agent (round-robin) and gathers its one reply */
@@ -204,13 +204,13 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     let onRound: () => void = () => undefined;
     const expected = shape.single ? 1 : n;
     const onReply = () => void (++got === expected && onRound());
-    const replies = shape.perAgentSubjects ? `${prefix}.rep.mec-0.*` : `${prefix}.rep`;
+    const replies = shape.hostSubjects ? `${prefix}.rep.mec-0.*.*` : `${prefix}.rep`;
     if (client === 'mecsim') subscribeData(nc, replies, onReply);
     else nc.subscribe(replies, { callback: onReply });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.perAgentSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
@@ -329,8 +329,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with one broadcast subscription per process …`);
     const { times: floorShared, cpuMs: floorSharedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, sharedBroadcast: true }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
-    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and per-agent reply subjects …`);
-    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, perAgentSubjects: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and subjects (one broadcast subscription and one reply subject per process) …`);
+    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, hostSubjects: true, sharedBroadcast: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
     // the run was given the bench's server, so its summary has no server memory: the bench's own server's peak so far stands in (an upper bound)
     if (summary.runMetrics.processes.natsServerRssBytes == null) {
       const peak = processPeakBytes(natsPid);
@@ -521,7 +521,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on per-agent reply subjects; cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects (one broadcast subscription and one reply subject per process); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

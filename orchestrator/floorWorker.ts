@@ -13,16 +13,16 @@
  * callback answers for each of its agents in turn — as mecsim's hosts take their agents' broadcasts
  * (agents/broadcast.ts) — instead of one subscription per agent (the server then writes the
  * broadcast once per process, not once per agent).
- *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes perAgentSubjects(0|1) client(mecsim|stock) sharedBroadcast(0|1)]
+ *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes hostSubject(0|1) client(mecsim|stock) sharedBroadcast(0|1)]
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 
-const [url, prefix, fromS, toS, replyBytesS, perAgentS, clientS, sharedS] = process.argv.slice(2);
-/** matched mode: replies of this many bytes, each agent on its own reply subject (like mecsim's) */
+const [url, prefix, fromS, toS, replyBytesS, hostSubjectS, clientS, sharedS] = process.argv.slice(2);
+/** matched mode: replies of this many bytes, on this process's own reply subject (like a mecsim host's) */
 const replyBytes = Number(replyBytesS ?? 0);
-const perAgent = perAgentS === '1';
+const hostSubject = hostSubjectS === '1';
 const from = Number(fromS);
 const to = Number(toS);
 const mecsimClient = (clientS ?? 'mecsim') === 'mecsim';
@@ -37,7 +37,7 @@ if (process.send) {
 const nc = await connect({ servers: url, name: `mecsim-floor-${from}` });
 const agents: { reply: string; payload: Uint8Array }[] = [];
 for (let i = from; i <= to; i++) {
-  const agent = { reply: perAgent ? `${prefix}.rep.mec-0.ue-${i}` : `${prefix}.rep`, payload: replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i)) };
+  const agent = { reply: hostSubject ? `${prefix}.rep.mec-0.ue.w${from}` : `${prefix}.rep`, payload: replyBytes > 0 ? new Uint8Array(replyBytes).fill(i & 0xff) : new TextEncoder().encode(String(i)) };
   agents.push(agent);
   if (sharedS !== '1') on(nc, `${prefix}.bc`, () => send(nc, agent.reply, agent.payload));
   on(nc, `${prefix}.to.${i}`, () => send(nc, agent.reply, agent.payload)); // one-to-one rounds
