@@ -134,7 +134,7 @@ export class Supervisor implements BarrierHooks {
     const { info, state } = this.p;
     const { opts, runId, leaderId, log } = info;
     const isLeader = group.some((a) => a.id === leaderId);
-    const args = [...tieringArgs(group.length, isLeader), ...AGENT_NODE_ARGS, ...this.entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', this.d.natsUrl, '--host-id', wid];
+    const args = [...tieringArgs(group.length, isLeader, info.roster.length), ...AGENT_NODE_ARGS, ...this.entryArgs, '--run', runId, '--role', group[0].role, '--index', indexSpec(group), '--nats', this.d.natsUrl, '--host-id', wid];
     const cred = this.d.auth?.hosts[wid];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env: { ...process.env, ...natsAuthEnv(cred ?? (opts.natsUrl ? opts.natsAuth : undefined)) } });
     if (!isLeader) {

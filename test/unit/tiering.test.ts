@@ -1,0 +1,32 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { INTERRUPT_BUDGET, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
+
+describe('node flags by how many messages a process takes a round', () => {
+  const saved = process.env.MECSIM_V8_TIERING;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.MECSIM_V8_TIERING;
+    else process.env.MECSIM_V8_TIERING = saved;
+  });
+  const budget = `--interrupt-budget=${INTERRUPT_BUDGET}`;
+  const semi = `--min-semi-space-size=${MIN_SEMI_SPACE_MB}`;
+
+  it('a one-agent process gets none; a packed worker the tiering budget; one of MANY_MESSAGES agents the young generation too', () => {
+    expect(tieringArgs(1, false)).toEqual([]);
+    expect(tieringArgs(MANY_AGENTS - 1, false)).toEqual([]);
+    expect(tieringArgs(MANY_AGENTS, false)).toEqual([budget]);
+    expect(tieringArgs(MANY_MESSAGES - 1, false)).toEqual([budget]);
+    expect(tieringArgs(MANY_MESSAGES, false)).toEqual([budget, semi]);
+  });
+
+  it('the leader by its followers', () => {
+    expect(tieringArgs(1, true, 10)).toEqual([budget]);
+    expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([budget]);
+    expect(tieringArgs(1, true, 100_000)).toEqual([budget, semi]);
+  });
+
+  it('MECSIM_V8_TIERING=default leaves V8 as it is', () => {
+    process.env.MECSIM_V8_TIERING = 'default';
+    expect(tieringArgs(10_000, false)).toEqual([]);
+    expect(tieringArgs(1, true, 100_000)).toEqual([]);
+  });
+});
