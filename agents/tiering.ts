@@ -21,7 +21,7 @@ export const INTERRUPT_BUDGET = 16_000;
  * start. A reply decoded by the leader (and a request's answer in a worker) lives about one round;
  * V8 starts with a small young generation and grows it only after many scavenges, shrinking it
  * again when it looks idle, so bodies outlived scavenges and were promoted, and pages were given back
- * and faulted in again. In 3-slot runs of stackelberg at N = 10,000 (packed:2500, 3 A/B pairs) 16 MB
+ * and faulted in again. In 3-slot runs of the price-search scenario at N = 10,000 (packed:2500, 3 A/B pairs) 16 MB
  * took the leader's CPU from about 2.4 to 2.0 s and the workers' from 4.4 to 3.4 s, and the median
  * round from 25 to 19 ms, for a few MB more RSS per process. At N = 1000 (250 agents a worker) it
  * cost CPU instead (the bench's CPU ratio 2.0 -> 2.6, 3 repeats): a round's garbage fits the small
