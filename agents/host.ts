@@ -1,8 +1,9 @@
 /**
  * An agent host: one NATS connection carrying one agent (placement `process`) or many (placement
- * `packed:K`). Every hosted agent has its own direct subject, its own reply subject and its own
- * parameters; the broadcasts to a role reach the host once and are handed to each of its agents of
- * that role (agents/broadcast.ts). The host joins its agents (agents/join.ts), runs each as a follower
+ * `packed:K`). Every hosted agent has its own direct subject and its own parameters; the broadcasts
+ * to a role reach the host once and are handed to each of its agents of that role
+ * (agents/broadcast.ts), and their replies go on the host's reply subject for that role (the
+ * envelope names the agent). The host joins its agents (agents/join.ts), runs each as a follower
  * (agents/follower.ts) or as the leader (agents/leader.ts), and answers the orchestrator's
  * `shutdown` (with a `bye` carrying its counters) and `abort` on `ctl.all`. A host of external
  * agents also watches the orchestrator's `heartbeat` there, and exits (EXIT_ORCHESTRATOR_SILENT)

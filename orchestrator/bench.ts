@@ -426,8 +426,8 @@ export interface TargetCheck {
 export const SCALE_N = 100_000;
 /**
  * Bytes of peak RSS per agent allowed to the leader's and to the orchestrator's process at N =
- * 100,000: what the roster needs (an agent's spec, its index entry, the leader's subscription to
- * its reply subject and its place in each round's reply arrays, a few hundred bytes) with room to
+ * 100,000: what the roster needs (an agent's spec, its index and sender-table entries, its host in
+ * the placement and its place in each round's reply arrays, a few hundred bytes) with room to
  * spare, and the process's fixed cost spread over the agents (about 1 KiB each at 100,000); the
  * 734 MiB the leader held in issue 21's run is 7.7 KiB an agent.
  */
