@@ -54,6 +54,8 @@ import { subjects } from './subjects.ts';
 import type { RtoEstimator } from './link.ts';
 import type { LinkArrivals } from './linkHold.ts';
 
+const te = new TextEncoder();
+
 export interface GatherTarget {
   id: string;
   role: string;
@@ -158,18 +160,15 @@ interface Pending {
 export class Gatherer {
   private subs: Subscription[] = [];
   private pending?: Pending;
-  /** the roster's ids, and the table that finds them from an envelope's bytes (and by string, for decode()'s) */
+  /** the roster's ids, and the table that finds them from an envelope's bytes */
   private ids: string[] = [];
   private senders = new SenderTable([]);
-  private index = new Map<string, number>();
   /** the roster's roles, each roster agent's, and the table that finds one in a reply subject */
   private roles: string[] = [];
   private roleOf = new Int32Array(0);
   private roleTable = new SenderTable([]);
-  /** the run's hosts and each roster agent's (placement known), or none (agents join from anywhere) */
-  private hosts?: string[];
-  private hostOf?: Int32Array;
-  private hostTable?: SenderTable;
+  /** the run's hosts, each roster agent's, and the table that finds one in a reply subject (placement known); none when agents join from anywhere */
+  private where?: { hosts: string[]; of: Int32Array; table: SenderTable };
   private prefixBytes = 0;
   private readonly subj: ReturnType<typeof subjects>;
   /** latencies of the last rounds (ms), for the retransmission delay */
@@ -203,19 +202,15 @@ export class Gatherer {
   start(roster: { id: string; role: string }[], placement?: Placement): void {
     this.ids = roster.map((a) => a.id);
     this.senders = new SenderTable(this.ids);
-    this.index = new Map();
-    this.ids.forEach((id, i) => this.index.has(id) || this.index.set(id, i)); // a repeated id keeps its first position, as in the table
     this.roles = [...new Set(roster.map((a) => a.role))];
     this.roleTable = new SenderTable(this.roles);
     this.roleOf = Int32Array.from(roster, (a) => this.roles.indexOf(a.role));
     if (placement) {
       if (placement.of.length !== roster.length) throw new Error(`the placement names the hosts of ${placement.of.length} agents, the roster has ${roster.length}`);
-      this.hosts = placement.hosts;
-      this.hostOf = Int32Array.from(placement.of);
-      this.hostTable = new SenderTable(placement.hosts);
+      this.where = { hosts: placement.hosts, of: Int32Array.from(placement.of), table: new SenderTable(placement.hosts) };
     }
-    // the subscription's subject up to the role's token (`….rep.<leader>.`), as bytes
-    this.prefixBytes = new TextEncoder().encode(`${this.subj.base}.rep.${this.leaderId}.`).length;
+    // the subscription's subject up to the role's token, as bytes
+    this.prefixBytes = te.encode(this.subj.replyPrefix(this.leaderId)).length;
     this.subs.push(subscribeDataWithSubject(this.nc, this.subj.replyWildcard(this.leaderId), (data, start, end, subject, s0, s1) => this.onSubject(data, start, end, subject, s0, s1)));
   }
 
@@ -228,8 +223,8 @@ export class Gatherer {
     let dot = r0;
     while (dot < s1 && subject[dot] !== 0x2e) dot++;
     const role = dot < s1 ? this.roleTable.find(subject, r0, dot) : -1;
-    const host = role < 0 || !this.hostTable ? -1 : this.hostTable.find(subject, dot + 1, s1);
-    if (role < 0 || (this.hostTable && host < 0)) {
+    const host = role < 0 || !this.where ? -1 : this.where.table.find(subject, dot + 1, s1);
+    if (role < 0 || (this.where && host < 0)) {
       this.counters.received('reply', end - start);
       return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject of no role of the roster, or no host of the run');
     }
@@ -238,7 +233,7 @@ export class Gatherer {
 
   /** The subject roster agent `i`'s replies come on (`*` for its host when the placement is not known), for drop records. */
   private subjectOf(i: number): string {
-    return this.subj.reply(this.leaderId, this.roles[this.roleOf[i]], this.hosts && this.hostOf ? this.hosts[this.hostOf[i]] : '*');
+    return this.subj.reply(this.leaderId, this.roles[this.roleOf[i]], this.where ? this.where.hosts[this.where.of[i]] : '*');
   }
 
   stop(): void {
@@ -490,8 +485,9 @@ export class Gatherer {
       const d = decode(data.subarray(start, end), this.run, this.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, on(), d.from, d.detail);
       const env = d.env;
-      const i = this.index.get(env.from);
-      if (i === undefined) return this.counters.drop('unexpected-sender', on(), env.from, 'not in the roster');
+      const from = te.encode(env.from);
+      const i = this.senders.find(from, 0, from.length);
+      if (i < 0) return this.counters.drop('unexpected-sender', on(), env.from, 'not in the roster');
       h.slot = env.slot;
       h.round = env.round;
       h.kind = env.kind;
@@ -500,9 +496,9 @@ export class Gatherer {
     }
     const i = h.sender;
     const sender = this.ids[i];
-    if (this.roleOf[i] !== role || (this.hostOf && this.hostOf[i] !== host)) {
+    if (this.roleOf[i] !== role || (this.where && this.where.of[i] !== host)) {
       h.body = EMPTY_BODY;
-      const where = this.hosts && this.hostOf ? ` on ${this.hosts[this.hostOf[i]]}` : '';
+      const where = this.where ? ` on ${this.where.hosts[this.where.of[i]]}` : '';
       return this.counters.drop('forged-sender', new TextDecoder().decode(subject.subarray(s0, s1)), sender, `envelope says ${sender} (a ${this.roles[this.roleOf[i]]}${where}), on another host's or role's reply subject`);
     }
     const { slot, round, kind, body } = h;

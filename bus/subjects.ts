@@ -89,6 +89,8 @@ function makeSubjects(run: string) {
     /** where `host` sends the replies of its agents of `role` to `leader` */
     reply: (leader: string, role: string, host: string) => `${base}.rep.${leader}.${role}.${host}`,
     replyWildcard: (leader: string) => `${base}.rep.${leader}.*.*`,
+    /** every reply subject of `leader` up to the role's token */
+    replyPrefix: (leader: string) => `${base}.rep.${leader}.`,
     inbox: (agent: string) => `${base}.inbox.${agent}`,
     /** the orchestrator's inboxes: the leader's slot answers and replay confirmations, hosts' failure reports and byes */
     orchSlots: `${base}.inbox.${ORCH}.slots`,
