@@ -140,29 +140,21 @@ const SLAB = 1 << 16;
 
 /**
  * `PUB <subject> ` as bytes, for a caller that publishes on one subject again and again (an agent's
- * reply subject) and keeps them: made once, when the agent is set up, instead of looked up in the
- * per-process table at every message (at 2,500 agents a worker, that table's lookup and the first
- * round's encodings were a visible share of a round). undefined for a subject the client would
- * refuse: publishFast then sends through `nc.publish`, whose error is the client's.
+ * reply subject, its host's for its role) and keeps them: looked up when the agent is set up,
+ * instead of at every message (at 2,500 agents a worker, that table's lookup and the first round's
+ * encodings were a visible share of a round). The agents of a host share one reply subject, and so
+ * one head. undefined for a subject the client would refuse: publishFast then sends through
+ * `nc.publish`, whose error is the client's.
  */
 export function publishHead(subject: string): Uint8Array | undefined {
+  let head = heads.get(subject);
+  if (head !== undefined) return head;
   if (!SUBJECT_OK.test(subject)) return undefined;
-  const bytes = te.encode(`PUB ${subject} `);
-  if (bytes.length > HEAD_SLAB >> 4) return bytes;
-  // cut from a shared slab, in the order the agents were set up: a round reads them in about that
-  // order, from neighbouring memory, instead of from one separate allocation per agent
-  if (headUsed + bytes.length > HEAD_SLAB) {
-    headSlab = new Uint8Array(HEAD_SLAB);
-    headUsed = 0;
-  }
-  const head = headSlab.subarray(headUsed, headUsed + bytes.length);
-  head.set(bytes);
-  headUsed += bytes.length;
+  if (heads.size >= MAX_HEADS) heads.clear();
+  head = te.encode(`PUB ${subject} `);
+  heads.set(subject, head);
   return head;
 }
-const HEAD_SLAB = 1 << 16;
-let headSlab = new Uint8Array(HEAD_SLAB);
-let headUsed = 0;
 
 /**
  * Queue `data` on `subject`. `data` is copied before this returns and never kept, so it may be a
@@ -175,13 +167,8 @@ export function publishFast(nc: NatsConnection, subject: string, data: Uint8Arra
   const len = data.length;
   const max = ph.info?.max_payload;
   if (max !== undefined && len > max) return nc.publish(subject, data.slice());
-  if (head === undefined) head = heads.get(subject);
-  if (head === undefined) {
-    if (!SUBJECT_OK.test(subject)) return nc.publish(subject, data.slice());
-    if (heads.size >= MAX_HEADS) heads.clear();
-    head = te.encode(`PUB ${subject} `);
-    heads.set(subject, head);
-  }
+  if (head === undefined) head = publishHead(subject);
+  if (head === undefined) return nc.publish(subject, data.slice());
   const nd = len < 10 ? 1 : len < 100 ? 2 : len < 1000 ? 3 : len < 10000 ? 4 : String(len).length;
   const h = head.length;
   const n = h + nd + 2 + len + 2;
