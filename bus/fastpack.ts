@@ -242,7 +242,10 @@ function readString(n: number): string {
   need(n);
   for (let i = at; i < at + n; i++) if (src[i] > 0x7f) throw GIVE_UP; // UTF-8: the library decodes it
   let s: string;
-  if (n <= 24) {
+  // up to 12 characters V8 copies each `+=` into a flat string; from 13 on it would chain a cons
+  // string per character (about 32 bytes each, and kept so: a 15-character join nonce held in a
+  // map cost ~150 bytes an agent), so longer strings are made in one piece
+  if (n <= 12) {
     s = '';
     for (let i = at; i < at + n; i++) s += String.fromCharCode(src[i]);
   } else s = String.fromCharCode.apply(null, src.subarray(at, at + n) as unknown as number[]);
