@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { INTERRUPT_BUDGET, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
+import { INTERRUPT_BUDGET, LEADER_HEAP_GROWING_PERCENT, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
 
 describe('node flags by how many messages a process takes a round', () => {
   const saved = process.env.MECSIM_V8_TIERING;
@@ -9,6 +9,7 @@ describe('node flags by how many messages a process takes a round', () => {
   });
   const budget = `--interrupt-budget=${INTERRUPT_BUDGET}`;
   const semi = `--min-semi-space-size=${MIN_SEMI_SPACE_MB}`;
+  const growing = `--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`;
 
   it('a one-agent process gets none; a packed worker the tiering budget; one of MANY_MESSAGES agents the young generation too', () => {
     expect(tieringArgs(1, false)).toEqual([]);
@@ -18,10 +19,11 @@ describe('node flags by how many messages a process takes a round', () => {
     expect(tieringArgs(MANY_MESSAGES, false)).toEqual([budget, semi]);
   });
 
-  it('the leader by its followers', () => {
+  it('the leader by its followers, and a leader of many collects its old generation sooner', () => {
     expect(tieringArgs(1, true, 10)).toEqual([budget]);
     expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([budget]);
-    expect(tieringArgs(1, true, 100_000)).toEqual([budget, semi]);
+    expect(tieringArgs(1, true, MANY_MESSAGES)).toEqual([budget, semi, growing]);
+    expect(tieringArgs(1, true, 100_000)).toEqual([budget, semi, growing]);
   });
 
   it('MECSIM_V8_TIERING=default leaves V8 as it is', () => {
