@@ -121,7 +121,7 @@ export class LeaderRuntime {
     private readonly w: Welcome,
   ) {
     this.subj = subjects(d.run);
-    this.roster = w.roster ?? [];
+    this.roster = internRoles(w.roster ?? []);
     this.rosterIndex = new Map(this.roster.map((a, i) => [a.id, i]));
     for (const a of this.roster) this.roleCount.set(a.role, (this.roleCount.get(a.role) ?? 0) + 1);
     this.leader = partsOf(scenario, w.mechanism).createLeader(w.init, w.resume?.snapshot);
@@ -269,4 +269,15 @@ export class LeaderRuntime {
     if (r.missing.length) this.d.log.warn({ slot, round, kind: req.kind, missing: r.missing.slice(0, 20), count: r.missing.length }, `round ${round}: ${r.missing.length} replies missing at the deadline; using their last strategy`);
     return { replies: replies as (R | undefined)[], missing: r.missing };
   }
+}
+
+/** The roster with one string per role, not the decoder's copy per agent (100,000 copies of `ue` were 2.3 MB). */
+function internRoles(roster: AgentSpec[]): AgentSpec[] {
+  const roles = new Map<string, string>();
+  for (const a of roster) {
+    const role = roles.get(a.role);
+    if (role === undefined) roles.set(a.role, a.role);
+    else a.role = role;
+  }
+  return roster;
 }

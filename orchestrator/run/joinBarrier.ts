@@ -254,7 +254,8 @@ export class JoinBarrier {
     if (from !== id) return void channel.drop('forged-sender', subject, from, `ready for ${id} from ${from}`);
     if (!this.welcomed.has(id) || this.joined.has(id)) return void channel.drop('unexpected-sender', subject, id, 'ready without join');
     const since = this.hooks.spawnedAt(id) ?? this.joinRequestAt.get(id);
-    this.joined.set(id, since !== undefined ? performance.now() - since : 0);
+    // keyed by the plan's own id string, not the message's copy of it (one string an agent, not two)
+    this.joined.set(info.byId.get(id)?.id ?? id, since !== undefined ? performance.now() - since : 0);
     const host = info.external ? this.speakers.host(id) : undefined;
     if (host) this.hosts.lastSeen.set(host, Date.now());
     if (this.rejoining.delete(id)) return this.hooks.rejoined(id);
