@@ -4,7 +4,7 @@
  * dominates when 100 agents start at once on 2 cores. So the orchestrator bundles agents/main.ts
  * and the project's own modules once per run with esbuild (the compiler tsx itself uses; ~0.2 s)
  * into `node_modules/.cache/mecsim/agent-<hash>.mjs` and spawns plain `node` on it: about 3× faster
- * to start. The packages it uses (the NATS client, pino, msgpack, seedrandom) are in the bundle too:
+ * to start. The packages it uses (the NATS client, pino, msgpack) are in the bundle too:
  * one file to load instead of about a hundred CommonJS modules, each resolved, read and compiled
  * apart. That made 100 agents in `process` placement join about 25 % sooner (slowest join 15.8 and
  * 18.1 s against 20.2 and 24.6 s, in two interleaved pairs). The same sources, so the same protocol

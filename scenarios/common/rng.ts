@@ -4,7 +4,7 @@
  * index (never on the host, the placement or the join order), and adding a draw to one stream never
  * shifts another.
  */
-import seedrandom from 'seedrandom';
+import { Arc4 } from './arc4.ts';
 
 export interface Rng {
   /** uniform in [0, 1) */
@@ -22,7 +22,8 @@ export interface Rng {
 }
 
 export function stream(seed: number | string, ...path: (string | number)[]): Rng {
-  const prng = seedrandom(`mecsim|${seed}|${path.join('|')}`);
+  // seedrandom's generator for this key (scenarios/common/arc4.ts): the same numbers, a fraction of its memory
+  const prng = new Arc4(`mecsim|${seed}|${path.join('|')}`);
   const next = () => prng.double();
   return {
     next,
