@@ -37,7 +37,9 @@ export const MIN_SEMI_SPACE_MB = 16;
  * round then leaves the old generation one round of garbage, collected only when it reaches V8's
  * limit. At N = 100,000 (live heap about 95 MB after a full collection) the leader's peak RSS was
  * 422–470 MB with V8's factor and 284–301 MB with 50–100 %, its rounds as fast (one-slot runs, median
- * round 120–126 ms either way). It changes when memory is collected, never what is computed.
+ * round 120–126 ms either way); in two-slot runs 100 % cost the leader about 4 % more CPU (7.5–7.9
+ * against 7.3–7.6 s) for 323–334 MB instead of 519–548. It changes when memory is collected, never
+ * what is computed.
  */
 export const LEADER_HEAP_GROWING_PERCENT = 100;
 export const MANY_MESSAGES = 2000;
