@@ -227,12 +227,20 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
     const cpu0 = process.cpuUsage();
     const warmup = shape.warmup ?? 0;
+    // a round that never completes (a worker died, the server dropped a slow consumer's messages) ends the bench with an error, not a hang
+    const roundMs = scaledMs(FLOOR_ROUND_MS);
     for (let r = 0; r < warmup + rounds; r++) {
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
       publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
-      await Promise.race([done, aborted.promise]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1)), roundMs)));
+      try {
+        await Promise.race([done, aborted.promise, late]);
+      } finally {
+        clearTimeout(timer);
+      }
       (r < warmup ? warmupTimes : times).push(performance.now() - t0);
     }
     const cpu = process.cpuUsage(cpu0);
@@ -258,6 +266,9 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   }
   return { times, warmupTimes, cpuMs };
 }
+
+/** how long one round of the raw floor may take before the bench gives up (stretched on a loaded machine) */
+const FLOOR_ROUND_MS = 60_000;
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const median = (xs: number[]) => {
