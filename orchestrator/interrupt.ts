@@ -46,9 +46,15 @@ export class Interrupt {
     return this;
   }
 
+  /**
+   * The command is done. Uninterrupted, the handlers go. Interrupted, they stay: the process is on its
+   * way out (exit 130), and a second signal in that last stretch still means "exit at once with 130",
+   * not the default action, which would end it by the signal instead of with its exit code.
+   */
   dispose(): void {
-    for (const sig of this.signals) process.off(sig, this.handler);
     clearTimeout(this.graceTimer);
+    if (this.received > 0) return;
+    for (const sig of this.signals) process.off(sig, this.handler);
   }
 
   private onSignal(sig: NodeJS.Signals): void {
