@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+import { scaledMs } from '../bus/timeouts.ts';
 
 export interface Claimant {
   host: string;
@@ -72,7 +73,8 @@ export class RunIdClaim {
   private async others(): Promise<Claimant[]> {
     const found: Claimant[] = [];
     try {
-      const it = await this.nc.requestMany(this.subject, msgpackEncode({ ask: this.me.nonce }), { strategy: 'stall', stall: STALL_MS, maxWait: ASK_MS });
+      // on a loaded machine a rival's answer can come later than STALL_MS after ours: the window stretches with the load
+      const it = await this.nc.requestMany(this.subject, msgpackEncode({ ask: this.me.nonce }), { strategy: 'stall', stall: scaledMs(STALL_MS), maxWait: scaledMs(ASK_MS) });
       for await (const m of it) {
         const c = asClaimant(m.data);
         if (c && c.nonce !== this.me.nonce) found.push(c);
