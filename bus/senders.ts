@@ -19,12 +19,13 @@ export class SenderTable {
    * order, so the next sender is nearly always the one after the last; the bytes are compared in full
    * either way. At 100,000 agents the hashed probe missed the cache three times a reply (slots,
    * offsets, keys: 1.7 s of the leader's 12.8 s busy in a two-slot run); the next id's bytes are
-   * next to the last's. The last one found is tried second (a reply subject's role and host tokens
-   * repeat). -1 when an id repeats (a repeated id must give its first position): probe only.
+   * next to the last's.
    */
   private next = 0;
   /** the last position found: tried second (a reply subject's role and host tokens repeat) */
   private last = -1;
+  /** false when an id repeats: a repeated id must give its first position, which only the probe gives */
+  private readonly hinted: boolean;
 
   constructor(ids: string[]) {
     const encoded = ids.map((id) => te.encode(id));
@@ -36,27 +37,29 @@ export class SenderTable {
     while (size < 2 * ids.length) size *= 2;
     this.slots = new Int32Array(size);
     this.mask = size - 1;
+    let repeated = false;
     for (let i = 0; i < ids.length; i++) {
       const at = this.offsets[i];
       const end = this.offsets[i + 1];
       if (this.probe(this.keys, at, end) >= 0) {
-        this.next = -1; // a repeated id keeps its first position, which only the probe gives
+        repeated = true; // a repeated id keeps its first position
         continue;
       }
       let h = hash(this.keys, at, end) & this.mask;
       while (this.slots[h] !== 0) h = (h + 1) & this.mask;
       this.slots[h] = i + 1;
     }
+    this.hinted = !repeated;
   }
 
   /** The roster position of the id whose bytes are bytes[from, to), or -1 if none has them. */
   find(bytes: Uint8Array, from: number, to: number): number {
-    if (this.next >= 0) {
+    if (this.hinted) {
       if (this.is(this.next, bytes, from, to)) return this.found(this.next);
       if (this.is(this.last, bytes, from, to)) return this.found(this.last);
     }
     const found = this.probe(bytes, from, to);
-    if (found >= 0 && this.next >= 0) this.found(found);
+    if (found >= 0 && this.hinted) this.found(found);
     return found;
   }
 
