@@ -216,14 +216,9 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       children.push(child);
       from += g;
     }
-    let startTimer: NodeJS.Timeout | undefined;
-    try {
-      // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
-      const startMs = scaledMs(60_000);
-      await Promise.race([allReady, aborted.promise, new Promise((_, rej) => (startTimer = setTimeout(() => rej(new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`)), startMs)))]);
-    } finally {
-      clearTimeout(startTimer); // a pending timer kept the bench process alive for up to a minute after its last row
-    }
+    // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
+    const startMs = scaledMs(60_000);
+    await within(Promise.race([allReady, aborted.promise]), startMs, () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`));
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
     const cpu0 = process.cpuUsage();
     const warmup = shape.warmup ?? 0;
@@ -234,13 +229,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
       publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1)), roundMs)));
-      try {
-        await Promise.race([done, aborted.promise, late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await within(Promise.race([done, aborted.promise]), roundMs, () => new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1));
       (r < warmup ? warmupTimes : times).push(performance.now() - t0);
     }
     const cpu = process.cpuUsage(cpu0);
@@ -269,6 +258,16 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
 
 /** how long one round of the raw floor may take before the bench gives up (stretched on a loaded machine) */
 const FLOOR_ROUND_MS = 60_000;
+
+/** `p`, or a rejection with `error()` once `ms` have passed; the timer is cleared either way (a pending one kept the bench process alive after its last row) */
+async function within<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const median = (xs: number[]) => {
