@@ -12,8 +12,8 @@
  * agent processes; never the bench process, whose raw NATS floor keeps the stock client). A `MSG`
  * frame that is complete in the buffer is read directly: its fields and the end of its line in one
  * scan (a call to `indexOf` per line cost more than the scan: 155 -> 100 ns a reply with the
- * payload's CRLF also checked in place), its subject and payload as plain `Uint8Array` views, and the same event as the
- * stock parser's is handed to the same dispatcher (`{ kind: MSG, msg: { subject, sid, reply, size,
+ * payload's CRLF also checked in place), its subject and payload as plain `Uint8Array` views, and
+ * the same event as the stock parser's is handed to the same dispatcher (`{ kind: MSG, msg: { subject, sid, reply, size,
  * hdr: -1 }, data }`). Every other frame (`HMSG`, `PING`, `PONG`, `+OK`, `-ERR`, `INFO`, anything
  * malformed) is cut out whole and given to the stock parser, so its handling and its errors are
  * the client's own. A frame split across reads is kept (copied) until the rest arrives and then read
