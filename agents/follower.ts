@@ -16,7 +16,7 @@ import { decode, encodeEnvelopeScratch, type Body, type Envelope } from '../bus/
 import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { subscribeData } from '../bus/fastparse.ts';
-import { publishFast, publishHead } from '../bus/fastpublish.ts';
+import { ReplyBatches, type ReplyBatch } from '../bus/replyBatch.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
@@ -29,14 +29,16 @@ export interface FollowerDeps {
   counters: Counters;
   channel: ControlChannel;
   log: Logger;
+  /** the host's replies, one message per reply subject and task */
+  replies: ReplyBatches;
 }
 
 export class FollowerRuntime {
   private follower: Follower;
   private readonly ctx: FollowerContext;
   private readonly replySubject: string;
-  /** `PUB <reply subject> `, made once (bus/fastpublish.ts publishHead) */
-  private readonly replyHead: Uint8Array | undefined;
+  /** the host's replies on that subject, sent together (bus/replyBatch.ts) */
+  private readonly replies: ReplyBatch;
   /**
    * The welcome's fields the hot path reads, as fields of this object: a message touches this
    * runtime anyway, and at 2,500 agents a worker each further object read per message (the decoded
@@ -71,7 +73,7 @@ export class FollowerRuntime {
     this.subj = subjects(d.run);
     // the host's reply subject for this role (the envelope names the agent)
     this.replySubject = this.subj.reply(w.leader, w.role, d.hostId);
-    this.replyHead = publishHead(this.replySubject);
+    this.replies = d.replies.for(this.replySubject);
     this.id = w.id;
     this.leader = w.leader;
     this.maxBytes = w.maxBytes;
@@ -164,9 +166,9 @@ export class FollowerRuntime {
   }
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
-    // the encoder's scratch bytes: copied into the frame by publishFast and into `last` here, then let go
+    // the encoder's scratch bytes: copied into the host's batch and into `last` here, then let go
     const out = encodeEnvelopeScratch(this.d.run, slot, round, this.id, kind, body);
-    publishFast(this.d.nc, this.replySubject, out, this.replyHead);
+    this.replies.add(out);
     this.d.counters.sent('reply', kind, out.byteLength);
     this.last.keep(slot, round, requestKind, requestSize, out);
   }

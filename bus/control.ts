@@ -315,7 +315,7 @@ const CHECKS: { [K in ControlKind]: Check } = {
     cpuMs: s.num(0),
     cpuSinceReadyMs: s.num(0),
     maxRssBytes: s.num(0),
-    counters: s.fields({ out: s.values(counts), in: s.values(counts), outByKind: s.values(counts), drops: s.values(s.int()) }),
+    counters: s.fields({ out: s.values(counts), in: s.values(counts), outByKind: s.values(counts), drops: s.values(s.int()), 'coalesced?': s.int() }),
   }),
   abort: s.fields({ 'reason?': s.str(MAX_TEXT, 0) }),
   heartbeat: s.fields({ everyMs: s.int(1) }),

@@ -21,6 +21,8 @@ export interface CountersSnapshot {
   in: Record<string, FamilyCount>;
   outByKind: Record<string, FamilyCount>;
   drops: Record<string, number>;
+  /** messages counted in `out` that went inside another's NATS message (a host's reply batch) */
+  coalesced?: number;
 }
 
 export class Counters {
@@ -28,6 +30,11 @@ export class Counters {
   readonly in: Record<Family, FamilyCount>;
   readonly outByKind: Record<string, FamilyCount> = {};
   readonly drops: Record<string, number> = {};
+  /**
+   * messages counted in `out` that went on the wire inside another's NATS message (bus/replyBatch.ts):
+   * the NATS messages published are the messages counted less these
+   */
+  coalesced = 0;
   private readonly logged = new Set<string>();
   /** the last kind counted and its entry: a worker's replies are nearly all of one kind in a round */
   private lastKind = '';
@@ -71,13 +78,13 @@ export class Counters {
   }
 
   snapshot(): CountersSnapshot {
-    return structuredClone({ out: this.out, in: this.in, outByKind: this.outByKind, drops: this.drops });
+    return structuredClone({ out: this.out, in: this.in, outByKind: this.outByKind, drops: this.drops, coalesced: this.coalesced });
   }
 }
 
 /** Adds snapshots (e.g. every worker's) into one. */
 export function sumSnapshots(snaps: CountersSnapshot[]): CountersSnapshot {
-  const total: CountersSnapshot = { out: {}, in: {}, outByKind: {}, drops: {} };
+  const total: CountersSnapshot = { out: {}, in: {}, outByKind: {}, drops: {}, coalesced: 0 };
   const add = (dst: Record<string, FamilyCount>, src: Record<string, FamilyCount>) => {
     for (const [k, v] of Object.entries(src)) {
       const d = (dst[k] ??= { msgs: 0, bytes: 0 });
@@ -90,6 +97,7 @@ export function sumSnapshots(snaps: CountersSnapshot[]): CountersSnapshot {
     add(total.in, s.in);
     add(total.outByKind, s.outByKind);
     for (const [k, v] of Object.entries(s.drops)) total.drops[k] = (total.drops[k] ?? 0) + v;
+    total.coalesced! += typeof s.coalesced === 'number' ? s.coalesced : 0;
   }
   return total;
 }

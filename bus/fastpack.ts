@@ -398,3 +398,127 @@ export function unpackAt(data: Uint8Array, offset: number, stop: number): unknow
   }
 }
 
+
+/**
+ * Where the msgpack value at data[from] ends, looking no further than `stop`; -1 if it does not end
+ * by then or is not msgpack (0xc1). Nothing is decoded, and nesting costs no stack: it counts the
+ * values still to skip (an array's items, a map's keys and values). For a message that holds several
+ * values back to back (a host's replies, bus/replyBatch.ts), to cut it into one range per value.
+ */
+export function valueEnd(data: Uint8Array, from: number, stop: number): number {
+  let p = from;
+  let pending = 1;
+  while (pending > 0) {
+    if (p >= stop) return -1;
+    const h = data[p];
+    pending--;
+    let size = 1;
+    if (h < 0x80 || h >= 0xe0) size = 1;
+    else if (h < 0x90) pending += 2 * (h & 0x0f);
+    else if (h < 0xa0) pending += h & 0x0f;
+    else if (h < 0xc0) size = 1 + (h & 0x1f);
+    else {
+      let len: number;
+      switch (h) {
+        case 0xc0:
+        case 0xc2:
+        case 0xc3:
+          break;
+        case 0xc4:
+        case 0xd9:
+          if ((len = lenAt(data, p, stop, 1)) < 0) return -1;
+          size = 2 + len;
+          break;
+        case 0xc5:
+        case 0xda:
+          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
+          size = 3 + len;
+          break;
+        case 0xc6:
+        case 0xdb:
+          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
+          size = 5 + len;
+          break;
+        case 0xc7:
+          if ((len = lenAt(data, p, stop, 1)) < 0) return -1;
+          size = 3 + len;
+          break;
+        case 0xc8:
+          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
+          size = 4 + len;
+          break;
+        case 0xc9:
+          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
+          size = 6 + len;
+          break;
+        case 0xca:
+        case 0xce:
+        case 0xd2:
+          size = 5;
+          break;
+        case 0xcb:
+        case 0xcf:
+        case 0xd3:
+          size = 9;
+          break;
+        case 0xcc:
+        case 0xd0:
+          size = 2;
+          break;
+        case 0xcd:
+        case 0xd1:
+          size = 3;
+          break;
+        case 0xd4:
+          size = 3;
+          break;
+        case 0xd5:
+          size = 4;
+          break;
+        case 0xd6:
+          size = 6;
+          break;
+        case 0xd7:
+          size = 10;
+          break;
+        case 0xd8:
+          size = 18;
+          break;
+        case 0xdc:
+          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
+          size = 3;
+          pending += len;
+          break;
+        case 0xdd:
+          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
+          size = 5;
+          pending += len;
+          break;
+        case 0xde:
+          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
+          size = 3;
+          pending += 2 * len;
+          break;
+        case 0xdf:
+          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
+          size = 5;
+          pending += 2 * len;
+          break;
+        default:
+          return -1; // 0xc1, never used
+      }
+    }
+    p += size;
+    // every value still to come takes at least a byte
+    if (p > stop || pending > stop - p) return -1;
+  }
+  return p;
+}
+
+/** the big-endian length of `bytes` bytes after the header at data[p], or -1 if the data stops first */
+function lenAt(data: Uint8Array, p: number, stop: number, bytes: number): number {
+  if (p + bytes >= stop) return -1;
+  if (bytes === 1) return data[p + 1];
+  if (bytes === 2) return (data[p + 1] << 8) | data[p + 2];
+  return ((data[p + 1] << 24) | (data[p + 2] << 16) | (data[p + 3] << 8) | data[p + 4]) >>> 0;
+}

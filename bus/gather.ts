@@ -4,8 +4,9 @@
  * deadline passes. Replies are returned in roster order, whatever order they arrived in.
  *
  * The leader takes every reply on one wildcard subscription, `mecsim.<r>.rep.<leader>.*.*`: a host
- * sends the replies of its agents of one role on `rep.<leader>.<role>.<host>`, and the envelope's
- * `from` names the agent, looked up among the roster's ids from the envelope's bytes (bus/senders.ts;
+ * sends the replies of its agents of one role on `rep.<leader>.<role>.<host>`, those of one task back
+ * to back in one message (bus/replyBatch.ts; each envelope is taken and counted as if alone), and
+ * the envelope's `from` names the agent, looked up among the roster's ids from the envelope's bytes (bus/senders.ts;
  * no string is built). A reply whose subject names no role of the roster (or, when the placement is
  * known, no host of the run), or whose `from` is no roster agent, is dropped and counted
  * (`unexpected-sender`); one whose agent is not of the subject's role, or not on the subject's host,
@@ -47,6 +48,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { decode, encodeEnvelope, readReply, type Body, type ReplyHead } from './codec.ts';
 import type { Placement } from './control.ts';
 import { Counters } from './counters.ts';
+import { valueEnd } from './fastpack.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeDataWithSubject } from './fastparse.ts';
 import { SenderTable } from './senders.ts';
@@ -228,7 +230,17 @@ export class Gatherer {
       this.counters.received('reply', end - start);
       return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject of no role of the roster, or no host of the run');
     }
-    this.onReply(data, start, end, role, host, subject, s0, s1);
+    if (end === start) return this.onReply(data, start, end, role, host, subject, s0, s1);
+    // A host's replies come back to back in one message (bus/replyBatch.ts), each taken as if alone.
+    // What does not start as an envelope's array (7 or 8 fields), or does not end as one msgpack
+    // value, is taken with all that follows as one message, which decode() then drops: a message of
+    // junk costs one drop, not one per byte.
+    for (let at = start; at < end; ) {
+      const e = data[at] === 0x97 || data[at] === 0x98 ? valueEnd(data, at, end) : -1;
+      if (e < 0) return this.onReply(data, at, end, role, host, subject, s0, s1);
+      this.onReply(data, at, e, role, host, subject, s0, s1);
+      at = e;
+    }
   }
 
   /** The subject roster agent `i`'s replies come on (`*` for its host when the placement is not known), for drop records. */

@@ -140,6 +140,8 @@ export interface FloorShape {
   client?: FloorClient;
   /** one broadcast subscription per process, answering for each of its agents (as mecsim's hosts do), not one per agent */
   sharedBroadcast?: boolean;
+  /** with sharedBroadcast and replyBytes: a process's replies to a broadcast go back to back in as few messages as mecsim's hosts send (bus/replyBatch.ts) */
+  batchReplies?: boolean;
 }
 
 export interface FloorResult {
@@ -202,15 +204,17 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
     nc.subscribe(`${prefix}.ready`, { callback: () => void (++ready === groups.length && onReady()) });
     let got = 0;
     let onRound: () => void = () => undefined;
+    // batched replies are counted by their bytes (each reply is replyBytes long)
+    const batched = shape.batchReplies === true && shape.sharedBroadcast === true && (shape.replyBytes ?? 0) > 0;
     const expected = shape.single ? 1 : n;
-    const onReply = () => void (++got === expected && onRound());
+    const onReply = batched && !shape.single ? (data: Uint8Array) => void ((got += data.byteLength / shape.replyBytes!) === expected && onRound()) : (_data: Uint8Array) => void (++got === expected && onRound());
     const replies = shape.hostSubjects ? `${prefix}.rep.mec-0.*.*` : `${prefix}.rep`;
     if (client === 'mecsim') subscribeData(nc, replies, onReply);
-    else nc.subscribe(replies, { callback: onReply });
+    else nc.subscribe(replies, { callback: (_err, m) => onReply(m.data) });
     await nc.flush();
     let from = 0;
     for (const g of groups) {
-      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
       children.push(child);
@@ -339,8 +343,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with one broadcast subscription per process …`);
     const { times: floorShared, cpuMs: floorSharedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, sharedBroadcast: true }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
-    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B) and subjects (one broadcast subscription and one reply subject per process) …`);
-    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, hostSubjects: true, sharedBroadcast: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
+    log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B), subjects and batches (one broadcast subscription and one reply subject per process, a process's replies to a broadcast in as few messages as mecsim's hosts send) …`);
+    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, hostSubjects: true, sharedBroadcast: true, batchReplies: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
     // the run was given the bench's server, so its summary has no server memory: the bench's own server's peak so far stands in (an upper bound)
     if (summary.runMetrics.processes.natsServerRssBytes == null) {
       const peak = processPeakBytes(natsPid);
@@ -531,7 +535,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects (one broadcast subscription and one reply subject per process); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

@@ -13,13 +13,18 @@
  * callback answers for each of its agents in turn — as mecsim's hosts take their agents' broadcasts
  * (agents/broadcast.ts) — instead of one subscription per agent (the server then writes the
  * broadcast once per process, not once per agent).
- *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes hostSubject(0|1) client(mecsim|stock) sharedBroadcast(0|1)]
+ *
+ * `batchReplies` (1, with sharedBroadcast and replyBytes): the process's replies to a broadcast go
+ * back to back in messages of at most BATCH_BYTES, as mecsim's hosts send them (bus/replyBatch.ts);
+ * made once, so the floor pays only for NATS.
+ *   node --import tsx orchestrator/floorWorker.ts <natsUrl> <prefix> <from> <to> [replyBytes hostSubject(0|1) client(mecsim|stock) sharedBroadcast(0|1) batchReplies(0|1)]
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
+import { BATCH_BYTES } from '../bus/replyBatch.ts';
 
-const [url, prefix, fromS, toS, replyBytesS, hostSubjectS, clientS, sharedS] = process.argv.slice(2);
+const [url, prefix, fromS, toS, replyBytesS, hostSubjectS, clientS, sharedS, batchS] = process.argv.slice(2);
 /** matched mode: replies of this many bytes, on this process's own reply subject (like a mecsim host's) */
 const replyBytes = Number(replyBytesS ?? 0);
 const hostSubject = hostSubjectS === '1';
@@ -42,9 +47,23 @@ for (let i = from; i <= to; i++) {
   if (sharedS !== '1') on(nc, `${prefix}.bc`, () => send(nc, agent.reply, agent.payload));
   on(nc, `${prefix}.to.${i}`, () => send(nc, agent.reply, agent.payload)); // one-to-one rounds
 }
-if (sharedS === '1') on(nc, `${prefix}.bc`, () => {
-  for (const a of agents) send(nc, a.reply, a.payload);
-});
+if (sharedS === '1' && batchS === '1' && replyBytes > 0) {
+  const batches: Uint8Array[] = [];
+  const per = Math.max(1, Math.floor(BATCH_BYTES / replyBytes));
+  for (let i = 0; i < agents.length; i += per) {
+    const group = agents.slice(i, i + per);
+    const b = new Uint8Array(group.length * replyBytes);
+    group.forEach((a, k) => b.set(a.payload, k * replyBytes));
+    batches.push(b);
+  }
+  const reply = agents[0].reply;
+  on(nc, `${prefix}.bc`, () => {
+    for (const b of batches) send(nc, reply, b);
+  });
+} else if (sharedS === '1')
+  on(nc, `${prefix}.bc`, () => {
+    for (const a of agents) send(nc, a.reply, a.payload);
+  });
 let cpu0 = process.cpuUsage();
 // on stop: tell the driver the CPU time spent since ready (the rounds), like mecsim's agents report theirs
 nc.subscribe(`${prefix}.stop`, {

@@ -53,7 +53,8 @@ export class ResultsWriter {
     const { summary, slots } = this;
     const ours = sumSnapshots([m.counters.snapshot(), ...m.byes.snapshots]);
     // the hosts' `bye` answers carry their counters, so they are added here
-    const ourPublished = Object.values(ours.out).reduce((s, f) => s + f.msgs, 0) + m.byes.byes;
+    // NATS messages: a host's reply batch is one, however many envelopes (counted in `out`) it holds
+    const ourPublished = Object.values(ours.out).reduce((s, f) => s + f.msgs, 0) - (ours.coalesced ?? 0) + m.byes.byes;
     const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0) + m.byes.byeBytes;
     const allLatencies = slots.flatMap((r) => r.metrics.roundLatencyMs);
     const agentsRss = sum(m.byes.hosts.map((h) => h.maxRssBytes));

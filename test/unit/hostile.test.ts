@@ -335,7 +335,7 @@ describe('gatherer: hostile replies (property-based)', () => {
   /** a reply that must be dropped (`to`: the host whose subject it comes on): garbage, another run, forged sender, stale slot/round, unknown host or agent */
   const unexpected = <T,>(r: T) => ({ ...r, unexpected: true });
   const hostileReply = fc.oneof(
-    fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.uint8Array({ maxLength: 64 }) }),
+    fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.uint8Array({ maxLength: 64 }), junk: fc.constant(true) }),
     fc.record({ to: fc.constant('w9'), data: fc.uint8Array({ maxLength: 64 }) }).map(unexpected),
     fc.record({ to: fc.constantFrom('w1', 'w2'), data: fc.tuple(wireBody, fc.string({ maxLength: 10 })).map(([b, run]) => encodeEnvelope(run === RUN ? `${run}x` : run || 'x', 3, 7, 'ue-0', 're:price', b)) }),
     // ue-1 is on w2: on w1's subject, a forged sender
@@ -362,7 +362,12 @@ describe('gatherer: hostile replies (property-based)', () => {
         expect(r.replies).toEqual([b0, b1]);
         expect(r.missing).toEqual([]);
         expect(delivered).toBe(bad.length);
-        expect(counters.totalDrops()).toBe(delivered + 1);
+        // a message may hold several envelopes (a host's batch), each dropped alone: junk bytes cost at
+        // least one drop, and one more only per envelope-shaped array (8 bytes at least) in them
+        const junk = bad.filter((m) => 'junk' in m);
+        const drops = counters.totalDrops() - (delivered - junk.length) - 1;
+        expect(drops).toBeGreaterThanOrEqual(junk.length);
+        expect(drops).toBeLessThanOrEqual(junk.reduce((n, m) => n + 1 + Math.floor(m.data.length / 8), 0));
         // a reply on a subject of no host of the run, whatever its bytes, or from no roster agent, is an unexpected sender
         expect(counters.drops['unexpected-sender'] ?? 0).toBe(bad.filter((m) => 'unexpected' in m).length);
       }),
@@ -396,6 +401,28 @@ describe('gatherer: hostile replies (property-based)', () => {
     expect((await r2).replies).toEqual([{ x: 1 }, { x: 2 }]);
     g2.stop();
     expect(c2.drops).toEqual({ 'forged-sender': 1 });
+  });
+
+  it('a host’s batch (envelopes back to back in one message) is taken envelope by envelope: each checked and counted alone, junk ending it dropped once', async () => {
+    const { g, counters, feed } = harness();
+    const cat = (...parts: Uint8Array[]) => {
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let o = 0;
+      for (const p of parts) (out.set(p, o), (o += p.length));
+      return out;
+    };
+    const done = g.round(req);
+    // on w1's subject: a forged ue-1 (it is on w2), a stale one, ue-0's genuine reply, then junk
+    feed(rep('w1'), cat(encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 9 }), encodeEnvelope(RUN, 3, 6, 'ue-0', 're:price', { x: 8 }), encodeEnvelope(RUN, 3, 7, 'ue-0', 're:price', { x: 1 }), new Uint8Array([0x97, 0x02, 0xc1, 0, 0, 0, 0, 0, 1, 2, 3])));
+    // a batch cut short inside its second envelope: the first is taken, the rest dropped as malformed
+    const second = encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 3 });
+    feed(rep('w2'), cat(encodeEnvelope(RUN, 3, 7, 'ue-1', 're:price', { x: 2 }), second.subarray(0, second.length - 4)));
+    const r = await done;
+    g.stop();
+    expect(r.replies).toEqual([{ x: 1 }, { x: 2 }]);
+    expect(counters.drops).toEqual({ 'forged-sender': 1, stale: 1, malformed: 2 });
+    // every envelope is a message, and so is the junk that ended each batch
+    expect(counters.in.reply.msgs).toBe(6);
   });
 
   it('an `error` reply whose message is a hostile map is counted as handler-error without throwing', async () => {
