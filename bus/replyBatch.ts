@@ -35,6 +35,8 @@ export class ReplyBatch {
     readonly subject: string,
     private readonly counters?: Counters,
     maxPayload = nc.info?.max_payload,
+    /** told of a batch the client refused (the connection closed), with how many envelopes it held */
+    private readonly lost?: (error: unknown, envelopes: number) => void,
   ) {
     this.head = publishHead(subject);
     this.limit = Math.min(BATCH_BYTES, maxPayload ?? BATCH_BYTES);
@@ -61,10 +63,20 @@ export class ReplyBatch {
   /** Publishes what has been added, as one message. */
   send(): void {
     if (this.used === 0) return;
-    publishFast(this.nc, this.subject, this.buf.subarray(0, this.used), this.head);
-    if (this.counters) this.counters.coalesced += this.count - 1;
+    const count = this.count;
+    const data = this.buf.subarray(0, this.used);
     this.used = 0;
     this.count = 0;
+    try {
+      publishFast(this.nc, this.subject, data, this.head);
+    } catch (e) {
+      // the connection closed or is draining (the host is going): the client refuses the message, as
+      // it would have refused each reply; the leader re-sends requests whose replies do not come. Not
+      // thrown: from the end-of-task callback it would end the process.
+      this.lost?.(e, count);
+      return;
+    }
+    if (this.counters) this.counters.coalesced += count - 1;
   }
 
   private grow(need: number): void {
@@ -86,11 +98,12 @@ export class ReplyBatches {
   constructor(
     private readonly nc: NatsConnection,
     private readonly counters?: Counters,
+    private readonly lost?: (error: unknown, envelopes: number) => void,
   ) {}
 
   for(subject: string): ReplyBatch {
     let b = this.bySubject.get(subject);
-    if (!b) this.bySubject.set(subject, (b = new ReplyBatch(this.nc, subject, this.counters)));
+    if (!b) this.bySubject.set(subject, (b = new ReplyBatch(this.nc, subject, this.counters, undefined, this.lost)));
     return b;
   }
 }

@@ -73,6 +73,23 @@ describe('ReplyBatch', () => {
     }
   });
 
+  it('a batch the client refuses at the end of the task (connection closed) is reported, not thrown; the next one starts empty', async () => {
+    let refuse = true;
+    const sent: Uint8Array[] = [];
+    const nc = { publish: (_s: string, d: Uint8Array) => (refuse ? (() => { throw new Error('closed'); })() : void sent.push(d.slice())) } as unknown as NatsConnection;
+    const lost: number[] = [];
+    const b = new ReplyBatch(nc, 's', undefined, undefined, (_e, n) => void lost.push(n));
+    const env = encodeEnvelope('run', 1, 2, 'ue-0', 're:price', { x: 1 });
+    b.add(env);
+    b.add(env);
+    await tick();
+    expect(lost).toEqual([2]);
+    refuse = false;
+    b.add(env);
+    await tick();
+    expect(sent).toEqual([env]);
+  });
+
   it('ReplyBatches keeps one batch per subject', () => {
     const { nc } = recorder();
     const bs = new ReplyBatches(nc);
