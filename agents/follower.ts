@@ -12,7 +12,7 @@
 import { partsOf } from '../scenarios/contract.ts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { decode, encodeEnvelopeScratch, type Body, type Envelope } from '../bus/codec.ts';
+import { decode, ReplyEncoder, type Body, type Envelope } from '../bus/codec.ts';
 import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { subscribeData } from '../bus/fastparse.ts';
@@ -39,6 +39,7 @@ export class FollowerRuntime {
   private readonly replySubject: string;
   /** the host's replies on that subject, sent together (bus/replyBatch.ts) */
   private readonly replies: ReplyBatch;
+  private readonly encoder: ReplyEncoder;
   /**
    * The welcome's fields the hot path reads, as fields of this object: a message touches this
    * runtime anyway, and at 2,500 agents a worker each further object read per message (the decoded
@@ -74,6 +75,7 @@ export class FollowerRuntime {
     // the host's reply subject for this role (the envelope names the agent)
     this.replySubject = this.subj.reply(w.leader, w.role, d.hostId);
     this.replies = d.replies.for(this.replySubject);
+    this.encoder = new ReplyEncoder(d.run, w.id);
     this.id = w.id;
     this.leader = w.leader;
     this.maxBytes = w.maxBytes;
@@ -167,7 +169,7 @@ export class FollowerRuntime {
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
     // the encoder's scratch bytes: copied into the host's batch and into `last` here, then let go
-    const out = encodeEnvelopeScratch(this.d.run, slot, round, this.id, kind, body);
+    const out = this.encoder.encode(slot, round, kind, body);
     this.replies.add(out);
     this.d.counters.sent('reply', kind, out.byteLength);
     this.last.keep(slot, round, requestKind, requestSize, out);

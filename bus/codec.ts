@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packEnvelope, unpack, unpackAt } from './fastpack.ts';
+import { GAVE_UP, packArray, packEnvelope, packEnvelopeWith, unpack, unpackAt, unpackPrefix, unpackedEnd } from './fastpack.ts';
 import type { SenderTable } from './senders.ts';
 
 export const ENVELOPE_VERSION = 2;
@@ -76,6 +76,39 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
  */
 export function encodeEnvelopeScratch(run: string, slot: number, round: number, from: string, kind: string, body: object): Uint8Array {
   return encodeAs(run, slot, round, from, kind, body, false, false);
+}
+
+/**
+ * One sender's replies: encodeEnvelopeScratch's bytes (a view of the encoder's scratch buffer, valid
+ * until the next encode), with the fields that stay the same reply after reply — version, run tag,
+ * kind and sender — encoded once (again when the kind changes) rather than at every reply. A
+ * follower answers one kind of request round after round; at 2,500 agents a worker the strings'
+ * encoding was a visible part of each reply.
+ */
+export class ReplyEncoder {
+  private kind = '';
+  private mid: Uint8Array = new Uint8Array(0);
+  private readonly head: Uint8Array;
+
+  constructor(
+    private readonly run: string,
+    private readonly from: string,
+  ) {
+    this.head = fieldsOf([ENVELOPE_VERSION, runTag(run)]);
+  }
+
+  encode(slot: number, round: number, kind: string, body: object): Uint8Array {
+    if (kind !== this.kind) {
+      this.kind = kind;
+      this.mid = fieldsOf([kind, this.from]);
+    }
+    return packEnvelopeWith(this.head, slot, round, this.mid, body) ?? encodeAs(this.run, slot, round, this.from, kind, body, false, false);
+  }
+}
+
+/** the msgpack of `items`' values back to back (an array's, without its header: fewer than 16 items) */
+function fieldsOf(items: unknown[]): Uint8Array {
+  return (packArray(items) ?? encoder.encode(items)).slice(1);
 }
 
 function encodeAs(run: string, slot: number, round: number, from: string, kind: string, body: object, noreply: boolean, copy: boolean): Uint8Array {
@@ -149,6 +182,8 @@ export interface ReplyHead {
   noreply: boolean | undefined;
   /** the sender's position among the ids readReply was given */
   sender: number;
+  /** where the envelope ended (a prefix read: the next one of a batch starts there) */
+  end: number;
 }
 
 /**
@@ -160,12 +195,16 @@ export interface ReplyHead {
  * `from`, nor for a kind seen before. Returns false for any other bytes, which the caller then gives
  * to decode(): errors and drop reasons are decode()'s own, and every message readReply accepts
  * decodes to the same envelope, from the id at that position.
+ *
+ * With `prefix`, the envelope (a 7-element one: a reply, not a notification) may end before `end`
+ * (a host's batch, bus/replyBatch.ts): `out.end` says where, and data[from, out.end) is what
+ * readReply would accept on its own.
  */
-export function readReply(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, senders: SenderTable, out: ReplyHead): boolean {
+export function readReply(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, senders: SenderTable, out: ReplyHead, prefix = false): boolean {
   const n = end;
-  if (end - from > maxBytes || end - from < 12) return false;
+  if ((!prefix && end - from > maxBytes) || end - from < 12) return false;
   const h0 = data[from];
-  if ((h0 !== 0x97 && h0 !== 0x98) || data[from + 1] !== ENVELOPE_VERSION || data[from + 2] !== 0xce) return false;
+  if ((h0 !== 0x97 && (prefix || h0 !== 0x98)) || data[from + 1] !== ENVELOPE_VERSION || data[from + 2] !== 0xce) return false;
   if (((data[from + 3] << 24) | (data[from + 4] << 16) | (data[from + 5] << 8) | data[from + 6]) >>> 0 !== runTag(run)) return false;
   at = from + 7;
   const slot = uintAt(data, n);
@@ -193,14 +232,17 @@ export function readReply(data: Uint8Array, from: number, end: number, run: stri
   }
   const b = data[at];
   if ((b & 0xf0) !== 0x80 && b !== 0xde) return false; // a map
-  const body = unpackAt(data, at, stop);
+  const body = prefix ? unpackPrefix(data, at, stop) : unpackAt(data, at, stop);
   if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) return false;
+  const stopped = prefix ? unpackedEnd : stop;
+  if (stopped - from > maxBytes) return false;
   out.slot = slot;
   out.round = round;
   out.kind = kind;
   out.body = body as Body;
   out.noreply = noreply;
   out.sender = sender;
+  out.end = h0 === 0x98 ? n : stopped;
   return true;
 }
 

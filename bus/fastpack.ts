@@ -211,6 +211,34 @@ export function packEnvelope(version: number, tag: number, slot: number, round: 
   }
 }
 
+/**
+ * packEnvelope for a sender whose fields other than slot, round and body are the same message after
+ * message: `head` is the msgpack of version and run tag, `mid` that of kind and sender, back to back
+ * as packArray writes them (without its array header). The bytes are a view of the scratch buffer
+ * (valid until the next pack); undefined where packEnvelope would give up.
+ */
+export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, mid: Uint8Array, body: unknown): Uint8Array | undefined {
+  if (busy) return undefined;
+  busy = true;
+  pos = 0;
+  try {
+    const h = head.length;
+    const m = mid.length;
+    room(1 + h + m);
+    out[pos++] = 0x97;
+    for (let i = 0; i < h; i++) out[pos++] = head[i];
+    writeNumber(slot);
+    writeNumber(round);
+    room(m);
+    for (let i = 0; i < m; i++) out[pos++] = mid[i];
+    if (!writeValue(body, 2)) return undefined;
+    return new Uint8Array(out.buffer, 0, pos);
+  } finally {
+    busy = false;
+    if (out.length > 1 << 20) out = new Uint8Array(2048);
+  }
+}
+
 function packArrayAs(items: unknown[], copy: boolean): Uint8Array | undefined {
   if (busy) return undefined; // re-entered (a getter that encodes): leave it to the library
   busy = true;
@@ -384,6 +412,28 @@ const EMPTY = new Uint8Array(0);
  * and must end exactly at `stop`, or GAVE_UP (then decode the whole message with the library).
  * Never throws.
  */
+/** where the last unpackPrefix's value ended */
+export let unpackedEnd = 0;
+
+/**
+ * unpackAt of the value that starts at data[offset] and ends anywhere up to `stop` (a message that
+ * holds several back to back); where it ended is then `unpackedEnd`. GAVE_UP as unpackAt.
+ */
+export function unpackPrefix(data: Uint8Array, offset: number, stop: number): unknown {
+  src = data;
+  at = offset;
+  end = stop;
+  try {
+    const v = readValue(2);
+    unpackedEnd = at;
+    return v;
+  } catch {
+    return GAVE_UP;
+  } finally {
+    src = EMPTY;
+  }
+}
+
 export function unpackAt(data: Uint8Array, offset: number, stop: number): unknown {
   src = data;
   at = offset;

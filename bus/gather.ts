@@ -180,7 +180,7 @@ export class Gatherer {
   /** those of them re-sent for a fault, not only by the link model's timer (the echo's drop says which) */
   private readonly faultRounds: string[] = [];
   /** reply headers are read into this object, one reply at a time (no envelope allocated per reply) */
-  private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined, sender: -1 };
+  private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined, sender: -1, end: 0 };
   /** per target list (the leader passes the same list for the same targets every round): its roster-position mask */
   private readonly masks = new WeakMap<GatherTarget[], Uint8Array | null>();
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
@@ -235,7 +235,16 @@ export class Gatherer {
     // What does not start as an envelope's array (7 or 8 fields), or does not end as one msgpack
     // value, is taken with all that follows as one message, which decode() then drops: a message of
     // junk costs one drop, not one per byte.
+    const h = this.head;
     for (let at = start; at < end; ) {
+      // the usual reply, read where it stands (readReply finds its end)
+      if (data[at] === 0x97 && readReply(data, at, end, this.run, this.maxBytes, this.senders, h, true)) {
+        const e = h.end;
+        this.counters.received('reply', e - at);
+        this.take(role, host, e - at, subject, s0, s1);
+        at = e;
+        continue;
+      }
       const e = data[at] === 0x97 || data[at] === 0x98 ? valueEnd(data, at, end) : -1;
       if (e < 0) return this.onReply(data, at, end, role, host, subject, s0, s1);
       this.onReply(data, at, e, role, host, subject, s0, s1);
@@ -506,6 +515,12 @@ export class Gatherer {
       h.body = env.body;
       h.sender = i;
     }
+    this.take(role, host, bytes, subject, s0, s1);
+  }
+
+  /** The reply in `head`, read from a message on the reply subject of `role` and `host`: taken if its sender is of that role, on that host. */
+  private take(role: number, host: number, bytes: number, subject: Uint8Array, s0: number, s1: number): void {
+    const h = this.head;
     const i = h.sender;
     const sender = this.ids[i];
     if (this.roleOf[i] !== role || (this.where && this.where.of[i] !== host)) {

@@ -1,6 +1,6 @@
 import { encode as rawEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decode, encodeEnvelope, ENVELOPE_VERSION, readReply, runTag, type ReplyHead } from '../../bus/codec.ts';
+import { decode, encodeEnvelope, ENVELOPE_VERSION, readReply, ReplyEncoder, runTag, type ReplyHead } from '../../bus/codec.ts';
 import { SenderTable } from '../../bus/senders.ts';
 import { rawEnvelope } from '../helpers/wire.ts';
 import { familyOf, runToken, subjects } from '../../bus/subjects.ts';
@@ -129,18 +129,31 @@ describe('readReply (the leader’s reply path): the same result as decode, or d
   const senders = new SenderTable(ids);
   it('accepts only what decode accepts from a roster agent, and reads the same envelope and sender, inside a larger buffer too', () => {
     let read = 0;
-    const h: ReplyHead = { slot: -1, round: -1, kind: '', body: {}, noreply: undefined, sender: -1 };
+    const h: ReplyHead = { slot: -1, round: -1, kind: '', body: {}, noreply: undefined, sender: -1, end: 0 };
     for (const data of [...cases(), encodeEnvelope(RUN, 1, 2, 'üe-1', 'r', { x: 1 })]) {
       const b = decode(data, RUN, 1 << 20);
       // inside a larger buffer, with bytes of another message around it: read only its own
       const framed = Uint8Array.from([0x97, 2, 0xce, ...data, 0x97, 2, 0xce, 1, 2, 3, 4, 5, 6]);
       const inside = readReply(framed, 3, 3 + data.length, RUN, 1 << 20, senders, h);
+      // read as the first of a batch (the message goes on after it): finds where it ends
+      const first = readReply(framed, 3, framed.length, RUN, 1 << 20, senders, h, true);
+      const firstEnd = h.end;
+      // what it read as the first of a batch is an envelope readReply accepts alone, the same one
+      if (first) {
+        const { slot, round, kind, body, sender } = h;
+        expect(firstEnd).toBeLessThanOrEqual(3 + data.length);
+        expect(readReply(framed, 3, firstEnd, RUN, 1 << 20, senders, h)).toBe(true);
+        expect({ slot: h.slot, round: h.round, kind: h.kind, body: h.body, sender: h.sender }).toEqual({ slot, round, kind, body, sender });
+      }
       if (!readReply(data, 0, data.length, RUN, 1 << 20, senders, h)) {
         expect(inside).toBe(false);
         // what it leaves is decode's: either dropped there, or from an agent readReply was not given, or of an unusual shape
         continue;
       }
       expect(inside).toBe(true);
+      // a notification (8 fields) ends where its message does: never read as the first of a batch
+      expect(first).toBe(data[0] === 0x97);
+      if (first) expect(firstEnd).toBe(3 + data.length);
       read++;
       expect(b.ok).toBe(true);
       if (!b.ok) continue;
@@ -150,11 +163,48 @@ describe('readReply (the leader’s reply path): the same result as decode, or d
     expect(read).toBeGreaterThan(50); // the accepting path was exercised
   });
   it('never accepts a sender outside the roster, nor more than maxBytes', () => {
-    const h: ReplyHead = { slot: -1, round: -1, kind: '', body: {}, noreply: undefined, sender: -1 };
+    const h: ReplyHead = { slot: -1, round: -1, kind: '', body: {}, noreply: undefined, sender: -1, end: 0 };
     expect(readReply(encodeEnvelope(RUN, 0, 1, 'ue-12', 'r', { p: 1 }), 0, 30, RUN, 1 << 20, senders, h)).toBe(false);
     const ok = encodeEnvelope(RUN, 0, 1, 'ue-1', 'r', { p: 1 });
     expect(readReply(ok, 0, ok.length, RUN, 1 << 20, senders, h)).toBe(true);
     expect(readReply(ok, 0, ok.length, RUN, 4, senders, h)).toBe(false);
+    expect(readReply(ok, 0, ok.length, RUN, 4, senders, h, true)).toBe(false);
+    expect(readReply(ok, 0, ok.length, RUN, ok.length, senders, h, true)).toBe(true);
+    expect(readReply(ok, 0, ok.length, RUN, ok.length - 1, senders, h, true)).toBe(false);
     expect(decode(ok, RUN, 4)).toMatchObject({ ok: false, reason: 'oversized' });
+  });
+});
+
+describe('ReplyEncoder (a follower’s replies): the bytes encodeEnvelope writes', () => {
+  it('for any run, sender, kinds in turn, slot, round and body, the library’s path included', () => {
+    // a run whose tag takes 2 bytes, not 4 (the tag's encoding is then shorter)
+    let small = '';
+    for (let i = 0; !small; i++) if (runTag(`r${i}`) < 0x10000) small = `r${i}`;
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+    const bodies: object[] = [{ x: 0.1, u: -3 }, {}, { p: 2 ** 40, s: 'héllo', xs: [1, null, true] }, { big: 2n ** 70n }, { b: new Uint8Array([1, 2]) }, { u: undefined, x: 1 }];
+    let compared = 0;
+    for (const run of ['run-a', small, 'ü-run']) {
+      for (const from of ['ue-1', 'üe-7', 'x'.repeat(40)]) {
+        const enc = new ReplyEncoder(run, from);
+        for (let i = 0; i < 60; i++) {
+          const kind = pick(['re:price', 're:price', 'nil', 'error', 'ß']);
+          const slot = pick([0, 3, 200, 70_000, 2 ** 32 - 1]);
+          const round = pick([0, 1, 127, 128, 65_536]);
+          const body = pick(bodies);
+          let want: Uint8Array | undefined;
+          try {
+            want = encodeEnvelope(run, slot, round, from, kind, body);
+          } catch {
+            expect(() => enc.encode(slot, round, kind, body)).toThrow();
+            continue;
+          }
+          expect(Uint8Array.from(enc.encode(slot, round, kind, body))).toEqual(want);
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(400);
   });
 });
