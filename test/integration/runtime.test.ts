@@ -44,6 +44,9 @@ describe('runtime (ping scenario)', () => {
     expect(m.natsServerRssBytes).toBeGreaterThan(0);
     expect(m.peakRssBytesTotal).toBe(m.peakRssBytesSum + m.orchestratorPeakRssBytes + m.natsServerRssBytes);
     expect(s.runMetrics.counters.ours.published).toBe(s.runMetrics.counters.server.inMsgs);
+    // a worker's replies to a broadcast went out together (bus/replyBatch.ts): fewer NATS messages than messages counted
+    const counted = Object.values(s.runMetrics.counters.ours.byFamily as Record<string, { msgs: number }>).reduce((n, f) => n + f.msgs, 0);
+    expect(s.runMetrics.counters.ours.published).toBeLessThan(counted);
     expect(s.runMetrics.counters.ours.bytes).toBe(s.runMetrics.counters.server.inBytes);
     // mechanism messages: 7 broadcasts + 7 × 8 replies
     expect(s.metrics.messages).toBe(7 + 7 * 8);
