@@ -462,100 +462,21 @@ export function valueEnd(data: Uint8Array, from: number, stop: number): number {
     if (p >= stop) return -1;
     const h = data[p];
     pending--;
-    let size = 1;
+    let size = 1; // fixints, and the array and map headers below
     if (h < 0x80 || h >= 0xe0) size = 1;
     else if (h < 0x90) pending += 2 * (h & 0x0f);
     else if (h < 0xa0) pending += h & 0x0f;
     else if (h < 0xc0) size = 1 + (h & 0x1f);
     else {
-      let len: number;
-      switch (h) {
-        case 0xc0:
-        case 0xc2:
-        case 0xc3:
-          break;
-        case 0xc4:
-        case 0xd9:
-          if ((len = lenAt(data, p, stop, 1)) < 0) return -1;
-          size = 2 + len;
-          break;
-        case 0xc5:
-        case 0xda:
-          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
-          size = 3 + len;
-          break;
-        case 0xc6:
-        case 0xdb:
-          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
-          size = 5 + len;
-          break;
-        case 0xc7:
-          if ((len = lenAt(data, p, stop, 1)) < 0) return -1;
-          size = 3 + len;
-          break;
-        case 0xc8:
-          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
-          size = 4 + len;
-          break;
-        case 0xc9:
-          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
-          size = 6 + len;
-          break;
-        case 0xca:
-        case 0xce:
-        case 0xd2:
-          size = 5;
-          break;
-        case 0xcb:
-        case 0xcf:
-        case 0xd3:
-          size = 9;
-          break;
-        case 0xcc:
-        case 0xd0:
-          size = 2;
-          break;
-        case 0xcd:
-        case 0xd1:
-          size = 3;
-          break;
-        case 0xd4:
-          size = 3;
-          break;
-        case 0xd5:
-          size = 4;
-          break;
-        case 0xd6:
-          size = 6;
-          break;
-        case 0xd7:
-          size = 10;
-          break;
-        case 0xd8:
-          size = 18;
-          break;
-        case 0xdc:
-          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
-          size = 3;
-          pending += len;
-          break;
-        case 0xdd:
-          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
-          size = 5;
-          pending += len;
-          break;
-        case 0xde:
-          if ((len = lenAt(data, p, stop, 2)) < 0) return -1;
-          size = 3;
-          pending += 2 * len;
-          break;
-        case 0xdf:
-          if ((len = lenAt(data, p, stop, 4)) < 0) return -1;
-          size = 5;
-          pending += 2 * len;
-          break;
-        default:
-          return -1; // 0xc1, never used
+      const k = h - 0xc0;
+      size = FIXED[k];
+      if (size === 0) return -1; // 0xc1, never used
+      const lb = LENGTH_BYTES[k];
+      if (lb > 0) {
+        const len = lenAt(data, p, stop, lb);
+        if (len < 0) return -1;
+        if (VALUES_PER[k] > 0) pending += VALUES_PER[k] * len;
+        else size += len;
       }
     }
     p += size;
@@ -564,6 +485,17 @@ export function valueEnd(data: Uint8Array, from: number, stop: number): number {
   }
   return p;
 }
+
+/**
+ * The headers 0xc0–0xdf (index h - 0xc0), as the msgpack spec lays them out: FIXED, the bytes before
+ * any payload (header, length, an extension's type; 0: never used); LENGTH_BYTES, how many bytes
+ * give a length (0: none); VALUES_PER, what that length counts: 0 bytes of payload, 1 an array's
+ * items, 2 a map's entries (a key and a value each).
+ */
+// headers:              c0 c1 c2 c3 c4 c5 c6 c7 c8 c9 ca cb cc cd ce cf d0 d1 d2 d3 d4 d5 d6 d7  d8 d9 da db dc dd de df
+const FIXED = Uint8Array.from([1, 0, 1, 1, 2, 3, 5, 3, 4, 6, 5, 9, 2, 3, 5, 9, 2, 3, 5, 9, 3, 4, 6, 10, 18, 2, 3, 5, 3, 5, 3, 5]);
+const LENGTH_BYTES = Uint8Array.from([0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 2, 4, 2, 4]);
+const VALUES_PER = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2]);
 
 /** the big-endian length of `bytes` bytes after the header at data[p], or -1 if the data stops first */
 function lenAt(data: Uint8Array, p: number, stop: number, bytes: number): number {

@@ -137,6 +137,10 @@ describe('valueEnd: where one msgpack value ends, as the library reads it', () =
       [[0xdb, 0, 0, 0, 1, 0x41], 6],
       [[0xdd, 0, 0, 0, 2, 1, 2], 7],
       [[0xdf, 0, 0, 0, 1, 1, 2], 7],
+      [[0xdc, 0, 2, 1, 2], 5],
+      [[0xde, 0, 1, 1, 2], 5],
+      [[0xde, 0, 2, 1, 2, 3, 4], 7],
+      [[0xde, 0, 2, 1, 2, 3], -1],
       [[0xc1], -1],
       [[0x92, 0xc1, 1], -1],
       // a length claiming more values than there are bytes left
@@ -145,6 +149,11 @@ describe('valueEnd: where one msgpack value ends, as the library reads it', () =
       [[], -1],
     ];
     for (const [bytes, end] of cases) expect(valueEnd(Uint8Array.from(bytes), 0, bytes.length)).toBe(end);
+    // 16-bit array and map headers as the library writes them (16 items or more)
+    for (const v of [Array.from({ length: 20 }, (_, i) => i), Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i]))]) {
+      const b = encoder.encode([v, 1]);
+      expect(valueEnd(b, 1, b.length)).toBe(b.length - 1);
+    }
     // and the library agrees on the ones it reads
     expect(libDecode(Uint8Array.from([0xdd, 0, 0, 0, 2, 1, 2]))).toEqual({ ok: true, v: [1, 2] });
   });
