@@ -230,13 +230,13 @@ export class Gatherer {
       this.counters.received('reply', end - start);
       return this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, 'a reply subject of no role of the roster, or no host of the run');
     }
-    if (end === start) return this.onReply(data, start, end, role, host, subject, s0, s1);
     // A host's replies come back to back in one message (bus/replyBatch.ts), each taken as if alone.
     // What does not start as an envelope's array (7 or 8 fields), or does not end as one msgpack
     // value, is taken with all that follows as one message, which decode() then drops: a message of
-    // junk costs one drop, not one per byte.
+    // junk (an empty one too) costs one drop, not one per byte.
     const h = this.head;
-    for (let at = start; at < end; ) {
+    let at = start;
+    do {
       // the usual reply, read where it stands (readReply finds its end)
       if (data[at] === 0x97 && readReply(data, at, end, this.run, this.maxBytes, this.senders, h, true)) {
         const e = h.end;
@@ -249,7 +249,7 @@ export class Gatherer {
       if (e < 0) return this.onReply(data, at, end, role, host, subject, s0, s1);
       this.onReply(data, at, e, role, host, subject, s0, s1);
       at = e;
-    }
+    } while (at < end);
   }
 
   /** The subject roster agent `i`'s replies come on (`*` for its host when the placement is not known), for drop records. */

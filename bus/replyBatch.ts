@@ -21,6 +21,15 @@ import { publishFast, publishHead } from './fastpublish.ts';
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
 export const BATCH_BYTES = 16 * 1024;
 
+export interface ReplyBatchOptions {
+  /** where `coalesced` is counted (the envelopes that went inside another's message) */
+  counters?: Counters;
+  /** the server's largest message (default: the connection's) */
+  maxPayload?: number;
+  /** told of a batch the client refused (the connection closed), with how many envelopes it held */
+  lost?: (error: unknown, envelopes: number) => void;
+}
+
 export class ReplyBatch {
   private buf = new Uint8Array(4096);
   private used = 0;
@@ -33,13 +42,10 @@ export class ReplyBatch {
   constructor(
     private readonly nc: NatsConnection,
     readonly subject: string,
-    private readonly counters?: Counters,
-    maxPayload = nc.info?.max_payload,
-    /** told of a batch the client refused (the connection closed), with how many envelopes it held */
-    private readonly lost?: (error: unknown, envelopes: number) => void,
+    private readonly o: ReplyBatchOptions = {},
   ) {
     this.head = publishHead(subject);
-    this.limit = Math.min(BATCH_BYTES, maxPayload ?? BATCH_BYTES);
+    this.limit = Math.min(BATCH_BYTES, o.maxPayload ?? nc.info?.max_payload ?? BATCH_BYTES);
   }
 
   /** Adds an envelope's bytes (copied at once: they may be the encoder's scratch buffer). */
@@ -73,10 +79,10 @@ export class ReplyBatch {
       // the connection closed or is draining (the host is going): the client refuses the message, as
       // it would have refused each reply; the leader re-sends requests whose replies do not come. Not
       // thrown: from the end-of-task callback it would end the process.
-      this.lost?.(e, count);
+      this.o.lost?.(e, count);
       return;
     }
-    if (this.counters) this.counters.coalesced += count - 1;
+    if (this.o.counters) this.o.counters.coalesced += count - 1;
   }
 
   private grow(need: number): void {
@@ -97,13 +103,12 @@ export class ReplyBatches {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly counters?: Counters,
-    private readonly lost?: (error: unknown, envelopes: number) => void,
+    private readonly o: Omit<ReplyBatchOptions, 'maxPayload'> = {},
   ) {}
 
   for(subject: string): ReplyBatch {
     let b = this.bySubject.get(subject);
-    if (!b) this.bySubject.set(subject, (b = new ReplyBatch(this.nc, subject, this.counters, undefined, this.lost)));
+    if (!b) this.bySubject.set(subject, (b = new ReplyBatch(this.nc, subject, this.o)));
     return b;
   }
 }

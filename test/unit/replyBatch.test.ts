@@ -59,7 +59,7 @@ describe('ReplyBatch', () => {
   it('never passes its size limit (BATCH_BYTES, or the server’s max_payload if smaller) with more than one envelope', async () => {
     for (const maxPayload of [undefined, 1000]) {
       const { nc, sent } = recorder();
-      const b = new ReplyBatch(nc, 's', undefined, maxPayload);
+      const b = new ReplyBatch(nc, 's', { maxPayload });
       const limit = Math.min(BATCH_BYTES, maxPayload ?? BATCH_BYTES);
       const envs = Array.from({ length: 3000 }, (_, i) => encodeEnvelope('run', 1, 2, `ue-${i}`, 're:price', { x: i, pad: 'p'.repeat(i % 50) }));
       for (const e of envs) b.add(e);
@@ -78,7 +78,7 @@ describe('ReplyBatch', () => {
     const sent: Uint8Array[] = [];
     const nc = { publish: (_s: string, d: Uint8Array) => (refuse ? (() => { throw new Error('closed'); })() : void sent.push(d.slice())) } as unknown as NatsConnection;
     const lost: number[] = [];
-    const b = new ReplyBatch(nc, 's', undefined, undefined, (_e, n) => void lost.push(n));
+    const b = new ReplyBatch(nc, 's', { lost: (_e, n) => void lost.push(n) });
     const env = encodeEnvelope('run', 1, 2, 'ue-0', 're:price', { x: 1 });
     b.add(env);
     b.add(env);
