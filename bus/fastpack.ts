@@ -407,17 +407,13 @@ export function unpack(data: Uint8Array): unknown {
 }
 const EMPTY = new Uint8Array(0);
 
-/**
- * As unpack, for one element of the message's top-level array: the value that starts at `offset`
- * and must end exactly at `stop`, or GAVE_UP (then decode the whole message with the library).
- * Never throws.
- */
 /** where the last unpackPrefix's value ended */
 export let unpackedEnd = 0;
 
 /**
  * unpackAt of the value that starts at data[offset] and ends anywhere up to `stop` (a message that
- * holds several back to back); where it ended is then `unpackedEnd`. GAVE_UP as unpackAt.
+ * holds several back to back); where it ended is then `unpackedEnd`. GAVE_UP where the fast path
+ * gives up; never throws.
  */
 export function unpackPrefix(data: Uint8Array, offset: number, stop: number): unknown {
   src = data;
@@ -434,18 +430,14 @@ export function unpackPrefix(data: Uint8Array, offset: number, stop: number): un
   }
 }
 
+/**
+ * As unpack, for one element of the message's top-level array: the value that starts at `offset`
+ * and must end exactly at `stop`, or GAVE_UP (then decode the whole message with the library).
+ * Never throws.
+ */
 export function unpackAt(data: Uint8Array, offset: number, stop: number): unknown {
-  src = data;
-  at = offset;
-  end = stop;
-  try {
-    const v = readValue(2);
-    return at === end ? v : GAVE_UP;
-  } catch {
-    return GAVE_UP;
-  } finally {
-    src = EMPTY;
-  }
+  const v = unpackPrefix(data, offset, stop);
+  return v !== GAVE_UP && unpackedEnd === stop ? v : GAVE_UP;
 }
 
 
