@@ -169,10 +169,11 @@ export class FollowerRuntime {
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
     // the encoder's scratch bytes: copied into the host's batch and into `last` here, then let go
-    const out = this.encoder.encode(slot, round, kind, body);
-    this.replies.add(out);
-    this.d.counters.sent('reply', kind, out.byteLength);
-    this.last.keep(slot, round, requestKind, requestSize, out);
+    const n = this.encoder.write(slot, round, kind, body);
+    const out = this.encoder.bytes;
+    this.replies.add(out, n);
+    this.d.counters.sent('reply', kind, n);
+    this.last.keep(slot, round, requestKind, requestSize, out, n);
   }
 
   private onReplayed(): void {

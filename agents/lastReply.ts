@@ -16,11 +16,14 @@ export class LastReply {
   private bytes = new Uint8Array(64);
   private len = 0;
 
-  /** Remember `reply` (copied: it may be the encoder's scratch) as the answer to this request. */
-  keep(slot: number, round: number, kind: string, requestSize: number, reply: Uint8Array): void {
-    if (reply.length > this.bytes.length) this.bytes = new Uint8Array(Math.max(reply.length, 2 * this.bytes.length));
-    this.bytes.set(reply);
-    this.len = reply.length;
+  /** Remember the first `n` bytes of `reply` (copied: it may be the encoder's scratch) as the answer to this request. */
+  keep(slot: number, round: number, kind: string, requestSize: number, reply: Uint8Array, n = reply.length): void {
+    if (n > this.bytes.length) this.bytes = new Uint8Array(Math.max(n, 2 * this.bytes.length));
+    const bytes = this.bytes;
+    // short replies byte by byte: TypedArray.set costs more than the copy below ~64 bytes
+    if (n < 64) for (let i = 0; i < n; i++) bytes[i] = reply[i];
+    else bytes.set(reply.subarray(0, n));
+    this.len = n;
     this.slot = slot;
     this.round = round;
     this.kind = kind;

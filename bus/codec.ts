@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packArray, packEnvelope, packEnvelopeWith, unpack, unpackAt, unpackPrefix, unpackedEnd } from './fastpack.ts';
+import { GAVE_UP, packArray, packEnvelope, packEnvelopeWith, scratch, unpack, unpackAt, unpackPrefix, unpackedEnd } from './fastpack.ts';
 import type { SenderTable } from './senders.ts';
 
 export const ENVELOPE_VERSION = 2;
@@ -89,6 +89,8 @@ export class ReplyEncoder {
   private kind = '';
   private mid: Uint8Array = new Uint8Array(0);
   private readonly head: Uint8Array;
+  /** where the last `write` put its bytes (at the start): fastpack's scratch, or the library's output */
+  bytes: Uint8Array = new Uint8Array(0);
 
   constructor(
     private readonly run: string,
@@ -97,12 +99,26 @@ export class ReplyEncoder {
     this.head = fieldsOf([ENVELOPE_VERSION, runTag(run)]);
   }
 
-  encode(slot: number, round: number, kind: string, body: object): Uint8Array {
+  /** Encodes a reply into `bytes` (valid until the next encode anywhere); returns its length. */
+  write(slot: number, round: number, kind: string, body: object): number {
     if (kind !== this.kind) {
       this.kind = kind;
       this.mid = fieldsOf([kind, this.from]);
     }
-    return packEnvelopeWith(this.head, slot, round, this.mid, body) ?? encodeAs(this.run, slot, round, this.from, kind, body, false, false);
+    const n = packEnvelopeWith(this.head, slot, round, this.mid, body);
+    if (n >= 0) {
+      this.bytes = scratch();
+      return n;
+    }
+    const b = encodeAs(this.run, slot, round, this.from, kind, body, false, false);
+    this.bytes = b;
+    return b.length;
+  }
+
+  /** `write`, as a view of its bytes */
+  encode(slot: number, round: number, kind: string, body: object): Uint8Array {
+    const n = this.write(slot, round, kind, body);
+    return this.bytes.subarray(0, n);
   }
 }
 

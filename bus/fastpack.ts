@@ -157,9 +157,30 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * A map without its undefined values (the codec's encoder ignores them): its own enumerable keys in
  * Object.keys order. Walked with for…in, which reads a plain object's keys and values from its
  * shape's caches (Object.keys built an array per map, and `m[key]` was a megamorphic lookup); an
- * inherited enumerable key (a polluted Object.prototype) is the library's business.
+ * inherited enumerable key (a polluted Object.prototype) is the library's business. A map of fewer
+ * than 16 entries (a reply body) is written in one walk, its one-byte header filled in after; a
+ * larger one is walked again, once to count.
  */
 function writeMap(m: Record<string, unknown>, depth: number): boolean {
+  const start = pos;
+  room(1);
+  pos++;
+  let n = 0;
+  for (const k in m) {
+    if (!hasOwn.call(m, k)) return false;
+    const v = m[k];
+    if (v === undefined) continue;
+    if (++n === 16) {
+      pos = start;
+      return writeLargeMap(m, depth);
+    }
+    if (!writeString(k) || !writeValue(v, depth + 1)) return false;
+  }
+  out[start] = 0x80 | n;
+  return true;
+}
+
+function writeLargeMap(m: Record<string, unknown>, depth: number): boolean {
   let n = 0;
   for (const k in m) {
     if (!hasOwn.call(m, k)) return false;
@@ -214,13 +235,17 @@ export function packEnvelope(version: number, tag: number, slot: number, round: 
 /**
  * packEnvelope for a sender whose fields other than slot, round and body are the same message after
  * message: `head` is the msgpack of version and run tag, `mid` that of kind and sender, back to back
- * as packArray writes them (without its array header). The bytes are a view of the scratch buffer
- * (valid until the next pack); undefined where packEnvelope would give up.
+ * as packArray writes them (without its array header). Returns how many bytes it wrote at the start
+ * of `scratch()` (valid until the next pack), or -1 where packEnvelope would give up. A length, not
+ * a view: the caller copies the bytes anyway, and a view per reply was a typed array allocated (and
+ * the scratch's ArrayBuffer looked up) once per reply on every follower.
  */
-export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, mid: Uint8Array, body: unknown): Uint8Array | undefined {
-  if (busy) return undefined;
+export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, mid: Uint8Array, body: unknown): number {
+  if (busy) return -1;
   busy = true;
   pos = 0;
+  // shrunk here, not after: the bytes this call writes are read from `out` once it returns
+  if (out.length > 1 << 20) out = new Uint8Array(2048);
   try {
     const h = head.length;
     const m = mid.length;
@@ -231,12 +256,15 @@ export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, 
     writeNumber(round);
     room(m);
     for (let i = 0; i < m; i++) out[pos++] = mid[i];
-    if (!writeValue(body, 2)) return undefined;
-    return new Uint8Array(out.buffer, 0, pos);
+    return writeValue(body, 2) ? pos : -1;
   } finally {
     busy = false;
-    if (out.length > 1 << 20) out = new Uint8Array(2048);
   }
+}
+
+/** the buffer the last pack wrote into (packEnvelopeWith's bytes are at its start) */
+export function scratch(): Uint8Array {
+  return out;
 }
 
 function packArrayAs(items: unknown[], copy: boolean): Uint8Array | undefined {

@@ -19,7 +19,7 @@ import type { Counters } from './counters.ts';
 import { publishFast, publishHead } from './fastpublish.ts';
 
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
-export const BATCH_BYTES = 16 * 1024;
+export const BATCH_BYTES = 60 * 1024;
 
 export interface ReplyBatchOptions {
   /** where `coalesced` is counted (the envelopes that went inside another's message) */
@@ -48,16 +48,15 @@ export class ReplyBatch {
     this.limit = Math.min(BATCH_BYTES, o.maxPayload ?? nc.info?.max_payload ?? BATCH_BYTES);
   }
 
-  /** Adds an envelope's bytes (copied at once: they may be the encoder's scratch buffer). */
-  add(envelope: Uint8Array): void {
-    const n = envelope.length;
+  /** Adds an envelope's bytes, the first `n` of `envelope` (copied at once: they may be the encoder's scratch buffer). */
+  add(envelope: Uint8Array, n = envelope.length): void {
     if (this.used > 0 && this.used + n > this.limit) this.send();
     if (this.used + n > this.buf.length) this.grow(this.used + n);
     const buf = this.buf;
     const o = this.used;
     // short runs byte by byte: TypedArray.set costs more than the copy below ~64 bytes
     if (n < 64) for (let i = 0; i < n; i++) buf[o + i] = envelope[i];
-    else buf.set(envelope, o);
+    else buf.set(envelope.subarray(0, n), o);
     this.used = o + n;
     this.count++;
     if (!this.scheduled) {

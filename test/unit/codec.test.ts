@@ -207,4 +207,14 @@ describe('ReplyEncoder (a follower’s replies): the bytes encodeEnvelope writes
     }
     expect(compared).toBeGreaterThan(400);
   });
+  it('write() leaves its bytes readable after a body that grew the scratch past its cap, and the next reply is right too', () => {
+    const enc = new ReplyEncoder('run-a', 'ue-1');
+    // about 1.6 MB of doubles, past the 1 MB the scratch keeps (in arrays of under 65,536 items, which the fast path writes)
+    const big = { xs: [0, 1, 2].map((j) => Array.from({ length: 60_000 }, (_, i) => i + j + 0.5)) };
+    const n = enc.write(0, 1, 're:price', big);
+    // Buffer.equals: toEqual walks 1.6 MB element by element
+    expect(Buffer.from(enc.bytes.buffer, enc.bytes.byteOffset, n).equals(encodeEnvelope('run-a', 0, 1, 'ue-1', 're:price', big))).toBe(true);
+    const m = enc.write(0, 2, 're:price', { x: 1, u: 2 });
+    expect(Uint8Array.from(enc.bytes.subarray(0, m))).toEqual(encodeEnvelope('run-a', 0, 2, 'ue-1', 're:price', { x: 1, u: 2 }));
+  });
 });

@@ -58,6 +58,26 @@ describe('fastpack: the same bytes in, the same values out as @msgpack/msgpack',
     for (const odd of [{ a: new Uint8Array(1) }, { s: 'é' }]) expect(packEnvelope(2, 1, 0, 0, 'k', 'f', odd, false, true)).toBeUndefined();
     expect(packEnvelope(2, 1, 0, 0, 'ké', 'f', {}, false, true)).toBeUndefined();
   });
+  it('maps around 16 entries (one walk below, two from 16 on), with undefined values and nested maps: the library’s bytes', () => {
+    for (let keys = 0; keys <= 20; keys++)
+      for (const holes of [0, 1, 3])
+        for (const nest of [false, true]) {
+          const m: Record<string, unknown> = {};
+          for (let i = 0; i < keys; i++) m[`k${i}`] = i % 5 === 0 && i / 5 < holes ? undefined : i * 1.5;
+          if (nest) m.inner = { ...m, deep: { a: 1, b: undefined } };
+          const fast = packArray([m, 'after']);
+          expect(fast, `${keys} keys, ${holes} undefined, nested ${nest}`).toEqual(encoder.encode([m, 'after']));
+        }
+    // a key inherited from a prototype the fast path takes (null's: none) never slips in; a polluted Object.prototype gives up
+    const polluted = Object.prototype as Record<string, unknown>;
+    polluted.evil = 1;
+    try {
+      expect(packArray([{ a: 1 }])).toBeUndefined();
+      expect(packArray([Object.fromEntries(Array.from({ length: 18 }, (_, i) => [`k${i}`, i]))])).toBeUndefined();
+    } finally {
+      delete polluted.evil;
+    }
+  });
   it('packArray takes the fast path for envelope-like plain data, and gives up on what it does not cover', () => {
     expect(packArray([2, 123456789, 0, 7, 're:price', 'ue-12', { x: 0.5, u: -1.25, n: [1, 2, 3], s: 'ok' }])).toBeInstanceOf(Uint8Array);
     for (const odd of [new Uint8Array(2), new Date(0), new Map(), 'é', 10n, { a: new Uint8Array(1) }]) expect(packArray([odd])).toBeUndefined();
