@@ -142,6 +142,10 @@ export interface FloorShape {
   sharedBroadcast?: boolean;
   /** with sharedBroadcast and replyBytes: a process's replies to a broadcast go back to back in as few messages as mecsim's hosts send (bus/replyBatch.ts) */
   batchReplies?: boolean;
+  /** how long one round may take before the floor gives up with an error (default FLOOR_ROUND_MS; stretched on a loaded machine) */
+  roundMs?: number;
+  /** told of each round done (warm-up rounds included), from 1 */
+  onRound?: (round: number) => void;
 }
 
 export interface FloorResult {
@@ -197,6 +201,11 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   const warmupTimes: number[] = [];
   let cpuMs = 0;
   const aborted = whenAborted(signal);
+  // a worker that exits before the floor ends (crashed, killed) fails it at once, not at a deadline
+  let ended = false;
+  let onDied: (e: Error) => void = () => undefined;
+  const died = new Promise<never>((_, reject) => (onDied = reject));
+  died.catch(() => undefined);
   try {
     let ready = 0;
     let onReady: () => void = () => undefined;
@@ -217,40 +226,49 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
       const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
       child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
+      const agents = `${from}–${from + g - 1}`;
+      child.once('exit', (code, sig) => ended || onDied(new RunError(`raw NATS floor: the worker of agents ${agents} exited (${sig ?? `code ${code}`}) before the floor ended (see its output above)`, 1)));
       children.push(child);
       from += g;
     }
     // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
     const startMs = scaledMs(60_000);
-    await within(Promise.race([allReady, aborted.promise]), startMs, () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`));
+    await within(Promise.race([allReady, aborted.promise, died]), startMs, () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`));
     const payload = new Uint8Array(shape.bcastBytes ?? 8);
     const cpu0 = process.cpuUsage();
     const warmup = shape.warmup ?? 0;
     // a round that never completes (a worker died, the server dropped a slow consumer's messages) ends the bench with an error, not a hang
-    const roundMs = scaledMs(FLOOR_ROUND_MS);
+    const roundMs = scaledMs(shape.roundMs ?? FLOOR_ROUND_MS);
     for (let r = 0; r < warmup + rounds; r++) {
       got = 0;
       const done = new Promise<void>((res) => (onRound = res));
       const t0 = performance.now();
       publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
-      await within(Promise.race([done, aborted.promise]), roundMs, () => new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1));
+      await within(Promise.race([done, aborted.promise, died]), roundMs, () => new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1));
       (r < warmup ? warmupTimes : times).push(performance.now() - t0);
+      shape.onRound?.(r + 1);
     }
     const cpu = process.cpuUsage(cpu0);
     cpuMs += (cpu.user + cpu.system) / 1000;
+    ended = true;
     nc.publish(`${prefix}.stop`);
     await nc.flush();
   } finally {
     aborted.dispose();
-    // interrupted: the workers were never told to stop, so they are stopped here (else they exit on `stop`)
-    if (signal?.aborted) for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    // interrupted or failed: the workers were never told to stop, so they are stopped here (else they exit on `stop`)
+    if (!ended) {
+      ended = true;
+      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    }
     await Promise.all(
       children.map(
         (c) =>
           new Promise<void>((r) => {
             if (c.exitCode !== null || c.signalCode !== null) return r();
-            const kill = setTimeout(() => (c.kill('SIGKILL'), r()), 3000);
-            c.once('exit', () => (clearTimeout(kill), r()));
+            // killed after 3 s (a frozen worker ignores `stop` and SIGTERM), and waited for: gone when the floor returns
+            const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
+            const giveUp = setTimeout(r, 10_000);
+            c.once('exit', () => (clearTimeout(kill), clearTimeout(giveUp), r()));
           }),
       ),
     );
