@@ -19,7 +19,7 @@ import type { Counters } from './counters.ts';
 import { publishFast, publishHead } from './fastpublish.ts';
 
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
-export const BATCH_BYTES = 60 * 1024;
+export const BATCH_BYTES = 16 * 1024;
 
 export interface ReplyBatchOptions {
   /** where `coalesced` is counted (the envelopes that went inside another's message) */
