@@ -1,3 +1,5 @@
+import { copyBytes } from '../bus/bytes.ts';
+
 /**
  * A follower's last answered request and its reply's bytes. A request the leader re-sends (its first
  * copy or our reply was lost) is recognized by its slot, round, kind and size, and gets the same bytes
@@ -19,10 +21,7 @@ export class LastReply {
   /** Remember the first `n` bytes of `reply` (copied: it may be the encoder's scratch) as the answer to this request. */
   keep(slot: number, round: number, kind: string, requestSize: number, reply: Uint8Array, n = reply.length): void {
     if (n > this.bytes.length) this.bytes = new Uint8Array(Math.max(n, 2 * this.bytes.length));
-    const bytes = this.bytes;
-    // short replies byte by byte: TypedArray.set costs more than the copy below ~64 bytes
-    if (n < 64) for (let i = 0; i < n; i++) bytes[i] = reply[i];
-    else bytes.set(reply.subarray(0, n));
+    copyBytes(this.bytes, 0, reply, n);
     this.len = n;
     this.slot = slot;
     this.round = round;

@@ -17,6 +17,7 @@
  * against the client's. MECSIM_STOCK_PUBLISH=1 turns it off.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { copyBytes } from './bytes.ts';
 
 interface Protocol {
   sendCommand(cmd: Uint8Array, ...payloads: Uint8Array[]): void;
@@ -190,15 +191,12 @@ export function publishFast(nc: NatsConnection, subject: string, data: Uint8Arra
 function writeFrame(buf: Uint8Array, o: number, head: Uint8Array, nd: number, data: Uint8Array): void {
   const h = head.length;
   const len = data.length;
-  // short runs are copied byte by byte: TypedArray.set costs more than the copy below ~64 bytes
-  if (h < 64) for (let i = 0; i < h; i++) buf[o + i] = head[i];
-  else buf.set(head, o);
+  copyBytes(buf, o, head, h);
   let at = o + h + nd;
   for (let v = len, k = at - 1; k >= o + h; k--, v = Math.floor(v / 10)) buf[k] = 48 + (v % 10);
   buf[at++] = 13;
   buf[at++] = 10;
-  if (len < 64) for (let i = 0; i < len; i++) buf[at + i] = data[i];
-  else buf.set(data, at);
+  copyBytes(buf, at, data, len);
   at += len;
   buf[at++] = 13;
   buf[at] = 10;

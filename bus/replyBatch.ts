@@ -15,6 +15,7 @@
  * (a process of its own, a client in another language) is read the same way.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { copyBytes } from './bytes.ts';
 import type { Counters } from './counters.ts';
 import { publishFast, publishHead } from './fastpublish.ts';
 
@@ -52,12 +53,8 @@ export class ReplyBatch {
   add(envelope: Uint8Array, n = envelope.length): void {
     if (this.used > 0 && this.used + n > this.limit) this.send();
     if (this.used + n > this.buf.length) this.grow(this.used + n);
-    const buf = this.buf;
-    const o = this.used;
-    // short runs byte by byte: TypedArray.set costs more than the copy below ~64 bytes
-    if (n < 64) for (let i = 0; i < n; i++) buf[o + i] = envelope[i];
-    else buf.set(envelope.subarray(0, n), o);
-    this.used = o + n;
+    copyBytes(this.buf, this.used, envelope, n);
+    this.used += n;
     this.count++;
     if (!this.scheduled) {
       this.scheduled = true;
