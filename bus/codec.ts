@@ -71,16 +71,8 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
 }
 
 /**
- * encodeEnvelope's bytes without a copy of their own: usually a view of the encoder's scratch
- * buffer, valid only until the next encode. For a caller that copies them at once (a reply's frame).
- */
-export function encodeEnvelopeScratch(run: string, slot: number, round: number, from: string, kind: string, body: object): Uint8Array {
-  return encodeAs(run, slot, round, from, kind, body, false, false);
-}
-
-/**
- * One sender's replies: encodeEnvelopeScratch's bytes (a view of the encoder's scratch buffer, valid
- * until the next encode), with the fields that stay the same reply after reply — version, run tag,
+ * One sender's replies: encodeEnvelope's bytes, without a copy of their own (in the encoder's scratch
+ * buffer, valid until the next encode: for a caller that copies them at once), with the fields that stay the same reply after reply — version, run tag,
  * kind and sender — encoded once (again when the kind changes) rather than at every reply. A
  * follower answers one kind of request round after round; at 2,500 agents a worker the strings'
  * encoding was a visible part of each reply.
