@@ -115,6 +115,25 @@ describe('fastpack: the same bytes in, the same values out as @msgpack/msgpack',
     );
     expect(unpack(valid)).toEqual(decoder.decode(valid));
   });
+  it('floats: written where they belong after the scratch grew, and read from a message that starts inside a larger buffer, message after message', () => {
+    const floats = [0.1, -0, NaN, Infinity, -1e-300, 2 ** 53 + 2, 1.5, -Math.PI];
+    // 600 floats of 9 bytes pass the scratch's first 2048 bytes
+    const many = Array.from({ length: 600 }, (_, i) => floats[i % floats.length] * (i + 1));
+    expect(packArray([many, { x: 0.25 }])).toEqual(encoder.encode([many, { x: 0.25 }]));
+    const one = encoder.encode({ x: 0.1, u: -2.5e-8 });
+    const two = encoder.encode({ x: 7.75, u: 1e300 });
+    const big = new Uint8Array(3 + one.length + two.length);
+    big.set(one, 3);
+    big.set(two, 3 + one.length);
+    const first = big.subarray(3, 3 + one.length);
+    expect(unpack(first)).toEqual({ x: 0.1, u: -2.5e-8 });
+    expect(unpack(big.subarray(3 + one.length))).toEqual({ x: 7.75, u: 1e300 });
+    // the same array, new bytes in it: read anew
+    first.set(encoder.encode({ x: -0.5, u: 3.25 }));
+    expect(unpack(first)).toEqual({ x: -0.5, u: 3.25 });
+    // float 32 (the library writes none; other clients may)
+    expect(unpack(new Uint8Array([0x92, 0xca, 0x3f, 0xc0, 0, 0, 0xca, 0xc1, 0x20, 0, 0]))).toEqual([1.5, -10]);
+  });
 });
 
 describe('valueEnd: where one msgpack value ends, as the library reads it', () => {
