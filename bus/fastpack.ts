@@ -16,7 +16,11 @@ const MAX_NEST = 24;
 // ---------------------------------------------------------------------------------------------------
 // encoding
 
-let out: Uint8Array = new Uint8Array(2048);
+/** the scratch's size to start with, and the size past which it is given back after use */
+const SCRATCH_BYTES = 2048;
+const SCRATCH_CAP = 1 << 20;
+
+let out: Uint8Array = new Uint8Array(SCRATCH_BYTES);
 /**
  * `out` as a DataView, for floats: a big-endian setFloat64 is one store, where eight byte copies out
  * of a Float64Array's bytes took about 3× as long (eight one-byte stores then an eight-byte load
@@ -30,6 +34,11 @@ let busy = false;
 function setOut(b: Uint8Array): void {
   out = b;
   outView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** a scratch grown past SCRATCH_CAP (one huge message) is not kept for ever */
+function shrinkScratch(): void {
+  if (out.length > SCRATCH_CAP) setOut(new Uint8Array(SCRATCH_BYTES));
 }
 
 function room(n: number): void {
@@ -232,7 +241,7 @@ export function packEnvelope(version: number, tag: number, slot: number, round: 
     return copy ? out.slice(0, pos) : new Uint8Array(out.buffer, 0, pos);
   } finally {
     busy = false;
-    if (out.length > 1 << 20) setOut(new Uint8Array(2048));
+    shrinkScratch();
   }
 }
 
@@ -249,7 +258,7 @@ export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, 
   busy = true;
   pos = 0;
   // shrunk here, not after: the bytes this call writes are read from `out` once it returns
-  if (out.length > 1 << 20) setOut(new Uint8Array(2048));
+  shrinkScratch();
   try {
     const h = head.length;
     const m = mid.length;
@@ -280,7 +289,7 @@ function packArrayAs(items: unknown[], copy: boolean): Uint8Array | undefined {
     return copy ? out.slice(0, pos) : new Uint8Array(out.buffer, 0, pos);
   } finally {
     busy = false;
-    if (out.length > 1 << 20) setOut(new Uint8Array(2048)); // do not keep a huge buffer for ever
+    shrinkScratch();
   }
 }
 
