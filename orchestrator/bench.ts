@@ -4,7 +4,8 @@
  *   - the framework: a real distributed run (agent processes, the scenario's mechanism), its
  *     rounds, time-to-equilibrium and mean time per round (measured by the leader);
  *   - the raw NATS floor: one publish fanned out to N plain subscribers spread over the same number
- *     of processes, N tiny replies gathered, repeated for the same number of rounds;
+ *     of processes, N tiny replies gathered, repeated for the same number of rounds; its driver, which
+ *     plays the leader, is a fresh process of its own, as the leader is;
  *   - the in-process run of the same protocol, and the centralized reference solver's time.
  * The ratio framework/floor per round is the figure the targets are stated in; ratios taken within
  * one run are robust to a shared, noisy machine where absolute times are not.
@@ -14,7 +15,6 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { catalog } from '../catalog/catalog.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
 import type { BenchVariant, JsonObject, Scenario } from '../scenarios/types.ts';
@@ -23,13 +23,13 @@ import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
 import { planWorkers, renice, RunError, runScenario, workerNice, type Placement } from './run.ts';
-import { installFastParser, subscribeData, uninstallFastParser } from '../bus/fastparse.ts';
-import { publishFast } from '../bus/fastpublish.ts';
 import { scaledMs } from '../bus/timeouts.ts';
+import type { DriverMessage, FloorTask } from './floorDriver.ts';
 import { claimsRows } from './report.ts';
 import { processPeakBytes } from './scale.ts';
 
 const FLOOR_WORKER = fileURLToPath(new URL('./floorWorker.ts', import.meta.url));
+const FLOOR_DRIVER = fileURLToPath(new URL('./floorDriver.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 /** extra node flags for the floor's worker processes, e.g. MECSIM_FLOOR_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (as MECSIM_AGENT_NODE_ARGS for agents) */
 const FLOOR_NODE_ARGS = (process.env.MECSIM_FLOOR_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
@@ -164,130 +164,145 @@ let floorCalls = 0;
  * 'mecsim' — mecsim's own protocol reader, handing payloads straight to subscribers, and its
  * one-buffer publish (bus/fastparse.ts, bus/fastpublish.ts), the fastest path there is and the one
  * mecsim's agents use: the default floor, the one the targets are stated against; 'stock' — the NATS
- * client as it comes (the second column). The framework's own processes are not affected: the bench
- * process reads with mecsim's parser only while a 'mecsim' floor runs (its orchestrator, as in
- * `mecsim run`, reads with the stock one).
+ * client as it comes (the second column). Only the floor's processes are concerned: the bench
+ * process's orchestrator, as in `mecsim run`, reads with the stock client.
  */
 export type FloorClient = 'mecsim' | 'stock';
-
-/** A promise that rejects with an interruption when `signal` aborts (never settles without one). */
-function whenAborted(signal: AbortSignal | undefined): { promise: Promise<never>; dispose: () => void } {
-  let dispose = () => undefined as void;
-  const promise = new Promise<never>((_, reject) => {
-    if (!signal) return;
-    const onAbort = () => reject(new RunError('interrupted', 130));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    dispose = () => signal.removeEventListener('abort', onAbort);
-  });
-  promise.catch(() => undefined);
-  return { promise, dispose };
-}
 
 export async function rawFloor(url: string, groups: number[], rounds: number, shape: FloorShape = {}, signal?: AbortSignal): Promise<FloorResult> {
   if (signal?.aborted) throw new RunError('interrupted', 130);
   const client = shape.client ?? 'mecsim';
-  if (client === 'mecsim' && !installFastParser()) throw new RunError("the NATS client is not the version bus/fastparse.ts reads: the floor through mecsim's client path cannot be measured");
-  if (client === 'stock') uninstallFastParser();
   const nice = workerNice();
   // short (about 10 characters), so the plain floor is not slowed by its own subjects; unique per call
   let prefix = `fl${process.pid.toString(36)}${(floorCalls++).toString(36)}${(Date.now() % 46656).toString(36)}`;
   if (shape.prefixLength && shape.prefixLength > prefix.length) prefix = prefix + '-' + 'x'.repeat(shape.prefixLength - prefix.length - 1);
   const n = groups.reduce((a, b) => a + b, 0);
-  const nc: NatsConnection = await connect({ servers: url, name: 'mecsim-floor-driver' });
-  const publish = client === 'mecsim' ? (subject: string, data: Uint8Array) => publishFast(nc, subject, data) : (subject: string, data: Uint8Array) => nc.publish(subject, data);
-  const children: ChildProcess[] = [];
-  const times: number[] = [];
-  const warmupTimes: number[] = [];
-  let cpuMs = 0;
-  const aborted = whenAborted(signal);
-  // a worker that exits before the floor ends (crashed, killed) fails it at once, not at a deadline
-  let ended = false;
-  let onDied: (e: Error) => void = () => undefined;
-  const died = new Promise<never>((_, reject) => (onDied = reject));
-  died.catch(() => undefined);
+  const batched = shape.batchReplies === true && shape.sharedBroadcast === true && (shape.replyBytes ?? 0) > 0;
+  // a round that never completes (a worker died, the server dropped a slow consumer's messages) ends the floor with an error, not a hang
+  const roundMs = scaledMs(shape.roundMs ?? FLOOR_ROUND_MS);
+  const task: FloorTask = { url, prefix, agents: n, workers: groups.length, rounds, warmup: shape.warmup ?? 0, single: shape.single === true, client, bcastBytes: shape.bcastBytes ?? 8, batched, replyBytes: shape.replyBytes ?? 0, hostSubjects: shape.hostSubjects === true, roundMs, reportRounds: shape.onRound !== undefined };
+  const floor = new FloorProcesses(signal, shape.onRound);
+  let done: Extract<DriverMessage, { kind: 'done' }>;
   try {
-    let ready = 0;
-    let onReady: () => void = () => undefined;
-    const allReady = new Promise<void>((r) => (onReady = r));
-    nc.subscribe(`${prefix}.ready`, { callback: () => void (++ready === groups.length && onReady()) });
-    let got = 0;
-    let onRound: () => void = () => undefined;
-    // batched replies are counted by their bytes (each reply is replyBytes long)
-    const batched = shape.batchReplies === true && shape.sharedBroadcast === true && (shape.replyBytes ?? 0) > 0;
-    const expected = shape.single ? 1 : n;
-    const onReply = batched && !shape.single ? (data: Uint8Array) => void ((got += data.byteLength / shape.replyBytes!) === expected && onRound()) : (_data: Uint8Array) => void (++got === expected && onRound());
-    const replies = shape.hostSubjects ? `${prefix}.rep.mec-0.*.*` : `${prefix}.rep`;
-    if (client === 'mecsim') subscribeData(nc, replies, onReply);
-    else nc.subscribe(replies, { callback: (_err, m) => onReply(m.data) });
-    await nc.flush();
-    let from = 0;
-    for (const g of groups) {
-      const child = spawn(process.execPath, [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      renice(child.pid, nice); // as the framework's follower processes (see workerNice in run.ts)
-      child.on('message', (m: { cpuMs?: number }) => void (cpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
-      const agents = `${from}–${from + g - 1}`;
-      child.once('exit', (code, sig) => ended || onDied(new RunError(`raw NATS floor: the worker of agents ${agents} exited (${sig ?? `code ${code}`}) before the floor ended (see its output above)`, 1)));
-      children.push(child);
-      from += g;
-    }
+    // the driver plays the leader: a fresh process with the leader's node flags, at the orchestrator's niceness
+    floor.driver([...tieringArgs(n, true, n), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_DRIVER, JSON.stringify(task)]);
     // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
     const startMs = scaledMs(60_000);
-    await within(Promise.race([allReady, aborted.promise, died]), startMs, () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`));
-    const payload = new Uint8Array(shape.bcastBytes ?? 8);
-    const cpu0 = process.cpuUsage();
-    const warmup = shape.warmup ?? 0;
-    // a round that never completes (a worker died, the server dropped a slow consumer's messages) ends the bench with an error, not a hang
-    const roundMs = scaledMs(shape.roundMs ?? FLOOR_ROUND_MS);
-    for (let r = 0; r < warmup + rounds; r++) {
-      got = 0;
-      const done = new Promise<void>((res) => (onRound = res));
-      const t0 = performance.now();
-      publish(shape.single ? `${prefix}.to.${r % n}` : `${prefix}.bc`, payload);
-      await within(Promise.race([done, aborted.promise, died]), roundMs, () => new RunError(`raw NATS floor: round ${r + 1} got ${got} of ${expected} replies in ${Math.round(roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`, 1));
-      (r < warmup ? warmupTimes : times).push(performance.now() - t0);
-      shape.onRound?.(r + 1);
+    const notStarted = () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`);
+    await floor.next('subscribed', startMs, notStarted);
+    let from = 0;
+    for (const g of groups) {
+      const args = [...tieringArgs(g, false), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'];
+      floor.worker(args, `${from}–${from + g - 1}`, nice); // as the framework's follower processes (see workerNice in run.ts)
+      from += g;
     }
-    const cpu = process.cpuUsage(cpu0);
-    cpuMs += (cpu.user + cpu.system) / 1000;
-    ended = true;
-    nc.publish(`${prefix}.stop`);
-    await nc.flush();
+    await floor.next('started', startMs, notStarted);
+    // the driver says something at least every second while its rounds go, and fails a round past its deadline itself
+    const quietMs = roundMs + scaledMs(10_000);
+    done = await floor.next('done', quietMs, () => new RunError(`raw NATS floor: the driver said nothing for ${Math.round(quietMs / 1000)} s (frozen?)`, 1));
   } finally {
-    aborted.dispose();
-    // interrupted or failed: the workers were never told to stop, so they are stopped here (else they exit on `stop`)
-    if (!ended) {
-      ended = true;
-      for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    await floor.stop();
+  }
+  return { times: done.times, warmupTimes: done.warmupTimes, cpuMs: done.cpuMs + floor.workerCpuMs };
+}
+
+/** how long one round of the raw floor may take before the bench gives up (stretched on a loaded machine) */
+const FLOOR_ROUND_MS = 60_000;
+
+/**
+ * A floor's processes, each started fresh: the driver (orchestrator/floorDriver.ts) and the workers.
+ * A process that exits before the floor has ended, the driver's error or an interruption ends the
+ * floor at once; none outlives it.
+ */
+class FloorProcesses {
+  private readonly children: ChildProcess[] = [];
+  /** the workers' CPU time since ready, as each reports it when told to stop, ms */
+  workerCpuMs = 0;
+  /** set once the driver is done: processes exiting from then on are expected */
+  private ended = false;
+  private fail: (e: Error) => void = () => undefined;
+  private readonly failed = new Promise<never>((_, reject) => (this.fail = reject));
+  /** the driver's messages not yet waited for, by kind */
+  private readonly heard = new Map<DriverMessage['kind'], DriverMessage>();
+  private waiting?: { kind: DriverMessage['kind']; take: (m: DriverMessage) => void; heard: () => void };
+  private readonly onAbort = () => this.fail(new RunError('interrupted', 130));
+
+  constructor(
+    private readonly signal: AbortSignal | undefined,
+    private readonly onRound: ((round: number) => void) | undefined,
+  ) {
+    this.failed.catch(() => undefined);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  driver(args: string[]): void {
+    this.spawn(args, 'the driver').on('message', (m: DriverMessage) => this.fromDriver(m));
+  }
+
+  worker(args: string[], agents: string, nice: number): void {
+    const child = this.spawn(args, `the worker of agents ${agents}`);
+    renice(child.pid, nice);
+    child.on('message', (m: { cpuMs?: unknown }) => void (this.workerCpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
+  }
+
+  private spawn(args: string[], who: string): ChildProcess {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child.once('error', (e) => this.fail(new RunError(`raw NATS floor: cannot start ${who}: ${e.message}`, 1)));
+    child.once('exit', (code, sig) => this.ended || this.fail(new RunError(`raw NATS floor: ${who} exited (${sig ?? `code ${code}`}) before the floor ended (see its output above)`, 1)));
+    this.children.push(child);
+    return child;
+  }
+
+  private fromDriver(m: DriverMessage): void {
+    if (m.kind === 'error') return this.fail(new RunError(m.message, 1));
+    if (m.kind === 'done') this.ended = true;
+    if (m.kind === 'round') this.onRound?.(m.round);
+    const w = this.waiting;
+    if (w?.kind === m.kind) w.take(m);
+    else if (m.kind !== 'round' && m.kind !== 'alive') this.heard.set(m.kind, m);
+    w?.heard();
+  }
+
+  /** The driver's message of `kind`; rejects with `timeout()` once the driver has said nothing for `quietMs`, or as soon as the floor fails. */
+  async next<K extends DriverMessage['kind']>(kind: K, quietMs: number, timeout: () => Error): Promise<Extract<DriverMessage, { kind: K }>> {
+    const early = this.heard.get(kind);
+    if (early) return early as Extract<DriverMessage, { kind: K }>;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const message = new Promise<DriverMessage>((take, reject) => {
+        const heard = () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => reject(timeout()), quietMs);
+        };
+        heard();
+        this.waiting = { kind, take, heard };
+      });
+      return (await Promise.race([message, this.failed])) as Extract<DriverMessage, { kind: K }>;
+    } finally {
+      clearTimeout(timer);
+      this.waiting = undefined;
+    }
+  }
+
+  /** Every process gone: those still running when the floor did not end are stopped; each is waited for. */
+  async stop(): Promise<void> {
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (!this.ended) {
+      this.ended = true;
+      for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     }
     await Promise.all(
-      children.map(
+      this.children.map(
         (c) =>
           new Promise<void>((r) => {
             if (c.exitCode !== null || c.signalCode !== null) return r();
-            // killed after 3 s (a frozen worker ignores `stop` and SIGTERM), and waited for: gone when the floor returns
+            // killed after 3 s (a frozen process ignores `stop` and SIGTERM), and waited for: gone when the floor returns
             const kill = setTimeout(() => c.kill('SIGKILL'), 3000);
             const giveUp = setTimeout(r, 10_000);
             c.once('exit', () => (clearTimeout(kill), clearTimeout(giveUp), r()));
           }),
       ),
     );
-    await nc.close();
-    if (client === 'mecsim') uninstallFastParser();
-  }
-  return { times, warmupTimes, cpuMs };
-}
-
-/** how long one round of the raw floor may take before the bench gives up (stretched on a loaded machine) */
-const FLOOR_ROUND_MS = 60_000;
-
-/** `p`, or a rejection with `error()` once `ms` have passed; the timer is cleared either way (a pending one kept the bench process alive after its last row) */
-async function within<T>(p: Promise<T>, ms: number, error: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -553,7 +568,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness, same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);
