@@ -106,12 +106,6 @@ export class ReplyEncoder {
     this.bytes = b;
     return b.length;
   }
-
-  /** `write`, as a view of its bytes */
-  encode(slot: number, round: number, kind: string, body: object): Uint8Array {
-    const n = this.write(slot, round, kind, body);
-    return this.bytes.subarray(0, n);
-  }
 }
 
 /** the msgpack of `items`' values back to back (an array's, without its header: fewer than 16 items) */
@@ -243,7 +237,8 @@ export function readReply(data: Uint8Array, from: number, end: number, run: stri
   const body = prefix ? unpackPrefix(data, at, stop) : unpackAt(data, at, stop);
   if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) return false;
   const stopped = prefix ? unpackedEnd : stop;
-  if (stopped - from > maxBytes) return false;
+  // a whole message was checked against maxBytes on entry; an envelope cut from a batch is checked here
+  if (prefix && stopped - from > maxBytes) return false;
   out.slot = slot;
   out.round = round;
   out.kind = kind;

@@ -5,7 +5,7 @@
  * undefined field is written as nil.
  */
 import { encode as rawEncode, type Encoder } from '@msgpack/msgpack';
-import { runTag } from '../../bus/codec.ts';
+import { runTag, type ReplyEncoder } from '../../bus/codec.ts';
 
 export function wireFields(m: Record<string, unknown>): unknown[] {
   const a = [m.v, typeof m.run === 'string' ? runTag(m.run) : m.run, m.slot, m.round, m.kind, m.from, m.body];
@@ -15,4 +15,10 @@ export function wireFields(m: Record<string, unknown>): unknown[] {
 
 export function rawEnvelope(m: Record<string, unknown>, encoder?: Encoder): Uint8Array {
   return encoder ? encoder.encode(wireFields(m)) : rawEncode(wireFields(m));
+}
+
+/** What a ReplyEncoder's `write` wrote, as a view of its bytes (valid until the next encode) */
+export function written(enc: ReplyEncoder, slot: number, round: number, kind: string, body: object): Uint8Array {
+  const n = enc.write(slot, round, kind, body);
+  return enc.bytes.subarray(0, n);
 }

@@ -3,6 +3,7 @@ import { parseOptions, ProtocolHandler } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { publishFast, publishHead } from '../../bus/fastpublish.ts';
 import { encodeEnvelope, ReplyEncoder } from '../../bus/codec.ts';
+import { written } from '../helpers/wire.ts';
 
 /** A client protocol handler with no socket: what a publish queues stays in its outbound buffer. */
 function handler() {
@@ -101,7 +102,7 @@ describe('publishFast', () => {
     for (const [i, b] of bodies.entries()) stock.ph.publish(`r.${i}`, encodeEnvelope('run-a', 0, i, `ue-${i}`, 'best', b));
     const fast = handler();
     for (const [i, b] of bodies.entries()) {
-      const scratch = new ReplyEncoder('run-a', `ue-${i}`).encode(0, i, 'best', b);
+      const scratch = written(new ReplyEncoder('run-a', `ue-${i}`), 0, i, 'best', b);
       expect(scratch).toEqual(encodeEnvelope('run-a', 0, i, `ue-${i}`, 'best', b));
       publishFast(fast.nc, `r.${i}`, scratch);
     }
@@ -109,10 +110,10 @@ describe('publishFast', () => {
     // the client's path (here: a closed connection) gets a copy too
     let kept: Uint8Array | undefined;
     const closed = { protocol: { ...fast.ph, isClosed: () => true, sendCommand: () => undefined }, publish: (_s: string, d: Uint8Array) => void (kept = d) } as unknown as NatsConnection;
-    const scratch = new ReplyEncoder('run-a', 'ue-9').encode(0, 9, 'best', bodies[0]);
+    const scratch = written(new ReplyEncoder('run-a', 'ue-9'), 0, 9, 'best', bodies[0]);
     const want = scratch.slice();
     publishFast(closed, 'r.9', scratch);
-    new ReplyEncoder('run-a', 'ue-7').encode(7, 7, 'other', { z: 'overwritten' });
+    written(new ReplyEncoder('run-a', 'ue-7'), 7, 7, 'other', { z: 'overwritten' });
     expect(kept).toEqual(want);
   });
 });
