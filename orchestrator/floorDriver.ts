@@ -6,7 +6,7 @@
  * Why a process of its own: mecsim's leader is a fresh process in every run, as the floor's workers
  * are. A driver inside the bench process was warm from the framework run's orchestrator and from
  * every floor before it, so its CPU fell from repeat to repeat (58, 38 then 27 ms over the three
- * repeats of `bench stackelberg --sizes 1000 --repeat 3`): a floor depended on what the bench had
+ * repeats of a price-search scenario's bench at N = 1000): a floor depended on what the bench had
  * run before it.
  *
  * Its task (FloorTask) is its one argument, as JSON. It tells the bench over IPC: `subscribed` (the

@@ -50,20 +50,13 @@ describe('raw NATS floor: a worker gone wrong', () => {
     expect(readProc(frozen)).toBeUndefined();
   }, 120_000);
 
-  it('a killed worker (SIGKILL): rejected at once, naming its agents; no worker left', async () => {
-    const roundMs = 60_000;
-    const { error, afterMs } = await floorWith((p) => process.kill(p.worker, 'SIGKILL'), roundMs);
+  it.each([
+    { who: 'worker', named: 'the worker of agents 0–4' },
+    { who: 'driver', named: 'the driver' },
+  ] as const)('a killed $who (SIGKILL): rejected at once, naming it; no floor process left', async ({ who, named }) => {
+    const { error, afterMs } = await floorWith((p) => process.kill(p[who], 'SIGKILL'), 60_000);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toBe('raw NATS floor: the worker of agents 0–4 exited (SIGKILL) before the floor ended (see its output above)');
-    expect(afterMs).toBeLessThan(scaledMs(10_000));
-    expect(floorWorkers()).toEqual([]);
-    expect(floorDrivers()).toEqual([]);
-  }, 120_000);
-
-  it('a killed driver (SIGKILL): rejected at once, naming it; no floor process left', async () => {
-    const { error, afterMs } = await floorWith((p) => process.kill(p.driver, 'SIGKILL'), 60_000);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toBe('raw NATS floor: the driver exited (SIGKILL) before the floor ended (see its output above)');
+    expect((error as Error).message).toBe(`raw NATS floor: ${named} exited (SIGKILL) before the floor ended (see its output above)`);
     expect(afterMs).toBeLessThan(scaledMs(10_000));
     expect(floorWorkers()).toEqual([]);
     expect(floorDrivers()).toEqual([]);
