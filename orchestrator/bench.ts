@@ -80,8 +80,10 @@ export interface BenchRow {
   cpuPerRoundMs: number;
   floorCpuPerRoundMs: number;
   floorMatchedCpuPerRoundMs: number;
-  /** the median of the per-repeat ratios CPU per round / the floor's CPU per round */
+  /** the median of the per-repeat ratios CPU per round / the floor's CPU per round; min and max over the repeats */
   cpuRatio: number;
+  cpuRatioMin: number;
+  cpuRatioMax: number;
   /** CPU time of the leader's process per slot (median), ms */
   leaderCpuMs: number;
   inProcessMs: number;
@@ -401,6 +403,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const med = (f: (m: Measured) => number) => r3(median(reps.map(f)));
   const allRounds = (m: Measured) => Math.max(1, m.coldTimes.length + m.roundTimes.length);
   const ratios = reps.map((m) => mean(m.roundTimes) / mean(m.floor));
+  const cpuRatios = reps.map((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorCpuMs);
   const last = reps[reps.length - 1];
   const extra = plan.extras ? await plan.extras({ config: cfg, summary: last.summary, roundMs: mean(last.roundTimes), slotMetrics: last.full }) : undefined;
   return {
@@ -438,7 +441,9 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared)),
     floorSharedCpuPerRoundMs: med((m) => m.floorSharedCpuMs / allRounds(m)),
     cpuRatioShared: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorSharedCpuMs),
-    cpuRatio: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorCpuMs),
+    cpuRatio: r3(median(cpuRatios)),
+    cpuRatioMin: r3(Math.min(...cpuRatios)),
+    cpuRatioMax: r3(Math.max(...cpuRatios)),
     leaderCpuMs: med((m) => median(m.summary.perSlot.map((r: any) => r.metrics.leaderCpuMs))),
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
@@ -514,8 +519,8 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'cpu ratio min–max', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, r.repeats > 1 ? `${r.ratioMin}–${r.ratioMax}` : '', r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, r.repeats > 1 ? `${r.cpuRatioMin}–${r.cpuRatioMax}` : '', r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -568,7 +573,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

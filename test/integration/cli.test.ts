@@ -223,6 +223,8 @@ describe('mecsim bench', () => {
     expect(row.spuriousResent).toBe(0);
     expect(row.ratioMin).toBeLessThanOrEqual(row.ratio);
     expect(row.ratio).toBeLessThanOrEqual(row.ratioMax);
+    expect(row.cpuRatioMin).toBeLessThanOrEqual(row.cpuRatio);
+    expect(row.cpuRatio).toBeLessThanOrEqual(row.cpuRatioMax);
     expect(targets).toEqual([]); // N = 8 measures none of the scale targets
     expect((stderr.match(/framework run/g) ?? []).length).toBe(2);
     expect(stderr).toMatch(/\[1\/2\][^]*raw NATS floor[^]*\[2\/2\]: framework run/);
