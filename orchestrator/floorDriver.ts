@@ -15,6 +15,7 @@
  * `error`.
  *   node --import tsx orchestrator/floorDriver.ts '<FloorTask as JSON>'
  */
+import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
@@ -53,7 +54,7 @@ export type DriverMessage =
 /** The rounds of one floor, over one connection. */
 export class FloorDriver {
   private got = 0;
-  private expected: number;
+  private readonly expected: number;
   private onRound: () => void = () => undefined;
   private readonly publish: (subject: string, data: Uint8Array) => void;
 
@@ -143,7 +144,8 @@ async function main(task: FloorTask): Promise<void> {
   await new Promise<void>((r) => process.send!({ kind: 'done', ...result } satisfies DriverMessage, () => r()));
 }
 
-if (process.send) {
+// run as the driver only when started as one (importing its types or class starts nothing)
+if (process.send && process.argv[1] === fileURLToPath(import.meta.url)) {
   // the bench gone (even killed), this driver goes too; a channel closed before this line gives no event
   process.on('disconnect', () => process.exit(0));
   if (!process.connected) process.exit(0);
