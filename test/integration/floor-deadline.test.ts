@@ -67,11 +67,16 @@ describe('raw NATS floor: a worker gone wrong', () => {
     let frozen = 0;
     const { error, afterMs } = await floorWith((p) => process.kill((frozen = p.driver), 'SIGSTOP'), roundMs);
     expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).toMatch(/^raw NATS floor: the driver said nothing for \d+ s \(frozen\?\)$/);
-    expect(afterMs).toBeGreaterThanOrEqual(roundMs + 10_000 - 50);
-    expect(afterMs).toBeLessThan(scaledMs(roundMs) + scaledMs(10_000) + scaledMs(10_000));
+    const said = /^raw NATS floor: the driver said nothing for (\d+) s \(frozen\?\)$/.exec((error as Error).message);
+    expect(said).not.toBeNull();
+    // the limit it names (a round's deadline and 10 s, both stretched by the load when the floor started, in whole seconds)
+    const limitMs = Number(said![1]) * 1000;
+    expect(limitMs).toBeGreaterThanOrEqual(roundMs + 10_000);
+    expect(afterMs).toBeGreaterThanOrEqual(limitMs - 1000);
+    // then the frozen driver, deaf to SIGTERM, is killed after 3 s and waited for
+    expect(afterMs).toBeLessThan(limitMs + 3000 + scaledMs(10_000));
     expect(floorWorkers()).toEqual([]);
     expect(floorDrivers()).toEqual([]);
     expect(readProc(frozen)).toBeUndefined();
-  }, 120_000);
+  }, scaledMs(30_000) + 60_000);
 });
