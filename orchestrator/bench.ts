@@ -402,8 +402,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   // the median over the repeats of a per-repeat figure
   const med = (f: (m: Measured) => number) => r3(median(reps.map(f)));
   const allRounds = (m: Measured) => Math.max(1, m.coldTimes.length + m.roundTimes.length);
+  /** CPU time of the run's agent processes since each was ready, ms */
+  const agentCpuMs = (m: Measured): number => m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN;
   const ratios = reps.map((m) => mean(m.roundTimes) / mean(m.floor));
-  const cpuRatios = reps.map((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorCpuMs);
+  const cpuRatios = reps.map((m) => agentCpuMs(m) / m.floorCpuMs);
   const last = reps[reps.length - 1];
   const extra = plan.extras ? await plan.extras({ config: cfg, summary: last.summary, roundMs: mean(last.roundTimes), slotMetrics: last.full }) : undefined;
   return {
@@ -431,7 +433,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     coldRatio: warmSlots ? med((m) => mean(m.coldTimes) / mean(m.floorCold)) : null,
     floorMatchedMs: med((m) => mean(m.floorMatched)),
     ratioMatched: med((m) => mean(m.roundTimes) / mean(m.floorMatched)),
-    cpuPerRoundMs: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / allRounds(m)),
+    cpuPerRoundMs: med((m) => agentCpuMs(m) / allRounds(m)),
     floorCpuPerRoundMs: med((m) => m.floorCpuMs / allRounds(m)),
     floorMatchedCpuPerRoundMs: med((m) => m.floorMatchedCpuMs / allRounds(m)),
     floorStockRoundMs: med((m) => mean(m.floorStock)),
@@ -440,7 +442,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     floorSharedRoundMs: med((m) => mean(m.floorShared)),
     ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared)),
     floorSharedCpuPerRoundMs: med((m) => m.floorSharedCpuMs / allRounds(m)),
-    cpuRatioShared: med((m) => (m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN) / m.floorSharedCpuMs),
+    cpuRatioShared: med((m) => agentCpuMs(m) / m.floorSharedCpuMs),
     cpuRatio: r3(median(cpuRatios)),
     cpuRatioMin: r3(Math.min(...cpuRatios)),
     cpuRatioMax: r3(Math.max(...cpuRatios)),
