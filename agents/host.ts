@@ -22,7 +22,7 @@ import type { RoleName } from '../scenarios/types.ts';
 import { BroadcastFanout } from './broadcast.ts';
 import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
-import { Joiner, JOIN_CONCURRENCY } from './join.ts';
+import { Joiner, JOIN_CONCURRENCY, type RunEnd } from './join.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
 
@@ -83,7 +83,7 @@ export class AgentHost {
       }
     });
     const channel = (this.channel = new ControlChannel(nc, this.opts.run, this.counters, hostId));
-    this.joiner = new Joiner({ nc, run: this.opts.run, hostId, channel, log, joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000, closing: () => this.closing, heard: () => this.watch.heard() });
+    this.joiner = new Joiner({ nc, run: this.opts.run, hostId, channel, log, joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000, closing: () => this.closing, heard: () => this.watch.heard(), ended: (end) => this.onRunEnded(end) });
     this.subs.push(nc.subscribe(this.subj.ctlAll, { callback: (err, msg) => (err ? undefined : this.onControl(msg)) }));
     // Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per
     // host, so 2,500 agents packed in one worker do not flood the orchestrator (and time out).
@@ -146,9 +146,18 @@ export class AgentHost {
     this.watch.heard();
     // a spare, which no welcome told the period, learns it here
     if (r.kind === 'heartbeat') return this.watch.arm(r.body.everyMs);
-    if (r.kind === 'abort') return void this.close(1);
+    this.onRunEnded(r.kind === 'abort' ? { kind: 'abort', reason: r.body.reason } : { kind: 'shutdown' });
+  }
+
+  /** The orchestrator says the run is over: a completed run's hosts say bye and exit 0, a failed one's exit 1. */
+  private onRunEnded(end: RunEnd): void {
+    if (end.kind === 'abort') {
+      this.opts.log.error({ reason: end.reason }, 'the orchestrator aborted the run');
+      return void this.close(1);
+    }
     // a spare that never got an agent: nothing to report (the orchestrator counts the hosts that joined)
     if (this.hosted.length > 0) this.bye();
+    else this.opts.log.info('the run ended before this host was given an agent');
     void this.close(0);
   }
 

@@ -33,7 +33,15 @@ export interface JoinDeps {
   closing: () => boolean;
   /** an answer came from the orchestrator (it is alive) */
   heard?: () => void;
+  /** the run was over when this host asked to join: the orchestrator's `shutdown` (completed) or `abort` (failed) */
+  ended: (end: RunEnd) => void;
 }
+
+/** How a run ended, as the orchestrator tells its hosts: on ctl.all, or in answer to a join that came too late. */
+export type RunEnd = { kind: 'shutdown' } | { kind: 'abort'; reason?: string };
+
+/** Nothing listens on the join subject: no orchestrator of the run is connected to this server. */
+class NoResponders extends Error {}
 
 /**
  * Flushes shared by the agents of one host. A flush (PING, answered by PONG once the server has
@@ -143,7 +151,7 @@ export class JoinRequests {
     const n = Number(msg.subject.slice(this.prefix.length));
     const p = this.settle(n);
     if (!p) return;
-    if (msg.data.byteLength === 0 && msg.headers?.code === 503) return p.reject(new Error(`no responders on ${msg.subject}`));
+    if (msg.data.byteLength === 0 && msg.headers?.code === 503) return p.reject(new NoResponders('no responders'));
     p.resolve({ data: msg.data, subject: msg.subject });
   }
 
@@ -189,9 +197,13 @@ export class Joiner {
       if (this.d.closing()) return undefined; // the run ended (or was aborted) while this agent waited as a spare
       try {
         const reply = await this.requests.request(this.subject, data, 10_000, this.publishJoin);
-        const r = channel.read(reply.data, reply.subject, ['welcome', 'reject', 'retry'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
+        const r = channel.read(reply.data, reply.subject, ['welcome', 'reject', 'retry', 'shutdown', 'abort'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
         if (!r) throw new Error('bad join reply (dropped)');
         this.d.heard?.();
+        if (r.kind === 'shutdown' || r.kind === 'abort') {
+          this.d.ended(r.kind === 'abort' ? { kind: 'abort', reason: r.body.reason } : { kind: 'shutdown' });
+          return undefined;
+        }
         if (r.kind === 'reject') throw new JoinRejected(r.body.reason);
         if (r.kind === 'retry') {
           if (!spareSaid) log.info({ role, reason: r.body.reason }, 'waiting as a spare: this run has no free slot of this role yet');
@@ -201,7 +213,9 @@ export class Joiner {
         return r.body;
       } catch (e) {
         if (this.d.closing()) return undefined;
-        if (e instanceof JoinRejected || Date.now() > deadline) throw new Error(`${role} ${index}: join failed: ${(e as Error).message}`);
+        const who = index < 0 ? `${role} (the next free one)` : `${role} ${index}`;
+        if (e instanceof JoinRejected) throw new Error(`${who}: join failed: ${e.message}`);
+        if (Date.now() > deadline) throw new Error(`${who}: join failed after ${Math.round(this.d.joinTimeoutMs / 100) / 10} s: ${e instanceof NoResponders ? `nothing answers on ${this.subject}: no orchestrator of run ${this.d.run} is connected to this NATS server (it has not started, or it has ended)` : (e as Error).message}`);
         await sleep(Math.min(1000, 100 * (attempt + 1)));
       }
     }

@@ -252,7 +252,8 @@ export async function agentMain(argv: string[]): Promise<number> {
   const code = await host.done;
   log.flush?.();
   // said on stderr for agents started by hand or in containers (spawned ones' stderr goes to agents.log)
-  if (code === 1) process.stderr.write(`mecsim agent ${hostId}: the orchestrator aborted run ${args.run}\n`);
+  if (code === 0 && host.hosted.length === 0) process.stderr.write(`mecsim agent ${hostId}: run ${args.run} ended before this host was given an agent\n`);
+  else if (code === 1) process.stderr.write(`mecsim agent ${hostId}: the orchestrator aborted run ${args.run}\n`);
   else if (code === 3) process.stderr.write(`mecsim agent ${hostId}: lost the NATS connection for good\n`);
   else if (code === EXIT_ORCHESTRATOR_SILENT) process.stderr.write(`mecsim agent ${hostId}: the orchestrator of run ${args.run} has been silent too long: taken for gone, exiting\n`);
   return code;

@@ -22,8 +22,10 @@
  * | rerun        | restarted leader    | followers             | bc.<role> (notification)                   |
  * | state        | follower's host     | leader                | rep.<leader>.<role>.<host>                 |
  * | shutdown     | orchestrator        | every host            | ctl.all                                    |
+ * | shutdown     | orchestrator        | a host joining late   | inbox.<host>.… (the run completed)         |
  * | bye          | agent host          | orchestrator          | inbox.orch.bye.<host>                      |
  * | abort        | orchestrator        | every host            | ctl.all                                    |
+ * | abort        | orchestrator        | a host joining late   | inbox.<host>.… (the run failed)            |
  * | heartbeat    | orchestrator        | every host (external) | ctl.all, every heartbeatMs                 |
  * | agent-failed | agent host          | orchestrator          | inbox.orch.failed.<host>                   |
  *

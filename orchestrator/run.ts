@@ -177,6 +177,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
     let err = e instanceof RunError ? e : new RunError((e as Error).message, e instanceof NatsUnavailable ? 3 : 1);
     // Ctrl-C in a terminal reaches the agents and nats-server too: whatever failed first, it was an interruption
     if (opts.signal?.aborted && err.exitCode !== 130) err = new RunError(`interrupted (${err.message})`, 130);
+    state.failure = err.message;
     state.finished = true;
     // external agents have no parent process to lose: tell the ones that joined to exit
     await supervisor?.abortExternal(err.message);

@@ -52,6 +52,8 @@ export class RunState {
   currentSlot = -1;
   /** the run is over (completed or failed): exits and silence are no longer failures */
   finished = false;
+  /** why the run failed, once it has (undefined: it has not, or it completed) */
+  failure?: string;
   /** for a restarted leader's welcome: the state saved after the last completed slot */
   leaderResume: Welcome['resume'];
   readonly restarts: Restart[] = [];

@@ -193,7 +193,7 @@ export class JoinBarrier {
     return `${what} is ${bytes} bytes, more than ${server}; a welcome is the reply to a join request and is not cut into pieces. Run fewer agents, or run on a nats-server configured with \`max_payload: ${need}MB\` (and max_pending at least that) and pass it with --nats`;
   }
 
-  private reply(msg: Msg, kind: 'welcome' | 'reject' | 'retry', body: Welcome | { reason: string }): void {
+  private reply(msg: Msg, kind: 'welcome' | 'reject' | 'retry' | 'shutdown' | 'abort', body: Welcome | { reason: string } | Record<string, never>): void {
     const { channel, nc, state } = this.p;
     const data = channel.encode(kind, body as never);
     const max = serverMaxPayload(nc);
@@ -209,6 +209,10 @@ export class JoinBarrier {
     if (!msg.reply || !msg.reply.startsWith(`${subj.inbox(host)}.`)) return void channel.drop('forged-sender', msg.subject, undefined, `join from host ${host} asking for its answer on ${msg.reply ?? '(nothing)'}`);
     if (host === ORCH) return this.reply(msg, 'reject', { reason: `host id ${ORCH} is the orchestrator's` });
     if (body.worker !== host) return void channel.drop('forged-sender', msg.subject, undefined, `join naming host ${body.worker} on the subject of ${host}`);
+    // the run is over: the host is told what the hosts that joined were told on ctl.all (a spare
+    // started as the run ended would otherwise wait for a slot until its join timeout)
+    const { state } = this.p;
+    if (state.finished) return state.failure === undefined ? this.reply(msg, 'shutdown', {}) : this.reply(msg, 'abort', { reason: state.failure.slice(0, 200) });
     const { role, nonce } = body;
     const again = nonce !== undefined ? this.byNonce.get(nonce) : undefined;
     if (again !== undefined) {

@@ -5,45 +5,17 @@
  * order, parameters from the index, and replies are aggregated in index order, so the run must equal
  * the same configuration with spawned agents byte for byte.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, inject, it, onTestFailed, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { killStarted, mecsim, type MecsimProcess } from '../helpers/mecsimProcess.ts';
 import { startNatsCluster } from '../../orchestrator/natsServer.ts';
 import { logWaiter, outDir, processesOf, resolveCfg, runDistributed } from '../helpers/run.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { stampConfig } from '../../scenarios/common/schema.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/mecsim.js');
-
-interface Proc {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: Proc[] = [];
-
-/** `mecsim <args>` as its own process, the way a user starts it from a shell. */
-function mecsim(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d));
-  child.stderr!.on('data', (d: Buffer) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  const p = { child, stdout: () => out, stderr: () => err, exited };
-  started.push(p);
-  // a failed test shows what each process said: a hang otherwise leaves only "timed out"
-  onTestFailed(() => console.error(`--- mecsim ${args.slice(0, 6).join(' ')} (pid ${child.pid}, exit ${child.exitCode ?? child.signalCode ?? 'running'}):\n${err.slice(-4000)}`));
-  return p;
-}
-
 /** The `mecsim agent …` lines the orchestrator prints on stderr for external agents. */
-async function printedCommands(orch: Proc, timeoutMs = scaledMs(30_000)): Promise<string[]> {
+async function printedCommands(orch: MecsimProcess, timeoutMs = scaledMs(30_000)): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const lines = orch.stderr().split('\n').map((l) => l.trim());
@@ -55,9 +27,7 @@ async function printedCommands(orch: Proc, timeoutMs = scaledMs(30_000)): Promis
   throw new Error(`the orchestrator printed no agent commands:\n${orch.stderr()}`);
 }
 
-afterEach(() => {
-  for (const p of started.splice(0)) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-});
+afterEach(killStarted);
 
 describe('dynamic join (--agents external)', () => {
   it('agents started separately with --join equal the spawned run: same equilibrium, byte-identical trajectory.csv', async () => {

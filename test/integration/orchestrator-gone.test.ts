@@ -6,42 +6,13 @@
  * lives on, and every agent process — the leader, the followers and a spare that never got an agent
  * (it waits far longer than the test for a slot) — exits within the bound.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, inject, it, onTestFailed } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { killStarted, mecsim, running } from '../helpers/mecsimProcess.ts';
 import { logWaiter, outDir, processesOf } from '../helpers/run.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/mecsim.js');
-
-interface Proc {
-  child: ChildProcess;
-  stderr: () => string;
-  /** when it exited (Date.now()), and how */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-}
-
-const started: Proc[] = [];
-
-/** `mecsim <args>` as its own process, the way a user starts it from a shell. */
-function mecsim(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => child.on('exit', (code, signal) => r({ code, signal, at: Date.now() })));
-  const p = { child, stderr: () => err, exited };
-  started.push(p);
-  onTestFailed(() => console.error(`--- mecsim ${args.slice(0, 6).join(' ')} (pid ${child.pid}, exit ${child.exitCode ?? child.signalCode ?? 'running'}):\n${err.slice(-4000)}`));
-  return p;
-}
-
-const running = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
-
-afterEach(() => {
-  for (const p of started.splice(0)) if (running(p)) p.child.kill('SIGKILL');
-});
+afterEach(killStarted);
 
 describe('external agents when the orchestrator is gone', () => {
   it('the orchestrator SIGKILLed mid-slot: the leader, the followers and a waiting spare exit on its silence (code 5), within the bound', async () => {
