@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { catalog } from '../catalog/catalog.ts';
-import { partsFor } from '../scenarios/contract.ts';
+import { describeSlotOf, partsFor } from '../scenarios/contract.ts';
 import { ConfigError, type JsonObject, type RunInput, type Scenario } from '../scenarios/types.ts';
 import { agentMain } from '../agents/main.ts';
 import { NatsUnavailable } from './natsServer.ts';
@@ -171,8 +171,9 @@ export function printHuman(summary: Record<string, unknown>, scenario: Scenario)
   const rm = summary.runMetrics as Record<string, any>;
   const per = (summary.perSlot as any[]) ?? [];
   out(`mecsim ${scenario.id} · ${summary.mechanism} · seed ${summary.seed} · ${(summary.agents as any).followers} followers + leader ${(summary.agents as any).leader} · placement ${summary.placement} (${summary.workers} processes)`);
+  const describeSlot = describeSlotOf(scenario, typeof summary.mechanism === 'string' ? summary.mechanism : undefined);
   for (const r of per.slice(0, 10)) {
-    const line = scenario.describeSlot?.({ equilibrium: r.equilibrium, converged: r.converged, notes: r.notes, extra: r.extra }, r) ?? JSON.stringify(r.equilibrium).slice(0, 200);
+    const line = describeSlot?.({ equilibrium: r.equilibrium, converged: r.converged, notes: r.notes, extra: r.extra }, r) ?? JSON.stringify(r.equilibrium).slice(0, 200);
     const missing = r.metrics?.missingReplies ? ` (${r.metrics.missingReplies} ${r.metrics.missingReplies === 1 ? 'reply' : 'replies'} missing)` : '';
     out(`  slot ${r.slot}: ${line}  ${slotVerdict(r.compare, missing)}${r.compare.note ? ` — ${r.compare.note}` : ''}`);
   }

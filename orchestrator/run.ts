@@ -17,7 +17,7 @@ import { ControlChannel, ORCHESTRATOR } from '../bus/control.ts';
 import { Counters } from '../bus/counters.ts';
 import { subjects } from '../bus/subjects.ts';
 import { catalog, moduleOf } from '../catalog/catalog.ts';
-import { mechanismOf, partsOf, sortRoster } from '../scenarios/contract.ts';
+import { describeSlotOf, mechanismOf, partsOf, sortRoster } from '../scenarios/contract.ts';
 import { NatsUnavailable } from './natsServer.ts';
 import { RunBus } from './run/bus.ts';
 import { LinkPlan } from './run/linkPlan.ts';
@@ -204,6 +204,7 @@ async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, r
   const { scenario, cfg, opts, log } = p.info;
   const slots = Number(cfg.slots ?? 1);
   const reference = p.info.parts.createReference(cfg);
+  const describeSlot = describeSlotOf(scenario, mechanismOf(scenario, cfg));
   for (let slot = 0; slot < slots; slot++) {
     p.state.currentSlot = slot;
     opts.onProgress?.({ phase: 'slot', slot, slots });
@@ -214,7 +215,7 @@ async function driveSlots(p: Parts, clock: SlotClock, store: LeaderStateStore, r
     const missing = done.metrics.missingReplies;
     if (missing && opts.strict) throw new RunError(`--strict: slot ${slot} had ${missing} ${missing === 1 ? 'reply' : 'replies'} missing at round deadlines (the sender's last strategy was used instead); see ${join(p.info.dir, 'run.log')}`);
     await store.save(slot, done.snapshot);
-    const line = scenario.describeSlot?.(done.outcome, ref);
+    const line = describeSlot?.(done.outcome, ref);
     opts.onProgress?.({ phase: 'slot', slot: slot + 1, slots, line });
     log.info({ slot, rounds: done.metrics.rounds, timeToEquilibriumMs: done.metrics.timeToEquilibriumMs, ok: ref.compare.ok }, line ?? `slot ${slot} done`);
   }

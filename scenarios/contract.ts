@@ -3,7 +3,7 @@
  * roster's order, and the checks made once when a scenario is loaded (so a model author's mistake
  * is named at `mecsim run`, not found mid-run in an agent process). No I/O.
  */
-import type { AgentSpec, JsonObject, MechanismParts, RoleName, Scenario } from './types.ts';
+import type { AgentSpec, JsonObject, MechanismParts, ReferenceSlot, RoleName, Scenario, SlotOutcome } from './types.ts';
 
 /** A role's name: it appears in subjects, agent ids and `--role`, so it is a plain lower-case token. */
 export const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -26,6 +26,13 @@ export function partsOf(scenario: Scenario, mechanism: string | undefined): Mech
     out[k] = f.bind(m[k] ? m : scenario);
   }
   return out as unknown as MechanismParts;
+}
+
+/** The console's one-line summary of a slot for `mechanism`: its own, or else the scenario's (undefined: neither gives one). */
+export function describeSlotOf(scenario: Scenario, mechanism: string | undefined): ((distributed: SlotOutcome, ref: ReferenceSlot) => string) | undefined {
+  const m = scenario.mechanisms.find((x) => x.id === (mechanism ?? scenario.defaultMechanism));
+  if (m?.describeSlot) return m.describeSlot.bind(m);
+  return scenario.describeSlot?.bind(scenario);
 }
 
 /** The parts a resolved config's mechanism runs with. */

@@ -201,6 +201,8 @@ export interface PaperRef {
 export interface Mechanism<Resolved extends JsonObject = JsonObject> extends ScenarioParts<Resolved> {
   id: string;
   summary: string;
+  /** Optional: this mechanism's one-line summary of a slot, where its outcome is not the scenario's to describe (default: the scenario's `describeSlot`). */
+  describeSlot?(distributed: SlotOutcome, ref: ReferenceSlot): string;
 }
 
 /**

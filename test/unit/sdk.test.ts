@@ -52,6 +52,16 @@ describe('mecsim as a library', () => {
     expect(() => mecsim.resolveConfig(example, { users: 1, mechanism: 'price-anticipating' })).toThrow(/at least 2 users/);
   });
 
+  it("a mechanism's own slot line is used for its runs, the scenario's for the others (describeSlotOf)", async () => {
+    const own = { ...example, mechanisms: example.mechanisms.map((m) => (m.id === 'price-anticipating' ? { ...m, describeSlot: (d: { equilibrium: Record<string, unknown> }) => `own ${d.equilibrium.welfare}` } : m)) };
+    const r = await mecsim.runInProcess(own, { users: 3, slots: 1, seed: 5, mechanism: 'price-anticipating' });
+    const [slot] = r.slots;
+    expect(mecsim.describeSlotOf(own, 'price-anticipating')!(slot.outcome, slot.reference)).toBe(`own ${slot.outcome.equilibrium.welfare}`);
+    expect(mecsim.describeSlotOf(own, 'price-taking')!(slot.outcome, slot.reference)).toMatch(/^price \S+ \(reference /);
+    expect(mecsim.describeSlotOf(own, undefined)).toBeDefined();
+    expect(mecsim.describeSlotOf({ ...own, describeSlot: undefined }, 'price-taking')).toBeUndefined();
+  });
+
   it("the example's optimum satisfies the equilibrium conditions it solves", () => {
     const w = [1, 2, 5, 9, 9.5];
     const o = optimum(w, 4);
