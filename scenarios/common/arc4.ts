@@ -14,6 +14,8 @@ const SIGNIFICANCE = 2 ** 52;
 const OVERFLOW = 2 ** 53;
 /** mixkey's key, reused: a key is at most 256 bytes and is copied into the state at once */
 const keyBuf = new Int32Array(WIDTH);
+/** 0, 1, …, 255: a fresh state, copied in at once */
+const IDENTITY = Uint8Array.from({ length: WIDTH }, (_, i) => i);
 
 export class Arc4 {
   private readonly s = new Uint8Array(WIDTH);
@@ -23,17 +25,34 @@ export class Arc4 {
   constructor(seed: string) {
     const keylen = mixkey(seed);
     const s = this.s;
-    for (let i = 0; i < WIDTH; i++) s[i] = i;
+    s.set(IDENTITY);
     let j = 0;
     if (keylen === 0) keyBuf[0] = 0;
     const n = keylen === 0 ? 1 : keylen;
-    for (let i = 0; i < WIDTH; i++) {
+    for (let i = 0, k = 0; i < WIDTH; i++) {
       const t = s[i];
-      j = MASK & (j + keyBuf[i % n] + t);
+      j = MASK & (j + keyBuf[k] + t);
+      s[i] = s[j];
+      s[j] = t;
+      if (++k === n) k = 0;
+    }
+    this.drop(WIDTH);
+  }
+
+  /** Steps the key stream `count` bytes on, unread (RC4-drop; `bytes` would build a number of them). */
+  private drop(count: number): void {
+    const s = this.s;
+    let i = this.i;
+    let j = this.j;
+    while (count--) {
+      i = MASK & (i + 1);
+      const t = s[i];
+      j = MASK & (j + t);
       s[i] = s[j];
       s[j] = t;
     }
-    this.bytes(WIDTH);
+    this.i = i;
+    this.j = j;
   }
 
   /** the next `count` bytes of the key stream as one big-endian number (count ≤ 6) */
