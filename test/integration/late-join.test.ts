@@ -53,8 +53,11 @@ function askToJoin(nc: NatsConnection, runId: string, host: string, role: string
         resolve({ kind: d.env.kind, from: d.env.from, body: d.env.body });
       },
     });
+    const timer = setTimeout(() => (sub.unsubscribe(), reject(new Error(`no answer to ${host}'s join`))), scaledMs(30_000));
+    void sub.closed.then(() => clearTimeout(timer));
+    // one connection: the server has the subscription before it routes the request
     const body = { role, index: -1, pid: process.pid, host: 'test', worker: host, nonce: `${host}:1` };
-    nc.flush().then(() => nc.publish(subj.hostJoin(host), encodeEnvelope(runId, 0, 0, `${role}-new`, 'join', body), { reply }), (e) => (sub.unsubscribe(), reject(e)));
+    nc.publish(subj.hostJoin(host), encodeEnvelope(runId, 0, 0, `${role}-new`, 'join', body), { reply });
   });
 }
 
