@@ -1,15 +1,35 @@
 /**
- * `mecsim <args>` as its own process, the way a user starts it from a shell, for the integration
- * tests that watch processes live (their output, their exit and when it came). Every process started
- * here is killed by `killStarted` (call it after each test) if it is still running.
+ * `mecsim <args>` as its own process, the way a user starts it from a shell: run to its end
+ * (`runMecsim`: its exit code and output), or watched live (`mecsim`: its output, its exit and when
+ * it came). Every process `mecsim` starts is killed by `killStarted` (call it after each test) if it
+ * is still running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { onTestFailed } from 'vitest';
+import { promisify } from 'node:util';
+import { inject, onTestFailed } from 'vitest';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin/mecsim.js');
+/** the `mecsim` command's script */
+export const BIN = join(ROOT, 'bin/mecsim.js');
+
+const pexec = promisify(execFile);
+
+/**
+ * Runs `mecsim <args>` to its end (killed after `timeoutMs`, stretched on a loaded machine). NATS_URL
+ * is the tests' server unless `env` sets it ('' : none, so the command starts its own).
+ */
+export async function runMecsim(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: scaledMs(timeoutMs) });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
 
 export interface MecsimProcess {
   child: ChildProcess;

@@ -1,25 +1,15 @@
 /** The `mecsim` command line as a user runs it: real processes, real NATS (the tests' server via NATS_URL). */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it, inject } from 'vitest';
+import { BIN, runMecsim } from '../helpers/mecsimProcess.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { fmtPct, fmtValue } from '../../orchestrator/verdict.ts';
 
-const pexec = promisify(execFile);
-const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 
-async function mecsim(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: scaledMs(120_000) });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const mecsim = (args: string[], env: Record<string, string> = {}) => runMecsim(args, env);
 
 describe('mecsim CLI', () => {
   it('runs stackelberg end to end and prints the equilibrium beside the reference', async () => {

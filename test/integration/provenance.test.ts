@@ -4,29 +4,18 @@
  * produced the run, `mecsim report` shows it, and config.json fed back reproduces the run.
  * Real agent processes over the tests' real nats-server.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { describe, expect, inject, it } from 'vitest';
-import { scaledMs } from '../../bus/timeouts.ts';
+import { describe, expect, it } from 'vitest';
+import { BIN, runMecsim } from '../helpers/mecsimProcess.ts';
 import { configSha256 } from '../../orchestrator/provenance.ts';
 import { findNatsServer } from '../../orchestrator/natsServer.ts';
 import { runFileErrors } from '../helpers/schemas.ts';
 
-const pexec = promisify(execFile);
-const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 
-async function mecsim(args: string[], env: Record<string, string> = {}) {
-  try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl'), ...env }, timeout: scaledMs(120_000) });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+const mecsim = (args: string[], env: Record<string, string> = {}) => runMecsim(args, env);
 
 const read = (dir: string, f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
 

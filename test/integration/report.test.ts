@@ -7,13 +7,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it, inject } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { runMecsim } from '../helpers/mecsimProcess.ts';
 import { writeReport, parseCsv } from '../../orchestrator/report.ts';
 import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
-import { scaledMs } from '../../bus/timeouts.ts';
 
 const pexec = promisify(execFile);
-const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', process.env.CHROMIUM_PATH].find((p) => p && existsSync(p));
 
 /** Opens a page in headless Chromium; returns the console errors, page errors and the figures it shows. */
@@ -108,15 +107,8 @@ describe('report.html', () => {
   });
 });
 
-async function mecsim(args: string[]) {
-  try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: inject('natsUrl') }, timeout: scaledMs(300_000) });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+// sweeps of several runs: five minutes at most
+const mecsim = (args: string[]) => runMecsim(args, {}, 300_000);
 
 /** Reads a CSV with Python's csv module (a CSV library independent of ours), if python3 is here. */
 async function pythonCsv(file: string): Promise<{ header: string[]; rows: Record<string, string>[] } | undefined> {

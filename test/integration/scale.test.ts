@@ -3,27 +3,16 @@
  * run on the server the run used and draws scale.svg (log–log) with its data; `--no-floor` skips
  * the floor. Small and packed, so it stays fast.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
+import { runMecsim } from '../helpers/mecsimProcess.ts';
 import { parseCsv } from '../../orchestrator/report.ts';
-import { scaledMs } from '../../bus/timeouts.ts';
 import { outDir } from '../helpers/run.ts';
 
-const pexec = promisify(execFile);
-const BIN = new URL('../../bin/mecsim.js', import.meta.url).pathname;
 
-async function mecsim(args: string[], natsUrl: string) {
-  try {
-    const r = await pexec(process.execPath, [BIN, ...args], { env: { ...process.env, NATS_URL: natsUrl }, timeout: scaledMs(180_000) });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const x = e as { code: number; stdout: string; stderr: string };
-    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
-  }
-}
+// natsUrl '': no server given, so each run starts its own
+const mecsim = (args: string[], natsUrl: string) => runMecsim(args, { NATS_URL: natsUrl }, 180_000);
 
 describe('mecsim sweep --users: scale curves', () => {
   it('--users 10,30 with no server given: a private server per run, shared by the run and its raw floor; the tidy CSV, summary and scale figure have the scale columns', async () => {
