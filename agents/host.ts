@@ -151,6 +151,8 @@ export class AgentHost {
 
   /** The orchestrator says the run is over: a completed run's hosts say bye and exit 0, a failed one's exit 1. */
   private onRunEnded(end: RunEnd): void {
+    // told twice (on ctl.all, and in answer to a join still asking): one bye
+    if (this.closing) return;
     if (end.kind === 'abort') {
       this.opts.log.error({ reason: end.reason }, 'the orchestrator aborted the run');
       return void this.close(1);

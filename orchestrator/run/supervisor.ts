@@ -69,7 +69,7 @@ export class Supervisor implements BarrierHooks {
   /** loading the leader's state for a dead external leader */
   private checking = false;
   /** set while shutting down: the hosts' byes */
-  private byes?: { got: Byes; expected: number; done: () => void };
+  private byes?: { got: Byes; expected: number; done: () => void; heard: Set<string> };
 
   constructor(
     private readonly p: Parts,
@@ -266,8 +266,12 @@ export class Supervisor implements BarrierHooks {
     if (!this.counted(m)) return;
     const host = hostOfSubject(m.subject, `${info.subj.orchByeAll.slice(0, -1)}`);
     const r = channel.readMsg(m, ['bye'], MAX_REPORT_BYTES, (kind, from) => this.d.barrier.speakers.check(kind, host, from));
-    if (!r) return;
+    // (a subject naming no host has failed the sender check)
+    if (!r || host === undefined) return;
     if (!b) return void channel.drop('stale', m.subject, r.from, 'bye while no shutdown was asked');
+    // one report per host: a second (sent again, or forged) would count the host's messages twice
+    if (b.heard.has(host)) return void channel.drop('duplicate', m.subject, r.from, `a second bye from host ${host}`);
+    b.heard.add(host);
     const { counters, ...report } = r.body as Bye;
     b.got.byes++;
     b.got.byeBytes += m.data.byteLength;
@@ -290,6 +294,7 @@ export class Supervisor implements BarrierHooks {
       this.byes = {
         got,
         expected,
+        heard: new Set(),
         done: () => {
           clearTimeout(timer);
           resolve();

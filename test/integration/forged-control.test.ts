@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { encodeEnvelope, ENVELOPE_VERSION } from '../../bus/codec.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { startNatsServer } from '../../orchestrator/natsServer.ts';
@@ -274,6 +274,38 @@ function malformed(runId: string, subject: string, kind: string, from: string): 
 
 describe('malformed control from an unauthenticated client on an external server', () => {
   // needs the runtime on the host-id subject scheme (see the file's comment)
+  it('a second bye from a host is dropped and counted as a duplicate: a host’s counters are taken once', async () => {
+    const cfg = resolveCfg('stackelberg', { seed: 6, users: 6, slots: 1 });
+    const runId = `twobyes-${Date.now()}`;
+    const b = subjects(runId).base;
+    const nc = await connect({ servers: inject('natsUrl') }); // the tests' server asks for no credentials
+    const counts = { msgs: 0, bytes: 0 };
+    const bye = { host: 'w1', pid: 1, agents: 3, cpuMs: 0, cpuSinceReadyMs: 0, maxRssBytes: 0, counters: { out: { reply: counts }, in: { bcast: counts }, outByKind: {}, drops: {} } };
+    const pids = new Map<string, number>();
+    try {
+      const s = await runDistributed('stackelberg', cfg, 'packed:3', {
+        runId,
+        onSpawn: (w) => pids.set(w.id, w.pid),
+        // As the orchestrator asks its hosts for their byes, w2 is held still for a second, so the
+        // orchestrator is still collecting when both w1's bye and this one have come, in either order.
+        onProgress: (p) => {
+          if (p.phase !== 'shutdown') return;
+          const w2 = pids.get('w2')!;
+          process.kill(w2, 'SIGSTOP');
+          setTimeout(() => process.kill(w2, 'SIGCONT'), 1000);
+          send(nc, runId, 0, { subject: `${b}.inbox.orch.bye.w1`, kind: 'bye', from: 'w1', body: bye });
+        },
+      });
+      expect(s.status).toBe('complete');
+      expect(s.runMetrics.drops.duplicate, JSON.stringify(s.runMetrics.drops)).toBe(1);
+      const hosts = s.runMetrics.processes.hosts.map((h: { host: string }) => h.host);
+      expect(hosts).toEqual(['leader', 'w1', 'w2']);
+      expect(readFileSync(join(outDir, runId, 'run.log'), 'utf8')).toMatch(/a second bye from host w1/);
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('malformed bodies from an unauthenticated client on an external server are dropped', async () => {
     const server = await startNatsServer({ jetstream: true });
     try {
