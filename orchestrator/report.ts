@@ -14,7 +14,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import { writeAtomic } from './results.ts';
+import { SUMMARY_SCHEMA } from './summarySchema.ts';
 import { runStatus } from './runLock.ts';
 import { barsFigure, linesFigure, seriesFigure, numericCols, thin, SUMMARISE_ABOVE, GENERIC_UNITS, unitOf, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { scenarioFigures, scenarioOf } from './figures.ts';
@@ -69,6 +71,11 @@ export function loadRun(dir: string): RunData {
     summary = JSON.parse(s);
   } catch (e) {
     throw new Error(`${join(dir, 'summary.json')} is not valid JSON: ${(e as Error).message}`);
+  }
+  // what the report reads of it, checked first: a file of another shape is named as such, not a JS error
+  if (!Value.Check(SUMMARY_SCHEMA, summary)) {
+    const errors = [...Value.Errors(SUMMARY_SCHEMA, summary)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
+    throw new Error(`${join(dir, 'summary.json')} is not a mecsim run summary (schemas/summary.schema.json): ${errors.join('; ')}`);
   }
   const m = read('metrics.json');
   return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics: m ? JSON.parse(m) : null };

@@ -1,7 +1,25 @@
 /** The report's tables and figure helpers: rounding, claims, units, colours, what the convergence figure keeps. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { claimsRows, flattenForTable, meaningfulSeries, outcomeRows, parameterRows, sig4 } from '../../orchestrator/report.ts';
+import { claimsRows, flattenForTable, loadRun, meaningfulSeries, outcomeRows, parameterRows, sig4 } from '../../orchestrator/report.ts';
 import { axisTitle, barsFigure, binRows, colourOf, linesFigure, seriesFigure, unitOf } from '../../scenarios/common/figures.ts';
+
+describe('a run folder read for a report', () => {
+  it('is refused with the reason when it is not a run summary: no summary.json, not JSON, or JSON of another shape', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mecsim-loadrun-'));
+    try {
+      expect(() => loadRun(dir)).toThrow(/is not a run folder: it has no summary\.json/);
+      writeFileSync(join(dir, 'summary.json'), 'garbage');
+      expect(() => loadRun(dir)).toThrow(/summary\.json is not valid JSON/);
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ schemaVersion: 1, status: 'complete', perSlot: 'x' }));
+      expect(() => loadRun(dir)).toThrow(/summary\.json is not a mecsim run summary \(schemas\/summary\.schema\.json\): \/runId: Expected required property/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('report tables', () => {
   it('numbers are rounded to 4 significant digits; integers stay whole; tiny and huge ones in exponent form', () => {
