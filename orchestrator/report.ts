@@ -78,7 +78,13 @@ export function loadRun(dir: string): RunData {
     throw new Error(`${join(dir, 'summary.json')} is not a mecsim run summary (schemas/summary.schema.json): ${errors.join('; ')}`);
   }
   const m = read('metrics.json');
-  return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics: m ? JSON.parse(m) : null };
+  let metrics = null;
+  try {
+    metrics = m ? JSON.parse(m) : null;
+  } catch (e) {
+    throw new Error(`${join(dir, 'metrics.json')} is not valid JSON: ${(e as Error).message}`);
+  }
+  return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics };
 }
 
 

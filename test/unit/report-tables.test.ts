@@ -15,6 +15,10 @@ describe('a run folder read for a report', () => {
       expect(() => loadRun(dir)).toThrow(/summary\.json is not valid JSON/);
       writeFileSync(join(dir, 'summary.json'), JSON.stringify({ schemaVersion: 1, status: 'complete', perSlot: 'x' }));
       expect(() => loadRun(dir)).toThrow(/summary\.json is not a mecsim run summary \(schemas\/summary\.schema\.json\): \/runId: Expected required property/);
+      // the fields every summary has, even one the disk had room only for
+      writeFileSync(join(dir, 'summary.json'), JSON.stringify({ schemaVersion: 1, status: 'failed', runId: 'r', scenario: 'ping', mechanism: 'sum', seed: 1 }));
+      writeFileSync(join(dir, 'metrics.json'), '{"perSlot": [');
+      expect(() => loadRun(dir)).toThrow(/metrics\.json is not valid JSON/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
