@@ -31,8 +31,13 @@ Starts agents of a run and joins them to the waiting orchestrator.
   --nats         server URL(s), comma-separated (default: $NATS_URL)
   --join-timeout how long to keep asking to join, e.g. while the orchestrator starts (ms, default 60000)
   --host-id      this process's name in the run's logs and summary (default <role>-<hostname>-p<pid>)
+  --log-level    the log's level on stderr: fatal, error, warn, info, debug, trace or silent (default info)
   credentials    for a server that asks for them; each also read from the environment: MECSIM_NATS_USER,
                  MECSIM_NATS_PASS, MECSIM_NATS_TOKEN, MECSIM_NATS_CREDS, MECSIM_NATS_TLS_CA, _TLS_CERT, _TLS_KEY
+
+exit codes: 0 the run completed (also for a spare that got no agent); 1 the run failed, or the join
+did; 2 a usage error; 3 no NATS server, or the connection lost for good; 4 the orchestrator that
+spawned this process is gone; 5 the orchestrator has been silent too long; 130 interrupted
 `;
 
 /** Where an agent count beyond MAX_AGENTS should go instead. */
