@@ -365,6 +365,10 @@ export function buildProgram(): Command {
     .option('--sweep <key=v1,v2,…>', 'one run per value of a parameter: the same as `mecsim sweep <scenario> --vary key=v1,v2,…` (e.g. users.r=1e7,2e7 for every user)');
   addLinkFlags(run);
   addScenarioOptions(run);
+  run.addHelpText(
+    'after',
+    '\nExit codes: 0 the run completed and equals its reference on every slot; 1 it failed, or completed with a slot that differs (summary.json: complete, ok false); 2 a usage error; 3 no NATS server to connect to; 130 interrupted.',
+  );
   run.exitOverride().action(async (scenarioId: string, o: Record<string, unknown>) => {
     const { scenario, cfg } = resolveInput(scenarioId, o as CommonOpts);
     const placement = placementOption(o.placement);
