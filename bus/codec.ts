@@ -74,9 +74,8 @@ export function encodeEnvelope(run: string, slot: number, round: number, from: s
  * One sender's replies: encodeEnvelope's bytes, without a copy of their own (in the encoder's
  * scratch buffer, valid until the next encode: for a caller that copies them at once), with the
  * fields that stay the same reply after reply — version, run tag, kind and sender — encoded once
- * (again when the kind changes) rather than at every reply. A
- * follower answers one kind of request round after round; at 2,500 agents a worker the strings'
- * encoding was a visible part of each reply.
+ * (again when the kind changes) rather than at every reply. A follower answers one kind of request
+ * round after round; at 2,500 agents a worker the strings' encoding was a visible part of each reply.
  */
 export class ReplyEncoder {
   private kind = '';

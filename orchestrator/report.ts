@@ -66,24 +66,21 @@ export function loadRun(dir: string): RunData {
   const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
   const s = read('summary.json');
   if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
-  let summary: Record<string, any>;
-  try {
-    summary = JSON.parse(s);
-  } catch (e) {
-    throw new Error(`${join(dir, 'summary.json')} is not valid JSON: ${(e as Error).message}`);
-  }
+  const json = (file: string, text: string) => {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${join(dir, file)} is not valid JSON: ${(e as Error).message}`);
+    }
+  };
+  const summary: Record<string, any> = json('summary.json', s);
   // what the report reads of it, checked first: a file of another shape is named as such, not a JS error
   if (!Value.Check(SUMMARY_SCHEMA, summary)) {
     const errors = [...Value.Errors(SUMMARY_SCHEMA, summary)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
     throw new Error(`${join(dir, 'summary.json')} is not a mecsim run summary (schemas/summary.schema.json): ${errors.join('; ')}`);
   }
   const m = read('metrics.json');
-  let metrics = null;
-  try {
-    metrics = m ? JSON.parse(m) : null;
-  } catch (e) {
-    throw new Error(`${join(dir, 'metrics.json')} is not valid JSON: ${(e as Error).message}`);
-  }
+  const metrics = m ? json('metrics.json', m) : null;
   return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics };
 }
 

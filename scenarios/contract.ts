@@ -3,7 +3,7 @@
  * roster's order, and the checks made once when a scenario is loaded (so a model author's mistake
  * is named at `mecsim run`, not found mid-run in an agent process). No I/O.
  */
-import type { AgentSpec, JsonObject, MechanismParts, ReferenceSlot, RoleName, Scenario, SlotOutcome } from './types.ts';
+import type { AgentSpec, JsonObject, Mechanism, MechanismParts, ReferenceSlot, RoleName, Scenario, SlotOutcome } from './types.ts';
 
 /** A role's name: it appears in subjects, agent ids and `--role`, so it is a plain lower-case token. */
 export const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -15,9 +15,14 @@ export function mechanismOf(scenario: Scenario, cfg: JsonObject): string {
   return typeof cfg.mechanism === 'string' ? cfg.mechanism : scenario.defaultMechanism;
 }
 
+/** The scenario's entry for `mechanism` (undefined: its default), if it has one. */
+function mechanismEntry(scenario: Scenario, mechanism: string | undefined): Mechanism | undefined {
+  return scenario.mechanisms.find((x) => x.id === (mechanism ?? scenario.defaultMechanism));
+}
+
 /** The parts `mechanism` runs with: its own where it has them, the scenario's otherwise. */
 export function partsOf(scenario: Scenario, mechanism: string | undefined): MechanismParts {
-  const m = scenario.mechanisms.find((x) => x.id === (mechanism ?? scenario.defaultMechanism));
+  const m = mechanismEntry(scenario, mechanism);
   if (!m) throw new Error(`scenario ${scenario.id} has no mechanism "${mechanism}"; it has ${scenario.mechanisms.map((x) => x.id).join(', ')}`);
   const out: Record<string, unknown> = {};
   for (const k of PARTS) {
@@ -30,7 +35,7 @@ export function partsOf(scenario: Scenario, mechanism: string | undefined): Mech
 
 /** The console's one-line summary of a slot for `mechanism`: its own, or else the scenario's (undefined: neither gives one). */
 export function describeSlotOf(scenario: Scenario, mechanism: string | undefined): ((distributed: SlotOutcome, ref: ReferenceSlot) => string) | undefined {
-  const m = scenario.mechanisms.find((x) => x.id === (mechanism ?? scenario.defaultMechanism));
+  const m = mechanismEntry(scenario, mechanism);
   if (m?.describeSlot) return m.describeSlot.bind(m);
   return scenario.describeSlot?.bind(scenario);
 }

@@ -16,7 +16,8 @@ import { subjects } from '../../bus/subjects.ts';
 import { scaledMs } from '../../bus/timeouts.ts';
 import { catalog } from '../../catalog/catalog.ts';
 import { runScenario } from '../../orchestrator/run.ts';
-import { killStarted, mecsim, type MecsimProcess } from '../helpers/mecsimProcess.ts';
+import { killStarted, mecsim } from '../helpers/mecsimProcess.ts';
+import { until } from '../helpers/procs.ts';
 import { outDir, processesOf, resolveCfg } from '../helpers/run.ts';
 
 afterEach(killStarted);
@@ -24,14 +25,6 @@ afterEach(killStarted);
 const runIdOf = (what: string) => `${what}-${process.pid}-${Date.now().toString(36)}`;
 /** a join timeout longer than any of these tests: only an answer (or its absence, in case 3) ends a join */
 const LONG_JOIN_MS = String(30 * 60_000);
-
-async function waitFor(what: string, cond: () => boolean, p?: MecsimProcess): Promise<void> {
-  const end = Date.now() + scaledMs(60_000);
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${p ? `:\n${p.stderr()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function connected(): Promise<NatsConnection> {
   const nc = await connect({ servers: inject('natsUrl') });
@@ -98,10 +91,10 @@ describe('joining a run that is over', () => {
     run.catch(() => undefined);
     const agent = (role: string, count = 1) => mecsim(['agent', '--run', runId, '--role', role, '--join', '--count', String(count), '--nats', url, '--join-timeout', LONG_JOIN_MS]);
     const leader = agent('mec');
-    await waitFor('the leader to join', () => joined === 1, leader);
+    expect(await until(() => joined === 1, scaledMs(60_000), 50), `the leader did not join:\n${leader.stderr()}`).toBe(true);
     // a second leader: the run has one, so this host waits as a spare, and the users start only once it does
     const spare = agent('mec');
-    await waitFor('the second mec host to wait as a spare', () => /waiting as a spare/.test(spare.stderr()), spare);
+    expect(await until(() => /waiting as a spare/.test(spare.stderr()), scaledMs(60_000), 50), `the second mec host did not wait as a spare:\n${spare.stderr()}`).toBe(true);
     const users = agent('ue', 2);
     const summary = (await run) as Record<string, any>;
     expect(summary.status).toBe('complete');
