@@ -7,8 +7,12 @@
  * the run ends.
  *
  * Two orchestrators that start at the same moment can both find nobody answering. Each therefore
- * asks once more after subscribing: every claimant answers with its start stamp, and the older
- * claim (earlier stamp, then the smaller nonce) keeps the run id while the younger refuses.
+ * asks once more after subscribing: every claimant answers with its stamp, and the older claim
+ * (earlier stamp, then the smaller nonce) keeps the run id while the younger refuses. An answer can
+ * come too late to be counted (its process stalled), so a rival is also known by its own ask, which
+ * carries its claim: every ask that reached our subscription before a flush after our second ask has
+ * been read by then. The stamp is taken just before subscribing, in fractions of a millisecond, so
+ * that a claimant that subscribed after another had checked is the younger of the two.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -44,7 +48,10 @@ const STALL_MS = 150;
 
 export class RunIdClaim {
   private sub?: Subscription;
-  readonly me: Claimant;
+  /** this claim; its stamp is set again just before it starts answering */
+  me: Claimant;
+  /** rivals known by their asks on our subscription while we claim (bounded: junk could ask too) */
+  private askers?: Map<string, Claimant>;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -56,12 +63,17 @@ export class RunIdClaim {
   /** Claims `runId` (subject `ownerSubject`, e.g. `subjects(runId).owner`); throws RunIdInUse if another orchestrator holds it. */
   static async claim(nc: NatsConnection, runId: string, ownerSubject: string): Promise<RunIdClaim> {
     const c = new RunIdClaim(nc, ownerSubject);
-    const before = await c.others();
+    const before = await c.others(false);
     if (before.length) throw new RunIdInUse(runId, before[0]);
+    c.me = { ...c.me, since: performance.timeOrigin + performance.now() };
+    c.askers = new Map();
     c.answer();
     await nc.flush();
-    // a claimant that started at the same moment: the older claim wins
-    const rivals = (await c.others()).filter((o) => older(o, c.me));
+    // a claimant that started at the same moment, known by its answer or by its ask: the older claim wins
+    const answered = await c.others(true);
+    await nc.flush();
+    const rivals = [...answered, ...c.askers.values()].filter((o) => older(o, c.me)).sort((a, b) => (older(a, b) ? -1 : 1));
+    c.askers = undefined;
     if (rivals.length) {
       c.release();
       throw new RunIdInUse(runId, rivals[0]);
@@ -69,12 +81,12 @@ export class RunIdClaim {
     return c;
   }
 
-  /** the other orchestrators that answer on the run's owner subject */
-  private async others(): Promise<Claimant[]> {
+  /** the other orchestrators that answer on the run's owner subject; `claiming`: the ask carries this claim (once it answers too) */
+  private async others(claiming: boolean): Promise<Claimant[]> {
     const found: Claimant[] = [];
     try {
       // on a loaded machine a rival's answer can come later than STALL_MS after ours: the window stretches with the load
-      const it = await this.nc.requestMany(this.subject, msgpackEncode({ ask: this.me.nonce }), { strategy: 'stall', stall: scaledMs(STALL_MS), maxWait: scaledMs(ASK_MS) });
+      const it = await this.nc.requestMany(this.subject, msgpackEncode(claiming ? { ask: this.me.nonce, claim: this.me } : { ask: this.me.nonce }), { strategy: 'stall', stall: scaledMs(STALL_MS), maxWait: scaledMs(ASK_MS) });
       for await (const m of it) {
         const c = asClaimant(m.data);
         if (c && c.nonce !== this.me.nonce) found.push(c);
@@ -89,7 +101,10 @@ export class RunIdClaim {
     const reply = msgpackEncode(this.me);
     this.sub = this.nc.subscribe(this.subject, {
       callback: (err, m) => {
-        if (!err && m.reply) m.respond(reply);
+        if (err) return;
+        if (m.reply) m.respond(reply);
+        const rival = this.askers && this.askers.size < 64 ? askerOf(m.data) : undefined;
+        if (rival && rival.nonce !== this.me.nonce) this.askers!.set(rival.nonce, rival);
       },
     });
   }
@@ -108,10 +123,26 @@ function older(a: Claimant, b: Claimant): boolean {
 function asClaimant(data: Uint8Array): Claimant | undefined {
   if (!data.byteLength || data.byteLength > 1024) return undefined;
   try {
-    const v = msgpackDecode(data) as Partial<Claimant>;
-    if (typeof v.host === 'string' && typeof v.pid === 'number' && Number.isFinite(v.since) && typeof v.nonce === 'string') return { host: v.host.slice(0, 200), pid: v.pid, since: v.since as number, nonce: v.nonce.slice(0, 64) };
+    return claimantOf(msgpackDecode(data));
   } catch {
-    /* not msgpack */
+    return undefined; // not msgpack
   }
+}
+
+/** the claim an ask on the owner subject carries, or undefined (an ask without one, or another process's bytes) */
+function askerOf(data: Uint8Array): Claimant | undefined {
+  if (!data.byteLength || data.byteLength > 1024) return undefined;
+  try {
+    const v = msgpackDecode(data) as { claim?: unknown } | null;
+    return typeof v === 'object' && v !== null ? claimantOf(v.claim) : undefined;
+  } catch {
+    return undefined; // not msgpack
+  }
+}
+
+function claimantOf(x: unknown): Claimant | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const v = x as Partial<Claimant>;
+  if (typeof v.host === 'string' && typeof v.pid === 'number' && Number.isFinite(v.since) && typeof v.nonce === 'string') return { host: v.host.slice(0, 200), pid: v.pid, since: v.since as number, nonce: v.nonce.slice(0, 64) };
   return undefined;
 }

@@ -1,7 +1,9 @@
 /** One orchestrator per run id on a server (orchestrator/runClaim.ts), over a real nats-server. */
+import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, it, inject } from 'vitest';
 import { RunIdClaim, RunIdInUse } from '../../orchestrator/runClaim.ts';
+import { scaledMs } from '../../bus/timeouts.ts';
 
 describe('run id claim', () => {
   const conns: Awaited<ReturnType<typeof connect>>[] = [];
@@ -38,6 +40,24 @@ describe('run id claim', () => {
     expect(lost.length).toBe(1);
     expect((lost[0] as PromiseRejectedResult).reason).toBeInstanceOf(RunIdInUse);
     (won[0] as PromiseFulfilledResult<RunIdClaim>).value.release();
+  });
+
+  it('an older rival known only by its ask (its answer comes too late to count) keeps the run id', async () => {
+    const subject = `mecsim.slow${Date.now() % 1e6}.owner`;
+    const rival = await open();
+    const claim = { host: 'rival', pid: 1, since: 0, nonce: '0' };
+    // it answers only after every window has closed (as a stalled process would), but asks in turn, with its claim
+    rival.subscribe(subject, {
+      callback: (_e, m) => {
+        if (!(msgpackDecode(m.data) as { claim?: unknown }).claim) return;
+        rival.publish(subject, msgpackEncode({ ask: claim.nonce, claim }));
+        setTimeout(() => m.respond(msgpackEncode(claim)), scaledMs(10_000)).unref();
+      },
+    });
+    await rival.flush();
+    const err = await RunIdClaim.claim(await open(), 'r4', subject).catch((e) => e);
+    expect(err).toBeInstanceOf(RunIdInUse);
+    expect(err.message).toContain('the orchestrator on rival (pid 1');
   });
 
   it('bytes on the owner subject that are not a claim do not block a run id', async () => {
