@@ -21,6 +21,7 @@ import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
 import { LastReply } from './lastReply.ts';
+import type { HostCpu } from './hostCpu.ts';
 
 export interface FollowerDeps {
   nc: NatsConnection;
@@ -29,6 +30,8 @@ export interface FollowerDeps {
   counters: Counters;
   channel: ControlChannel;
   log: Logger;
+  /** told when a slot starts (the host's CPU marks) */
+  cpu: HostCpu;
   /** the host's replies, one message per reply subject and task */
   replies: ReplyBatches;
 }
@@ -163,6 +166,7 @@ export class FollowerRuntime {
   /** A new slot: its state at the start is kept, and sent to the leader for a restart of this process. */
   private enterSlot(slot: number): void {
     this.slot = slot;
+    this.d.cpu.slotStarted(slot);
     this.slotStart = this.follower.snapshot?.();
     if (this.slotStart) this.d.channel.send(this.replySubject, 'state', { snapshot: this.slotStart }, { slot, from: this.w.id });
   }

@@ -23,6 +23,7 @@ import { BroadcastFanout } from './broadcast.ts';
 import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
 import { Joiner, JOIN_CONCURRENCY, type RunEnd } from './join.ts';
+import { HostCpu } from './hostCpu.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
 
@@ -60,7 +61,7 @@ export class AgentHost {
   readonly done: Promise<number>;
   private finishDone!: (code: number) => void;
   readonly hosted: { id: string; role: RoleName }[] = [];
-  private cpuAtReady?: NodeJS.CpuUsage;
+  private readonly cpu = new HostCpu();
   private readonly watch: OrchestratorWatch;
 
   constructor(private readonly opts: HostOptions) {
@@ -110,7 +111,7 @@ export class AgentHost {
       // closed meanwhile (shutdown, abort, a silent orchestrator): `done` says why
       if (!this.closing) throw e;
     }
-    this.cpuAtReady = process.cpuUsage();
+    this.cpu.ready();
   }
 
   /** Joins one agent and subscribes it; `ready` resolves once it has said so (undefined: the host closed meanwhile). */
@@ -130,7 +131,7 @@ export class AgentHost {
 
   /** The welcomed agent's runtime: the leader's, or a follower's. */
   private run(scenario: Scenario, w: Welcome): void {
-    const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log };
+    const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log, cpu: this.cpu };
     if (w.id === w.leader) return void this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
     const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, replies: new ReplyBatches(this.nc!, { counters: this.counters, lost: (e, n) => this.opts.log.warn({ err: String(e), replies: n }, 'replies not sent: the connection refused them (closing)') }) }), scenario, w);
     this.subs.push(follower.subscribeDirect());
@@ -173,15 +174,12 @@ export class AgentHost {
 
   /** The answer to `shutdown`: what this host cost, and its counters. */
   private bye(): void {
-    const cpu = process.cpuUsage();
-    const sinceReady = this.cpuAtReady ? process.cpuUsage(this.cpuAtReady) : cpu;
     const { hostId } = this.opts;
     this.channel!.send(this.subj.orchBye(hostId), 'bye', {
       host: hostId,
       pid: process.pid,
       agents: this.hosted.length,
-      cpuMs: (cpu.user + cpu.system) / 1000,
-      cpuSinceReadyMs: (sinceReady.user + sinceReady.system) / 1000,
+      ...this.cpu.report(),
       maxRssBytes: process.resourceUsage().maxRSS * 1024,
       counters: this.counters.snapshot(),
     });

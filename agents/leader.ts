@@ -17,6 +17,7 @@ import { subjects } from '../bus/subjects.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, Leader, LeaderContext, RoundRequest, RoundResult, Scenario } from '../scenarios/types.ts';
 import { replyKind } from './follower.ts';
+import type { HostCpu } from './hostCpu.ts';
 
 export interface LeaderDeps {
   nc: NatsConnection;
@@ -24,6 +25,8 @@ export interface LeaderDeps {
   counters: Counters;
   channel: ControlChannel;
   log: Logger;
+  /** told when a slot starts (the host's CPU marks) */
+  cpu: HostCpu;
 }
 
 /** a broadcast round's targets: they depend only on the addressed role (the roster is fixed) */
@@ -160,6 +163,7 @@ export class LeaderRuntime {
     if (this.running === slot) return;
     if (this.running !== undefined) return this.d.counters.drop('unexpected-sender', msg.subject, r.from, `slot ${this.running} is still running`);
     this.running = slot;
+    this.d.cpu.slotStarted(slot);
     this.runSlot(slot)
       .then((done) => this.finish(slot, 'slot-done', done))
       .catch((e) => {

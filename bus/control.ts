@@ -138,6 +138,8 @@ export interface HostReport {
   agents: number;
   cpuMs: number;
   cpuSinceReadyMs: number;
+  /** since an agent of the host started slot 1 (agents/hostCpu.ts); absent if none did */
+  cpuSinceSlot1Ms?: number;
   maxRssBytes: number;
 }
 
@@ -316,6 +318,7 @@ const CHECKS: { [K in ControlKind]: Check } = {
     agents: s.int(),
     cpuMs: s.num(0),
     cpuSinceReadyMs: s.num(0),
+    'cpuSinceSlot1Ms?': s.num(0),
     maxRssBytes: s.num(0),
     counters: s.fields({ out: s.values(counts), in: s.values(counts), outByKind: s.values(counts), drops: s.values(s.int()), 'coalesced?': s.int() }),
   }),

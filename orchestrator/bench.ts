@@ -76,10 +76,19 @@ export interface BenchRow {
   ratioShared: number;
   floorSharedCpuPerRoundMs: number;
   cpuRatioShared: number;
-  /** CPU time per round (every round, the warm-up's included) of every agent process (framework: since ready, so mostly the rounds) and of the floors' processes, ms */
+  /**
+   * CPU time per round of every agent process and of the floors' processes, ms, over the rounds the
+   * per-round times are taken on: after the warm-up slot (agents: since an agent of the process
+   * started slot 1; floors: after their warm-up rounds), or every round of a one-slot run (agents:
+   * since ready). Every CPU figure and ratio below is so, except the `All` ones.
+   */
   cpuPerRoundMs: number;
   floorCpuPerRoundMs: number;
   floorMatchedCpuPerRoundMs: number;
+  /** CPU per round of the agent processes since ready over every round (the warm-up slot's included), and its ratios to the floor's and the shared floor's CPU over every round */
+  cpuAllPerRoundMs: number;
+  cpuRatioAll: number;
+  cpuRatioSharedAll: number;
   /** the median of the per-repeat ratios CPU per round / the floor's CPU per round; min and max over the repeats */
   cpuRatio: number;
   cpuRatioMin: number;
@@ -157,6 +166,8 @@ export interface FloorResult {
   warmupTimes: number[];
   /** CPU time of the floor's processes (workers since ready, and the driver during the rounds), ms */
   cpuMs: number;
+  /** the same after the warm-up rounds (all of it if there were none), ms */
+  warmCpuMs: number;
 }
 
 let floorCalls = 0;
@@ -205,7 +216,7 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   } finally {
     await floor.stop();
   }
-  return { times: done.times, warmupTimes: done.warmupTimes, cpuMs: done.cpuMs + floor.workerCpuMs };
+  return { times: done.times, warmupTimes: done.warmupTimes, cpuMs: done.cpuMs + floor.workerCpuMs, warmCpuMs: done.warmCpuMs + floor.workerWarmCpuMs };
 }
 
 /** how long one round of the raw floor may take before the bench gives up (stretched on a loaded machine) */
@@ -220,6 +231,8 @@ class FloorProcesses {
   private readonly children: ChildProcess[] = [];
   /** the workers' CPU time since ready, as each reports it when told to stop, ms */
   workerCpuMs = 0;
+  /** the same since the driver's warm-up rounds ended (since ready if there were none), ms */
+  workerWarmCpuMs = 0;
   /** set once the driver is done: processes exiting from then on are expected */
   private ended = false;
   private fail: (e: Error) => void = () => undefined;
@@ -244,7 +257,10 @@ class FloorProcesses {
   worker(args: string[], agents: string, nice: number): void {
     const child = this.spawn(args, `the worker of agents ${agents}`);
     renice(child.pid, nice);
-    child.on('message', (m: { cpuMs?: unknown }) => void (this.workerCpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0));
+    child.on('message', (m: { cpuMs?: unknown; warmCpuMs?: unknown }) => {
+      this.workerCpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0;
+      this.workerWarmCpuMs += typeof m?.warmCpuMs === 'number' ? m.warmCpuMs : 0;
+    });
   }
 
   private spawn(args: string[], who: string): ChildProcess {
@@ -321,15 +337,11 @@ interface Measured {
   full: any[];
   coldTimes: number[];
   roundTimes: number[];
-  floor: number[];
-  floorCold: number[];
-  floorCpuMs: number;
-  floorMatched: number[];
-  floorMatchedCpuMs: number;
-  floorStock: number[];
-  floorStockCpuMs: number;
-  floorShared: number[];
-  floorSharedCpuMs: number;
+  /** the floors: through mecsim's client path (the targets'), the stock client's, with one broadcast subscription per process, and with mecsim's sizes and batches */
+  floor: FloorResult;
+  floorStock: FloorResult;
+  floorShared: FloorResult;
+  floorMatched: FloorResult;
   metrics: { rounds: number; messages: number; bytes: number; timeToEquilibriumMs: number };
 }
 
@@ -372,14 +384,14 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
       timeToEquilibriumMs: median(perSlot.map((r) => r.metrics.timeToEquilibriumMs)),
     };
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor (${groups.length} processes, ${coldTimes.length ? `${coldTimes.length} warm-up + ` : ''}${roundTimes.length} rounds) …`);
-    const { times: floor, warmupTimes: floorCold, cpuMs: floorCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length }, signal);
+    const floor = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length }, signal);
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor through the stock client …`);
-    const { times: floorStock, cpuMs: floorStockCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, client: 'stock' }, signal);
+    const floorStock = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, client: 'stock' }, signal);
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with one broadcast subscription per process …`);
-    const { times: floorShared, cpuMs: floorSharedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, sharedBroadcast: true }, signal);
+    const floorShared = await rawFloor(natsUrl, groups, roundTimes.length, { single, warmup: coldTimes.length, sharedBroadcast: true }, signal);
     const meanBytes = Math.round(metrics.bytes / Math.max(1, metrics.messages));
     log(`  ${scenario.id} N=${users}${of}: raw NATS floor with mecsim's message sizes (${meanBytes} B), subjects and batches (one broadcast subscription and one reply subject per process, a process's replies to a broadcast in as few messages as mecsim's hosts send) …`);
-    const { times: floorMatched, cpuMs: floorMatchedCpuMs } = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, hostSubjects: true, sharedBroadcast: true, batchReplies: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
+    const floorMatched = await rawFloor(natsUrl, groups, roundTimes.length, { bcastBytes: meanBytes, replyBytes: meanBytes, hostSubjects: true, sharedBroadcast: true, batchReplies: true, prefixLength: subjects(summary.runId).base.length, single, warmup: coldTimes.length }, signal);
     // the run was given the bench's server, so its summary has no server memory: the bench's own server's peak so far stands in (an upper bound)
     if (summary.runMetrics.processes.natsServerRssBytes == null) {
       const peak = processPeakBytes(natsPid);
@@ -388,7 +400,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
         summary.runMetrics.processes.peakRssBytesTotal += peak;
       }
     }
-    reps.push({ summary, full, coldTimes, roundTimes, floor, floorCold, floorCpuMs, floorMatched, floorMatchedCpuMs, floorStock, floorStockCpuMs, floorShared, floorSharedCpuMs, metrics });
+    reps.push({ summary, full, coldTimes, roundTimes, floor, floorStock, floorShared, floorMatched, metrics });
   }
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
@@ -404,10 +416,18 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   const allRounds = (m: Measured) => Math.max(1, m.coldTimes.length + m.roundTimes.length);
   /** CPU time of the run's agent processes since each was ready, ms */
   const agentCpuMs = (m: Measured): number => m.summary.runMetrics.processes.cpuSinceReadyMs ?? NaN;
+  /**
+   * The CPU figures the targets are judged on: over the same rounds as the per-round times — after
+   * the warm-up slot (agents/hostCpu.ts), and the floor's after as many warm-up rounds — or over all
+   * of a one-slot run.
+   */
+  const warmCpuMs = (m: Measured): number => (warmSlots ? (m.summary.runMetrics.processes.cpuSinceSlot1Ms ?? NaN) : agentCpuMs(m));
+  const warmRounds = (m: Measured) => Math.max(1, warmSlots ? m.roundTimes.length : allRounds(m));
+  const floorWarmCpuMs = (f: FloorResult): number => (warmSlots ? f.warmCpuMs : f.cpuMs);
   /** per-repeat ratios: their median (the figure a target is judged on) and their range */
   const spread = (ratios: number[]) => ({ median: r3(median(ratios)), min: r3(Math.min(...ratios)), max: r3(Math.max(...ratios)) });
-  const ratio = spread(reps.map((m) => mean(m.roundTimes) / mean(m.floor)));
-  const cpuRatio = spread(reps.map((m) => agentCpuMs(m) / m.floorCpuMs));
+  const ratio = spread(reps.map((m) => mean(m.roundTimes) / mean(m.floor.times)));
+  const cpuRatio = spread(reps.map((m) => warmCpuMs(m) / floorWarmCpuMs(m.floor)));
   const last = reps[reps.length - 1];
   const extra = plan.extras ? await plan.extras({ config: cfg, summary: last.summary, roundMs: mean(last.roundTimes), slotMetrics: last.full }) : undefined;
   return {
@@ -423,28 +443,31 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     timeToEquilibriumMs: med((m) => m.metrics.timeToEquilibriumMs),
     frameworkRoundMs: med((m) => mean(m.roundTimes)),
     frameworkRoundP50Ms: med((m) => median(m.roundTimes)),
-    floorRoundMs: med((m) => mean(m.floor)),
-    floorRoundP50Ms: med((m) => median(m.floor)),
+    floorRoundMs: med((m) => mean(m.floor.times)),
+    floorRoundP50Ms: med((m) => median(m.floor.times)),
     ratio: ratio.median,
     ratioMin: ratio.min,
     ratioMax: ratio.max,
-    ratioP50: med((m) => median(m.roundTimes) / median(m.floor)),
+    ratioP50: med((m) => median(m.roundTimes) / median(m.floor.times)),
     warmupSlots: warmSlots,
     coldRoundMs: warmSlots ? med((m) => mean(m.coldTimes)) : null,
-    coldFloorMs: warmSlots ? med((m) => mean(m.floorCold)) : null,
-    coldRatio: warmSlots ? med((m) => mean(m.coldTimes) / mean(m.floorCold)) : null,
-    floorMatchedMs: med((m) => mean(m.floorMatched)),
-    ratioMatched: med((m) => mean(m.roundTimes) / mean(m.floorMatched)),
-    cpuPerRoundMs: med((m) => agentCpuMs(m) / allRounds(m)),
-    floorCpuPerRoundMs: med((m) => m.floorCpuMs / allRounds(m)),
-    floorMatchedCpuPerRoundMs: med((m) => m.floorMatchedCpuMs / allRounds(m)),
-    floorStockRoundMs: med((m) => mean(m.floorStock)),
-    ratioStock: med((m) => mean(m.roundTimes) / mean(m.floorStock)),
-    floorStockCpuPerRoundMs: med((m) => m.floorStockCpuMs / allRounds(m)),
-    floorSharedRoundMs: med((m) => mean(m.floorShared)),
-    ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared)),
-    floorSharedCpuPerRoundMs: med((m) => m.floorSharedCpuMs / allRounds(m)),
-    cpuRatioShared: med((m) => agentCpuMs(m) / m.floorSharedCpuMs),
+    coldFloorMs: warmSlots ? med((m) => mean(m.floor.warmupTimes)) : null,
+    coldRatio: warmSlots ? med((m) => mean(m.coldTimes) / mean(m.floor.warmupTimes)) : null,
+    floorMatchedMs: med((m) => mean(m.floorMatched.times)),
+    ratioMatched: med((m) => mean(m.roundTimes) / mean(m.floorMatched.times)),
+    cpuPerRoundMs: med((m) => warmCpuMs(m) / warmRounds(m)),
+    floorCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floor) / warmRounds(m)),
+    floorMatchedCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorMatched) / warmRounds(m)),
+    cpuAllPerRoundMs: med((m) => agentCpuMs(m) / allRounds(m)),
+    cpuRatioAll: med((m) => agentCpuMs(m) / m.floor.cpuMs),
+    cpuRatioSharedAll: med((m) => agentCpuMs(m) / m.floorShared.cpuMs),
+    floorStockRoundMs: med((m) => mean(m.floorStock.times)),
+    ratioStock: med((m) => mean(m.roundTimes) / mean(m.floorStock.times)),
+    floorStockCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorStock) / warmRounds(m)),
+    floorSharedRoundMs: med((m) => mean(m.floorShared.times)),
+    ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared.times)),
+    floorSharedCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorShared) / warmRounds(m)),
+    cpuRatioShared: med((m) => warmCpuMs(m) / floorWarmCpuMs(m.floorShared)),
     cpuRatio: cpuRatio.median,
     cpuRatioMin: cpuRatio.min,
     cpuRatioMax: cpuRatio.max,
@@ -523,10 +546,10 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'cpu ratio min–max', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'cpu ratio min–max', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'all cpu/rd', 'all cpu ratio', 'all cpu ratio shared', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
   // a range over the repeats (none for one)
   const range = (r: BenchRow, min: number, max: number) => (r.repeats > 1 ? `${min}–${max}` : '');
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, range(r, r.ratioMin, r.ratioMax), r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, range(r, r.cpuRatioMin, r.cpuRatioMax), r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, range(r, r.ratioMin, r.ratioMax), r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, range(r, r.cpuRatioMin, r.cpuRatioMax), r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.cpuAllPerRoundMs, r.cpuRatioAll, r.cpuRatioSharedAll, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -579,7 +602,7 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes (since ready) / of the floor’s processes (less sensitive to a busy machine than wall times), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes / of the floor’s processes (less sensitive to a busy machine than wall times) over the same rounds as round ms (with a warm-up slot: agents since their first request of slot 1, the floor after its warm-up rounds; a one-slot run: agents since ready, the floor over every round), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); all cpu/rd, all cpu ratio, all cpu ratio shared: the same over every round, the warm-up slot’s included (agents since ready), the first slot being where V8 compiles the hot path; join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
   const differ = rows.filter((r) => !r.equalsReference);
   if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);

@@ -48,7 +48,7 @@ export type DriverMessage =
   | { kind: 'started' }
   | { kind: 'round'; round: number }
   | { kind: 'alive' }
-  | { kind: 'done'; times: number[]; warmupTimes: number[]; cpuMs: number }
+  | { kind: 'done'; times: number[]; warmupTimes: number[]; cpuMs: number; warmCpuMs: number }
   | { kind: 'error'; message: string };
 
 /** The rounds of one floor, over one connection. */
@@ -87,12 +87,13 @@ export class FloorDriver {
   }
 
   /** Runs the warm-up and the timed rounds; rejects at the first round past its deadline. */
-  async rounds(): Promise<{ times: number[]; warmupTimes: number[]; cpuMs: number }> {
+  async rounds(): Promise<{ times: number[]; warmupTimes: number[]; cpuMs: number; warmCpuMs: number }> {
     const { t } = this;
     const payload = new Uint8Array(t.bcastBytes);
     const times: number[] = [];
     const warmupTimes: number[] = [];
     const cpu0 = process.cpuUsage();
+    let warm0 = cpu0;
     let lastTold = performance.now();
     for (let r = 0; r < t.warmup + t.rounds; r++) {
       this.got = 0;
@@ -102,14 +103,19 @@ export class FloorDriver {
       await within(done, t.roundMs, () => new Error(`raw NATS floor: round ${r + 1} got ${this.got} of ${this.expected} replies in ${Math.round(t.roundMs / 1000)} s (a floor worker died or the server dropped messages; see its log)`));
       const t1 = performance.now();
       (r < t.warmup ? warmupTimes : times).push(t1 - t0);
+      if (r === t.warmup - 1) {
+        // the warm-up is over: the workers mark their CPU here too (this message reaches each before the next broadcast)
+        this.publish(`${t.prefix}.warm`, new Uint8Array(0));
+        warm0 = process.cpuUsage();
+      }
       if (t.reportRounds) this.tell({ kind: 'round', round: r + 1 });
       else if (t1 - lastTold > 1000) {
         lastTold = t1;
         this.tell({ kind: 'alive' });
       }
     }
-    const cpu = process.cpuUsage(cpu0);
-    return { times, warmupTimes, cpuMs: (cpu.user + cpu.system) / 1000 };
+    const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+    return { times, warmupTimes, cpuMs: ms(process.cpuUsage(cpu0)), warmCpuMs: ms(process.cpuUsage(warm0)) };
   }
 
   /** Tells the workers to stop (each then reports its CPU to the bench and exits). */

@@ -65,12 +65,16 @@ if (sharedS === '1' && batchS === '1' && replyBytes > 0) {
     for (const a of agents) send(nc, a.reply, a.payload);
   });
 let cpu0 = process.cpuUsage();
-// on stop: tell the driver the CPU time spent since ready (the rounds), like mecsim's agents report theirs
+let warm0: NodeJS.CpuUsage | undefined;
+// the driver's warm-up rounds are over: CPU from here is the warm figure (as mecsim's hosts mark the start of slot 1)
+nc.subscribe(`${prefix}.warm`, { callback: () => void (warm0 = process.cpuUsage()) });
+// on stop: tell the driver the CPU time spent since ready (the rounds) and since the warm-up, like mecsim's agents report theirs
 nc.subscribe(`${prefix}.stop`, {
   callback: () => {
-    const cpu = process.cpuUsage(cpu0);
+    const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+    const cpuMs = ms(process.cpuUsage(cpu0));
     const exit = () => void nc.drain().then(() => process.exit(0));
-    if (process.send) process.send({ cpuMs: (cpu.user + cpu.system) / 1000 }, exit);
+    if (process.send) process.send({ cpuMs, warmCpuMs: warm0 ? ms(process.cpuUsage(warm0)) : cpuMs }, exit);
     else exit();
   },
 });

@@ -223,6 +223,7 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
     { metric: 'messages published by mecsim / received by the server', value: `${m.counters?.ours?.published} / ${m.counters?.server?.inMsgs ?? 'n/a (external server)'}` },
     { metric: 'dropped messages', value: Object.entries(m.drops ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ') || '0' },
     { metric: 'agent CPU since ready (ms)', value: m.processes?.cpuSinceReadyMs },
+    ...(typeof m.processes?.cpuSinceSlot1Ms === 'number' ? [{ metric: 'agent CPU since slot 1 began (ms; the first slot is where V8 compiles the hot path)', value: m.processes.cpuSinceSlot1Ms }] : []),
     { metric: 'peak RSS of agent processes, summed (MiB)', value: m.processes?.peakRssBytesSum !== undefined ? num(m.processes.peakRssBytesSum / 2 ** 20) : '' },
   ];
   if (m.processes?.peakRssBytesTotal !== undefined) rows.push({ metric: 'peak RSS of every process incl. orchestrator and nats-server (MiB)', value: num(m.processes.peakRssBytesTotal / 2 ** 20) });

@@ -87,6 +87,8 @@ export class ResultsWriter {
       processes: {
         hosts: m.byes.hosts,
         cpuSinceReadyMs: Math.round(sum(m.byes.hosts.map((h) => h.cpuSinceReadyMs))),
+        // every host's CPU since its agents started slot 1 (null: a host did not, or did not say)
+        cpuSinceSlot1Ms: m.byes.hosts.every((h) => typeof h.cpuSinceSlot1Ms === 'number') ? Math.round(sum(m.byes.hosts.map((h) => h.cpuSinceSlot1Ms!))) : null,
         peakRssBytesSum: agentsRss,
         orchestratorPeakRssBytes: ownRss,
         natsServerRssBytes: m.varzAfter?.mem ?? null,

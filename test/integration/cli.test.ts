@@ -188,8 +188,8 @@ describe('mecsim run --sweep', () => {
 });
 
 describe('mecsim bench', () => {
-  it('--repeat 2: one row measured twice, interleaved with its floors; medians, spread, equal to the reference; exits when done', async () => {
-    const child = spawn(process.execPath, [BIN, 'bench', 'stackelberg', '--sizes', '8', '--repeat', '2', '--json'], { env: { ...process.env, NATS_URL: inject('natsUrl') } });
+  it('--repeat 2 --slots 2: one row measured twice, interleaved with its floors; medians, spread, CPU after the warm-up slot and over every round, equal to the reference; exits when done', async () => {
+    const child = spawn(process.execPath, [BIN, 'bench', 'stackelberg', '--sizes', '8', '--repeat', '2', '--slots', '2', '--json'], { env: { ...process.env, NATS_URL: inject('natsUrl') } });
     let stdout = '';
     let stderr = '';
     let lastStepAt = 0;
@@ -215,6 +215,12 @@ describe('mecsim bench', () => {
     expect(row.ratio).toBeLessThanOrEqual(row.ratioMax);
     expect(row.cpuRatioMin).toBeLessThanOrEqual(row.cpuRatio);
     expect(row.cpuRatio).toBeLessThanOrEqual(row.cpuRatioMax);
+    // with a warm-up slot, CPU per round is taken after it (every host said how much it spent since slot 1), and over every round beside it
+    expect(row.warmupSlots).toBe(1);
+    expect(row.cpuPerRoundMs).toBeGreaterThan(0);
+    expect(row.cpuAllPerRoundMs).toBeGreaterThan(0);
+    expect(row.cpuRatioAll).toBeGreaterThan(0);
+    expect(row.cpuRatioSharedAll).toBeGreaterThan(0);
     expect(targets).toEqual([]); // N = 8 measures none of the scale targets
     expect((stderr.match(/framework run/g) ?? []).length).toBe(2);
     expect(stderr).toMatch(/\[1\/2\][^]*raw NATS floor[^]*\[2\/2\]: framework run/);
