@@ -124,14 +124,17 @@ type Variant = BenchVariant;
 
 /**
  * Slots per benchmark run (per-slot figures are then medians over slots). With two or more, the
- * first slot is the warm-up: per-round times are taken from the later slots ("warm"), and the
- * floor runs as many warm-up rounds first; the first slot's figures are reported apart ("cold").
+ * first slot is the warm-up: per-round times and CPU are taken from the later slots ("warm"), and
+ * the floor runs as many warm-up rounds first; the first slot's times are reported apart ("cold"),
+ * and CPU over every round beside the warm figure ("all").
  * Why both: processes start slow. The floor reaches its steady per-round time within ~40 rounds;
- * mecsim's agents take about four slots of a price-search scenario (~170 rounds at N = 1000), with GC-like pauses
- * early on. The cause is not pinned down: V8 flags for earlier tiering (agents/tiering.ts) shorten
- * the first slot but not the pattern, and heap-sizing flags did not remove it either. A one-slot
- * run (the default, as in earlier reports) therefore compares a mostly cold framework with a mostly
- * cold floor; `--slots 3` or more also shows the warm comparison.
+ * mecsim's agents take about four slots of a price-search scenario (~170 rounds at N = 1000). The
+ * cause is V8 compiling mecsim's hot path: `perf` put over a quarter of a packed worker's samples
+ * in the optimizing compiler during the first slots, and under 2 % from the fifth on (a worker's CPU
+ * per slot fell from 66–94 ms in the first two slots to 23–52 ms). V8 flags for earlier tiering
+ * (agents/tiering.ts) shorten the first slot but not the pattern. A one-slot run (the default, as in
+ * earlier reports) therefore compares a mostly cold framework with a mostly cold floor, whose code
+ * is small; `--slots 3` or more also shows the warm comparison, which is the steady state.
  */
 /** The raw floor: same process layout, `rounds` rounds of broadcast + N replies. Per-round times in ms. */
 export interface FloorShape {
