@@ -609,7 +609,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the results as JSON')
     .option('--sizes <list>', 'comma-separated user counts (default per scenario; the --scale row with one process per agent stays at 100)')
     .option('--scale', 'the scale benchmark: every scenario at N = 100, 1000, 10000 where it allows it, one mechanism each')
-    .option('--slots <n>', 'slots per framework run (default 1, or the scenario’s bench plan); with 2 or more the first is the warm-up: round ms and ratio are over the later slots, the first is reported apart (cold ms, cold ratio)', slotsArg)
+    .option('--slots <n>', 'slots per framework run (default 1, or the scenario’s bench plan); with 2 or more the first is the warm-up: round ms, cpu/rd and their ratios (and the target lines) are over the later slots, the first is reported apart (cold ms, cold ratio; all cpu/rd over every round)', slotsArg)
     .option('--repeat <r>', 'measure each row r times, each framework run followed by its floors (interleaved); figures are medians over the repeats, and ratio min/max shows their spread (default 1)', intArg('--repeat', 1, 1000))
     .option('--nats <url>', 'use this NATS server')
     .option('--link-cost', 'what the link model costs by itself: runs without it and with it at zero latency, interleaved (default: the first scenario of mecsim list, N 100, 3 slots, 5 repeats); ms per round and their ratio')
