@@ -22,7 +22,7 @@ import type { RoleName } from '../scenarios/types.ts';
 import { BroadcastFanout } from './broadcast.ts';
 import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
-import { Joiner, JOIN_CONCURRENCY, type RunEnd } from './join.ts';
+import { Joiner, JOIN_CONCURRENCY, runEndOf, type RunEnd } from './join.ts';
 import { HostCpu } from './hostCpu.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
@@ -147,7 +147,7 @@ export class AgentHost {
     this.watch.heard();
     // a spare, which no welcome told the period, learns it here
     if (r.kind === 'heartbeat') return this.watch.arm(r.body.everyMs);
-    this.onRunEnded(r.kind === 'abort' ? { kind: 'abort', reason: r.body.reason } : { kind: 'shutdown' });
+    this.onRunEnded(runEndOf(r));
   }
 
   /** The orchestrator says the run is over: a completed run's hosts say bye and exit 0, a failed one's exit 1. */

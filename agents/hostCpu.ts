@@ -17,6 +17,11 @@ export interface HostCpuReport {
   cpuSinceSlot1Ms?: number;
 }
 
+/** A `process.cpuUsage()` reading (or difference) as milliseconds of CPU, user and system together. */
+export function cpuMs(c: NodeJS.CpuUsage): number {
+  return (c.user + c.system) / 1000;
+}
+
 export class HostCpu {
   private atReady: NodeJS.CpuUsage | undefined;
   private atSlot1: NodeJS.CpuUsage | undefined;
@@ -31,10 +36,9 @@ export class HostCpu {
   }
 
   report(): HostCpuReport {
-    const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
     const total = process.cpuUsage();
-    const out: HostCpuReport = { cpuMs: ms(total), cpuSinceReadyMs: ms(this.atReady ? process.cpuUsage(this.atReady) : total) };
-    if (this.atSlot1) out.cpuSinceSlot1Ms = ms(process.cpuUsage(this.atSlot1));
+    const out: HostCpuReport = { cpuMs: cpuMs(total), cpuSinceReadyMs: cpuMs(this.atReady ? process.cpuUsage(this.atReady) : total) };
+    if (this.atSlot1) out.cpuSinceSlot1Ms = cpuMs(process.cpuUsage(this.atSlot1));
     return out;
   }
 }

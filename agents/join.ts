@@ -40,6 +40,11 @@ export interface JoinDeps {
 /** How a run ended, as the orchestrator tells its hosts: on ctl.all, or in answer to a join that came too late. */
 export type RunEnd = { kind: 'shutdown' } | { kind: 'abort'; reason?: string };
 
+/** The RunEnd an orchestrator's `shutdown` or `abort` says. */
+export function runEndOf(r: { kind: 'shutdown' } | { kind: 'abort'; body: { reason?: string } }): RunEnd {
+  return r.kind === 'abort' ? { kind: 'abort', reason: r.body.reason } : { kind: 'shutdown' };
+}
+
 /** Nothing listens on the join subject: no orchestrator of the run is connected to this server. */
 class NoResponders extends Error {}
 
@@ -201,7 +206,7 @@ export class Joiner {
         if (!r) throw new Error('bad join reply (dropped)');
         this.d.heard?.();
         if (r.kind === 'shutdown' || r.kind === 'abort') {
-          this.d.ended(r.kind === 'abort' ? { kind: 'abort', reason: r.body.reason } : { kind: 'shutdown' });
+          this.d.ended(runEndOf(r));
           return undefined;
         }
         if (r.kind === 'reject') throw new JoinRejected(r.body.reason);

@@ -17,7 +17,7 @@ import { subjects } from '../bus/subjects.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
 import type { AgentSpec, JsonObject, Leader, LeaderContext, RoundRequest, RoundResult, Scenario } from '../scenarios/types.ts';
 import { replyKind } from './follower.ts';
-import type { HostCpu } from './hostCpu.ts';
+import { cpuMs, type HostCpu } from './hostCpu.ts';
 
 export interface LeaderDeps {
   nc: NatsConnection;
@@ -66,8 +66,7 @@ class SlotMeter {
 
   finish(): SlotMetrics {
     this.metrics.timeToEquilibriumMs = this.lastClose - this.firstStart;
-    const cpu = process.cpuUsage(this.cpu0);
-    this.metrics.leaderCpuMs = (cpu.user + cpu.system) / 1000;
+    this.metrics.leaderCpuMs = cpuMs(process.cpuUsage(this.cpu0));
     return this.metrics;
   }
 }

@@ -426,11 +426,10 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
    */
   const warmCpuMs = (m: Measured): number => (warmSlots ? (m.summary.runMetrics.processes.cpuSinceSlot1Ms ?? NaN) : agentCpuMs(m));
   const warmRounds = (m: Measured) => Math.max(1, warmSlots ? m.roundTimes.length : allRounds(m));
-  const floorWarmCpuMs = (f: FloorResult): number => (warmSlots ? f.warmCpuMs : f.cpuMs);
   /** per-repeat ratios: their median (the figure a target is judged on) and their range */
   const spread = (ratios: number[]) => ({ median: r3(median(ratios)), min: r3(Math.min(...ratios)), max: r3(Math.max(...ratios)) });
   const ratio = spread(reps.map((m) => mean(m.roundTimes) / mean(m.floor.times)));
-  const cpuRatio = spread(reps.map((m) => warmCpuMs(m) / floorWarmCpuMs(m.floor)));
+  const cpuRatio = spread(reps.map((m) => warmCpuMs(m) / m.floor.warmCpuMs));
   const last = reps[reps.length - 1];
   const extra = plan.extras ? await plan.extras({ config: cfg, summary: last.summary, roundMs: mean(last.roundTimes), slotMetrics: last.full }) : undefined;
   return {
@@ -459,18 +458,18 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     floorMatchedMs: med((m) => mean(m.floorMatched.times)),
     ratioMatched: med((m) => mean(m.roundTimes) / mean(m.floorMatched.times)),
     cpuPerRoundMs: med((m) => warmCpuMs(m) / warmRounds(m)),
-    floorCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floor) / warmRounds(m)),
-    floorMatchedCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorMatched) / warmRounds(m)),
+    floorCpuPerRoundMs: med((m) => m.floor.warmCpuMs / warmRounds(m)),
+    floorMatchedCpuPerRoundMs: med((m) => m.floorMatched.warmCpuMs / warmRounds(m)),
     cpuAllPerRoundMs: med((m) => agentCpuMs(m) / allRounds(m)),
     cpuRatioAll: med((m) => agentCpuMs(m) / m.floor.cpuMs),
     cpuRatioSharedAll: med((m) => agentCpuMs(m) / m.floorShared.cpuMs),
     floorStockRoundMs: med((m) => mean(m.floorStock.times)),
     ratioStock: med((m) => mean(m.roundTimes) / mean(m.floorStock.times)),
-    floorStockCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorStock) / warmRounds(m)),
+    floorStockCpuPerRoundMs: med((m) => m.floorStock.warmCpuMs / warmRounds(m)),
     floorSharedRoundMs: med((m) => mean(m.floorShared.times)),
     ratioShared: med((m) => mean(m.roundTimes) / mean(m.floorShared.times)),
-    floorSharedCpuPerRoundMs: med((m) => floorWarmCpuMs(m.floorShared) / warmRounds(m)),
-    cpuRatioShared: med((m) => warmCpuMs(m) / floorWarmCpuMs(m.floorShared)),
+    floorSharedCpuPerRoundMs: med((m) => m.floorShared.warmCpuMs / warmRounds(m)),
+    cpuRatioShared: med((m) => warmCpuMs(m) / m.floorShared.warmCpuMs),
     cpuRatio: cpuRatio.median,
     cpuRatioMin: cpuRatio.min,
     cpuRatioMax: cpuRatio.max,

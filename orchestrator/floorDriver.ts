@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
+import { cpuMs } from '../agents/hostCpu.ts';
 
 export interface FloorTask {
   url: string;
@@ -114,8 +115,7 @@ export class FloorDriver {
         this.tell({ kind: 'alive' });
       }
     }
-    const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
-    return { times, warmupTimes, cpuMs: ms(process.cpuUsage(cpu0)), warmCpuMs: ms(process.cpuUsage(warm0)) };
+    return { times, warmupTimes, cpuMs: cpuMs(process.cpuUsage(cpu0)), warmCpuMs: cpuMs(process.cpuUsage(warm0)) };
   }
 
   /** Tells the workers to stop (each then reports its CPU to the bench and exits). */

@@ -23,6 +23,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { BATCH_BYTES } from '../bus/replyBatch.ts';
+import { cpuMs } from '../agents/hostCpu.ts';
 
 const [url, prefix, fromS, toS, replyBytesS, hostSubjectS, clientS, sharedS, batchS] = process.argv.slice(2);
 /** matched mode: replies of this many bytes, on this process's own reply subject (like a mecsim host's) */
@@ -71,10 +72,9 @@ nc.subscribe(`${prefix}.warm`, { callback: () => void (warm0 = process.cpuUsage(
 // on stop: tell the driver the CPU time spent since ready (the rounds) and since the warm-up, like mecsim's agents report theirs
 nc.subscribe(`${prefix}.stop`, {
   callback: () => {
-    const ms = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
-    const cpuMs = ms(process.cpuUsage(cpu0));
+    const sinceReady = cpuMs(process.cpuUsage(cpu0));
     const exit = () => void nc.drain().then(() => process.exit(0));
-    if (process.send) process.send({ cpuMs, warmCpuMs: warm0 ? ms(process.cpuUsage(warm0)) : cpuMs }, exit);
+    if (process.send) process.send({ cpuMs: sinceReady, warmCpuMs: warm0 ? cpuMs(process.cpuUsage(warm0)) : sinceReady }, exit);
     else exit();
   },
 });

@@ -121,22 +121,22 @@ function older(a: Claimant, b: Claimant): boolean {
 
 /** an answer on the owner subject, or undefined if it is not one (another process's bytes) */
 function asClaimant(data: Uint8Array): Claimant | undefined {
-  if (!data.byteLength || data.byteLength > 1024) return undefined;
-  try {
-    return claimantOf(msgpackDecode(data));
-  } catch {
-    return undefined; // not msgpack
-  }
+  return claimantOf(decodeSmall(data));
 }
 
 /** the claim an ask on the owner subject carries, or undefined (an ask without one, or another process's bytes) */
 function askerOf(data: Uint8Array): Claimant | undefined {
+  const v = decodeSmall(data) as { claim?: unknown } | undefined;
+  return typeof v === 'object' && v !== null ? claimantOf(v.claim) : undefined;
+}
+
+/** a message of at most 1 KB as msgpack, or undefined (empty, larger, or not msgpack) */
+function decodeSmall(data: Uint8Array): unknown {
   if (!data.byteLength || data.byteLength > 1024) return undefined;
   try {
-    const v = msgpackDecode(data) as { claim?: unknown } | null;
-    return typeof v === 'object' && v !== null ? claimantOf(v.claim) : undefined;
+    return msgpackDecode(data);
   } catch {
-    return undefined; // not msgpack
+    return undefined;
   }
 }
 
