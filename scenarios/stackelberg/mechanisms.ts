@@ -20,8 +20,13 @@ export interface PriceReply {
 export interface Sample {
   price: number;
   profit: number;
-  purchases: number[];
-  utilities: number[];
+  /** Σ x over the users, in roster order */
+  demand: number;
+  /** users who buy (x > 0) */
+  buyers: number;
+  /** per user, in roster order: only where they are read (see `evaluate`) */
+  purchases?: number[];
+  utilities?: number[];
 }
 
 const PHI = (1 + Math.sqrt(5)) / 2;
@@ -31,46 +36,78 @@ export const SEARCH_MAX_ROUNDS = 200;
 
 type Phase = 'step' | 'bracket' | 'golden' | 'final';
 
-/** One round: broadcast a price, gather replies (roster order), apply the capacity, compute Π. */
+/**
+ * One round: broadcast a price, gather replies (roster order), apply the capacity, compute Π. The
+ * per-user arrays are built only where something reads them: the `final` round (the equilibrium),
+ * a capacity (the grant goes by θ), and a roster of at most 50 (each user's utility is a trajectory
+ * column). Any other round needs the sums alone: at 10,000 users two arrays of N a round, kept for the
+ * whole slot, were most of what the leader allocated. The sums are the same additions in the same
+ * order either way, so Π is the same number.
+ */
 async function evaluate(ctx: LeaderContext, server: ServerParams, price: number, phase: Phase, log: Sample[]): Promise<Sample> {
   const cap = server.X !== null;
   const kind = phase === 'final' ? 'final' : 'price';
   const res = await ctx.round<PriceReply>({ kind, body: cap ? { p: price, cap: true } : { p: price } });
-  const demands = res.replies.map((r) => (r && Number.isFinite(r.x) && r.x > 0 ? r.x : 0));
-  let purchases = demands;
-  let utilities = res.replies.map((r, i) => (r && Number.isFinite(r.u) && demands[i] > 0 ? r.u : 0));
-  if (cap) {
-    const thetas = res.replies.map((r) => (r && Number.isFinite(r.theta) ? (r.theta as number) : 0));
-    purchases = allocate(demands, thetas, server.X);
-    utilities = purchases.map((x, i) => {
-      if (x === demands[i]) return utilities[i];
-      const k = res.replies[i]?.k;
-      return utility(thetas[i], typeof k === 'number' && k > 0 ? k : Infinity, x, price);
-    });
-  }
-  let total = 0;
-  for (const x of purchases) total += x;
-  const s: Sample = { price, profit: (price - server.m) * total, purchases, utilities };
+  const perUser = phase === 'final' || cap || ctx.roster.length <= 50;
+  const s = perUser ? withUsers(res.replies, server, price) : sumsOnly(res.replies, server, price);
   if (phase !== 'final') log.push(s);
   const row: Record<string, number | string | boolean | null> = {
     round: log.length + (phase === 'final' ? 1 : 0),
     phase,
     price,
     profit: s.profit,
-    buyers: purchases.filter((x) => x > 0).length,
-    demand: total,
+    buyers: s.buyers,
+    demand: s.demand,
     missing: res.missing.length,
   };
-  if (ctx.roster.length <= 50) ctx.roster.forEach((a, i) => (row[`u_${a.id}`] = utilities[i]));
+  if (ctx.roster.length <= 50) ctx.roster.forEach((a, i) => (row[`u_${a.id}`] = s.utilities![i]));
   ctx.record(row);
   return s;
+}
+
+/** a user's demand as the server counts it: a finite positive x, else nothing */
+function demandOf(r: PriceReply | undefined): number {
+  return r && Number.isFinite(r.x) && r.x > 0 ? r.x : 0;
+}
+
+function withUsers(replies: (PriceReply | undefined)[], server: ServerParams, price: number): Sample {
+  const demands = replies.map(demandOf);
+  let purchases = demands;
+  let utilities = replies.map((r, i) => (r && Number.isFinite(r.u) && demands[i] > 0 ? r.u : 0));
+  if (server.X !== null) {
+    const thetas = replies.map((r) => (r && Number.isFinite(r.theta) ? (r.theta as number) : 0));
+    purchases = allocate(demands, thetas, server.X);
+    utilities = purchases.map((x, i) => {
+      if (x === demands[i]) return utilities[i];
+      const k = replies[i]?.k;
+      return utility(thetas[i], typeof k === 'number' && k > 0 ? k : Infinity, x, price);
+    });
+  }
+  let total = 0;
+  let buyers = 0;
+  for (const x of purchases) {
+    total += x;
+    if (x > 0) buyers++;
+  }
+  return { price, profit: (price - server.m) * total, demand: total, buyers, purchases, utilities };
+}
+
+function sumsOnly(replies: (PriceReply | undefined)[], server: ServerParams, price: number): Sample {
+  let total = 0;
+  let buyers = 0;
+  for (let i = 0; i < replies.length; i++) {
+    const x = demandOf(replies[i]);
+    total += x;
+    if (x > 0) buyers++;
+  }
+  return { price, profit: (price - server.m) * total, demand: total, buyers };
 }
 
 function outcome(final: Sample, converged: boolean, samples: Sample[], notes: string[], extra: JsonObject): SlotOutcome {
   const unimodal = isUnimodal(samples);
   if (!unimodal) notes.unshift('the sampled profits were not unimodal (rise, fall, rise again): the price found may be a local maximum');
   return {
-    equilibrium: { price: final.price, purchases: final.purchases, profit: final.profit, utilities: final.utilities },
+    equilibrium: { price: final.price, purchases: final.purchases!, profit: final.profit, utilities: final.utilities! },
     converged,
     notes: notes.length ? notes : undefined,
     extra: { rounds: samples.length + 1, evaluations: samples.length, unimodalSamples: unimodal, ...extra },
@@ -110,7 +147,7 @@ export async function gsrpStep(ctx: LeaderContext, server: ServerParams): Promis
   for (let j = 0; j < STEP_MAX_ROUNDS; j++) {
     const s = await evaluate(ctx, server, server.p0 + j * server.step, 'step', samples);
     fallen = prev !== undefined && s.profit < prev ? fallen + 1 : 0;
-    if (fallen >= server.patience || s.purchases.every((x) => x === 0)) {
+    if (fallen >= server.patience || s.buyers === 0) {
       converged = true;
       break;
     }
