@@ -8,7 +8,7 @@
  * message must be dropped.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { GAVE_UP, packArray, packEnvelope, packEnvelopeWith, scratch, unpack, unpackAt, unpackPrefix, unpackedEnd } from './fastpack.ts';
+import { GAVE_UP, packArray, packEnvelope, packEnvelopeWith, scratch, unpack, unpackAt, unpackPrefix, unpackedEnd, unpackedFlat } from './fastpack.ts';
 import type { SenderTable } from './senders.ts';
 
 export const ENVELOPE_VERSION = 2;
@@ -235,7 +235,8 @@ export function readReply(data: Uint8Array, from: number, end: number, run: stri
   const b = data[at];
   if ((b & 0xf0) !== 0x80 && b !== 0xde) return false; // a map
   const body = prefix ? unpackPrefix(data, at, stop) : unpackAt(data, at, stop);
-  if (body === GAVE_UP || checkMap(body as Record<string, unknown>, 0)) return false;
+  // the walk for non-finite numbers and depth, where the decoder saw a nested container or a non-finite float
+  if (body === GAVE_UP || (!unpackedFlat && checkMap(body as Record<string, unknown>, 0))) return false;
   const stopped = prefix ? unpackedEnd : stop;
   // a whole message was checked against maxBytes on entry; an envelope cut from a batch is checked here
   if (prefix && stopped - from > maxBytes) return false;

@@ -304,6 +304,15 @@ let src: Uint8Array = EMPTY;
 let at = 0;
 let end = 0;
 
+/**
+ * Whether the last unpackPrefix's value was flat and finite: no container inside it (it may itself
+ * be one) and no NaN or infinite float anywhere in it. A reply body that is (nearly every one) passes
+ * the envelope's walk for non-finite numbers and depth by construction, so the reader skips that walk.
+ */
+export let unpackedFlat = true;
+/** the depth unpackPrefix reads its value at: a container deeper than this is nested */
+const FLAT_DEPTH = 2;
+
 function need(n: number): void {
   if (at + n > end) throw GIVE_UP;
 }
@@ -342,6 +351,7 @@ function readF64(): number {
   need(8);
   const x = view().getFloat64(at, false);
   at += 8;
+  if (x - x !== 0) unpackedFlat = false;
   return x;
 }
 
@@ -349,6 +359,7 @@ function readF32(): number {
   need(4);
   const x = view().getFloat32(at, false);
   at += 4;
+  if (x - x !== 0) unpackedFlat = false;
   return x;
 }
 
@@ -368,6 +379,7 @@ function u32(): number {
 
 function readArray(n: number, depth: number): unknown[] {
   if (depth > MAX_NEST) throw GIVE_UP;
+  if (depth > FLAT_DEPTH) unpackedFlat = false;
   const a = new Array(n);
   for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
   return a;
@@ -375,6 +387,7 @@ function readArray(n: number, depth: number): unknown[] {
 
 function readMap(n: number, depth: number): Record<string, unknown> {
   if (depth > MAX_NEST) throw GIVE_UP;
+  if (depth > FLAT_DEPTH) unpackedFlat = false;
   const m: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     need(1);
@@ -475,6 +488,7 @@ export function unpackPrefix(data: Uint8Array, offset: number, stop: number): un
   src = data;
   at = offset;
   end = stop;
+  unpackedFlat = true;
   try {
     const v = readValue(2);
     unpackedEnd = at;

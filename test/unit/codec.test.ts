@@ -111,7 +111,7 @@ describe('readReply (the leader’s reply path): the same result as decode, or d
   let seed = 20261127;
   const rnd = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const pick = <T,>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
-  const bodies = [{ x: 1.5, u: -2 }, {}, { p: 3, cap: true }, { xs: [1, 2, { a: null }] }, { s: 'héllo' }, { n: NaN }, { deep: Array.from({ length: 20 }).reduce<unknown>((a) => [a], 1) }, { b: new Uint8Array([1]) }];
+  const bodies = [{ x: 1.5, u: -2 }, {}, { p: 3, cap: true }, { xs: [1, 2, { a: null }] }, { s: 'héllo' }, { n: NaN }, { x: 1, i: -Infinity }, { xs: [1, NaN] }, { m: { n: Infinity } }, { deep: Array.from({ length: 20 }).reduce<unknown>((a) => [a], 1) }, { b: new Uint8Array([1]) }];
   const cases = (): Uint8Array[] => {
     const out: Uint8Array[] = [];
     for (let i = 0; i < 400; i++) {
@@ -138,10 +138,10 @@ describe('readReply (the leader’s reply path): the same result as decode, or d
       // read as the first of a batch (the message goes on after it): finds where it ends
       const first = readReply(framed, 3, framed.length, RUN, 1 << 20, senders, h, true);
       const firstEnd = h.end;
-      // what it read as the first of a batch is an envelope readReply accepts alone, the same one
+      // what it read as the first of a batch is an envelope readReply accepts alone, the same one (a
+      // truncated one may end in the bytes after it: they are the same message's, and read as such)
       if (first) {
         const { slot, round, kind, body, sender } = h;
-        expect(firstEnd).toBeLessThanOrEqual(3 + data.length);
         expect(readReply(framed, 3, firstEnd, RUN, 1 << 20, senders, h)).toBe(true);
         expect({ slot: h.slot, round: h.round, kind: h.kind, body: h.body, sender: h.sender }).toEqual({ slot, round, kind, body, sender });
       }
