@@ -310,8 +310,8 @@ let end = 0;
  * the envelope's walk for non-finite numbers and depth by construction, so the reader skips that walk.
  */
 export let unpackedFlat = true;
-/** the depth unpackPrefix reads its value at: a container deeper than this is nested */
-const FLAT_DEPTH = 2;
+/** the depth unpackPrefix reads its value at (an element of the envelope's array); a container deeper than this is nested */
+const PREFIX_DEPTH = 2;
 
 function need(n: number): void {
   if (at + n > end) throw GIVE_UP;
@@ -379,7 +379,7 @@ function u32(): number {
 
 function readArray(n: number, depth: number): unknown[] {
   if (depth > MAX_NEST) throw GIVE_UP;
-  if (depth > FLAT_DEPTH) unpackedFlat = false;
+  if (depth > PREFIX_DEPTH) unpackedFlat = false;
   const a = new Array(n);
   for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
   return a;
@@ -387,7 +387,7 @@ function readArray(n: number, depth: number): unknown[] {
 
 function readMap(n: number, depth: number): Record<string, unknown> {
   if (depth > MAX_NEST) throw GIVE_UP;
-  if (depth > FLAT_DEPTH) unpackedFlat = false;
+  if (depth > PREFIX_DEPTH) unpackedFlat = false;
   const m: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     need(1);
@@ -490,7 +490,7 @@ export function unpackPrefix(data: Uint8Array, offset: number, stop: number): un
   end = stop;
   unpackedFlat = true;
   try {
-    const v = readValue(2);
+    const v = readValue(PREFIX_DEPTH);
     unpackedEnd = at;
     return v;
   } catch {
