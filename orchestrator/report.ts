@@ -62,10 +62,12 @@ export function parseCsv(text: string): Row[] {
   return body.map((r) => Object.fromEntries(head.map((h, i) => [h, typed(r[i] ?? '')])));
 }
 
-export function loadRun(dir: string): RunData {
+/**
+ * A run folder's data. `parsed.summary`: summary.json as already parsed (the run that just wrote it
+ * passes the same value, see jsonText.ts's jsonCopy), instead of read back.
+ */
+export function loadRun(dir: string, parsed?: { summary: unknown }): RunData {
   const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
-  const s = read('summary.json');
-  if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
   const json = (file: string, text: string) => {
     try {
       return JSON.parse(text);
@@ -73,7 +75,7 @@ export function loadRun(dir: string): RunData {
       throw new Error(`${join(dir, file)} is not valid JSON: ${(e as Error).message}`);
     }
   };
-  const summary: Record<string, any> = json('summary.json', s);
+  const summary = (parsed?.summary ?? summaryOf(dir, read, json)) as Record<string, any>;
   // what the report reads of it, checked first: a file of another shape is named as such, not a JS error
   if (!Value.Check(SUMMARY_SCHEMA, summary)) {
     const errors = [...Value.Errors(SUMMARY_SCHEMA, summary)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
@@ -82,6 +84,12 @@ export function loadRun(dir: string): RunData {
   const m = read('metrics.json');
   const metrics = m ? json('metrics.json', m) : null;
   return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics };
+}
+
+function summaryOf(dir: string, read: (f: string) => string | undefined, json: (file: string, text: string) => unknown): unknown {
+  const s = read('summary.json');
+  if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
+  return json('summary.json', s);
 }
 
 
@@ -226,7 +234,8 @@ function metricsRows(s: Record<string, any>): Record<string, unknown>[] {
     ...(typeof m.processes?.cpuSinceSlot1Ms === 'number' ? [{ metric: 'agent CPU since slot 1 began (ms; the first slot is where V8 compiles the hot path)', value: m.processes.cpuSinceSlot1Ms }] : []),
     { metric: 'peak RSS of agent processes, summed (MiB)', value: m.processes?.peakRssBytesSum !== undefined ? num(m.processes.peakRssBytesSum / 2 ** 20) : '' },
   ];
-  if (m.processes?.peakRssBytesTotal !== undefined) rows.push({ metric: 'peak RSS of every process incl. orchestrator and nats-server (MiB)', value: num(m.processes.peakRssBytesTotal / 2 ** 20) });
+  // not the orchestrator's peak, nor the total with it: that is taken after this report is drawn (summary.json has both)
+  if (typeof m.processes?.natsServerRssBytes === 'number') rows.push({ metric: 'nats-server’s memory at the end (MiB)', value: num(m.processes.natsServerRssBytes / 2 ** 20) });
   // the link model (bus/link.ts): its parameters and what it cost
   const link = linkLine(s);
   if (link) rows.push({ metric: 'link model', value: link.replace(/^\s*link model: /, '') });
@@ -339,9 +348,24 @@ export function outcomeRows(slot: Record<string, any> | undefined, units: Record
  */
 export const reportHeaderExtras: ((summary: Record<string, any>) => string)[] = [];
 
-/** Builds report.html for a run folder; returns its path, the figures it holds and the run's status. */
-export async function writeReport(dir: string): Promise<{ path: string; figures: string[]; status: string; statusLine: string }> {
-  const run = loadRun(dir);
+/** config.json, or the summary's copy where it is missing or damaged */
+function configOf(dir: string, s: Record<string, any>): Record<string, unknown> | undefined {
+  const cfgText = existsSync(join(dir, 'config.json')) ? readFileSync(join(dir, 'config.json'), 'utf8') : undefined;
+  try {
+    if (cfgText !== undefined) return JSON.parse(cfgText);
+  } catch {
+    // a damaged config.json: the summary's copy, if any, stands
+  }
+  return s.config;
+}
+
+/**
+ * Builds report.html for a run folder; returns its path, the figures it holds and the run's status.
+ * `parsed`: summary.json and config.json as JSON.parse would give them, from the run that just
+ * wrote them (see `loadRun`).
+ */
+export async function writeReport(dir: string, parsed?: { summary: unknown; config: unknown }): Promise<{ path: string; figures: string[]; status: string; statusLine: string }> {
+  const run = loadRun(dir, parsed);
   const s = run.summary;
   const scenario = await scenarioOf(run);
   run.units = { ...GENERIC_UNITS, ...(scenario?.units ?? {}) };
@@ -360,13 +384,7 @@ export async function writeReport(dir: string): Promise<{ path: string; figures:
     }
     rendered.push(`<figure id="fig-${esc(f.id)}" data-figure="${esc(f.id)}"><figcaption><b>${esc(f.title)}</b>${f.caption ? ` — ${esc(f.caption)}` : ''} <span class="muted">(figures/${esc(f.id)}.svg, data figures/${esc(f.id)}.csv)</span></figcaption>${svg}</figure>`);
   }
-  const cfgText = existsSync(join(dir, 'config.json')) ? readFileSync(join(dir, 'config.json'), 'utf8') : undefined;
-  let cfg: Record<string, unknown> | undefined = s.config;
-  try {
-    if (cfgText !== undefined) cfg = JSON.parse(cfgText);
-  } catch {
-    // a damaged config.json: the summary's copy, if any, stands
-  }
+  const cfg = parsed ? (parsed.config as Record<string, unknown>) : configOf(dir, s);
   const params = parameterRows(cfg, run.units);
   const outcome = outcomeRows(s.perSlot?.[0], run.units, s.perSlot ?? []);
   const extras = reportHeaderExtras.map((f) => {

@@ -34,6 +34,7 @@ import { markAbandonedIn, RunFolderBusy, RunLock } from './runLock.ts';
 import { DiskError } from './results.ts';
 import { joinTimeoutMs as defaultJoinTimeoutMs } from '../bus/timeouts.ts';
 import { SCHEMA_VERSION, stampConfig } from '../scenarios/common/schema.ts';
+import { PeakRss } from './peakRss.ts';
 import { provenance } from './provenance.ts';
 
 export * from './run/plan.ts';
@@ -41,6 +42,9 @@ export type { HostReport } from '../bus/control.ts';
 
 export async function runScenario(opts: RunOptions): Promise<Record<string, unknown>> {
   const { scenario, cfg } = opts;
+  // the orchestrator's peak memory from here on is this run's (a bench or a sweep runs many in one process)
+  const peakRss = new PeakRss();
+  peakRss.start();
   const seed = Number(cfg.seed ?? 0);
   const slots = Number(cfg.slots ?? 1);
   const mechanism = mechanismOf(scenario, cfg);
@@ -95,6 +99,7 @@ export async function runScenario(opts: RunOptions): Promise<Record<string, unkn
       link: link ? link.describe() : null,
     },
     log,
+    peakRss,
   );
   try {
     const opened = logs.failed();

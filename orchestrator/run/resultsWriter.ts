@@ -13,21 +13,27 @@ import { latencyStats, scalars, toCsv, writeAtomic, writeJsonAtomic, writeSummar
 import type { Restart } from './context.ts';
 import type { SlotRecord } from './plan.ts';
 import type { Byes } from './supervisor.ts';
+import type { PeakRss } from '../peakRss.ts';
+import { jsonCopy } from '../jsonText.ts';
 
 type Row = Record<string, number | string | boolean | null>;
 
 export class ResultsWriter {
   readonly slots: SlotRecord[] = [];
   readonly trajectory: Row[] = [];
+  /** config.json as written */
+  private config: JsonObject = {};
 
   constructor(
     private readonly dir: string,
     readonly summary: Record<string, unknown>,
     private readonly log: Logger,
+    private readonly peakRss: PeakRss,
   ) {}
 
   /** config.json, and summary.json saying `running` */
   start(cfg: JsonObject): void {
+    this.config = cfg;
     writeJsonAtomic(join(this.dir, 'config.json'), cfg);
     writeJsonAtomic(join(this.dir, 'summary.json'), this.summary);
   }
@@ -58,7 +64,7 @@ export class ResultsWriter {
     const ourBytes = Object.values(ours.out).reduce((s, f) => s + f.bytes, 0) + m.byes.byeBytes;
     const allLatencies = slots.flatMap((r) => r.metrics.roundLatencyMs);
     const agentsRss = sum(m.byes.hosts.map((h) => h.maxRssBytes));
-    const ownRss = process.resourceUsage().maxRSS * 1024;
+    const ownRss = this.peakRss.bytes();
     summary.status = 'complete';
     summary.finishedAt = new Date().toISOString();
     summary.ok = slots.every((r) => r.compare.ok);
@@ -90,7 +96,9 @@ export class ResultsWriter {
         // every host's CPU since its agents started slot 1 (null: a host did not, or did not say)
         cpuSinceSlot1Ms: m.byes.hosts.every((h) => typeof h.cpuSinceSlot1Ms === 'number') ? Math.round(sum(m.byes.hosts.map((h) => h.cpuSinceSlot1Ms!))) : null,
         peakRssBytesSum: agentsRss,
+        // taken again once every result file is written (see `write`)
         orchestratorPeakRssBytes: ownRss,
+        orchestratorPeakRssOf: this.peakRss.since,
         natsServerRssBytes: m.varzAfter?.mem ?? null,
         // every process of the run: agent hosts' peaks + the orchestrator's peak + the server's memory at the end
         peakRssBytesTotal: agentsRss + ownRss + (m.varzAfter?.mem ?? 0),
@@ -107,10 +115,36 @@ export class ResultsWriter {
     this.summary.perSlot = this.slots.map(stripLatencies);
   }
 
-  /** Every output file (summary.json last), and report.html unless turned off. */
+  /**
+   * Every output file (summary.json last), and report.html unless turned off. The orchestrator's
+   * peak memory is taken again after all of them, since writing the results and drawing the report
+   * can take it over what the run needed (at 100,000 agents the summary is about 60 MB of JSON). If
+   * it rose, summary.json is written again with it. That write goes in 64 KB pieces
+   * (orchestrator/jsonText.ts) and adds nothing of note; report.html does not show the figure, so it
+   * stays what `mecsim report` draws from the final summary.
+   */
   async write(report: boolean): Promise<void> {
     writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
-    if (report) await writeReportQuietly(this.dir, this.log);
+    if (report) await this.writeReport();
+    const processes = (this.summary.runMetrics as { processes?: Record<string, number> } | undefined)?.processes;
+    const peak = this.peakRss.bytes();
+    if (!processes || peak <= processes.orchestratorPeakRssBytes) return;
+    processes.peakRssBytesTotal += peak - processes.orchestratorPeakRssBytes;
+    processes.orchestratorPeakRssBytes = peak;
+    writeJsonAtomic(join(this.dir, 'summary.json'), this.summary);
+  }
+
+  /**
+   * report.html at the end of every run, drawn from copies of the summary and the configuration as
+   * JSON.parse would read them back from their files; a figure that cannot be drawn never fails the run.
+   */
+  private async writeReport(): Promise<void> {
+    try {
+      const { writeReport } = await import('../report.ts');
+      await writeReport(this.dir, { summary: jsonCopy(this.summary), config: jsonCopy(this.config) });
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
+    }
   }
 
   /**
@@ -124,7 +158,7 @@ export class ResultsWriter {
       writeSummary(join(this.dir, 'summary.json'), this.summary);
       written = true;
       writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
-      if (report) await writeReportQuietly(this.dir, this.log);
+      if (report) await this.writeReport();
     } catch (e) {
       this.log.error({ err: (e as Error).message }, written ? 'some result files could not be written' : 'summary.json could not be written');
     }
@@ -132,15 +166,6 @@ export class ResultsWriter {
   }
 }
 
-/** report.html at the end of every run; a figure that cannot be drawn never fails the run */
-async function writeReportQuietly(dir: string, log: Logger): Promise<void> {
-  try {
-    const { writeReport } = await import('../report.ts');
-    await writeReport(dir);
-  } catch (e) {
-    log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
-  }
-}
 
 /**
  * What went wrong on the way to the outcome, even when the outcome equals the reference: replies

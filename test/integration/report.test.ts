@@ -61,7 +61,16 @@ describe('report.html', () => {
     const dir = join(outDir, s.runId);
     const file = join(dir, 'report.html');
     expect(existsSync(file)).toBe(true); // written by the run itself
-    const again = await writeReport(dir); // and by `mecsim report`
+    // the orchestrator's peak memory covers drawing the report (taken after it, summary.json then
+    // written again with it): only the run's own last steps come after it
+    const peakAtEnd = process.resourceUsage().maxRSS * 1024;
+    const processes = s.runMetrics.processes;
+    expect(processes.orchestratorPeakRssOf).toBe('run');
+    expect(peakAtEnd - processes.orchestratorPeakRssBytes).toBeLessThan(24 * 2 ** 20);
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).runMetrics.processes).toEqual(processes);
+    const drawnByRun = readFileSync(file, 'utf8');
+    const again = await writeReport(dir); // and by `mecsim report`, from the files: the same report
+    expect(readFileSync(file, 'utf8')).toBe(drawnByRun);
     for (const f of figures) expect(again.figures).toContain(f);
     if (scenario === 'offload-energy' && input.mechanism !== 'pricing') expect(again.figures).not.toContain('rounds-vs-N');
     const html = readFileSync(file, 'utf8');
