@@ -40,29 +40,47 @@ export function priceRange(thetas: number[], ks: number[], m: number): [number, 
   return [m, hi];
 }
 
-interface Piece {
-  l: number;
-  r: number;
-  A: number;
-  B: number;
-  /** a user leaves at r: the right end is open */
-  openRight: boolean;
+/**
+ * The pieces of Π on [m, hi], one entry a piece in each array (struct of arrays: at 100,000 users
+ * there are up to 200,001 pieces, and an object a piece, with the events and groups behind them, was
+ * some 50 MB of the orchestrator's memory for every reference solve).
+ */
+export interface Pieces {
+  n: number;
+  l: Float64Array;
+  r: Float64Array;
+  /** Σθ over the interior users */
+  A: Float64Array;
+  /** Σk(interior) − Σk(corner) */
+  B: Float64Array;
+  /** 1: a user leaves at r, the right end is open */
+  openRight: Uint8Array;
 }
 
 /** The pieces of Π on [m, hi], with the regimes' sums (A, B) constant on each. */
-export function pieces(thetas: number[], ks: number[], m: number): Piece[] {
+export function pieces(thetas: number[], ks: number[], m: number): Pieces {
   const [, hi] = priceRange(thetas, ks, m);
-  // per event: a user moves interior → corner (at θ/(2k)) or corner → out (at θ ln2 / k)
-  const events: { p: number; i: number; leave: boolean }[] = [];
+  const users = thetas.length;
+  // per event (at most two a user): a user moves interior → corner (at θ/(2k)) or corner → out (at θ ln2 / k)
+  const evP = new Float64Array(2 * users);
+  const evUser = new Int32Array(2 * users);
+  const evLeave = new Uint8Array(2 * users);
+  let events = 0;
+  const event = (p: number, i: number, leave: boolean) => {
+    evP[events] = p;
+    evUser[events] = i;
+    evLeave[events++] = leave ? 1 : 0;
+  };
   // sums and counts per regime (counts let an emptied regime's sum reset to an exact 0)
   let A = 0;
   let kInt = 0;
   let kCorner = 0;
   let nInt = 0;
   let nCorner = 0;
-  thetas.forEach((t, i) => {
+  for (let i = 0; i < users; i++) {
+    const t = thetas[i];
     const k = ks[i];
-    if (!Number.isFinite(k) || !(k > 0)) return;
+    if (!Number.isFinite(k) || !(k > 0)) continue;
     const b1 = t / (2 * k);
     const b2 = (t * Math.LN2) / k;
     // regime on [m, next breakpoint): interior iff b1 > m, corner iff b1 ≤ m < b2, out iff b2 ≤ m
@@ -70,28 +88,42 @@ export function pieces(thetas: number[], ks: number[], m: number): Piece[] {
       A += t;
       kInt += k;
       nInt++;
-      events.push({ p: b1, i, leave: false });
+      event(b1, i, false);
     } else if (b2 > m) {
       kCorner += k;
       nCorner++;
     }
-    if (b2 > m) events.push({ p: b2, i, leave: true });
-  });
-  events.sort((a, b) => a.p - b.p || a.i - b.i);
-  const out: Piece[] = [];
+    if (b2 > m) event(b2, i, true);
+  }
+  // by price, then user: no two events share both (a user's two breakpoints differ), so the order is one
+  const order = new Uint32Array(events);
+  for (let e = 0; e < events; e++) order[e] = e;
+  order.sort((a, b) => evP[a] - evP[b] || evUser[a] - evUser[b]);
+  const out: Pieces = { n: 0, l: new Float64Array(events + 1), r: new Float64Array(events + 1), A: new Float64Array(events + 1), B: new Float64Array(events + 1), openRight: new Uint8Array(events + 1) };
+  const push = (l: number, r: number, a: number, b: number, openRight: boolean) => {
+    const n = out.n++;
+    out.l[n] = l;
+    out.r[n] = r;
+    out.A[n] = a;
+    out.B[n] = b;
+    out.openRight[n] = openRight ? 1 : 0;
+  };
   let l = m;
-  for (let j = 0; j < events.length; ) {
-    const p = events[j].p;
-    const group: typeof events = [];
-    for (; j < events.length && events[j].p === p; j++) group.push(events[j]);
-    if (p > l) out.push({ l, r: p, A, B: kInt - kCorner, openRight: group.some((e) => e.leave) });
-    for (const e of group) {
-      const k = ks[e.i];
-      if (e.leave) {
+  for (let j = 0; j < events; ) {
+    // the group of events at price p
+    const p = evP[order[j]];
+    let end = j;
+    let leaves = false;
+    for (; end < events && evP[order[end]] === p; end++) if (evLeave[order[end]]) leaves = true;
+    if (p > l) push(l, p, A, kInt - kCorner, leaves);
+    for (; j < end; j++) {
+      const e = order[j];
+      const k = ks[evUser[e]];
+      if (evLeave[e]) {
         kCorner -= k;
         nCorner--;
       } else {
-        A -= thetas[e.i];
+        A -= thetas[evUser[e]];
         kInt -= k;
         nInt--;
         kCorner += k;
@@ -102,13 +134,13 @@ export function pieces(thetas: number[], ks: number[], m: number): Piece[] {
     if (nCorner === 0) kCorner = 0;
     l = p;
   }
-  if (hi > l) out.push({ l, r: hi, A: 0, B: 0, openRight: false }); // everyone is out here
+  if (hi > l) push(l, hi, 0, 0, false); // everyone is out here
   return out;
 }
 
-/** Π on one piece from its sums: (p − m)·min(A/p − B, X). */
-function piecePi(pc: Piece, p: number, m: number, X: number | null): number {
-  const d = Math.max(0, pc.A / p - pc.B);
+/** Π on a piece with sums (A, B): (p − m)·min(A/p − B, X). */
+function piecePi(A: number, B: number, p: number, m: number, X: number | null): number {
+  const d = Math.max(0, A / p - B);
   return (p - m) * (X === null ? d : Math.min(d, X));
 }
 
@@ -117,40 +149,54 @@ export function referenceOptimum(thetas: number[], ks: number[], server: Pick<Se
   const range = priceRange(thetas, ks, m);
   const ps = pieces(thetas, ks, m);
   // the shape sequence: values at the piece ends, the piece maxima and the jumps, in price order
-  const seq: number[] = [0]; // Π(m) = 0
-  let best = { p: m, v: 0, kind: 'none' as OptimumKind };
+  const seq = new Float64Array(1 + 3 * ps.n); // seq[0]: Π(m) = 0
+  let len = 1;
+  let bestP = m;
+  let bestV = 0;
+  let bestKind: OptimumKind = 'none';
   const consider = (p: number, v: number, kind: OptimumKind) => {
-    if (v > best.v) best = { p, v, kind };
+    if (v > bestV) (bestP = p), (bestV = v), (bestKind = kind);
   };
-  for (const pc of ps) {
-    const cands: { p: number; kind: OptimumKind }[] = [];
-    if (pc.A > 0 && pc.B > 0) {
-      const s = Math.sqrt((m * pc.A) / pc.B);
-      if (s > pc.l && s < pc.r) cands.push({ p: s, kind: 'stationary' });
+  for (let q = 0; q < ps.n; q++) {
+    const l = ps.l[q];
+    const r = ps.r[q];
+    const A = ps.A[q];
+    const B = ps.B[q];
+    const open = ps.openRight[q] === 1;
+    const rEnd = open ? r * OPEN : r;
+    const vl = piecePi(A, B, l, m, X);
+    const vr = piecePi(A, B, rEnd, m, X);
+    consider(l, vl, 'breakpoint');
+    consider(rEnd, vr, open ? 'open-end' : 'breakpoint');
+    // the piece's inner candidates, in this order: its stationary point, its capacity crossing
+    let inner = -Infinity;
+    let hasInner = false;
+    if (A > 0 && B > 0) {
+      const s = Math.sqrt((m * A) / B);
+      if (s > l && s < r) {
+        const v = piecePi(A, B, s, m, X);
+        consider(s, v, 'stationary');
+        inner = v;
+        hasInner = true;
+      }
     }
-    if (X !== null && pc.A > 0 && X + pc.B > 0) {
-      const c = pc.A / (X + pc.B); // A/p − B = X
-      if (c > pc.l && c < pc.r) cands.push({ p: c, kind: 'capacity' });
+    if (X !== null && A > 0 && X + B > 0) {
+      const c = A / (X + B); // A/p − B = X
+      if (c > l && c < r) {
+        const v = piecePi(A, B, c, m, X);
+        consider(c, v, 'capacity');
+        if (!hasInner || v > inner) inner = v;
+        hasInner = true;
+      }
     }
-    const rEnd = pc.openRight ? pc.r * OPEN : pc.r;
-    const vl = piecePi(pc, pc.l, m, X);
-    const vr = piecePi(pc, rEnd, m, X);
-    consider(pc.l, vl, 'breakpoint');
-    consider(rEnd, vr, pc.openRight ? 'open-end' : 'breakpoint');
-    let inner: { p: number; v: number } | undefined;
-    for (const c of cands) {
-      const v = piecePi(pc, c.p, m, X);
-      consider(c.p, v, c.kind);
-      if (!inner || v > inner.v) inner = { p: c.p, v };
-    }
-    seq.push(vl);
-    if (inner) seq.push(inner.v);
-    seq.push(vr);
+    seq[len++] = vl;
+    if (hasInner) seq[len++] = inner;
+    seq[len++] = vr;
   }
-  const scale = Math.max(best.v, 1e-300);
-  const localMaxima = countLocalMaxima(seq, 1e-9 * scale);
-  const o = outcomeAt(best.p, thetas, ks, server);
-  return { ...o, unimodal: localMaxima <= 1, localMaxima, kind: best.kind, priceRange: range };
+  const scale = Math.max(bestV, 1e-300);
+  const localMaxima = countLocalMaxima(seq.subarray(0, len), 1e-9 * scale);
+  const o = outcomeAt(bestP, thetas, ks, server);
+  return { ...o, unimodal: localMaxima <= 1, localMaxima, kind: bestKind, priceRange: range };
 }
 
 /**
@@ -158,7 +204,7 @@ export function referenceOptimum(thetas: number[], ks: number[], server: Pick<Se
  * counts when the sequence has risen by more than `tol` since the last trough and then falls by more
  * than `tol`.
  */
-export function countLocalMaxima(seq: number[], tol: number): number {
+export function countLocalMaxima(seq: ArrayLike<number> & Iterable<number>, tol: number): number {
   if (seq.length === 0) return 0;
   let maxima = 0;
   let rising = true;
