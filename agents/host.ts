@@ -22,7 +22,7 @@ import type { RoleName } from '../scenarios/types.ts';
 import { BroadcastFanout } from './broadcast.ts';
 import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
-import { Joiner, JOIN_CONCURRENCY, runEndOf, type RunEnd } from './join.ts';
+import { Joiner, JOIN_BATCH, JOIN_BATCH_CONCURRENCY, JOIN_CONCURRENCY, runEndOf, type RunEnd } from './join.ts';
 import { HostCpu } from './hostCpu.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
@@ -86,26 +86,10 @@ export class AgentHost {
     const channel = (this.channel = new ControlChannel(nc, this.opts.run, this.counters, hostId));
     this.joiner = new Joiner({ nc, run: this.opts.run, hostId, channel, log, joinTimeoutMs: this.opts.joinTimeoutMs ?? 60_000, closing: () => this.closing, heard: () => this.watch.heard(), ended: (end) => this.onRunEnded(end) });
     this.subs.push(nc.subscribe(this.subj.ctlAll, { callback: (err, msg) => (err ? undefined : this.onControl(msg)) }));
-    // Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per
-    // host, so 2,500 agents packed in one worker do not flood the orchestrator (and time out).
-    // A lane goes on to its next agent once the welcomed one has subscribed: its `ready` waits for
-    // the shared flush on its own (readies), not holding the lane for that round trip.
-    const queue = this.opts.agents.map((a, i) => ({ ...a, seq: i }));
-    // taken by position, not shift(): a 25,000-agent queue lives in V8's large-object space, where
-    // every shift() moves all that remain (1.5 s of a worker's join at 100,000 agents)
-    let taken = 0;
-    const take = () => (taken < queue.length ? queue[taken++] : undefined);
     const readies: Promise<void>[] = [];
-    const next = async (): Promise<void> => {
-      for (let a = take(); a; a = take()) {
-        const joined = await this.joinOne(a.role, a.index, a.seq);
-        if (!joined) continue;
-        joined.ready.catch(() => undefined); // awaited below, after the lanes: not an unhandled rejection meanwhile
-        readies.push(joined.ready);
-      }
-    };
+    const lanes = this.batched() ? this.joinLanesBatched(readies) : this.joinLanes(readies);
     try {
-      await Promise.all(Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next));
+      await Promise.all(lanes);
       await Promise.all(readies);
     } catch (e) {
       // closed meanwhile (shutdown, abort, a silent orchestrator): `done` says why
@@ -114,10 +98,72 @@ export class AgentHost {
     this.cpu.ready();
   }
 
+  /**
+   * Whether this host joins its agents many at a time (`joins`): a packed host whose agents are
+   * all named (an external host asking for the next free agents joins them one by one).
+   */
+  private batched(): boolean {
+    return this.opts.agents.length > 1 && this.opts.agents.every((a) => a.index >= 0);
+  }
+
+  /**
+   * Every hosted agent sends its own join request; at most JOIN_CONCURRENCY are in flight per host,
+   * so 2,500 agents packed in one worker do not flood the orchestrator (and time out). A lane goes
+   * on to its next agent once the welcomed one has subscribed: its `ready` waits for the shared
+   * flush on its own (pushed to `readies`), not holding the lane for that round trip.
+   */
+  private joinLanes(readies: Promise<void>[]): Promise<void>[] {
+    const queue = this.opts.agents.map((a, i) => ({ ...a, seq: i }));
+    // taken by position, not shift(): a 25,000-agent queue lives in V8's large-object space, where
+    // every shift() moves all that remain (1.5 s of a worker's join at 100,000 agents)
+    let taken = 0;
+    const take = () => (taken < queue.length ? queue[taken++] : undefined);
+    const next = async (): Promise<void> => {
+      for (let a = take(); a; a = take()) {
+        const joined = await this.joinOne(a.role, a.index, a.seq);
+        if (!joined) continue;
+        joined.ready.catch(() => undefined); // awaited after the lanes: not an unhandled rejection meanwhile
+        readies.push(joined.ready);
+      }
+    };
+    return Array.from({ length: Math.min(JOIN_CONCURRENCY, queue.length) }, next);
+  }
+
+  /**
+   * The hosted agents asked for JOIN_BATCH at a time (`joins`), JOIN_BATCH_CONCURRENCY requests in
+   * flight; each answer's agents are subscribed and said ready together (`readies`) after one flush.
+   */
+  private joinLanesBatched(readies: Promise<void>[]): Promise<void>[] {
+    const { agents } = this.opts;
+    let taken = 0;
+    let seq = 0;
+    const next = async (): Promise<void> => {
+      while (taken < agents.length) {
+        let rest = agents.slice(taken, (taken += JOIN_BATCH));
+        while (rest.length) {
+          const welcomes = await this.joiner!.joinMany(rest, seq++);
+          if (!welcomes) return;
+          for (const w of welcomes) this.hostAgent(w);
+          const ready = this.joiner!.readyMany(welcomes.map((w) => w.id));
+          ready.catch(() => undefined); // awaited after the lanes
+          readies.push(ready);
+          rest = rest.slice(welcomes.length);
+        }
+      }
+    };
+    return Array.from({ length: Math.min(JOIN_BATCH_CONCURRENCY, Math.ceil(agents.length / JOIN_BATCH)) }, next);
+  }
+
   /** Joins one agent and subscribes it; `ready` resolves once it has said so (undefined: the host closed meanwhile). */
   private async joinOne(role: RoleName, index: number, seq: number): Promise<{ ready: Promise<void> } | undefined> {
     const welcome = await this.joiner!.join(role, index, seq);
     if (!welcome) return undefined;
+    this.hostAgent(welcome);
+    return { ready: this.joiner!.ready(welcome.id) };
+  }
+
+  /** A welcomed agent, run here: subscribed, and (external) kept alive by its host's heartbeat. */
+  private hostAgent(welcome: Welcome): void {
     const scenario = catalog.get(welcome.scenario);
     if (!scenario) throw new Error(`the run is of scenario "${welcome.scenario}", which this agent does not know: it is not built in, so start the agent with --scenario <the folder, module or package given to mecsim run>`);
     this.run(scenario, welcome);
@@ -126,7 +172,6 @@ export class AgentHost {
       this.joiner!.startHeartbeat(welcome.heartbeatMs, welcome.id);
       this.watch.arm(welcome.heartbeatMs);
     }
-    return { ready: this.joiner!.ready(welcome.id) };
   }
 
   /** The welcomed agent's runtime: the leader's, or a follower's. */

@@ -7,12 +7,16 @@
 import { hostname } from 'node:os';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import { ORCHESTRATOR, type ControlChannel, type Welcome } from '../bus/control.ts';
+import { ORCHESTRATOR, type ControlChannel, type ControlKind, type ReceivedOf, type Welcome } from '../bus/control.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { RoleName } from '../scenarios/types.ts';
 
 /** join requests in flight per host */
 export const JOIN_CONCURRENCY = 64;
+
+/** agents a packed host asks for in one `joins` request, and such requests in flight */
+export const JOIN_BATCH = 256;
+export const JOIN_BATCH_CONCURRENCY = 4;
 
 /** the largest welcome accepted (a leader's welcome carries the roster) */
 const MAX_WELCOME_BYTES = 64 * 1024 * 1024;
@@ -179,6 +183,7 @@ export class Joiner {
 
   private readonly requests: JoinRequests;
   private readonly publishJoin = (subject: string, data: Uint8Array, reply: string) => this.d.channel.publish(subject, 'join', data, reply);
+  private readonly publishJoins = (subject: string, data: Uint8Array, reply: string) => this.d.channel.publish(subject, 'joins', data, reply);
 
   constructor(private readonly d: JoinDeps) {
     const subj = subjects(d.run);
@@ -193,16 +198,49 @@ export class Joiner {
    */
   async join(role: RoleName, index: number, seq: number): Promise<Welcome | undefined> {
     const { channel, log, hostId } = this.d;
-    const deadline = Date.now() + this.d.joinTimeoutMs;
-    const host = this.hostName;
-    const body = { role, index, pid: process.pid, host, worker: hostId, nonce: `${host}:${process.pid}:${hostId}:${seq}` };
+    const body = { role, index, pid: process.pid, host: this.hostName, worker: hostId, nonce: `${this.hostName}:${process.pid}:${hostId}:${seq}` };
     const data = channel.encode('join', body, { from: `${role}-${index < 0 ? 'new' : index}` });
+    const who = index < 0 ? `${role} (the next free one)` : `${role} ${index}`;
     let spareSaid = false;
+    return this.ask(data, this.publishJoin, ['welcome', 'retry'], who, (r) => {
+      if (r.kind === 'welcome') return r.body;
+      if (!spareSaid) log.info({ role, reason: r.body.reason }, 'waiting as a spare: this run has no free slot of this role yet');
+      spareSaid = true;
+      throw new Error(`the run has no free ${role} slot`);
+    });
+  }
+
+  /**
+   * Asks for the welcomes of several agents at once (`joins`), until answered (undefined: the host
+   * closed meanwhile). The answer welcomes the first of them, as many as one message carries, in
+   * order: the caller asks again for the rest. A retried request carries the same `nonce`.
+   */
+  async joinMany(agents: { role: RoleName; index: number }[], seq: number): Promise<Welcome[] | undefined> {
+    const { channel, hostId } = this.d;
+    const body = { pid: process.pid, host: this.hostName, worker: hostId, nonce: `${this.hostName}:${process.pid}:${hostId}:b${seq}`, agents };
+    const data = channel.encode('joins', body, { from: hostId });
+    const who = `${agents.length} agents from ${agents[0].role} ${agents[0].index} on`;
+    return this.ask(data, this.publishJoins, ['welcomes'], who, (r) => {
+      const ws = r.body.welcomes;
+      // the agents asked for, in order: anything else is not an answer to this request
+      if (ws.length > agents.length || ws.some((w, i) => w.role !== agents[i].role || w.index !== agents[i].index)) throw new Error('a joins answer that names other agents than the ones asked for');
+      return ws;
+    });
+  }
+
+  /**
+   * One join request asked until it is answered with one of `kinds` (the value `take` makes of it),
+   * rejected, or the run ended (undefined). A `take` that throws counts as a failed attempt.
+   */
+  private async ask<K extends 'welcome' | 'welcomes' | 'retry', T>(data: Uint8Array, publish: typeof this.publishJoin, kinds: K[], who: string, take: (r: ReceivedOf<K>) => T): Promise<T | undefined> {
+    const { channel } = this.d;
+    const deadline = Date.now() + this.d.joinTimeoutMs;
+    const expected: ControlKind[] = [...kinds, 'reject', 'shutdown', 'abort'];
     for (let attempt = 0; ; attempt++) {
       if (this.d.closing()) return undefined; // the run ended (or was aborted) while this agent waited as a spare
       try {
-        const reply = await this.requests.request(this.subject, data, 10_000, this.publishJoin);
-        const r = channel.read(reply.data, reply.subject, ['welcome', 'reject', 'retry', 'shutdown', 'abort'], MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
+        const reply = await this.requests.request(this.subject, data, 10_000, publish);
+        const r = channel.read(reply.data, reply.subject, expected, MAX_WELCOME_BYTES, (kind, from) => (from === ORCHESTRATOR ? undefined : `${kind} from ${from}`));
         if (!r) throw new Error('bad join reply (dropped)');
         this.d.heard?.();
         if (r.kind === 'shutdown' || r.kind === 'abort') {
@@ -210,15 +248,9 @@ export class Joiner {
           return undefined;
         }
         if (r.kind === 'reject') throw new JoinRejected(r.body.reason);
-        if (r.kind === 'retry') {
-          if (!spareSaid) log.info({ role, reason: r.body.reason }, 'waiting as a spare: this run has no free slot of this role yet');
-          spareSaid = true;
-          throw new Error(`the run has no free ${role} slot`);
-        }
-        return r.body;
+        return take(r as ReceivedOf<K>);
       } catch (e) {
         if (this.d.closing()) return undefined;
-        const who = index < 0 ? `${role} (the next free one)` : `${role} ${index}`;
         if (e instanceof JoinRejected) throw new Error(`${who}: join failed: ${e.message}`);
         if (Date.now() > deadline) throw new Error(`${who}: join failed after ${Math.round(this.d.joinTimeoutMs / 100) / 10} s: ${e instanceof NoResponders ? `nothing answers on ${this.subject}: no orchestrator of run ${this.d.run} is connected to this NATS server (it has not started, or it has ended)` : (e as Error).message}`);
         await sleep(Math.min(1000, 100 * (attempt + 1)));
@@ -230,6 +262,12 @@ export class Joiner {
   async ready(id: string): Promise<void> {
     await this.flushes.after(); // subscriptions are live at the server before we say we are ready
     this.d.channel.send(this.subject, 'ready', { id }, { from: id });
+  }
+
+  /** Several agents' subscriptions are live at the server: say so in one message. */
+  async readyMany(ids: string[]): Promise<void> {
+    await this.flushes.after();
+    this.d.channel.send(this.subject, 'readies', { ids }, { from: this.d.hostId });
   }
 
   /**

@@ -7,10 +7,13 @@
  * | kind         | publisher           | subscriber            | subject                                    |
  * | ------------ | ------------------- | --------------------- | ------------------------------------------ |
  * | join         | agent host          | orchestrator          | join.<host> (request)                      |
+ * | joins        | agent host          | orchestrator          | join.<host> (request: many agents at once) |
  * | welcome      | orchestrator        | the joining host      | inbox.<host>.… (the join's reply)          |
+ * | welcomes     | orchestrator        | the joining host      | inbox.<host>.… (the joins' reply)          |
  * | reject       | orchestrator        | the joining host      | inbox.<host>.…                             |
  * | retry        | orchestrator        | the joining host      | inbox.<host>.… (wait as a spare)           |
  * | ready        | agent host          | orchestrator          | join.<host>                                |
+ * | readies      | agent host          | orchestrator          | join.<host> (many agents ready at once)    |
  * | alive        | external agent host | orchestrator          | join.<host>                                |
  * | slot         | orchestrator        | leader                | ctl.<leader>                               |
  * | slot-done    | leader's host       | orchestrator          | inbox.orch.slots                           |
@@ -35,7 +38,14 @@
  * orchestrator's control only from `orchestrator`; slot answers and replay confirmations only from
  * the leader; join, ready, alive, agent-failed only from a host that may speak for the agent named
  * in `from` (spawned hosts: the plan; external hosts: the agents welcomed on their join subject);
- * bye only from the host its subject names.
+ * joins, readies and bye only from the host its subject names (the join barrier checks each agent a
+ * `joins` or `readies` names as it checks a `join` or a `ready`).
+ *
+ * `joins` asks for the welcomes of many agents of one host in one request, and `welcomes` answers
+ * with the welcomes of as many of them, in the order asked, as one message can carry (at least the
+ * first); the host asks again for the rest. `readies` says several of a host's agents are ready. A
+ * packed host joins its agents so: at 100,000 agents, three messages an agent (join, welcome,
+ * ready) were most of the join's work at the server, the orchestrator and the hosts.
  *
  * A slot answer grows with the slot's rounds: one larger than the server's max_payload is sent as
  * chunk frames (bus/chunks.ts) on the same subject and put back together before it is read. The
@@ -63,6 +73,20 @@ export interface JoinBody {
   /** makes a retried join idempotent: the same nonce gets the same welcome */
   nonce?: string;
 }
+
+/** Many agents of one host asking to join at once (each as a `join` with that role and index would). */
+export interface JoinsBody {
+  pid: number;
+  host: string;
+  /** the host id (also in the subject) */
+  worker: string;
+  /** makes a retried request idempotent: the same nonce gets the same welcomes */
+  nonce: string;
+  agents: { role: string; index: number }[];
+}
+
+/** The most agents one `joins` names (and so one `welcomes` or `readies` carries). */
+export const MAX_JOIN_BATCH = 512;
 
 /** Which host each roster agent is on: roster agent i is on `hosts[of[i]]`. */
 export interface Placement {
@@ -147,10 +171,13 @@ export type Bye = HostReport & { counters: CountersSnapshot };
 
 export interface ControlBodies {
   join: JoinBody;
+  joins: JoinsBody;
   welcome: Welcome;
+  welcomes: { welcomes: Welcome[] };
   reject: { reason: string };
   retry: { reason: string };
   ready: { id: string };
+  readies: { ids: string[] };
   alive: { host: string; pid: number; worker: string };
   slot: { slot: number };
   'slot-done': SlotDone;
@@ -279,9 +306,7 @@ const metrics = s.fields({
   'linkRetransmissions?': s.int(),
 });
 
-const CHECKS: { [K in ControlKind]: Check } = {
-  join: s.fields({ role: s.str(), index: s.int(-1), pid: s.int(), host: s.str(255, 0), worker: s.str(), 'nonce?': s.str(512) }),
-  welcome: s.fields({
+const WELCOME = s.fields({
     id: s.str(),
     role: s.role(),
     index: s.int(),
@@ -298,10 +323,20 @@ const CHECKS: { [K in ControlKind]: Check } = {
     'restarted?': s.bool(),
     'heartbeatMs?': s.int(1),
     'link?': s.fields({ section: s.map(), seed: s.num(), leaderRole: s.str(), 'factor?': s.num(0), 'leaderFactor?': s.num(0), 'rosterFactors?': s.list(s.num(0)) }),
-  }),
+});
+
+/** a list of 1 to MAX_JOIN_BATCH */
+const batch = (each: Check): Check => (x) => (Array.isArray(x) && x.length === 0 ? 'an empty list' : s.list(each, MAX_JOIN_BATCH)(x));
+
+const CHECKS: { [K in ControlKind]: Check } = {
+  join: s.fields({ role: s.str(), index: s.int(-1), pid: s.int(), host: s.str(255, 0), worker: s.str(), 'nonce?': s.str(512) }),
+  joins: s.fields({ pid: s.int(), host: s.str(255, 0), worker: s.str(), nonce: s.str(512), agents: batch(s.fields({ role: s.str(), index: s.int() })) }),
+  welcome: WELCOME,
+  welcomes: s.fields({ welcomes: batch(WELCOME) }),
   reject: s.fields({ reason: s.str(MAX_TEXT, 0) }),
   retry: s.fields({ reason: s.str(MAX_TEXT, 0) }),
   ready: s.fields({ id: s.str() }),
+  readies: s.fields({ ids: batch(s.str()) }),
   alive: s.fields({ host: s.str(255, 0), pid: s.int(), worker: s.str() }),
   slot: s.fields({ slot: s.int() }),
   'slot-done': s.fields({ slot: s.int(), outcome, trajectory: s.list(s.values(s.scalar(), 4096)), metrics, 'snapshot?': s.map() }),
@@ -393,6 +428,9 @@ export class Speakers {
         return from === this.leaderId ? undefined : `${kind} from ${from}: only the leader ${this.leaderId} sends it`;
       case 'join':
         return host ? undefined : 'a join on a subject that names no host';
+      case 'joins':
+      case 'readies':
+        return host && from === host ? undefined : `${kind} from ${from} on the subject of host ${host ?? '(none)'}: only that host sends it`;
       case 'alive':
         // a host taken for dead holds no agent now, and its `alive` is how it may get them back
         return host && this.hosts.has(host) ? undefined : `alive from host ${host ?? '(none)'}, which hosts no agent of this run`;

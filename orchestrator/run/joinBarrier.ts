@@ -10,13 +10,18 @@
  * agent the plan gives it (spawned) or a free one (external), and say `ready` only for an agent it
  * was welcomed for. A bad one is dropped and counted.
  *
+ * A packed host asks for many agents in one request (`joins`), is answered with the welcomes of as
+ * many as one message carries (`welcomes`, in the order asked; it asks again for the rest), and says
+ * they are ready in one message (`readies`). Each agent of those is checked as its own `join` or
+ * `ready` would be: the request as a whole is refused if any agent it names may not be taken.
+ *
  * A welcome is the join request's reply, so it cannot be cut into frames like a slot answer: a run
  * whose welcomes the server's max_payload cannot carry (the leader's holds the roster, about 29 bytes
  * an agent) is refused before any agent starts, saying what to do.
  */
 import type { Msg } from '@nats-io/transport-node';
 import { serverMaxPayload } from '../../bus/chunks.ts';
-import { Speakers, type JoinBody, type Placement, type Welcome } from '../../bus/control.ts';
+import { Speakers, type JoinBody, type JoinsBody, type Placement, type Welcome } from '../../bus/control.ts';
 import { hostOfSubject, ORCH } from '../../bus/subjects.ts';
 import { mechanismOf } from '../../scenarios/contract.ts';
 import type { AgentSpec } from '../../scenarios/types.ts';
@@ -64,6 +69,8 @@ export class JoinBarrier {
   private readonly byKey: Map<string, AgentSpec>;
   /** join nonce → agent id: a retried join gets the same welcome */
   private readonly byNonce = new Map<string, string>();
+  /** joins nonce → the agents welcomed in its answer: a retried request gets the same welcomes */
+  private readonly batchByNonce = new Map<string, string[]>();
   /** external agents: when each one's join request came (no spawn time to measure from) */
   private readonly joinRequestAt = new Map<string, number>();
   private allJoined!: () => void;
@@ -117,6 +124,7 @@ export class JoinBarrier {
       this.rejoining.add(id);
     }
     for (const [n, a] of this.byNonce) if (this.rejoining.has(a)) this.byNonce.delete(n);
+    for (const [n, ids] of this.batchByNonce) if (ids.some((a) => this.rejoining.has(a))) this.batchByNonce.delete(n);
     if (this.p.info.external) this.speakers.revoke(ids);
   }
 
@@ -124,10 +132,12 @@ export class JoinBarrier {
     const { channel, info } = this.p;
     info.counters.received('join', msg.data.byteLength);
     const host = hostOfSubject(msg.subject, this.joinPrefix);
-    const r = channel.readMsg(msg, ['join', 'ready', 'alive'], MAX_JOIN_BYTES, (kind, from) => this.speakers.check(kind, host, from));
+    const r = channel.readMsg(msg, ['join', 'joins', 'ready', 'readies', 'alive'], MAX_JOIN_BYTES, (kind, from) => this.speakers.check(kind, host, from));
     if (!r) return;
     if (r.kind === 'join') return this.onJoin(msg, host!, r.body);
+    if (r.kind === 'joins') return this.onJoins(msg, host!, r.body);
     if (r.kind === 'ready') return this.onReady(msg.subject, r.from, r.body.id);
+    if (r.kind === 'readies') return this.onReadies(msg.subject, host!, r.body.ids);
     if (r.body.worker !== host) return void channel.drop('forged-sender', msg.subject, r.from, `alive naming host ${r.body.worker} on the subject of ${host}`);
     this.onAlive(msg.subject, host!, r.from);
   }
@@ -202,17 +212,42 @@ export class JoinBarrier {
     channel.publish(msg.reply!, kind, data);
   }
 
-  private onJoin(msg: Msg, host: string, body: JoinBody): void {
-    const { channel, info } = this.p;
-    const { runId, agents, byId, external, subj, log } = info;
+  /** What every join request (`join`, `joins`) is checked for first; true when it was answered or dropped here. */
+  private settledFirst(msg: Msg, host: string, worker: string): boolean {
+    const { channel, info, state } = this.p;
     // the answer goes to the joining host's own inbox, and nowhere else
-    if (!msg.reply || !msg.reply.startsWith(`${subj.inbox(host)}.`)) return void channel.drop('forged-sender', msg.subject, undefined, `join from host ${host} asking for its answer on ${msg.reply ?? '(nothing)'}`);
-    if (host === ORCH) return this.reply(msg, 'reject', { reason: `host id ${ORCH} is the orchestrator's` });
-    if (body.worker !== host) return void channel.drop('forged-sender', msg.subject, undefined, `join naming host ${body.worker} on the subject of ${host}`);
+    if (!msg.reply || !msg.reply.startsWith(`${info.subj.inbox(host)}.`)) return channel.drop('forged-sender', msg.subject, undefined, `join from host ${host} asking for its answer on ${msg.reply ?? '(nothing)'}`), true;
+    if (host === ORCH) return this.reply(msg, 'reject', { reason: `host id ${ORCH} is the orchestrator's` }), true;
+    if (worker !== host) return channel.drop('forged-sender', msg.subject, undefined, `join naming host ${worker} on the subject of ${host}`), true;
     // the run is over: the host is told what the hosts that joined were told on ctl.all (a spare
     // started as the run ended would otherwise wait for a slot until its join timeout)
-    const { state } = this.p;
-    if (state.finished) return state.failure === undefined ? this.reply(msg, 'shutdown', {}) : this.reply(msg, 'abort', { reason: state.failure.slice(0, 200) });
+    if (state.finished) return (state.failure === undefined ? this.reply(msg, 'shutdown', {}) : this.reply(msg, 'abort', { reason: state.failure.slice(0, 200) })), true;
+    return false;
+  }
+
+  /** The agent `role` `index` if `host` may take it now, else why not. */
+  private takeable(host: string, role: string, index: number): AgentSpec | string {
+    const { runId } = this.p.info;
+    const agent = this.byKey.get(`${role}:${index}`);
+    if (!agent) return `run ${runId} has no agent ${role} ${index}`;
+    if (this.welcomed.has(agent.id)) return `${agent.id} has already joined`;
+    if (!this.mayTake(host, agent.id)) return `${agent.id} is not hosted by ${host} in run ${runId}`;
+    return agent;
+  }
+
+  /** `host` takes `agent`: it is welcomed (and, external, granted to the host and timed from here). */
+  private take(host: string, agent: AgentSpec, body: { host: string; pid: number; worker: string }): void {
+    this.welcomed.add(agent.id);
+    if (!this.p.info.external) return;
+    this.joinRequestAt.set(agent.id, performance.now());
+    this.speakers.grant(host, [agent.id]);
+    this.hosts.add(host, agent.id);
+    this.p.info.log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
+  }
+
+  private onJoin(msg: Msg, host: string, body: JoinBody): void {
+    const { runId, agents, byId, external } = this.p.info;
+    if (this.settledFirst(msg, host, body.worker)) return;
     const { role, nonce } = body;
     const again = nonce !== undefined ? this.byNonce.get(nonce) : undefined;
     if (again !== undefined) {
@@ -233,19 +268,58 @@ export class JoinBarrier {
       }
       index = free.index;
     }
-    const agent = this.byKey.get(`${role}:${index}`);
-    if (!agent) return this.reply(msg, 'reject', { reason: `run ${runId} has no agent ${role} ${index}` });
-    if (this.welcomed.has(agent.id)) return this.reply(msg, 'reject', { reason: `${agent.id} has already joined` });
-    if (!this.mayTake(host, agent.id)) return this.reply(msg, 'reject', { reason: `${agent.id} is not hosted by ${host} in run ${runId}` });
-    this.welcomed.add(agent.id);
+    const agent = this.takeable(host, role, index);
+    if (typeof agent === 'string') return this.reply(msg, 'reject', { reason: agent });
+    this.take(host, agent, body);
     if (nonce !== undefined) this.byNonce.set(nonce, agent.id);
-    if (external) {
-      this.joinRequestAt.set(agent.id, performance.now());
-      this.speakers.grant(host, [agent.id]);
-      this.hosts.add(host, agent.id);
-      log.info({ agent: agent.id, host: body.host, pid: body.pid, worker: body.worker }, 'external agent joined');
-    }
     this.reply(msg, 'welcome', this.welcomeOf(agent));
+  }
+
+  /**
+   * Many agents of one host: each checked as its own `join` would be (any that may not be taken
+   * refuses the request), then welcomed, as many as one answer carries, in the order asked.
+   */
+  private onJoins(msg: Msg, host: string, body: JoinsBody): void {
+    if (this.settledFirst(msg, host, body.worker)) return;
+    const { byId } = this.p.info;
+    const again = this.batchByNonce.get(body.nonce);
+    if (again !== undefined) {
+      // the first answer came too late (or was lost): the same welcomes again
+      const joined = again.find((id) => this.joined.has(id));
+      if (joined !== undefined) return this.reply(msg, 'reject', { reason: `${joined} has already joined` });
+      if (again.every((id) => this.speakers.host(id) === host)) return void this.replyWelcomes(msg, again.map((id) => byId.get(id)!));
+    }
+    const asked: AgentSpec[] = [];
+    const seen = new Set<string>();
+    for (const { role, index } of body.agents) {
+      const agent = this.takeable(host, role, index);
+      if (typeof agent === 'string') return this.reply(msg, 'reject', { reason: agent });
+      if (seen.has(agent.id)) return this.reply(msg, 'reject', { reason: `${agent.id} is asked for twice` });
+      seen.add(agent.id);
+      asked.push(agent);
+    }
+    const answered = this.replyWelcomes(msg, asked);
+    for (const agent of answered) this.take(host, agent, body);
+    this.batchByNonce.set(body.nonce, answered.map((a) => a.id));
+  }
+
+  /**
+   * Answers with the welcomes of the longest prefix of `agents` that fits in the server's
+   * max_payload (at least the first: each fits, checked before the run started); returns that prefix.
+   */
+  private replyWelcomes(msg: Msg, agents: AgentSpec[]): AgentSpec[] {
+    const { channel, nc } = this.p;
+    const max = serverMaxPayload(nc);
+    for (let n = agents.length; ; n = Math.ceil(n / 2)) {
+      const prefix = agents.slice(0, n);
+      const data = channel.encode('welcomes', { welcomes: prefix.map((a) => this.welcomeOf(a)) });
+      if (data.byteLength <= max || n === 1) {
+        // one welcome that does not fit (a restarted leader's saved state grew): as a `welcome` would
+        if (data.byteLength > max) this.reply(msg, 'welcome', this.welcomeOf(prefix[0]));
+        else channel.publish(msg.reply!, 'welcomes', data);
+        return prefix;
+      }
+    }
   }
 
   /** A spawned host may join only as the agents the plan gives it; an external host as any free agent. */
@@ -265,6 +339,15 @@ export class JoinBarrier {
     if (this.rejoining.delete(id)) return this.hooks.rejoined(id);
     info.opts.onProgress?.({ phase: 'join', joined: this.joined.size, total: info.agents.length });
     if (this.joined.size === info.agents.length) this.allJoined();
+  }
+
+  /** Several of `host`'s agents ready: each checked as its own `ready` would be. */
+  private onReadies(subject: string, host: string, ids: string[]): void {
+    for (const id of ids) {
+      const holder = this.speakers.host(id);
+      if (holder !== host) this.p.channel.drop('forged-sender', subject, host, `ready for ${id} from host ${host}, which ${holder ? `is not its host (${holder} is)` : 'holds no such agent'}`);
+      else this.onReady(subject, id, id);
+    }
   }
 
   private onAlive(subject: string, host: string, from: string): void {

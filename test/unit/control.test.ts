@@ -14,10 +14,13 @@ const counts = { msgs: 1, bytes: 10 };
 /** a well-formed body of every kind */
 const GOOD: { [K in ControlKind]: ControlBodies[K] } = {
   join: { role: 'ue', index: -1, pid: 42, host: 'box', worker: 'w1', nonce: 'box:42:w1:0' },
+  joins: { pid: 42, host: 'box', worker: 'w1', nonce: 'box:42:w1:b0', agents: [{ role: 'ue', index: 0 }, { role: 'ue', index: 1 }] },
   welcome: { id: 'ue-0', role: 'ue', index: 0, scenario: 'ping', init: { a: 1 }, leader: 'mec-0', roster: [{ id: 'ue-0', role: 'ue', index: 0 }], roundTimeoutMs: 1000, maxBytes: 1 << 20, resume: { slot: 1, snapshot: {} }, rejoin: true, heartbeatMs: 2000 },
+  welcomes: { welcomes: [{ id: 'ue-0', role: 'ue', index: 0, scenario: 'ping', init: { a: 1 }, leader: 'mec-0', roundTimeoutMs: 1000, maxBytes: 1 << 20 }] },
   reject: { reason: 'no such agent' },
   retry: { reason: 'wait' },
   ready: { id: 'ue-0' },
+  readies: { ids: ['ue-0', 'ue-1'] },
   alive: { host: 'box', pid: 42, worker: 'w1' },
   slot: { slot: 3 },
   'slot-done': { slot: 0, outcome: { equilibrium: { p: 1 }, converged: true, notes: ['n'], extra: {} }, trajectory: [{ slot: 0, round: 1, p: 1.5, ok: true, tag: 'x', none: null }], metrics, snapshot: { s: 1 } },
@@ -37,10 +40,13 @@ const GOOD: { [K in ControlKind]: ControlBodies[K] } = {
 /** malformed bodies of every kind: wrong types, missing fields, non-finite numbers, bad array elements, long strings */
 const BAD: { [K in ControlKind]: unknown[] } = {
   join: [{}, { ...GOOD.join, index: -2 }, { ...GOOD.join, index: 1.5 }, { ...GOOD.join, role: 7 }, { ...GOOD.join, worker: 'x'.repeat(65) }, { ...GOOD.join, pid: '42' }],
+  joins: [{ ...GOOD.joins, agents: [] }, { ...GOOD.joins, agents: [{ role: 'ue', index: -1 }] }, { ...GOOD.joins, nonce: undefined }, { ...GOOD.joins, agents: Array.from({ length: 513 }, (_, index) => ({ role: 'ue', index })) }, { ...GOOD.joins, agents: { role: 'ue', index: 0 } }],
+  welcomes: [{ welcomes: [] }, { welcomes: [{ ...GOOD.welcome, init: [] }] }, { welcomes: GOOD.welcome }, {}],
   welcome: [{ ...GOOD.welcome, role: 'King!' }, { ...GOOD.welcome, init: [] }, { ...GOOD.welcome, roster: [{ id: 'ue-0', role: 'ue' }] }, { ...GOOD.welcome, roundTimeoutMs: 0 }, { ...GOOD.welcome, resume: { slot: 1 } }, { ...GOOD.welcome, rejoin: 'yes' }],
   reject: [{}, { reason: 1 }, { reason: 'x'.repeat(5000) }],
   retry: [{}, { reason: null }],
   ready: [{}, { id: '' }, { id: 3 }],
+  readies: [{ ids: [] }, { ids: ['ue-0', ''] }, { ids: 'ue-0' }, { id: 'ue-0' }],
   alive: [{ host: 'box', pid: -1, worker: 'w1' }, { host: 'box', pid: 1 }],
   slot: [{}, { slot: -1 }, { slot: 'zero' }, { slot: NaN }, { slot: Infinity }],
   'slot-done': [
@@ -68,7 +74,7 @@ const BAD: { [K in ControlKind]: unknown[] } = {
 
 describe('control protocol: validators', () => {
   it('declares every kind the runtime exchanges', () => {
-    expect(CONTROL_KINDS.sort()).toEqual(['abort', 'agent-failed', 'alive', 'bye', 'heartbeat', 'join', 'ready', 'reject', 'replayed', 'rerun', 'resend', 'restore', 'retry', 'shutdown', 'slot', 'slot-done', 'slot-failed', 'state', 'welcome']);
+    expect(CONTROL_KINDS.sort()).toEqual(['abort', 'agent-failed', 'alive', 'bye', 'heartbeat', 'join', 'joins', 'readies', 'ready', 'reject', 'replayed', 'rerun', 'resend', 'restore', 'retry', 'shutdown', 'slot', 'slot-done', 'slot-failed', 'state', 'welcome', 'welcomes']);
   });
 
   for (const kind of Object.keys(GOOD) as ControlKind[]) {
@@ -120,6 +126,16 @@ describe('control protocol: who may send what', () => {
     s.revoke(['ue-0']); // an external host taken for dead loses its say
     expect(s.check('agent-failed', 'w1', 'ue-0')).toMatch(/holds no such agent/);
     expect(s.check('agent-failed', 'w1', 'ue-1')).toBeUndefined();
+  });
+
+  it('joins and readies only from the host their subject names', () => {
+    const s = speakers();
+    for (const k of ['joins', 'readies'] as const) {
+      expect(s.check(k, 'w1', 'w1')).toBeUndefined();
+      expect(s.check(k, 'w1', 'ue-0')).toMatch(/only that host sends it/);
+      expect(s.check(k, 'w1', 'w2')).toMatch(/only that host sends it/);
+      expect(s.check(k, undefined, 'w1')).toMatch(/only that host sends it/);
+    }
   });
 
   it('alive from a known host, bye only from the host its subject names, join only on a host subject', () => {
