@@ -313,12 +313,12 @@ export class JoinBarrier {
     for (let n = agents.length; ; n = Math.ceil(n / 2)) {
       const prefix = agents.slice(0, n);
       const data = channel.encode('welcomes', { welcomes: prefix.map((a) => this.welcomeOf(a)) });
-      if (data.byteLength <= max || n === 1) {
-        // one welcome that does not fit (a restarted leader's saved state grew): as a `welcome` would
-        if (data.byteLength > max) this.reply(msg, 'welcome', this.welcomeOf(prefix[0]));
-        else channel.publish(msg.reply!, 'welcomes', data);
+      if (data.byteLength <= max) {
+        channel.publish(msg.reply!, 'welcomes', data);
         return prefix;
       }
+      // one welcome that does not fit (checked before the run, so a restarted leader's saved state grew)
+      if (n === 1) return this.p.state.fail(new RunError(this.tooLarge(prefix[0], data.byteLength, max), 2)), [];
     }
   }
 

@@ -70,7 +70,7 @@ describe('joining many agents at once', () => {
     const nc: NatsConnection = await connect({ servers: server.url });
     let n = 0;
     /** host `host` asks for `agents` (as `from`) and resolves with the answer, or undefined after `ms` */
-    const ask = (host: string, nonce: string, agents: { role: string; index: number }[], from = host, ms = scaledMs(5000)): Promise<Answer | undefined> => {
+    const ask = (host: string, nonce: string, agents: { role: string; index: number }[], from = host, ms = scaledMs(30_000)): Promise<Answer | undefined> => {
       const reply = `${subj.inbox(host)}.join.${n++}`;
       return new Promise((resolve) => {
         const timer = setTimeout(() => (sub.unsubscribe(), resolve(undefined)), ms);
@@ -124,7 +124,7 @@ describe('joining many agents at once', () => {
       nc.publish(subj.hostJoin('h2'), encodeEnvelope(runId, 0, 0, 'h2', 'readies', { ids: ['ue-0', 'ue-1'] }));
       nc.publish(subj.hostJoin('h1'), encodeEnvelope(runId, 0, 0, 'h1', 'readies', { ids: welcomes.map((w) => w.id) }));
       await nc.flush();
-      expect(await until(() => joined === k, scaledMs(10_000), 50), `joined ${joined}, expected ${k}`).toBe(true);
+      expect(await until(() => joined === k, scaledMs(60_000), 50), `joined ${joined}, expected ${k}`).toBe(true);
       await sleep(200);
       expect(joined).toBe(k);
     } finally {
