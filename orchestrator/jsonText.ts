@@ -28,11 +28,26 @@ const omitted = (v: unknown) => v === undefined || typeof v === 'function' || ty
 
 type Sink = (text: string) => void;
 
-export class JsonText {
+/** What JsonText and JsonCopy share: the containers open on the way down, so a cycle throws as in JSON.stringify. */
+abstract class JsonWalk {
   private readonly open = new Set<object>();
+
+  protected enter(o: object): void {
+    if (this.open.has(o)) throw new TypeError('Converting circular structure to JSON');
+    this.open.add(o);
+  }
+
+  protected leave(o: object): void {
+    this.open.delete(o);
+  }
+}
+
+export class JsonText extends JsonWalk {
   private readonly indents: string[] = ['\n'];
 
-  constructor(private readonly sink: Sink) {}
+  constructor(private readonly sink: Sink) {
+    super();
+  }
 
   /** Writes `value` as JSON.stringify(value, null, 2) does; false (nothing written) where that returns undefined. */
   write(value: unknown): boolean {
@@ -75,7 +90,7 @@ export class JsonText {
     }
     this.sink(this.newline(depth));
     this.sink(']');
-    this.open.delete(a);
+    this.leave(a);
   }
 
   /**
@@ -115,12 +130,7 @@ export class JsonText {
       this.sink(this.newline(depth));
       this.sink('}');
     }
-    this.open.delete(o);
-  }
-
-  private enter(o: object): void {
-    if (this.open.has(o)) throw new TypeError('Converting circular structure to JSON');
-    this.open.add(o);
+    this.leave(o);
   }
 
   /** a line break and the indentation of `depth` */
@@ -139,9 +149,7 @@ export function jsonCopy(value: unknown): unknown {
   return new JsonCopy().copy(resolve(value, ''));
 }
 
-class JsonCopy {
-  private readonly open = new Set<object>();
-
+class JsonCopy extends JsonWalk {
   copy(v: unknown): unknown {
     switch (typeof v) {
       case 'number':
@@ -165,7 +173,7 @@ class JsonCopy {
     this.enter(a);
     const out = new Array<unknown>(a.length);
     for (let i = 0; i < a.length; i++) out[i] = this.copy(resolve(a[i], i)) ?? null;
-    this.open.delete(a);
+    this.leave(a);
     return out;
   }
 
@@ -179,12 +187,7 @@ class JsonCopy {
       if (key === '__proto__') Object.defineProperty(out, key, { value: this.copy(v), writable: true, enumerable: true, configurable: true });
       else out[key] = this.copy(v);
     }
-    this.open.delete(o);
+    this.leave(o);
     return out;
-  }
-
-  private enter(o: object): void {
-    if (this.open.has(o)) throw new TypeError('Converting circular structure to JSON');
-    this.open.add(o);
   }
 }

@@ -75,7 +75,12 @@ export function loadRun(dir: string, parsed?: { summary: unknown }): RunData {
       throw new Error(`${join(dir, file)} is not valid JSON: ${(e as Error).message}`);
     }
   };
-  const summary = (parsed?.summary ?? summaryOf(dir, read, json)) as Record<string, any>;
+  let summary = parsed?.summary as Record<string, any> | undefined;
+  if (summary === undefined) {
+    const s = read('summary.json');
+    if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
+    summary = json('summary.json', s) as Record<string, any>;
+  }
   // what the report reads of it, checked first: a file of another shape is named as such, not a JS error
   if (!Value.Check(SUMMARY_SCHEMA, summary)) {
     const errors = [...Value.Errors(SUMMARY_SCHEMA, summary)].slice(0, 3).map((e) => `${e.path || '/'}: ${e.message}`);
@@ -84,12 +89,6 @@ export function loadRun(dir: string, parsed?: { summary: unknown }): RunData {
   const m = read('metrics.json');
   const metrics = m ? json('metrics.json', m) : null;
   return { dir, summary, trajectory: parseCsv(read('trajectory.csv') ?? ''), slots: parseCsv(read('slots.csv') ?? ''), metrics };
-}
-
-function summaryOf(dir: string, read: (f: string) => string | undefined, json: (file: string, text: string) => unknown): unknown {
-  const s = read('summary.json');
-  if (s === undefined) throw new Error(`${dir} is not a run folder: it has no summary.json`);
-  return json('summary.json', s);
 }
 
 

@@ -119,14 +119,15 @@ export class ResultsWriter {
    * Every output file (summary.json last), and report.html unless turned off. The orchestrator's
    * peak memory is taken again after all of them, since writing the results and drawing the report
    * can take it over what the run needed (at 100,000 agents the summary is about 60 MB of JSON). If
-   * it rose, summary.json is written again with it. That write goes in 64 KB pieces
+   * it rose, summary.json is written again with it. (It is written before the report too, so that a
+   * run killed while its report is drawn still says it completed.) That write goes in 64 KB pieces
    * (orchestrator/jsonText.ts) and adds nothing of note; report.html does not show the figure, so it
    * stays what `mecsim report` draws from the final summary.
    */
   async write(report: boolean): Promise<void> {
     writeOutputs(this.dir, this.summary, this.slots, this.trajectory);
     if (report) await this.writeReport();
-    const processes = (this.summary.runMetrics as { processes?: Record<string, number> } | undefined)?.processes;
+    const processes = (this.summary.runMetrics as { processes?: { orchestratorPeakRssBytes: number; peakRssBytesTotal: number } } | undefined)?.processes;
     const peak = this.peakRss.bytes();
     if (!processes || peak <= processes.orchestratorPeakRssBytes) return;
     processes.peakRssBytesTotal += peak - processes.orchestratorPeakRssBytes;

@@ -48,8 +48,8 @@ async function evaluate(ctx: LeaderContext, server: ServerParams, price: number,
   const cap = server.X !== null;
   const kind = phase === 'final' ? 'final' : 'price';
   const res = await ctx.round<PriceReply>({ kind, body: cap ? { p: price, cap: true } : { p: price } });
-  const perUser = phase === 'final' || cap || ctx.roster.length <= 50;
-  const s = perUser ? withUsers(res.replies, server, price) : sumsOnly(res.replies, server, price);
+  const utilityColumns = ctx.roster.length <= 50;
+  const s = phase === 'final' || cap || utilityColumns ? withUsers(res.replies, server, price) : sumsOnly(res.replies, server, price);
   if (phase !== 'final') log.push(s);
   const row: Record<string, number | string | boolean | null> = {
     round: log.length + (phase === 'final' ? 1 : 0),
@@ -60,7 +60,7 @@ async function evaluate(ctx: LeaderContext, server: ServerParams, price: number,
     demand: s.demand,
     missing: res.missing.length,
   };
-  if (ctx.roster.length <= 50) ctx.roster.forEach((a, i) => (row[`u_${a.id}`] = s.utilities![i]));
+  if (utilityColumns) ctx.roster.forEach((a, i) => (row[`u_${a.id}`] = s.utilities![i]));
   ctx.record(row);
   return s;
 }
