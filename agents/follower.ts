@@ -16,7 +16,7 @@ import { decode, ReplyEncoder, type Body, type Envelope } from '../bus/codec.ts'
 import { validate, type ControlChannel, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { subscribeData } from '../bus/fastparse.ts';
-import { ReplyBatches, type ReplyBatch } from '../bus/replyBatch.ts';
+import { ReplyBatches, type ReplyBatch, type RowSender } from '../bus/replyBatch.ts';
 import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
@@ -36,13 +36,15 @@ export interface FollowerDeps {
   replies: ReplyBatches;
 }
 
-export class FollowerRuntime {
+export class FollowerRuntime implements RowSender {
   private follower: Follower;
   private readonly ctx: FollowerContext;
   private readonly replySubject: string;
   /** the host's replies on that subject, sent together (bus/replyBatch.ts) */
   private readonly replies: ReplyBatch;
-  private readonly encoder: ReplyEncoder;
+  readonly encoder: ReplyEncoder;
+  /** the agent's position in the leader's roster, which names its replies sent as rows (-1: none given; they go as envelopes) */
+  readonly position: number;
   /**
    * The welcome's fields the hot path reads, as fields of this object: a message touches this
    * runtime anyway, and at 2,500 agents a worker each further object read per message (the decoded
@@ -79,6 +81,7 @@ export class FollowerRuntime {
     this.replySubject = this.subj.reply(w.leader, w.role, d.hostId);
     this.replies = d.replies.for(this.replySubject);
     this.encoder = new ReplyEncoder(d.run, w.id);
+    this.position = w.position ?? -1;
     this.id = w.id;
     this.leader = w.leader;
     this.maxBytes = w.maxBytes;
@@ -135,7 +138,7 @@ export class FollowerRuntime {
   private onRequest(env: Envelope<unknown>, size: number, subject: string): void {
     const { counters } = this.d;
     if (this.awaitingReplay && !env.noreply) return counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
-    const again = this.last.replyTo(env.slot, env.round, env.kind, size);
+    const again = this.last.replyTo(env.slot, env.round, env.kind, size, this.encoder);
     if (again) return this.d.channel.publish(this.replySubject, 'resent', again, undefined, 'reply');
     if (env.slot !== this.slot) this.enterSlot(env.slot);
     let reply: JsonObject | undefined;
@@ -172,6 +175,8 @@ export class FollowerRuntime {
   }
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
+    const replies = this.replies;
+    if (replies.addRow(this, slot, round, kind, body)) return this.last.keepRow(slot, round, requestKind, requestSize, kind, replies.rowKeys, replies.rowValues);
     // the encoder's scratch bytes: copied into the host's batch and into `last` here, then let go
     const n = this.encoder.write(slot, round, kind, body);
     const out = this.encoder.bytes;

@@ -178,7 +178,7 @@ export class AgentHost {
   private run(scenario: Scenario, w: Welcome): void {
     const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log, cpu: this.cpu };
     if (w.id === w.leader) return void this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
-    const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, replies: new ReplyBatches(this.nc!, { counters: this.counters, lost: (e, n) => this.opts.log.warn({ err: String(e), replies: n }, 'replies not sent: the connection refused them (closing)') }) }), scenario, w);
+    const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, replies: new ReplyBatches(this.nc!, { counters: this.counters, rows: { run: this.opts.run, host: this.opts.hostId }, lost: (e, n) => this.opts.log.warn({ err: String(e), replies: n }, 'replies not sent: the connection refused them (closing)') }) }), scenario, w);
     this.subs.push(follower.subscribeDirect());
     let fanout = this.broadcasts.get(w.role);
     if (!fanout) this.broadcasts.set(w.role, (fanout = new BroadcastFanout(this.nc!, this.opts.run, this.counters, this.subj.bcast(w.role), w.maxBytes)));

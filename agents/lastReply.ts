@@ -1,4 +1,5 @@
 import { copyBytes } from '../bus/bytes.ts';
+import type { ReplyEncoder } from '../bus/codec.ts';
 
 /**
  * A follower's last answered request and its reply's bytes. A request the leader re-sends (its first
@@ -17,12 +18,17 @@ export class LastReply {
   private requestSize = 0;
   private bytes = new Uint8Array(64);
   private len = 0;
+  /** a reply sent as a row (bus/replyRows.ts): its kind, keys and values, encoded only if asked for again */
+  private rowKind: string | undefined;
+  private rowKeys: readonly string[] = [];
+  private readonly rowValues: number[] = [];
 
   /** Remember the first `n` bytes of `reply` (copied: it may be the encoder's scratch) as the answer to this request. */
   keep(slot: number, round: number, kind: string, requestSize: number, reply: Uint8Array, n = reply.length): void {
     if (n > this.bytes.length) this.bytes = new Uint8Array(Math.max(n, 2 * this.bytes.length));
     copyBytes(this.bytes, 0, reply, n);
     this.len = n;
+    this.rowKind = undefined;
     this.slot = slot;
     this.round = round;
     this.kind = kind;
@@ -30,10 +36,29 @@ export class LastReply {
     this.valid = true;
   }
 
-  /** A copy of the kept reply if this request is the one it answered, else undefined. */
-  replyTo(slot: number, round: number, kind: string, requestSize: number): Uint8Array | undefined {
+  /** Remember a reply sent as a row: its kind, keys (never changed in place) and values (copied). */
+  keepRow(slot: number, round: number, kind: string, requestSize: number, replyKind: string, keys: readonly string[], values: readonly number[]): void {
+    this.rowKind = replyKind;
+    this.rowKeys = keys;
+    for (let k = 0; k < keys.length; k++) this.rowValues[k] = values[k];
+    this.slot = slot;
+    this.round = round;
+    this.kind = kind;
+    this.requestSize = requestSize;
+    this.valid = true;
+  }
+
+  /**
+   * A copy of the kept reply if this request is the one it answered, else undefined. A row is given
+   * as the agent's own envelope (`encoder`'s), the bytes the leader reads as that row.
+   */
+  replyTo(slot: number, round: number, kind: string, requestSize: number, encoder: ReplyEncoder): Uint8Array | undefined {
     if (!this.valid || this.slot !== slot || this.round !== round || this.kind !== kind || this.requestSize !== requestSize) return undefined;
-    return this.bytes.slice(0, this.len);
+    if (this.rowKind === undefined) return this.bytes.slice(0, this.len);
+    const body: Record<string, number> = {};
+    for (let k = 0; k < this.rowKeys.length; k++) body[this.rowKeys[k]] = this.rowValues[k];
+    const n = encoder.write(slot, round, this.rowKind, body);
+    return encoder.bytes.slice(0, n);
   }
 
   forget(): void {

@@ -104,6 +104,8 @@ export interface Welcome {
   mechanism?: string;
   init: JsonObject;
   leader: string;
+  /** a follower's position in the leader's roster: its replies sent as a host's rows are named by it (bus/replyRows.ts) */
+  position?: number;
   /** the leader's followers (only sent to the leader) */
   roster?: AgentSpec[];
   /**
@@ -314,6 +316,7 @@ const WELCOME = s.fields({
     'mechanism?': s.str(),
     init: s.map(),
     leader: s.str(),
+    'position?': s.int(),
     'roster?': s.list(s.fields({ id: s.str(), role: s.role(), index: s.int() })),
     'placement?': s.fields({ hosts: s.list(s.str()), of: s.list(s.int()) }),
     roundTimeoutMs: s.int(1),

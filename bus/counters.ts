@@ -46,16 +46,17 @@ export class Counters {
     this.in = zero();
   }
 
-  sent(family: Family, kind: string, bytes: number): void {
+  /** `msgs` messages of `kind`, `bytes` in all (more than one: a host's rows, bus/replyRows.ts) */
+  sent(family: Family, kind: string, bytes: number, msgs = 1): void {
     const f = this.out[family];
-    f.msgs++;
+    f.msgs += msgs;
     f.bytes += bytes;
     let k = this.lastKindCount;
     if (kind !== this.lastKind) {
       k = this.lastKindCount = this.outByKind[kind] ??= { msgs: 0, bytes: 0 };
       this.lastKind = kind;
     }
-    k.msgs++;
+    k.msgs += msgs;
     k.bytes += bytes;
   }
 

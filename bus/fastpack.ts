@@ -275,6 +275,48 @@ export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, 
   }
 }
 
+/**
+ * A host's rows envelope (bus/replyRows.ts): `[version, tag, slot, round, 'rows', host, body]` with
+ * body `{kind, at, keys, cols}`, where row r's reply is `{keys[k]: values[r * keys.length + k]}` from
+ * the agent at roster position `at[r]`. `head` and `mid` are as packEnvelopeWith's (`mid`: `'rows'`
+ * and the host's id). The same bytes packArray writes for that array. Returns how many bytes it wrote
+ * at the start of `scratch()`, or -1 where packArray would give up (a non-ASCII kind or key).
+ */
+export function packRows(head: Uint8Array, slot: number, round: number, mid: Uint8Array, kind: string, at: ArrayLike<number>, keys: readonly string[], values: ArrayLike<number>, rows: number): number {
+  if (busy) return -1;
+  busy = true;
+  pos = 0;
+  shrinkScratch();
+  try {
+    const h = head.length;
+    const m = mid.length;
+    const width = keys.length;
+    room(1 + h + m);
+    out[pos++] = 0x97;
+    for (let i = 0; i < h; i++) out[pos++] = head[i];
+    writeNumber(slot);
+    writeNumber(round);
+    room(m + 1);
+    for (let i = 0; i < m; i++) out[pos++] = mid[i];
+    out[pos++] = 0x84;
+    if (!writeString('kind') || !writeString(kind) || !writeString('at')) return -1;
+    writeHeader(rows, 0x90, 0xdc);
+    for (let r = 0; r < rows; r++) writeNumber(at[r]);
+    if (!writeString('keys')) return -1;
+    writeHeader(width, 0x90, 0xdc);
+    for (let k = 0; k < width; k++) if (!writeString(keys[k])) return -1;
+    if (!writeString('cols')) return -1;
+    writeHeader(width, 0x90, 0xdc);
+    for (let k = 0; k < width; k++) {
+      writeHeader(rows, 0x90, 0xdc);
+      for (let r = 0, i = k; r < rows; r++, i += width) writeNumber(values[i]);
+    }
+    return pos;
+  } finally {
+    busy = false;
+  }
+}
+
 /** the buffer the last pack wrote into (packEnvelopeWith's bytes are at its start) */
 export function scratch(): Uint8Array {
   return out;

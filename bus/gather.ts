@@ -45,12 +45,13 @@
  * not re-send requests whose replies are already there.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { decode, encodeEnvelope, readReply, type Body, type ReplyHead } from './codec.ts';
+import { decode, encodeEnvelope, readReply, type Body, type Envelope, type ReplyHead } from './codec.ts';
 import type { Placement } from './control.ts';
 import { Counters } from './counters.ts';
 import { valueEnd } from './fastpack.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeDataWithSubject } from './fastparse.ts';
+import { emptyRows, ROWS_KIND, rowBody, rowsOf, RowsReader, type Rows } from './replyRows.ts';
 import { SenderTable } from './senders.ts';
 import { subjects } from './subjects.ts';
 import type { RtoEstimator } from './link.ts';
@@ -181,6 +182,9 @@ export class Gatherer {
   private readonly faultRounds: string[] = [];
   /** reply headers are read into this object, one reply at a time (no envelope allocated per reply) */
   private readonly head: ReplyHead = { slot: 0, round: 0, kind: '', body: {}, noreply: undefined, sender: -1, end: 0 };
+  /** a host's rows (bus/replyRows.ts) are read into this object, one envelope at a time */
+  private readonly rows: Rows = emptyRows();
+  private readonly rowsReader = new RowsReader();
   /** per target list (the leader passes the same list for the same targets every round): its roster-position mask */
   private readonly masks = new WeakMap<GatherTarget[], Uint8Array | null>();
   /** the requests of the current and the previous slot, as sent (for replaying them to a restarted agent) */
@@ -238,10 +242,17 @@ export class Gatherer {
     let at = start;
     do {
       // the usual reply, read where it stands (readReply finds its end)
-      if (data[at] === 0x97 && readReply(data, at, end, this.run, this.maxBytes, this.senders, h, true)) {
+      if (data[at] === 0x97 && readReply(data, at, end, this.run, this.maxBytes, this.senders, h, true) && h.kind !== ROWS_KIND) {
         const e = h.end;
         this.counters.received('reply', e - at);
         this.take(role, host, e - at, subject, s0, s1);
+        at = e;
+        continue;
+      }
+      // a host's rows, read where they stand
+      if (data[at] === 0x97 && this.rowsReader.read(data, at, end, this.run, this.maxBytes, subject, dot + 1, s1, this.rows)) {
+        const e = this.rows.end;
+        this.takeRows(role, host, e - at, subject, s0, s1);
         at = e;
         continue;
       }
@@ -500,12 +511,14 @@ export class Gatherer {
     const bytes = end - start;
     this.counters.received('reply', bytes);
     const h = this.head;
-    if (!readReply(data, start, end, this.run, this.maxBytes, this.senders, h)) {
+    // a rows envelope is never an agent's reply, even from a host whose id is an agent's
+    if (!readReply(data, start, end, this.run, this.maxBytes, this.senders, h) || h.kind === ROWS_KIND) {
       // any unusual bytes: decoded in full, their errors and drop reasons decode()'s own
       const on = () => new TextDecoder().decode(subject.subarray(s0, s1));
       const d = decode(data.subarray(start, end), this.run, this.maxBytes);
       if (!d.ok) return this.counters.drop(d.reason, on(), d.from, d.detail);
       const env = d.env;
+      if (env.kind === ROWS_KIND) return this.onRows(env, bytes, role, host, subject, s0, s1);
       const from = te.encode(env.from);
       const i = this.senders.find(from, 0, from.length);
       if (i < 0) return this.counters.drop('unexpected-sender', on(), env.from, 'not in the roster');
@@ -516,6 +529,48 @@ export class Gatherer {
       h.sender = i;
     }
     this.take(role, host, bytes, subject, s0, s1);
+  }
+
+  /**
+   * A rows envelope the fast reader did not take, decoded: taken if it comes from the subject's host
+   * and is well formed (bus/replyRows.ts rowsOf), else dropped as one message.
+   */
+  private onRows(env: Envelope<Body>, bytes: number, role: number, host: number, subject: Uint8Array, s0: number, s1: number): void {
+    const on = () => new TextDecoder().decode(subject.subarray(s0, s1));
+    const hostToken = on().slice(this.subj.replyPrefix(this.leaderId).length).split('.')[1];
+    if (env.from !== hostToken) return this.counters.drop('forged-sender', on(), env.from, `rows from ${env.from} on the reply subject of host ${hostToken}`);
+    const bad = rowsOf(env, this.rows);
+    if (bad) return this.counters.drop('malformed', on(), env.from, bad);
+    // counted again, row by row
+    this.counters.in.reply.msgs--;
+    this.counters.in.reply.bytes -= bytes;
+    this.takeRows(role, host, bytes, subject, s0, s1);
+  }
+
+  /**
+   * The rows in `this.rows` (`bytes` in all), from the host at position `host` on the reply subject of
+   * `role`: each row taken as its agent's own reply would be (`take`), counted as one message.
+   */
+  private takeRows(role: number, host: number, bytes: number, subject: Uint8Array, s0: number, s1: number): void {
+    const rows = this.rows;
+    const n = rows.count;
+    const share = Math.floor(bytes / n);
+    const h = this.head;
+    for (let r = 0; r < n; r++) {
+      const b = r === 0 ? bytes - share * (n - 1) : share;
+      this.counters.received('reply', b);
+      const i = rows.at[r];
+      if (i >= this.ids.length) {
+        this.counters.drop('unexpected-sender', new TextDecoder().decode(subject.subarray(s0, s1)), undefined, `a row names roster position ${i}; the roster has ${this.ids.length}`);
+        continue;
+      }
+      h.slot = rows.slot;
+      h.round = rows.round;
+      h.kind = rows.kind;
+      h.body = rowBody(rows, r);
+      h.sender = i;
+      this.take(role, host, b, subject, s0, s1);
+    }
   }
 
   /** The reply in `head`, read from a message on the reply subject of `role` and `host`: taken if its sender is of that role, on that host. */

@@ -16,8 +16,11 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { copyBytes } from './bytes.ts';
+import { ENVELOPE_VERSION, runTag, type ReplyEncoder } from './codec.ts';
 import type { Counters } from './counters.ts';
+import { packArray, packRows, scratch } from './fastpack.ts';
 import { publishFast, publishHead } from './fastpublish.ts';
+import { MAX_KEY, MAX_ROW_KEYS, ROWS_KIND } from './replyRows.ts';
 
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
 export const BATCH_BYTES = 16 * 1024;
@@ -29,16 +32,28 @@ export interface ReplyBatchOptions {
   maxPayload?: number;
   /** told of a batch the client refused (the connection closed), with how many envelopes it held */
   lost?: (error: unknown, envelopes: number) => void;
+  /** the run and this host's id: replies added as rows (addRow) go as the host's rows envelopes (bus/replyRows.ts) */
+  rows?: { run: string; host: string };
 }
+
+/** An agent whose reply goes as a row: its roster position, and its own encoder (for a row that goes alone, as its envelope). */
+export interface RowSender {
+  readonly position: number;
+  readonly encoder: ReplyEncoder;
+}
+
+const hasOwn = Object.prototype.hasOwnProperty;
 
 export class ReplyBatch {
   private buf = new Uint8Array(4096);
   private used = 0;
-  /** envelopes in the batch */
+  /** envelopes in the batch (a rows envelope counts its rows) */
   private count = 0;
   private scheduled = false;
   private readonly head: Uint8Array | undefined;
   private readonly limit: number;
+  /** the rows in the making (see addRow), written into the batch when closed */
+  private readonly group: RowGroup | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -47,23 +62,48 @@ export class ReplyBatch {
   ) {
     this.head = publishHead(subject);
     this.limit = Math.min(BATCH_BYTES, o.maxPayload ?? nc.info?.max_payload ?? BATCH_BYTES);
+    if (o.rows) this.group = new RowGroup(o.rows.run, o.rows.host);
   }
 
   /** Adds an envelope's bytes, the first `n` of `envelope` (copied at once: they may be the encoder's scratch buffer). */
   add(envelope: Uint8Array, n = envelope.length): void {
-    if (this.used > 0 && this.used + n > this.limit) this.send();
-    if (this.used + n > this.buf.length) this.grow(this.used + n);
-    copyBytes(this.buf, this.used, envelope, n);
-    this.used += n;
-    this.count++;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.onTick);
+    const pending = this.used + (this.group && this.group.rows > 0 ? this.group.bound : 0);
+    if (pending > 0 && pending + n > this.limit) this.send();
+    this.append(envelope, n, 1);
+  }
+
+  /**
+   * Adds `from`'s reply as a row of the host's rows envelope (bus/replyRows.ts), if the batch makes
+   * rows and `body` is a plain map of at most MAX_ROW_KEYS numbers under short ASCII keys; false
+   * otherwise (then add its envelope). Its values are copied at once, and counted as a reply sent
+   * when the rows are written. Replies of another request or kind, or with other keys, start new rows.
+   */
+  addRow(from: RowSender, slot: number, round: number, kind: string, body: object): boolean {
+    const g = this.group;
+    if (!g || from.position < 0 || !g.read(body)) return false;
+    if (!g.fits(slot, round, kind)) this.closeRows();
+    const rowBound = g.rowBound();
+    if (g.rows > 0 && this.used + g.bound + rowBound > this.limit) this.closeRows();
+    if (g.rows === 0) {
+      if (this.used > 0 && this.used + g.headBound() + rowBound > this.limit) this.send();
+      if (g.headBound() + rowBound > this.limit || !g.open(slot, round, kind)) return false;
     }
+    g.push(from, rowBound);
+    this.schedule();
+    return true;
+  }
+
+  /** the keys and values addRow read last (the row just added) */
+  get rowKeys(): readonly string[] {
+    return this.group!.keys;
+  }
+  get rowValues(): readonly number[] {
+    return this.group!.values;
   }
 
   /** Publishes what has been added, as one message. */
   send(): void {
+    this.closeRows();
     if (this.used === 0) return;
     const count = this.count;
     const data = this.buf.subarray(0, this.used);
@@ -81,6 +121,39 @@ export class ReplyBatch {
     if (this.o.counters) this.o.counters.coalesced += count - 1;
   }
 
+  /** Writes the rows in the making into the batch: one rows envelope, or a lone row as its agent's envelope. */
+  private closeRows(): void {
+    const g = this.group;
+    if (!g || g.rows === 0) return;
+    const rows = g.rows;
+    const n = rows > 1 ? g.packRows() : -1;
+    if (n >= 0) {
+      this.append(scratch(), n, rows);
+      this.o.counters?.sent('reply', g.kind, n, rows);
+    } else
+      for (let r = 0; r < rows; r++) {
+        const e = g.rowEnvelope(r);
+        this.append(e.bytes, e.n, 1);
+        this.o.counters?.sent('reply', g.kind, e.n);
+      }
+    g.clear();
+  }
+
+  private append(bytes: Uint8Array, n: number, envelopes: number): void {
+    if (this.used + n > this.buf.length) this.grow(this.used + n);
+    copyBytes(this.buf, this.used, bytes, n);
+    this.used += n;
+    this.count += envelopes;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.onTick);
+    }
+  }
+
   private grow(need: number): void {
     const next = new Uint8Array(Math.max(need, this.buf.length * 2));
     next.set(this.buf.subarray(0, this.used));
@@ -91,6 +164,117 @@ export class ReplyBatch {
     this.scheduled = false;
     this.send();
   };
+}
+
+/**
+ * The replies of one request and kind, with the same keys, as rows (bus/replyRows.ts): their senders'
+ * roster positions and their values, row after row. `bound` is at most the bytes they will take.
+ */
+class RowGroup {
+  private readonly head: Uint8Array;
+  private readonly mid: Uint8Array;
+  slot = 0;
+  round = 0;
+  kind = '';
+  /** the open rows' keys (a new array when they change, never changed in place) */
+  keys: string[] = [];
+  rows = 0;
+  bound = 0;
+  private at: number[] = [];
+  private senders: RowSender[] = [];
+  private table: number[] = [];
+  /** the body read last (read), its width */
+  private readonly readKeys: string[] = [];
+  readonly values: number[] = [];
+  private width = 0;
+
+  constructor(run: string, host: string) {
+    this.head = packArray([ENVELOPE_VERSION, runTag(run)])!.slice(1);
+    this.mid = packArray([ROWS_KIND, host])!.slice(1);
+  }
+
+  /** Reads a reply body's keys and values, if it is a plain map of numbers that rows can carry. */
+  read(body: object): boolean {
+    const proto = Object.getPrototypeOf(body);
+    if (proto !== Object.prototype && proto !== null) return false;
+    let n = 0;
+    for (const k in body) {
+      if (n === MAX_ROW_KEYS || !hasOwn.call(body, k) || k.length > MAX_KEY || k === '__proto__') return false;
+      const v = (body as Record<string, unknown>)[k];
+      if (typeof v !== 'number') return false;
+      this.readKeys[n] = k;
+      this.values[n++] = v;
+    }
+    this.width = n;
+    return true;
+  }
+
+  /** whether the body read last may join the open rows (the same request, kind and keys) */
+  fits(slot: number, round: number, kind: string): boolean {
+    if (this.rows === 0 || slot !== this.slot || round !== this.round || kind !== this.kind || this.width !== this.keys.length) return false;
+    for (let k = 0; k < this.width; k++) if (this.readKeys[k] !== this.keys[k]) return false;
+    return true;
+  }
+
+  /** Opens rows of the body read last's keys; false if the kind or a key is not ASCII (rows are written by the fast packer alone). */
+  open(slot: number, round: number, kind: string): boolean {
+    let same = this.width === this.keys.length;
+    for (let k = 0; k < this.width && same; k++) same = this.readKeys[k] === this.keys[k];
+    if (!same) {
+      for (let k = 0; k < this.width; k++) if (!isAscii(this.readKeys[k])) return false;
+      this.keys = this.readKeys.slice(0, this.width);
+    }
+    if (kind !== this.kind && !isAscii(kind)) return false;
+    this.slot = slot;
+    this.round = round;
+    this.kind = kind;
+    this.bound = this.headBound();
+    return true;
+  }
+
+  push(from: RowSender, rowBound: number): void {
+    const r = this.rows++;
+    this.at[r] = from.position;
+    this.senders[r] = from;
+    const w = this.width;
+    for (let k = 0, i = r * w; k < w; k++, i++) this.table[i] = this.values[k];
+    this.bound += rowBound;
+  }
+
+  /** at most the bytes of the envelope without rows: header, host, kind, keys */
+  headBound(): number {
+    return 128 + this.mid.length + 40 * this.width;
+  }
+
+  /** at most a row's bytes: its position and its numbers */
+  rowBound(): number {
+    return 5 + 9 * this.width;
+  }
+
+  packRows(): number {
+    return packRows(this.head, this.slot, this.round, this.mid, this.kind, this.at, this.keys, this.table, this.rows);
+  }
+
+  /** row r as its agent's own envelope (in that agent's encoder's scratch) */
+  rowEnvelope(r: number): { bytes: Uint8Array; n: number } {
+    const body: Record<string, number> = {};
+    const w = this.keys.length;
+    for (let k = 0; k < w; k++) body[this.keys[k]] = this.table[r * w + k];
+    const enc = this.senders[r].encoder;
+    const n = enc.write(this.slot, this.round, this.kind, body);
+    return { bytes: enc.bytes, n };
+  }
+
+  clear(): void {
+    this.rows = 0;
+    this.bound = 0;
+  }
+}
+
+function isAscii(s: string): boolean {
+  if (s.length > 64) return false;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** A host's batches, one per reply subject. */

@@ -73,6 +73,8 @@ export class JoinBarrier {
   private readonly batchByNonce = new Map<string, string[]>();
   /** external agents: when each one's join request came (no spawn time to measure from) */
   private readonly joinRequestAt = new Map<string, number>();
+  /** each follower's position in the roster (made at the first welcome) */
+  private positions?: Map<string, number>;
   private allJoined!: () => void;
   private readonly all: Promise<void>;
   private readonly joinPrefix: string;
@@ -153,6 +155,7 @@ export class JoinBarrier {
       mechanism: mechanismOf(scenario, cfg),
       init: this.p.info.parts.agentInit(cfg, agent),
       leader: leaderId,
+      position: leader ? undefined : this.positionOf(agent.id),
       roster: leader ? roster : undefined,
       placement: leader && !external ? this.placement() : undefined,
       roundTimeoutMs: opts.roundTimeoutMs ?? 30_000,
@@ -163,6 +166,12 @@ export class JoinBarrier {
       restarted: leader && this.rejoining.has(agent.id) ? true : undefined,
       link: this.p.info.link?.welcomeFor(agent, roster),
     };
+  }
+
+  /** a follower's position in the leader's roster */
+  private positionOf(id: string): number | undefined {
+    if (!this.positions) this.positions = new Map(this.p.info.roster.map((a, i) => [a.id, i]));
+    return this.positions.get(id);
   }
 
   /** The planned host of every roster agent (spawned agents: the plan fixes it), for the leader's sender check. */

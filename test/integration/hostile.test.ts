@@ -90,6 +90,17 @@ function hostileBatch(runId: string, stale: fc.Arbitrary<[number, number]>, seed
     return { subject: s.reply('mec-0', 'ue', hostOf(at)), data: encodeEnvelope(runId, sl, forged ? 1 : r, from, 're:price', { x, u: x }), what: forged ? 'forged-reply' : 'replayed-reply' };
   });
   out.push(...fc.sample(replies, { numRuns: 20, seed: seed + 99 }));
+  // a host's rows (bus/replyRows.ts; roster positions 0..5 are ue-0..5): naming the other host's agents
+  // (even for the current round), sent as another host, replayed from an old round, or malformed
+  const rowsFrom = (host: string, sl: number, r: number, at: number[], cols: unknown[]) => encodeEnvelope(runId, sl, r, host, 'rows', { kind: 're:price', at, keys: ['x', 'u'], cols });
+  const rows = fc.tuple(fc.nat({ max: 3 }), stale, fc.double({ min: 0, max: 1e6, noNaN: true })).map(([k, [sl, r], x]): Hostile => {
+    const col = (n: number) => new Array(n).fill(x);
+    if (k === 0) return { subject: s.reply('mec-0', 'ue', 'w1'), data: rowsFrom('w1', 0, 1, [3, 4], [col(2), col(2)]), what: 'forged-rows' };
+    if (k === 1) return { subject: s.reply('mec-0', 'ue', 'w1'), data: rowsFrom('w2', 0, 1, [0, 1], [col(2), col(2)]), what: 'rows-as-another-host' };
+    if (k === 2) return { subject: s.reply('mec-0', 'ue', 'w2'), data: rowsFrom('w2', sl, r, [3, 4, 5], [col(3), col(3)]), what: 'replayed-rows' };
+    return { subject: s.reply('mec-0', 'ue', 'w2'), data: rowsFrom('w2', 0, 1, [3, 4], [col(2), col(1)]), what: 'malformed-rows' };
+  });
+  out.push(...fc.sample(rows, { numRuns: 20, seed: seed + 98 }));
   return out;
 }
 
