@@ -1,7 +1,7 @@
 /**
  * Processes that handle many messages a round tier hot functions up to V8's optimizing compiler
- * sooner than V8's default, keep a young generation large enough for a round's garbage, and (a leader
- * of many followers) collect its old generation sooner.
+ * sooner than V8's default and inline less into each, keep a young generation large enough for a
+ * round's garbage, and (a leader of many followers) collect its old generation sooner.
  *
  * A packed worker does one thing many times — decode a message, answer it, encode the answer — and
  * so does the leader for every reply. With V8's default interrupt budget (67,584 bytecode-weighted
@@ -16,6 +16,19 @@
  * MECSIM_V8_TIERING=default leaves V8's default everywhere.
  */
 export const INTERRUPT_BUDGET = 16_000;
+/**
+ * The same processes inline at most this many bytecodes into one optimized function (V8's default
+ * is 920). Their hot path is a deep chain of small calls (a broadcast's read, each agent's check,
+ * handler, row and batch; a reply's read, check and aggregation), which the optimizing compiler
+ * otherwise inlines whole into one large function, compiled again at each deoptimization; in a short
+ * run that compiling, on V8's background threads but counted in the process's CPU, was the largest
+ * part of it (perf, one-slot run at N = 1000: about 60 ms of a packed worker's 120 ms since ready,
+ * and 40 of the leader's 150). With 300, in interleaved runs of the price-search scenario at N = 1000
+ * (packed:250): agent CPU since ready 436–469 ms against 566 (one slot, 3–4 runs each), 541 against
+ * 695 ms after the first slot of three; over 39 slots after the first, 3,832 against 3,858 ms (the
+ * steady state no slower). It changes what is compiled, never what is computed.
+ */
+export const MAX_INLINED_CUMULATIVE = 300;
 /**
  * A process that takes at least MANY_MESSAGES messages a round (a worker of that many agents, the
  * leader of that many followers) keeps a young generation of this many MB per semi-space from the
@@ -51,7 +64,7 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0): str
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
-  const flags = [`--interrupt-budget=${INTERRUPT_BUDGET}`];
+  const flags = [`--interrupt-budget=${INTERRUPT_BUDGET}`, `--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`];
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   return flags;

@@ -419,24 +419,86 @@ function u32(): number {
   return x;
 }
 
-function readArray(n: number, depth: number): unknown[] {
+/**
+ * The value at `at` (its containers' items at depth + 1). One function that calls itself for the
+ * items of an array or a map, not a value reader and container readers that call each other: the
+ * optimizing compiler inlines a mutual recursion into itself level after level (a large compile in
+ * every agent process), and does not inline a function into itself.
+ */
+function readValue(depth: number): unknown {
+  need(1);
+  const h = src[at++];
+  if (h < 0x80) return h;
+  if (h >= 0xe0) return h - 0x100;
+  if ((h & 0xe0) === 0xa0) return readString(h & 0x1f);
+  let n: number;
+  let map: boolean;
+  if ((h & 0xf0) === 0x90) {
+    n = h & 0x0f;
+    map = false;
+  } else if ((h & 0xf0) === 0x80) {
+    n = h & 0x0f;
+    map = true;
+  } else
+    switch (h) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xca:
+        return readF32();
+      case 0xcb:
+        return readF64();
+      case 0xcc:
+        need(1);
+        return src[at++];
+      case 0xcd:
+        return u16();
+      case 0xce:
+        return u32();
+      case 0xd0: {
+        need(1);
+        const x = src[at++];
+        return x < 0x80 ? x : x - 0x100;
+      }
+      case 0xd1: {
+        const x = u16();
+        return x < 0x8000 ? x : x - 0x10000;
+      }
+      case 0xd2:
+        return u32() | 0;
+      case 0xd9:
+        need(1);
+        return readString(src[at++]);
+      case 0xda:
+        return readString(u16());
+      case 0xdc:
+        n = u16();
+        map = false;
+        break;
+      case 0xde:
+        n = u16();
+        map = true;
+        break;
+      default:
+        throw GIVE_UP; // bin, ext, 64-bit integers, 32-bit lengths, 0xc1: the library (and its limits)
+    }
   if (depth > MAX_NEST) throw GIVE_UP;
   if (depth > PREFIX_DEPTH) unpackedFlat = false;
-  const a = new Array(n);
-  for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
-  return a;
-}
-
-function readMap(n: number, depth: number): Record<string, unknown> {
-  if (depth > MAX_NEST) throw GIVE_UP;
-  if (depth > PREFIX_DEPTH) unpackedFlat = false;
+  if (!map) {
+    const a = new Array(n);
+    for (let i = 0; i < n; i++) a[i] = readValue(depth + 1);
+    return a;
+  }
   const m: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     need(1);
-    const h = src[at++];
+    const k = src[at++];
     let key: string;
-    if ((h & 0xe0) === 0xa0) key = readString(h & 0x1f);
-    else if (h === 0xd9) {
+    if ((k & 0xe0) === 0xa0) key = readString(k & 0x1f);
+    else if (k === 0xd9) {
       need(1);
       key = readString(src[at++]);
     } else throw GIVE_UP; // number keys, long keys: the library
@@ -444,57 +506,6 @@ function readMap(n: number, depth: number): Record<string, unknown> {
     m[key] = readValue(depth + 1);
   }
   return m;
-}
-
-function readValue(depth: number): unknown {
-  need(1);
-  const h = src[at++];
-  if (h < 0x80) return h;
-  if (h >= 0xe0) return h - 0x100;
-  if ((h & 0xe0) === 0xa0) return readString(h & 0x1f);
-  if ((h & 0xf0) === 0x90) return readArray(h & 0x0f, depth);
-  if ((h & 0xf0) === 0x80) return readMap(h & 0x0f, depth);
-  switch (h) {
-    case 0xc0:
-      return null;
-    case 0xc2:
-      return false;
-    case 0xc3:
-      return true;
-    case 0xca:
-      return readF32();
-    case 0xcb:
-      return readF64();
-    case 0xcc:
-      need(1);
-      return src[at++];
-    case 0xcd:
-      return u16();
-    case 0xce:
-      return u32();
-    case 0xd0: {
-      need(1);
-      const x = src[at++];
-      return x < 0x80 ? x : x - 0x100;
-    }
-    case 0xd1: {
-      const x = u16();
-      return x < 0x8000 ? x : x - 0x10000;
-    }
-    case 0xd2:
-      return u32() | 0;
-    case 0xd9:
-      need(1);
-      return readString(src[at++]);
-    case 0xda:
-      return readString(u16());
-    case 0xdc:
-      return readArray(u16(), depth);
-    case 0xde:
-      return readMap(u16(), depth);
-    default:
-      throw GIVE_UP; // bin, ext, 64-bit integers, 32-bit lengths, 0xc1: the library (and its limits)
-  }
 }
 
 /**
