@@ -19,7 +19,7 @@ import { copyBytes } from './bytes.ts';
 import { ENVELOPE_VERSION, runTag, type ReplyEncoder } from './codec.ts';
 import type { Counters } from './counters.ts';
 import { packArray, packRows, scratch } from './fastpack.ts';
-import { publishFast, publishHead } from './fastpublish.ts';
+import { afterThisTask, publishFast, publishHead } from './fastpublish.ts';
 import { MAX_KEY, MAX_ROW_KEYS, ROWS_KIND } from './replyRows.ts';
 
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
@@ -150,7 +150,7 @@ export class ReplyBatch {
   private schedule(): void {
     if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.onTick);
+      afterThisTask(this.onTick);
     }
   }
 
