@@ -1,32 +1,32 @@
 /**
- * Processes that handle many messages a round tier hot functions up to V8's optimizing compiler
- * sooner than V8's default and inline less into each, keep a young generation large enough for a
- * round's garbage, and (a leader of many followers) collect its old generation sooner.
+ * Processes that handle many messages a round inline less into each optimized function than V8's
+ * default, keep a young generation large enough for a round's garbage, and (a leader of many
+ * followers) collect its old generation sooner. Each changes when code is compiled or memory
+ * collected, never what is computed.
  *
- * A packed worker does one thing many times — decode a message, answer it, encode the answer — and
- * so does the leader for every reply. With V8's default interrupt budget (67,584 bytecode-weighted
- * ticks) that path runs unoptimized for the first few slots: in a one-slot price-search run at
- * N = 1000 (43 rounds), a budget of 16,000 used 14–28 % less agent CPU (3 interleaved A/B pairs;
- * 16,000 also beat 4,000, 8,000 and 32,000). It changes when code is compiled, never what it computes.
- *
- * Not for a process that hosts one follower: it sees one message a round, and the lower budget makes
- * V8 compile start-up code instead — 100 agents in `process` placement took 25.8 s to join instead
- * of 17.4 s. So the orchestrator passes the flag to the leader's process and to workers hosting at
- * least MANY_AGENTS agents, and to the benchmark's raw floor workers alike (like for like).
- * MECSIM_V8_TIERING=default leaves V8's default everywhere.
+ * The orchestrator passes these flags to the leader's process and to workers hosting at least
+ * MANY_AGENTS agents, and to the benchmark's raw floor processes alike (like for like); a process of
+ * one follower sees one message a round and keeps V8's defaults. MECSIM_V8_TIERING=default leaves
+ * V8's defaults everywhere.
  */
-export const INTERRUPT_BUDGET = 16_000;
 /**
- * The same processes inline at most this many bytecodes into one optimized function (V8's default
- * is 920). Their hot path is a deep chain of small calls (a broadcast's read, each agent's check,
- * handler, row and batch; a reply's read, check and aggregation), which the optimizing compiler
- * otherwise inlines whole into one large function, compiled again at each deoptimization; in a short
- * run that compiling, on V8's background threads but counted in the process's CPU, was the largest
- * part of it (perf, one-slot run at N = 1000: about 60 ms of a packed worker's 120 ms since ready,
- * and 40 of the leader's 150). With 300, in interleaved runs of the price-search scenario at N = 1000
- * (packed:250): agent CPU since ready 436–469 ms against 566 (one slot, 3–4 runs each), 541 against
- * 695 ms after the first slot of three; over 39 slots after the first, 3,832 against 3,858 ms (the
- * steady state no slower). It changes what is compiled, never what is computed.
+ * At most this many bytecodes inlined into one optimized function (V8's default is 920). A packed
+ * worker's hot path is a deep chain of small calls (a broadcast's read, each agent's check, handler,
+ * row and batch), and so is the leader's for each reply; the optimizing compiler otherwise inlines it
+ * whole into one large function, compiled again at each deoptimization. In a short run that compiling,
+ * on V8's background threads but counted in the process's CPU, was the largest part of it (perf,
+ * one-slot run at N = 1000: about 60 ms of a packed worker's 120 ms since ready, and 40 of the
+ * leader's 150). With 300, in interleaved runs of the price-search scenario at N = 1000 (packed:250):
+ * agent CPU since ready 436–469 ms against 566 (one slot, 3–4 runs each), 541 against 695 ms after
+ * the first slot of three; over 39 slots after the first, 3,832 against 3,858 ms (the steady state
+ * no slower).
+ *
+ * V8's own interrupt budget (when a function counts as hot) is kept. A budget of 16,000 (a quarter
+ * of V8's) once saved agent CPU in one-slot runs, when the whole path was inlined and took long to
+ * optimize; with the cap it compiled more than it saved — the functions run once a round went on
+ * tiering up for twenty slots (600 compilations in a 40-slot run at N = 1000) — and V8's budget used
+ * less (interleaved, N = 1000: after the first of three slots 484 against 673 ms, one slot 581
+ * against 642; N = 10,000, one slot: 1,020 against 1,042).
  */
 export const MAX_INLINED_CUMULATIVE = 300;
 /**
@@ -56,7 +56,7 @@ export const MIN_SEMI_SPACE_MB = 16;
  */
 export const LEADER_HEAP_GROWING_PERCENT = 100;
 export const MANY_MESSAGES = 2000;
-/** a worker hosting at least this many agents gets the tiering flag */
+/** a worker hosting at least this many agents gets the inlining flag */
 export const MANY_AGENTS = 16;
 
 /** node flags for a process hosting `agents` agents (the leader's: `leader`, with `followers` followers). */
@@ -64,7 +64,7 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0): str
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
-  const flags = [`--interrupt-budget=${INTERRUPT_BUDGET}`, `--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`];
+  const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`];
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   return flags;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { INTERRUPT_BUDGET, LEADER_HEAP_GROWING_PERCENT, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
+import { LEADER_HEAP_GROWING_PERCENT, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
 
 describe('node flags by how many messages a process takes a round', () => {
   const saved = process.env.MECSIM_V8_TIERING;
@@ -7,24 +7,23 @@ describe('node flags by how many messages a process takes a round', () => {
     if (saved === undefined) delete process.env.MECSIM_V8_TIERING;
     else process.env.MECSIM_V8_TIERING = saved;
   });
-  const budget = `--interrupt-budget=${INTERRUPT_BUDGET}`;
   const inline = `--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`;
   const semi = `--min-semi-space-size=${MIN_SEMI_SPACE_MB}`;
   const growing = `--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`;
 
-  it('a one-agent process gets none; a packed worker the tiering budget; one of MANY_MESSAGES agents the young generation too', () => {
+  it('a one-agent process gets none; a packed worker the inlining cap; one of MANY_MESSAGES agents the young generation too', () => {
     expect(tieringArgs(1, false)).toEqual([]);
     expect(tieringArgs(MANY_AGENTS - 1, false)).toEqual([]);
-    expect(tieringArgs(MANY_AGENTS, false)).toEqual([budget, inline]);
-    expect(tieringArgs(MANY_MESSAGES - 1, false)).toEqual([budget, inline]);
-    expect(tieringArgs(MANY_MESSAGES, false)).toEqual([budget, inline, semi]);
+    expect(tieringArgs(MANY_AGENTS, false)).toEqual([inline]);
+    expect(tieringArgs(MANY_MESSAGES - 1, false)).toEqual([inline]);
+    expect(tieringArgs(MANY_MESSAGES, false)).toEqual([inline, semi]);
   });
 
   it('the leader by its followers, and a leader of many collects its old generation sooner', () => {
-    expect(tieringArgs(1, true, 10)).toEqual([budget, inline]);
-    expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([budget, inline]);
-    expect(tieringArgs(1, true, MANY_MESSAGES)).toEqual([budget, inline, semi, growing]);
-    expect(tieringArgs(1, true, 100_000)).toEqual([budget, inline, semi, growing]);
+    expect(tieringArgs(1, true, 10)).toEqual([inline]);
+    expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([inline]);
+    expect(tieringArgs(1, true, MANY_MESSAGES)).toEqual([inline, semi, growing]);
+    expect(tieringArgs(1, true, 100_000)).toEqual([inline, semi, growing]);
   });
 
   it('MECSIM_V8_TIERING=default leaves V8 as it is', () => {
