@@ -16,7 +16,8 @@ export class LastReply {
   private kind = '';
   /** the request's size, bytes */
   private requestSize = 0;
-  private bytes = new Uint8Array(64);
+  /** made at the first reply kept as bytes: a follower whose replies go as rows never needs one (thousands of small buffers a worker) */
+  private bytes = NO_BYTES;
   private len = 0;
   /** a reply sent as a row (bus/replyRows.ts): its kind, keys and values, encoded only if asked for again */
   private rowKind: string | undefined;
@@ -25,7 +26,7 @@ export class LastReply {
 
   /** Remember the first `n` bytes of `reply` (copied: it may be the encoder's scratch) as the answer to this request. */
   keep(slot: number, round: number, kind: string, requestSize: number, reply: Uint8Array, n = reply.length): void {
-    if (n > this.bytes.length) this.bytes = new Uint8Array(Math.max(n, 2 * this.bytes.length));
+    if (n > this.bytes.length) this.bytes = new Uint8Array(Math.max(n, 64, 2 * this.bytes.length));
     copyBytes(this.bytes, 0, reply, n);
     this.len = n;
     this.rowKind = undefined;
@@ -65,3 +66,5 @@ export class LastReply {
     this.valid = false;
   }
 }
+
+const NO_BYTES = new Uint8Array(0);

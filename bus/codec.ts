@@ -88,7 +88,7 @@ export class ReplyEncoder {
     private readonly run: string,
     private readonly from: string,
   ) {
-    this.head = fieldsOf([ENVELOPE_VERSION, runTag(run)]);
+    this.head = headOf(run);
   }
 
   /** Encodes a reply into `bytes` (valid until the next encode anywhere); returns its length. */
@@ -106,6 +106,13 @@ export class ReplyEncoder {
     this.bytes = b;
     return b.length;
   }
+}
+
+/** version and run tag as ReplyEncoder writes them, one copy per run (not one per follower: a worker hosts thousands) */
+let lastHead: { run: string; head: Uint8Array } | undefined;
+function headOf(run: string): Uint8Array {
+  if (lastHead?.run !== run) lastHead = { run, head: fieldsOf([ENVELOPE_VERSION, runTag(run)]) };
+  return lastHead.head;
 }
 
 /** the msgpack of `items`' values back to back (an array's, without its header: fewer than 16 items) */

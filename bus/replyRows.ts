@@ -36,11 +36,11 @@ export interface Rows {
   kind: string;
   /** rows */
   count: number;
-  /** each row's roster position */
-  at: number[];
+  /** each row's roster position (the first `count`) */
+  at: ArrayLike<number>;
   keys: string[];
   /** cols[k][r]: key k's value in row r */
-  cols: number[][];
+  cols: ArrayLike<number>[];
   /** where the envelope ended (the next of a host's batch starts there) */
   end: number;
 }
@@ -104,11 +104,18 @@ function isAscii(s: string): boolean {
  * takes, that path takes too, to the same rows.
  */
 export class RowsReader {
+  /**
+   * The message being read (kept after: a field that held the bytes' own type and an empty array's
+   * in turn deoptimized the reader, as did columns that changed from small integers to doubles; the
+   * positions and columns are typed arrays of the reader's, grown as needed)
+   */
   private d: Uint8Array = new Uint8Array(0);
+  private at = new Uint32Array(64);
+  private cols: Float64Array[] = [];
   private p = 0;
   private n = 0;
   private view: DataView = new DataView(new ArrayBuffer(0));
-  private viewed: Uint8Array | undefined;
+  private viewed: Uint8Array = this.d;
   /** the last keys read, and their bytes: the keys repeat message after message */
   private keyBytes = new Uint8Array(0);
   private keys: string[] = [];
@@ -120,7 +127,6 @@ export class RowsReader {
     this.n = end;
     const ok = this.body(run, host, h0, h1, out) && this.p - from <= maxBytes;
     if (ok) out.end = this.p;
-    this.d = EMPTY;
     return ok;
   }
 
@@ -144,8 +150,8 @@ export class RowsReader {
     if (kind === undefined || !this.literal(BODY_AT)) return false;
     const rows = this.arrayHeader();
     if (rows <= 0) return false;
-    const at = out.at;
-    at.length = rows;
+    if (this.at.length < rows) this.at = new Uint32Array(Math.max(rows, 2 * this.at.length));
+    const at = this.at;
     for (let r = 0; r < rows; r++) {
       const x = this.uint();
       if (x < 0) return false;
@@ -154,12 +160,11 @@ export class RowsReader {
     if (!this.literal(BODY_KEYS)) return false;
     const keys = this.readKeys();
     if (!keys || !this.literal(BODY_COLS) || this.arrayHeader() !== keys.length) return false;
-    const cols = out.cols;
-    cols.length = keys.length;
+    const cols = this.cols;
     for (let k = 0; k < keys.length; k++) {
       if (this.arrayHeader() !== rows) return false;
-      const c = (cols[k] ??= []);
-      c.length = rows;
+      if (k === cols.length || cols[k].length < rows) cols[k] = new Float64Array(Math.max(rows, 64, 2 * (cols[k]?.length ?? 0)));
+      const c = cols[k];
       for (let r = 0; r < rows; r++) {
         const x = this.number();
         if (x - x !== 0) return false; // not a number (NaN stands for that), or not finite
@@ -170,7 +175,9 @@ export class RowsReader {
     out.round = round;
     out.kind = kind;
     out.count = rows;
+    out.at = at;
     out.keys = keys;
+    out.cols = cols;
     return true;
   }
 
@@ -303,7 +310,6 @@ export class RowsReader {
   }
 }
 
-const EMPTY = new Uint8Array(0);
 const te = new TextEncoder();
 /** msgpack of a fixstr */
 const fixstr = (s: string) => Uint8Array.of(0xa0 | s.length, ...te.encode(s));

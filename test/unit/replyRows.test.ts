@@ -139,7 +139,7 @@ describe('rows: the fast reader against the full decode', () => {
     return new RowsReader().read(data, 0, data.length, RUN, 1 << 22, hostBytes, 0, hostBytes.length, out) && out.end === data.length ? out : undefined;
   };
   const same = (a: Rows, b: Rows) => {
-    expect([a.slot, a.round, a.kind, a.count, a.at.slice(0, a.count), a.keys]).toEqual([b.slot, b.round, b.kind, b.count, b.at.slice(0, b.count), b.keys]);
+    expect([a.slot, a.round, a.kind, a.count, Array.from(a.at).slice(0, a.count), a.keys]).toEqual([b.slot, b.round, b.kind, b.count, Array.from(b.at).slice(0, b.count), b.keys]);
     for (let r = 0; r < a.count; r++) expect(rowBody(a, r)).toEqual(rowBody(b, r));
   };
 
