@@ -509,16 +509,17 @@ export class Gatherer {
    */
   private onReply(data: Uint8Array, start: number, end: number, role: number, host: number, subject: Uint8Array, s0: number, s1: number): void {
     const bytes = end - start;
-    this.counters.received('reply', bytes);
     const h = this.head;
     // a rows envelope is never an agent's reply, even from a host whose id is an agent's
     if (!readReply(data, start, end, this.run, this.maxBytes, this.senders, h) || h.kind === ROWS_KIND) {
       // any unusual bytes: decoded in full, their errors and drop reasons decode()'s own
       const on = () => new TextDecoder().decode(subject.subarray(s0, s1));
       const d = decode(data.subarray(start, end), this.run, this.maxBytes);
+      // well-formed rows are counted row by row
+      if (d.ok && d.env.kind === ROWS_KIND) return this.onRows(d.env, bytes, role, host, subject, s0, s1);
+      this.counters.received('reply', bytes);
       if (!d.ok) return this.counters.drop(d.reason, on(), d.from, d.detail);
       const env = d.env;
-      if (env.kind === ROWS_KIND) return this.onRows(env, bytes, role, host, subject, s0, s1);
       const from = te.encode(env.from);
       const i = this.senders.find(from, 0, from.length);
       if (i < 0) return this.counters.drop('unexpected-sender', on(), env.from, 'not in the roster');
@@ -527,7 +528,7 @@ export class Gatherer {
       h.kind = env.kind;
       h.body = env.body;
       h.sender = i;
-    }
+    } else this.counters.received('reply', bytes);
     this.take(role, host, bytes, subject, s0, s1);
   }
 
@@ -538,13 +539,11 @@ export class Gatherer {
   private onRows(env: Envelope<Body>, bytes: number, role: number, host: number, subject: Uint8Array, s0: number, s1: number): void {
     const on = () => new TextDecoder().decode(subject.subarray(s0, s1));
     const hostToken = on().slice(this.subj.replyPrefix(this.leaderId).length).split('.')[1];
-    if (env.from !== hostToken) return this.counters.drop('forged-sender', on(), env.from, `rows from ${env.from} on the reply subject of host ${hostToken}`);
-    const bad = rowsOf(env, this.rows);
-    if (bad) return this.counters.drop('malformed', on(), env.from, bad);
-    // counted again, row by row
-    this.counters.in.reply.msgs--;
-    this.counters.in.reply.bytes -= bytes;
-    this.takeRows(role, host, bytes, subject, s0, s1);
+    const bad = env.from !== hostToken ? 'forged-sender' : rowsOf(env, this.rows);
+    if (bad === undefined) return this.takeRows(role, host, bytes, subject, s0, s1);
+    this.counters.received('reply', bytes);
+    if (bad === 'forged-sender') return this.counters.drop('forged-sender', on(), env.from, `rows from ${env.from} on the reply subject of host ${hostToken}`);
+    this.counters.drop('malformed', on(), env.from, bad);
   }
 
   /**
