@@ -74,7 +74,7 @@ export class JoinBarrier {
   /** external agents: when each one's join request came (no spawn time to measure from) */
   private readonly joinRequestAt = new Map<string, number>();
   /** each follower's position in the roster (made at the first welcome) */
-  private positions?: Map<string, number>;
+  private positions?: RosterPositions;
   private allJoined!: () => void;
   private readonly all: Promise<void>;
   private readonly joinPrefix: string;
@@ -155,7 +155,7 @@ export class JoinBarrier {
       mechanism: mechanismOf(scenario, cfg),
       init: this.p.info.parts.agentInit(cfg, agent),
       leader: leaderId,
-      position: leader ? undefined : this.positionOf(agent.id),
+      position: leader ? undefined : this.positionOf(agent),
       roster: leader ? roster : undefined,
       placement: leader && !external ? this.placement() : undefined,
       roundTimeoutMs: opts.roundTimeoutMs ?? 30_000,
@@ -169,9 +169,8 @@ export class JoinBarrier {
   }
 
   /** a follower's position in the leader's roster */
-  private positionOf(id: string): number | undefined {
-    if (!this.positions) this.positions = new Map(this.p.info.roster.map((a, i) => [a.id, i]));
-    return this.positions.get(id);
+  private positionOf(agent: AgentSpec): number | undefined {
+    return (this.positions ??= new RosterPositions(this.p.info.roster)).of(agent);
   }
 
   /** The planned host of every roster agent (spawned agents: the plan fixes it), for the leader's sender check. */
@@ -380,5 +379,33 @@ export class JoinBarrier {
       info.log.warn({ host }, `external agent host ${host} is alive after all: it keeps its agents`);
     }
     this.hosts.lastSeen.set(host, Date.now());
+  }
+}
+
+/**
+ * Each follower's position in the roster. The roster is sorted by role, then index; where each role's
+ * indices run on without a gap (every built-in scenario's), a position is its role's first position
+ * plus its index, and nothing is kept per agent (a map of 100,000 ids was about 40 bytes an agent of
+ * the orchestrator's peak, whose line is 4,096); otherwise a map of ids.
+ */
+export class RosterPositions {
+  private readonly first = new Map<string, number>();
+  private readonly byId?: Map<string, number>;
+
+  constructor(private readonly roster: AgentSpec[]) {
+    let runs = true;
+    roster.forEach((a, i) => {
+      const f = this.first.get(a.role);
+      if (f === undefined) this.first.set(a.role, i - a.index);
+      else if (f !== i - a.index) runs = false;
+    });
+    if (!runs) this.byId = new Map(roster.map((a, i) => [a.id, i]));
+  }
+
+  of(agent: AgentSpec): number | undefined {
+    if (this.byId) return this.byId.get(agent.id);
+    const f = this.first.get(agent.role);
+    const at = f === undefined ? -1 : f + agent.index;
+    return this.roster[at]?.id === agent.id ? at : undefined;
   }
 }
