@@ -30,11 +30,7 @@ export class LastReply {
     copyBytes(this.bytes, 0, reply, n);
     this.len = n;
     this.rowKind = undefined;
-    this.slot = slot;
-    this.round = round;
-    this.kind = kind;
-    this.requestSize = requestSize;
-    this.valid = true;
+    this.answered(slot, round, kind, requestSize);
   }
 
   /** Remember a reply sent as a row: its kind, keys (never changed in place) and values (copied). */
@@ -42,6 +38,11 @@ export class LastReply {
     this.rowKind = replyKind;
     this.rowKeys = keys;
     for (let k = 0; k < keys.length; k++) this.rowValues[k] = values[k];
+    this.answered(slot, round, kind, requestSize);
+  }
+
+  /** the request the kept reply answers */
+  private answered(slot: number, round: number, kind: string, requestSize: number): void {
     this.slot = slot;
     this.round = round;
     this.kind = kind;

@@ -309,7 +309,7 @@ function isCount(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= Number.MAX_SAFE_INTEGER;
 }
 
-const NONFINITE = 1, DEPTH = 2, BINARY = 3;
+const NONFINITE = 1, DEPTH = 2, BINARY = 3, CONTAINER = -1;
 
 /**
  * Walks a decoded body: every number must be finite, no binary blobs, nothing nested deeper than
@@ -331,30 +331,30 @@ function walk(x: object, depth: number): number {
     if (depth >= MAX_DEPTH && x.length > 0) return DEPTH;
     for (let i = 0; i < x.length; i++) {
       const v: unknown = x[i];
-      if (typeof v === 'number') {
-        if (v - v !== 0) return NONFINITE; // NaN and ±Infinity: x - x is NaN
-      } else if (typeof v === 'object' && v !== null) {
-        if (depth + 1 > MAX_DEPTH) return DEPTH;
-        if (v instanceof Uint8Array) return BINARY;
-        const r = walk(v, depth + 1);
-        if (r) return r;
-      } else if (typeof v === 'bigint') return NONFINITE;
+      const c = checkValue(v, depth);
+      const r = c === CONTAINER ? walk(v as object, depth + 1) : c;
+      if (r) return r;
     }
     return 0;
   }
   for (const k in x) {
     if (depth >= MAX_DEPTH) return DEPTH; // any value in here is too deep
     const v: unknown = (x as Record<string, unknown>)[k];
-    if (typeof v === 'number') {
-      if (v - v !== 0) return NONFINITE;
-    } else if (typeof v === 'object' && v !== null) {
-      if (depth + 1 > MAX_DEPTH) return DEPTH;
-      if (v instanceof Uint8Array) return BINARY;
-      const r = walk(v, depth + 1);
-      if (r) return r;
-    } else if (typeof v === 'bigint') return NONFINITE;
+    const c = checkValue(v, depth);
+    const r = c === CONTAINER ? walk(v as object, depth + 1) : c;
+    if (r) return r;
   }
   return 0;
+}
+
+/** A value of a container at `depth`: 0 (fine), its problem, or CONTAINER (a map or array to walk). It calls nothing. */
+function checkValue(v: unknown, depth: number): number {
+  if (typeof v === 'number') return v - v !== 0 ? NONFINITE : 0; // NaN and ±Infinity: x - x is NaN
+  if (typeof v === 'object' && v !== null) {
+    if (depth + 1 > MAX_DEPTH) return DEPTH;
+    return v instanceof Uint8Array ? BINARY : CONTAINER;
+  }
+  return typeof v === 'bigint' ? NONFINITE : 0;
 }
 
 /** Type guards handlers use on bodies (the envelope check has already rejected non-finite numbers). */

@@ -260,19 +260,24 @@ export function packEnvelopeWith(head: Uint8Array, slot: number, round: number, 
   // shrunk here, not after: the bytes this call writes are read from `out` once it returns
   shrinkScratch();
   try {
-    const h = head.length;
-    const m = mid.length;
-    room(1 + h + m);
-    out[pos++] = 0x97;
-    for (let i = 0; i < h; i++) out[pos++] = head[i];
-    writeNumber(slot);
-    writeNumber(round);
-    room(m);
-    for (let i = 0; i < m; i++) out[pos++] = mid[i];
+    writeReplyHead(head, slot, round, mid);
     return writeValue(body, 2) ? pos : -1;
   } finally {
     busy = false;
   }
+}
+
+/** A reply's array header and its fields up to the body: `head`, slot, round, `mid` (see packEnvelopeWith). */
+function writeReplyHead(head: Uint8Array, slot: number, round: number, mid: Uint8Array): void {
+  const h = head.length;
+  const m = mid.length;
+  room(1 + h + m);
+  out[pos++] = 0x97;
+  for (let i = 0; i < h; i++) out[pos++] = head[i];
+  writeNumber(slot);
+  writeNumber(round);
+  room(m);
+  for (let i = 0; i < m; i++) out[pos++] = mid[i];
 }
 
 /**
@@ -288,16 +293,9 @@ export function packRows(head: Uint8Array, slot: number, round: number, mid: Uin
   pos = 0;
   shrinkScratch();
   try {
-    const h = head.length;
-    const m = mid.length;
     const width = keys.length;
-    room(1 + h + m);
-    out[pos++] = 0x97;
-    for (let i = 0; i < h; i++) out[pos++] = head[i];
-    writeNumber(slot);
-    writeNumber(round);
-    room(m + 1);
-    for (let i = 0; i < m; i++) out[pos++] = mid[i];
+    writeReplyHead(head, slot, round, mid);
+    room(1);
     out[pos++] = 0x84;
     if (!writeString('kind') || !writeString(kind) || !writeString('at')) return -1;
     writeHeader(rows, 0x90, 0xdc);
