@@ -1,5 +1,6 @@
 import { copyBytes } from '../bus/bytes.ts';
 import type { ReplyEncoder } from '../bus/codec.ts';
+import { writeRowEnvelope } from '../bus/replyRows.ts';
 
 /**
  * A follower's last answered request and its reply's bytes. A request the leader re-sends (its first
@@ -57,9 +58,7 @@ export class LastReply {
   replyTo(slot: number, round: number, kind: string, requestSize: number, encoder: ReplyEncoder): Uint8Array | undefined {
     if (!this.valid || this.slot !== slot || this.round !== round || this.kind !== kind || this.requestSize !== requestSize) return undefined;
     if (this.rowKind === undefined) return this.bytes.slice(0, this.len);
-    const body: Record<string, number> = {};
-    for (let k = 0; k < this.rowKeys.length; k++) body[this.rowKeys[k]] = this.rowValues[k];
-    const n = encoder.write(slot, round, this.rowKind, body);
+    const n = writeRowEnvelope(encoder, slot, round, this.rowKind, this.rowKeys, this.rowValues, 0);
     return encoder.bytes.slice(0, n);
   }
 

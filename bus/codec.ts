@@ -274,20 +274,26 @@ function uintAt(d: Uint8Array, n: number): number {
 /** kinds seen, so a reply's kind string is built once (a few per run; bounded against junk) */
 const kinds: { bytes: Uint8Array; str: string }[] = [];
 
-/** the ASCII string of n bytes at `from`, or undefined if not ASCII */
-function kindAt(d: Uint8Array, from: number, n: number): string | undefined {
+/** the ASCII string of n bytes at `from`, or undefined if not ASCII; one string per kind seen (a reply's kind, a host's rows') */
+export function kindAt(d: Uint8Array, from: number, n: number): string | undefined {
   next: for (let k = 0; k < kinds.length; k++) {
     const c = kinds[k].bytes;
     if (c.length !== n) continue;
     for (let i = 0; i < n; i++) if (d[from + i] !== c[i]) continue next;
     return kinds[k].str;
   }
+  const str = asciiAt(d, from, n);
+  if (str !== undefined && kinds.length < 16) kinds.push({ bytes: d.slice(from, from + n), str });
+  return str;
+}
+
+/** the ASCII string of n bytes at `from`, or undefined if not ASCII */
+export function asciiAt(d: Uint8Array, from: number, n: number): string | undefined {
   let str = '';
   for (let i = from; i < from + n; i++) {
     if (d[i] > 0x7f) return undefined;
     str += String.fromCharCode(d[i]);
   }
-  if (kinds.length < 16) kinds.push({ bytes: d.slice(from, from + n), str });
   return str;
 }
 

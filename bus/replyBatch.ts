@@ -20,7 +20,7 @@ import { ENVELOPE_VERSION, runTag, type ReplyEncoder } from './codec.ts';
 import type { Counters } from './counters.ts';
 import { packArray, packRows, scratch } from './fastpack.ts';
 import { afterThisTask, publishFast, publishHead } from './fastpublish.ts';
-import { MAX_KEY, MAX_ROW_KEYS, ROWS_KIND } from './replyRows.ts';
+import { isAscii, MAX_KEY, MAX_ROW_KEYS, ROWS_KIND, writeRowEnvelope } from './replyRows.ts';
 
 /** a batch is sent once it would pass this many bytes (it stays one frame in the publish slab's range) */
 export const BATCH_BYTES = 16 * 1024;
@@ -211,20 +211,23 @@ class RowGroup {
 
   /** whether the body read last may join the open rows (the same request, kind and keys) */
   fits(slot: number, round: number, kind: string): boolean {
-    if (this.rows === 0 || slot !== this.slot || round !== this.round || kind !== this.kind || this.width !== this.keys.length) return false;
+    return this.rows > 0 && slot === this.slot && round === this.round && kind === this.kind && this.sameKeys();
+  }
+
+  /** whether the body read last has the open rows' keys, in their order */
+  private sameKeys(): boolean {
+    if (this.width !== this.keys.length) return false;
     for (let k = 0; k < this.width; k++) if (this.readKeys[k] !== this.keys[k]) return false;
     return true;
   }
 
   /** Opens rows of the body read last's keys; false if the kind or a key is not ASCII (rows are written by the fast packer alone). */
   open(slot: number, round: number, kind: string): boolean {
-    let same = this.width === this.keys.length;
-    for (let k = 0; k < this.width && same; k++) same = this.readKeys[k] === this.keys[k];
-    if (!same) {
+    if (!this.sameKeys()) {
       for (let k = 0; k < this.width; k++) if (!isAscii(this.readKeys[k])) return false;
       this.keys = this.readKeys.slice(0, this.width);
     }
-    if (kind !== this.kind && !isAscii(kind)) return false;
+    if (kind !== this.kind && !(kind.length <= 64 && isAscii(kind))) return false;
     this.slot = slot;
     this.round = round;
     this.kind = kind;
@@ -257,11 +260,8 @@ class RowGroup {
 
   /** row r as its agent's own envelope (in that agent's encoder's scratch) */
   rowEnvelope(r: number): { bytes: Uint8Array; n: number } {
-    const body: Record<string, number> = {};
-    const w = this.keys.length;
-    for (let k = 0; k < w; k++) body[this.keys[k]] = this.table[r * w + k];
     const enc = this.senders[r].encoder;
-    const n = enc.write(this.slot, this.round, this.kind, body);
+    const n = writeRowEnvelope(enc, this.slot, this.round, this.kind, this.keys, this.table, r * this.keys.length);
     return { bytes: enc.bytes, n };
   }
 
@@ -269,12 +269,6 @@ class RowGroup {
     this.rows = 0;
     this.bound = 0;
   }
-}
-
-function isAscii(s: string): boolean {
-  if (s.length > 64) return false;
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 /** A host's batches, one per reply subject. */

@@ -21,7 +21,7 @@
  * agent must be of the subject's role and on that host. A message that is not a well-formed rows
  * envelope is one drop; a row naming an agent it may not is that row's drop.
  */
-import { runTag, ENVELOPE_VERSION, type Envelope } from './codec.ts';
+import { asciiAt, ENVELOPE_VERSION, kindAt, runTag, type Envelope, type ReplyEncoder } from './codec.ts';
 
 export const ROWS_KIND = 'rows';
 /** a row has at most this many keys, each at most MAX_KEY characters (longer replies go as envelopes) */
@@ -90,9 +90,20 @@ export function rowsOf(env: Envelope<unknown>, out: Rows): string | undefined {
   return undefined;
 }
 
-function isAscii(s: string): boolean {
+export function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
+}
+
+/**
+ * A row alone, as its agent's own envelope: the reply `{keys[k]: values[from + k]}` of `kind`, written
+ * by the agent's `encoder` (its bytes, valid until the next encode, are `encoder.bytes`); returns
+ * their length. The bytes the leader reads as that row: a row that goes alone, or is asked for again.
+ */
+export function writeRowEnvelope(encoder: ReplyEncoder, slot: number, round: number, kind: string, keys: readonly string[], values: ArrayLike<number>, from: number): number {
+  const body: Record<string, number> = {};
+  for (let k = 0; k < keys.length; k++) body[keys[k]] = values[from + k];
+  return encoder.write(slot, round, kind, body);
 }
 
 /**
@@ -119,7 +130,6 @@ export class RowsReader {
   /** the last keys read, and their bytes: the keys repeat message after message */
   private keyBytes = new Uint8Array(0);
   private keys: string[] = [];
-  private readonly kinds: { bytes: Uint8Array; str: string }[] = [];
 
   read(data: Uint8Array, from: number, end: number, run: string, maxBytes: number, host: Uint8Array, h0: number, h1: number, out: Rows): boolean {
     this.d = data;
@@ -259,7 +269,7 @@ export class RowsReader {
     return this.view;
   }
 
-  /** a short ASCII kind (fixstr), one string per kind seen */
+  /** a short ASCII kind (fixstr), one string per kind seen (bus/codec.ts kindAt) */
   private kind(): string | undefined {
     const d = this.d;
     const h = d[this.p];
@@ -267,14 +277,7 @@ export class RowsReader {
     if ((h & 0xe0) !== 0xa0 || len === 0 || this.p + 1 + len > this.n) return undefined;
     const from = this.p + 1;
     this.p = from + len;
-    next: for (const k of this.kinds) {
-      if (k.bytes.length !== len) continue;
-      for (let i = 0; i < len; i++) if (d[from + i] !== k.bytes[i]) continue next;
-      return k.str;
-    }
-    const str = asciiAt(d, from, len);
-    if (str !== undefined && this.kinds.length < 16) this.kinds.push({ bytes: d.slice(from, from + len), str });
-    return str;
+    return kindAt(d, from, len);
   }
 
   /** the keys (an array of short ASCII fixstr, none repeated, no `__proto__`), the last ones' strings if their bytes are the same */
@@ -319,12 +322,3 @@ const BODY_KIND = Uint8Array.of(0x84, ...fixstr('kind'));
 const BODY_AT = fixstr('at');
 const BODY_KEYS = fixstr('keys');
 const BODY_COLS = fixstr('cols');
-
-function asciiAt(d: Uint8Array, from: number, n: number): string | undefined {
-  let s = '';
-  for (let i = from; i < from + n; i++) {
-    if (d[i] > 0x7f) return undefined;
-    s += String.fromCharCode(d[i]);
-  }
-  return s;
-}

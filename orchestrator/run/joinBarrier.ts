@@ -318,15 +318,15 @@ export class JoinBarrier {
   private replyWelcomes(msg: Msg, agents: AgentSpec[]): AgentSpec[] {
     const { channel, nc } = this.p;
     const max = serverMaxPayload(nc);
+    const welcomes = agents.map((a) => this.welcomeOf(a));
     for (let n = agents.length; ; n = Math.ceil(n / 2)) {
-      const prefix = agents.slice(0, n);
-      const data = channel.encode('welcomes', { welcomes: prefix.map((a) => this.welcomeOf(a)) });
+      const data = channel.encode('welcomes', { welcomes: welcomes.slice(0, n) });
       if (data.byteLength <= max) {
         channel.publish(msg.reply!, 'welcomes', data);
-        return prefix;
+        return agents.slice(0, n);
       }
       // one welcome that does not fit (checked before the run, so a restarted leader's saved state grew)
-      if (n === 1) return this.p.state.fail(new RunError(this.tooLarge(prefix[0], data.byteLength, max), 2)), [];
+      if (n === 1) return this.p.state.fail(new RunError(this.tooLarge(agents[0], data.byteLength, max), 2)), [];
     }
   }
 
