@@ -7,15 +7,15 @@
  * same. seedrandom also stirs each generator into a global entropy pool; that pool only seeds
  * generators made without a key, which mecsim never makes.
  */
+import { makeSchedule } from './rc4Schedule.ts';
+
 const WIDTH = 256;
 const MASK = 255;
 const START_DENOM = 2 ** 48;
 const SIGNIFICANCE = 2 ** 52;
 const OVERFLOW = 2 ** 53;
-/** mixkey's key, reused: a key is at most 256 bytes and is copied into the state at once */
-const keyBuf = new Int32Array(WIDTH);
-/** 0, 1, …, 255: a fresh state, copied in at once */
-const IDENTITY = Uint8Array.from({ length: WIDTH }, (_, i) => i);
+/** the key schedule, and the key and state it works in (one per process: a stream copies the state out) */
+const { schedule, mem } = makeSchedule();
 
 export class Arc4 {
   private readonly s = new Uint8Array(WIDTH);
@@ -24,35 +24,9 @@ export class Arc4 {
 
   constructor(seed: string) {
     const keylen = mixkey(seed);
-    const s = this.s;
-    s.set(IDENTITY);
-    let j = 0;
-    if (keylen === 0) keyBuf[0] = 0;
-    const n = keylen === 0 ? 1 : keylen;
-    for (let i = 0, k = 0; i < WIDTH; i++) {
-      const t = s[i];
-      j = MASK & (j + keyBuf[k] + t);
-      s[i] = s[j];
-      s[j] = t;
-      if (++k === n) k = 0;
-    }
-    this.drop(WIDTH);
-  }
-
-  /** Steps the key stream `count` bytes on, unread (RC4-drop; `bytes` would build a number of them). */
-  private drop(count: number): void {
-    const s = this.s;
-    let i = this.i;
-    let j = this.j;
-    while (count--) {
-      i = MASK & (i + 1);
-      const t = s[i];
-      j = MASK & (j + t);
-      s[i] = s[j];
-      s[j] = t;
-    }
-    this.i = i;
-    this.j = j;
+    if (keylen === 0) mem.key[0] = 0;
+    this.j = schedule(keylen === 0 ? 1 : keylen);
+    this.s.set(mem.state);
   }
 
   /** the next `count` bytes of the key stream as one big-endian number (count ≤ 6) */
@@ -94,15 +68,16 @@ export class Arc4 {
   }
 }
 
-/** seedrandom's mixkey of a string into keyBuf (fresh); the key's length */
+/** seedrandom's mixkey of a string into the schedule's key (fresh); the key's length */
 function mixkey(seed: string): number {
   const len = Math.min(seed.length, WIDTH);
+  const key = mem.key;
   let smear = 0;
   for (let j = 0; j < seed.length; j++) {
     const k = j & MASK;
     // seedrandom's key starts empty: a slot not yet written reads as undefined, which mixes in as 0
-    smear ^= j < WIDTH ? 0 : keyBuf[k] * 19;
-    keyBuf[k] = MASK & (smear + seed.charCodeAt(j));
+    smear ^= j < WIDTH ? 0 : key[k] * 19;
+    key[k] = MASK & (smear + seed.charCodeAt(j));
   }
   return len;
 }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import seedrandom from 'seedrandom';
 import { describe, expect, it } from 'vitest';
 import { Arc4 } from '../../scenarios/common/arc4.ts';
+import { scheduleJs, scheduleWasm } from '../../scenarios/common/rc4Schedule.ts';
 import { stream } from '../../scenarios/common/rng.ts';
 
 /** the first `n` doubles of seedrandom's generator and of ours for one key */
@@ -41,5 +42,23 @@ describe('Arc4 gives the numbers of seedrandom for the same key', () => {
     const g = stream(7, 'ue', 12, 'params');
     const ref = seedrandom('mecsim|7|ue|12|params');
     for (let i = 0; i < 100; i++) expect(g.next()).toBe(ref.double());
+  });
+});
+
+describe("the key schedule in WebAssembly is the one in JavaScript (the fallback where there is no WebAssembly)", () => {
+  it('any key bytes and length: the same state and j', () => {
+    const wasm = scheduleWasm();
+    const buffer = new ArrayBuffer(512);
+    const mem = { state: new Uint8Array(buffer, 0, 256), key: new Uint8Array(buffer, 256, 256) };
+    const js = scheduleJs(mem);
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 256 }), (key) => {
+        wasm.mem.key.set(key);
+        mem.key.set(key);
+        expect(wasm.schedule(key.length)).toBe(js(key.length));
+        expect(wasm.mem.state).toEqual(mem.state);
+      }),
+      { numRuns: 500 },
+    );
   });
 });
