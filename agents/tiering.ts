@@ -5,8 +5,9 @@
  * collected, never what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
- * MANY_AGENTS agents, and to the benchmark's raw floor processes alike (like for like); a process of
- * one follower sees one message a round and keeps V8's defaults. MECSIM_V8_TIERING=default leaves
+ * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL to its raw floor processes
+ * (each measured where it is fastest); a process of one follower sees one message a round and keeps
+ * V8's defaults. MECSIM_V8_TIERING=default leaves
  * V8's defaults everywhere.
  */
 /**
@@ -29,6 +30,23 @@
  * against 642; N = 10,000, one slot: 1,020 against 1,042).
  */
 export const MAX_INLINED_CUMULATIVE = 300;
+/**
+ * An agent process of many agents (and the leader) compiles each function to V8's baseline code
+ * (Sparkplug) at its first call rather than after it has run interpreted for a while. Baseline code
+ * is made in one pass over the bytecode, with no optimizing, and runs the bytecode's operations
+ * without decoding them; the optimizing compiler later takes the hot functions as before. A run's
+ * first slots are where mecsim's per-agent path runs before it is optimized (checks, handler, rows,
+ * batches, the leader's checks and aggregation: a few dozen functions), and there it ran interpreted.
+ * Interleaved runs of the price-search scenario (packed:250 / packed:2500, 3–6 pairs): agent CPU
+ * since ready 410 -> 357 ms at N = 1000 and 1,268 -> 936 ms at N = 10,000 (one slot), the mean round
+ * 5.6 -> 5.0 and 17.2 -> 12.7 ms.
+ *
+ * The benchmark's floor processes do not get it: their code is a loop of a publish and a counter,
+ * optimized within a few rounds, and compiling the whole client to baseline code up front cost them
+ * more than it saved (the one-subscription-per-process floor at N = 1000: 6.6 ms of CPU a round
+ * with it against 4.8–5.8 without). Each side runs with the flags that make it fastest.
+ */
+export const BASELINE_AT_FIRST_CALL = '--always-sparkplug';
 /**
  * A process that takes at least MANY_MESSAGES messages a round (a worker of that many agents, the
  * leader of that many followers) keeps a young generation of this many MB per semi-space from the
@@ -59,12 +77,16 @@ export const MANY_MESSAGES = 2000;
 /** a worker hosting at least this many agents gets the inlining flag */
 export const MANY_AGENTS = 16;
 
-/** node flags for a process hosting `agents` agents (the leader's: `leader`, with `followers` followers). */
-export function tieringArgs(agents: number, leader: boolean, followers = 0): string[] {
+/**
+ * node flags for a process hosting `agents` agents (the leader's: `leader`, with `followers`
+ * followers), or for the benchmark's floor process that plays it (`floor`).
+ */
+export function tieringArgs(agents: number, leader: boolean, followers = 0, floor = false): string[] {
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
   const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`];
+  if (!floor) flags.push(BASELINE_AT_FIRST_CALL);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   return flags;
