@@ -1,77 +1,59 @@
 /**
  * seedrandom's default generator (ARC4 keyed by a string, RC4-drop[256], doubles of 52 random bits),
- * written again so that a stream costs one 256-byte state instead of seedrandom's arrays, strings
- * and closures (several KB a stream: a 100,000-user run draws a stream per user in every worker, and
- * the orchestrator's baselines draw 100,000 more). It gives the same numbers as `seedrandom(key)` for
- * every key — test/unit/arc4.test.ts compares the two — so every parameter drawn before stays the
- * same. seedrandom also stirs each generator into a global entropy pool; that pool only seeds
- * generators made without a key, which mecsim never makes.
+ * written again so that a stream costs little: seedrandom's arrays, strings and closures were several
+ * KB a stream (a 100,000-user run draws a stream per user in every worker, and the orchestrator's
+ * baselines draw 100,000 more). It gives the same numbers as `seedrandom(key)` for every key —
+ * test/unit/arc4.test.ts compares the two — so every parameter drawn before stays the same.
+ * seedrandom also stirs each generator into a global entropy pool; that pool only seeds generators
+ * made without a key, which mecsim never makes.
+ *
+ * The generator runs in one machine per process (./rc4Machine.ts: WebAssembly), which holds one
+ * state: the stream that drew last. A stream is made, draws its numbers and is dropped before the
+ * next is made, so its state stays in the machine; one that draws again after another stream did
+ * swaps its saved state back in first.
  */
-import { makeSchedule } from './rc4Schedule.ts';
+import { makeMachine } from './rc4Machine.ts';
 
 const WIDTH = 256;
 const MASK = 255;
-const START_DENOM = 2 ** 48;
-const SIGNIFICANCE = 2 ** 52;
-const OVERFLOW = 2 ** 53;
-/** the key schedule, and the key and state it works in (one per process: a stream copies the state out) */
-const { schedule, mem } = makeSchedule();
+const machine = makeMachine();
+/** the stream whose state the machine holds */
+let active: Arc4 | undefined;
 
 export class Arc4 {
-  private readonly s = new Uint8Array(WIDTH);
-  private i = 0;
-  private j = 0;
+  /** this stream's state while another's is in the machine */
+  private saved: Uint8Array | undefined;
 
   constructor(seed: string) {
+    active?.save();
     const keylen = mixkey(seed);
-    if (keylen === 0) mem.key[0] = 0;
-    this.j = schedule(keylen === 0 ? 1 : keylen);
-    this.s.set(mem.state);
-  }
-
-  /** the next `count` bytes of the key stream as one big-endian number (count ≤ 6) */
-  bytes(count: number): number {
-    const s = this.s;
-    let i = this.i;
-    let j = this.j;
-    let r = 0;
-    while (count--) {
-      i = MASK & (i + 1);
-      const t = s[i];
-      j = MASK & (j + t);
-      const a = s[j];
-      s[i] = a;
-      s[j] = t;
-      r = r * WIDTH + s[MASK & (a + t)];
-    }
-    this.i = i;
-    this.j = j;
-    return r;
+    if (keylen === 0) machine.key[0] = 0;
+    machine.schedule(keylen === 0 ? 1 : keylen);
+    active = this;
   }
 
   /** uniform in [0, 1), 52 random bits (seedrandom's `double()`) */
   double(): number {
-    let n = this.bytes(6);
-    let d = START_DENOM;
-    let x = 0;
-    while (n < SIGNIFICANCE) {
-      n = (n + x) * WIDTH;
-      d *= WIDTH;
-      x = this.bytes(1);
-    }
-    while (n >= OVERFLOW) {
-      n /= 2;
-      d /= 2;
-      x >>>= 1;
-    }
-    return (n + x) / d;
+    if (active !== this) this.restore();
+    return machine.double();
+  }
+
+  private save(): void {
+    this.saved ??= new Uint8Array(machine.state.length);
+    this.saved.set(machine.state);
+  }
+
+  private restore(): void {
+    active?.save();
+    machine.state.set(this.saved!);
+    active = this;
   }
 }
 
-/** seedrandom's mixkey of a string into the schedule's key (fresh); the key's length */
+/** seedrandom's mixkey of a string into the machine's key (fresh); the key's length */
 function mixkey(seed: string): number {
   const len = Math.min(seed.length, WIDTH);
-  const key = mem.key;
+  const key = machine.key;
   let smear = 0;
   for (let j = 0; j < seed.length; j++) {
     const k = j & MASK;
