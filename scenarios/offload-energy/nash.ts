@@ -85,9 +85,13 @@ export function drawNashUser(seed: number, i: number): NashUser {
   return { d, s, c: 1000, fl };
 }
 
-/** A user's task in a slot: slot 0 as configured; later slots draw a new task size from the seed. */
+/**
+ * A user's task in a slot: slot 0 as configured; later slots draw a new task size from the seed. A new
+ * object of one literal's shape in every slot, as pricingUserAt (./pricing.ts).
+ */
 export function nashUserAt(seed: number, i: number, u: NashUser, slot: number): NashUser {
-  return slot === 0 ? u : { ...u, s: stream(seed, 'ue', i, 'nash-task', slot).uniform(0.5e6, 2e6) };
+  const s = slot === 0 ? u.s : stream(seed, 'ue', i, 'nash-task', slot).uniform(0.5e6, 2e6);
+  return { d: u.d, s, c: u.c, fl: u.fl };
 }
 
 export const gainOf = (d: number) => Math.pow(d, -4);

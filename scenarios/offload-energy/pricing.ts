@@ -50,9 +50,15 @@ export function drawPricingUser(seed: number, i: number): PricingUser {
   return { C, e, gamma };
 }
 
-/** slot 0 as configured; later slots draw a new task C_i from the seed */
+/**
+ * slot 0 as configured; later slots draw a new task C_i from the seed. Every slot's is a new object of
+ * one literal's shape: a copy of the configured one (a decoded map) or a spread of it has another hidden
+ * class, and the handler's optimized code, specialized to slot 0's, was thrown away and compiled again
+ * at each new slot.
+ */
 export function pricingUserAt(seed: number, i: number, u: PricingUser, slot: number): PricingUser {
-  return slot === 0 ? u : { ...u, C: stream(seed, 'ue', i, 'pricing-task', slot).uniform(1, 5) };
+  const C = slot === 0 ? u.C : stream(seed, 'ue', i, 'pricing-task', slot).uniform(1, 5);
+  return { C, e: u.e, gamma: u.gamma };
 }
 
 export function bestFraction(u: PricingUser, F: number, P: number): number {

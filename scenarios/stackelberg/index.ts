@@ -92,9 +92,15 @@ export function usersAt(cfg: StackelbergConfig, slot: number): UserParams[] {
   return slot === 0 ? cfg.users : cfg.users.map((_, i) => drawUser(cfg.seed, i, slot));
 }
 
-/** A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed). */
+/**
+ * A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed).
+ * Slot 0's copied into drawUser's shape, so that every slot's has one hidden class (see offload-energy's
+ * pricingUserAt).
+ */
 function userAt(init: JsonObject, slot: number): UserParams {
-  return slot === 0 ? (init.user as unknown as UserParams) : drawUser(Number(init.seed), Number(init.index), slot);
+  if (slot !== 0) return drawUser(Number(init.seed), Number(init.index), slot);
+  const u = init.user as unknown as UserParams;
+  return { theta: u.theta, s: u.s, c: u.c, r: u.r, tmax: u.tmax };
 }
 
 type Eq = { price: number; profit: number; purchases: number[]; utilities: number[] };
