@@ -25,11 +25,31 @@ export interface CountersSnapshot {
   coalesced?: number;
 }
 
+/**
+ * The live counts are instances of these classes, not object literals. A snapshot (structuredClone)
+ * makes plain objects; had the live ones been plain too, the clone's would have taken the same hidden
+ * classes and, holding other values, widened their field types, which threw away the optimized code
+ * that counts (the leader's reply path: takeRows, received) at every slot's end (V8's
+ * --trace-generalization and --trace-deopt).
+ */
+class Count implements FamilyCount {
+  msgs = 0;
+  bytes = 0;
+}
+/** counts by family, kind or reason: keys added as they are met */
+class Ledger {}
+
+function byFamily(): Record<Family, FamilyCount> {
+  const counts = new Ledger() as Record<Family, FamilyCount>;
+  for (const f of FAMILIES) counts[f] = new Count();
+  return counts;
+}
+
 export class Counters {
-  readonly out: Record<Family, FamilyCount>;
-  readonly in: Record<Family, FamilyCount>;
-  readonly outByKind: Record<string, FamilyCount> = {};
-  readonly drops: Record<string, number> = {};
+  readonly out = byFamily();
+  readonly in = byFamily();
+  readonly outByKind = new Ledger() as Record<string, FamilyCount>;
+  readonly drops = new Ledger() as Record<string, number>;
   /**
    * messages counted in `out` that went on the wire inside another's NATS message (bus/replyBatch.ts):
    * the NATS messages published are the messages counted less these
@@ -38,13 +58,9 @@ export class Counters {
   private readonly logged = new Set<string>();
   /** the last kind counted and its entry: a worker's replies are nearly all of one kind in a round */
   private lastKind = '';
-  private lastKindCount: FamilyCount = { msgs: 0, bytes: 0 };
+  private lastKindCount: FamilyCount = new Count();
 
-  constructor(private readonly log?: Logger) {
-    const zero = () => Object.fromEntries(FAMILIES.map((f) => [f, { msgs: 0, bytes: 0 }])) as Record<Family, FamilyCount>;
-    this.out = zero();
-    this.in = zero();
-  }
+  constructor(private readonly log?: Logger) {}
 
   /** `msgs` messages of `kind`, `bytes` in all (more than one: a host's rows, bus/replyRows.ts) */
   sent(family: Family, kind: string, bytes: number, msgs = 1): void {
@@ -53,7 +69,7 @@ export class Counters {
     f.bytes += bytes;
     let k = this.lastKindCount;
     if (kind !== this.lastKind) {
-      k = this.lastKindCount = this.outByKind[kind] ??= { msgs: 0, bytes: 0 };
+      k = this.lastKindCount = this.outByKind[kind] ??= new Count();
       this.lastKind = kind;
     }
     k.msgs += msgs;
