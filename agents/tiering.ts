@@ -1,14 +1,14 @@
 /**
- * Processes that handle many messages a round inline less into each optimized function than V8's
- * default, keep a young generation large enough for a round's garbage, and (a leader of many
- * followers) collect its old generation sooner. Each changes when code is compiled or memory
- * collected, never what is computed.
+ * Processes that handle many messages a round compile their hot code differently from V8's default
+ * (baseline code at the first call, the optimizing compiler on the main thread and inlining less),
+ * keep a young generation large enough for a round's garbage, and (a leader of many followers)
+ * collect their old generation sooner. Each changes when code is compiled or memory collected, never
+ * what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
  * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL to its raw floor processes
  * (each measured where it is fastest); a process of one follower sees one message a round and keeps
- * V8's defaults. MECSIM_V8_TIERING=default leaves
- * V8's defaults everywhere.
+ * V8's defaults. MECSIM_V8_TIERING=default leaves V8's defaults everywhere.
  */
 /**
  * At most this many bytecodes inlined into one optimized function (V8's default is 920). A packed
@@ -48,6 +48,17 @@ export const MAX_INLINED_CUMULATIVE = 300;
  */
 export const BASELINE_AT_FIRST_CALL = '--always-sparkplug';
 /**
+ * The optimizing compiler runs on the main thread, when V8 decides a function is hot, rather than as
+ * a job on V8's background threads. On these machines (2 cores, five busy processes and nats-server)
+ * the background jobs only moved the compiling onto threads that compete for the same cores, and cost
+ * more in all: in interleaved runs of the price-search scenario, agent CPU since ready 368 -> 317 ms
+ * at N = 1000 (5 pairs; after the first of three slots 291 -> 279 ms, 4 pairs) and 891 -> 822 ms at
+ * N = 10,000 (3 pairs), the mean round no slower (4.9 -> 4.7 and 12.4 -> 11.7 ms). The floor's
+ * processes get it too: it made them cheaper as well (the one-subscription-per-process floor at
+ * N = 1000: 4.5–4.7 ms of CPU a round against 5.0–5.5).
+ */
+export const COMPILE_ON_MAIN_THREAD = '--no-concurrent-recompilation';
+/**
  * A process that takes at least MANY_MESSAGES messages a round (a worker of that many agents, the
  * leader of that many followers) keeps a young generation of this many MB per semi-space from the
  * start. A reply decoded by the leader (and a request's answer in a worker) lives about one round;
@@ -85,7 +96,7 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0, floo
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
-  const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`];
+  const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD];
   if (!floor) flags.push(BASELINE_AT_FIRST_CALL);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BASELINE_AT_FIRST_CALL, LEADER_HEAP_GROWING_PERCENT, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
+import { BASELINE_AT_FIRST_CALL, COMPILE_ON_MAIN_THREAD, LEADER_HEAP_GROWING_PERCENT, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, MIN_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
 
 describe('node flags by how many messages a process takes a round', () => {
   const saved = process.env.MECSIM_V8_TIERING;
@@ -8,6 +8,7 @@ describe('node flags by how many messages a process takes a round', () => {
     else process.env.MECSIM_V8_TIERING = saved;
   });
   const inline = `--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`;
+  const main = COMPILE_ON_MAIN_THREAD;
   const semi = `--min-semi-space-size=${MIN_SEMI_SPACE_MB}`;
   const growing = `--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`;
   const base = BASELINE_AT_FIRST_CALL;
@@ -15,22 +16,22 @@ describe('node flags by how many messages a process takes a round', () => {
   it('a one-agent process gets none; a packed worker the inlining cap and baseline code; one of MANY_MESSAGES agents the young generation too', () => {
     expect(tieringArgs(1, false)).toEqual([]);
     expect(tieringArgs(MANY_AGENTS - 1, false)).toEqual([]);
-    expect(tieringArgs(MANY_AGENTS, false)).toEqual([inline, base]);
-    expect(tieringArgs(MANY_MESSAGES - 1, false)).toEqual([inline, base]);
-    expect(tieringArgs(MANY_MESSAGES, false)).toEqual([inline, base, semi]);
+    expect(tieringArgs(MANY_AGENTS, false)).toEqual([inline, main, base]);
+    expect(tieringArgs(MANY_MESSAGES - 1, false)).toEqual([inline, main, base]);
+    expect(tieringArgs(MANY_MESSAGES, false)).toEqual([inline, main, base, semi]);
   });
 
   it('the leader by its followers, and a leader of many collects its old generation sooner', () => {
-    expect(tieringArgs(1, true, 10)).toEqual([inline, base]);
-    expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([inline, base]);
-    expect(tieringArgs(1, true, MANY_MESSAGES)).toEqual([inline, base, semi, growing]);
-    expect(tieringArgs(1, true, 100_000)).toEqual([inline, base, semi, growing]);
+    expect(tieringArgs(1, true, 10)).toEqual([inline, main, base]);
+    expect(tieringArgs(1, true, MANY_MESSAGES - 1)).toEqual([inline, main, base]);
+    expect(tieringArgs(1, true, MANY_MESSAGES)).toEqual([inline, main, base, semi, growing]);
+    expect(tieringArgs(1, true, 100_000)).toEqual([inline, main, base, semi, growing]);
   });
 
   it("the benchmark's floor processes: the same, without baseline code at the first call", () => {
-    expect(tieringArgs(MANY_AGENTS, false, 0, true)).toEqual([inline]);
-    expect(tieringArgs(MANY_MESSAGES, false, 0, true)).toEqual([inline, semi]);
-    expect(tieringArgs(1, true, MANY_MESSAGES, true)).toEqual([inline, semi, growing]);
+    expect(tieringArgs(MANY_AGENTS, false, 0, true)).toEqual([inline, main]);
+    expect(tieringArgs(MANY_MESSAGES, false, 0, true)).toEqual([inline, main, semi]);
+    expect(tieringArgs(1, true, MANY_MESSAGES, true)).toEqual([inline, main, semi, growing]);
   });
 
   it('MECSIM_V8_TIERING=default leaves V8 as it is', () => {
