@@ -162,6 +162,8 @@ const [KEYLEN, I, J, K, T, COUNT] = [0, 1, 2, 3, 4, 5];
 const addMasked = (l: number) => [...get(l), op.add, ...int(MASK), op.and, ...set(l)];
 /** s[i] = s[j]; s[j] = t */
 const swap = (i: number, j: number, t: number) => [...get(i), ...get(j), ...load8(), ...store8(), ...get(j), ...get(t), ...store8()];
+/** the generator's i and j (locals `i`, `j`) kept in memory, where double reads them */
+const keepIJ = (i: number, j: number) => [...int(0), ...get(i), ...store8(I_AT), ...int(0), ...get(j), ...store8(J_AT)];
 
 const scheduleBody = [
   // for (i = 0; i < 256; i++) s[i] = i
@@ -206,13 +208,7 @@ const scheduleBody = [
   ...int(WIDTH),
   ...set(COUNT),
   ...loopWhile([...int(1), ...addMasked(I), ...get(I), ...load8(), op.tee, T, ...addMasked(J), ...swap(I, J, T), ...get(COUNT), ...int(1), op.sub, op.tee, COUNT, op.eqz, op.eqz]),
-  // i (0) and j kept in memory
-  ...int(0),
-  ...get(I),
-  ...store8(I_AT),
-  ...int(0),
-  ...get(J),
-  ...store8(J_AT),
+  ...keepIJ(I, J),
   op.end,
 ];
 
@@ -261,12 +257,7 @@ const doubleBody = [
   ...whileDo([...get(N), ...real(SIGNIFICANCE), op.fLt], [...get(N), ...get(X), op.fAdd, ...real(WIDTH), op.fMul, ...set(N), ...get(D), ...real(WIDTH), op.fMul, ...set(D), ...nextByte, ...set(X)]),
   // while (n >= 2^53) { n /= 2; d /= 2; x >>>= 1 }
   ...whileDo([...get(N), ...real(OVERFLOW), op.fGe], [...get(N), ...real(2), op.fDiv, ...set(N), ...get(D), ...real(2), op.fDiv, ...set(D), ...get(X), ...real(2), op.fDiv, op.fFloor, ...set(X)]),
-  ...int(0),
-  ...get(DI),
-  ...store8(I_AT),
-  ...int(0),
-  ...get(DJ),
-  ...store8(J_AT),
+  ...keepIJ(DI, DJ),
   // (n + x) / d
   ...get(N),
   ...get(X),
