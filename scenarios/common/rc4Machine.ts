@@ -9,21 +9,24 @@
  * The same machine in JavaScript (`machineJs`) is what it is checked against (test/unit/arc4.test.ts)
  * and what runs where WebAssembly is unavailable (node --jitless).
  *
- * Memory, one byte each: the state s at [0, 256), the key at [256, 512), i at 512 and j at 513.
+ * Memory, one byte each: the state s at [0, 256), i at 256 and j at 257 (together what a stream saves
+ * when another draws), the key at [258, 514).
  */
 const WIDTH = 256;
 const MASK = 255;
-const KEY_AT = WIDTH;
-const I_AT = 2 * WIDTH;
+const I_AT = WIDTH;
 const J_AT = I_AT + 1;
-const MEMORY_BYTES = J_AT + 1;
+/** s, i and j: what a stream saves */
+const STATE_BYTES = J_AT + 1;
+const KEY_AT = STATE_BYTES;
+const MEMORY_BYTES = KEY_AT + WIDTH;
 const START_DENOM = 2 ** 48;
 const SIGNIFICANCE = 2 ** 52;
 const OVERFLOW = 2 ** 53;
 
 /** A generator's state in memory, and the two operations on it. */
 export interface Rc4Machine {
-  /** s, i and j: memory[0, 256), [512], [513] (a stream saves and restores them to share the machine) */
+  /** s, i and j: memory[0, 258) (a stream saves and restores them to share the machine) */
   readonly state: Uint8Array;
   /** the mixed key, written before `schedule` */
   readonly key: Uint8Array;
@@ -34,7 +37,7 @@ export interface Rc4Machine {
 }
 
 function views(buffer: ArrayBufferLike): Pick<Rc4Machine, 'state' | 'key'> {
-  return { state: new Uint8Array(buffer, 0, MEMORY_BYTES), key: new Uint8Array(buffer, KEY_AT, WIDTH) };
+  return { state: new Uint8Array(buffer, 0, STATE_BYTES), key: new Uint8Array(buffer, KEY_AT, WIDTH) };
 }
 
 export function machineJs(): Rc4Machine {
