@@ -8,9 +8,9 @@
  * made without a key, which mecsim never makes.
  *
  * The generator runs in one machine per process (./rc4Machine.ts: WebAssembly), which holds one
- * state: the stream that drew last. A stream is made, draws its numbers and is dropped before the
- * next is made, so its state stays in the machine; one that draws again after another stream did
- * swaps its saved state back in first.
+ * state: the stream made or drawn from last. Making a stream saves the one before it (258 bytes; it
+ * may draw again), and a stream that draws after another did swaps its saved state back in first.
+ * Streams are mostly made, drawn from and dropped in turn, so a draw rarely swaps.
  */
 import { makeMachine } from './rc4Machine.ts';
 
