@@ -136,6 +136,7 @@ const op = {
   fromU32: 0xb8,
 } as const;
 
+/** signed LEB128: the constants' encoding, and a valid one (if not always the shortest) of the sizes and offsets */
 function leb(n: number): number[] {
   const out: number[] = [];
   for (;;) {
@@ -165,12 +166,16 @@ const [KEYLEN, I, J, K, T, COUNT] = [0, 1, 2, 3, 4, 5];
 const addMasked = (l: number) => [...get(l), op.add, ...int(MASK), op.and, ...set(l)];
 /** s[i] = s[j]; s[j] = t */
 const swap = (i: number, j: number, t: number) => [...get(i), ...get(j), ...load8(), ...store8(), ...get(j), ...get(t), ...store8()];
+/** l = l + 1, leaving l < limit */
+const stepUpTo = (l: number, limit: number) => [...get(l), ...int(1), op.add, op.tee, l, ...int(limit), op.ltU];
+/** l = l - 1, leaving l !== 0 */
+const stepDown = (l: number) => [...get(l), ...int(1), op.sub, op.tee, l, op.eqz, op.eqz];
 /** the generator's i and j (locals `i`, `j`) kept in memory, where double reads them */
 const keepIJ = (i: number, j: number) => [...int(0), ...get(i), ...store8(I_AT), ...int(0), ...get(j), ...store8(J_AT)];
 
 const scheduleBody = [
   // for (i = 0; i < 256; i++) s[i] = i
-  ...loopWhile([...get(I), ...get(I), ...store8(), ...get(I), ...int(1), op.add, op.tee, I, ...int(WIDTH), op.ltU]),
+  ...loopWhile([...get(I), ...get(I), ...store8(), ...stepUpTo(I, WIDTH)]),
   // for (i = 0, k = 0; i < 256; i++) { t = s[i]; j = MASK & (j + key[k] + t); swap; k = k + 1 === keylen ? 0 : k + 1 }
   ...int(0),
   ...set(I),
@@ -195,13 +200,7 @@ const scheduleBody = [
     op.eq,
     op.select,
     ...set(K),
-    ...get(I),
-    ...int(1),
-    op.add,
-    op.tee,
-    I,
-    ...int(WIDTH),
-    op.ltU,
+    ...stepUpTo(I, WIDTH),
   ]),
   // for (i = 0, j = 0, count = 256; count > 0; count--) { i = MASK & (i + 1); t = s[i]; j = MASK & (j + t); swap }
   ...int(0),
@@ -210,7 +209,7 @@ const scheduleBody = [
   ...set(J),
   ...int(WIDTH),
   ...set(COUNT),
-  ...loopWhile([...int(1), ...addMasked(I), ...get(I), ...load8(), op.tee, T, ...addMasked(J), ...swap(I, J, T), ...get(COUNT), ...int(1), op.sub, op.tee, COUNT, op.eqz, op.eqz]),
+  ...loopWhile([...int(1), ...addMasked(I), ...get(I), ...load8(), op.tee, T, ...addMasked(J), ...swap(I, J, T), ...stepDown(COUNT)]),
   ...keepIJ(I, J),
   op.end,
 ];
@@ -253,7 +252,7 @@ const doubleBody = [
   // n = bytes(6): n = n * 256 + byte, six times
   ...int(6),
   ...set(DCOUNT),
-  ...loopWhile([...get(N), ...real(WIDTH), op.fMul, ...nextByte, op.fAdd, ...set(N), ...get(DCOUNT), ...int(1), op.sub, op.tee, DCOUNT, op.eqz, op.eqz]),
+  ...loopWhile([...get(N), ...real(WIDTH), op.fMul, ...nextByte, op.fAdd, ...set(N), ...stepDown(DCOUNT)]),
   ...real(START_DENOM),
   ...set(D),
   // while (n < 2^52) { n = (n + x) * 256; d *= 256; x = bytes(1) }
