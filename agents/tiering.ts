@@ -90,14 +90,14 @@ export const MANY_AGENTS = 16;
 
 /**
  * node flags for a process hosting `agents` agents (the leader's: `leader`, with `followers`
- * followers), or for the benchmark's floor process that plays it (`floor`).
+ * followers), or for the benchmark's floor process that plays it (`side: 'floor'`).
  */
-export function tieringArgs(agents: number, leader: boolean, followers = 0, floor = false): string[] {
+export function tieringArgs(agents: number, leader: boolean, followers = 0, side: 'agents' | 'floor' = 'agents'): string[] {
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
   const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD];
-  if (!floor) flags.push(BASELINE_AT_FIRST_CALL);
+  if (side === 'agents') flags.push(BASELINE_AT_FIRST_CALL);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   return flags;

@@ -201,14 +201,14 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   let done: Extract<DriverMessage, { kind: 'done' }>;
   try {
     // the driver plays the leader: a fresh process with the leader's node flags, at the orchestrator's niceness
-    floor.driver([...tieringArgs(n, true, n, true), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_DRIVER, JSON.stringify(task)]);
+    floor.driver([...tieringArgs(n, true, n, 'floor'), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_DRIVER, JSON.stringify(task)]);
     // a start-up is slower on a loaded machine (100 processes at a load of 50 took more than 60 s): the limit is stretched by the load
     const startMs = scaledMs(60_000);
     const notStarted = () => new Error(`floor workers did not start in ${Math.round(startMs / 1000)} s`);
     await floor.next('subscribed', startMs, notStarted);
     let from = 0;
     for (const g of groups) {
-      const args = [...tieringArgs(g, false, 0, true), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'];
+      const args = [...tieringArgs(g, false, 0, 'floor'), ...FLOOR_NODE_ARGS, '--import', TSX_LOADER, FLOOR_WORKER, url, prefix, String(from), String(from + g - 1), String(shape.replyBytes ?? 0), shape.hostSubjects ? '1' : '0', client, shape.sharedBroadcast ? '1' : '0', batched ? '1' : '0'];
       floor.worker(args, `${from}–${from + g - 1}`, nice); // as the framework's follower processes (see workerNice in run.ts)
       from += g;
     }

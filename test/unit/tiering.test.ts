@@ -29,9 +29,9 @@ describe('node flags by how many messages a process takes a round', () => {
   });
 
   it("the benchmark's floor processes: the same, without baseline code at the first call", () => {
-    expect(tieringArgs(MANY_AGENTS, false, 0, true)).toEqual([inline, main]);
-    expect(tieringArgs(MANY_MESSAGES, false, 0, true)).toEqual([inline, main, semi]);
-    expect(tieringArgs(1, true, MANY_MESSAGES, true)).toEqual([inline, main, semi, growing]);
+    expect(tieringArgs(MANY_AGENTS, false, 0, 'floor')).toEqual([inline, main]);
+    expect(tieringArgs(MANY_MESSAGES, false, 0, 'floor')).toEqual([inline, main, semi]);
+    expect(tieringArgs(1, true, MANY_MESSAGES, 'floor')).toEqual([inline, main, semi, growing]);
   });
 
   it('MECSIM_V8_TIERING=default leaves V8 as it is', () => {
