@@ -10,7 +10,7 @@
 import { ConfigError, type AgentSpec, type JsonObject, type Leader, type LeaderContext, type MechanismParts, type ReferenceSlot, type RunInput, type Scenario, type SlotOutcome } from '../types.ts';
 import { baselines } from './baselines.ts';
 import { gsrpSearch, gsrpStep } from './mechanisms.ts';
-import { bestResponse, drawUser, unitsForDeadline, utility, type ServerParams, type UserParams } from './model.ts';
+import { bestResponse, drawUser, unitsForDeadline, userParams, utility, type ServerParams, type UserParams } from './model.ts';
 import { referenceOptimum, stepGridBound, stepRule } from './reference.ts';
 import { configSchema, Int, ListOf, Num, NumOrNull, objectParam, oneOf, param, seedParam, slotsParam, Strict, userCount } from '../common/schema.ts';
 import { PAPER } from './paper.ts';
@@ -94,13 +94,12 @@ export function usersAt(cfg: StackelbergConfig, slot: number): UserParams[] {
 
 /**
  * A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed).
- * Slot 0's copied into drawUser's shape, so that every slot's has one hidden class (see offload-energy's
- * pricingUserAt).
+ * Slot 0's decoded ones copied into userParams' shape, that of every later slot's.
  */
 function userAt(init: JsonObject, slot: number): UserParams {
   if (slot !== 0) return drawUser(Number(init.seed), Number(init.index), slot);
   const u = init.user as unknown as UserParams;
-  return { theta: u.theta, s: u.s, c: u.c, r: u.r, tmax: u.tmax };
+  return userParams(u.theta, u.s, u.c, u.r, u.tmax);
 }
 
 type Eq = { price: number; profit: number; purchases: number[]; utilities: number[] };
