@@ -26,6 +26,30 @@ function resolve(value: unknown, key: string | number): unknown {
 /** whether JSON.stringify leaves a property of this (resolved) value out */
 const omitted = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
+/**
+ * `value` under `key` as JSON.parse(JSON.stringify(…)) would give it back, one level deep: a
+ * primitive as read back (a number that is not finite is null, -0 is 0, a boxed one unboxed), an
+ * object or array as it is (its contents not yet looked at), undefined where JSON leaves it out.
+ * Throws where JSON.stringify throws (a BigInt).
+ */
+export function jsonForm(value: unknown, key: string | number): unknown {
+  const v = resolve(value, key);
+  switch (typeof v) {
+    case 'number':
+      return Number.isFinite(v) ? v + 0 : null; // + 0: -0 is 0, as in the text
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'object':
+      if (v instanceof Number || v instanceof String || v instanceof Boolean) return JSON.parse(JSON.stringify(v));
+      return v;
+    case 'bigint':
+      return JSON.stringify(v); // throws, as JSON.stringify does
+    default:
+      return undefined;
+  }
+}
+
 type Sink = (text: string) => void;
 
 /** What JsonText and JsonCopy share: the containers open on the way down, so a cycle throws as in JSON.stringify. */
@@ -146,33 +170,31 @@ export class JsonText extends JsonWalk {
  * summary.json read back (at 100,000 agents, 60 MB of text and its parse), and it reads the same.
  */
 export function jsonCopy(value: unknown): unknown {
-  return new JsonCopy().copy(resolve(value, ''));
+  return new JsonCopy().copy(value, '');
 }
 
 class JsonCopy extends JsonWalk {
-  copy(v: unknown): unknown {
-    switch (typeof v) {
-      case 'number':
-        return Number.isFinite(v) ? v + 0 : null; // + 0: -0 is 0, as in the text
-      case 'string':
-      case 'boolean':
-        return v;
-      case 'object':
-        if (v === null) return null;
-        if (Array.isArray(v)) return this.array(v);
-        if (v instanceof Number || v instanceof String || v instanceof Boolean) return JSON.parse(JSON.stringify(v));
-        return this.object(v as Record<string, unknown>);
-      case 'bigint':
-        return JSON.stringify(v); // throws, as JSON.stringify does
-      default:
-        return undefined;
-    }
+  /** containers already copied: one met again (the summary's slot-0 outcome is also its top level) is not copied twice */
+  private readonly made = new Map<object, unknown>();
+
+  /** the copy of `value` under `key` */
+  copy(value: unknown, key: string | number): unknown {
+    const v = jsonForm(value, key);
+    return v !== null && typeof v === 'object' ? this.container(v) : v;
+  }
+
+  private container(v: object): unknown {
+    const made = this.made.get(v);
+    if (made !== undefined) return made; // copied whole already, so not open: not a cycle
+    const copy = Array.isArray(v) ? this.array(v) : this.object(v as Record<string, unknown>);
+    this.made.set(v, copy);
+    return copy;
   }
 
   private array(a: unknown[]): unknown[] {
     this.enter(a);
     const out = new Array<unknown>(a.length);
-    for (let i = 0; i < a.length; i++) out[i] = this.copy(resolve(a[i], i)) ?? null;
+    for (let i = 0; i < a.length; i++) out[i] = this.copy(a[i], i) ?? null;
     this.leave(a);
     return out;
   }
@@ -181,11 +203,11 @@ class JsonCopy extends JsonWalk {
     this.enter(o);
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(o)) {
-      const v = resolve(o[key], key);
-      if (omitted(v)) continue;
+      const v = this.copy(o[key], key);
+      if (v === undefined) continue;
       // a key "__proto__" is an own property in what JSON.parse makes, not the prototype
-      if (key === '__proto__') Object.defineProperty(out, key, { value: this.copy(v), writable: true, enumerable: true, configurable: true });
-      else out[key] = this.copy(v);
+      if (key === '__proto__') Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true });
+      else out[key] = v;
     }
     this.leave(o);
     return out;

@@ -21,6 +21,7 @@ import { runStatus } from './runLock.ts';
 import { barsFigure, linesFigure, seriesFigure, numericCols, thin, SUMMARISE_ABOVE, GENERIC_UNITS, unitOf, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { scenarioFigures, scenarioOf } from './figures.ts';
 import { toCsv } from './results.ts';
+import { jsonForm } from './jsonText.ts';
 export { barsFigure, linesFigure, seriesFigure, thin, type Figure, type Row, type RunData, type VlSpec } from '../scenarios/common/figures.ts';
 import { againstOf, optimumClause, runVerdict } from './verdict.ts';
 import { provenanceHtml } from './provenance.ts';
@@ -290,28 +291,54 @@ type Flat = { key: string; value: unknown };
  * A nested config or outcome flattened to dotted keys for a table. A long list (more than 6 items,
  * e.g. the users) is summarised per field as min / median / max over its items, so the table stays
  * readable at 10,000 users; the full values are in config.json and summary.json.
+ *
+ * What is below `x` is read as JSON.parse would read it back from its file (jsonText.ts's jsonForm):
+ * a run's report takes its configuration as it is, not a copy made to look read back.
  */
 export function flattenForTable(x: unknown, prefix = ''): Flat[] {
-  if (x === null || typeof x !== 'object') return [{ key: prefix, value: x }];
-  if (Array.isArray(x)) {
-    if (x.length <= 6) return x.flatMap((v, i) => flattenForTable(v, `${prefix}[${i}]`));
-    const leaves = new Map<string, unknown[]>();
-    // pushed in place: a copy per item made a 100,000-user list quadratic (minutes for one report)
-    for (const item of x)
-      for (const f of flattenForTable(item, '')) {
-        const vs = leaves.get(f.key);
-        if (vs) vs.push(f.value);
-        else leaves.set(f.key, [f.value]);
+  const out: Flat[] = [];
+  new TableLeaves((key, value) => out.push({ key, value })).walk(x, prefix);
+  return out;
+}
+
+/**
+ * The walk behind flattenForTable. Each leaf goes straight to `emit`: an item of a long list makes
+ * no list of its own leaves, so flattening 100,000 users allocates little beyond the values kept.
+ */
+class TableLeaves {
+  constructor(private readonly emit: (key: string, value: unknown) => void) {}
+
+  walk(x: unknown, prefix: string): void {
+    if (x === null || typeof x !== 'object') return this.emit(prefix, x);
+    if (!Array.isArray(x)) {
+      // for…in, not Object.keys: no array of keys made per item (the same own keys, in the same order)
+      for (const k in x) {
+        if (!Object.hasOwn(x, k)) continue;
+        const v = jsonForm((x as Record<string, unknown>)[k], k);
+        if (v !== undefined) this.walk(v, prefix ? `${prefix}.${k}` : k);
       }
-    return [...leaves].map(([k, vs]) => ({ key: `${prefix}[${x.length}]${k && !k.startsWith('[') ? '.' : ''}${k}`, value: spread(vs) }));
+      return;
+    }
+    if (x.length <= 6) {
+      for (let i = 0; i < x.length; i++) this.walk(jsonForm(x[i], i) ?? null, `${prefix}[${i}]`);
+      return;
+    }
+    const leaves = new Map<string, unknown[]>();
+    const collect = new TableLeaves((key, value) => {
+      const vs = leaves.get(key);
+      if (vs) vs.push(value);
+      else leaves.set(key, [value]);
+    });
+    for (let i = 0; i < x.length; i++) collect.walk(jsonForm(x[i], i) ?? null, '');
+    for (const [k, vs] of leaves) this.emit(`${prefix}[${x.length}]${k && !k.startsWith('[') ? '.' : ''}${k}`, spread(vs));
   }
-  return Object.entries(x).flatMap(([k, v]) => flattenForTable(v, prefix ? `${prefix}.${k}` : k));
 }
 
 /** min / median / max of numbers (or the distinct values of anything else) */
 function spread(vs: unknown[]): string {
-  const nums = vs.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-  if (nums.length === vs.length && nums.length) {
+  if (vs.length && vs.every((v) => typeof v === 'number')) {
+    // a typed array sorts unboxed numbers in place: 100,000 of them as a plain array were a boxed copy each
+    const nums = Float64Array.from(vs as number[]).sort();
     if (nums[0] === nums[nums.length - 1]) return `all ${sig4(nums[0])}`;
     return `min ${sig4(nums[0])} · median ${sig4(nums[Math.floor(nums.length / 2)])} · max ${sig4(nums[nums.length - 1])}`;
   }
@@ -360,8 +387,8 @@ function configOf(dir: string, s: Record<string, any>): Record<string, unknown> 
 
 /**
  * Builds report.html for a run folder; returns its path, the figures it holds and the run's status.
- * `parsed`: summary.json and config.json as JSON.parse would give them, from the run that just
- * wrote them (see `loadRun`).
+ * `parsed`: from the run that just wrote them (see `loadRun`), summary.json as JSON.parse would give
+ * it and config.json's object as written (its table reads it as read back, see flattenForTable).
  */
 export async function writeReport(dir: string, parsed?: { summary: unknown; config: unknown }): Promise<{ path: string; figures: string[]; status: string; statusLine: string }> {
   const run = loadRun(dir, parsed);

@@ -136,13 +136,14 @@ export class ResultsWriter {
   }
 
   /**
-   * report.html at the end of every run, drawn from copies of the summary and the configuration as
-   * JSON.parse would read them back from their files; a figure that cannot be drawn never fails the run.
+   * report.html at the end of every run, drawn from a copy of the summary as JSON.parse would read it
+   * back from its file, and from the configuration as it is (its table reads it as read back, see
+   * report.ts's flattenForTable); a figure that cannot be drawn never fails the run.
    */
   private async writeReport(): Promise<void> {
     try {
       const { writeReport } = await import('../report.ts');
-      await writeReport(this.dir, { summary: jsonCopy(this.summary), config: jsonCopy(this.config) });
+      await writeReport(this.dir, { summary: jsonCopy(this.summary), config: this.config });
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'report.html could not be written; run `mecsim report` on the folder to retry');
     }

@@ -84,6 +84,17 @@ describe('JsonText', () => {
     expect(() => jsonCopy([1n])).toThrow(TypeError);
   });
 
+  it('copies a container met twice once (the summary holds the outcome of slot 0 twice), and still as JSON.parse reads it', () => {
+    const purchases = Array.from({ length: 1000 }, (_, i) => i / 3);
+    const outcome = { price: 2, purchases };
+    const summary = { perSlot: [{ equilibrium: outcome }], equilibrium: outcome, more: purchases };
+    const copy = jsonCopy(summary) as { perSlot: { equilibrium: unknown }[]; equilibrium: unknown; more: unknown };
+    expect(copy).toStrictEqual(JSON.parse(JSON.stringify(summary)));
+    expect(copy.equilibrium).toBe(copy.perSlot[0].equilibrium);
+    expect(copy.more).toBe((copy.equilibrium as { purchases: unknown }).purchases);
+    expect(copy.more).not.toBe(purchases);
+  });
+
   it('writes a file in pieces equal to the string written whole', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mecsim-jsontext-'));
     const big = { perSlot: [{ purchases: Array.from({ length: 50_000 }, (_, i) => i / 7), name: 'ü\u2028' }], ok: true };

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { claimsRows, flattenForTable, loadRun, meaningfulSeries, outcomeRows, parameterRows, sig4 } from '../../orchestrator/report.ts';
 import { axisTitle, barsFigure, binRows, colourOf, linesFigure, seriesFigure, unitOf } from '../../scenarios/common/figures.ts';
@@ -69,6 +70,23 @@ describe('report tables', () => {
       { quantity: 'purchases[1]', distributed: '2', reference: '', unit: 'units' },
       { quantity: 'unimodal', distributed: '', reference: 'true', unit: '' },
     ]);
+  });
+
+  it('flattens any value as it flattens the value read back from its JSON file', () => {
+    const odd = fc.constantFrom<unknown>(undefined, () => 1, Symbol('s'), NaN, Infinity, -0, new Date(0), new Number(2), new String('b'), new Boolean(false), { toJSON: (k: string) => `key:${k}` });
+    const leaf = fc.oneof(fc.double(), fc.integer({ min: -5, max: 5 }), fc.string({ maxLength: 3 }), fc.boolean(), fc.constant(null), odd);
+    const { value } = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf, tie('array'), tie('object'), tie('long')),
+      array: fc.array(tie('value'), { maxLength: 6 }),
+      long: fc.oneof(fc.array(tie('object'), { minLength: 7, maxLength: 12 }), fc.sparseArray(tie('value'), { minNumElements: 7, maxLength: 12 })),
+      object: fc.dictionary(fc.constantFrom('a', 'b', 'r', 'tmax', '0'), tie('value'), { maxKeys: 4 }),
+    }));
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(flattenForTable({ c: v })).toStrictEqual(flattenForTable(JSON.parse(JSON.stringify({ c: v }))));
+      }),
+      { numRuns: 1500 },
+    );
   });
 
   it('the convergence figure keeps what changes and drops constants and counters', () => {
