@@ -2,6 +2,7 @@
  * The `mecsim` command line. Usage errors (unknown flags, bad numbers, unknown scenario or
  * mechanism, impossible parameters) exit with code 2 and a message naming the flag.
  */
+import { collectSooner } from './heapPolicy.ts';
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -336,7 +337,11 @@ export function buildProgram(): Command {
     .description('Distributed agent-based simulator of mobile-edge-computing resource markets over NATS.\nEvery user, MEC server, cloud and broker is an agent process; see README.md.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+    .exitOverride()
+    // every command but `agent` is an orchestrator's (or a reader of its files): agent hosts keep their own flags
+    .hook('preAction', (_program, action) => {
+      if (action.name() !== 'agent') collectSooner();
+    });
   program.configureOutput({ outputError: (s, write) => write(s) });
 
   const run = addCommonScenarioFlags(program.command('run').argument('<scenario>', 'scenario id (see mecsim list)').description('run a scenario as real agent processes over NATS and compare it with the centralized reference'))
