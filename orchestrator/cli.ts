@@ -775,7 +775,20 @@ async function preloadScenario(argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * A reader that stops reading (`mecsim list | head`) closes the pipe: what is written after is
+ * dropped rather than thrown as an unhandled EPIPE, and a run goes on to its end and its files.
+ */
+function ignoreClosedStdout(): void {
+  if (!process.stdout.listeners('error').includes(onStdoutError)) process.stdout.on('error', onStdoutError);
+}
+
+function onStdoutError(e: NodeJS.ErrnoException): void {
+  if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  ignoreClosedStdout();
   try {
     await preloadScenario(argv);
   } catch (e) {

@@ -129,6 +129,25 @@ describe('mecsim CLI', () => {
     expect(r.stderr).toMatch(/--nats|NATS_URL/);
   });
 
+  it.each([
+    ['list', ['list']],
+    ['run --json', ['run', 'stackelberg', '--users', '20', '--json']],
+  ])('a reader that closes the pipe after the first bytes (mecsim %s | head -c 1) ends nothing early: exit 0, no EPIPE, the run complete on disk', async (_name, args) => {
+    const out = mkdtempSync(join(tmpdir(), 'mecsim-cli-'));
+    // a real shell pipe into head, as a user types it; pipefail: the exit code is mecsim's if it failed
+    const cmd = [process.execPath, BIN, ...args, ...(args[0] === 'run' ? ['--out', out] : [])].map((a) => `'${a}'`).join(' ');
+    const child = spawn('bash', ['-c', `set -o pipefail; ${cmd} | head -c 1 >/dev/null`], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NATS_URL: inject('natsUrl') } });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(err).not.toMatch(/EPIPE|Unhandled/);
+    expect(code, err).toBe(0);
+    if (args[0] === 'run') {
+      const [runDir] = readdirSync(out);
+      expect(JSON.parse(readFileSync(join(out, runDir, 'summary.json'), 'utf8'))).toMatchObject({ status: 'complete', ok: true });
+    }
+  });
+
   it('lists scenarios and shows help', async () => {
     const l = await mecsim(['list']);
     expect(l.stdout).toMatch(/stackelberg/);
