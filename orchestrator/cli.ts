@@ -2,7 +2,6 @@
  * The `mecsim` command line. Usage errors (unknown flags, bad numbers, unknown scenario or
  * mechanism, impossible parameters) exit with code 2 and a message naming the flag.
  */
-import { collectSooner } from './heapPolicy.ts';
 import { existsSync, mkdtempSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
@@ -24,6 +23,7 @@ import { linkLine, withLink } from './run/linkPlan.ts';
 import { comparedWith, runVerdict, slotVerdict } from './verdict.ts';
 import { cite } from '../scenarios/common/paper.ts';
 import { Interrupt } from './interrupt.ts';
+import { collectSooner } from './heapPolicy.ts';
 import { clusterConfig, existingPasswords, parseHosts, writeClusterConfig } from './cluster.ts';
 
 export class UsageError extends Error {}
