@@ -219,6 +219,8 @@ export async function rawFloor(url: string, groups: number[], rounds: number, sh
   } finally {
     await floor.stop();
   }
+  // each worker's CPU is part of the figure: one that exited without saying it makes the floor unmeasured, not cheaper
+  if (floor.workerReports < groups.length) throw new RunError(`raw NATS floor: ${groups.length - floor.workerReports} of ${groups.length} workers exited without reporting their CPU time`, 1);
   return { times: done.times, warmupTimes: done.warmupTimes, cpuMs: done.cpuMs + floor.workerCpuMs, warmCpuMs: done.warmCpuMs + floor.workerWarmCpuMs };
 }
 
@@ -232,10 +234,13 @@ const FLOOR_ROUND_MS = 60_000;
  */
 class FloorProcesses {
   private readonly children: ChildProcess[] = [];
+  private readonly workers: ChildProcess[] = [];
   /** the workers' CPU time since ready, as each reports it when told to stop, ms */
   workerCpuMs = 0;
   /** the same since the driver's warm-up rounds ended (since ready if there were none), ms */
   workerWarmCpuMs = 0;
+  /** how many workers reported their CPU time */
+  workerReports = 0;
   /** set once the driver is done: processes exiting from then on are expected */
   private ended = false;
   private fail: (e: Error) => void = () => undefined;
@@ -259,11 +264,19 @@ class FloorProcesses {
 
   worker(args: string[], agents: string, nice: number): void {
     const child = this.spawn(args, `the worker of agents ${agents}`);
+    this.workers.push(child);
     renice(child.pid, nice);
     child.on('message', (m: { cpuMs?: unknown; warmCpuMs?: unknown }) => {
+      if (typeof m?.cpuMs === 'number') this.workerReports++;
       this.workerCpuMs += typeof m?.cpuMs === 'number' ? m.cpuMs : 0;
       this.workerWarmCpuMs += typeof m?.warmCpuMs === 'number' ? m.warmCpuMs : 0;
     });
+  }
+
+  /** The rounds are over: each worker is told to report its CPU time and exit, and from here its exit is expected. */
+  private stopWorkers(): void {
+    this.ended = true;
+    for (const w of this.workers) if (w.connected) w.send('stop');
   }
 
   private spawn(args: string[], who: string): ChildProcess {
@@ -276,7 +289,7 @@ class FloorProcesses {
 
   private fromDriver(m: DriverMessage): void {
     if (m.kind === 'error') return this.fail(new RunError(m.message, 1));
-    if (m.kind === 'done') this.ended = true;
+    if (m.kind === 'done') this.stopWorkers();
     if (m.kind === 'round') this.onRound?.(m.round);
     const w = this.waiting;
     if (w?.kind === m.kind) w.take(m);

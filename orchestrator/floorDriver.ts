@@ -117,12 +117,6 @@ export class FloorDriver {
     }
     return { times, warmupTimes, cpuMs: cpuMs(process.cpuUsage(cpu0)), warmCpuMs: cpuMs(process.cpuUsage(warm0)) };
   }
-
-  /** Tells the workers to stop (each then reports its CPU to the bench and exits). */
-  async stopWorkers(): Promise<void> {
-    this.nc.publish(`${this.t.prefix}.stop`);
-    await this.nc.flush();
-  }
 }
 
 /** `p`, or a rejection with `error()` once `ms` have passed; the timer is cleared either way */
@@ -145,7 +139,6 @@ async function main(task: FloorTask): Promise<void> {
   await workersReady;
   tell({ kind: 'started' });
   const result = await driver.rounds();
-  await driver.stopWorkers();
   await nc.close();
   await new Promise<void>((r) => process.send!({ kind: 'done', ...result } satisfies DriverMessage, () => r()));
 }

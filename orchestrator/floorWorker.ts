@@ -69,14 +69,13 @@ let cpu0 = process.cpuUsage();
 let warm0: NodeJS.CpuUsage | undefined;
 // the driver's warm-up rounds are over: CPU from here is the warm figure (as mecsim's hosts mark the start of slot 1)
 nc.subscribe(`${prefix}.warm`, { callback: () => void (warm0 = process.cpuUsage()) });
-// on stop: tell the driver the CPU time spent since ready (the rounds) and since the warm-up, like mecsim's agents report theirs
-nc.subscribe(`${prefix}.stop`, {
-  callback: () => {
-    const sinceReady = cpuMs(process.cpuUsage(cpu0));
-    const exit = () => void nc.drain().then(() => process.exit(0));
-    if (process.send) process.send({ cpuMs: sinceReady, warmCpuMs: warm0 ? cpuMs(process.cpuUsage(warm0)) : sinceReady }, exit);
-    else exit();
-  },
+// told `stop` by the bench (over IPC, once the driver is done, so that this exit is never taken for a death): report the CPU
+// time spent since ready (the rounds) and since the warm-up, like mecsim's agents report theirs, then exit
+process.on('message', (m: unknown) => {
+  if (m !== 'stop') return;
+  const sinceReady = cpuMs(process.cpuUsage(cpu0));
+  const exit = () => void nc.drain().then(() => process.exit(0));
+  process.send!({ cpuMs: sinceReady, warmCpuMs: warm0 ? cpuMs(process.cpuUsage(warm0)) : sinceReady }, exit);
 });
 await nc.flush();
 cpu0 = process.cpuUsage();
