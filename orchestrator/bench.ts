@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalog } from '../catalog/catalog.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
-import type { BenchVariant, JsonObject, Scenario } from '../scenarios/types.ts';
+import type { BenchVariant, JsonObject, Scenario, SlotOutcome } from '../scenarios/types.ts';
 import { mechanismOf, partsOf } from '../scenarios/contract.ts';
 import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
@@ -98,6 +98,10 @@ export interface BenchRow {
   inProcessMs: number;
   referenceMs: number;
   equalsReference: boolean;
+  /** the slots (of any repeat) whose outcome is not the reference's, each with its compare note: a mechanism may not reach the optimum, and says why */
+  referenceMisses: { slot: number; note: string }[];
+  /** every slot's equilibrium, in every repeat, the same as the in-process run's of the same protocol and configuration (the distributed run computed what the protocol computes) */
+  equalsInProcess: boolean;
   /** peak RSS of every process of the framework run (agents, orchestrator, nats-server), MiB; with repeats, the largest */
   peakMemoryMiB: number;
   /** slowest agent's spawn-to-joined time, ms; with repeats, the slowest of every run */
@@ -421,7 +425,7 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
   log(`  ${scenario.id} N=${users}: in-process run and reference …`);
   const t0 = performance.now();
   const inproc = new InProcessRun(scenario, cfg);
-  const outcomes = [];
+  const outcomes: SlotOutcome[] = [];
   for (let t = 0; t < slots; t++) outcomes.push((await inproc.runSlot(t)).outcome);
   const t1 = performance.now();
   const ref = parts.createReference(cfg);
@@ -490,6 +494,8 @@ export async function benchOne(scenario: Scenario, users: number, natsUrl: strin
     inProcessMs: r3((t1 - t0) / slots),
     referenceMs: r3((t2 - t1) / slots),
     equalsReference: reps.every((m) => m.summary.perSlot.every((r: any) => r.compare.ok)),
+    referenceMisses: referenceMisses(reps),
+    equalsInProcess: reps.every((m) => sameEquilibria(m.summary.perSlot, outcomes)),
     peakMemoryMiB: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.processes.peakRssBytesTotal ?? m.summary.runMetrics.processes.peakRssBytesSum)) / 2 ** 20),
     joinMaxMs: Math.round(Math.max(...reps.map((m) => m.summary.runMetrics.agentStartToJoinedMs.max))),
     joinPerSec: Math.round(Math.min(...reps.map((m) => agentsOf(m.summary) / (m.summary.runMetrics.agentStartToJoinedMs.max / 1000)))),
@@ -561,10 +567,10 @@ export function targetChecks(rows: BenchRow[]): TargetCheck[] {
 
 export function formatTable(rows: BenchRow[]): string {
   const extraKeys = [...new Set(rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'cpu ratio min–max', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'all cpu/rd', 'all cpu ratio', 'all cpu ratio shared', 'leader cpu ms', 'in-proc ms', 'ref ms', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
+  const head = ['scenario', 'mechanism', 'N', 'procs', 'rounds', 'msgs', 't_eq ms', 'round ms', 'floor ms', 'ratio', 'ratio min–max', 'ratio p50', 'stock floor ms', 'ratio stock', 'shared floor ms', 'ratio shared', 'floor= ms', 'ratio=', 'cold ms', 'cold ratio', 'cpu/rd', 'floor cpu/rd', 'cpu ratio', 'cpu ratio min–max', 'stock cpu/rd', 'shared cpu/rd', 'cpu ratio shared', 'floor= cpu/rd', 'all cpu/rd', 'all cpu ratio', 'all cpu ratio shared', 'leader cpu ms', 'in-proc ms', 'ref ms', '=in-proc', '=ref', 'mem MiB', 'join ms', 'join/s', 'resent', 'spurious', 'leader B/agent', 'orch B/agent', ...extraKeys];
   // a range over the repeats (none for one)
   const range = (r: BenchRow, min: number, max: number) => (r.repeats > 1 ? `${min}–${max}` : '');
-  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, range(r, r.ratioMin, r.ratioMax), r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, range(r, r.cpuRatioMin, r.cpuRatioMax), r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.cpuAllPerRoundMs, r.cpuRatioAll, r.cpuRatioSharedAll, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
+  const body = rows.map((r) => [r.scenario, r.mechanism, r.users, r.processes, r.rounds, r.messages, r.timeToEquilibriumMs, r.frameworkRoundMs, r.floorRoundMs, r.ratio, range(r, r.ratioMin, r.ratioMax), r.ratioP50, r.floorStockRoundMs, r.ratioStock, r.floorSharedRoundMs, r.ratioShared, r.floorMatchedMs, r.ratioMatched, r.coldRoundMs ?? '', r.coldRatio ?? '', r.cpuPerRoundMs, r.floorCpuPerRoundMs, r.cpuRatio, range(r, r.cpuRatioMin, r.cpuRatioMax), r.floorStockCpuPerRoundMs, r.floorSharedCpuPerRoundMs, r.cpuRatioShared, r.floorMatchedCpuPerRoundMs, r.cpuAllPerRoundMs, r.cpuRatioAll, r.cpuRatioSharedAll, r.leaderCpuMs, r.inProcessMs, r.referenceMs, r.equalsInProcess ? 'yes' : 'NO', r.equalsReference ? 'yes' : 'NO', r.peakMemoryMiB, r.joinMaxMs, r.joinPerSec, r.resent, r.spuriousResent, r.leaderBytesPerAgent ?? '', r.orchestratorBytesPerAgent ?? '', ...extraKeys.map((k) => r.extra?.[k] ?? '')].map(String));
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...body.map(line)].join('\n');
@@ -617,9 +623,26 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     process.stdout.write(formatTable(rows) + '\n');
     for (const t of targets) process.stdout.write(`target: ${t.target}: ${t.row}: ${t.value} (limit ${t.limit}) — ${t.met ? 'met' : 'NOT met'}\n`);
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
-    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes / of the floor’s processes (less sensitive to a busy machine than wall times) over the same rounds as round ms (with a warm-up slot: agents since their first request of slot 1, the floor after its warm-up rounds; a one-slot run: agents since ready, the floor over every round), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); all cpu/rd, all cpu ratio, all cpu ratio shared: the same over every round, the warm-up slot’s included (agents since ready), the first slot being where V8 compiles the hot path; join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
+    process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes / of the floor’s processes (less sensitive to a busy machine than wall times) over the same rounds as round ms (with a warm-up slot: agents since their first request of slot 1, the floor after its warm-up rounds; a one-slot run: agents since ready, the floor over every round), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); all cpu/rd, all cpu ratio, all cpu ratio shared: the same over every round, the warm-up slot’s included (agents since ready), the first slot being where V8 compiles the hot path; =in-proc: every slot’s equilibrium, in every repeat, is the in-process run’s of the same protocol (if not, the bench exits 1); =ref: every slot equals its reference (a mechanism may stop short of it, as gsrp-search on a profit with many local maxima: a note on stderr names the slots and why); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
-  const differ = rows.filter((r) => !r.equalsReference);
-  if (differ.length) process.stderr.write(`note: ${differ.length} row(s) did not equal the reference (=ref NO): ${differ.map((r) => `${r.scenario} ${r.mechanism} N=${r.users}`).join('; ')} — see each run's summary.json compare.note\n`);
-  return 0;
+  for (const r of rows.filter((r) => !r.equalsReference)) {
+    const shown = r.referenceMisses.slice(0, 3).map((x) => `slot ${x.slot}: ${x.note}`);
+    const more = r.referenceMisses.length > shown.length ? `; and ${r.referenceMisses.length - shown.length} more` : '';
+    process.stderr.write(`note: ${r.scenario} ${r.mechanism} N=${r.users} did not equal the reference (=ref NO) — ${shown.join('; ')}${more} (each run's summary.json has the slot's compare)\n`);
+  }
+  const wrong = rows.filter((r) => !r.equalsInProcess);
+  for (const r of wrong) process.stderr.write(`mecsim bench: ${r.scenario} ${r.mechanism} N=${r.users}: the distributed run's equilibrium is not the in-process run's of the same protocol (=in-proc NO): its figures measure a run that computed something else\n`);
+  return wrong.length ? 1 : 0;
+}
+
+/** the slots whose compare is not ok, over every repeat (a slot missed in several repeats once), with the compare's note */
+function referenceMisses(reps: Measured[]): { slot: number; note: string }[] {
+  const bySlot = new Map<number, string>();
+  for (const m of reps) for (const r of m.summary.perSlot) if (!r.compare.ok && !bySlot.has(r.slot)) bySlot.set(r.slot, String(r.compare.note ?? r.compare.against ?? 'no note'));
+  return [...bySlot].sort((a, b) => a[0] - b[0]).map(([slot, note]) => ({ slot, note }));
+}
+
+/** each slot's equilibrium in the summary (read back from JSON) is the in-process outcome's, as JSON text (the summary's as written) */
+function sameEquilibria(perSlot: { equilibrium: unknown }[], outcomes: SlotOutcome[]): boolean {
+  return perSlot.length === outcomes.length && perSlot.every((r, t) => JSON.stringify(r.equilibrium) === JSON.stringify(outcomes[t].equilibrium));
 }

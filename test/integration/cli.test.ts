@@ -223,7 +223,7 @@ describe('mecsim bench', () => {
     const { rows, targets } = JSON.parse(stdout);
     expect(rows).toHaveLength(1);
     const row = rows[0];
-    expect(row).toMatchObject({ scenario: 'stackelberg', users: 8, repeats: 2, equalsReference: true });
+    expect(row).toMatchObject({ scenario: 'stackelberg', users: 8, repeats: 2, equalsReference: true, referenceMisses: [], equalsInProcess: true });
     expect(row.floorRoundMs).toBeGreaterThan(0);
     // the floor through mecsim's client path, and the stock client's beside it
     expect(JSON.parse(stdout)).toMatchObject({ floorClient: 'mecsim', secondFloorClient: 'stock' });
