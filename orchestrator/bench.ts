@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalog } from '../catalog/catalog.ts';
+import { BEYOND_MAX_AGENTS, MAX_AGENTS } from '../scenarios/common/schema.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
 import type { BenchVariant, JsonObject, Scenario, SlotOutcome } from '../scenarios/types.ts';
 import { mechanismOf, partsOf } from '../scenarios/contract.ts';
@@ -588,6 +589,12 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     sizes = o.sizes.split(',').map(Number);
     if (!sizes.every((n) => Number.isInteger(n) && n >= 1)) {
       process.stderr.write(`mecsim bench: --sizes must be a comma-separated list of positive integers, not "${o.sizes}"\n`);
+      return 2;
+    }
+    // refused here, before a server is started and earlier rows are measured for nothing
+    const big = sizes.find((n) => n > MAX_AGENTS);
+    if (big !== undefined) {
+      process.stderr.write(`mecsim bench: --sizes: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})\n`);
       return 2;
     }
   }

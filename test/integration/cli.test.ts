@@ -207,6 +207,16 @@ describe('mecsim run --sweep', () => {
 });
 
 describe('mecsim bench', () => {
+  it.each([
+    [['--sizes', '0'], '--sizes must be a comma-separated list of positive integers, not "0"'],
+    [['--sizes', '10,1000001'], '--sizes: 1000001 is more than 1000000 (a run holds every agent'],
+  ])('%j: refused at once (exit 2), no server started and no row measured', async (args, message) => {
+    const r = await mecsim(['bench', 'stackelberg', ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain('mecsim bench on');
+  });
+
   it('--repeat 2 --slots 2: one row measured twice, interleaved with its floors; medians, spread, CPU after the warm-up slot and over every round, equal to the reference; exits when done', async () => {
     const child = spawn(process.execPath, [BIN, 'bench', 'stackelberg', '--sizes', '8', '--repeat', '2', '--slots', '2', '--json'], { env: { ...process.env, NATS_URL: inject('natsUrl') } });
     let stdout = '';
