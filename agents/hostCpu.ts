@@ -2,9 +2,12 @@
  * A host's CPU time, read at two marks: when its agents were ready, and when they started the run's
  * second slot (slot 1).
  *
- * Why the second mark: a process's first slot pays once for what later slots do not — V8 compiles
+ * Why the second mark: a process's first slot pays most of what later slots do not — V8 compiles
  * the hot path (in a price-search run at N = 1000, `perf` put over a quarter of a packed worker's
- * samples in the optimizing compiler during the first slots, and under 2 % from the fifth slot on).
+ * samples in the optimizing compiler during the first slots). It goes on compiling, less, for tens
+ * of slots: functions that run once a round or once a slot (the NATS parser, the envelope decoder, a
+ * user's draw) become hot only then (N = 1000, 40 slots: 13–15 % of a worker's and the leader's
+ * samples over the last 16 slots; N = 10,000, 12 slots: about 4 % over the last 8).
  * The benchmark takes per-round times after a warm-up slot; with this mark it takes CPU per round
  * over the same rounds, and the floor's over its rounds after as many warm-up rounds.
  */
