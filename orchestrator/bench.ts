@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catalog } from '../catalog/catalog.ts';
-import { BEYOND_MAX_AGENTS, MAX_AGENTS } from '../scenarios/common/schema.ts';
+import { countList } from '../scenarios/common/schema.ts';
 import { InProcessRun } from '../scenarios/inprocess.ts';
 import type { BenchVariant, JsonObject, Scenario, SlotOutcome } from '../scenarios/types.ts';
 import { mechanismOf, partsOf } from '../scenarios/contract.ts';
@@ -586,15 +586,11 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
   }
   let sizes: number[] | undefined;
   if (typeof o.sizes === 'string') {
-    sizes = o.sizes.split(',').map(Number);
-    if (!sizes.every((n) => Number.isInteger(n) && n >= 1)) {
-      process.stderr.write(`mecsim bench: --sizes must be a comma-separated list of positive integers, not "${o.sizes}"\n`);
-      return 2;
-    }
     // refused here, before a server is started and earlier rows are measured for nothing
-    const big = sizes.find((n) => n > MAX_AGENTS);
-    if (big !== undefined) {
-      process.stderr.write(`mecsim bench: --sizes: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})\n`);
+    try {
+      sizes = countList('--sizes', o.sizes);
+    } catch (e) {
+      process.stderr.write(`mecsim bench: ${(e as Error).message}\n`);
       return 2;
     }
   }

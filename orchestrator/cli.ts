@@ -13,7 +13,7 @@ import { NatsUnavailable } from './natsServer.ts';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { assertToken } from '../bus/subjects.ts';
 import { BadServerUrl, parseServers } from '../bus/connection.ts';
-import { BEYOND_MAX_AGENTS, checkConfig, MAX_AGENTS, MAX_SLOTS, stampConfig } from '../scenarios/common/schema.ts';
+import { BEYOND_MAX_AGENTS, checkConfig, countList, MAX_AGENTS, MAX_SLOTS, stampConfig } from '../scenarios/common/schema.ts';
 import { checkProcessBudget, parsePlacement, planWorkers, runScenario, RunError, type ExternalAgents, type NatsAuth, type Placement, type Progress } from './run.ts';
 import { scalars, toCsv, writeAtomic } from './results.ts';
 import { claimsRows } from './report.ts';
@@ -655,11 +655,11 @@ async function sweepPoints(scenarioId: string, s: { vary?: string; users?: strin
   const vary = s.vary !== undefined ? wrap(() => parseVary(s.vary!, flag)) : undefined;
   let sizes: (number | undefined)[] = [rest.users as number | undefined];
   if (s.users !== undefined) {
-    const list = String(s.users).split(',').map((v) => v.trim());
-    if (!list.length || !list.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new UsageError(`--users must be a comma-separated list of positive integers, not "${String(s.users)}"`);
-    const big = list.find((v) => Number(v) > MAX_AGENTS);
-    if (big !== undefined) throw new UsageError(`--users: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})`);
-    sizes = list.map(Number);
+    try {
+      sizes = countList('--users', String(s.users));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
   }
   if (vary?.key === 'users') {
     if (s.users !== undefined) throw new UsageError('--vary users=… and --users … say the same thing: give one');

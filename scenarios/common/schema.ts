@@ -20,6 +20,18 @@ export const MAX_SLOTS = 1_000_000;
 /** What to do instead of a run beyond MAX_AGENTS, said beside the limit. */
 export const BEYOND_MAX_AGENTS = `a run holds every agent's parameters in memory; for a scaling study use \`mecsim sweep <scenario> --users 1000,10000,100000\``;
 
+/**
+ * A flag's comma-separated list of agent counts (`mecsim sweep --users`, `mecsim bench --sizes`):
+ * positive integers in decimal, each at most MAX_AGENTS; throws an Error naming `flag` otherwise.
+ */
+export function countList(flag: string, text: string): number[] {
+  const list = text.split(',').map((v) => v.trim());
+  if (!list.every((v) => /^\d+$/.test(v) && Number(v) >= 1)) throw new Error(`${flag} must be a comma-separated list of positive integers, not "${text}"`);
+  const big = list.find((v) => Number(v) > MAX_AGENTS);
+  if (big !== undefined) throw new Error(`${flag}: ${big} is more than ${MAX_AGENTS} (${BEYOND_MAX_AGENTS})`);
+  return list.map(Number);
+}
+
 /** A count of agents or servers: every one of them is an array entry, so the count is bounded. */
 export const isCount = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_AGENTS;
 /** What `isCount` wants, for `param`'s message. */

@@ -1,6 +1,6 @@
 /** The shared parameter checks every scenario resolves its input with (scenarios/common/schema.ts). */
 import { describe, expect, it } from 'vitest';
-import { boolParam, MAX_AGENTS, mechanismWithAlias, objectParam, oneOf, seedParam, slotsParam, userCount } from '../../scenarios/common/schema.ts';
+import { boolParam, countList, MAX_AGENTS, mechanismWithAlias, objectParam, oneOf, seedParam, slotsParam, userCount } from '../../scenarios/common/schema.ts';
 import { ConfigError, type RunInput } from '../../scenarios/types.ts';
 
 /** the ConfigError `f` throws (its flag names the key) */
@@ -66,5 +66,18 @@ describe('shared parameter checks', () => {
     expect(pick({ mechanism: 'simultaneous', config: { mechanism: 'sequential' } })).toBe('simultaneous');
     expect(refusal(() => pick({ config: { mechanism: 'sequential', order: 'simultaneous' } })).flag).toBe('order');
     expect(refusal(() => pick({ options: { order: 'random' } })).flag).toBe('--order');
+  });
+});
+
+describe('countList: a flag’s list of agent counts (sweep --users, bench --sizes)', () => {
+  it('takes positive decimal integers up to MAX_AGENTS, spaces around each allowed', () => {
+    expect(countList('--sizes', '10, 100,1000')).toEqual([10, 100, 1000]);
+    expect(countList('--users', String(MAX_AGENTS))).toEqual([MAX_AGENTS]);
+  });
+  it.each(['0', '-5', 'abc', '10,,20', '', '1e3', '2.5', '0x10'])('refuses %j, naming the flag', (text) => {
+    expect(() => countList('--sizes', text)).toThrow(`--sizes must be a comma-separated list of positive integers, not "${text}"`);
+  });
+  it('refuses a count above MAX_AGENTS, saying what to do instead', () => {
+    expect(() => countList('--users', `10,${MAX_AGENTS + 1}`)).toThrow(new RegExp(`^--users: ${MAX_AGENTS + 1} is more than ${MAX_AGENTS} \\(a run holds every agent's parameters in memory; for a scaling study use`));
   });
 });
