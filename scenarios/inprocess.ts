@@ -16,13 +16,24 @@ export interface InProcessSlot {
   messages: number;
 }
 
+export interface InProcessOptions {
+  /**
+   * Each request body and reply is copied (structuredClone) on its way, so a handler never shares an
+   * object with the leader, as over a bus (default). false hands them over as they are: what the
+   * scenario's own computation costs, with nothing of a transport (scripts/compute-cost.ts).
+   */
+  copyMessages?: boolean;
+}
+
 export class InProcessRun {
   private readonly followers = new Map<string, Follower>();
   private readonly roster: AgentSpec[];
   private readonly leader: Leader;
   private readonly leaderId: string;
+  private readonly copy: <T>(x: T) => T;
 
-  constructor(scenario: Scenario, cfg: JsonObject) {
+  constructor(scenario: Scenario, cfg: JsonObject, options: InProcessOptions = {}) {
+    this.copy = options.copyMessages === false ? (x) => x : (x) => structuredClone(x);
     const parts = partsFor(scenario, cfg);
     const agents = parts.agents(cfg);
     const leaderId = (this.leaderId = parts.leaderId(cfg));
@@ -33,6 +44,10 @@ export class InProcessRun {
     for (const a of this.roster) {
       this.followers.set(a.id, parts.createFollower(parts.agentInit(cfg, a), { id: a.id, role: a.role, index: a.index }));
     }
+  }
+
+  get followerCount(): number {
+    return this.roster.length;
   }
 
   async runSlot(slot: number): Promise<InProcessSlot> {
@@ -51,15 +66,15 @@ export class InProcessRun {
         messages += broadcast ? 1 : targets.length;
         const expect = req.expectReplies !== false;
         const replies: (R | undefined)[] = this.roster.map(() => undefined);
-        const targetSet = new Set(targets.map((t) => t.id));
+        // a broadcast to all (no `to`) addresses the whole roster: no set to build and ask
+        const targetSet = req.to === undefined ? undefined : new Set(targets.map((t) => t.id));
         this.roster.forEach((a, i) => {
-          if (!targetSet.has(a.id)) return;
+          if (targetSet && !targetSet.has(a.id)) return;
           const body = (req.bodies && req.bodies[a.id]) ?? req.body ?? {};
-          // Round-trip through JSON-compatible copy so a handler can never share objects with the leader.
-          const reply = this.followers.get(a.id)!.handle(req.kind, structuredClone(body), { slot, round, from: leaderId });
+          const reply = this.followers.get(a.id)!.handle(req.kind, this.copy(body), { slot, round, from: leaderId });
           if (!expect) return;
           messages++; // the reply, or the nil acknowledgement the runtime sends for `undefined`
-          if (reply !== undefined) replies[i] = structuredClone(reply) as R;
+          if (reply !== undefined) replies[i] = this.copy(reply) as R;
         });
         return { replies, missing: [] };
       },

@@ -1,7 +1,7 @@
 /**
- * What a scenario's own computation costs, with no bus at all: its leader and followers in one
- * process, each request a direct call to each follower's handler and each reply handed back as it
- * is (no copy, no envelope, no NATS). The CPU time per round it prints, slot by slot, is the part of
+ * What a scenario's own computation costs, with no bus at all: the in-process run of its protocol
+ * (scenarios/inprocess.ts) with requests and replies handed over as they are (no copy, no envelope,
+ * no NATS). The CPU time per round it prints, slot by slot, is the part of
  * `mecsim bench`'s `cpu/rd` that no runtime could remove; the rest is the runtime's and NATS's.
  *
  * It is bundled with esbuild before it runs, as the agents' code is (orchestrator/agentEntry.ts):
@@ -18,10 +18,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tieringArgs } from '../agents/tiering.ts';
-import { partsFor, sortRoster } from '../scenarios/contract.ts';
 import { getScenario } from '../scenarios/index.ts';
-import { targetsOf } from '../scenarios/inprocess.ts';
-import type { Follower, JsonObject, RoundRequest, RoundResult, RunInput } from '../scenarios/types.ts';
+import { InProcessRun } from '../scenarios/inprocess.ts';
+import type { JsonObject, RunInput } from '../scenarios/types.ts';
 
 const BUNDLED = 'MECSIM_COMPUTE_COST_BUNDLED';
 
@@ -66,7 +65,7 @@ function taskOf(argv: string[]): Task {
   return { scenario: positionals[0], input };
 }
 
-/** Runs every slot with direct calls; one line per slot: its rounds and the process's CPU time per round. */
+/** Runs every slot in process; one line per slot: its rounds and the process's CPU time per round. */
 async function measure(task: Task): Promise<void> {
   const scenario = getScenario(task.scenario);
   if (!scenario) usage(`unknown scenario "${task.scenario}"`);
@@ -76,37 +75,11 @@ async function measure(task: Task): Promise<void> {
   } catch (e) {
     usage(e instanceof Error ? e.message : String(e)); // a parameter the scenario refuses (it says which and why)
   }
-  const parts = partsFor(scenario, cfg);
-  const agents = parts.agents(cfg);
-  const leaderId = parts.leaderId(cfg);
-  const leaderSpec = agents.find((a) => a.id === leaderId)!;
-  const leader = parts.createLeader(parts.agentInit(cfg, leaderSpec));
-  const roster = sortRoster(
-    agents.filter((a) => a.id !== leaderId),
-    scenario.roles,
-  );
-  const followers: Follower[] = roster.map((a) => parts.createFollower(parts.agentInit(cfg, a), { id: a.id, role: a.role, index: a.index }));
-  const position = new Map(roster.map((a, i) => [a.id, i]));
-  console.log(`${task.scenario} ${String(cfg.mechanism ?? '')} N=${roster.length}: the scenario's own CPU time, leader and followers in one process, no bus`);
+  const run = new InProcessRun(scenario, cfg, { copyMessages: false });
+  console.log(`${task.scenario} ${String(cfg.mechanism ?? '')} N=${run.followerCount}: the scenario's own CPU time, leader and followers in one process, no bus`);
   for (let slot = 0; slot < task.input.slots; slot++) {
-    let rounds = 0;
     const cpu0 = process.cpuUsage();
-    await leader.runSlot({
-      slot,
-      roster,
-      record: () => undefined,
-      round: async <R = JsonObject>(req: RoundRequest): Promise<RoundResult<R>> => {
-        const round = rounds++;
-        const replies: (R | undefined)[] = new Array(roster.length).fill(undefined);
-        for (const a of targetsOf(roster, req)) {
-          const i = position.get(a.id)!;
-          const body = (req.bodies && req.bodies[a.id]) ?? req.body ?? {};
-          const reply = followers[i].handle(req.kind, body as JsonObject, { slot, round, from: leaderId });
-          if (req.expectReplies !== false && reply !== undefined) replies[i] = reply as R;
-        }
-        return { replies, missing: [] };
-      },
-    });
+    const { rounds } = await run.runSlot(slot);
     const c = process.cpuUsage(cpu0);
     const ms = (c.user + c.system) / 1000;
     console.log(`slot ${slot}: ${rounds} rounds, ${ms.toFixed(1)} ms CPU, ${(ms / Math.max(1, rounds)).toFixed(3)} ms a round`);
