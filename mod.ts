@@ -40,7 +40,7 @@ export type {
   SlotOutcome,
 } from './scenarios/types.ts';
 export { ConfigError } from './scenarios/types.ts';
-export { describeSlotOf, mechanismOf, partsOf, ROLE_NAME, scenarioProblems, sortRoster } from './scenarios/contract.ts';
+export { columnOf, describeSlotOf, mechanismOf, partsOf, ROLE_NAME, roundResult, scenarioProblems, sortRoster } from './scenarios/contract.ts';
 
 // seeded random streams: every draw named by (seed, role, index, purpose)
 export { stream, type Rng } from './scenarios/common/rng.ts';

@@ -11,7 +11,8 @@ import { Chunker, serverMaxPayload } from '../bus/chunks.ts';
 import type { Body } from '../bus/codec.ts';
 import { MAX_SLOT_ANSWER_BYTES, ORCHESTRATOR, validate, type ControlChannel, type SlotDone, type SlotMetrics, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
-import { Gatherer, NIL, type GatherTarget } from '../bus/gather.ts';
+import { Gatherer, type GatherTarget } from '../bus/gather.ts';
+import { RoundReplies } from '../bus/roundReplies.ts';
 import { leaderLink } from '../bus/linkHold.ts';
 import { subjects } from '../bus/subjects.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
@@ -106,7 +107,7 @@ export class LeaderRuntime {
   private readonly followerState = new Map<string, { slot: number; snapshot: Body }>();
   private readonly broadcastTargets = new Map<string, BroadcastTargets>();
   /** per request kind, every follower's last reply (a missing reply reuses it) */
-  private readonly lastReply = new Map<string, (Body | undefined)[]>();
+  private readonly lastReply = new Map<string, RoundReplies>();
   private currentSlot = 0;
   /** the slot running now (a repeated request for it waits for the same answer) */
   private running: number | undefined;
@@ -261,17 +262,31 @@ export class LeaderRuntime {
     });
     meter.round(req.kind, cached ? cached.deliveries : targets.length, r);
     // A missing (or failed) reply: use the sender's last reply to the same kind of request.
-    const last = this.lastReply.get(req.kind) ?? new Array(this.roster.length).fill(undefined);
-    const replies = r.replies.map((x, i) => {
-      if (x === NIL) return undefined;
-      if (x === undefined) return expect.length && req.reuseLast !== false ? last[i] : undefined;
-      last[i] = x;
-      return x;
-    });
-    this.lastReply.set(req.kind, last);
+    let last = this.lastReply.get(req.kind);
+    if (!last) this.lastReply.set(req.kind, (last = new RoundReplies(this.roster.length)));
+    const table = r.table;
+    table.settle(last, expect.length > 0 && req.reuseLast !== false);
     if (r.missing.length) this.d.log.warn({ slot, round, kind: req.kind, missing: r.missing.slice(0, 20), count: r.missing.length }, `round ${round}: ${r.missing.length} replies missing at the deadline; using their last strategy`);
-    return { replies: replies as (R | undefined)[], missing: r.missing };
+    return resultOf<R>(table, r.missing);
   }
+}
+
+/**
+ * The mechanism's view of a settled round (RoundReplies.settle): its replies made into objects only
+ * when first read, its numbers as columns.
+ */
+function resultOf<R>(table: RoundReplies, missing: string[]): RoundResult<R> {
+  let replies: (R | undefined)[] | undefined;
+  return {
+    get replies() {
+      return (replies ??= table.replies() as (R | undefined)[]);
+    },
+    set replies(value) {
+      replies = value;
+    },
+    missing,
+    column: (key) => table.column(key),
+  };
 }
 
 /** The roster with one string per role, not the decoder's copy per agent (100,000 copies of `ue` were 2.3 MB). */

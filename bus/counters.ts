@@ -76,9 +76,10 @@ export class Counters {
     k.bytes += bytes;
   }
 
-  received(family: Family, bytes: number): void {
+  /** `msgs` messages (more than one: a host's rows taken together), `bytes` in all */
+  received(family: Family, bytes: number, msgs = 1): void {
     const f = this.in[family];
-    f.msgs++;
+    f.msgs += msgs;
     f.bytes += bytes;
   }
 

@@ -52,6 +52,7 @@ import { valueEnd } from './fastpack.ts';
 import { publishFast } from './fastpublish.ts';
 import { subscribeDataWithSubject } from './fastparse.ts';
 import { emptyRows, ROWS_KIND, rowBody, rowsOf, RowsReader, type Rows } from './replyRows.ts';
+import { NIL, RoundReplies } from './roundReplies.ts';
 import { SenderTable } from './senders.ts';
 import { subjects } from './subjects.ts';
 import type { RtoEstimator } from './link.ts';
@@ -82,11 +83,13 @@ export interface GatherRequest {
   deadlineMs: number;
 }
 
-/** Stands in a reply array for an agent that answered with a `nil` acknowledgement. */
-export const NIL = Symbol('nil');
+export { NIL };
 
 export interface GatherResult {
-  replies: (Body | typeof NIL | undefined)[];
+  /** the replies by roster position (NIL for a `nil` acknowledgement): `table`'s, made when first read */
+  readonly replies: (Body | typeof NIL | undefined)[];
+  /** the replies as gathered: rows kept as columns (bus/roundReplies.ts) */
+  table: RoundReplies;
   /** agents whose reply did not arrive before the deadline */
   missing: string[];
   /** agents that answered with a `nil` acknowledgement */
@@ -399,7 +402,10 @@ export class Gatherer {
     if (this.pending) throw new Error('a round is already in flight');
     const expected = req.expectIndex ?? new Map(req.expect.map((t) => [t.id, t.slotIndex]));
     const result: GatherResult = {
-      replies: new Array(req.rosterSize).fill(undefined),
+      get replies() {
+        return this.table.replies();
+      },
+      table: new RoundReplies(req.rosterSize),
       missing: [],
       nil: 0,
       received: 0,
@@ -548,14 +554,18 @@ export class Gatherer {
 
   /**
    * The rows in `this.rows` (`bytes` in all), from the host at position `host` on the reply subject of
-   * `role`: each row taken as its agent's own reply would be (`take`), counted as one message.
+   * `role`: each row taken as its agent's own reply would be (`take`), counted as one message. Rows
+   * that answer the round in flight as expected go in one pass (`acceptRows`); from the first that
+   * does not, each goes through `take`, which drops it or takes it as it must.
    */
   private takeRows(role: number, host: number, bytes: number, subject: Uint8Array, s0: number, s1: number): void {
     const rows = this.rows;
     const n = rows.count;
     const share = Math.floor(bytes / n);
     const h = this.head;
-    for (let r = 0; r < n; r++) {
+    const p = this.pending;
+    let r = p && this.link === undefined && p.expectedAt && rows.slot === p.req.slot && rows.round === p.req.round && ordinary(rows.kind) ? this.acceptRows(p, p.expectedAt, role, host, bytes, share) : 0;
+    for (; r < n; r++) {
       const b = r === 0 ? bytes - share * (n - 1) : share;
       this.counters.received('reply', b);
       const i = rows.at[r];
@@ -570,6 +580,40 @@ export class Gatherer {
       h.sender = i;
       this.take(role, host, b, subject, s0, s1);
     }
+  }
+
+  /**
+   * The rows of `this.rows`, which answer `p` (its slot and round, an ordinary kind, no link model),
+   * taken in order while each is what `take` and `accept` would take without a word: its agent in
+   * the roster, of the subject's role and host, awaited, and not in yet. Kept in the round's columns
+   * (bus/roundReplies.ts), counted as `take` counts them. Returns the first row not taken.
+   */
+  private acceptRows(p: Pending, expectedAt: Uint8Array, role: number, host: number, bytes: number, share: number): number {
+    const { count: n, at, keys, cols } = this.rows;
+    const got = p.got;
+    const roleOf = this.roleOf;
+    const hostOf = this.where?.of;
+    const table = p.result.table;
+    const size = this.ids.length;
+    let r = 0;
+    let taken = 0;
+    while (r < n) {
+      const i = at[r];
+      if (i >= size || roleOf[i] !== role || (hostOf !== undefined && hostOf[i] !== host) || expectedAt[i] !== 1 || got[i] !== 0) break;
+      if (!table.setRow(i, keys, cols, r)) table.setBody(i, rowBody(this.rows, r));
+      got[i] = 1;
+      taken += r === 0 ? bytes - share * (n - 1) : share;
+      r++;
+      if (--p.remaining === 0) break;
+    }
+    this.counters.received('reply', taken, r);
+    p.result.received += r;
+    p.result.bytesIn += taken;
+    if (p.remaining === 0) {
+      p.result.closedAt = performance.now();
+      this.finish(p);
+    }
+    return r;
   }
 
   /** The reply in `head`, read from a message on the reply subject of `role` and `host`: taken if its sender is of that role, on that host. */
@@ -610,12 +654,12 @@ export class Gatherer {
     p.result.bytesIn += bytes;
     if (kind === 'nil') {
       p.result.nil++;
-      p.result.replies[idx] = NIL;
+      p.result.table.setNil(idx);
     } else if (kind === 'error') {
       // never String() a decoded value: a map with a `toString` key makes it throw (in a subscription callback)
       const message = (body as { message?: unknown }).message;
       this.counters.drop('handler-error', this.subjectOf(i), sender, typeof message === 'string' ? message : 'error');
-    } else p.result.replies[idx] = body;
+    } else p.result.table.setBody(idx, body);
     p.remaining--;
     if (p.remaining === 0) {
       p.result.closedAt = performance.now();
@@ -625,3 +669,8 @@ export class Gatherer {
 }
 
 const EMPTY_BODY: Body = {};
+
+/** a reply kind `accept` takes as a plain reply (not a `nil`, an `error` or a follower's `state`) */
+function ordinary(kind: string): boolean {
+  return kind !== 'nil' && kind !== 'error' && kind !== 'state';
+}

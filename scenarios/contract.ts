@@ -3,7 +3,7 @@
  * roster's order, and the checks made once when a scenario is loaded (so a model author's mistake
  * is named at `mecsim run`, not found mid-run in an agent process). No I/O.
  */
-import type { AgentSpec, JsonObject, Mechanism, MechanismParts, ReferenceSlot, RoleName, Scenario, SlotOutcome } from './types.ts';
+import type { AgentSpec, JsonObject, Mechanism, MechanismParts, ReferenceSlot, RoleName, RoundResult, Scenario, SlotOutcome } from './types.ts';
 
 /** A role's name: it appears in subjects, agent ids and `--role`, so it is a plain lower-case token. */
 export const ROLE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -73,4 +73,24 @@ export function scenarioProblems(s: unknown): string[] {
     for (const m of x.mechanisms)
       for (const k of PARTS) if (typeof (m?.[k] ?? x[k]) !== 'function') out.push(`mechanism ${m?.id}: \`${k}\` is missing (give it on the scenario or on the mechanism)`);
   return out;
+}
+
+/** A round's result from its replies in roster order (what a test that plays the runtime hands a leader). */
+export function roundResult<R>(replies: (R | undefined)[], missing: string[] = []): RoundResult<R> {
+  return { replies, missing, column: (key) => columnOf(replies, key) };
+}
+
+/** `key` of each of `replies` as a number, by RoundResult.column's rule */
+export function columnOf(replies: readonly unknown[], key: string): number[] {
+  const out = new Array<number>(replies.length);
+  for (let i = 0; i < replies.length; i++) {
+    const r = replies[i];
+    out[i] = typeof r === 'object' && r !== null ? replyNumber((r as Record<string, unknown>)[key]) : NaN;
+  }
+  return out;
+}
+
+/** a reply's value as a column holds it: the number if it is finite, else NaN */
+export function replyNumber(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : NaN;
 }

@@ -5,7 +5,7 @@
  * distributed run must reproduce its trajectory exactly. Used as the test oracle for protocol
  * equality and as the in-process timing baseline of the benchmarks.
  */
-import { partsFor, sortRoster } from './contract.ts';
+import { partsFor, roundResult, sortRoster } from './contract.ts';
 import type { AgentSpec, Follower, JsonObject, Leader, RoundRequest, RoundResult, Scenario, SlotOutcome } from './types.ts';
 
 export interface InProcessSlot {
@@ -76,7 +76,7 @@ export class InProcessRun {
           messages++; // the reply, or the nil acknowledgement the runtime sends for `undefined`
           if (reply !== undefined) replies[i] = this.copy(reply) as R;
         });
-        return { replies, missing: [] };
+        return roundResult(replies);
       },
     });
     return { outcome, trajectory, rounds: round, messages };

@@ -58,11 +58,21 @@ export interface RunInput {
   options: Record<string, string | number | boolean | undefined>;
 }
 
-/** A reply to one round: the body each follower sent, in roster order; undefined if missing. */
+/**
+ * A reply to one round: the body each follower sent, in roster order; undefined if missing. Make one
+ * with `roundResult` (scenarios/contract.ts) where a test plays the runtime.
+ */
 export interface RoundResult<R = JsonObject> {
   replies: (R | undefined)[];
   /** ids of the agents whose reply did not arrive before the deadline (their last strategy is used) */
   missing: string[];
+  /**
+   * Each reply's `key` as a number, in roster order: NaN where there is no reply or its `key` is not
+   * a finite number; a new array each call. The same numbers as reading `replies`, without making
+   * an object per reply: a leader of many followers that sums or compares one number per reply
+   * reads it this way.
+   */
+  column(key: string): number[];
 }
 
 export interface RoundRequest {

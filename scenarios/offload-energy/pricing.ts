@@ -13,6 +13,7 @@
  * around the best one, for a number of iterations fixed by the bracket width alone), then `final` at the best
  * observed price: the round count depends only on (grid, tolerance), never on N.
  */
+import { sumFinite } from '../common/columns.ts';
 import { stream } from '../common/rng.ts';
 import type { JsonObject, LeaderContext, SlotOutcome } from '../types.ts';
 
@@ -288,8 +289,8 @@ export async function runPricingSlot(ctx: LeaderContext, init: PricingLeaderInit
   while (!r.done) {
     const P = r.value;
     const res = await ctx.round<{ d: number }>({ kind: 'price', body: { P } });
-    let demand = 0;
-    for (const x of res.replies) if (x && Number.isFinite(x.d)) demand += x.d;
+    // the replies' finite d, summed in roster order
+    const demand = sumFinite(res.column('d'));
     const profit = (P - srv.kappa) * demand;
     rounds++;
     ctx.record({ round: rounds, kind: rounds <= srv.grid ? 'scan' : 'golden', price: P, profit, demand });

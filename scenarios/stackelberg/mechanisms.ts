@@ -7,6 +7,7 @@
  * purchases and utilities.
  */
 import type { JsonObject, LeaderContext, SlotOutcome } from '../types.ts';
+import { countPositive, sumPositive } from '../common/columns.ts';
 import { allocate, utility, type ServerParams } from './model.ts';
 
 export interface PriceReply {
@@ -40,7 +41,7 @@ type Phase = 'step' | 'bracket' | 'golden' | 'final';
  * One round: broadcast a price, gather replies (roster order), apply the capacity, compute Π. The
  * per-user arrays are built only where something reads them: the `final` round (the equilibrium),
  * a capacity (the grant goes by θ), and a roster of at most 50 (each user's utility is a trajectory
- * column). Any other round needs the sums alone: at 10,000 users two arrays of N a round, kept for the
+ * column). Any other round needs the sums alone, from the x column (no object per reply): at 10,000 users two arrays of N a round, kept for the
  * whole slot, were most of what the leader allocated. The sums are the same additions in the same
  * order either way, so Π is the same number.
  */
@@ -49,7 +50,7 @@ async function evaluate(ctx: LeaderContext, server: ServerParams, price: number,
   const kind = phase === 'final' ? 'final' : 'price';
   const res = await ctx.round<PriceReply>({ kind, body: cap ? { p: price, cap: true } : { p: price } });
   const utilityColumns = ctx.roster.length <= 50;
-  const s = phase === 'final' || cap || utilityColumns ? withUsers(res.replies, server, price) : sumsOnly(res.replies, server, price);
+  const s = phase === 'final' || cap || utilityColumns ? withUsers(res.replies, server, price) : sumsOnly(res.column('x'), server, price);
   if (phase !== 'final') log.push(s);
   const row: Record<string, number | string | boolean | null> = {
     round: log.length + (phase === 'final' ? 1 : 0),
@@ -92,14 +93,13 @@ function withUsers(replies: (PriceReply | undefined)[], server: ServerParams, pr
   return { price, profit: (price - server.m) * total, demand: total, buyers, purchases, utilities };
 }
 
-function sumsOnly(replies: (PriceReply | undefined)[], server: ServerParams, price: number): Sample {
-  let total = 0;
-  let buyers = 0;
-  for (let i = 0; i < replies.length; i++) {
-    const x = demandOf(replies[i]);
-    total += x;
-    if (x > 0) buyers++;
-  }
+/**
+ * `demands`: each reply's x (RoundResult.column: NaN for none), counted as demandOf counts it: the
+ * positive ones summed in roster order (a demand of 0 added to the total changes nothing).
+ */
+function sumsOnly(demands: readonly number[], server: ServerParams, price: number): Sample {
+  const total = sumPositive(demands);
+  const buyers = countPositive(demands);
   return { price, profit: (price - server.m) * total, demand: total, buyers };
 }
 

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InProcessRun, sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
+import { roundResult } from '../../scenarios/contract.ts';
 import { ConfigError, type JsonObject, type RoundRequest, type RoundResult, type RunInput, type Scenario } from '../../scenarios/types.ts';
 import { futuresSpot, checkSpotRecord, referenceIteration, type FuturesSpotConfig } from '../../scenarios/futures-spot/index.ts';
 import { bestFeeComplete } from '../../scenarios/futures-spot/reference.ts';
@@ -194,7 +195,7 @@ describe('fee iteration: in-process protocol equals the centralized reference ex
           if (req.kind === 'settle' && a.id === 'mec-1' && round === 5) return undefined;
           return rep as R | undefined;
         });
-        return { replies, missing: [] };
+        return roundResult(replies);
       },
     });
     expect(outcome.extra!.missing).toBe(1);

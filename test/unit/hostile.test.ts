@@ -28,7 +28,7 @@ import { scaledMs } from '../../bus/timeouts.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { scenarios } from '../../scenarios/index.ts';
 import { sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
-import { partsOf } from '../../scenarios/contract.ts';
+import { partsOf, roundResult } from '../../scenarios/contract.ts';
 import type { AgentSpec, Follower, JsonObject, LeaderContext, RoundRequest, RoundResult, CompleteScenario, Scenario as AnyScenario, SlotOutcome } from '../../scenarios/types.ts';
 
 const RUN = 'run-h';
@@ -541,7 +541,7 @@ function deliver(
     const out = tap(a.id, c, reply === undefined ? undefined : structuredClone(reply));
     if (req.expectReplies !== false) replies[i] = out;
   });
-  return { replies, missing: [] };
+  return roundResult(replies);
 }
 
 class RoundCap extends Error {}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { brentRoot, goldenMax } from '../../scenarios/common/roots.ts';
 import { InProcessRun, sortRoster, targetsOf } from '../../scenarios/inprocess.ts';
+import { roundResult } from '../../scenarios/contract.ts';
 import { ConfigError, type JsonObject, type RoundRequest, type RunInput } from '../../scenarios/types.ts';
 import { applyGrant, grantRule, intervalStep, newIntervalState, simulateIntervals } from '../../scenarios/wholesale-buyback/intervals.ts';
 import { mecFinal } from '../../scenarios/wholesale-buyback/protocol.ts';
@@ -379,7 +380,7 @@ async function runCounting(cfg: WholesaleConfig, slot: number) {
         byKind[k] = (byKind[k] ?? 0) + 1;
         return r as R | undefined;
       });
-      return { replies, missing: [] };
+      return roundResult(replies);
     },
   });
   return { outcome, byKind };
