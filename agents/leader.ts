@@ -12,7 +12,7 @@ import type { Body } from '../bus/codec.ts';
 import { MAX_SLOT_ANSWER_BYTES, ORCHESTRATOR, validate, type ControlChannel, type SlotDone, type SlotMetrics, type Welcome } from '../bus/control.ts';
 import type { Counters } from '../bus/counters.ts';
 import { Gatherer, type GatherTarget } from '../bus/gather.ts';
-import { RoundReplies } from '../bus/roundReplies.ts';
+import { RoundReplies, SettledRound } from '../bus/roundReplies.ts';
 import { leaderLink } from '../bus/linkHold.ts';
 import { subjects } from '../bus/subjects.ts';
 import { targetsOf } from '../scenarios/inprocess.ts';
@@ -267,26 +267,8 @@ export class LeaderRuntime {
     const table = r.table;
     table.settle(last, expect.length > 0 && req.reuseLast !== false);
     if (r.missing.length) this.d.log.warn({ slot, round, kind: req.kind, missing: r.missing.slice(0, 20), count: r.missing.length }, `round ${round}: ${r.missing.length} replies missing at the deadline; using their last strategy`);
-    return resultOf<R>(table, r.missing);
+    return new SettledRound<R>(table, r.missing);
   }
-}
-
-/**
- * The mechanism's view of a settled round (RoundReplies.settle): its replies made into objects only
- * when first read, its numbers as columns.
- */
-function resultOf<R>(table: RoundReplies, missing: string[]): RoundResult<R> {
-  let replies: (R | undefined)[] | undefined;
-  return {
-    get replies() {
-      return (replies ??= table.replies() as (R | undefined)[]);
-    },
-    set replies(value) {
-      replies = value;
-    },
-    missing,
-    column: (key) => table.column(key),
-  };
 }
 
 /** The roster with one string per role, not the decoder's copy per agent (100,000 copies of `ue` were 2.3 MB). */

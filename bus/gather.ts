@@ -85,30 +85,37 @@ export interface GatherRequest {
 
 export { NIL };
 
-export interface GatherResult {
-  /** the replies by roster position (NIL for a `nil` acknowledgement): `table`'s, made when first read */
-  readonly replies: (Body | typeof NIL | undefined)[];
-  /** the replies as gathered: rows kept as columns (bus/roundReplies.ts) */
-  table: RoundReplies;
+/** A round as gathered (a class: an object literal with a getter made a hidden class a round). */
+export class GatherResult {
   /** agents whose reply did not arrive before the deadline */
-  missing: string[];
+  missing: string[] = [];
   /** agents that answered with a `nil` acknowledgement */
-  nil: number;
+  nil = 0;
   /** replies received (including nil acknowledgements) */
-  received: number;
+  received = 0;
   /** messages published for this round */
-  published: number;
-  bytesOut: number;
-  bytesIn: number;
+  published = 0;
+  bytesOut = 0;
+  bytesIn = 0;
   /** wall time from the first publish to the last reply, ms */
-  latencyMs: number;
+  latencyMs = 0;
   /** the time the last reply arrived (performance.now()) */
-  closedAt: number;
-  startedAt: number;
+  closedAt = 0;
   /** requests re-sent to agents whose reply was missing (not counted in `published`) */
-  resent: number;
+  resent = 0;
   /** requests re-sent by the link model's retransmission timer (not counted in `published` nor `resent`) */
-  linkResent: number;
+  linkResent = 0;
+
+  constructor(
+    /** the replies as gathered: rows kept as columns (bus/roundReplies.ts) */
+    readonly table: RoundReplies,
+    readonly startedAt: number,
+  ) {}
+
+  /** the replies by roster position (NIL for a `nil` acknowledgement): `table`'s, made when first read */
+  get replies(): (Body | typeof NIL | undefined)[] {
+    return this.table.replies();
+  }
 }
 
 /**
@@ -401,23 +408,7 @@ export class Gatherer {
   round(req: GatherRequest): Promise<GatherResult> {
     if (this.pending) throw new Error('a round is already in flight');
     const expected = req.expectIndex ?? new Map(req.expect.map((t) => [t.id, t.slotIndex]));
-    const result: GatherResult = {
-      get replies() {
-        return this.table.replies();
-      },
-      table: new RoundReplies(req.rosterSize),
-      missing: [],
-      nil: 0,
-      received: 0,
-      published: 0,
-      bytesOut: 0,
-      bytesIn: 0,
-      latencyMs: 0,
-      closedAt: 0,
-      startedAt: performance.now(),
-      resent: 0,
-      linkResent: 0,
-    };
+    const result = new GatherResult(new RoundReplies(req.rosterSize), performance.now());
     return new Promise<GatherResult>((resolve) => {
       const p: Pending = { req, expected, expectedAt: this.maskFor(req.expect, req.rosterSize), got: new Uint8Array(req.rosterSize), result, remaining: expected.size, resolve, sentBytes: new Map(), sampled: 0, progressAt: result.startedAt };
       this.pending = p;

@@ -14,7 +14,7 @@ import { encodeEnvelope, ReplyEncoder } from '../../bus/codec.ts';
 import { Counters } from '../../bus/counters.ts';
 import { Gatherer, type GatherResult } from '../../bus/gather.ts';
 import { ReplyBatch } from '../../bus/replyBatch.ts';
-import { NIL, RoundReplies } from '../../bus/roundReplies.ts';
+import { NIL, RoundReplies, SettledRound } from '../../bus/roundReplies.ts';
 import { subjects } from '../../bus/subjects.ts';
 import { columnOf, roundResult } from '../../scenarios/contract.ts';
 
@@ -146,5 +146,34 @@ describe('a settled round', () => {
     const r = roundResult([{ x: 1.5 }, undefined, { x: 'a' }, { x: -0 }, { y: 2 }, { x: null }, { x: Infinity }]);
     expect(r.column('x')).toEqual([1.5, NaN, NaN, -0, NaN, NaN, NaN]);
     expect(r.column('toString')).toEqual(new Array(7).fill(NaN));
+  });
+});
+
+describe('the mechanism’s result (SettledRound)', () => {
+  const table = () => {
+    const t = new RoundReplies(3);
+    t.setRow(0, ['x', 'u'], [[1.5], [2]], 0);
+    t.setBody(2, { x: 7 });
+    t.settle(new RoundReplies(3), true);
+    return t;
+  };
+
+  it('reads as a round result: replies made once when first read, columns, missing; replies may be replaced', () => {
+    const r = new SettledRound<{ x: number; u?: number }>(table(), ['ue-1']);
+    const { replies, missing } = r;
+    expect(replies).toEqual([{ x: 1.5, u: 2 }, undefined, { x: 7 }]);
+    expect(r.replies).toBe(replies);
+    expect(missing).toEqual(['ue-1']);
+    expect(r.column('x')).toEqual([1.5, NaN, 7]);
+    r.replies = [];
+    expect(r.replies).toEqual([]);
+  });
+
+  it('keeps its getter on the prototype: no result carries an accessor of its own (each would be a hidden class holding its round’s table)', () => {
+    const a = new SettledRound(table(), []);
+    const b = new SettledRound(table(), []);
+    for (const r of [a, b]) expect(Object.getOwnPropertyDescriptor(r, 'replies')).toBeUndefined();
+    expect(Object.getPrototypeOf(a)).toBe(Object.getPrototypeOf(b));
+    expect(Object.keys(a)).toEqual(['missing']);
   });
 });
