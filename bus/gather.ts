@@ -83,8 +83,6 @@ export interface GatherRequest {
   deadlineMs: number;
 }
 
-export { NIL };
-
 /** A round as gathered (a class: an object literal with a getter made a hidden class a round). */
 export class GatherResult {
   /** agents whose reply did not arrive before the deadline */
@@ -557,7 +555,7 @@ export class Gatherer {
     const p = this.pending;
     let r = p && this.link === undefined && p.expectedAt && rows.slot === p.req.slot && rows.round === p.req.round && ordinary(rows.kind) ? this.acceptRows(p, p.expectedAt, role, host, bytes, share) : 0;
     for (; r < n; r++) {
-      const b = r === 0 ? bytes - share * (n - 1) : share;
+      const b = rowBytes(bytes, n, share, r);
       this.counters.received('reply', b);
       const i = rows.at[r];
       if (i >= this.ids.length) {
@@ -593,17 +591,14 @@ export class Gatherer {
       if (i >= size || roleOf[i] !== role || (hostOf !== undefined && hostOf[i] !== host) || expectedAt[i] !== 1 || got[i] !== 0) break;
       if (!table.setRow(i, keys, cols, r)) table.setBody(i, rowBody(this.rows, r));
       got[i] = 1;
-      taken += r === 0 ? bytes - share * (n - 1) : share;
+      taken += rowBytes(bytes, n, share, r);
       r++;
       if (--p.remaining === 0) break;
     }
     this.counters.received('reply', taken, r);
     p.result.received += r;
     p.result.bytesIn += taken;
-    if (p.remaining === 0) {
-      p.result.closedAt = performance.now();
-      this.finish(p);
-    }
+    this.closeIfComplete(p);
     return r;
   }
 
@@ -652,14 +647,23 @@ export class Gatherer {
       this.counters.drop('handler-error', this.subjectOf(i), sender, typeof message === 'string' ? message : 'error');
     } else p.result.table.setBody(idx, body);
     p.remaining--;
-    if (p.remaining === 0) {
-      p.result.closedAt = performance.now();
-      this.finish(p);
-    }
+    this.closeIfComplete(p);
+  }
+
+  /** The round closes at its last awaited reply. */
+  private closeIfComplete(p: Pending): void {
+    if (p.remaining > 0) return;
+    p.result.closedAt = performance.now();
+    this.finish(p);
   }
 }
 
 const EMPTY_BODY: Body = {};
+
+/** row `r`'s part of the `bytes` of a message of `n` rows (`share`: floor(bytes / n)), counted as its size; the first takes the remainder */
+function rowBytes(bytes: number, n: number, share: number, r: number): number {
+  return r === 0 ? bytes - share * (n - 1) : share;
+}
 
 /** a reply kind `accept` takes as a plain reply (not a `nil`, an `error` or a follower's `state`) */
 function ordinary(kind: string): boolean {

@@ -41,9 +41,9 @@ type Phase = 'step' | 'bracket' | 'golden' | 'final';
  * One round: broadcast a price, gather replies (roster order), apply the capacity, compute Π. The
  * per-user arrays are built only where something reads them: the `final` round (the equilibrium),
  * a capacity (the grant goes by θ), and a roster of at most 50 (each user's utility is a trajectory
- * column). Any other round needs the sums alone, from the x column (no object per reply): at 10,000 users two arrays of N a round, kept for the
- * whole slot, were most of what the leader allocated. The sums are the same additions in the same
- * order either way, so Π is the same number.
+ * column). Any other round needs the sums alone, from the x column (no object per reply): at 10,000
+ * users two arrays of N a round, kept for the whole slot, were most of what the leader allocated. The
+ * sums are the same additions in the same order either way, so Π is the same number.
  */
 async function evaluate(ctx: LeaderContext, server: ServerParams, price: number, phase: Phase, log: Sample[]): Promise<Sample> {
   const cap = server.X !== null;
