@@ -24,6 +24,7 @@ import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
 import { Joiner, JOIN_BATCH, JOIN_BATCH_CONCURRENCY, JOIN_CONCURRENCY, runEndOf, type RunEnd } from './join.ts';
 import { HostCpu } from './hostCpu.ts';
+import { collectBeforeRounds } from './tiering.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
 
@@ -95,6 +96,7 @@ export class AgentHost {
       // closed meanwhile (shutdown, abort, a silent orchestrator): `done` says why
       if (!this.closing) throw e;
     }
+    collectBeforeRounds();
     this.cpu.ready();
   }
 

@@ -1,8 +1,8 @@
 /**
  * Processes that handle many messages a round compile their hot code differently from V8's default
  * (baseline code at the first call, the optimizing compiler on the main thread and inlining less),
- * keep a young generation large enough for a round's garbage, and (a leader of many followers)
- * collect their old generation sooner. Each changes when code is compiled or memory collected, never
+ * keep a young generation large enough for a round's garbage, (a leader of many followers) collect
+ * their old generation sooner, and collect their heap once before their first round. Each changes when code is compiled or memory collected, never
  * what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
@@ -84,6 +84,20 @@ export const MIN_SEMI_SPACE_MB = 16;
  * what is computed.
  */
 export const LEADER_HEAP_GROWING_PERCENT = 100;
+/**
+ * A process given these flags collects its whole heap once, when its agents have joined and before
+ * its first round (collectBeforeRounds), and the benchmark's floor processes do the same before
+ * theirs. What a host builds while joining (its agents' runtimes, subscriptions, the leader's roster)
+ * is still in the young generation then; otherwise the first rounds' scavenges copied it, twice,
+ * before it was promoted. In one-slot runs of the price-search scenario at N = 10,000
+ * (packed:2500, --trace-gc) that was 43 ms of the leader's scavenges and 22–30 ms of each worker's
+ * in the slot; with the collection before it, 11 and 1–6 ms. Agent CPU since ready, 3 interleaved
+ * pairs: 822–852 -> 640–702 ms at N = 10,000 (the leader's 313–318 -> 229–242), 272–299 -> 260–304
+ * at N = 1000 (6 pairs, medians 284 -> 268). The collection itself is paid in the join: the
+ * processes' CPU from start to end was the same within the noise (3,245–3,299 against 3,197–3,461 ms
+ * at N = 10,000). It changes when memory is collected, never what is computed.
+ */
+export const COLLECT_BEFORE_ROUNDS = '--expose-gc';
 export const MANY_MESSAGES = 2000;
 /** a worker hosting at least this many agents gets the inlining flag */
 export const MANY_AGENTS = 16;
@@ -96,9 +110,15 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0, side
   if (process.env.MECSIM_V8_TIERING === 'default') return [];
   if (!leader && agents < MANY_AGENTS) return [];
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
-  const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD];
+  const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD, COLLECT_BEFORE_ROUNDS];
   if (side === 'agents') flags.push(BASELINE_AT_FIRST_CALL);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   return flags;
+}
+
+/** A full collection now, in a process started with COLLECT_BEFORE_ROUNDS; nothing in any other. */
+export function collectBeforeRounds(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (typeof gc === 'function') gc();
 }

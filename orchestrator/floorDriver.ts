@@ -20,6 +20,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { cpuMs } from '../agents/hostCpu.ts';
+import { collectBeforeRounds } from '../agents/tiering.ts';
 
 export interface FloorTask {
   url: string;
@@ -93,6 +94,7 @@ export class FloorDriver {
     const payload = new Uint8Array(t.bcastBytes);
     const times: number[] = [];
     const warmupTimes: number[] = [];
+    collectBeforeRounds();
     const cpu0 = process.cpuUsage();
     let warm0 = cpu0;
     let lastTold = performance.now();

@@ -24,6 +24,7 @@ import { installFastParser, subscribeData } from '../bus/fastparse.ts';
 import { publishFast } from '../bus/fastpublish.ts';
 import { BATCH_BYTES } from '../bus/replyBatch.ts';
 import { cpuMs } from '../agents/hostCpu.ts';
+import { collectBeforeRounds } from '../agents/tiering.ts';
 
 const [url, prefix, fromS, toS, replyBytesS, hostSubjectS, clientS, sharedS, batchS] = process.argv.slice(2);
 /** matched mode: replies of this many bytes, on this process's own reply subject (like a mecsim host's) */
@@ -78,5 +79,6 @@ process.on('message', (m: unknown) => {
   process.send!({ cpuMs: sinceReady, warmCpuMs: warm0 ? cpuMs(process.cpuUsage(warm0)) : sinceReady }, exit);
 });
 await nc.flush();
+collectBeforeRounds();
 cpu0 = process.cpuUsage();
 nc.publish(`${prefix}.ready`, new TextEncoder().encode(String(to - from + 1)));
