@@ -20,7 +20,7 @@ import { ReplyBatches, type ReplyBatch, type RowSender } from '../bus/replyBatch
 import { subjects } from '../bus/subjects.ts';
 import type { Follower, FollowerContext, JsonObject, Scenario } from '../scenarios/types.ts';
 import { arrivalsFor, type LinkArrivals } from '../bus/linkHold.ts';
-import { LastReply } from './lastReply.ts';
+import type { LastReplies } from './lastReply.ts';
 import type { HostCpu } from './hostCpu.ts';
 
 export interface FollowerDeps {
@@ -34,6 +34,8 @@ export interface FollowerDeps {
   cpu: HostCpu;
   /** the host's replies, one message per reply subject and task */
   replies: ReplyBatches;
+  /** the host's followers' last replies, a row each (agents/lastReply.ts) */
+  lastReplies: LastReplies;
 }
 
 export class FollowerRuntime implements RowSender {
@@ -55,8 +57,9 @@ export class FollowerRuntime implements RowSender {
   private readonly maxBytes: number;
   private lastKind = '';
   private lastReplyKind = '';
-  /** the last request answered and its reply's bytes, for a request the leader re-sends */
-  private readonly last = new LastReply();
+  /** the last request answered and its reply, for a request the leader re-sends: this agent's row of the host's table */
+  private readonly last: LastReplies;
+  private readonly lastRow: number;
   /** the slot the agent is in (-1: none yet) */
   private slot = -1;
   /** its state at that slot's start (if it keeps any across slots) */
@@ -80,6 +83,8 @@ export class FollowerRuntime implements RowSender {
     // the host's reply subject for this role (the envelope names the agent)
     this.replySubject = this.subj.reply(w.leader, w.role, d.hostId);
     this.replies = d.replies.for(this.replySubject);
+    this.last = d.lastReplies;
+    this.lastRow = d.lastReplies.add();
     this.encoder = new ReplyEncoder(d.run, w.id);
     this.position = w.position ?? -1;
     this.id = w.id;
@@ -99,7 +104,7 @@ export class FollowerRuntime implements RowSender {
 
   private restart(snapshot: JsonObject | undefined): void {
     this.follower = partsOf(this.scenario, this.w.mechanism).createFollower(this.w.init, this.ctx, snapshot);
-    this.last.forget();
+    this.last.forget(this.lastRow);
   }
 
   /** A message on the agent's own subject. */
@@ -138,7 +143,7 @@ export class FollowerRuntime implements RowSender {
   private onRequest(env: Envelope<unknown>, size: number, subject: string): void {
     const { counters } = this.d;
     if (this.awaitingReplay && !env.noreply) return counters.drop('stale', subject, env.from, 'restarted agent: waiting for the leader to replay the slot');
-    const again = this.last.replyTo(env.slot, env.round, env.kind, size, this.encoder);
+    const again = this.last.replyTo(this.lastRow, env.slot, env.round, env.kind, size, this.encoder);
     if (again) return this.d.channel.publish(this.replySubject, 'resent', again, undefined, 'reply');
     if (env.slot !== this.slot) this.enterSlot(env.slot);
     let reply: JsonObject | undefined;
@@ -176,13 +181,13 @@ export class FollowerRuntime implements RowSender {
 
   private answer(slot: number, round: number, requestKind: string, requestSize: number, kind: string, body: Body): void {
     const replies = this.replies;
-    if (replies.addRow(this, slot, round, kind, body)) return this.last.keepRow(slot, round, requestKind, requestSize, kind, replies.rowKeys, replies.rowValues);
+    if (replies.addRow(this, slot, round, kind, body)) return this.last.keepRow(this.lastRow, slot, round, requestKind, requestSize, kind, replies.rowKeys, replies.rowValues);
     // the encoder's scratch bytes: copied into the host's batch and into `last` here, then let go
     const n = this.encoder.write(slot, round, kind, body);
     const out = this.encoder.bytes;
     this.replies.add(out, n);
     this.d.counters.sent('reply', kind, n);
-    this.last.keep(slot, round, requestKind, requestSize, out, n);
+    this.last.keep(this.lastRow, slot, round, requestKind, requestSize, out, n);
   }
 
   private onReplayed(): void {

@@ -24,6 +24,7 @@ import { FollowerRuntime, type FollowerDeps } from './follower.ts';
 import { ReplyBatches } from '../bus/replyBatch.ts';
 import { Joiner, JOIN_BATCH, JOIN_BATCH_CONCURRENCY, JOIN_CONCURRENCY, runEndOf, type RunEnd } from './join.ts';
 import { HostCpu } from './hostCpu.ts';
+import { LastReplies } from './lastReply.ts';
 import { collectBeforeRounds } from './tiering.ts';
 import { LeaderRuntime } from './leader.ts';
 import { OrchestratorWatch, type Clock } from './watchdog.ts';
@@ -180,7 +181,7 @@ export class AgentHost {
   private run(scenario: Scenario, w: Welcome): void {
     const deps = { nc: this.nc!, run: this.opts.run, counters: this.counters, channel: this.channel!, log: this.opts.log, cpu: this.cpu };
     if (w.id === w.leader) return void this.subs.push(new LeaderRuntime(deps, scenario, w).subscribe());
-    const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, replies: new ReplyBatches(this.nc!, { counters: this.counters, rows: { run: this.opts.run, host: this.opts.hostId }, lost: (e, n) => this.opts.log.warn({ err: String(e), replies: n }, 'replies not sent: the connection refused them (closing)') }) }), scenario, w);
+    const follower = new FollowerRuntime((this.followerDeps ??= { ...deps, hostId: this.opts.hostId, replies: new ReplyBatches(this.nc!, { counters: this.counters, rows: { run: this.opts.run, host: this.opts.hostId }, lost: (e, n) => this.opts.log.warn({ err: String(e), replies: n }, 'replies not sent: the connection refused them (closing)') }), lastReplies: new LastReplies() }), scenario, w);
     this.subs.push(follower.subscribeDirect());
     let fanout = this.broadcasts.get(w.role);
     if (!fanout) this.broadcasts.set(w.role, (fanout = new BroadcastFanout(this.nc!, this.opts.run, this.counters, this.subj.bcast(w.role), w.maxBytes)));
