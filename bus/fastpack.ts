@@ -48,46 +48,70 @@ function room(n: number): void {
   setOut(bigger);
 }
 
+// The writers keep `out` and `pos` in locals: each use of a module variable is a load (and, for
+// `pos`, a store) of the module's context that the optimizing compiler keeps, and writeNumber runs
+// for every value of every reply.
 function writeNumber(x: number): void {
   room(9);
   if (Number.isSafeInteger(x) && x >= -0x80000000 && x <= 0xffffffff) {
-    if (x >= 0) {
-      if (x < 0x80) out[pos++] = x;
-      else if (x < 0x100) {
-        out[pos++] = 0xcc;
-        out[pos++] = x;
-      } else if (x < 0x10000) {
-        out[pos++] = 0xcd;
-        out[pos++] = x >>> 8;
-        out[pos++] = x & 0xff;
-      } else {
-        out[pos++] = 0xce;
-        out[pos++] = x >>> 24;
-        out[pos++] = (x >>> 16) & 0xff;
-        out[pos++] = (x >>> 8) & 0xff;
-        out[pos++] = x & 0xff;
-      }
-    } else if (x >= -0x20) out[pos++] = x & 0xff; // negative fixint
-    else if (x >= -0x80) {
-      out[pos++] = 0xd0;
-      out[pos++] = x & 0xff;
-    } else if (x >= -0x8000) {
-      out[pos++] = 0xd1;
-      out[pos++] = (x >> 8) & 0xff;
-      out[pos++] = x & 0xff;
-    } else {
-      out[pos++] = 0xd2;
-      out[pos++] = (x >> 24) & 0xff;
-      out[pos++] = (x >> 16) & 0xff;
-      out[pos++] = (x >> 8) & 0xff;
-      out[pos++] = x & 0xff;
-    }
+    pos = x >= 0 ? writeUint(out, pos, x) : writeNegative(out, pos, x);
     return;
   }
   // float 64 (also integers beyond 32 bits: the same number decodes back)
-  out[pos++] = 0xcb;
-  outView.setFloat64(pos, x, false);
-  pos += 8;
+  const p = pos;
+  out[p] = 0xcb;
+  outView.setFloat64(p + 1, x, false);
+  pos = p + 9;
+}
+
+/** x, an integer in [0, 2^32), at o[p]: positive fixint, uint 8, 16 or 32; returns the position after it */
+function writeUint(o: Uint8Array, p: number, x: number): number {
+  if (x < 0x80) {
+    o[p] = x;
+    return p + 1;
+  }
+  if (x < 0x100) {
+    o[p] = 0xcc;
+    o[p + 1] = x;
+    return p + 2;
+  }
+  if (x < 0x10000) {
+    o[p] = 0xcd;
+    o[p + 1] = x >>> 8;
+    o[p + 2] = x & 0xff;
+    return p + 3;
+  }
+  o[p] = 0xce;
+  o[p + 1] = x >>> 24;
+  o[p + 2] = (x >>> 16) & 0xff;
+  o[p + 3] = (x >>> 8) & 0xff;
+  o[p + 4] = x & 0xff;
+  return p + 5;
+}
+
+/** x, an integer in [-2^31, 0), at o[p]: negative fixint, int 8, 16 or 32; returns the position after it */
+function writeNegative(o: Uint8Array, p: number, x: number): number {
+  if (x >= -0x20) {
+    o[p] = x & 0xff;
+    return p + 1;
+  }
+  if (x >= -0x80) {
+    o[p] = 0xd0;
+    o[p + 1] = x & 0xff;
+    return p + 2;
+  }
+  if (x >= -0x8000) {
+    o[p] = 0xd1;
+    o[p + 1] = (x >> 8) & 0xff;
+    o[p + 2] = x & 0xff;
+    return p + 3;
+  }
+  o[p] = 0xd2;
+  o[p + 1] = (x >> 24) & 0xff;
+  o[p + 2] = (x >> 16) & 0xff;
+  o[p + 3] = (x >> 8) & 0xff;
+  o[p + 4] = x & 0xff;
+  return p + 5;
 }
 
 /** ASCII strings only; false for anything else (the caller falls back) */
@@ -322,7 +346,21 @@ export function packRows(head: Uint8Array, slot: number, round: number, mid: Uin
  * run at N = 1000: 11 ms of compiling in each packed worker, for a function run 43 times).
  */
 function writeNumbers(values: ArrayLike<number>, from: number, count: number, stride: number): void {
-  for (let r = 0, i = from; r < count; r++, i += stride) writeNumber(values[i]);
+  // writeNumber's bytes for each value, with room made once and the buffer and position in locals
+  room(9 * count);
+  const o = out;
+  const view = outView;
+  let p = pos;
+  for (let r = 0, i = from; r < count; r++, i += stride) {
+    const x = values[i];
+    if (Number.isSafeInteger(x) && x >= -0x80000000 && x <= 0xffffffff) p = x >= 0 ? writeUint(o, p, x) : writeNegative(o, p, x);
+    else {
+      o[p] = 0xcb;
+      view.setFloat64(p + 1, x, false);
+      p += 9;
+    }
+  }
+  pos = p;
 }
 
 /** the buffer the last pack wrote into (packEnvelopeWith's bytes are at its start) */

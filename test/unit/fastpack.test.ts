@@ -6,7 +6,7 @@
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { GAVE_UP, packArray, packEnvelope, unpack, valueEnd } from '../../bus/fastpack.ts';
+import { GAVE_UP, packArray, packEnvelope, packRows, scratch, unpack, valueEnd } from '../../bus/fastpack.ts';
 
 fc.configureGlobal({ seed: Number(process.env.FC_SEED ?? 20261127) });
 
@@ -216,6 +216,22 @@ describe('valueEnd: where one msgpack value ends, as the library reads it', () =
         }
       }),
       { numRuns: 3000 },
+    );
+  });
+  it('packRows writes the bytes packArray writes for the same rows envelope, whatever the numbers', () => {
+    const num = fc.oneof(fc.double(), fc.integer(), fc.maxSafeInteger(), fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 2 ** 31, -(2 ** 31), 2 ** 32, 2 ** 32 - 1, -(2 ** 31) - 1, 2 ** 53, 127, 128, 255, 256, 65535, 65536, -32, -33, -128, -129, -32768, -32769, 1.5));
+    const head = packArray([2, 0x9abcdef0])!.slice(1);
+    const mid = packArray(['rows', 'w1'])!.slice(1);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 4 }), fc.array(num, { minLength: 160, maxLength: 160 }), fc.nat(), fc.nat(70_000), (rows, width, pool, slot, round) => {
+        const keys = Array.from({ length: width }, (_, k) => `k${k}`);
+        const at = Array.from({ length: rows }, (_, r) => (r * 7919) % 100_000);
+        const values = Array.from({ length: rows * width }, (_, i) => pool[i % pool.length]);
+        const cols = keys.map((_, k) => at.map((_, r) => values[r * width + k]));
+        const n = packRows(head, slot, round, mid, 're:price', at, keys, values, rows);
+        expect(scratch().slice(0, n)).toEqual(packArray([2, 0x9abcdef0, slot, round, 'rows', 'w1', { kind: 're:price', at, keys, cols }]));
+      }),
+      { numRuns: 500 },
     );
   });
 });
