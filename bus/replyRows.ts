@@ -187,21 +187,51 @@ export class RowsReader {
 
   /** `rows` roster positions into `at`, or false */
   private positions(at: Uint32Array, rows: number): boolean {
+    // the usual forms (positive fixint, uint 16) read here with the position in a local; any other by uint()
+    const d = this.d;
+    const n = this.n;
+    let p = this.p;
     for (let r = 0; r < rows; r++) {
-      const x = this.uint();
-      if (x < 0) return false;
-      at[r] = x;
+      const h = d[p];
+      if (h < 0x80 && p < n) {
+        at[r] = h;
+        p += 1;
+      } else if (h === 0xcd && p + 3 <= n) {
+        at[r] = (d[p + 1] << 8) | d[p + 2];
+        p += 3;
+      } else {
+        this.p = p;
+        const x = this.uint();
+        if (x < 0) return false;
+        at[r] = x;
+        p = this.p;
+      }
     }
+    this.p = p;
     return true;
   }
 
   /** `rows` finite numbers into `c`, or false */
   private column(c: Float64Array, rows: number): boolean {
+    // a float 64, the usual form, read here with the position in a local; any other by number()
+    const d = this.d;
+    const n = this.n;
+    const view = this.dataView();
+    let p = this.p;
     for (let r = 0; r < rows; r++) {
-      const x = this.number();
+      let x: number;
+      if (d[p] === 0xcb && p + 9 <= n) {
+        x = view.getFloat64(p + 1, false);
+        p += 9;
+      } else {
+        this.p = p;
+        x = this.number();
+        p = this.p;
+      }
       if (x - x !== 0) return false; // not a number (NaN stands for that), or not finite
       c[r] = x;
     }
+    this.p = p;
     return true;
   }
 
