@@ -629,18 +629,21 @@ export async function benchMain(ids: string[], o: Record<string, unknown>, signa
     for (const c of claimsRows({ results: { claims } })) process.stdout.write(`claim: ${c.claim}: ${c.verdict === 'not-evaluable' ? 'not computed' : c.verdict} (${c.numbers})${c.note ? ` — ${c.note}` : ''}\n`);
     process.stdout.write('per slot (median over the slots benchmarked): rounds, msgs, t_eq, in-proc, ref; round ms: framework mean time per round (leader: publish → last reply) after the warm-up slot (the first of 2 or more); floor ms: raw NATS broadcast + N tiny replies through mecsim’s client path (its protocol reader handing payloads straight to subscribers, its one-buffer publish), same processes at the same niceness (the driver, playing the leader, a fresh process too), same round count, after as many warm-up rounds; ratio = round/floor (target ≤ 1.5 at N = 1000, 10,000 and 100,000); stock floor ms / ratio stock: the same floor through the NATS client as it comes; shared floor ms / ratio shared (and shared cpu/rd, cpu ratio shared): the floor with one broadcast subscription per process answering for each of its agents, as mecsim’s hosts take broadcasts (the server writes a broadcast once per process, not once per agent); with --repeat r: every figure is the median over r interleaved measurements (framework run, then its floors), ratio the median of the r ratios, ratio min–max their spread; cold ms / cold ratio: the warm-up slot’s mean round and its ratio to the floor’s warm-up rounds; floor= / ratio=: the same floor moving mecsim’s mean message size on its subjects, in its batches (one broadcast subscription and one reply subject per process, a process’s replies to a broadcast back to back in messages of at most 16 KB); cpu/rd: CPU ms per round of the agent processes / of the floor’s processes (less sensitive to a busy machine than wall times) over the same rounds as round ms (with a warm-up slot: agents since their first request of slot 1, the floor after its warm-up rounds; a one-slot run: agents since ready, the floor over every round; each process, on either side, collects its heap once before its rounds), cpu ratio their quotient (target ≤ 1.5 at N = 1000 and 10,000; with --repeat r the median of the r quotients, cpu ratio min–max their spread); all cpu/rd, all cpu ratio, all cpu ratio shared: the same over every round, the warm-up slot’s included (agents since ready), the first slot being where V8 compiles the hot path; =in-proc: every slot’s equilibrium, in every repeat, is the in-process run’s of the same protocol (if not, the bench exits 1); =ref: every slot equals its reference (a mechanism may stop short of it, as gsrp-search on a profit with many local maxima: a note on stderr names the slots and why); join/s: N / the slowest join; resent: requests re-sent, spurious: those whose first reply came too (nothing was lost); leader/orch B/agent: peak RSS of the leader’s / the orchestrator’s process per agent' + '\n');
   }
-  for (const r of rows.filter((r) => !r.equalsReference)) {
-    const shown = r.referenceMisses.slice(0, 3).map((x) => `slot ${x.slot}: ${x.note}`);
-    const more = r.referenceMisses.length > shown.length ? `; and ${r.referenceMisses.length - shown.length} more` : '';
-    process.stderr.write(`note: ${r.scenario} ${r.mechanism} N=${r.users} did not equal the reference (=ref NO) — ${shown.join('; ')}${more} (each run's summary.json has the slot's compare)\n`);
-  }
+  for (const r of rows.filter((r) => !r.equalsReference)) process.stderr.write(referenceNote(r) + '\n');
   const wrong = rows.filter((r) => !r.equalsInProcess);
   for (const r of wrong) process.stderr.write(`mecsim bench: ${r.scenario} ${r.mechanism} N=${r.users}: the distributed run's equilibrium is not the in-process run's of the same protocol (=in-proc NO): its figures measure a run that computed something else\n`);
   return wrong.length ? 1 : 0;
 }
 
+/** The stderr line for a row that did not equal its reference: its first three missed slots with their notes, and how many more. */
+export function referenceNote(r: Pick<BenchRow, 'scenario' | 'mechanism' | 'users' | 'referenceMisses'>): string {
+  const shown = r.referenceMisses.slice(0, 3).map((x) => `slot ${x.slot}: ${x.note}`);
+  const more = r.referenceMisses.length > shown.length ? `; and ${r.referenceMisses.length - shown.length} more` : '';
+  return `note: ${r.scenario} ${r.mechanism} N=${r.users} did not equal the reference (=ref NO) — ${shown.join('; ')}${more} (each run's summary.json has the slot's compare)`;
+}
+
 /** the slots whose compare is not ok, over every repeat (a slot missed in several repeats once), with the compare's note */
-function referenceMisses(reps: Measured[]): { slot: number; note: string }[] {
+export function referenceMisses(reps: { summary: Record<string, any> }[]): { slot: number; note: string }[] {
   const bySlot = new Map<number, string>();
   for (const m of reps) for (const r of m.summary.perSlot) if (!r.compare.ok && !bySlot.has(r.slot)) bySlot.set(r.slot, String(r.compare.note ?? r.compare.against ?? 'no note'));
   return [...bySlot].sort((a, b) => a[0] - b[0]).map(([slot, note]) => ({ slot, note }));

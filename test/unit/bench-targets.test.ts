@@ -1,6 +1,6 @@
 /** The bench's check of the targets: which rows measure which target, and the verdict. */
 import { describe, expect, it } from 'vitest';
-import { BYTES_PER_AGENT_LIMIT, targetChecks, type BenchRow } from '../../orchestrator/bench.ts';
+import { BYTES_PER_AGENT_LIMIT, referenceMisses, referenceNote, targetChecks, type BenchRow } from '../../orchestrator/bench.ts';
 
 const row = (o: Partial<BenchRow>): BenchRow => ({ scenario: 'stackelberg', mechanism: 'gsrp-search', users: 1000, placement: 'packed:250', ratio: 1.4, cpuRatio: 1.2, peakMemoryMiB: 500, joinMaxMs: 3000, joinPerSec: 300, spuriousResent: 0, leaderBytesPerAgent: null, orchestratorBytesPerAgent: null, ...o }) as BenchRow;
 
@@ -36,5 +36,32 @@ describe('bench targets', () => {
     ]);
     // a figure the run did not give (no leader process found) is not checked
     expect(targetChecks([row({ users: 100_000, leaderBytesPerAgent: null })]).some((x) => x.target.startsWith("leader's"))).toBe(false);
+  });
+});
+
+describe("the bench's note on a row that did not equal its reference", () => {
+  const rep = (slots: [number, boolean, string?][]) => ({ summary: { perSlot: slots.map(([slot, ok, note]) => ({ slot, compare: { ok, note, against: 'the reference optimum' } })) } });
+
+  it('names each missed slot once over every repeat, in slot order, with the first note given for it', () => {
+    const misses = referenceMisses([
+      rep([[0, true], [1, false, 'stopped at a local maximum'], [2, true]]),
+      rep([[0, true], [1, false, 'a later note'], [2, false, 'profit gap 1e-5']]),
+      rep([[0, false], [1, true], [2, true]]),
+    ]);
+    expect(misses).toEqual([
+      { slot: 0, note: 'the reference optimum' },
+      { slot: 1, note: 'stopped at a local maximum' },
+      { slot: 2, note: 'profit gap 1e-5' },
+    ]);
+    expect(referenceMisses([rep([[0, true], [1, true]])])).toEqual([]);
+  });
+
+  it('shows three slots and says how many more, on one line naming the row', () => {
+    const referenceMissesOf = (n: number) => Array.from({ length: n }, (_, i) => ({ slot: i * 2, note: `note ${i}` }));
+    const five = referenceNote({ scenario: 'stackelberg', mechanism: 'gsrp-search', users: 1000, referenceMisses: referenceMissesOf(5) });
+    expect(five).toBe("note: stackelberg gsrp-search N=1000 did not equal the reference (=ref NO) — slot 0: note 0; slot 2: note 1; slot 4: note 2; and 2 more (each run's summary.json has the slot's compare)");
+    const one = referenceNote({ scenario: 'stackelberg', mechanism: 'gsrp-step', users: 10, referenceMisses: referenceMissesOf(1) });
+    expect(one).toBe("note: stackelberg gsrp-step N=10 did not equal the reference (=ref NO) — slot 0: note 0 (each run's summary.json has the slot's compare)");
+    expect(one.includes('\n')).toBe(false);
   });
 });
