@@ -18,7 +18,6 @@ import { MAX_ROW_KEYS, writeRowEnvelope } from '../bus/replyRows.ts';
  */
 export class LastReplies {
   private rows = 0;
-  private capacity = 0;
   /** per row: 1 if it holds an answered request */
   private valid = new Uint8Array(0);
   /** per row: the request's slot, round and size in bytes */
@@ -36,7 +35,7 @@ export class LastReplies {
 
   /** A new follower's row, holding nothing. */
   add(): number {
-    if (this.rows === this.capacity) this.grow(Math.max(64, 2 * this.capacity));
+    if (this.rows === this.valid.length) this.grow(Math.max(64, 2 * this.valid.length));
     const r = this.rows++;
     this.kind.push('');
     this.rowKind.push(undefined);
@@ -97,7 +96,6 @@ export class LastReplies {
     this.round = grown(this.round, capacity);
     this.requestSize = grown(this.requestSize, capacity);
     this.values = grown(this.values, capacity * MAX_ROW_KEYS);
-    this.capacity = capacity;
   }
 }
 

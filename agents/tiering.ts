@@ -2,8 +2,8 @@
  * Processes that handle many messages a round compile their hot code differently from V8's default
  * (baseline code at the first call, the optimizing compiler on the main thread and inlining less),
  * keep a young generation large enough for a round's garbage, (a leader of many followers) collect
- * their old generation sooner, and collect their heap once before their first round. Each changes when code is compiled or memory collected, never
- * what is computed.
+ * their old generation sooner, and collect their heap once before their first round. Each changes
+ * when code is compiled or memory collected, never what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
  * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL to its raw floor processes

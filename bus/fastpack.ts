@@ -346,7 +346,9 @@ export function packRows(head: Uint8Array, slot: number, round: number, mid: Uin
  * run at N = 1000: 11 ms of compiling in each packed worker, for a function run 43 times).
  */
 function writeNumbers(values: ArrayLike<number>, from: number, count: number, stride: number): void {
-  // writeNumber's bytes for each value, with room made once and the buffer and position in locals
+  // writeNumber's bytes for each value, with room made once and the buffer and position in locals.
+  // Its choice of form is repeated here, not called: under the agents' inlining cap a shared helper
+  // left writeUint and writeNegative out of this loop (a 2,500-row packRows: 44 against 37 µs).
   room(9 * count);
   const o = out;
   const view = outView;
