@@ -74,6 +74,24 @@ async function start(dir: string, ports: Ports[]): Promise<StartedCluster> {
   return startClusterNodes(ports.map((p, i) => ({ name: `nats-${i + 1}`, conf: join(dir, 'conf', `nats-${i + 1}.conf`), monitorUrl: `http://127.0.0.1:${p.http}` })));
 }
 
+/**
+ * `mecsim cluster init` in `dir` and its three nodes started. The ports are free when picked, not
+ * when the servers bind them: another process may take one first (that node exits, "address already
+ * in use"), and then the whole is done again with new ports, as startNatsServer does for one server.
+ */
+async function initAndStart(dir: string, runId: string, extra: string[] = []): Promise<{ ports: Ports[]; cluster: StartedCluster }> {
+  for (let attempt = 1; ; attempt++) {
+    const ports = await initCluster(dir, runId, extra);
+    try {
+      return { ports, cluster: await start(dir, ports) };
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e;
+      rmSync(join(dir, 'conf'), { recursive: true, force: true });
+      rmSync(join(dir, 'js'), { recursive: true, force: true });
+    }
+  }
+}
+
 /** The server's permission refusals seen by one connection. */
 class Violations {
   readonly seen: string[] = [];
@@ -98,8 +116,7 @@ describe('secured NATS cluster (mecsim cluster init)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mecsim-cluster-test-'));
-    ports = await initCluster(dir, runId);
-    cluster = await start(dir, ports);
+    ({ ports, cluster } = await initAndStart(dir, runId));
   }, scaledMs(90_000));
 
   afterAll(async () => {
@@ -224,8 +241,9 @@ describe.skipIf(!openssl)('secured NATS cluster over TLS', () => {
       writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
       ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-days', '1', '-extfile', 'ext.cnf', '-out', 'server.pem');
       const runId = `cluster-tls-${process.pid}`;
-      const ports = await initCluster(dir, runId, ['--tls-ca', join(dir, 'ca.pem'), '--tls-cert', join(dir, 'server.pem'), '--tls-key', join(dir, 'server-key.pem')]);
-      cluster = await start(dir, ports);
+      const started = await initAndStart(dir, runId, ['--tls-ca', join(dir, 'ca.pem'), '--tls-cert', join(dir, 'server.pem'), '--tls-key', join(dir, 'server-key.pem')]);
+      cluster = started.cluster;
+      const ports = started.ports;
       const s = subjects(runId);
       const ue = readCreds(join(dir, 'conf', 'creds', 'ue.env'));
       const mec = readCreds(join(dir, 'conf', 'creds', 'mec.env'));
