@@ -589,12 +589,13 @@ export class Gatherer {
     while (r < n) {
       const i = at[r];
       if (i >= size || roleOf[i] !== role || (hostOf !== undefined && hostOf[i] !== host) || expectedAt[i] !== 1 || got[i] !== 0) break;
-      if (!table.setRow(i, keys, cols, r)) table.setBody(i, rowBody(this.rows, r));
       got[i] = 1;
       taken += rowBytes(bytes, n, share, r);
       r++;
       if (--p.remaining === 0) break;
     }
+    if (r > 0 && table.takes(keys)) table.setRows(at, cols, 0, r);
+    else for (let k = 0; k < r; k++) table.setBody(at[k], rowBody(this.rows, k));
     this.counters.received('reply', taken, r);
     p.result.received += r;
     p.result.bytesIn += taken;

@@ -66,12 +66,30 @@ export class RoundReplies {
    * round's rows have other keys (the caller keeps the row's body instead).
    */
   setRow(i: number, keys: readonly string[], cols: ArrayLike<number>[], r: number): boolean {
-    if (keys !== this.keys && keys !== this.sameAs && !this.adopt(keys)) return false;
+    if (!this.takes(keys)) return false;
     const mine = this.cols;
     for (let k = 0; k < mine.length; k++) mine[k][i] = cols[k][r];
     this.state[i] = ROW;
     this.made = undefined;
     return true;
+  }
+
+  /** whether rows of `keys` are kept as rows here (the first keys given are adopted) */
+  takes(keys: readonly string[]): boolean {
+    return keys === this.keys || keys === this.sameAs || this.adopt(keys);
+  }
+
+  /**
+   * Rows `from` to `to` − 1 of a host's rows message (bus/replyRows.ts: row r of position at[r], its
+   * values cols[k][r]), as setRow each, for keys that `takes`. One pass per column: the leader takes a
+   * message of thousands of rows this way, without a call per row.
+   */
+  setRows(at: ArrayLike<number>, cols: readonly ArrayLike<number>[], from: number, to: number): void {
+    const mine = this.cols;
+    const state = this.state;
+    this.made = undefined;
+    for (let r = from; r < to; r++) state[at[r]] = ROW;
+    for (let k = 0; k < mine.length; k++) copyColumn(mine[k], cols[k], at, from, to);
   }
 
   /** the first keys become the columns'; later ones are taken if equal */
@@ -118,12 +136,23 @@ export class RoundReplies {
    * `last` when `reuseLast`; a `nil` is no reply.
    */
   settle(last: RoundReplies, reuseLast: boolean): void {
-    // nothing after the loop: see scenarios/common/columns.ts
     this.made = undefined;
+    // rows copied into `last` in the loop itself (what last.copyFrom does for a row, without two calls
+    // per follower), when `last` keeps this round's keys as rows
+    const rows = this.keys !== undefined && last.takes(this.keys);
+    if (rows) last.made = undefined;
+    const width = rows ? this.cols.length : 0;
+    const mine = this.cols;
+    const theirs = last.cols;
+    const lastState = last.state;
     const state = this.state;
+    // nothing after the loop: see scenarios/common/columns.ts
     for (let i = 0; i < this.size; i++) {
       const s = state[i];
-      if (s === ROW || s === BODY) last.copyFrom(this, i);
+      if (s === ROW && rows) {
+        for (let k = 0; k < width; k++) theirs[k][i] = mine[k][i];
+        lastState[i] = ROW;
+      } else if (s === ROW || s === BODY) last.copyFrom(this, i);
       else if (s === NILS) state[i] = NONE;
       else if (reuseLast && last.has(i)) this.copyFrom(last, i);
     }
@@ -149,6 +178,11 @@ export class RoundReplies {
     }
     return out;
   }
+}
+
+/** dst[at[r]] = src[r] for r in [from, to) */
+function copyColumn(dst: number[], src: ArrayLike<number>, at: ArrayLike<number>, from: number, to: number): void {
+  for (let r = from; r < to; r++) dst[at[r]] = src[r];
 }
 
 /** an array of `n` NaN, held as unboxed doubles */
