@@ -1,4 +1,4 @@
-import { copyBytes } from '../bus/bytes.ts';
+import { copyBytes, grownTo } from '../bus/bytes.ts';
 import type { ReplyEncoder } from '../bus/codec.ts';
 import { MAX_ROW_KEYS, writeRowEnvelope } from '../bus/replyRows.ts';
 
@@ -56,7 +56,7 @@ export class LastReplies {
   }
 
   /** Row r remembers a reply sent as a row: its kind, keys (never changed in place) and values (copied; at most MAX_ROW_KEYS). */
-  keepRow(r: number, slot: number, round: number, kind: string, requestSize: number, replyKind: string, keys: readonly string[], values: readonly number[]): void {
+  keepRow(r: number, slot: number, round: number, kind: string, requestSize: number, replyKind: string, keys: readonly string[], values: ArrayLike<number>): void {
     if (this.rowKind[r] !== replyKind) this.rowKind[r] = replyKind;
     if (this.rowKeys[r] !== keys) this.rowKeys[r] = keys;
     const at = r * MAX_ROW_KEYS;
@@ -92,18 +92,13 @@ export class LastReplies {
     const valid = new Uint8Array(capacity);
     valid.set(this.valid);
     this.valid = valid;
-    this.slot = grown(this.slot, capacity);
-    this.round = grown(this.round, capacity);
-    this.requestSize = grown(this.requestSize, capacity);
-    this.values = grown(this.values, capacity * MAX_ROW_KEYS);
+    this.slot = grownTo(this.slot, capacity);
+    this.round = grownTo(this.round, capacity);
+    this.requestSize = grownTo(this.requestSize, capacity);
+    this.values = grownTo(this.values, capacity * MAX_ROW_KEYS);
   }
 }
 
-function grown(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
-  const b = new Float64Array(length);
-  b.set(a);
-  return b;
-}
 
 const NO_BYTES = new Uint8Array(0);
 const NO_KEYS: readonly string[] = [];

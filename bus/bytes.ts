@@ -21,3 +21,10 @@ export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, n: numbe
   }
   for (; i < n; i++) dst[at + i] = src[i];
 }
+
+/** a copy of `a` at the start of a new Float64Array of `length` (at least a's) */
+export function grownTo(a: Float64Array, length: number): Float64Array<ArrayBuffer> {
+  const b = new Float64Array(length);
+  b.set(a);
+  return b;
+}

@@ -15,7 +15,7 @@
  * (a process of its own, a client in another language) is read the same way.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
-import { copyBytes } from './bytes.ts';
+import { copyBytes, grownTo } from './bytes.ts';
 import { ENVELOPE_VERSION, runTag, type ReplyEncoder } from './codec.ts';
 import type { Counters } from './counters.ts';
 import { packArray, packRows, scratch } from './fastpack.ts';
@@ -97,7 +97,7 @@ export class ReplyBatch {
   get rowKeys(): readonly string[] {
     return this.group!.keys;
   }
-  get rowValues(): readonly number[] {
+  get rowValues(): ArrayLike<number> {
     return this.group!.values;
   }
 
@@ -180,13 +180,19 @@ class RowGroup {
   keys: string[] = [];
   rows = 0;
   bound = 0;
-  private at: number[] = [];
+  /**
+   * Each row's roster position and its values (row r's at table[r * width …]). Typed arrays, grown
+   * as needed: arrays of V8's heap changed their elements' kind (small integers, then doubles) in
+   * the first rounds, and each change deoptimized the code that wrote them.
+   */
+  private at = new Float64Array(64);
   private senders: RowSender[] = [];
-  private table: number[] = [];
-  /** the body read last (read), its width */
+  private table = new Float64Array(64 * 2);
+  /** the body read last (read): its keys, values and width, and whether its keys are the open rows' */
   private readonly readKeys: string[] = [];
-  readonly values: number[] = [];
+  readonly values = new Float64Array(MAX_ROW_KEYS);
   private width = 0;
+  private keysSame = false;
 
   constructor(run: string, host: string) {
     this.head = packArray([ENVELOPE_VERSION, runTag(run)])!.slice(1);
@@ -197,35 +203,34 @@ class RowGroup {
   read(body: object): boolean {
     const proto = Object.getPrototypeOf(body);
     if (proto !== Object.prototype && proto !== null) return false;
+    const open = this.keys;
+    let same = true;
     let n = 0;
     for (const k in body) {
       if (n === MAX_ROW_KEYS || !hasOwn.call(body, k) || k.length > MAX_KEY || k === '__proto__') return false;
       const v = (body as Record<string, unknown>)[k];
       if (typeof v !== 'number') return false;
+      // compared as read: the rows' keys are checked once per reply, in this loop
+      same = same && n < open.length && open[n] === k;
       this.readKeys[n] = k;
       this.values[n++] = v;
     }
     this.width = n;
+    this.keysSame = same && n === open.length;
     return true;
   }
 
   /** whether the body read last may join the open rows (the same request, kind and keys) */
   fits(slot: number, round: number, kind: string): boolean {
-    return this.rows > 0 && slot === this.slot && round === this.round && kind === this.kind && this.sameKeys();
-  }
-
-  /** whether the body read last has the open rows' keys, in their order */
-  private sameKeys(): boolean {
-    if (this.width !== this.keys.length) return false;
-    for (let k = 0; k < this.width; k++) if (this.readKeys[k] !== this.keys[k]) return false;
-    return true;
+    return this.rows > 0 && slot === this.slot && round === this.round && kind === this.kind && this.keysSame;
   }
 
   /** Opens rows of the body read last's keys; false if the kind or a key is not ASCII (rows are written by the fast packer alone). */
   open(slot: number, round: number, kind: string): boolean {
-    if (!this.sameKeys()) {
+    if (!this.keysSame) {
       for (let k = 0; k < this.width; k++) if (!isAscii(this.readKeys[k])) return false;
       this.keys = this.readKeys.slice(0, this.width);
+      this.keysSame = true;
     }
     if (kind !== this.kind && !(kind.length <= 64 && isAscii(kind))) return false;
     this.slot = slot;
@@ -237,11 +242,20 @@ class RowGroup {
 
   push(from: RowSender, rowBound: number): void {
     const r = this.rows++;
+    const w = this.width;
+    if (r === this.at.length || (r + 1) * w > this.table.length) this.grow(r + 1, w);
     this.at[r] = from.position;
     this.senders[r] = from;
-    const w = this.width;
-    for (let k = 0, i = r * w; k < w; k++, i++) this.table[i] = this.values[k];
+    const table = this.table;
+    const values = this.values;
+    for (let k = 0, i = r * w; k < w; k++, i++) table[i] = values[k];
     this.bound += rowBound;
+  }
+
+  /** room for `rows` rows of `width` values (twice what is needed: a batch grows a row at a time) */
+  private grow(rows: number, width: number): void {
+    if (rows > this.at.length) this.at = grownTo(this.at, 2 * rows);
+    if (rows * width > this.table.length) this.table = grownTo(this.table, 2 * rows * width);
   }
 
   /** at most the bytes of the envelope without rows: header, host, kind, keys */

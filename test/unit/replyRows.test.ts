@@ -76,6 +76,31 @@ describe('rows: what a host writes is what the leader reads', () => {
     );
   });
 
+  it('hundreds of rows of up to MAX_ROW_KEYS keys, past the batch’s first room for rows, come back as they went', async () => {
+    const wide = fc.dictionary(fc.constantFrom(...Array.from({ length: 20 }, (_, i) => `k${i}`)), num, { maxKeys: 15 });
+    // long runs of one shape (rows of one request and keys), then another
+    const run = fc.tuple(fc.integer({ min: 1, max: 300 }), wide, fc.nat({ max: 1 }));
+    await fc.assert(
+      fc.asyncProperty(fc.array(run, { minLength: 1, maxLength: 4 }), async (runs) => {
+        const { nc, sent } = recorder();
+        const b = new ReplyBatch(nc, 'rep', { rows: { run: RUN, host: HOST } });
+        const want: [number, number, number, string, Record<string, unknown>][] = [];
+        let position = 0;
+        for (const [count, body, round] of runs)
+          for (let i = 0; i < count; i++, position++) {
+            const values = Object.fromEntries(Object.entries(body).map(([k, v], j) => [k, j === 0 ? v + i : v]));
+            expect(b.addRow(sender(position), 2, round, 're:bid', values)).toBe(true);
+            const d = decode(encodeEnvelope(RUN, 2, round, `ue-${position}`, 're:bid', values), RUN);
+            if (!d.ok) throw new Error(d.detail);
+            want.push([position, 2, round, 're:bid', d.env.body]);
+          }
+        await tick();
+        expect(sent.flatMap(readBack)).toEqual(want);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('a row alone goes as its agent’s own envelope, byte for byte', async () => {
     const { nc, sent } = recorder();
     const b = new ReplyBatch(nc, 'rep', { rows: { run: RUN, host: HOST } });
