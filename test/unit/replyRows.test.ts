@@ -118,6 +118,17 @@ describe('rows: what a host writes is what the leader reads', () => {
     const wide = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`k${i}`, i]));
     for (const body of [{ x: 'a' }, { x: [1] }, { x: { y: 1 } }, { x: undefined }, { x: null }, { x: true }, new Reply(), wide, { ['k'.repeat(32)]: 1 }, JSON.parse('{"__proto__": 1}'), { 'é': 1 }]) expect(b.addRow(sender(1), 0, 1, 're:price', body), JSON.stringify(body)).toBe(false);
     expect(b.addRow(sender(1), 0, 1, 're:é', { x: 1 })).toBe(false);
+    // a class whose `__proto__` says Object.prototype is still no plain map
+    class Disguised {
+      x = 1;
+      get __proto__(): object {
+        return Object.prototype;
+      }
+    }
+    expect(b.addRow(sender(1), 0, 1, 're:price', new Disguised())).toBe(false);
+    // plain maps are rows, of Object.prototype or of no prototype
+    expect(b.addRow(sender(1), 0, 1, 're:price', { x: 1 })).toBe(true);
+    expect(b.addRow(sender(2), 0, 1, 're:price', Object.assign(Object.create(null), { x: 2 }))).toBe(true);
     expect(b.addRow({ position: -1, encoder: new ReplyEncoder(RUN, 'ue-1') }, 0, 1, 're:price', { x: 1 })).toBe(false);
     expect(new ReplyBatch(nc, 'rep').addRow(sender(1), 0, 1, 're:price', { x: 1 })).toBe(false); // a batch not told its host makes no rows
   });
