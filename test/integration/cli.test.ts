@@ -244,6 +244,8 @@ describe('mecsim bench', () => {
     expect(row.ratio).toBeLessThanOrEqual(row.ratioMax);
     expect(row.cpuRatioMin).toBeLessThanOrEqual(row.cpuRatio);
     expect(row.cpuRatio).toBeLessThanOrEqual(row.cpuRatioMax);
+    expect(row.cpuRatioSharedMin).toBeLessThanOrEqual(row.cpuRatioShared);
+    expect(row.cpuRatioShared).toBeLessThanOrEqual(row.cpuRatioSharedMax);
     // with a warm-up slot, CPU per round is taken after it (every host said how much it spent since slot 1), and over every round beside it
     expect(row.warmupSlots).toBe(1);
     expect(row.cpuPerRoundMs).toBeGreaterThan(0);

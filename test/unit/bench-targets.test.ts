@@ -1,6 +1,6 @@
 /** The bench's check of the targets: which rows measure which target, and the verdict. */
 import { describe, expect, it } from 'vitest';
-import { BYTES_PER_AGENT_LIMIT, referenceMisses, referenceNote, targetChecks, type BenchRow } from '../../orchestrator/bench.ts';
+import { BYTES_PER_AGENT_LIMIT, formatTarget, referenceMisses, referenceNote, targetChecks, type BenchRow } from '../../orchestrator/bench.ts';
 
 const row = (o: Partial<BenchRow>): BenchRow => ({ scenario: 'stackelberg', mechanism: 'gsrp-search', users: 1000, placement: 'packed:250', ratio: 1.4, cpuRatio: 1.2, peakMemoryMiB: 500, joinMaxMs: 3000, joinPerSec: 300, spuriousResent: 0, leaderBytesPerAgent: null, orchestratorBytesPerAgent: null, ...o }) as BenchRow;
 
@@ -22,6 +22,18 @@ describe('bench targets', () => {
       ['stackelberg gsrp-search N=10000', 3100, false],
       ['stackelberg gsrp-search/process N=100', 20_001, false],
     ]);
+  });
+
+  it('a ratio measured in several repeats shows their range, and says when they disagree with the verdict on their median', () => {
+    const repeated = row({ users: 1000, repeats: 3, ratio: 1.1, ratioMin: 1.0, ratioMax: 1.2, cpuRatio: 1.2, cpuRatioMin: 1.1, cpuRatioMax: 1.3, ratioShared: 1.4, ratioSharedMin: 1.3, ratioSharedMax: 1.6, cpuRatioShared: 1.55, cpuRatioSharedMin: 1.45, cpuRatioSharedMax: 1.7 });
+    const lines = targetChecks([repeated]).map(formatTarget);
+    expect(lines[0]).toBe("target: per-round time ≤ 1.5 × the raw NATS floor (mecsim's client path): stackelberg gsrp-search N=1000: 1.1 (limit 1.5; repeats 1–1.2) — met");
+    expect(lines[2]).toBe('target: per-round time ≤ 1.5 × the floor with one broadcast subscription per process: stackelberg gsrp-search N=1000: 1.4 (limit 1.5; repeats 1.3–1.6) — met, not in every repeat');
+    expect(lines[3]).toBe("target: CPU per round ≤ 1.5 × that floor's: stackelberg gsrp-search N=1000: 1.55 (limit 1.5; repeats 1.45–1.7) — NOT met, met in some repeats");
+    // one measurement: no range; a figure that is no ratio (memory): none either
+    const once = targetChecks([row({ users: 10_000, repeats: 1, ratioMin: 1, ratioMax: 2 })]).map(formatTarget);
+    expect(once[0]).toBe("target: per-round time ≤ 1.5 × the raw NATS floor (mecsim's client path): stackelberg gsrp-search N=10000: 1.4 (limit 1.5) — met");
+    expect(targetChecks([repeated, row({ users: 10_000, repeats: 3 })]).find((t) => t.target.startsWith('peak'))!.spread).toBeUndefined();
   });
 
   it('the --scale row at 100,000: per-round ratio, memory, join rate (at least), spurious retransmissions, bytes per agent', () => {
