@@ -96,6 +96,39 @@ export function usersAt(cfg: StackelbergConfig, slot: number): UserParams[] {
  * A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed).
  * Slot 0's decoded ones copied into userParams' shape, that of every later slot's.
  */
+/**
+ * A user: answers `price`/`final` {p} with {x, u}, its GURP demand and utility (plus θ, k under a
+ * capacity). A class, not a closure: a host runs thousands of users, and each closure was three
+ * objects of its own (the handler, its context and the object holding it) read every round.
+ */
+class User {
+  private readonly f: number;
+  private slot = -1;
+  private theta = 0;
+  private k = Infinity;
+
+  constructor(private readonly init: JsonObject) {
+    this.f = Number(init.f);
+  }
+
+  handle(kind: string, body: JsonObject, meta: { slot: number }): JsonObject | undefined {
+    if ((kind !== 'price' && kind !== 'final') || typeof body.p !== 'number' || !Number.isFinite(body.p) || !(body.p > 0)) return undefined;
+    if (meta.slot !== this.slot) {
+      this.slot = meta.slot;
+      const u = userAt(this.init, this.slot);
+      this.theta = u.theta;
+      this.k = unitsForDeadline(u, this.f);
+    }
+    const { theta, k } = this;
+    const x = bestResponse(theta, k, body.p);
+    const u = utility(theta, k, x, body.p);
+    if (!Number.isFinite(x) || !Number.isFinite(u)) return undefined; // an absurd price (say 1e-307) overflows: no answer
+    const reply: JsonObject = { x, u };
+    if (body.cap === true) Object.assign(reply, { theta, k: Number.isFinite(k) ? k : -1 });
+    return reply;
+  }
+}
+
 function userAt(init: JsonObject, slot: number): UserParams {
   if (slot !== 0) return drawUser(Number(init.seed), Number(init.index), slot);
   const u = init.user as unknown as UserParams;
@@ -195,29 +228,7 @@ export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<Stac
   agentInit: (cfg, a): JsonObject => (a.role === 'mec' ? { mechanism: cfg.mechanism, server: cfg.server } : { seed: cfg.seed, index: a.index, f: cfg.server.f, user: cfg.users[a.index] }),
 
   /** A user answers `price`/`final` {p} with {x, u}: its GURP demand and utility (plus θ, k under a capacity). */
-  createFollower(init) {
-    const f = Number(init.f);
-    let slot = -1;
-    let theta = 0;
-    let k = Infinity;
-    return {
-      handle(kind, body, meta) {
-        if ((kind !== 'price' && kind !== 'final') || typeof body.p !== 'number' || !Number.isFinite(body.p) || !(body.p > 0)) return undefined;
-        if (meta.slot !== slot) {
-          slot = meta.slot;
-          const u = userAt(init, slot);
-          theta = u.theta;
-          k = unitsForDeadline(u, f);
-        }
-        const x = bestResponse(theta, k, body.p);
-        const u = utility(theta, k, x, body.p);
-        if (!Number.isFinite(x) || !Number.isFinite(u)) return undefined; // an absurd price (say 1e-307) overflows: no answer
-        const reply: JsonObject = { x, u };
-        if (body.cap === true) Object.assign(reply, { theta, k: Number.isFinite(k) ? k : -1 });
-        return reply;
-      },
-    };
-  },
+  createFollower: (init) => new User(init),
 
   /**
    * Reference side, per slot: the analytic global optimum, the baselines, and `compare`:
