@@ -229,27 +229,37 @@ export interface PricingFollowerInit {
   user: PricingUser;
 }
 
-export function createPricingFollower(init: PricingFollowerInit) {
-  let slot = -1;
-  let u = init.user;
-  return {
-    handle(kind: string, body: JsonObject, meta: { slot: number }): JsonObject | undefined {
-      if (meta.slot !== slot) {
-        slot = meta.slot;
-        u = pricingUserAt(init.seed, init.index, init.user, slot);
-      }
-      if (kind === 'report') return { e: u.e, C: u.C, gamma: u.gamma };
-      const P = body.P;
-      if (typeof P !== 'number' || !Number.isFinite(P)) return undefined;
-      const x = bestFraction(u, init.F, P);
-      if (kind === 'price') return { d: x * u.C };
-      if (kind === 'final') {
-        const util = userUtility(u, init.F, P, x);
-        return Number.isFinite(util) ? { x, d: x * u.C, u: util } : undefined; // an absurd P overflows: no answer
-      }
-      return undefined;
-    },
-  };
+export function createPricingFollower(init: PricingFollowerInit): PricingFollower {
+  return new PricingFollower(init);
+}
+
+/** A user under pricing: its state in fields of one object (a closure was three per user, read every round; docs/guide.md). */
+class PricingFollower {
+  private slot = -1;
+  private u: PricingUser;
+
+  constructor(private readonly init: PricingFollowerInit) {
+    this.u = init.user;
+  }
+
+  handle(kind: string, body: JsonObject, meta: { slot: number }): JsonObject | undefined {
+    const init = this.init;
+    if (meta.slot !== this.slot) {
+      this.slot = meta.slot;
+      this.u = pricingUserAt(init.seed, init.index, init.user, this.slot);
+    }
+    const u = this.u;
+    if (kind === 'report') return { e: u.e, C: u.C, gamma: u.gamma };
+    const P = body.P;
+    if (typeof P !== 'number' || !Number.isFinite(P)) return undefined;
+    const x = bestFraction(u, init.F, P);
+    if (kind === 'price') return { d: x * u.C };
+    if (kind === 'final') {
+      const util = userUtility(u, init.F, P, x);
+      return Number.isFinite(util) ? { x, d: x * u.C, u: util } : undefined; // an absurd P overflows: no answer
+    }
+    return undefined;
+  }
 }
 
 export interface PricingLeaderInit {
