@@ -99,6 +99,5 @@ export class LastReplies {
   }
 }
 
-
 const NO_BYTES = new Uint8Array(0);
 const NO_KEYS: readonly string[] = [];

@@ -141,8 +141,8 @@ export class RoundReplies {
     // per follower), when `last` keeps this round's keys as rows
     const rows = this.keys !== undefined && last.takes(this.keys);
     if (rows) last.made = undefined;
-    const width = rows ? this.cols.length : 0;
     const mine = this.cols;
+    const width = mine.length;
     const theirs = last.cols;
     const lastState = last.state;
     const state = this.state;

@@ -96,6 +96,12 @@ export function usersAt(cfg: StackelbergConfig, slot: number): UserParams[] {
  * A user's own view of its parameters in a slot (it holds only its init: slot-0 params and the seed).
  * Slot 0's decoded ones copied into userParams' shape, that of every later slot's.
  */
+function userAt(init: JsonObject, slot: number): UserParams {
+  if (slot !== 0) return drawUser(Number(init.seed), Number(init.index), slot);
+  const u = init.user as unknown as UserParams;
+  return userParams(u.theta, u.s, u.c, u.r, u.tmax);
+}
+
 /**
  * A user: answers `price`/`final` {p} with {x, u}, its GURP demand and utility (plus θ, k under a
  * capacity). A class, not a closure: a host runs thousands of users, and each closure was three
@@ -127,12 +133,6 @@ class User {
     if (body.cap === true) Object.assign(reply, { theta, k: Number.isFinite(k) ? k : -1 });
     return reply;
   }
-}
-
-function userAt(init: JsonObject, slot: number): UserParams {
-  if (slot !== 0) return drawUser(Number(init.seed), Number(init.index), slot);
-  const u = init.user as unknown as UserParams;
-  return userParams(u.theta, u.s, u.c, u.r, u.tmax);
 }
 
 type Eq = { price: number; profit: number; purchases: number[]; utilities: number[] };
@@ -227,7 +227,7 @@ export const stackelberg: Scenario<StackelbergConfig> & Omit<MechanismParts<Stac
   // the leader knows only the server; a user knows its slot-0 request, f and the seed (constant size)
   agentInit: (cfg, a): JsonObject => (a.role === 'mec' ? { mechanism: cfg.mechanism, server: cfg.server } : { seed: cfg.seed, index: a.index, f: cfg.server.f, user: cfg.users[a.index] }),
 
-  /** A user answers `price`/`final` {p} with {x, u}: its GURP demand and utility (plus θ, k under a capacity). */
+  /** each user is a `User` (above) */
   createFollower: (init) => new User(init),
 
   /**
