@@ -110,7 +110,8 @@ function userAt(init: JsonObject, slot: number): UserParams {
 class User {
   private readonly f: number;
   private slot = -1;
-  private theta = 0;
+  /** not known before the first request (NaN, not 0: a field first given a small integer and then a fraction changes layout, and each user object then migrates at its first request) */
+  private theta = NaN;
   private k = Infinity;
 
   constructor(private readonly init: JsonObject) {
