@@ -24,6 +24,8 @@ describe('the first request of a worker of many agents', () => {
   it.each([
     ['stackelberg', 'gsrp-search', 'price', { p: 3.5 }],
     ['offload-energy', 'pricing', 'price', { P: 0.5 }],
+    ['offload-energy', 'nash', 'state', { I: 0.5, n: 3 }],
+    ['offload-energy', 'mobility', 'tick', { t: 1 }],
   ])('%s (%s): no runtime or user migrates to a new layout', (scenario, mechanism, kind, body) => {
     const { migrations, result } = firstRequest(scenario, mechanism, kind, body);
     expect(result).toEqual({ followers: 64, slotSmi: true, roundSmi: true, drops: {} });
