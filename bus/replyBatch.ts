@@ -209,7 +209,7 @@ class RowGroup {
     // no plain map: its reply goes as its envelope.
     const accessor = (body as { __proto__?: unknown }).__proto__;
     const proto = Object.getPrototypeOf(body);
-    if ((proto !== Object.prototype && proto !== null) || (proto !== null && accessor !== proto)) return false;
+    if (proto !== null && (proto !== Object.prototype || accessor !== proto)) return false;
     const open = this.keys;
     let same = true;
     let n = 0;

@@ -126,6 +126,8 @@ describe('rows: what a host writes is what the leader reads', () => {
       }
     }
     expect(b.addRow(sender(1), 0, 1, 're:price', new Disguised())).toBe(false);
+    // nor is a map of Object.prototype whose own (non-enumerable) `__proto__` getter says otherwise
+    expect(b.addRow(sender(1), 0, 1, 're:price', Object.defineProperty({ x: 1 }, '__proto__', { get: () => null }))).toBe(false);
     // plain maps are rows, of Object.prototype or of no prototype
     expect(b.addRow(sender(1), 0, 1, 're:price', { x: 1 })).toBe(true);
     expect(b.addRow(sender(2), 0, 1, 're:price', Object.assign(Object.create(null), { x: 2 }))).toBe(true);
