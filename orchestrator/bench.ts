@@ -23,7 +23,7 @@ import { mechanismOf, partsOf } from '../scenarios/contract.ts';
 import { subjects } from '../bus/subjects.ts';
 import { tieringArgs } from '../agents/tiering.ts';
 import { acquireNats } from './natsServer.ts';
-import { planWorkers, renice, RunError, runScenario, workerNice, type Placement } from './run.ts';
+import { autoPlacement, planWorkers, renice, RunError, runScenario, workerNice, type Placement } from './run.ts';
 import { scaledMs } from '../bus/timeouts.ts';
 import type { DriverMessage, FloorTask } from './floorDriver.ts';
 import { claimsRows } from './report.ts';
@@ -125,9 +125,9 @@ export interface BenchRow {
   extra?: Record<string, number | string>;
 }
 
-/** Followers ≤ 32: one process each; more: packed into 4 workers (per role). */
-export function benchPlacement(followers: number): Placement {
-  return followers <= 32 ? { kind: 'process' } : { kind: 'packed', k: Math.ceil(followers / 4) };
+/** The bench's layout: `--placement auto`'s, the default a user gets (run/plan.ts autoPlacement). */
+export function benchPlacement(followers: number, cores?: number): Placement {
+  return autoPlacement(followers, cores);
 }
 
 type Variant = BenchVariant;

@@ -266,7 +266,7 @@ export interface BenchVariant {
   options?: Record<string, string | number>;
   /** sizes for this variant (default: the scenario's `bench.sizes`) */
   sizes?: number[];
-  /** placement (default: one process per follower up to 32, else 4 workers) */
+  /** placement (default: `--placement auto`'s, one process per follower up to 32, else one worker per core) */
   placement?: { kind: 'process' } | { kind: 'packed'; k: number };
 }
 

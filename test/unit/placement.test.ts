@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkProcessBudget, parsePlacement, planWorkers, PROCESS_MIB, RunError } from '../../orchestrator/run.ts';
+import { availableParallelism } from 'node:os';
+import { AUTO_PROCESS_MAX, autoPlacement, checkProcessBudget, parsePlacement, planWorkers, PROCESS_MIB, RunError } from '../../orchestrator/run.ts';
 import { stackelberg } from '../../scenarios/stackelberg/index.ts';
 
 describe('placement', () => {
@@ -7,11 +8,23 @@ describe('placement', () => {
   const agents = stackelberg.agents(cfg);
   const leader = stackelberg.leaderId(cfg);
 
-  it('plans the leader alone, then workers of K followers (auto: 4 workers above 32 followers)', () => {
-    const sizes = (p: string) => planWorkers(agents, leader, parsePlacement(p), stackelberg.roles).map((g) => g.length);
+  it('plans the leader alone, then workers of K followers (auto: one worker per core above 32 followers)', () => {
+    const sizes = (p: string, cores?: number) => planWorkers(agents, leader, parsePlacement(p), stackelberg.roles, cores).map((g) => g.length);
     expect(sizes('packed:300')).toEqual([1, 300, 300, 300, 100]);
-    expect(sizes('auto')).toEqual([1, 250, 250, 250, 250]);
+    expect(sizes('auto', 2)).toEqual([1, 500, 500]);
+    expect(sizes('auto', 4)).toEqual([1, 250, 250, 250, 250]);
+    expect(sizes('auto', 3)).toEqual([1, 334, 334, 332]);
+    expect(sizes('auto')).toEqual(sizes('auto', availableParallelism()));
+    expect(sizes('packed:300', 2)).toEqual(sizes('packed:300', 64)); // only auto looks at the cores
     expect(sizes('process')).toHaveLength(1001);
+  });
+
+  it('auto: one process per follower up to 32, else one worker per core (never a worker of none)', () => {
+    expect(autoPlacement(AUTO_PROCESS_MAX, 2)).toEqual({ kind: 'process' });
+    expect(autoPlacement(AUTO_PROCESS_MAX + 1, 2)).toEqual({ kind: 'packed', k: 17 });
+    expect(autoPlacement(40, 64)).toEqual({ kind: 'packed', k: 1 });
+    expect(autoPlacement(1000, 1)).toEqual({ kind: 'packed', k: 1000 });
+    expect(autoPlacement(1000, 0)).toEqual({ kind: 'packed', k: 1000 });
   });
 
   it('refuses more agent processes than the memory holds, before anything starts, and says what to use', () => {

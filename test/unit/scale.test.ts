@@ -166,10 +166,12 @@ describe('scale figure', () => {
 });
 
 describe('placement for large N', () => {
-  it('auto packs 100,000 users into 4 workers (beside the leader), as the bench does', () => {
+  it('auto packs 100,000 users into one worker per core (beside the leader), as the bench does', () => {
     const agents = [{ id: 'leader', role: 'leader' }, ...Array.from({ length: 100_000 }, (_, i) => ({ id: `u${i}`, role: 'user' }))] as never[];
-    const auto = planWorkers(agents, 'leader', { kind: 'auto' }, ['leader', 'user']).map((g) => g.length);
-    expect(auto).toEqual([1, 25_000, 25_000, 25_000, 25_000]);
-    expect(planWorkers(agents, 'leader', benchPlacement(100_000), ['leader', 'user']).map((g) => g.length)).toEqual(auto);
+    const auto = (cores?: number) => planWorkers(agents, 'leader', { kind: 'auto' }, ['leader', 'user'], cores).map((g) => g.length);
+    expect(auto(2)).toEqual([1, 50_000, 50_000]);
+    expect(auto(4)).toEqual([1, 25_000, 25_000, 25_000, 25_000]);
+    expect(planWorkers(agents, 'leader', benchPlacement(100_000, 2), ['leader', 'user']).map((g) => g.length)).toEqual(auto(2));
+    expect(planWorkers(agents, 'leader', benchPlacement(100_000), ['leader', 'user']).map((g) => g.length)).toEqual(auto());
   });
 });
