@@ -135,7 +135,7 @@ export const AUTO_PROCESS_MAX = 32;
  * cores only take turns on them. On a 2-core machine, interleaved one-slot runs of the price-search
  * scenario (`mecsim run <it> --users N --placement packed:K`, 3–4 pairs), 2 workers against 4:
  * N = 1000, agents' CPU since ready 159–184 ms against 256–306, mean round 2.2–2.7 ms against
- * 3.6–4.5, time to equilibrium 108–131 ms against 168–206; N = 10,000, 508–657 ms against 699–805,
+ * 3.6–4.5, time to equilibrium 108–132 ms against 168–206; N = 10,000, 508–657 ms against 699–805,
  * mean round 7.9–10.2 ms against 10.6–12.0. One worker at N = 1000 used less CPU again (132 ms) but
  * its rounds were no faster: the followers' work is no longer shared between the cores.
  */
