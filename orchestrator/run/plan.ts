@@ -129,7 +129,8 @@ export const AUTO_PROCESS_MAX = 32;
 
 /**
  * What `--placement auto` means for `followers` followers on a machine of `cores` cores: one process
- * each up to AUTO_PROCESS_MAX, else one worker per core.
+ * each up to AUTO_PROCESS_MAX, else workers of ⌈followers / cores⌉ agents: one worker per core when
+ * the followers have one role (a worker holds one role's agents, so with several roles a few more).
  *
  * Why one per core: each worker process compiles mecsim's hot path for itself, and more workers than
  * cores only take turns on them. On a 2-core machine, interleaved one-slot runs of the price-search

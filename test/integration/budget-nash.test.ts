@@ -1,5 +1,6 @@
 /** `budget-nash` over a real NATS server with real agent processes: broker + 50 MEC servers + 10 UEs, 50 slots. */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
@@ -9,11 +10,13 @@ import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 
 describe('budget-nash over NATS', () => {
   // packed:5 → leader + 10 MEC workers + 2 UE workers; packed:10 → leader + 5 + 1; auto (60 followers
-  // > 32) → groups of 15 per role: leader + 4 MEC workers (15, 15, 15, 5) + 1 UE worker
+  // > 32) → groups of K = ⌈60 / cores⌉ per role (on 2 cores: leader + 2 MEC workers (30, 20) + 1 UE worker)
+  const K = Math.ceil(60 / Math.max(1, availableParallelism()));
+  const auto = 1 + Math.ceil(50 / K) + Math.ceil(10 / K);
   it.each([
     ['sequential', 1, 'packed:5', 13],
-    ['sequential', 2, 'auto', 6],
-    ['simultaneous', 1, 'auto', 6],
+    ['sequential', 2, 'auto', auto],
+    ['simultaneous', 1, 'auto', auto],
     ['simultaneous', 2, 'packed:10', 7],
   ])('%s updates, seed %i, %s: 50 slots equal the in-process reference slot by slot; no UE gains by deviating alone', async (order, seed, placement, workers) => {
     const cfg = resolveCfg('budget-nash', { seed, slots: 50, users: 10, mechanism: order });
