@@ -345,7 +345,7 @@ export function buildProgram(): Command {
   program.configureOutput({ outputError: (s, write) => write(s) });
 
   const run = addCommonScenarioFlags(program.command('run').argument('<scenario>', 'scenario id (see mecsim list)').description('run a scenario as real agent processes over NATS and compare it with the centralized reference'))
-    .option('-p, --placement <p>', 'process (one process per agent), packed:K (K agents per worker) or auto', 'auto')
+    .option('-p, --placement <p>', 'process (one process per agent), packed:K (K agents per worker) or auto (one process per agent up to 32 followers, else one worker per core)', 'auto')
     .addOption(
       new Option('--agents <mode>', 'spawn: start every agent process here; external: start none (not even the leader) and wait for `mecsim agent --run <id> --role <r> --join [--count K]` started elsewhere (containers, other hosts; the commands are printed)')
         .choices(['spawn', 'external'])
@@ -465,7 +465,7 @@ export function buildProgram(): Command {
     .option('-s, --seed <s>', 'run seed (default 1)', intArg('--seed', 0))
     .option('-t, --slots <t>', 'number of slots (default: the scenario’s)', slotsArg)
     .option('-c, --config <file.json>', 'explicit parameters; --vary changes one key of it')
-    .option('-p, --placement <p>', 'process, packed:K or auto', 'auto')
+    .option('-p, --placement <p>', 'process, packed:K or auto (one process per agent up to 32 followers, else one worker per core)', 'auto')
     .option('-o, --out <dir>', 'where the sweep folder is written', 'runs')
     .option('--json', 'print the rows and the summary as JSON on stdout')
     .option('--nats <url>', 'use this NATS server (default: $NATS_URL, else a private nats-server per run)')
