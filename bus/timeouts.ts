@@ -16,7 +16,8 @@
  * agents); 120 s for external agents, which people and containers start). `scaledMs()` stretches any other hang
  * detector (the tests' timeouts) by the same slowdown. An explicit `--join-timeout` is used as given.
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
+import { usableCores } from './cores.ts';
 
 /** What the timeouts depend on: the cores this process may use and the 1-minute load average. */
 export interface Machine {
@@ -49,7 +50,7 @@ export const EXTERNAL_JOIN_FLOOR_MS = 120_000;
 export const MAX_JOIN_MS = 30 * 60_000;
 
 export function machineNow(): Machine {
-  return { cores: Math.max(1, availableParallelism()), load: loadavg()[0] };
+  return { cores: usableCores(), load: loadavg()[0] };
 }
 
 /** How many times slower than on an idle machine a process runs now: a runnable process shares the cores with `load` others. */

@@ -2,7 +2,8 @@
  * What a run is, before anything starts: its options and progress events, where its agents go
  * (placement, worker plan, process budget, niceness), and the commands that start external agents.
  */
-import { availableParallelism, getPriority, setPriority, totalmem } from 'node:os';
+import { getPriority, setPriority, totalmem } from 'node:os';
+import { usableCores } from '../../bus/cores.ts';
 import type { BusOptions } from '../../bus/connection.ts';
 import type { SlotMetrics } from '../../bus/control.ts';
 import { sortRoster } from '../../scenarios/contract.ts';
@@ -128,7 +129,8 @@ export function newRunId(scenario: string, seed: number): string {
 export const AUTO_PROCESS_MAX = 32;
 
 /**
- * What `--placement auto` means for `followers` followers on a machine of `cores` cores: one process
+ * What `--placement auto` means for `followers` followers on a machine of `cores` cores (those this
+ * process may use: bus/cores.ts): one process
  * each up to AUTO_PROCESS_MAX, else workers of ⌈followers / cores⌉ agents: one worker per core when
  * the followers have one role (a worker holds one role's agents, so with several roles a few more).
  *
@@ -140,7 +142,7 @@ export const AUTO_PROCESS_MAX = 32;
  * mean round 7.9–10.2 ms against 10.6–12.0. One worker at N = 1000 used less CPU again (132 ms) but
  * its rounds were no faster: the followers' work is no longer shared between the cores.
  */
-export function autoPlacement(followers: number, cores = availableParallelism()): Placement & { kind: 'process' | 'packed' } {
+export function autoPlacement(followers: number, cores = usableCores()): Placement & { kind: 'process' | 'packed' } {
   if (followers <= AUTO_PROCESS_MAX) return { kind: 'process' };
   return { kind: 'packed', k: Math.ceil(followers / Math.max(1, cores)) };
 }

@@ -1,8 +1,8 @@
 /** `budget-nash` over a real NATS server with real agent processes: broker + 50 MEC servers + 10 UEs, 50 slots. */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { usableCores } from '../../bus/cores.ts';
 import { InProcessRun } from '../../scenarios/inprocess.ts';
 import { budgetNash } from '../../scenarios/budget-nash/index.ts';
 import { toCsv } from '../../orchestrator/results.ts';
@@ -11,7 +11,7 @@ import { outDir, resolveCfg, runDistributed } from '../helpers/run.ts';
 describe('budget-nash over NATS', () => {
   // packed:5 → leader + 10 MEC workers + 2 UE workers; packed:10 → leader + 5 + 1; auto (60 followers
   // > 32) → groups of K = ⌈60 / cores⌉ per role (on 2 cores: leader + 2 MEC workers (30, 20) + 1 UE worker)
-  const K = Math.ceil(60 / Math.max(1, availableParallelism()));
+  const K = Math.ceil(60 / usableCores());
   const auto = 1 + Math.ceil(50 / K) + Math.ceil(10 / K);
   it.each([
     ['sequential', 1, 'packed:5', 13],

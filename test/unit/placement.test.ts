@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../../bus/cores.ts';
 import { AUTO_PROCESS_MAX, autoPlacement, checkProcessBudget, parsePlacement, planWorkers, PROCESS_MIB, RunError } from '../../orchestrator/run.ts';
 import { stackelberg } from '../../scenarios/stackelberg/index.ts';
 
@@ -14,7 +14,7 @@ describe('placement', () => {
     expect(sizes('auto', 2)).toEqual([1, 500, 500]);
     expect(sizes('auto', 4)).toEqual([1, 250, 250, 250, 250]);
     expect(sizes('auto', 3)).toEqual([1, 334, 334, 332]);
-    expect(sizes('auto')).toEqual(sizes('auto', availableParallelism()));
+    expect(sizes('auto')).toEqual(sizes('auto', usableCores()));
     expect(sizes('packed:300', 2)).toEqual(sizes('packed:300', 64)); // only auto looks at the cores
     expect(sizes('process')).toHaveLength(1001);
   });
