@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, hostname, totalmem, platform, arch, release } from 'node:os';
+import { usableCores } from '../bus/cores.ts';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,7 +28,7 @@ export interface Provenance {
   node: string;
   /** the server's version from its INFO (the private server mecsim started, or the external one); null before connecting */
   natsServer: { version: string | null; owned: boolean | null };
-  host: { name: string; platform: string; release: string; arch: string; cpus: number; cpuModel: string; totalMemoryBytes: number };
+  host: { name: string; platform: string; release: string; arch: string; cpus: number; usableCores: number; cpuModel: string; totalMemoryBytes: number };
   /** the process's command line (secrets given as flags or in URLs replaced by `***`) and working folder */
   command: { argv: string[]; cwd: string };
   /** sha256 of the resolved configuration (config.json) as canonical JSON: keys sorted, no whitespace */
@@ -118,7 +119,7 @@ export function provenance(cfg: unknown, argv: readonly string[] = process.argv)
     mecsim: { version: mecsimVersion(), ...gitState() },
     node: process.version,
     natsServer: { version: null, owned: null },
-    host: { name: hostname(), platform: platform(), release: release(), arch: arch(), cpus: cpu.length, cpuModel: cpu[0]?.model?.trim() ?? 'unknown', totalMemoryBytes: totalmem() },
+    host: { name: hostname(), platform: platform(), release: release(), arch: arch(), cpus: cpu.length, usableCores: usableCores(), cpuModel: cpu[0]?.model?.trim() ?? 'unknown', totalMemoryBytes: totalmem() },
     command: { argv: redactArgv(argv), cwd: process.cwd() },
     configSha256: configSha256(cfg),
   };
@@ -138,7 +139,7 @@ export function provenanceLines(p: Partial<Provenance> | undefined): string[] {
   const h = p.host;
   const lines = [
     `mecsim ${p.mecsim.version ?? '?'} · commit ${commitText(p.mecsim)} · Node ${p.node ?? '?'} · nats-server ${p.natsServer?.version ?? '?'}${p.natsServer?.owned ? ' (private)' : p.natsServer?.owned === false ? ' (external)' : ''}`,
-    h ? `host ${h.name} · ${h.platform} ${h.arch} · ${h.cpus} × ${h.cpuModel} · ${(h.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB` : '',
+    h ? `host ${h.name} · ${h.platform} ${h.arch} · ${h.cpus} × ${h.cpuModel}${h.usableCores !== undefined && h.usableCores !== h.cpus ? ` (${h.usableCores} usable)` : ''} · ${(h.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB` : '',
     p.command ? `command ${p.command.argv.join(' ')} (in ${p.command.cwd})` : '',
     p.configSha256 ? `config sha256 ${p.configSha256}` : '',
   ];

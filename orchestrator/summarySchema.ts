@@ -36,7 +36,7 @@ const Provenance = open(
     ),
     node: Str('Node.js version (process.version)'),
     natsServer: open({ version: Type.Union([Type.String(), Type.Null()], { description: "the server's version from its INFO" }), owned: Type.Union([Type.Boolean(), Type.Null()], { description: 'true: the private server mecsim started; false: an external one' }) }, ['version']),
-    host: open({ name: Str('host name'), platform: Str('os.platform()'), release: Str('os.release()'), arch: Str('os.arch()'), cpus: Int('logical CPUs'), cpuModel: Str('CPU model'), totalMemoryBytes: Int('total memory, bytes') }, ['cpus', 'totalMemoryBytes']),
+    host: open({ name: Str('host name'), platform: Str('os.platform()'), release: Str('os.release()'), arch: Str('os.arch()'), cpus: Int('logical CPUs'), usableCores: Int('the cores mecsim may use: the CPUs it may run on, capped by its cgroup\'s CPU quota (bus/cores.ts); what --placement auto packs by'), cpuModel: Str('CPU model'), totalMemoryBytes: Int('total memory, bytes') }, ['cpus', 'totalMemoryBytes']),
     command: open({ argv: Type.Array(Type.String(), { description: 'the command line (passwords and tokens replaced by ***)' }), cwd: Str('working folder') }, ['argv']),
     configSha256: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'sha256 of config.json as canonical JSON (keys sorted, no whitespace)' }),
   },

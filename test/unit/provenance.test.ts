@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { usableCores } from '../../bus/cores.ts';
 import { canonicalJson, configSha256, gitState, provenance, provenanceHtml, provenanceLines, redactArgv } from '../../orchestrator/provenance.ts';
 
 describe('provenance', () => {
@@ -24,6 +25,8 @@ describe('provenance', () => {
     expect(p.mecsim.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(p.node).toBe(process.version);
     expect(p.host.cpus).toBeGreaterThanOrEqual(1);
+    expect(p.host.usableCores).toBe(usableCores());
+    expect(p.host.usableCores).toBeGreaterThanOrEqual(1);
     expect(p.host.totalMemoryBytes).toBeGreaterThan(0);
     expect(p.command.argv).toEqual(['node', 'mecsim', 'run', 'ping']);
     expect(p.configSha256).toBe(configSha256({ scenario: 'ping' }));
