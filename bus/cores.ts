@@ -51,8 +51,8 @@ export function cgroupQuota(read: ReadText, root = '/sys/fs/cgroup'): number | u
       // cgroup v2: cpu.max is "<quota> <period>" or "max <period>"
       for (const dir of upFrom(root, path)) take(v2Quota(read(`${dir}/cpu.max`)));
     } else if (controllers.split(',').includes('cpu')) {
-      // cgroup v1: the cpu controller's mount, as `cpu` or with its siblings (`cpu,cpuacct`)
-      for (const mount of [`${root}/cpu`, `${root}/${controllers}`]) {
+      // cgroup v1: the cpu controller's mount, as `cpu` or with its siblings (`cpu,cpuacct`); read once when both name the same
+      for (const mount of new Set([`${root}/cpu`, `${root}/${controllers}`])) {
         for (const dir of upFrom(mount, path)) take(v1Quota(read(`${dir}/cpu.cfs_quota_us`), read(`${dir}/cpu.cfs_period_us`)));
       }
     }
