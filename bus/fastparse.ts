@@ -86,6 +86,11 @@ export function installFastParser(): boolean {
     } else if (this.state !== OP_START || this.argBuf !== undefined || this.msgBuf !== undefined) {
       // the stock parser is in the middle of a frame (it was given a large one): let it finish
       return stock.call(this, buf);
+    } else {
+      // a plain Uint8Array over the socket's Buffer, as the carry's is: the readers that take these
+      // bytes (a leader's rows and replies) then see one kind of array; Buffers and Uint8Arrays in
+      // turn deoptimized their compiled code ("wrong map"), which was then compiled again
+      buf = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
     }
     const n = buf.length;
     const ab = buf.buffer;
