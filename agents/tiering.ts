@@ -6,8 +6,8 @@
  * when code is compiled or memory collected, never what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
- * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL to its raw floor processes
- * (each measured where it is fastest); a process of one follower sees one message a round and keeps
+ * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL and LEADER_INTERRUPT_BUDGET to
+ * its raw floor processes (each measured where it is fastest); a process of one follower sees one message a round and keeps
  * V8's defaults. MECSIM_V8_TIERING=default leaves V8's defaults everywhere.
  */
 /**
@@ -85,6 +85,24 @@ export const MIN_SEMI_SPACE_MB = 16;
  */
 export const LEADER_HEAP_GROWING_PERCENT = 100;
 /**
+ * A leader of at least MANY_MESSAGES followers counts a function as hot after four times V8's
+ * interrupt budget (V8's is 67,584 bytecodes). Its hot code is of two kinds: the loops over a round's
+ * replies (hundreds of thousands of iterations a slot), which reach any budget within their first
+ * round, and the code run once per message — the protocol parser, the rows reader's header and keys,
+ * the reply readers — a few dozen times a round at 10,000 followers. With V8's budget the optimizing
+ * compiler took the latter late in the first slot, on the main thread (COMPILE_ON_MAIN_THREAD), for
+ * the few rounds left: a one-slot run at N = 10,000 compiled for 42 ms after ready, 22 ms with this
+ * (--trace-opt). Interleaved one-slot runs at N = 10,000 (12 pairs): the leader's CPU since ready
+ * 89–113 -> 72–88 ms; in 4-slot runs (3 pairs) 240–247 -> 224–232 ms in all, the three later slots
+ * 139–143 -> 143–149 ms (that code is optimized a few slots later). At N = 1000 it changed little
+ * (35–39 -> 34–36 ms, 5 pairs), so it stays with the busy leader.
+ *
+ * The benchmark's floor driver does not get it: at 10,000 replies a round its own per-message code
+ * is the parser alone, and there it made the driver slower (76–100 -> 89–106 ms, 4 pairs). It changes
+ * when code is compiled, never what is computed.
+ */
+export const LEADER_INTERRUPT_BUDGET = 4 * 67_584;
+/**
  * A process given these flags collects its whole heap once, when its agents have joined and before
  * its first round (collectBeforeRounds), and the benchmark's floor processes do the same before
  * theirs. What a host builds while joining (its agents' runtimes, subscriptions, the leader's roster)
@@ -114,6 +132,7 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0, side
   if (side === 'agents') flags.push(BASELINE_AT_FIRST_CALL);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
+  if (busy && leader && side === 'agents') flags.push(`--interrupt-budget=${LEADER_INTERRUPT_BUDGET}`);
   return flags;
 }
 
