@@ -146,8 +146,9 @@ export class RoundReplies {
     const theirs = last.cols;
     const lastState = last.state;
     const state = this.state;
+    const size = this.size;
     // nothing after the loop: see scenarios/common/columns.ts
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < size; i++) {
       const s = state[i];
       if (s === ROW && rows) {
         for (let k = 0; k < width; k++) theirs[k][i] = mine[k][i];
