@@ -6,8 +6,8 @@
  * when code is compiled or memory collected, never what is computed.
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
- * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL and LEADER_INTERRUPT_BUDGET to
- * its raw floor processes (each measured where it is fastest); a process of one follower sees one message a round and keeps
+ * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL, NO_LOOP_PEELING and
+ * LEADER_INTERRUPT_BUDGET to its raw floor processes (each measured where it is fastest); a process of one follower sees one message a round and keeps
  * V8's defaults. MECSIM_V8_TIERING=default leaves V8's defaults everywhere.
  */
 /**
@@ -103,6 +103,21 @@ export const LEADER_HEAP_GROWING_PERCENT = 100;
  */
 export const LEADER_INTERRUPT_BUDGET = 4 * 67_584;
 /**
+ * An agent process that takes fewer than MANY_MESSAGES messages a round (a worker of fewer agents,
+ * the leader of fewer followers) compiles without the optimizing compiler's loop peeling (which
+ * copies a loop's first iteration out of it, so that what it checks once can be hoisted from the
+ * rest). There a run's first slot is mostly the compiling of the per-agent path (--trace-opt, one
+ * slot at N = 1000: 21–25 ms of each process's 50–57 ms since ready), and its loops are short.
+ * Interleaved one-slot runs of the price-search scenario at N = 1000: agent CPU since ready lower in
+ * each of 10 pairs (medians about 172 -> 157 ms, the leader's and each worker's alike); 20-slot runs
+ * (4 pairs) 1,189–1,284 -> 1,129–1,372 ms, the steady state no slower. At N = 10,000 (9 one-slot and
+ * 3 four-slot pairs) it made no difference the noise did not hide, so a busy process keeps V8's
+ * default. The floor's processes keep it too: the one-subscription-per-process floor at N = 1000 was
+ * as cheap either way (2.17–2.54 against 2.32–2.45 ms of CPU a round, 5 pairs). It changes how code
+ * is compiled, never what is computed.
+ */
+export const NO_LOOP_PEELING = '--no-turbo-loop-peeling';
+/**
  * A process given these flags collects its whole heap once, when its agents have joined and before
  * its first round (collectBeforeRounds), and the benchmark's floor processes do the same before
  * theirs. What a host builds while joining (its agents' runtimes, subscriptions, the leader's roster)
@@ -130,6 +145,7 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0, side
   const busy = (leader ? followers : agents) >= MANY_MESSAGES;
   const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD, COLLECT_BEFORE_ROUNDS];
   if (side === 'agents') flags.push(BASELINE_AT_FIRST_CALL);
+  if (!busy && side === 'agents') flags.push(NO_LOOP_PEELING);
   if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   if (busy && leader && side === 'agents') flags.push(`--interrupt-budget=${LEADER_INTERRUPT_BUDGET}`);
