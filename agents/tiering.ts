@@ -1,7 +1,7 @@
 /**
  * Processes that handle many messages a round compile their hot code differently from V8's default
  * (baseline code at the first call, the optimizing compiler on the main thread and inlining less),
- * keep a young generation large enough for a round's garbage, (a leader of many followers) collect
+ * keep a young generation of a fixed size, (a leader of many followers) collect
  * their old generation sooner, and collect their heap once before their first round. Each changes
  * when code is compiled or memory collected, never what is computed.
  *
@@ -59,19 +59,41 @@ export const BASELINE_AT_FIRST_CALL = '--always-sparkplug';
  */
 export const COMPILE_ON_MAIN_THREAD = '--no-concurrent-recompilation';
 /**
- * A process that takes at least MANY_MESSAGES messages a round (a worker of that many agents, the
- * leader of that many followers) keeps a young generation of this many MB per semi-space from the
- * start. A reply decoded by the leader (and a request's answer in a worker) lives about one round;
- * V8 starts with a small young generation and grows it only after many scavenges, shrinking it
- * again when it looks idle, so bodies outlived scavenges and were promoted, and pages were given back
- * and faulted in again. In 3-slot runs of the price-search scenario at N = 10,000 (packed:2500, 3 A/B pairs) 16 MB
- * took the leader's CPU from about 2.4 to 2.0 s and the workers' from 4.4 to 3.4 s, and the median
- * round from 25 to 19 ms, for a few MB more RSS per process. At N = 1000 (250 agents a worker) it
- * cost CPU instead (the bench's CPU ratio 2.0 -> 2.6, 3 repeats): a round's garbage fits the small
- * young generation, and the large one is fresh pages faulted in. It changes when memory is
+ * The young generation's size, per semi-space, fixed rather than left to V8 to grow: a process that
+ * takes at least MANY_MESSAGES messages a round (a worker of that many agents, the leader of that
+ * many followers) keeps BUSY_SEMI_SPACE_MB from the start, any other at most YOUNG_SEMI_SPACE_MB
+ * (V8's initial size). Both sides get it, agents' and floor's: it made each cheaper.
+ *
+ * Why fixed. A round's garbage dies within the round or the next (a request's answer in a worker,
+ * a reply decoded by the leader). What V8 sees first is the join, when much of what is allocated
+ * survives, and it grows the young generation for that; the pages of the grown semi-spaces are then
+ * touched for the first time in the rounds, a minor page fault per 4 KB page allocated
+ * (process.resourceUsage()), some 10–15 µs each on these VMs. A one-slot run at N = 1000: a
+ * worker's ~84 KB a round took about 20 faults a round until the slot's first scavenge, its rounds
+ * 0.55–0.7 ms of CPU before it and 0.25–0.3 after; at N = 10,000 with the 16 MB this constant once
+ * was, a worker took about 140 faults a round (1.5 ms of its 2.6) and the leader thousands in the
+ * slot. A fixed young generation is the same pages, touched once; a scavenge of dead garbage costs
+ * far less than faulting in new ones.
+ *
+ * Measured with interleaved runs of the price-search scenario (agent CPU since ready):
+ * - N = 1000 (YOUNG): lower in each of 6 one-slot pairs (about 150 -> 131 ms) and of 5 ten-slot pairs
+ *   (667–716 -> 618–670 ms); N = 3000 (workers of 1500): 234–248 -> 203–215 ms, 4 pairs; N = 100 the
+ *   same within the noise. The one-subscription-per-process floor at N = 1000: 2.71–3.29 -> 2.59–2.88
+ *   ms of CPU a round, lower in each of 6 pairs.
+ * - N = 10,000 (BUSY, 8 MB against the 16 MB minimum it replaced): one slot 406–428 -> 337–361 ms
+ *   (4 pairs; the leader 157–164 -> 106–118), four slots lower in each of 3 pairs (1,058–1,329
+ *   against 1,125–1,557). 4 MB was as good in one slot but no better in four, 2 MB worse for the
+ *   leader. The shared floor at N = 10,000: lower in 3 of 4 pairs (8.9–11.8 against 10.7–12.6 ms).
+ * - N = 100,000, one slot (3 undisturbed pairs): about 4 % more CPU (2,566–2,648 against
+ *   2,425–2,588 ms), the time to equilibrium about 2 % shorter, the workers' peak RSS 15 MB lower:
+ *   a round's garbage there is ten times larger, and 16 MB fitted it better. Kept at 8 for every busy
+ *   process, the lines of the 100,000-agent row being far from their limits.
+ * The 16 MB minimum had been chosen (3-slot runs, 2.4 -> 2.0 s for the leader) when replies were
+ * decoded into a body each, before rows; V8's own growth was worse still. It changes when memory is
  * collected, never what is computed.
  */
-export const MIN_SEMI_SPACE_MB = 16;
+export const BUSY_SEMI_SPACE_MB = 8;
+export const YOUNG_SEMI_SPACE_MB = 1;
 /**
  * A leader of at least MANY_MESSAGES followers grows its old generation by at most this percent of
  * what a full collection left alive (V8's own factor goes up to 300 %). Its round's replies live
@@ -146,7 +168,8 @@ export function tieringArgs(agents: number, leader: boolean, followers = 0, side
   const flags = [`--max-inlined-bytecode-size-cumulative=${MAX_INLINED_CUMULATIVE}`, COMPILE_ON_MAIN_THREAD, COLLECT_BEFORE_ROUNDS];
   if (side === 'agents') flags.push(BASELINE_AT_FIRST_CALL);
   if (!busy && side === 'agents') flags.push(NO_LOOP_PEELING);
-  if (busy) flags.push(`--min-semi-space-size=${MIN_SEMI_SPACE_MB}`);
+  if (busy) flags.push(`--min-semi-space-size=${BUSY_SEMI_SPACE_MB}`, `--max-semi-space-size=${BUSY_SEMI_SPACE_MB}`);
+  else flags.push(`--max-semi-space-size=${YOUNG_SEMI_SPACE_MB}`);
   if (busy && leader) flags.push(`--heap-growing-percent=${LEADER_HEAP_GROWING_PERCENT}`);
   if (busy && leader && side === 'agents') flags.push(`--interrupt-budget=${LEADER_INTERRUPT_BUDGET}`);
   return flags;
