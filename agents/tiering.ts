@@ -71,8 +71,8 @@ export const COMPILE_ON_MAIN_THREAD = '--no-concurrent-recompilation';
  * (process.resourceUsage()), some 10–15 µs each on these VMs. A one-slot run at N = 1000: a
  * worker's ~84 KB a round took about 20 faults a round until the slot's first scavenge, its rounds
  * 0.55–0.7 ms of CPU before it and 0.25–0.3 after; at N = 10,000 with the 16 MB this constant once
- * was, a worker took about 140 faults a round (1.5 ms of its 2.6) and the leader thousands in the
- * slot. A fixed young generation is the same pages, touched once; a scavenge of dead garbage costs
+ * was, the leader took about 140 faults a round in its first 16 rounds (about 1.5 ms of its 2.6 a
+ * round), each worker about 50 a round in some rounds and 190–230 in others. A fixed young generation is the same pages, touched once; a scavenge of dead garbage costs
  * far less than faulting in new ones.
  *
  * Measured with interleaved runs of the price-search scenario (agent CPU since ready):
