@@ -7,8 +7,9 @@
  *
  * The orchestrator passes these flags to the leader's process and to workers hosting at least
  * MANY_AGENTS agents, and the benchmark all but BASELINE_AT_FIRST_CALL, NO_LOOP_PEELING and
- * LEADER_INTERRUPT_BUDGET to its raw floor processes (each measured where it is fastest); a process of one follower sees one message a round and keeps
- * V8's defaults. MECSIM_V8_TIERING=default leaves V8's defaults everywhere.
+ * LEADER_INTERRUPT_BUDGET to its raw floor processes (each measured where it is fastest); a process
+ * of one follower sees one message a round and keeps V8's defaults. MECSIM_V8_TIERING=default leaves
+ * V8's defaults everywhere.
  */
 /**
  * At most this many bytecodes inlined into one optimized function (V8's default is 920). A packed
@@ -72,8 +73,9 @@ export const COMPILE_ON_MAIN_THREAD = '--no-concurrent-recompilation';
  * worker's ~84 KB a round took about 20 faults a round until the slot's first scavenge, its rounds
  * 0.55–0.7 ms of CPU before it and 0.25–0.3 after; at N = 10,000 with the 16 MB this constant once
  * was, the leader took about 140 faults a round in its first 16 rounds (about 1.5 ms of its 2.6 a
- * round), each worker about 50 a round in some rounds and 190–230 in others. A fixed young generation is the same pages, touched once; a scavenge of dead garbage costs
- * far less than faulting in new ones.
+ * round), each worker about 50 a round in some rounds and 190–230 in others. A fixed young
+ * generation is the same pages, touched once; a scavenge of dead garbage costs far less than
+ * faulting in new ones.
  *
  * Measured with interleaved runs of the price-search scenario (agent CPU since ready):
  * - N = 1000 (YOUNG): lower in each of 6 one-slot pairs (about 150 -> 131 ms) and of 5 ten-slot pairs

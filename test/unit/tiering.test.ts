@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { BASELINE_AT_FIRST_CALL, COLLECT_BEFORE_ROUNDS, COMPILE_ON_MAIN_THREAD, LEADER_HEAP_GROWING_PERCENT, LEADER_INTERRUPT_BUDGET, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, BUSY_SEMI_SPACE_MB, NO_LOOP_PEELING, YOUNG_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
+import { BASELINE_AT_FIRST_CALL, BUSY_SEMI_SPACE_MB, COLLECT_BEFORE_ROUNDS, COMPILE_ON_MAIN_THREAD, LEADER_HEAP_GROWING_PERCENT, LEADER_INTERRUPT_BUDGET, MAX_INLINED_CUMULATIVE, MANY_AGENTS, MANY_MESSAGES, NO_LOOP_PEELING, YOUNG_SEMI_SPACE_MB, tieringArgs } from '../../agents/tiering.ts';
 
 describe('node flags by how many messages a process takes a round', () => {
   const saved = process.env.MECSIM_V8_TIERING;
